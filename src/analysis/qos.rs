@@ -1,0 +1,335 @@
+//! Classifying suspicion intervals against ground truth: Chen's QoS metrics as fdlab
+//! defines them (REFERENCES.md §1).
+//!
+//! Each suspicion interval `[start, end)` (or open at the end of the run) is split by the
+//! target's down windows:
+//! - the part while the target is up is a **mistake**, begun by a false S-transition at
+//!   its start, or at a recovery if the suspicion outlived the crash; a mistake open at a
+//!   crash ends at the crash;
+//! - a suspicion inside a down window that lasts until the window ends (the recovery, or for
+//!   ever) is the crash's **detection**; its start (or the crash, if it began earlier) is the
+//!   final S-transition, and T_D is measured from the crash;
+//! - a mistake still open when the run ends is **censored**: not counted in the mistakes,
+//!   reported apart with its length so far as a lower bound.
+//!
+//! λ_M is mistakes divided by the time the target was up and observed (from the first
+//! heartbeat heard to the end of the run, down time removed). P_A is the share of that
+//! time during which the detector was not wrongly suspecting (censored time included).
+
+use serde::Serialize;
+
+use super::stats::{DurationStats, Summary, poisson_rate_ci95};
+use super::truth::GroundTruth;
+use crate::time::Nanos;
+
+/// Why a mistake happened, as far as the engine knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Delay or loss on the link (the only cause a replayed trace can name).
+    Network,
+    /// The link was cut by a partition.
+    Partition,
+    /// The target was paused (alive but silent).
+    TargetPause,
+    /// The monitor itself was paused.
+    MonitorPause,
+    /// The suspicion of a crashed target outlived its recovery.
+    Recovery,
+}
+
+pub const CAUSES: [Cause; 5] =
+    [Cause::Network, Cause::Partition, Cause::TargetPause, Cause::MonitorPause, Cause::Recovery];
+
+/// Accumulates the QoS of one detector configuration on one monitored link.
+#[derive(Clone, Debug)]
+pub struct QosAccumulator {
+    truth: GroundTruth,
+    /// Index of the first down window that may still matter (earlier ones ended before
+    /// the latest suspicion began).
+    cursor: usize,
+    /// Detection instant (final S-transition) per down window.
+    detected_at: Vec<Option<Nanos>>,
+    observed_from: Option<Nanos>,
+    mistakes: DurationStats,
+    recurrence: DurationStats,
+    last_mistake_start: Option<Nanos>,
+    wrong_ns: u128,
+    censored: Vec<(Nanos, Nanos)>,
+    by_cause: [u64; CAUSES.len()],
+    per_heartbeat_detection: DurationStats,
+    heartbeats: u64,
+}
+
+impl QosAccumulator {
+    pub fn new(truth: GroundTruth) -> QosAccumulator {
+        let windows = truth.down_windows().len();
+        QosAccumulator {
+            truth,
+            cursor: 0,
+            detected_at: vec![None; windows],
+            observed_from: None,
+            mistakes: DurationStats::default(),
+            recurrence: DurationStats::default(),
+            last_mistake_start: None,
+            wrong_ns: 0,
+            censored: Vec::new(),
+            by_cause: [0; CAUSES.len()],
+            per_heartbeat_detection: DurationStats::default(),
+            heartbeats: 0,
+        }
+    }
+
+    /// A heartbeat was delivered at `at`; `estimate` is how long after its sending (or its
+    /// arrival, when the send time is unknown) the detector would suspect if it were the
+    /// last one: the per-heartbeat detection-time estimate of the φ paper.
+    pub fn on_heartbeat(&mut self, at: Nanos, estimate: Option<Nanos>) {
+        self.observed_from.get_or_insert(at);
+        self.heartbeats += 1;
+        if let Some(e) = estimate {
+            self.per_heartbeat_detection.record(e.0);
+        }
+    }
+
+    /// A suspicion from `start` to `end` (`None`: still open when the run ended at `run_end`).
+    /// Intervals come in time order. `cause` names the cause of a mistake starting at a
+    /// given instant.
+    pub fn on_suspicion(&mut self, start: Nanos, end: Option<Nanos>, run_end: Nanos, cause: impl Fn(Nanos) -> Cause) {
+        let stop = end.unwrap_or(Nanos::MAX);
+        let mut cur = start;
+        let mut cur_cause = None;
+        while let Some(&w) = self.truth.down_windows().get(self.cursor) {
+            if w.to.is_some_and(|to| to <= cur) {
+                self.cursor += 1;
+                continue;
+            }
+            if w.from >= stop {
+                break;
+            }
+            if cur < w.from {
+                // Up until the crash: a mistake, ended by the crash.
+                let c = cur_cause.unwrap_or_else(|| cause(cur));
+                self.mistake(cur, w.from, c);
+            }
+            let inside = cur.max(w.from);
+            match w.to {
+                Some(recovery) if stop <= recovery => {
+                    // Trust came back while still down (in-flight heartbeats): not final.
+                    cur = stop;
+                    break;
+                }
+                Some(recovery) => {
+                    // Outlived the recovery: detected; a mistake from the recovery on.
+                    self.detected_at[self.cursor] = Some(inside);
+                    cur = recovery;
+                    cur_cause = Some(Cause::Recovery);
+                    self.cursor += 1;
+                }
+                None => {
+                    if end.is_none() {
+                        self.detected_at[self.cursor] = Some(inside);
+                    }
+                    cur = stop;
+                    break;
+                }
+            }
+        }
+        if cur >= stop {
+            return;
+        }
+        let c = cur_cause.unwrap_or_else(|| cause(cur));
+        match end {
+            Some(end) => self.mistake(cur, end, c),
+            None if cur < run_end => {
+                self.censored.push((cur, run_end - cur));
+                self.wrong_ns += (run_end - cur).0 as u128;
+            }
+            None => {}
+        }
+    }
+
+    fn mistake(&mut self, start: Nanos, end: Nanos, cause: Cause) {
+        self.mistakes.record((end - start).0);
+        self.wrong_ns += (end - start).0 as u128;
+        if let Some(previous) = self.last_mistake_start {
+            self.recurrence.record((start - previous).0);
+        }
+        self.last_mistake_start = Some(start);
+        // Cannot fail: every Cause is in CAUSES.
+        let slot = CAUSES.iter().position(|&c| c == cause).expect("listed cause");
+        self.by_cause[slot] += 1;
+    }
+
+    /// The metrics, for a run that ended at `run_end`.
+    pub fn report(&self, run_end: Nanos) -> QosReport {
+        let observed_from = self.observed_from.unwrap_or(run_end).min(run_end);
+        let up = (run_end - observed_from).saturating_sub(self.truth.down_time_within(observed_from, run_end));
+        let up_s = up.as_secs_f64();
+        let count = self.mistakes.count();
+        let rate = (up_s > 0.0).then(|| count as f64 / up_s);
+        let mut detection = DurationStats::default();
+        let mut crashes = Vec::new();
+        for (w, detected) in self.truth.down_windows().iter().zip(&self.detected_at) {
+            if let Some(at) = detected {
+                detection.record((*at - w.from).0);
+            }
+            crashes.push(CrashOutcome {
+                at_s: w.from.as_secs_f64(),
+                recovered_at_s: w.to.map(Nanos::as_secs_f64),
+                detection_time_s: detected.map(|at| (at - w.from).as_secs_f64()),
+            });
+        }
+        let (detection_basis, detection_stats) = if self.truth.down_windows().is_empty() {
+            ("per-heartbeat estimate", &self.per_heartbeat_detection)
+        } else {
+            ("crashes", &detection)
+        };
+        QosReport {
+            heartbeats: self.heartbeats,
+            observed_up_s: up_s,
+            mistakes: count,
+            mistake_rate_per_s: rate,
+            mistake_rate_per_s_ci95: poisson_rate_ci95(count, up_s),
+            mistake_rate_ci_method: "exact Poisson (chi-square), assumes independent mistakes",
+            mistakes_per_day: rate.map(|r| r * 86_400.0),
+            mistake_duration_s: self.mistakes.summary(),
+            mistake_recurrence_s: (count >= 2).then(|| self.recurrence.summary()),
+            query_accuracy: (up_s > 0.0).then(|| 1.0 - self.wrong_ns as f64 / 1e9 / up_s),
+            mistakes_by_cause: CAUSES.iter().zip(self.by_cause).filter(|(_, n)| *n > 0).map(|(c, n)| (*c, n)).collect(),
+            censored: Censored {
+                count: self.censored.len() as u64,
+                durations_so_far_s: self.censored.iter().map(|(_, d)| d.as_secs_f64()).collect(),
+            },
+            detection_time_s: detection_stats.summary(),
+            detection_basis,
+            crashes,
+            mistake_histogram: self.mistakes.histogram().clone(),
+            detection_histogram: detection_stats.histogram().clone(),
+        }
+    }
+}
+
+/// A crash and whether (and how fast) it was detected.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CrashOutcome {
+    pub at_s: f64,
+    pub recovered_at_s: Option<f64>,
+    /// `null`: not detected before the target recovered (or ever).
+    pub detection_time_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Censored {
+    pub count: u64,
+    pub durations_so_far_s: Vec<f64>,
+}
+
+/// The QoS metrics of one detector configuration on one link.
+#[derive(Clone, Debug, Serialize)]
+pub struct QosReport {
+    pub heartbeats: u64,
+    pub observed_up_s: f64,
+    pub mistakes: u64,
+    pub mistake_rate_per_s: Option<f64>,
+    pub mistake_rate_per_s_ci95: Option<[f64; 2]>,
+    pub mistake_rate_ci_method: &'static str,
+    pub mistakes_per_day: Option<f64>,
+    pub mistake_duration_s: Summary,
+    /// T_MR, only with at least two mistakes.
+    pub mistake_recurrence_s: Option<Summary>,
+    pub query_accuracy: Option<f64>,
+    pub mistakes_by_cause: std::collections::BTreeMap<Cause, u64>,
+    pub censored: Censored,
+    pub detection_time_s: Summary,
+    /// `crashes` (measured T_D) or `per-heartbeat estimate` (no crash declared).
+    pub detection_basis: &'static str,
+    pub crashes: Vec<CrashOutcome>,
+    #[serde(skip)]
+    pub mistake_histogram: hdrhistogram::Histogram<u64>,
+    #[serde(skip)]
+    pub detection_histogram: hdrhistogram::Histogram<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::truth::DownWindow;
+
+    fn s(x: u64) -> Nanos {
+        Nanos::from_secs(x)
+    }
+    fn net(_: Nanos) -> Cause {
+        Cause::Network
+    }
+
+    #[test]
+    fn mistakes_rate_and_accuracy_without_crashes() {
+        let mut q = QosAccumulator::new(GroundTruth::always_up());
+        q.on_heartbeat(s(0), None);
+        q.on_suspicion(s(10), Some(s(12)), s(100), net);
+        q.on_suspicion(s(50), Some(s(51)), s(100), net);
+        q.on_suspicion(s(90), None, s(100), net);
+        let r = q.report(s(100));
+        assert_eq!(r.mistakes, 2);
+        assert_eq!(r.mistake_rate_per_s, Some(0.02));
+        assert_eq!(r.mistake_duration_s.mean, Some(1.5));
+        assert_eq!(r.mistake_recurrence_s.unwrap().mean, Some(40.0));
+        assert_eq!(r.censored.count, 1);
+        assert_eq!(r.censored.durations_so_far_s, vec![10.0]);
+        assert!((r.query_accuracy.unwrap() - (1.0 - 13.0 / 100.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn suspicion_open_at_crash_is_a_mistake_ended_by_it_and_detects_at_once() {
+        let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(20)));
+        q.on_heartbeat(s(0), None);
+        q.on_suspicion(s(15), None, s(30), net);
+        let r = q.report(s(30));
+        assert_eq!(r.mistakes, 1);
+        assert_eq!(r.mistake_duration_s.mean, Some(5.0));
+        assert_eq!(r.crashes[0].detection_time_s, Some(0.0));
+        assert_eq!(r.observed_up_s, 20.0);
+        assert_eq!(r.censored.count, 0);
+    }
+
+    #[test]
+    fn only_the_final_suspicion_detects_a_crash() {
+        let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(20)));
+        q.on_heartbeat(s(0), None);
+        // Suspected after the crash, then an in-flight heartbeat restored trust.
+        q.on_suspicion(s(21), Some(s(22)), s(30), net);
+        q.on_suspicion(s(25), None, s(30), net);
+        let r = q.report(s(30));
+        assert_eq!(r.mistakes, 0);
+        assert_eq!(r.crashes[0].detection_time_s, Some(5.0));
+        // Detection is known even when it falls after the run's end.
+        let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(20)));
+        q.on_heartbeat(s(0), None);
+        q.on_suspicion(s(40), None, s(30), net);
+        assert_eq!(q.report(s(30)).crashes[0].detection_time_s, Some(20.0));
+    }
+
+    #[test]
+    fn suspicion_outliving_a_recovery_is_a_mistake_from_the_recovery() {
+        let mut truth = GroundTruth::always_up();
+        assert!(truth.push_down(DownWindow { from: s(10), to: Some(s(20)) }));
+        let mut q = QosAccumulator::new(truth);
+        q.on_heartbeat(s(0), None);
+        q.on_suspicion(s(13), Some(s(21)), s(100), net);
+        // A second crash-free mistake later.
+        q.on_suspicion(s(50), Some(s(52)), s(100), net);
+        let r = q.report(s(100));
+        assert_eq!(r.crashes[0].detection_time_s, Some(3.0));
+        assert_eq!(r.mistakes, 2);
+        assert_eq!(r.mistakes_by_cause[&Cause::Recovery], 1);
+        assert_eq!(r.mistake_duration_s.max, Some(2.0));
+        assert_eq!(r.observed_up_s, 90.0);
+        // Not detected at all: trust returned inside the window and nothing followed.
+        let mut truth = GroundTruth::always_up();
+        truth.push_down(DownWindow { from: s(10), to: Some(s(20)) });
+        let mut q = QosAccumulator::new(truth);
+        q.on_heartbeat(s(0), None);
+        q.on_suspicion(s(12), Some(s(13)), s(100), net);
+        assert_eq!(q.report(s(100)).crashes[0].detection_time_s, None);
+    }
+}

@@ -1,0 +1,115 @@
+//! Exact suspicion intervals from `suspect_at`.
+//!
+//! After each arrival the detector says when it would begin to suspect if nothing more
+//! came. At the next arrival at time t that answer is checked: a crossing strictly before t
+//! began a suspicion (a heartbeat exactly at the crossing prevents it: arrivals first). After
+//! the arrival is recorded, the level at t decides whether a suspicion ends (level below the
+//! threshold) or begins (already at or above it, which happens when a late or stale
+//! heartbeat does not restore trust). REFERENCES.md §1 states these rules.
+
+use crate::time::Nanos;
+
+/// A change of the detector's output for one threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// Suspicion (S-transition) began at this instant.
+    Suspect(Nanos),
+    /// Trust (T-transition) returned at this instant; the suspicion had begun at `since`.
+    Trust { since: Nanos, at: Nanos },
+}
+
+/// The suspicion state of one detector at one threshold.
+#[derive(Clone, Debug, Default)]
+pub struct SuspicionTracker {
+    /// Start of the current suspicion.
+    since: Option<Nanos>,
+    /// When the current silence will turn into suspicion (if not suspected).
+    next_crossing: Option<Nanos>,
+}
+
+impl SuspicionTracker {
+    pub fn new() -> SuspicionTracker {
+        SuspicionTracker::default()
+    }
+
+    /// Whether the tracker is suspecting, and since when.
+    pub fn suspected_since(&self) -> Option<Nanos> {
+        self.since
+    }
+
+    /// When a suspicion would begin if nothing more arrives (`None` if already suspected or
+    /// never).
+    pub fn next_crossing(&self) -> Option<Nanos> {
+        self.next_crossing
+    }
+
+    /// Called before an arrival at `t` is recorded: a crossing strictly before `t` has
+    /// begun a suspicion.
+    pub fn before_arrival(&mut self, t: Nanos) -> Option<Transition> {
+        match (self.since, self.next_crossing) {
+            (None, Some(crossing)) if crossing < t => {
+                self.since = Some(crossing);
+                self.next_crossing = None;
+                Some(Transition::Suspect(crossing))
+            }
+            _ => None,
+        }
+    }
+
+    /// Called after the arrival at `t` is recorded, with the detector's
+    /// `suspect_at(threshold, t)`.
+    pub fn after_arrival(&mut self, t: Nanos, crossing: Option<Nanos>) -> Option<Transition> {
+        let suspected_now = crossing == Some(t);
+        let transition = match (self.since, suspected_now) {
+            (Some(since), false) => {
+                self.since = None;
+                Some(Transition::Trust { since, at: t })
+            }
+            (None, true) => {
+                self.since = Some(t);
+                Some(Transition::Suspect(t))
+            }
+            _ => None,
+        };
+        self.next_crossing = if self.since.is_some() { None } else { crossing };
+        transition
+    }
+
+    /// Moves a crossing that fell inside `[from, to)` to `to`: used when the monitor was
+    /// stalled and could not act until it resumed.
+    pub fn defer_crossing(&mut self, from: Nanos, to: Nanos) {
+        if let Some(c) = self.next_crossing
+            && c >= from
+            && c < to
+        {
+            self.next_crossing = Some(to);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrival_exactly_at_crossing_prevents_suspicion() {
+        let mut t = SuspicionTracker::new();
+        assert_eq!(t.after_arrival(Nanos(0), Some(Nanos(10))), None);
+        assert_eq!(t.before_arrival(Nanos(10)), None);
+        assert_eq!(t.after_arrival(Nanos(10), Some(Nanos(20))), None);
+        assert_eq!(t.before_arrival(Nanos(21)), Some(Transition::Suspect(Nanos(20))));
+        assert_eq!(
+            t.after_arrival(Nanos(21), Some(Nanos(30))),
+            Some(Transition::Trust { since: Nanos(20), at: Nanos(21) })
+        );
+    }
+
+    #[test]
+    fn an_arrival_that_leaves_the_level_high_keeps_or_starts_suspicion() {
+        let mut t = SuspicionTracker::new();
+        assert_eq!(t.after_arrival(Nanos(5), Some(Nanos(5))), Some(Transition::Suspect(Nanos(5))));
+        assert_eq!(t.before_arrival(Nanos(9)), None);
+        assert_eq!(t.after_arrival(Nanos(9), Some(Nanos(9))), None);
+        assert_eq!(t.suspected_since(), Some(Nanos(5)));
+    }
+}

@@ -1,0 +1,58 @@
+//! The fixed timeout, the simplest detector: suspect once the silence since the last
+//! heartbeat reaches the timeout.
+//!
+//! Level = silence in seconds; the knob is the timeout. Akka/Pekko's
+//! `DeadlineFailureDetector` ("available iff last + interval + acceptable pause > now") is
+//! this detector with timeout = interval + pause, so `deadline` specs build it too.
+//! Hazelcast's default (heartbeat every 5 s, suspect after 60 s) is a deadline as well.
+
+use super::{Arrival, Detector, refine_crossing};
+use crate::time::Nanos;
+
+#[derive(Clone, Debug, Default)]
+pub struct FixedTimeout {
+    last: Option<Nanos>,
+}
+
+impl FixedTimeout {
+    pub fn new() -> FixedTimeout {
+        FixedTimeout::default()
+    }
+}
+
+impl Detector for FixedTimeout {
+    fn heartbeat(&mut self, arrival: &Arrival, _threshold: f64) {
+        self.last = Some(arrival.at);
+    }
+
+    fn level(&self, now: Nanos) -> f64 {
+        match self.last {
+            None => 0.0,
+            Some(last) => now.saturating_sub(last).as_secs_f64(),
+        }
+    }
+
+    fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
+        let last = self.last?;
+        let guess = last.0 as f64 + threshold * 1e9;
+        refine_crossing(now, guess, |t| self.level(t) >= threshold)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suspects_exactly_at_last_plus_timeout() {
+        let mut d = FixedTimeout::new();
+        assert_eq!(d.level(Nanos(5)), 0.0);
+        assert_eq!(d.suspect_at(0.3, Nanos(0)), None);
+        d.heartbeat(&Arrival::at(Nanos(1_000)), 0.3);
+        assert_eq!(d.suspect_at(0.3, Nanos(1_000)), Some(Nanos(300_001_000)));
+        assert!(d.level(Nanos(300_001_000)) >= 0.3);
+        assert!(d.level(Nanos(300_000_999)) < 0.3);
+        // Asked after the crossing: now.
+        assert_eq!(d.suspect_at(0.3, Nanos(400_000_000)), Some(Nanos(400_000_000)));
+    }
+}

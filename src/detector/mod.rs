@@ -1,0 +1,162 @@
+//! Failure detectors: the [`Detector`] trait and one file per algorithm.
+//!
+//! A detector turns heartbeat arrivals into a *suspicion level* for one monitored process.
+//! It never reads a clock: every method takes the instant it is asked about, so the same
+//! code runs in the simulator's virtual time, on a replayed trace and in live mode
+//! (DESIGN.md §2). Suspected ⇔ `level(now) >= threshold`.
+//!
+//! Instead of being polled, a detector answers [`Detector::suspect_at`]: the first whole
+//! nanosecond at which the level will reach a threshold if nothing more arrives. The
+//! analysis (`crate::analysis`) derives every suspicion interval from that answer exactly,
+//! with O(1) work per heartbeat.
+//!
+//! Neighbours: [`spec`] parses `KIND[:key=value,...]` into a [`DetectorSpec`] that builds
+//! detectors; [`window`] is the bounded window with exact integer sums that the windowed
+//! detectors share.
+
+pub mod fixed;
+pub mod phi;
+pub mod phi_exp;
+pub mod spec;
+pub mod window;
+
+pub use fixed::FixedTimeout;
+pub use phi::{Phi, PhiConfig};
+pub use phi_exp::{PhiExp, PhiExpConfig};
+pub use spec::{DetectorSpec, SpecError};
+
+use crate::time::Nanos;
+
+/// One heartbeat as the monitor received it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// When the monitor received it (monitor's time line).
+    pub at: Nanos,
+    /// The sender's sequence number (its send slot), when known.
+    pub seq: Option<u64>,
+    /// The sender's incarnation (bumped on restart), when known.
+    pub incarnation: Option<u64>,
+    /// When it was sent, in the sender's clock, when known.
+    pub sent: Option<Nanos>,
+}
+
+impl Arrival {
+    /// An arrival with nothing known but its time.
+    pub fn at(at: Nanos) -> Arrival {
+        Arrival { at, seq: None, incarnation: None, sent: None }
+    }
+}
+
+/// A failure detector for one monitored process.
+///
+/// # Contract
+/// - **Time.** All instants are [`Nanos`] on the monitor's time line. Calls to
+///   [`heartbeat`](Detector::heartbeat) come in non-decreasing order of `arrival.at`;
+///   `level` and `suspect_at` may be asked about any `now` at or after the latest arrival.
+///   Implementations must not panic on an earlier `now` (treat the silence as zero).
+/// - **Level.** A unitless or unit-bearing `f64` (see DESIGN.md §2 point 4), `0.0` before the
+///   first heartbeat (a process never heard from is not suspected), never NaN. While no
+///   heartbeat arrives it never decreases as `now` grows. It may be `+∞` (e.g. φ after a
+///   very long silence).
+/// - **Suspicion.** Suspected ⇔ `level(now) >= threshold`. Thresholds are finite and > 0.
+/// - **`suspect_at(threshold, now)`** returns the earliest whole nanosecond `t >= now` with
+///   `level(t) >= threshold`, assuming no further heartbeat, or `None` if that never happens
+///   (nothing heard yet, or beyond `u64` time). It agrees with `level` to the nanosecond: if
+///   `t > now` then `level(t - 1ns) < threshold`.
+/// - **Threshold-dependent state.** Some detectors change their state depending on whether
+///   they were suspecting when a heartbeat arrived (Akka's φ does not record the interval of
+///   the first heartbeat after a suspicion). Such detectors return `true` from
+///   [`state_depends_on_threshold`](Detector::state_depends_on_threshold) and need one
+///   instance per threshold; `heartbeat` receives the threshold the instance is evaluated
+///   against. Others ignore that argument and one instance serves every threshold.
+/// - **Local stalls.** [`on_local_stall`](Detector::on_local_stall) tells the detector that
+///   the monitor itself was stalled (GC pause, SIGSTOP) from `from` to `to`; it is called at
+///   `to`, before any heartbeat buffered during the stall is delivered.
+pub trait Detector: Send {
+    /// Records a heartbeat. `threshold` is the one this instance is evaluated against (see
+    /// the trait docs); detectors whose state does not depend on it ignore it.
+    fn heartbeat(&mut self, arrival: &Arrival, threshold: f64);
+
+    /// The suspicion level at `now`, given the heartbeats recorded so far.
+    fn level(&self, now: Nanos) -> f64;
+
+    /// The earliest whole nanosecond `t >= now` at which `level(t) >= threshold` if no
+    /// further heartbeat arrives, or `None` if never.
+    fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos>;
+
+    /// Whether the state after a heartbeat depends on the threshold (see the trait docs).
+    fn state_depends_on_threshold(&self) -> bool {
+        false
+    }
+
+    /// Whether the detector needs sequence numbers (`Arrival::seq`) to work.
+    fn needs_seq(&self) -> bool {
+        false
+    }
+
+    /// The monitor itself was stalled from `from` to `to` (called at `to`).
+    fn on_local_stall(&mut self, _from: Nanos, _to: Nanos) {}
+}
+
+/// Finds the first whole nanosecond `t >= now` with `reached(t)`, starting from an
+/// analytic estimate `guess` of the crossing, for a predicate that is monotone in `t`
+/// (false, then true for ever). Floating-point formulas put the analytic answer within a
+/// few nanoseconds of the truth; this walks the last steps by evaluating the detector's own
+/// predicate, so `suspect_at` agrees exactly with `level`. Returns `None` if the crossing
+/// lies beyond `u64` time.
+pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) -> Option<Nanos> {
+    if reached(now) {
+        return Some(now);
+    }
+    let guess = guess.ceil();
+    if guess.is_nan() || guess >= u64::MAX as f64 {
+        return if reached(Nanos::MAX) { Some(search_up(now, reached)) } else { None };
+    }
+    let mut t = Nanos((guess.max(0.0) as u64).max(now.0 + 1));
+    // A wrong guess by more than a few steps would mean a broken formula; fall back to an
+    // exponential search rather than stepping one nanosecond at a time.
+    for _ in 0..8 {
+        if !reached(t) {
+            match t.0.checked_add(1) {
+                Some(next) => t = Nanos(next),
+                None => return None,
+            }
+        } else if t.0 > now.0 + 1 && reached(Nanos(t.0 - 1)) {
+            t = Nanos(t.0 - 1);
+        } else {
+            return Some(t);
+        }
+    }
+    if reached(Nanos::MAX) { Some(search_up(now, reached)) } else { None }
+}
+
+/// Bisection for the first `t > now` with `reached(t)`, given `reached(MAX)` and not
+/// `reached(now)`.
+fn search_up(now: Nanos, reached: impl Fn(Nanos) -> bool) -> Nanos {
+    let (mut lo, mut hi) = (now.0, u64::MAX);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if reached(Nanos(mid)) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Nanos(hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refine_finds_exact_crossing_from_rough_guesses() {
+        let crossing = 1_000_003u64;
+        let reached = |t: Nanos| t.0 >= crossing;
+        for guess in [1_000_000.0, 1_000_003.0, 1_000_005.2, 999_990.0, 5e9, 0.0] {
+            assert_eq!(refine_crossing(Nanos(10), guess, reached), Some(Nanos(crossing)));
+        }
+        assert_eq!(refine_crossing(Nanos(2_000_000), 0.0, reached), Some(Nanos(2_000_000)));
+        assert_eq!(refine_crossing(Nanos(0), f64::INFINITY, |_| false), None);
+    }
+}

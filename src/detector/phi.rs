@@ -1,0 +1,277 @@
+//! φ accrual with a normal distribution, exactly as Akka/Pekko's
+//! `PhiAccrualFailureDetector` computes it (Hayashibara et al., SRDS 2004; Hazelcast's φ
+//! detector is the same algorithm). REFERENCES.md §2 lists every rule followed here:
+//!
+//! - y = (Δt − μ')/σ' with μ' = mean + acceptable pause, σ' = max(stddev, min std dev);
+//! - φ from Akka's logistic approximation of the normal tail (or, with `exact`, from erfc);
+//! - the history starts with two synthetic intervals first ± first/4;
+//! - an interval is recorded only if φ < threshold when its heartbeat arrived, so the state
+//!   depends on the threshold and a sweep keeps one instance per threshold.
+//!
+//! Because φ depends on the silence only through y, the crossing of a threshold is
+//! t_last + μ' + σ'·y*, with y* solved once per threshold ([`y_star`]).
+
+use std::cell::Cell;
+
+use super::window::Window;
+use super::{Arrival, Detector, refine_crossing};
+use crate::time::Nanos;
+
+/// Parameters of the φ detector; defaults are Akka/Pekko cluster's `reference.conf`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhiConfig {
+    /// `max-sample-size`: intervals kept (default 1000).
+    pub window: usize,
+    /// `min-std-deviation` (default 100 ms).
+    pub min_std: Nanos,
+    /// `acceptable-heartbeat-pause`, added to the mean (default 3 s).
+    pub pause: Nanos,
+    /// The first-heartbeat estimate that seeds the history (default: the heartbeat
+    /// interval, 1 s).
+    pub first: Nanos,
+    /// Use the exact normal tail (erfc) instead of Akka's logistic approximation.
+    pub exact: bool,
+}
+
+impl Default for PhiConfig {
+    fn default() -> PhiConfig {
+        PhiConfig {
+            window: 1000,
+            min_std: Nanos::from_millis(100),
+            pause: Nanos::from_secs(3),
+            first: Nanos::from_secs(1),
+            exact: false,
+        }
+    }
+}
+
+/// φ as a function of y = (Δt − μ')/σ', Akka's logistic form:
+/// e = exp(−y·(1.5976 + 0.070566·y²)); φ = −log10(e/(1+e)) if y > 0, else −log10(1 − 1/(1+e)).
+pub fn phi_logistic(y: f64) -> f64 {
+    let e = (-y * (1.5976 + 0.070566 * y * y)).exp();
+    // `+ 0.0` turns the −0 of −log10(1) into 0.
+    let phi = if y > 0.0 { -(e / (1.0 + e)).log10() } else { -(1.0 - 1.0 / (1.0 + e)).log10() };
+    phi + 0.0
+}
+
+/// φ from the exact normal tail: −log10(P(Z > y)) = −log10(erfc(y/√2)/2).
+pub fn phi_exact(y: f64) -> f64 {
+    let tail = 0.5 * statrs::function::erf::erfc(y / std::f64::consts::SQRT_2);
+    -tail.log10() + 0.0
+}
+
+/// The smallest `f64` y with `phi(y) >= threshold`: bisection over the ordered bit patterns
+/// of doubles in [−64, 64]. `None` if the threshold is above φ(64) (which is +∞ for both
+/// forms, so only for a non-finite threshold).
+pub fn y_star(phi: fn(f64) -> f64, threshold: f64) -> Option<f64> {
+    // Maps a double to an integer with the same order, and back.
+    fn key(x: f64) -> u64 {
+        let b = x.to_bits();
+        if b >> 63 == 0 { b | (1 << 63) } else { !b }
+    }
+    fn unkey(k: u64) -> f64 {
+        f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+    }
+    let (mut lo, mut hi) = (key(-64.0), key(64.0));
+    if phi(unkey(lo)) >= threshold {
+        return Some(unkey(lo));
+    }
+    if phi(unkey(hi)) < threshold {
+        return None;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if phi(unkey(mid)) >= threshold {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(unkey(hi))
+}
+
+#[derive(Clone, Debug)]
+pub struct Phi {
+    config: PhiConfig,
+    history: Window,
+    last: Option<Nanos>,
+    /// μ', σ' and 1/σ' in ns for the current history, updated on every heartbeat.
+    mean_plus_pause: f64,
+    std: f64,
+    inv_std: f64,
+    /// Intervals that reached 2/3 of the acceptable pause (Akka logs a warning for each).
+    long_interval_warnings: u64,
+    /// The last (threshold, y*) asked for: an instance is nearly always asked about one
+    /// threshold, and the bisection costs ~64 evaluations of φ.
+    y_star_cache: Cell<(f64, Option<f64>)>,
+    /// For the threshold passed to the latest `heartbeat`: the first whole silence (ns) at
+    /// which φ reaches it with the current history. Computed once per heartbeat, it answers
+    /// both that threshold's `suspect_at` and the next heartbeat's availability check.
+    own_crossing: (f64, Option<u64>),
+}
+
+impl Phi {
+    pub fn new(config: PhiConfig) -> Phi {
+        let history = Window::new(config.window);
+        Phi {
+            config,
+            history,
+            last: None,
+            mean_plus_pause: 0.0,
+            std: 0.0,
+            inv_std: 0.0,
+            long_interval_warnings: 0,
+            y_star_cache: Cell::new((f64::NAN, None)),
+            own_crossing: (f64::NAN, None),
+        }
+    }
+
+    pub fn config(&self) -> &PhiConfig {
+        &self.config
+    }
+
+    /// The intervals in the history, oldest first (ns).
+    pub fn history(&self) -> impl Iterator<Item = u64> + '_ {
+        self.history.iter()
+    }
+
+    /// How many recorded intervals reached 2/3 of the acceptable pause (Akka's warning).
+    pub fn long_interval_warnings(&self) -> u64 {
+        self.long_interval_warnings
+    }
+
+    fn phi_of_y(&self) -> fn(f64) -> f64 {
+        if self.config.exact { phi_exact } else { phi_logistic }
+    }
+
+    fn update_moments(&mut self) {
+        self.mean_plus_pause = self.history.mean() + self.config.pause.0 as f64;
+        // At least 1 ns, so that y stays finite even for a hand-built config with min_std = 0.
+        self.std = self.history.variance().sqrt().max(self.config.min_std.0.max(1) as f64);
+        self.inv_std = 1.0 / self.std;
+    }
+
+    /// y for a silence of `silence` ns; shared by `level` and `suspect_at` so that both make
+    /// exactly the same floating-point decisions. Multiplying by 1/σ' (computed once per
+    /// heartbeat) instead of dividing keeps the per-heartbeat cost low; the difference from
+    /// Akka's division is within an ulp.
+    fn y(&self, silence: u64) -> f64 {
+        // Through i64: one instruction on x86-64 where u64 → f64 takes several. Silences
+        // beyond 2^63 ns (292 years) saturate, which changes no decision.
+        (silence.min(i64::MAX as u64) as i64 as f64 - self.mean_plus_pause) * self.inv_std
+    }
+
+    /// The first whole silence at which φ ≥ `threshold` with the current history.
+    fn crossing_silence(&self, threshold: f64) -> Option<u64> {
+        if self.own_crossing.0.to_bits() == threshold.to_bits() {
+            return self.own_crossing.1;
+        }
+        let y_star = self.y_star_for(threshold)?;
+        // φ is increasing in y, so φ(silence) ≥ threshold ⇔ y(silence) ≥ y*. Testing y
+        // avoids evaluating exp/log on every step of the refinement.
+        let reached = |s: u64| self.y(s) >= y_star;
+        let guess = self.mean_plus_pause + self.std * y_star;
+        // The usual case, checked inline: the analytic crossing (truncated) or the next
+        // nanosecond is exact. Anything else goes through the general refinement.
+        if guess >= 1.0 && guess < i64::MAX as f64 {
+            let g = guess as i64 as u64;
+            if reached(g) && !reached(g - 1) {
+                return Some(g);
+            }
+            if !reached(g) && reached(g + 1) {
+                return Some(g + 1);
+            }
+        }
+        refine_crossing(Nanos::ZERO, guess, |s| reached(s.0)).map(|s| s.0)
+    }
+
+    fn y_star_for(&self, threshold: f64) -> Option<f64> {
+        let (cached_threshold, cached) = self.y_star_cache.get();
+        if cached_threshold.to_bits() == threshold.to_bits() {
+            return cached;
+        }
+        let y = y_star(self.phi_of_y(), threshold);
+        self.y_star_cache.set((threshold, y));
+        y
+    }
+}
+
+impl Detector for Phi {
+    fn heartbeat(&mut self, arrival: &Arrival, threshold: f64) {
+        match self.last {
+            None => {
+                let first = self.config.first.0;
+                let quarter = first / 4;
+                self.history.push(first - quarter);
+                self.history.push(first + quarter);
+            }
+            Some(last) => {
+                let interval = arrival.at.saturating_sub(last).0;
+                // Akka's isAvailable (φ < threshold), with the state before this heartbeat:
+                // exactly "the silence has not reached the crossing".
+                let available = self.crossing_silence(threshold).is_none_or(|crossing| interval < crossing);
+                if available {
+                    if interval >= self.config.pause.0 / 3 * 2 {
+                        self.long_interval_warnings += 1;
+                    }
+                    self.history.push(interval);
+                }
+            }
+        }
+        self.update_moments();
+        self.own_crossing = (f64::NAN, None);
+        self.own_crossing = (threshold, self.crossing_silence(threshold));
+        self.last = Some(arrival.at);
+    }
+
+    fn level(&self, now: Nanos) -> f64 {
+        match self.last {
+            None => 0.0,
+            Some(last) => (self.phi_of_y())(self.y(now.saturating_sub(last).0)),
+        }
+    }
+
+    fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
+        let last = self.last?;
+        let crossing = last.checked_add(Nanos(self.crossing_silence(threshold)?))?;
+        Some(crossing.max(now))
+    }
+
+    fn state_depends_on_threshold(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logistic_overstates_the_far_tail_as_documented() {
+        // REFERENCES.md §2: y = 5 gives 7.30 (logistic) vs 6.54 (exact normal).
+        assert!((phi_logistic(5.0) - 7.30).abs() < 0.01, "{}", phi_logistic(5.0));
+        assert!((phi_exact(5.0) - 6.54).abs() < 0.01, "{}", phi_exact(5.0));
+        assert!((phi_logistic(6.0) - 10.78).abs() < 0.01);
+        assert!((phi_exact(6.0) - 9.01).abs() < 0.01);
+        assert!((phi_logistic(0.0) - 2f64.log10()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn y_star_is_the_exact_boundary() {
+        for th in [0.1, 0.5, 1.0, 3.0, 8.0, 12.0, 16.0, 100.0] {
+            for phi in [phi_logistic as fn(f64) -> f64, phi_exact] {
+                let y = y_star(phi, th).unwrap();
+                assert!(phi(y) >= th);
+                assert!(phi(y.next_down()) < th, "th {th}");
+            }
+        }
+    }
+
+    #[test]
+    fn bootstrap_history_is_first_plus_minus_a_quarter() {
+        let mut d = Phi::new(PhiConfig::default());
+        assert_eq!(d.level(Nanos(123)), 0.0);
+        d.heartbeat(&Arrival::at(Nanos(0)), 8.0);
+        assert_eq!(d.history().collect::<Vec<_>>(), vec![750_000_000, 1_250_000_000]);
+    }
+}

@@ -1,0 +1,133 @@
+//! φ with an exponential distribution, as Apache Cassandra's `FailureDetector` and
+//! `ArrivalWindow` compute it.
+//!
+//! φ = silence / mean(intervals); Cassandra convicts when PHI_FACTOR·φ exceeds
+//! `phi_convict_threshold` (PHI_FACTOR = 1/ln 10). fdlab's level is PHI_FACTOR·φ, so the
+//! threshold is Cassandra's number and suspicion begins at threshold·ln(10)·mean of silence
+//! (about 18.4 × mean at 8). REFERENCES.md §2 lists the rules:
+//!
+//! - the first heartbeat records an initial interval (2 s, absolute, not tied to the
+//!   heartbeat interval);
+//! - later intervals longer than `max_interval` (2 s) are not recorded;
+//! - the local pause guard: after the monitor itself stalled for more than `pause_guard`
+//!   (5 s), nobody is convicted for the next `pause_guard`.
+
+use super::window::Window;
+use super::{Arrival, Detector, refine_crossing};
+use crate::time::Nanos;
+
+/// 1/ln(10): converts Cassandra's φ (silence/mean) to −log10 of an exponential tail.
+pub const PHI_FACTOR: f64 = 1.0 / std::f64::consts::LN_10;
+
+/// Parameters of Cassandra's detector; defaults are Cassandra's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhiExpConfig {
+    /// Intervals kept (`SAMPLE_SIZE`, 1000).
+    pub window: usize,
+    /// The interval recorded at the first heartbeat (`INITIAL_VALUE_NANOS`, 2 s).
+    pub initial: Nanos,
+    /// Longer intervals are not recorded (`fd_max_interval_ms`, 2 s).
+    pub max_interval: Nanos,
+    /// The local pause guard (`MAX_LOCAL_PAUSE_IN_NANOS`, 5 s); zero disables it.
+    pub pause_guard: Nanos,
+}
+
+impl Default for PhiExpConfig {
+    fn default() -> PhiExpConfig {
+        PhiExpConfig {
+            window: 1000,
+            initial: Nanos::from_secs(2),
+            max_interval: Nanos::from_secs(2),
+            pause_guard: Nanos::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PhiExp {
+    config: PhiExpConfig,
+    intervals: Window,
+    last: Option<Nanos>,
+    mean: f64,
+    /// No conviction before this instant (the local pause guard).
+    guard_until: Nanos,
+}
+
+impl PhiExp {
+    pub fn new(config: PhiExpConfig) -> PhiExp {
+        let intervals = Window::new(config.window);
+        PhiExp { config, intervals, last: None, mean: 0.0, guard_until: Nanos::ZERO }
+    }
+
+    /// The mean recorded interval in ns.
+    pub fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    fn raw_level(&self, last: Nanos, now: Nanos) -> f64 {
+        PHI_FACTOR * now.saturating_sub(last).0 as f64 / self.mean
+    }
+}
+
+impl Detector for PhiExp {
+    fn heartbeat(&mut self, arrival: &Arrival, _threshold: f64) {
+        match self.last {
+            None => self.intervals.push(self.config.initial.0),
+            Some(last) => {
+                let interval = arrival.at.saturating_sub(last);
+                if interval <= self.config.max_interval {
+                    self.intervals.push(interval.0);
+                }
+            }
+        }
+        // Cannot be zero unless every recorded interval is 0 ns (heartbeats at one instant
+        // with a zero initial interval); the level is then +∞ for any silence, NaN-free.
+        self.mean = self.intervals.mean();
+        self.last = Some(arrival.at);
+    }
+
+    fn level(&self, now: Nanos) -> f64 {
+        match self.last {
+            None => 0.0,
+            Some(_) if now < self.guard_until => 0.0,
+            Some(last) if now <= last => 0.0,
+            Some(last) => self.raw_level(last, now),
+        }
+    }
+
+    fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
+        let last = self.last?;
+        let from = now.max(self.guard_until);
+        let guess = last.0 as f64 + threshold * self.mean / PHI_FACTOR;
+        refine_crossing(from, guess, |t| self.level(t) >= threshold)
+    }
+
+    fn on_local_stall(&mut self, from: Nanos, to: Nanos) {
+        let guard = self.config.pause_guard;
+        if guard > Nanos::ZERO && to.saturating_sub(from) > guard {
+            self.guard_until = to.saturating_add(guard);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_guard_holds_conviction_for_five_seconds_after_a_long_stall() {
+        let mut d = PhiExp::new(PhiExpConfig::default());
+        d.heartbeat(&Arrival::at(Nanos(0)), 8.0);
+        // Silence of 36.8 s would convict at threshold 8 with a 2 s mean.
+        let plain = d.suspect_at(8.0, Nanos(0)).unwrap();
+        assert!((plain.as_secs_f64() - 8.0 * std::f64::consts::LN_10 * 2.0).abs() < 1e-6);
+        d.on_local_stall(Nanos::from_secs(30), Nanos::from_secs(40));
+        assert_eq!(d.level(Nanos::from_secs(44)), 0.0);
+        assert_eq!(d.suspect_at(8.0, Nanos::from_secs(40)), Some(Nanos::from_secs(45)));
+        // A short stall changes nothing.
+        let mut d = PhiExp::new(PhiExpConfig::default());
+        d.heartbeat(&Arrival::at(Nanos(0)), 8.0);
+        d.on_local_stall(Nanos::from_secs(1), Nanos::from_secs(5));
+        assert_eq!(d.suspect_at(8.0, Nanos(0)), Some(plain));
+    }
+}

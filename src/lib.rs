@@ -1,0 +1,23 @@
+//! fdlab: a failure-detector and timeout testbed.
+//!
+//! Heartbeat senders and pluggable failure detectors run against injected delays, losses,
+//! pauses, partitions and crashes; fdlab measures the false suspicions that cause split
+//! brain, the time to detect a real crash, and the latency behind both.
+//!
+//! Module map (DESIGN.md §4):
+//! - [`time`]: `Nanos`, integer nanoseconds, and human durations (`250ms`, `1.5s`).
+//! - [`detector`]: the clock-free [`detector::Detector`] trait, specs, one file per detector.
+//! - [`trace`]: the arrival-trace CSV, read and written.
+//! - [`analysis`]: exact suspicion intervals from `suspect_at`, ground truth, QoS metrics.
+//! - [`replay`]: the replay engine (a trace through any detectors).
+//! - [`report`]: `summary.json`, the readable table, atomic file writes.
+
+pub mod analysis;
+pub mod detector;
+pub mod replay;
+pub mod report;
+pub mod time;
+pub mod trace;
+
+pub use detector::{Arrival, Detector, DetectorSpec};
+pub use time::Nanos;

@@ -1,0 +1,153 @@
+//! The `fdlab` binary end to end: outputs on success; on bad input a message naming the
+//! file, line or field, a non-zero exit, and no partial output.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fdlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fdlab")).args(args).output().expect("run fdlab")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const GOOD: &str = "target,received_ns,seq,sent_ns\nb,1000000,0,0\nb,101000000,1,100000000\nb,201000000,2,200000000\nb,901000000,9,900000000\nb,1001000000,10,1000000000\n";
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn replay_writes_summary_and_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write(dir.path(), "t.csv", GOOD);
+    let out = dir.path().join("out");
+    let levels = dir.path().join("levels.csv");
+    let o = fdlab(&[
+        "replay",
+        &trace,
+        "--detector",
+        "phi:threshold=8",
+        "--detector",
+        "fixed:timeout=300ms",
+        "--out",
+        out.to_str().unwrap(),
+        "--levels",
+        levels.to_str().unwrap(),
+        "--every",
+        "250ms",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["fdlab_version"], env!("CARGO_PKG_VERSION"));
+    assert!(summary["seed"].is_null());
+    let results = summary["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    let fixed = &results[1];
+    assert_eq!(fixed["detector"], "fixed:timeout=300ms");
+    assert_eq!(fixed["target"], "b");
+    // The 700 ms gap after 0.201 s: suspected from 0.501 s to 0.901 s, one mistake of 0.4 s.
+    assert_eq!(fixed["mistakes"], 1);
+    assert!((fixed["mistake_duration_s"]["mean"].as_f64().unwrap() - 0.4).abs() < 1e-9);
+    for field in ["mistake_rate_per_s", "query_accuracy"] {
+        assert!(fixed[field].is_number(), "{field}");
+    }
+    assert_eq!(fixed["mistake_rate_per_s_ci95"].as_array().unwrap().len(), 2);
+    for field in ["mean", "p50", "p99", "max"] {
+        assert!(fixed["detection_time_s"][field].is_number(), "{field}");
+        assert!(fixed["mistake_duration_s"][field].is_number(), "{field}");
+    }
+    let text = std::fs::read_to_string(&levels).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "time_ns,target,detector,level,suspected");
+    // Samples at 250 ms, …, 1 s (the last arrival): 4 times × 2 detectors. At t = 0 the link
+    // has not been heard from yet, so it has no rows.
+    assert_eq!(lines.len(), 1 + 4 * 2);
+    // At 750 ms the fixed timeout has been silent 549 ms since 201 ms: suspected.
+    assert!(lines.contains(&"750000000,b,fixed:timeout=300ms,0.549,true"), "{text}");
+    // At 1 s the heartbeat received at 1.001 s is not yet in.
+    assert!(lines.contains(&"1000000000,b,fixed:timeout=300ms,0.099,false"), "{text}");
+}
+
+fn assert_fails_cleanly(args: &[&str], out: &Path, needles: &[&str]) {
+    let o = fdlab(args);
+    assert!(!o.status.success(), "should fail: {args:?}");
+    let err = stderr(&o);
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks `{needle}`: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.join("summary.json").exists(), "partial output left for {args:?}");
+}
+
+#[test]
+fn bad_input_names_the_line_or_field_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let good = write(dir.path(), "good.csv", GOOD);
+    let garbled = write(dir.path(), "garbled.csv", "target,received_ns\nb,100\nb,2x00\n");
+    let short = write(dir.path(), "short.csv", "target,received_ns\nb,100\nb\n");
+    let nocol = write(dir.path(), "nocol.csv", "node,received_ns\nb,100\n");
+    let levels = dir.path().join("levels.csv");
+    let l = levels.to_str().unwrap();
+
+    assert_fails_cleanly(
+        &["replay", &garbled, "-d", "phi", "--out", o],
+        &out,
+        &["garbled.csv", "line 3", "received_ns", "2x00"],
+    );
+    assert_fails_cleanly(
+        &["replay", &short, "-d", "phi", "--out", o, "--levels", l, "--every", "1s"],
+        &out,
+        &["short.csv", "line 3"],
+    );
+    assert!(!levels.exists(), "partial levels file left behind");
+    assert_fails_cleanly(&["replay", &nocol, "-d", "phi", "--out", o], &out, &["nocol.csv", "`target`"]);
+    assert_fails_cleanly(
+        &["replay", &good, "-d", "phy:threshold=8", "--out", o],
+        &out,
+        &["unknown detector kind `phy`"],
+    );
+    assert_fails_cleanly(&["replay", &good, "-d", "phi:thresold=8", "--out", o], &out, &["no key `thresold`"]);
+    assert_fails_cleanly(
+        &["replay", &good, "-d", "fixed:timeout=-300ms", "--out", o],
+        &out,
+        &["timeout=-300ms", "negative"],
+    );
+    assert_fails_cleanly(
+        &["replay", &good, "-d", "fixed:timeout=3 furlongs", "--out", o],
+        &out,
+        &["timeout=3 furlongs"],
+    );
+    assert_fails_cleanly(
+        &["replay", &good, "-d", "phi", "--out", o, "--levels", l, "--every", "soon"],
+        &out,
+        &["--every", "soon"],
+    );
+    assert_fails_cleanly(
+        &["replay", &good, "-d", "phi", "--out", o, "--crash", "zed@10s"],
+        &out,
+        &["`zed` does not appear"],
+    );
+    assert_fails_cleanly(
+        &["replay", &good, "-d", "phi", "--out", o, "--crash", "b@-1s"],
+        &out,
+        &["--crash", "negative"],
+    );
+    let missing = dir.path().join("missing.csv");
+    assert_fails_cleanly(&["replay", missing.to_str().unwrap(), "-d", "phi", "--out", o], &out, &["missing.csv"]);
+}
+
+#[test]
+fn detectors_lists_every_kind_with_defaults() {
+    let o = fdlab(&["detectors"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for needle in ["fixed", "deadline", "phi", "phi-exp", "min_std", "100ms", "pause_guard"] {
+        assert!(text.contains(needle), "{needle}");
+    }
+}

@@ -147,7 +147,7 @@ pub fn parse_duration(text: &str) -> Result<Nanos, DurationError> {
         let digits: u128 = frac.parse().map_err(|_| overflow())?;
         let denominator = 10u128.pow(frac.len() as u32);
         let numerator = digits * scale as u128;
-        if numerator % denominator != 0 {
+        if !numerator.is_multiple_of(denominator) {
             return Err(DurationError::SubNanosecond(s.to_string()));
         }
         total += numerator / denominator;
@@ -178,7 +178,7 @@ impl fmt::Display for Nanos {
             ("ns", 1),
         ]
         .into_iter()
-        .find(|&(_, scale)| self.0 % scale == 0)
+        .find(|&(_, scale)| self.0.is_multiple_of(scale))
         .unwrap_or(("ns", 1)); // unreachable: every value is a multiple of 1 ns
         write!(f, "{}{}", self.0 / scale, name)
     }

@@ -31,6 +31,11 @@ fn per_heartbeat(c: &mut Criterion) {
         "phi:threshold=8,window=1000",
         "phi:threshold=8,window=1000,exact=true",
         "phi-exp:threshold=8,window=1000",
+        "chen:alpha=200ms,interval=100ms,window=1000",
+        "2w:alpha=200ms,interval=100ms,small=1,large=1000",
+        "bertier:interval=100ms,window=1000",
+        "empirical:threshold=0.99,window=1000",
+        "eventually-perfect",
     ] {
         let spec = DetectorSpec::parse(spec).unwrap();
         let threshold = spec.points()[0].threshold;

@@ -21,6 +21,8 @@ pub enum ReplayError {
     Trace(#[from] TraceError),
     #[error("{path}: the trace has no `seq` column, which `{detector}` needs (it uses sequence numbers)")]
     NeedsSeq { path: PathBuf, detector: String },
+    #[error("detector: {source}")]
+    Spec { source: crate::detector::SpecError },
     #[error("{path}: no heartbeats in the trace")]
     Empty { path: PathBuf },
     #[error("--crash {target}@…: target `{target}` does not appear in {path}")]
@@ -85,10 +87,11 @@ pub fn replay_from<R: std::io::Read>(
     mut levels: Option<LevelSampler<'_>>,
 ) -> Result<SummaryFile, ReplayError> {
     let path = reader.path().to_path_buf();
-    if !reader.has_seq()
-        && let Some(spec) = config.detectors.iter().find(|s| s.build().needs_seq())
-    {
-        return Err(ReplayError::NeedsSeq { path, detector: spec.points()[0].label.clone() });
+    for spec in &config.detectors {
+        spec.require_complete().map_err(|source| ReplayError::Spec { source })?;
+        if spec.needs_seq() && !reader.has_seq() {
+            return Err(ReplayError::NeedsSeq { path, detector: spec.points()[0].label.clone() });
+        }
     }
     let crash_at: BTreeMap<&str, Nanos> = config.crashes.iter().map(|c| (c.target.as_str(), c.at)).collect();
     let mut links: Vec<Link> = Vec::new();

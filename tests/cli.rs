@@ -147,7 +147,27 @@ fn detectors_lists_every_kind_with_defaults() {
     let o = fdlab(&["detectors"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for needle in ["fixed", "deadline", "phi", "phi-exp", "min_std", "100ms", "pause_guard"] {
+    for needle in [
+        "fixed",
+        "deadline",
+        "phi",
+        "phi-exp",
+        "chen",
+        "bertier",
+        "2w",
+        "empirical",
+        "eventually-perfect",
+        "min_std",
+        "100ms",
+        "pause_guard",
+        "check_every",
+        "akka-cluster",
+        "akka-remote-watch",
+        "akka-deadline",
+        "cassandra",
+        "hazelcast-deadline",
+        "hazelcast-phi",
+    ] {
         assert!(text.contains(needle), "{needle}");
     }
 }

@@ -29,8 +29,46 @@ fn specs() -> impl Strategy<Value = (String, Vec<f64>)> {
     );
     let phi_exp = (1usize..30, duration(1, 3000), duration(1, 3000))
         .prop_map(|(w, initial, max)| format!("phi-exp:window={w},initial={initial},max_interval={max}"));
-    prop_oneof![Just("fixed:timeout=1s".to_string()), Just("deadline".to_string()), phi, phi_exp,]
-        .prop_flat_map(|spec| (Just(spec), prop::collection::vec(0.01f64..40.0, 1..5)))
+    let chen =
+        (duration(10, 2000), 1usize..30).prop_map(|(interval, w)| format!("chen:interval={interval},window={w}"));
+    let two_w = (duration(10, 2000), 1usize..5, 5usize..30)
+        .prop_map(|(interval, small, large)| format!("2w:interval={interval},small={small},large={large}"));
+    let bertier = (duration(10, 2000), 1usize..30, 0.01f64..1.0, 0.0f64..5.0, 0.0f64..8.0).prop_map(
+        |(interval, w, gamma, beta, phi)| {
+            format!("bertier:interval={interval},window={w},gamma={gamma},beta={beta},phi={phi}")
+        },
+    );
+    let empirical = (1usize..30).prop_map(|w| format!("empirical:window={w}"));
+    let eventually = (duration(1, 3000), 1.0f64..3.0, duration(0, 500)).prop_map(|(initial, factor, step)| {
+        format!("eventually-perfect:initial={initial},factor={factor},step={step}")
+    });
+    prop_oneof![
+        Just("fixed:timeout=1s".to_string()),
+        Just("deadline".to_string()),
+        phi,
+        phi_exp,
+        chen,
+        two_w,
+        bertier,
+        empirical,
+        eventually,
+    ]
+    .prop_flat_map(|spec| {
+        // Thresholds in each level's range: fractions for empirical, up to 1 for 0/1 detectors.
+        let thresholds = if spec.starts_with("empirical") {
+            prop::collection::vec(0.001f64..=1.0, 1..5).boxed()
+        } else if spec.starts_with("bertier") || spec.starts_with("eventually") {
+            prop::collection::vec(0.01f64..=1.0, 1..3).boxed()
+        } else {
+            prop::collection::vec(0.01f64..40.0, 1..5).boxed()
+        };
+        (Just(spec), thresholds)
+    })
+}
+
+/// Sequence-number steps: mostly +1, sometimes losses (+2, +3), duplicates and stale (0).
+fn seq_steps() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop_oneof![6 => Just(1u8), 1 => Just(2u8), 1 => Just(3u8), 1 => Just(0u8)], 40)
 }
 
 fn check_crossing(d: &dyn Detector, threshold: f64, now: Nanos) -> Result<(), TestCaseError> {
@@ -64,13 +102,21 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
     #[test]
-    fn level_is_monotone_and_suspect_at_is_exact((spec, thresholds) in specs(), gaps in gaps(), own_threshold in 0.5f64..20.0) {
+    fn level_is_monotone_and_suspect_at_is_exact(
+        (spec, thresholds) in specs(),
+        gaps in gaps(),
+        steps in seq_steps(),
+        own_threshold in 0.5f64..20.0,
+    ) {
         let spec = DetectorSpec::parse(&spec).unwrap();
         let mut d = spec.build();
         let mut t = Nanos(0);
-        for (i, gap) in gaps.iter().enumerate() {
+        let mut seq = 0u64;
+        for (gap, step) in gaps.iter().zip(&steps) {
             t = Nanos(t.0 + gap);
-            d.heartbeat(&Arrival { at: t, seq: Some(i as u64), incarnation: None, sent: None }, own_threshold);
+            // A stale step repeats an older number.
+            seq = if *step == 0 { seq.saturating_sub(1) } else { seq + *step as u64 };
+            d.heartbeat(&Arrival { at: t, seq: Some(seq), incarnation: None, sent: None }, own_threshold);
             // Monotone while silent: probe a geometric ladder of silences.
             let mut previous = d.level(t);
             prop_assert!(!previous.is_nan());

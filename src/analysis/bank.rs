@@ -56,9 +56,9 @@ impl DetectorBank {
                     }
                 };
                 bank.members.push(Member {
+                    tracker: SuspicionTracker::checking_every(point.check_every),
                     point,
                     detector,
-                    tracker: SuspicionTracker::new(),
                     qos: QosAccumulator::new(truth.clone()),
                 });
             }
@@ -87,8 +87,11 @@ impl DetectorBank {
             if let Some(Transition::Trust { since, at }) = m.tracker.after_arrival(t, crossing) {
                 m.qos.on_suspicion(since, Some(at), Nanos::MAX, self.cause);
             }
+            // When the system would notice the suspicion if this were the last heartbeat
+            // (with periodic checking, the next tick after the crossing).
+            let noticed = m.tracker.suspected_since().map(|_| t).or(m.tracker.next_crossing());
             let reference = arrival.sent.unwrap_or(t);
-            m.qos.on_heartbeat(t, crossing.map(|c| c.saturating_sub(reference)));
+            m.qos.on_heartbeat(t, noticed.map(|c| c.saturating_sub(reference)));
         }
     }
 

@@ -6,6 +6,13 @@
 //! the arrival is recorded, the level at t decides whether a suspicion ends (level below the
 //! threshold) or begins (already at or above it, which happens when a late or stale
 //! heartbeat does not restore trust). REFERENCES.md §1 states these rules.
+//!
+//! With periodic checking (`check_every=P`, as real systems check: Akka's reaper every 1 s,
+//! Cassandra once per gossip round), a suspicion begins only at the first tick k·P at or
+//! after the crossing, provided no heartbeat before that tick brought the level back below
+//! the threshold. Trust returns when such a heartbeat arrives, as Cassandra marks a node
+//! alive on receipt (Akka's reaper also restores reachability only at its next tick; fdlab
+//! does not model that delay).
 
 use crate::time::Nanos;
 
@@ -21,6 +28,8 @@ pub enum Transition {
 /// The suspicion state of one detector at one threshold.
 #[derive(Clone, Debug, Default)]
 pub struct SuspicionTracker {
+    /// The checking period, if the system checks periodically.
+    check_every: Option<Nanos>,
     /// Start of the current suspicion.
     since: Option<Nanos>,
     /// When the current silence will turn into suspicion (if not suspected).
@@ -30,6 +39,19 @@ pub struct SuspicionTracker {
 impl SuspicionTracker {
     pub fn new() -> SuspicionTracker {
         SuspicionTracker::default()
+    }
+
+    /// A tracker that notices suspicion only at multiples of `period` (from time 0).
+    pub fn checking_every(period: Option<Nanos>) -> SuspicionTracker {
+        SuspicionTracker { check_every: period.filter(|p| *p > Nanos::ZERO), ..SuspicionTracker::default() }
+    }
+
+    /// The first check tick at or after `t` (`t` itself without periodic checking).
+    fn tick_at_or_after(&self, t: Nanos) -> Option<Nanos> {
+        match self.check_every {
+            None => Some(t),
+            Some(p) => t.0.div_ceil(p.0).checked_mul(p.0).map(Nanos),
+        }
     }
 
     /// Whether the tracker is suspecting, and since when.
@@ -59,19 +81,20 @@ impl SuspicionTracker {
     /// Called after the arrival at `t` is recorded, with the detector's
     /// `suspect_at(threshold, t)`.
     pub fn after_arrival(&mut self, t: Nanos, crossing: Option<Nanos>) -> Option<Transition> {
-        let suspected_now = crossing == Some(t);
-        let transition = match (self.since, suspected_now) {
+        let level_reached = crossing == Some(t);
+        let noticed = crossing.and_then(|c| self.tick_at_or_after(c));
+        let transition = match (self.since, level_reached) {
             (Some(since), false) => {
                 self.since = None;
                 Some(Transition::Trust { since, at: t })
             }
-            (None, true) => {
+            (None, true) if noticed == Some(t) => {
                 self.since = Some(t);
                 Some(Transition::Suspect(t))
             }
             _ => None,
         };
-        self.next_crossing = if self.since.is_some() { None } else { crossing };
+        self.next_crossing = if self.since.is_some() { None } else { noticed };
         transition
     }
 
@@ -102,6 +125,21 @@ mod tests {
             t.after_arrival(Nanos(21), Some(Nanos(30))),
             Some(Transition::Trust { since: Nanos(20), at: Nanos(21) })
         );
+    }
+
+    #[test]
+    fn periodic_checks_notice_at_the_next_tick() {
+        let mut t = SuspicionTracker::checking_every(Some(Nanos(100)));
+        // Crossing at 250: noticed at 300, unless a heartbeat comes first.
+        assert_eq!(t.after_arrival(Nanos(0), Some(Nanos(250))), None);
+        assert_eq!(t.next_crossing(), Some(Nanos(300)));
+        assert_eq!(t.before_arrival(Nanos(300)), None);
+        assert_eq!(t.after_arrival(Nanos(300), Some(Nanos(550))), None);
+        assert_eq!(t.before_arrival(Nanos(601)), Some(Transition::Suspect(Nanos(600))));
+        // Level already high at an arrival off the tick: noticed at the next tick.
+        let mut t = SuspicionTracker::checking_every(Some(Nanos(100)));
+        assert_eq!(t.after_arrival(Nanos(150), Some(Nanos(150))), None);
+        assert_eq!(t.next_crossing(), Some(Nanos(200)));
     }
 
     #[test]

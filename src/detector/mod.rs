@@ -14,10 +14,16 @@
 //! detectors; [`window`] is the bounded window with exact integer sums that the windowed
 //! detectors share.
 
+pub mod bertier;
+pub mod chen;
+pub mod empirical;
+pub mod eventually_perfect;
+pub mod expected_arrival;
 pub mod fixed;
 pub mod phi;
 pub mod phi_exp;
 pub mod spec;
+pub mod two_windows;
 pub mod window;
 
 pub use fixed::FixedTimeout;

@@ -8,7 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
+use super::bertier::{Bertier, BertierConfig};
+use super::chen::Chen;
+use super::empirical::Empirical;
+use super::eventually_perfect::{EventuallyPerfect, EventuallyPerfectConfig};
+use super::two_windows::TwoWindows;
 use super::{Detector, FixedTimeout, Phi, PhiConfig, PhiExp, PhiExpConfig};
 use crate::time::{Nanos, parse_duration};
 
@@ -43,7 +49,8 @@ enum ValueKind {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct KeyInfo {
     pub name: &'static str,
-    /// The default as written in a spec; empty if the key is required.
+    /// The default as written in a spec; empty if the key is required (for a non-knob key,
+    /// an engine may supply it: the simulator fills `interval` from the sender's schedule).
     pub default: &'static str,
     pub doc: &'static str,
     kind: ValueKind,
@@ -54,8 +61,9 @@ pub struct KeyInfo {
 pub struct KindInfo {
     pub name: &'static str,
     pub summary: &'static str,
-    /// The swept key; its value gives the threshold in level units.
-    pub knob: KeyInfo,
+    /// The swept key; its value gives the threshold in level units. `None` for adaptive
+    /// detectors with a 0/1 level and no knob (one point on a trade-off chart).
+    pub knob: Option<KeyInfo>,
     pub keys: &'static [KeyInfo],
 }
 
@@ -65,23 +73,30 @@ const fn key(name: &'static str, default: &'static str, kind: ValueKind, doc: &'
 
 use ValueKind::{Bool, Count, Duration, Number};
 
+/// Every spec also takes `check_every=DUR`: suspicion is noticed only at the first check
+/// tick (multiples of DUR from time 0) at or after the crossing, as real systems do.
+pub const CHECK_EVERY: KeyInfo =
+    key("check_every", "0", Duration, "notice suspicion only at ticks of this period (0: at the crossing)");
+
+const INTERVAL: KeyInfo = key("interval", "", Duration, "the sender's heartbeat interval η (sim: filled in)");
+
 pub const KINDS: &[KindInfo] = &[
     KindInfo {
         name: "fixed",
         summary: "fixed timeout: suspect when the silence since the last heartbeat reaches it",
-        knob: key("timeout", "", Duration, "silence that triggers suspicion"),
+        knob: Some(key("timeout", "", Duration, "silence that triggers suspicion")),
         keys: &[],
     },
     KindInfo {
         name: "deadline",
         summary: "Akka/Pekko DeadlineFailureDetector: suspect after interval + acceptable pause of silence",
-        knob: key("pause", "3s", Duration, "acceptable heartbeat pause"),
+        knob: Some(key("pause", "3s", Duration, "acceptable heartbeat pause")),
         keys: &[key("interval", "1s", Duration, "heartbeat interval")],
     },
     KindInfo {
         name: "phi",
         summary: "φ accrual, normal distribution, exactly as Akka/Pekko (and Hazelcast) compute it",
-        knob: key("threshold", "8", Number, "φ threshold"),
+        knob: Some(key("threshold", "8", Number, "φ threshold")),
         keys: &[
             key("window", "1000", Count, "max-sample-size: intervals kept"),
             key("min_std", "100ms", Duration, "min-std-deviation"),
@@ -93,12 +108,127 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         name: "phi-exp",
         summary: "φ accrual, exponential distribution, as Apache Cassandra computes it",
-        knob: key("threshold", "8", Number, "phi_convict_threshold"),
+        knob: Some(key("threshold", "8", Number, "phi_convict_threshold")),
         keys: &[
             key("window", "1000", Count, "intervals kept"),
             key("initial", "2s", Duration, "interval recorded at the first heartbeat"),
             key("max_interval", "2s", Duration, "longer intervals are not recorded"),
             key("pause_guard", "5s", Duration, "local pause guard (0 disables)"),
+        ],
+    },
+    KindInfo {
+        name: "chen",
+        summary: "Chen's NFD-E: estimated arrival (by sequence number) + safety margin α; needs seq",
+        knob: Some(key("alpha", "200ms", Duration, "safety margin α (level: now − EA)")),
+        keys: &[INTERVAL, key("window", "1000", Count, "heartbeats averaged for EA")],
+    },
+    KindInfo {
+        name: "bertier",
+        summary: "Bertier et al.: Chen's EA + Jacobson-style adaptive margin; 0/1 level, no knob; needs seq",
+        knob: None,
+        keys: &[
+            INTERVAL,
+            key("window", "1000", Count, "heartbeats averaged for EA"),
+            key("beta", "1", Number, "weight of the delay estimate in the margin"),
+            key("phi", "4", Number, "weight of the variation estimate in the margin"),
+            key("gamma", "0.1", Number, "gain of the estimators, in (0, 1]"),
+        ],
+    },
+    KindInfo {
+        name: "2w",
+        summary: "2W-FD: τ = max(EA over a small window, EA over a large window) + α; needs seq",
+        knob: Some(key("alpha", "200ms", Duration, "safety margin α (level: now − max EA)")),
+        keys: &[
+            INTERVAL,
+            key("small", "1", Count, "small window (reacts fast)"),
+            key("large", "1000", Count, "large window (stable)"),
+        ],
+    },
+    KindInfo {
+        name: "empirical",
+        summary: "Satzger et al.: empirical CDF of the inter-arrival times at the current silence",
+        knob: Some(key("threshold", "0.99", Number, "level in (0, 1]")),
+        keys: &[key("window", "1000", Count, "intervals kept")],
+    },
+    KindInfo {
+        name: "eventually-perfect",
+        summary: "◇P: a timeout that grows each time a suspicion proves false; 0/1 level, no knob",
+        knob: None,
+        keys: &[
+            key("initial", "1s", Duration, "first timeout"),
+            key("factor", "2", Number, "after a false suspicion: timeout × factor + step (factor ≥ 1)"),
+            key("step", "0", Duration, "added after a false suspicion"),
+        ],
+    },
+];
+
+/// A configuration that users run today, usable wherever a spec is, with overrides:
+/// `akka-cluster:threshold=12`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Preset {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub summary: &'static str,
+    /// Values that differ from the kind's defaults (knob and `check_every` included).
+    pub values: &'static [(&'static str, &'static str)],
+}
+
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "akka-cluster",
+        kind: "phi",
+        summary: "Akka/Pekko cluster membership: φ 8, 1000 samples, min std 100 ms, pause 3 s; reaper every 1 s",
+        values: &[
+            ("threshold", "8"),
+            ("window", "1000"),
+            ("min_std", "100ms"),
+            ("pause", "3s"),
+            ("first", "1s"),
+            ("check_every", "1s"),
+        ],
+    },
+    Preset {
+        name: "akka-remote-watch",
+        kind: "phi",
+        summary: "Akka/Pekko remote watch: φ 10, 200 samples, min std 100 ms, pause 10 s; reaper every 1 s",
+        values: &[
+            ("threshold", "10"),
+            ("window", "200"),
+            ("min_std", "100ms"),
+            ("pause", "10s"),
+            ("first", "1s"),
+            ("check_every", "1s"),
+        ],
+    },
+    Preset {
+        name: "akka-deadline",
+        kind: "deadline",
+        summary: "Akka/Pekko multi-DC cluster: deadline, 3 s heartbeats, pause 10 s; reaper every 1 s",
+        values: &[("interval", "3s"), ("pause", "10s"), ("check_every", "1s")],
+    },
+    Preset {
+        name: "cassandra",
+        kind: "phi-exp",
+        summary: "Apache Cassandra: exponential φ, phi_convict_threshold 8; evaluated once per 1 s gossip round",
+        values: &[("threshold", "8"), ("check_every", "1s")],
+    },
+    Preset {
+        name: "hazelcast-deadline",
+        kind: "fixed",
+        summary: "Hazelcast default: heartbeat every 5 s, suspect after 60 s without one; checked every 5 s",
+        values: &[("timeout", "60s"), ("check_every", "5s")],
+    },
+    Preset {
+        name: "hazelcast-phi",
+        kind: "phi",
+        summary: "Hazelcast phi-accrual: φ 10, 200 samples, min std 100 ms, pause 60 s, 5 s heartbeats; checked every 5 s",
+        values: &[
+            ("threshold", "10"),
+            ("window", "200"),
+            ("min_std", "100ms"),
+            ("pause", "60s"),
+            ("first", "5s"),
+            ("check_every", "5s"),
         ],
     },
 ];
@@ -130,6 +260,12 @@ impl Value {
             _ => unreachable!("key declared as a duration"),
         }
     }
+    fn number(self) -> f64 {
+        match self {
+            Value::Number(x) => x,
+            _ => unreachable!("key declared as a number"),
+        }
+    }
     fn count(self) -> usize {
         match self {
             Value::Count(n) => n,
@@ -140,6 +276,15 @@ impl Value {
         match self {
             Value::Bool(b) => b,
             _ => unreachable!("key declared as a bool"),
+        }
+    }
+    /// The value in the level's units: seconds for durations.
+    fn level_units(self) -> f64 {
+        match self {
+            Value::Duration(d) => d.as_secs_f64(),
+            Value::Number(x) => x,
+            Value::Count(n) => n as f64,
+            Value::Bool(b) => f64::from(u8::from(b)),
         }
     }
 }
@@ -191,27 +336,51 @@ fn parse_knob(info: &KeyInfo, text: &str) -> Result<Vec<Value>, SpecError> {
     text.split('|').map(|part| parse_value(info, part)).collect()
 }
 
+/// A detector a user implements outside the crate (see `examples/custom_detector.rs`).
+pub type BuildFn = dyn Fn() -> Box<dyn Detector> + Send + Sync;
+
+#[derive(Clone)]
+enum Family {
+    Builtin(&'static KindInfo),
+    Custom { knob: String, build: Arc<BuildFn> },
+}
+
 /// A detector family with its parameters and the values of its knob.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 pub struct DetectorSpec {
-    kind: &'static KindInfo,
-    /// Every key's value, defaults included.
+    /// Label head: the kind, the preset or the custom detector's name.
+    head: String,
+    family: Family,
+    /// Every key's value that is known (defaults included; required keys may be missing).
     params: BTreeMap<&'static str, Value>,
+    /// What the label leaves out: the kind's defaults, or the preset's values.
+    implied: BTreeMap<&'static str, Value>,
     knob: Vec<Value>,
+    check_every: Option<Nanos>,
+}
+
+impl fmt::Debug for DetectorSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let labels: Vec<String> = self.points().into_iter().map(|p| p.label).collect();
+        f.debug_tuple("DetectorSpec").field(&labels).finish()
+    }
 }
 
 /// One configuration of a sweep: a spec with one value of its knob.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DetectorPoint {
-    /// Canonical label, e.g. `phi:threshold=8,pause=2s`.
+    /// Canonical label, e.g. `phi:threshold=8,pause=2s` or `akka-cluster:threshold=12`.
     pub label: String,
-    pub kind: &'static str,
-    /// The knob's value in the level's units (seconds for durations).
+    /// The detector family (`phi`, …; a custom detector's name).
+    pub kind: String,
+    /// The knob's value in the level's units (seconds for durations); 1 for 0/1 detectors.
     pub threshold: f64,
+    /// Suspicion is noticed only at ticks of this period.
+    pub check_every: Option<Nanos>,
 }
 
 impl DetectorSpec {
-    /// Parses `KIND[:key=value,...]`.
+    /// Parses `KIND[:key=value,...]` (or `PRESET[:key=value,...]`).
     pub fn parse(text: &str) -> Result<DetectorSpec, SpecError> {
         let text = text.trim();
         if text.is_empty() {
@@ -226,54 +395,89 @@ impl DetectorSpec {
         DetectorSpec::from_pairs(kind.trim(), &pairs)
     }
 
-    /// Builds a spec from a kind and `key = value` texts (the TOML form converts to this).
-    pub fn from_pairs(kind: &str, pairs: &[(String, String)]) -> Result<DetectorSpec, SpecError> {
-        let info = KINDS.iter().find(|k| k.name == kind).ok_or_else(|| SpecError::UnknownKind {
-            kind: kind.to_string(),
-            known: KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", "),
+    /// Builds a spec from a kind (or preset) and `key = value` texts (the TOML form converts
+    /// to this).
+    pub fn from_pairs(name: &str, pairs: &[(String, String)]) -> Result<DetectorSpec, SpecError> {
+        let preset = PRESETS.iter().find(|p| p.name == name);
+        let kind_name = preset.map_or(name, |p| p.kind);
+        let info = KINDS.iter().find(|k| k.name == kind_name).ok_or_else(|| SpecError::UnknownKind {
+            kind: name.to_string(),
+            known: KINDS.iter().map(|k| k.name).chain(PRESETS.iter().map(|p| p.name)).collect::<Vec<_>>().join(", "),
         })?;
-        let mut params = BTreeMap::new();
+        let all_keys = || info.knob.iter().chain(info.keys).chain([&CHECK_EVERY]);
+        let find_key = |k: &str| {
+            all_keys().find(|i| i.name == k).ok_or_else(|| SpecError::UnknownKey {
+                kind: name.to_string(),
+                key: k.to_string(),
+                known: all_keys().map(|i| i.name).collect::<Vec<_>>().join(", "),
+            })
+        };
+        // What the spec starts from: the kind's defaults, overlaid by the preset's values.
+        let mut implied: BTreeMap<&'static str, Value> = BTreeMap::new();
+        for k in all_keys().filter(|k| !k.default.is_empty()) {
+            // Cannot fail: the defaults in KINDS are valid (tested).
+            implied.insert(k.name, parse_value(k, k.default).expect("valid default"));
+        }
+        for (k, v) in preset.map_or(&[][..], |p| p.values) {
+            // Cannot fail: preset keys and values are valid (tested).
+            let k = find_key(k).expect("preset keys exist");
+            implied.insert(k.name, parse_value(k, v).expect("valid preset value"));
+        }
+        let mut params = implied.clone();
         let mut knob = None;
+        let mut given = std::collections::BTreeSet::new();
         for (k, v) in pairs {
-            if k == info.knob.name {
-                if knob.is_some() {
-                    return Err(SpecError::Duplicate { key: k.clone() });
-                }
-                knob = Some(parse_knob(&info.knob, v)?);
-                continue;
-            }
-            let key_info = info.keys.iter().find(|i| i.name == k).ok_or_else(|| SpecError::UnknownKey {
-                kind: info.name.to_string(),
-                key: k.clone(),
-                known: std::iter::once(info.knob.name)
-                    .chain(info.keys.iter().map(|i| i.name))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
-            if params.insert(key_info.name, parse_value(key_info, v)?).is_some() {
+            let key_info = find_key(k)?;
+            if !given.insert(key_info.name) {
                 return Err(SpecError::Duplicate { key: k.clone() });
             }
-        }
-        for key_info in info.keys {
-            if !params.contains_key(key_info.name) {
-                // Cannot fail: the defaults in KINDS are valid (tested).
-                params.insert(key_info.name, parse_value(key_info, key_info.default).expect("valid default"));
+            if Some(key_info) == info.knob.as_ref() {
+                knob = Some(parse_knob(key_info, v)?);
+            } else {
+                params.insert(key_info.name, parse_value(key_info, v)?);
             }
         }
-        let knob = match knob {
-            Some(values) => values,
-            None if info.knob.default.is_empty() => {
-                return Err(SpecError::Missing {
-                    kind: info.name.to_string(),
-                    key: info.knob.name.to_string(),
-                    example: format!("{}:{}=500ms", info.name, info.knob.name),
-                });
-            }
-            None => vec![parse_value(&info.knob, info.knob.default).expect("valid default")],
+        let knob = match (info.knob, knob) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(values)) => values,
+            (Some(k), None) => match params.get(k.name) {
+                Some(&v) => vec![v],
+                None => {
+                    return Err(SpecError::Missing {
+                        kind: name.to_string(),
+                        key: k.name.to_string(),
+                        example: format!("{name}:{}=500ms", k.name),
+                    });
+                }
+            },
         };
-        let spec = DetectorSpec { kind: info, params, knob };
+        if let Some(k) = info.knob {
+            params.remove(k.name);
+            implied.remove(k.name);
+        }
+        let check_every = params.remove(CHECK_EVERY.name).map(Value::duration).filter(|d| *d > Nanos::ZERO);
+        let spec =
+            DetectorSpec { head: name.to_string(), family: Family::Builtin(info), params, implied, knob, check_every };
         spec.validate()?;
         Ok(spec)
+    }
+
+    /// A spec for a detector implemented outside fdlab: `build` makes a fresh instance, and
+    /// `thresholds` are the values of its knob (named `knob` in labels).
+    pub fn custom(
+        name: &str,
+        knob: &str,
+        thresholds: &[f64],
+        build: impl Fn() -> Box<dyn Detector> + Send + Sync + 'static,
+    ) -> DetectorSpec {
+        DetectorSpec {
+            head: name.to_string(),
+            family: Family::Custom { knob: knob.to_string(), build: Arc::new(build) },
+            params: BTreeMap::new(),
+            implied: BTreeMap::new(),
+            knob: thresholds.iter().map(|&t| Value::Number(t)).collect(),
+            check_every: None,
+        }
     }
 
     fn validate(&self) -> Result<(), SpecError> {
@@ -283,31 +487,83 @@ impl DetectorSpec {
             reason: reason.to_string(),
         };
         for (&k, &v) in &self.params {
-            if k == "window" && !(1..=super::window::MAX_CAPACITY).contains(&v.count()) {
-                return Err(bad(k, v.to_string(), "the window holds 1 to 65536 intervals"));
-            }
-            if (k == "min_std" || k == "first" || k == "interval") && v.duration() == Nanos::ZERO {
-                return Err(bad(k, v.to_string(), "must be greater than zero"));
-            }
+            let reason = match k {
+                "window" | "large" | "small" if !(1..=super::window::MAX_CAPACITY).contains(&v.count()) => {
+                    "a window holds 1 to 65536 heartbeats"
+                }
+                "min_std" | "first" | "interval" | "initial" if v.duration() == Nanos::ZERO => {
+                    "must be greater than zero"
+                }
+                "gamma" if !(v.number() > 0.0 && v.number() <= 1.0) => "must be in (0, 1]",
+                "factor" if v.number() < 1.0 => "must be ≥ 1 (the timeout never shrinks)",
+                _ => continue,
+            };
+            return Err(bad(k, v.to_string(), reason));
         }
-        let base = self.threshold_offset();
-        for &v in &self.knob {
-            let threshold = base + value_in_level_units(v);
-            if !(threshold > 0.0 && threshold.is_finite()) {
-                return Err(bad(self.kind.knob.name, v.to_string(), "the threshold must be greater than zero"));
+        if let Family::Builtin(info) = self.family
+            && let Some(knob) = info.knob
+        {
+            for &v in &self.knob {
+                let threshold = self.threshold_offset() + v.level_units();
+                if !(threshold.is_finite() && threshold > 0.0) {
+                    return Err(bad(knob.name, v.to_string(), "the threshold must be greater than zero"));
+                }
+                if info.name == "empirical" && threshold > 1.0 {
+                    return Err(bad(knob.name, v.to_string(), "the empirical level is a fraction: at most 1"));
+                }
             }
         }
         Ok(())
     }
 
-    /// The family name (`phi`, `fixed`, …).
-    pub fn kind(&self) -> &'static str {
-        self.kind.name
+    /// The family name (`phi`, `fixed`, …); a preset's underlying kind.
+    pub fn kind(&self) -> &str {
+        match &self.family {
+            Family::Builtin(info) => info.name,
+            Family::Custom { .. } => &self.head,
+        }
+    }
+
+    /// Required keys that are still missing (an engine may fill them with [`Self::fill`]).
+    pub fn missing(&self) -> Vec<&'static str> {
+        match self.family {
+            Family::Builtin(info) => {
+                info.keys.iter().filter(|k| !self.params.contains_key(k.name)).map(|k| k.name).collect()
+            }
+            Family::Custom { .. } => Vec::new(),
+        }
+    }
+
+    /// Sets a key the user left out (e.g. the simulator's heartbeat interval for `chen`).
+    /// Does nothing if the kind has no such key or the user gave one.
+    pub fn fill(&mut self, key: &str, value: &str) -> Result<(), SpecError> {
+        if let Family::Builtin(info) = self.family
+            && let Some(k) = info.keys.iter().find(|k| k.name == key)
+            && !self.params.contains_key(k.name)
+        {
+            self.params.insert(k.name, parse_value(k, value)?);
+            // Filled in, not chosen by the user: the label leaves it out.
+            self.implied.insert(k.name, parse_value(k, value)?);
+            self.validate()?;
+        }
+        Ok(())
+    }
+
+    /// An error if a required key is missing.
+    pub fn require_complete(&self) -> Result<(), SpecError> {
+        match self.missing().first() {
+            None => Ok(()),
+            Some(key) => Err(SpecError::Missing {
+                kind: self.head.clone(),
+                key: key.to_string(),
+                example: format!("{}:{key}=100ms", self.head),
+            }),
+        }
     }
 
     /// What deadline adds to its knob: the heartbeat interval (timeout = interval + pause).
     fn threshold_offset(&self) -> f64 {
-        match self.kind.name {
+        match self.kind() {
             "deadline" => self.params["interval"].duration().as_secs_f64(),
             _ => 0.0,
         }
@@ -315,75 +571,117 @@ impl DetectorSpec {
 
     /// The configurations of this spec, one per value of the knob, in the order given.
     pub fn points(&self) -> Vec<DetectorPoint> {
-        let others: String = self
-            .kind
-            .keys
+        let mut others: String = self
+            .params
             .iter()
-            .filter_map(|info| {
-                let value = self.params[info.name];
-                // Cannot fail: defaults are valid (see from_pairs).
-                let default = parse_value(info, info.default).expect("valid default");
-                (value != default).then(|| format!(",{}={}", info.name, value))
-            })
+            .filter(|(k, v)| self.implied.get(*k) != Some(v))
+            .map(|(k, v)| format!(",{k}={v}"))
             .collect();
-        self.knob
-            .iter()
-            .map(|&v| DetectorPoint {
-                label: format!("{}:{}={}{}", self.kind.name, self.kind.knob.name, v, others),
-                kind: self.kind.name,
-                threshold: self.threshold_offset() + value_in_level_units(v),
-            })
-            .collect()
+        let implied_check = self.implied.get(CHECK_EVERY.name).map(|v| v.duration()).filter(|d| *d > Nanos::ZERO);
+        if self.check_every != implied_check {
+            others.push_str(&format!(",check_every={}", self.check_every.unwrap_or(Nanos::ZERO)));
+        }
+        let knob_name = match &self.family {
+            Family::Builtin(info) => info.knob.map(|k| k.name),
+            Family::Custom { knob, .. } => Some(knob.as_str()),
+        };
+        let point = |knob_text: Option<String>, threshold: f64| {
+            let mut label = self.head.clone();
+            let body = knob_text.map(|t| format!(",{t}")).unwrap_or_default() + &others;
+            if !body.is_empty() {
+                label.push(':');
+                label.push_str(&body[1..]);
+            }
+            DetectorPoint { label, kind: self.kind().to_string(), threshold, check_every: self.check_every }
+        };
+        match knob_name {
+            None => vec![point(None, 1.0)],
+            Some(name) => self
+                .knob
+                .iter()
+                .map(|&v| point(Some(format!("{name}={v}")), self.threshold_offset() + v.level_units()))
+                .collect(),
+        }
     }
 
     /// A fresh detector with this spec's parameters (the threshold is not part of a
     /// detector's configuration; see the `Detector` trait).
+    ///
+    /// # Panics
+    /// If a required key is missing: engines call [`Self::require_complete`] first.
     pub fn build(&self) -> Box<dyn Detector> {
-        let p = &self.params;
-        match self.kind.name {
+        let info = match &self.family {
+            Family::Custom { build, .. } => return build(),
+            Family::Builtin(info) => info,
+        };
+        let p = |k: &str| {
+            *self
+                .params
+                .get(k)
+                .unwrap_or_else(|| panic!("`{}` built without `{k}`: call require_complete first", self.head))
+        };
+        match info.name {
             "fixed" | "deadline" => Box::new(FixedTimeout::new()),
             "phi" => Box::new(Phi::new(PhiConfig {
-                window: p["window"].count(),
-                min_std: p["min_std"].duration(),
-                pause: p["pause"].duration(),
-                first: p["first"].duration(),
-                exact: p["exact"].bool(),
+                window: p("window").count(),
+                min_std: p("min_std").duration(),
+                pause: p("pause").duration(),
+                first: p("first").duration(),
+                exact: p("exact").bool(),
             })),
             "phi-exp" => Box::new(PhiExp::new(PhiExpConfig {
-                window: p["window"].count(),
-                initial: p["initial"].duration(),
-                max_interval: p["max_interval"].duration(),
-                pause_guard: p["pause_guard"].duration(),
+                window: p("window").count(),
+                initial: p("initial").duration(),
+                max_interval: p("max_interval").duration(),
+                pause_guard: p("pause_guard").duration(),
+            })),
+            "chen" => Box::new(Chen::new(p("interval").duration(), p("window").count())),
+            "bertier" => Box::new(Bertier::new(BertierConfig {
+                interval: p("interval").duration(),
+                window: p("window").count(),
+                beta: p("beta").number(),
+                phi: p("phi").number(),
+                gamma: p("gamma").number(),
+            })),
+            "2w" => Box::new(TwoWindows::new(p("interval").duration(), p("small").count(), p("large").count())),
+            "empirical" => Box::new(Empirical::new(p("window").count())),
+            "eventually-perfect" => Box::new(EventuallyPerfect::new(EventuallyPerfectConfig {
+                initial: p("initial").duration(),
+                factor: p("factor").number(),
+                step: p("step").duration(),
             })),
             other => unreachable!("kind {other} is in KINDS but not built"),
         }
     }
+
+    /// Whether the detector needs sequence numbers.
+    pub fn needs_seq(&self) -> bool {
+        match &self.family {
+            Family::Builtin(info) => matches!(info.name, "chen" | "bertier" | "2w"),
+            Family::Custom { build, .. } => build().needs_seq(),
+        }
+    }
 }
 
-/// The text of `fdlab detectors`: every kind with its knob, keys and defaults.
+/// The text of `fdlab detectors`: every kind with its knob, keys and defaults, then presets.
 pub fn describe_kinds() -> String {
-    let mut out = String::new();
+    let mut out = String::from("Detector kinds (spec: KIND[:key=value,...]):\n\n");
     for kind in KINDS {
         out.push_str(&format!("{}\n    {}\n", kind.name, kind.summary));
-        for (role, k) in std::iter::once(("knob", &kind.knob)).chain(kind.keys.iter().map(|k| ("key", k))) {
+        let keys = kind.knob.iter().map(|k| ("knob", k)).chain(kind.keys.iter().map(|k| ("key", k)));
+        for (role, k) in keys.chain([("key", &CHECK_EVERY)]) {
             let default = if k.default.is_empty() { "required" } else { k.default };
             out.push_str(&format!("    {role:4} {:<13} {:<9} {}\n", k.name, default, k.doc));
         }
         out.push('\n');
     }
-    out.push_str(
-        "Spec syntax: KIND[:key=value,...]; the knob may be a sweep: `a|b|c` or, for numbers, `from..to[..step]`.\n",
-    );
-    out
-}
-
-fn value_in_level_units(v: Value) -> f64 {
-    match v {
-        Value::Duration(d) => d.as_secs_f64(),
-        Value::Number(x) => x,
-        Value::Count(n) => n as f64,
-        Value::Bool(b) => f64::from(u8::from(b)),
+    out.push_str("Presets (usable as a kind, with overrides, e.g. `akka-cluster:threshold=12`):\n\n");
+    for p in PRESETS {
+        let values: Vec<String> = p.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!("{}\n    {}\n    = {}:{}\n\n", p.name, p.summary, p.kind, values.join(",")));
     }
+    out.push_str("A knob may be a sweep: `a|b|c` or, for numbers, `from..to[..step]`.\n");
+    out
 }
 
 impl std::str::FromStr for DetectorSpec {
@@ -444,11 +742,15 @@ mod tests {
     #[test]
     fn defaults_of_every_kind_parse() {
         for info in KINDS {
-            for k in info.keys.iter().chain([&info.knob]) {
+            for k in info.keys.iter().chain(info.knob.iter()) {
                 if !k.default.is_empty() {
                     parse_value(k, k.default).unwrap();
                 }
             }
+        }
+        for preset in PRESETS {
+            let spec = DetectorSpec::parse(preset.name).unwrap();
+            assert_eq!(spec.points()[0].label.split(':').next(), Some(preset.name));
         }
     }
 

@@ -109,7 +109,7 @@ impl SummaryFile {
 pub struct ResultEntry {
     /// The canonical label, e.g. `phi:threshold=8`.
     pub detector: String,
-    pub kind: &'static str,
+    pub kind: String,
     /// The knob's value in the level's units (seconds for timeouts).
     pub threshold: f64,
     /// The monitoring node, when the trace or experiment has more than one.

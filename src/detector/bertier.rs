@@ -1,0 +1,87 @@
+//! Bertier, Marin and Sens (DSN 2002): Chen's estimated arrival with a safety margin
+//! adapted like TCP's retransmission timeout (Jacobson).
+//!
+//! At each fresh heartbeat k, with EA_k estimated before it arrived:
+//! error = A_k − EA_k − delay; delay ← delay + γ·error; var ← var + γ·(|error| − var);
+//! α = β·delay + φ·var. The freshness point is EA_{ℓ+1} + α (rounded up to a whole ns).
+//! No knob: the level is 0 or 1 (suspected), a single point on a trade-off chart.
+//!
+//! With β = 1, φ = 4, γ = 0.1, after a step of D in the delay the margin in force for the
+//! k-th heartbeat is α ≈ 0, 0.5·D, 0.91·D, then 1.24·D: the first three heartbeats after
+//! the step arrive after their freshness point, none after (`tests/adaptive.rs`).
+
+use super::expected_arrival::{ExpectedArrival, i128_to_f64};
+use super::{Arrival, Detector};
+use crate::time::Nanos;
+
+/// Parameters; defaults are the paper's (β = 1, φ = 4, γ = 0.1) and Chen's window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BertierConfig {
+    pub interval: Nanos,
+    pub window: usize,
+    pub beta: f64,
+    pub phi: f64,
+    pub gamma: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Bertier {
+    config: BertierConfig,
+    estimate: ExpectedArrival,
+    /// Jacobson's estimators, in ns.
+    delay: f64,
+    var: f64,
+    margin_ns: i128,
+}
+
+impl Bertier {
+    pub fn new(config: BertierConfig) -> Bertier {
+        let estimate = ExpectedArrival::new(config.interval, config.window);
+        Bertier { config, estimate, delay: 0.0, var: 0.0, margin_ns: 0 }
+    }
+
+    /// The current safety margin α in ns.
+    pub fn margin_ns(&self) -> i128 {
+        self.margin_ns
+    }
+
+    fn freshness_point(&self) -> Option<Nanos> {
+        self.estimate.expected_plus(self.margin_ns)
+    }
+}
+
+impl Detector for Bertier {
+    fn heartbeat(&mut self, arrival: &Arrival, _threshold: f64) {
+        let expected = arrival.seq.and_then(|seq| self.estimate.expected_for(seq));
+        let fresh = self.estimate.record(arrival);
+        // Learn only from a fresh heartbeat that had an estimate: not the first, and not
+        // the first of a new incarnation (which resets the window to this one heartbeat).
+        if let (true, Some((numerator, n))) = (fresh, expected)
+            && self.estimate.len() > 1
+        {
+            let error = i128_to_f64(n * arrival.at.0 as i128 - numerator) / n as f64 - self.delay;
+            let c = &self.config;
+            self.delay += c.gamma * error;
+            self.var += c.gamma * (error.abs() - self.var);
+            self.margin_ns = (c.beta * self.delay + c.phi * self.var).ceil() as i128;
+        }
+    }
+
+    fn level(&self, now: Nanos) -> f64 {
+        match self.freshness_point() {
+            Some(tau) if now >= tau => 1.0,
+            _ => 0.0,
+        }
+    }
+
+    fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
+        if threshold > 1.0 {
+            return None;
+        }
+        self.freshness_point().map(|tau| tau.max(now))
+    }
+
+    fn needs_seq(&self) -> bool {
+        true
+    }
+}

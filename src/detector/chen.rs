@@ -1,0 +1,47 @@
+//! Chen, Toueg and Aguilera's NFD-E: estimated arrival plus a safety margin α.
+//!
+//! The freshness point for the next heartbeat is τ_{ℓ+1} = EA_{ℓ+1} + α, with EA from
+//! [`ExpectedArrival`] (sequence numbers, not arrival positions). fdlab's level is
+//! now − EA_{ℓ+1} in seconds, so α is the threshold and can be swept (DESIGN.md §2 point 4).
+//! A late heartbeat can arrive after its own freshness point; a stale one (seq not above
+//! every seq seen) leaves the level, and so the suspicion, as it was.
+
+use super::expected_arrival::ExpectedArrival;
+use super::{Arrival, Detector, refine_crossing};
+use crate::time::Nanos;
+
+#[derive(Clone, Debug)]
+pub struct Chen {
+    estimate: ExpectedArrival,
+}
+
+impl Chen {
+    /// `interval`: the sender's heartbeat interval η; `window`: heartbeats averaged (Chen: 1000).
+    pub fn new(interval: Nanos, window: usize) -> Chen {
+        Chen { estimate: ExpectedArrival::new(interval, window) }
+    }
+
+    /// The first whole nanosecond with `level >= threshold`, from `now` on.
+    pub(crate) fn crossing(estimate: &ExpectedArrival, threshold: f64, now: Nanos) -> Option<Nanos> {
+        let guess = estimate.expected_plus((threshold * 1e9).round() as i128)?;
+        refine_crossing(now, guess.0 as f64, |t| estimate.seconds_since_expected(t) >= threshold)
+    }
+}
+
+impl Detector for Chen {
+    fn heartbeat(&mut self, arrival: &Arrival, _threshold: f64) {
+        self.estimate.record(arrival);
+    }
+
+    fn level(&self, now: Nanos) -> f64 {
+        self.estimate.seconds_since_expected(now)
+    }
+
+    fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
+        Chen::crossing(&self.estimate, threshold, now)
+    }
+
+    fn needs_seq(&self) -> bool {
+        true
+    }
+}

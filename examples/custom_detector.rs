@@ -60,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         trace,
         detectors: vec![ewma, DetectorSpec::parse("phi:threshold=8")?, DetectorSpec::parse("fixed:timeout=300ms")?],
         crashes: vec![],
+        end: None,
     };
     let summary = replay(&config, None)?;
     print!("{}", summary.table());

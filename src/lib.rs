@@ -9,13 +9,19 @@
 //! - [`detector`]: the clock-free [`detector::Detector`] trait, specs, one file per detector.
 //! - [`trace`]: the arrival-trace CSV, read and written.
 //! - [`analysis`]: exact suspicion intervals from `suspect_at`, ground truth, QoS metrics.
+//! - [`experiment`]: the experiment file schema and its validation.
+//! - [`fault`]: delay and loss models, and the fault timeline (crashes, pauses, partitions…).
+//! - [`sim`]: the deterministic simulator (virtual time, one thread per monitor).
 //! - [`replay`]: the replay engine (a trace through any detectors).
 //! - [`report`]: `summary.json`, the readable table, atomic file writes.
 
 pub mod analysis;
 pub mod detector;
+pub mod experiment;
+pub mod fault;
 pub mod replay;
 pub mod report;
+pub mod sim;
 pub mod time;
 pub mod trace;
 

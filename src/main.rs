@@ -1,13 +1,15 @@
 //! The `fdlab` command: parses the command line and calls the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fdlab::detector::DetectorSpec;
+use fdlab::experiment::{Experiment, QUICKSTART};
 use fdlab::replay::{self, CrashDecl, LevelSampler, ReplayConfig};
-use fdlab::report::{AtomicFile, write_atomic};
+use fdlab::report::{AtomicFile, write_atomic, write_dir_atomic};
+use fdlab::sim::RunOptions;
 use fdlab::time::Nanos;
 
 #[derive(Parser)]
@@ -19,6 +21,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Simulate an experiment (the built-in quickstart without a file) and measure every detector.
+    Run(RunArgs),
+    /// Check experiment files without running them.
+    Validate {
+        /// Experiment files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Replay an arrival trace (CSV) through detectors and measure their QoS exactly.
     Replay(ReplayArgs),
     /// List every detector kind with its keys and defaults.
@@ -39,12 +49,34 @@ struct ReplayArgs {
     /// Declare that TARGET crashed (crash-stop) at TIME, e.g. `b@90s`; repeat for more targets.
     #[arg(long = "crash", value_name = "TARGET@TIME")]
     crashes: Vec<CrashDecl>,
+    /// Where the run ends [default: the last arrival], e.g. the duration of the simulation
+    /// that wrote the trace.
+    #[arg(long, value_name = "TIME")]
+    end: Option<Nanos>,
     /// Write sampled levels (`time_ns,target,detector,level,suspected`) to this CSV.
     #[arg(long, requires = "every", value_name = "FILE")]
     levels: Option<PathBuf>,
     /// Sampling period for --levels, e.g. `100ms`.
     #[arg(long, requires = "levels", value_name = "DUR")]
     every: Option<Nanos>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Experiment file (TOML); without one, the built-in quickstart (experiments/quickstart.toml).
+    experiment: Option<PathBuf>,
+    /// Override the experiment's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Results directory [default: results/<experiment name>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write every delivered heartbeat as trace.csv (the format `replay` reads).
+    #[arg(long)]
+    trace: bool,
+    /// Worker threads [default: the machine's cores].
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 fn main() -> ExitCode {
@@ -60,7 +92,89 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Replay(args) => replay_command(args),
+        Command::Run(args) => run_command(args),
+        Command::Validate { files } => validate_command(&files),
         Command::Detectors => print_stdout(&fdlab::detector::spec::describe_kinds()),
+    }
+}
+
+fn run_command(args: RunArgs) -> anyhow::Result<()> {
+    let (experiment, base_dir) = match &args.experiment {
+        Some(path) => (Experiment::load(path)?, path.parent().map(PathBuf::from).unwrap_or_default()),
+        None => {
+            (Experiment::from_toml(Path::new("experiments/quickstart.toml (built in)"), QUICKSTART)?, PathBuf::new())
+        }
+    };
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&experiment.name));
+    let options = RunOptions { seed: args.seed, base_dir, record_trace: args.trace, threads: args.threads };
+    let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();
+    let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64);
+    let output = fdlab::sim::run(&experiment, &options, &|done| bar.advance(done))?;
+    bar.finish();
+    let files = fdlab::report::outputs(&output);
+    write_dir_atomic(&out, &files).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("wrote {} ({} heartbeats delivered)", out.display(), output.deliveries);
+    print_stdout(&output.summary.table())
+}
+
+fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for path in files {
+        match Experiment::load(path) {
+            Ok(e) => {
+                let configs: usize = e.detectors.iter().map(|d| d.points().len()).sum();
+                println!(
+                    "ok: {} ({}: {} nodes, {} monitored links, {} faults, {} detector configurations)",
+                    path.display(),
+                    e.name,
+                    e.nodes.len(),
+                    e.monitored_links().len(),
+                    e.faults.len(),
+                    configs
+                );
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                failed += 1;
+            }
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} of {} experiment files are invalid", files.len());
+    Ok(())
+}
+
+/// A progress bar on stderr for runs longer than a second, only when stderr is a terminal.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    start: std::time::Instant,
+    shown: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    fn new(total_ms: u64) -> Progress {
+        let bar = indicatif::ProgressBar::with_draw_target(Some(total_ms), indicatif::ProgressDrawTarget::hidden());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {percent}% simulated, eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Progress { bar, start: std::time::Instant::now(), shown: false.into() }
+    }
+
+    fn advance(&self, simulated: Nanos) {
+        use std::sync::atomic::Ordering;
+        if !self.shown.load(Ordering::Relaxed)
+            && self.start.elapsed().as_secs_f64() > 1.0
+            && std::io::IsTerminal::is_terminal(&std::io::stderr())
+        {
+            self.shown.store(true, Ordering::Relaxed);
+            self.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        self.bar.inc(simulated.0 / 1_000_000);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }
 
@@ -73,7 +187,7 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
         anyhow::bail!("--every must be greater than zero");
     }
     let out = args.out.clone().unwrap_or_else(|| replay::default_out_dir(&args.trace));
-    let config = ReplayConfig { trace: args.trace, detectors: args.detectors, crashes: args.crashes };
+    let config = ReplayConfig { trace: args.trace, detectors: args.detectors, crashes: args.crashes, end: args.end };
     let mut levels_file = match &args.levels {
         Some(path) => Some(AtomicFile::create(path).with_context(|| format!("creating {}", path.display()))?),
         None => None,

@@ -56,6 +56,8 @@ pub struct ReplayConfig {
     pub trace: PathBuf,
     pub detectors: Vec<DetectorSpec>,
     pub crashes: Vec<CrashDecl>,
+    /// Where the run ends (default: the last arrival), e.g. a simulation's duration.
+    pub end: Option<Nanos>,
 }
 
 /// Sampled levels for charts: `time_ns,[monitor,]target,detector,level,suspected` every
@@ -140,7 +142,8 @@ pub fn replay_from<R: std::io::Read>(
         }
         link.bank.on_arrival(&row.arrival);
     }
-    let end = end.ok_or(ReplayError::Empty { path: path.clone() })?;
+    let last = end.ok_or(ReplayError::Empty { path: path.clone() })?;
+    let end = config.end.map_or(last, |e| e.max(last));
     if let Some(l) = levels.as_mut() {
         while next_sample <= end {
             write_levels(l, next_sample, &links, reader)?;

@@ -160,6 +160,7 @@ fn detection_means(detectors: &[&str]) -> Vec<(f64, f64, f64)> {
         trace: "t.csv".into(),
         detectors: detectors.iter().map(|d| DetectorSpec::parse(d).unwrap()).collect(),
         crashes: vec![],
+        end: None,
     };
     let summary = replay_from(&mut reader, &config, None).unwrap();
     summary
@@ -217,13 +218,18 @@ fn sequence_aware_detectors_reject_a_trace_without_seq() {
         trace: "noseq.csv".into(),
         detectors: vec![DetectorSpec::parse("chen:interval=100ms").unwrap()],
         crashes: vec![],
+        end: None,
     };
     let e = replay_from(&mut reader, &config, None).unwrap_err().to_string();
     assert!(e.contains("noseq.csv") && e.contains("seq") && e.contains("chen"), "{e}");
     // And chen without its interval says so.
     let mut reader = TraceReader::new(Path::new("t.csv"), &b"target,received_ns,seq\nb,1,0\n"[..]).unwrap();
-    let config =
-        ReplayConfig { trace: "t.csv".into(), detectors: vec![DetectorSpec::parse("chen").unwrap()], crashes: vec![] };
+    let config = ReplayConfig {
+        trace: "t.csv".into(),
+        detectors: vec![DetectorSpec::parse("chen").unwrap()],
+        crashes: vec![],
+        end: None,
+    };
     let e = replay_from(&mut reader, &config, None).unwrap_err().to_string();
     assert!(e.contains("`interval`"), "{e}");
 }

@@ -171,3 +171,55 @@ fn detectors_lists_every_kind_with_defaults() {
         assert!(text.contains(needle), "{needle}");
     }
 }
+
+#[test]
+fn run_without_a_file_runs_the_quickstart_and_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q");
+    let o = fdlab(&["run", "--out", out.to_str().unwrap(), "--trace"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("phi:threshold=8") && table.contains("fixed:timeout=500ms"), "{table}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["seed"], 42);
+    assert_eq!(summary["engine"], "sim");
+    assert_eq!(summary["experiment"], "quickstart");
+    assert!(summary["experiment_config"]["faults"].is_array());
+    for r in summary["results"].as_array().unwrap() {
+        // The 2 s pause is the target's; the crash at 9 m is detected.
+        assert_eq!(r["crashes"][0]["at_s"], 540.0);
+        assert!(r["crashes"][0]["detection_time_s"].is_number());
+    }
+    for file in ["delay.hgrm", "interarrival.hgrm", "trace.csv", "detection-time/fixed_timeout=500ms.hgrm"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    // The recorded trace replays.
+    let replay_out = dir.path().join("r");
+    let trace = out.join("trace.csv");
+    let o =
+        fdlab(&["replay", trace.to_str().unwrap(), "-d", "fixed:timeout=500ms", "--out", replay_out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Same seed, same bytes.
+    let again = dir.path().join("q2");
+    assert!(fdlab(&["run", "--out", again.to_str().unwrap()]).status.success());
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), std::fs::read(again.join("summary.json")).unwrap());
+}
+
+#[test]
+fn validate_checks_files_without_running_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "name = \"x\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"phi\"]\n[[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[faults]]\nkind = \"crash\"\nnode = \"c\"\nat = \"1s\"\n",
+    );
+    let o = fdlab(&["validate", "experiments/quickstart.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ok: experiments/quickstart.toml"));
+    let o = fdlab(&["validate", "experiments/quickstart.toml", &bad]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("bad.toml") && stderr(&o).contains("faults[0].node"), "{}", stderr(&o));
+    let o = fdlab(&["run", &bad, "--out", dir.path().join("o").to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(!dir.path().join("o").exists(), "no partial results directory");
+}

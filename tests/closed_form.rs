@@ -35,6 +35,7 @@ fn run(trace: &[u8], detectors: &[&str], crashes: Vec<CrashDecl>) -> fdlab::repo
         trace: "generated.csv".into(),
         detectors: detectors.iter().map(|d| DetectorSpec::parse(d).unwrap()).collect(),
         crashes,
+        end: None,
     };
     replay_from(&mut reader, &config, None).unwrap()
 }

@@ -17,7 +17,13 @@ struct Member {
     detector: usize,
     tracker: SuspicionTracker,
     qos: QosAccumulator,
+    /// The last arrival before the current suspicion began: the silence that caused it
+    /// started there (for attributing a cause).
+    silence_from: Nanos,
 }
+
+/// Names the cause of a mistake from the silence before it: `(silence_from, start)`.
+pub type CauseFn = Box<dyn Fn(Nanos, Nanos) -> Cause + Send>;
 
 /// The detectors of one monitored link.
 pub struct DetectorBank {
@@ -26,7 +32,8 @@ pub struct DetectorBank {
     /// depends on it; for shared detectors it is ignored).
     detector_threshold: Vec<f64>,
     members: Vec<Member>,
-    cause: fn(Nanos) -> Cause,
+    cause: CauseFn,
+    last_arrival: Option<Nanos>,
 }
 
 impl DetectorBank {
@@ -36,7 +43,8 @@ impl DetectorBank {
             detectors: Vec::new(),
             detector_threshold: Vec::new(),
             members: Vec::new(),
-            cause: |_| Cause::Network,
+            cause: Box::new(|_, _| Cause::Network),
+            last_arrival: None,
         };
         for spec in specs {
             let mut shared = None;
@@ -60,10 +68,16 @@ impl DetectorBank {
                     point,
                     detector,
                     qos: QosAccumulator::new(truth.clone()),
+                    silence_from: Nanos::ZERO,
                 });
             }
         }
         bank
+    }
+
+    /// Sets how mistakes are attributed to causes (the default says `network` always).
+    pub fn set_cause(&mut self, cause: CauseFn) {
+        self.cause = cause;
     }
 
     /// Whether any detector needs sequence numbers.
@@ -74,9 +88,12 @@ impl DetectorBank {
     /// Delivers one heartbeat to every detector.
     pub fn on_arrival(&mut self, arrival: &Arrival) {
         let t = arrival.at;
+        let before = self.last_arrival.unwrap_or(t);
         for m in &mut self.members {
             // A suspicion that begins here is reported when it ends (or at finish).
-            m.tracker.before_arrival(t);
+            if m.tracker.before_arrival(t).is_some() {
+                m.silence_from = before;
+            }
         }
         for (d, &threshold) in self.detectors.iter_mut().zip(&self.detector_threshold) {
             d.heartbeat(arrival, threshold);
@@ -84,8 +101,13 @@ impl DetectorBank {
         for m in &mut self.members {
             let detector = &self.detectors[m.detector];
             let crossing = detector.suspect_at(m.point.threshold, t);
-            if let Some(Transition::Trust { since, at }) = m.tracker.after_arrival(t, crossing) {
-                m.qos.on_suspicion(since, Some(at), Nanos::MAX, self.cause);
+            match m.tracker.after_arrival(t, crossing) {
+                Some(Transition::Trust { since, at }) => {
+                    let silence_from = m.silence_from;
+                    m.qos.on_suspicion(since, Some(at), Nanos::MAX, |s| (self.cause)(silence_from, s));
+                }
+                Some(Transition::Suspect(_)) => m.silence_from = before,
+                None => {}
             }
             // When the system would notice the suspicion if this were the last heartbeat
             // (with periodic checking, the next tick after the crossing).
@@ -93,16 +115,29 @@ impl DetectorBank {
             let reference = arrival.sent.unwrap_or(t);
             m.qos.on_heartbeat(t, noticed.map(|c| c.saturating_sub(reference)));
         }
+        self.last_arrival = Some(t);
     }
 
-    /// The monitor was stalled from `from` to `to`: detectors hear of it, and crossings that
-    /// fell inside the stall take effect at `to`.
-    pub fn on_local_stall(&mut self, from: Nanos, to: Nanos) {
+    /// The monitor was stalled from `from` to `to` and resumes at `to`, before any datagram
+    /// buffered meanwhile is delivered. Suspicions whose crossing came before the stall
+    /// began then; detectors hear of the stall (Cassandra's guard); with `timers_first`,
+    /// checks that fell due during the stall fire at `to` (DESIGN.md §3), otherwise the
+    /// buffered datagrams delivered at `to` come first.
+    pub fn on_resume(&mut self, from: Nanos, to: Nanos, timers_first: bool) {
+        let before = self.last_arrival.unwrap_or(from);
+        for m in &mut self.members {
+            if m.tracker.before_arrival(from).is_some() {
+                m.silence_from = before;
+            }
+        }
         for d in &mut self.detectors {
             d.on_local_stall(from, to);
         }
         for m in &mut self.members {
-            m.tracker.defer_crossing(from, to);
+            let crossing = self.detectors[m.detector].suspect_at(m.point.threshold, to);
+            if m.tracker.recheck(to, crossing, timers_first).is_some() {
+                m.silence_from = before;
+            }
         }
     }
 
@@ -116,14 +151,18 @@ impl DetectorBank {
     }
 
     /// Ends the run at `run_end` and reports every member, in spec order.
-    pub fn finish(mut self, run_end: Nanos) -> Vec<(DetectorPoint, QosReport)> {
-        let cause = self.cause;
-        self.members
-            .drain(..)
+    pub fn finish(self, run_end: Nanos) -> Vec<(DetectorPoint, QosReport)> {
+        let DetectorBank { members, cause, last_arrival, .. } = self;
+        members
+            .into_iter()
             .map(|mut m| {
+                let silence_from = match m.tracker.suspected_since() {
+                    Some(_) => m.silence_from,
+                    None => last_arrival.unwrap_or(Nanos::ZERO),
+                };
                 let open = m.tracker.suspected_since().or(m.tracker.next_crossing());
                 if let Some(start) = open {
-                    m.qos.on_suspicion(start, None, run_end, cause);
+                    m.qos.on_suspicion(start, None, run_end, |s| cause(silence_from, s));
                 }
                 (m.point, m.qos.report(run_end))
             })

@@ -95,6 +95,15 @@ impl QosAccumulator {
     /// Intervals come in time order. `cause` names the cause of a mistake starting at a
     /// given instant.
     pub fn on_suspicion(&mut self, start: Nanos, end: Option<Nanos>, run_end: Nanos, cause: impl Fn(Nanos) -> Cause) {
+        if end == Some(start) {
+            // Suspected and trusted again at one instant (a check that fired before the
+            // datagrams buffered during a stall were drained): the system acted on it, so
+            // while the target is up it is a mistake, of zero duration.
+            if !self.truth.is_down(start) {
+                self.mistake(start, start, cause(start));
+            }
+            return;
+        }
         let stop = end.unwrap_or(Nanos::MAX);
         let mut cur = start;
         let mut cur_cause = None;
@@ -277,6 +286,17 @@ mod tests {
         assert_eq!(r.censored.count, 1);
         assert_eq!(r.censored.durations_so_far_s, vec![10.0]);
         assert!((r.query_accuracy.unwrap() - (1.0 - 13.0 / 100.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_zero_length_suspicion_while_up_is_a_mistake() {
+        let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(50)));
+        q.on_heartbeat(s(0), None);
+        q.on_suspicion(s(10), Some(s(10)), s(100), net);
+        q.on_suspicion(s(60), Some(s(60)), s(100), net);
+        let r = q.report(s(100));
+        assert_eq!(r.mistakes, 1);
+        assert_eq!(r.mistake_duration_s.max, Some(0.0));
     }
 
     #[test]

@@ -98,15 +98,22 @@ impl SuspicionTracker {
         transition
     }
 
-    /// Moves a crossing that fell inside `[from, to)` to `to`: used when the monitor was
-    /// stalled and could not act until it resumed.
-    pub fn defer_crossing(&mut self, from: Nanos, to: Nanos) {
-        if let Some(c) = self.next_crossing
-            && c >= from
-            && c < to
-        {
-            self.next_crossing = Some(to);
+    /// Re-reads the crossing at `t` without an arrival (the detector's state changed, e.g. the
+    /// monitor resumed from a stall). With `act_now`, a crossing at or before `t` begins a
+    /// suspicion at `t` (a check that fell due during the stall fires at the resume);
+    /// otherwise it waits like any crossing, and arrivals at `t` come first.
+    pub fn recheck(&mut self, t: Nanos, crossing: Option<Nanos>, act_now: bool) -> Option<Transition> {
+        if self.since.is_some() {
+            return None;
         }
+        let noticed = crossing.and_then(|c| self.tick_at_or_after(c));
+        if act_now && noticed.is_some_and(|c| c <= t) {
+            self.since = Some(t);
+            self.next_crossing = None;
+            return Some(Transition::Suspect(t));
+        }
+        self.next_crossing = noticed;
+        None
     }
 }
 

@@ -3,6 +3,7 @@
 //! Data first, pictures second (DESIGN.md §2 point 6): every run writes its numbers here;
 //! charts are drawn from those files.
 
+pub mod hgrm;
 pub mod summary;
 
 use std::io::Write;
@@ -46,4 +47,65 @@ impl AtomicFile {
         self.tmp.persist(&self.path).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// Writes a results directory all at once: the files go to a temporary directory beside
+/// `out`, which then replaces `out`. A failure half-way leaves `out` as it was.
+pub fn write_dir_atomic(out: &Path, files: &[(std::path::PathBuf, Vec<u8>)]) -> std::io::Result<()> {
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let tmp = tempfile::Builder::new().prefix(".fdlab-").tempdir_in(parent)?;
+    for (name, bytes) in files {
+        let path = tmp.path().join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, bytes)?;
+    }
+    if out.exists() {
+        std::fs::remove_dir_all(out)?;
+    }
+    std::fs::rename(tmp.path(), out)?;
+    // The directory was moved; nothing is left for the guard to delete.
+    let _ = tmp.keep();
+    Ok(())
+}
+
+/// A file name for a detector label: `phi:threshold=8` → `phi_threshold=8`.
+pub fn file_stem(label: &str) -> String {
+    label.chars().map(|c| if c.is_ascii_alphanumeric() || "-._=".contains(c) { c } else { '_' }).collect()
+}
+
+/// The files of a simulation's results directory: `summary.json`; `.hgrm` percentile files
+/// for one-way delay, inter-arrival time, and per detector configuration detection time and
+/// mistake duration (all links together); and `trace.csv` when recorded.
+pub fn outputs(output: &crate::sim::SimOutput) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    use std::path::PathBuf;
+    let mut files = vec![
+        (PathBuf::from("summary.json"), output.summary.to_json().into_bytes()),
+        (PathBuf::from("delay.hgrm"), hgrm::percentile_distribution(output.delay.histogram()).into_bytes()),
+        (
+            PathBuf::from("interarrival.hgrm"),
+            hgrm::percentile_distribution(output.interarrival.histogram()).into_bytes(),
+        ),
+    ];
+    for t in &output.summary.totals {
+        let stem = file_stem(&t.detector);
+        files.push((
+            PathBuf::from(format!("detection-time/{stem}.hgrm")),
+            hgrm::percentile_distribution(&t.detection_histogram).into_bytes(),
+        ));
+        files.push((
+            PathBuf::from(format!("mistake-duration/{stem}.hgrm")),
+            hgrm::percentile_distribution(&t.mistake_histogram).into_bytes(),
+        ));
+    }
+    if !output.trace.is_empty() {
+        let mut w = crate::trace::TraceWriter::new(Vec::new(), true).expect("writing to memory");
+        for (monitor, target, arrival) in &output.trace {
+            w.write(monitor, target, arrival).expect("writing to memory");
+        }
+        files.push((PathBuf::from("trace.csv"), w.into_inner()));
+    }
+    files
 }

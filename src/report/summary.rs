@@ -6,7 +6,11 @@
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use crate::analysis::QosReport;
+use crate::analysis::qos::Cause;
+use crate::analysis::stats::{Summary, poisson_rate_ci95};
 use crate::time::Nanos;
 
 /// The whole file.
@@ -19,7 +23,17 @@ pub struct SummaryFile {
     /// `sim`, `replay` or `live`.
     pub engine: &'static str,
     pub run_end_s: f64,
+    /// The experiment as it was run (simulations), for the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment_config: Option<serde_json::Value>,
+    /// One object per detector configuration and link.
     pub results: Vec<ResultEntry>,
+    /// Per detector configuration, every link together (simulations).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub totals: Vec<TotalEntry>,
+    /// What happened to the datagrams on each link (simulations).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkEntry>,
 }
 
 impl SummaryFile {
@@ -36,7 +50,10 @@ impl SummaryFile {
             seed,
             engine,
             run_end_s: run_end.as_secs_f64(),
+            experiment_config: None,
             results,
+            totals: Vec::new(),
+            links: Vec::new(),
         }
     }
 
@@ -48,60 +65,110 @@ impl SummaryFile {
         text
     }
 
-    /// The readable table printed after a run.
+    /// The readable table: per detector over every link for a simulation with several
+    /// links, otherwise per link.
     pub fn table(&self) -> String {
-        let mut rows = vec![[
-            "detector".to_string(),
-            "link".to_string(),
-            "mistakes".to_string(),
-            "per day [95% CI]".to_string(),
-            "mean T_M".to_string(),
-            "T_D mean".to_string(),
-            "T_D p99".to_string(),
-            "P_A".to_string(),
-        ]];
+        if self.totals.is_empty() || self.links.len() == 1 {
+            return self.link_table();
+        }
+        let mut rows = vec![header(&format!("links ({})", self.links.len()))];
+        for t in &self.totals {
+            rows.push(row(
+                &t.detector,
+                format!("{} links", t.links),
+                t.mistakes,
+                false,
+                t.mistakes_per_day,
+                t.mistake_rate_per_s_ci95,
+                &t.mistake_duration_s,
+                &t.detection_time_s,
+                "",
+                t.query_accuracy,
+            ));
+        }
+        render(rows)
+    }
+
+    /// One row per detector configuration and link.
+    pub fn link_table(&self) -> String {
+        let mut rows = vec![header("link")];
         for r in &self.results {
-            let per_day = match (r.qos.mistakes_per_day, r.qos.mistake_rate_per_s_ci95) {
-                (Some(d), Some([lo, hi])) => format!("{} [{}, {}]", num(d), num(lo * 86400.0), num(hi * 86400.0)),
-                _ => "-".to_string(),
-            };
             let link = match &r.monitor {
                 Some(m) => format!("{m}→{}", r.target),
                 None => r.target.clone(),
             };
             let basis = if r.qos.detection_basis == "crashes" { "" } else { "~" };
-            rows.push([
-                r.detector.clone(),
+            rows.push(row(
+                &r.detector,
                 link,
-                format!("{}{}", r.qos.mistakes, if r.qos.censored.count > 0 { "+" } else { "" }),
-                per_day,
-                secs(r.qos.mistake_duration_s.mean),
-                format!("{basis}{}", secs(r.qos.detection_time_s.mean)),
-                format!("{basis}{}", secs(r.qos.detection_time_s.p99)),
-                r.qos.query_accuracy.map_or("-".to_string(), |p| format!("{p:.6}")),
-            ]);
+                r.qos.mistakes,
+                r.qos.censored.count > 0,
+                r.qos.mistakes_per_day,
+                r.qos.mistake_rate_per_s_ci95,
+                &r.qos.mistake_duration_s,
+                &r.qos.detection_time_s,
+                basis,
+                r.qos.query_accuracy,
+            ));
         }
-        let widths: Vec<usize> = (0..8).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-        let mut out = String::new();
-        for row in &rows {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(i, (cell, w))| {
-                    let pad = w - cell.chars().count();
-                    if i < 2 { format!("{cell}{}", " ".repeat(pad)) } else { format!("{}{cell}", " ".repeat(pad)) }
-                })
-                .collect();
-            out.push_str(cells.join("  ").trim_end());
-            out.push('\n');
-        }
-        out.push_str(
-            "T_M: mistake duration; T_D: detection time (~ = per-heartbeat estimate, no crash declared); \
-             P_A: query accuracy; + = a suspicion still open at the end (censored)\n",
-        );
-        out
+        render(rows)
     }
+}
+
+fn header(link: &str) -> [String; 8] {
+    ["detector", link, "mistakes", "per day [95% CI]", "mean T_M", "T_D mean", "T_D p99", "P_A"].map(String::from)
+}
+
+#[allow(clippy::too_many_arguments)] // One table row: naming each cell is clearer than a struct here.
+fn row(
+    detector: &str,
+    link: String,
+    mistakes: u64,
+    censored: bool,
+    per_day: Option<f64>,
+    ci: Option<[f64; 2]>,
+    duration: &Summary,
+    detection: &Summary,
+    basis: &str,
+    accuracy: Option<f64>,
+) -> [String; 8] {
+    let per_day = match (per_day, ci) {
+        (Some(d), Some([lo, hi])) => format!("{} [{}, {}]", num(d), num(lo * 86400.0), num(hi * 86400.0)),
+        _ => "-".to_string(),
+    };
+    [
+        detector.to_string(),
+        link,
+        format!("{mistakes}{}", if censored { "+" } else { "" }),
+        per_day,
+        secs(duration.mean),
+        format!("{basis}{}", secs(detection.mean)),
+        format!("{basis}{}", secs(detection.p99)),
+        accuracy.map_or("-".to_string(), |p| format!("{p:.6}")),
+    ]
+}
+
+fn render(rows: Vec<[String; 8]>) -> String {
+    let widths: Vec<usize> = (0..8).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                let pad = w - cell.chars().count();
+                if i < 2 { format!("{cell}{}", " ".repeat(pad)) } else { format!("{}{cell}", " ".repeat(pad)) }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(
+        "T_M: mistake duration; T_D: detection time (~ = per-heartbeat estimate, no crash); \
+         P_A: query accuracy; + = a suspicion still open at the end (censored)\n",
+    );
+    out
 }
 
 /// One detector configuration on one link.
@@ -137,4 +204,106 @@ fn secs(x: Option<f64>) -> String {
         Some(s) if s >= 1.0 => format!("{s:.3}s"),
         Some(s) => format!("{:.1}ms", s * 1000.0),
     }
+}
+
+/// Datagram counts of one link.
+#[derive(Debug, Serialize)]
+pub struct LinkEntry {
+    pub monitor: String,
+    pub target: String,
+    pub sent: u64,
+    pub lost: u64,
+    /// Dropped by a partition.
+    pub cut: u64,
+    pub duplicated: u64,
+    /// Handed to the detectors (after the receive policy).
+    pub delivered: u64,
+}
+
+/// One detector configuration over every link.
+#[derive(Debug, Serialize)]
+pub struct TotalEntry {
+    pub detector: String,
+    pub kind: String,
+    pub threshold: f64,
+    pub links: usize,
+    pub observed_up_s: f64,
+    pub mistakes: u64,
+    pub mistake_rate_per_s: Option<f64>,
+    pub mistake_rate_per_s_ci95: Option<[f64; 2]>,
+    pub mistakes_per_day: Option<f64>,
+    pub mistakes_by_cause: BTreeMap<Cause, u64>,
+    pub mistake_duration_s: Summary,
+    pub query_accuracy: Option<f64>,
+    pub detection_time_s: Summary,
+    pub crashes: usize,
+    pub crashes_detected: usize,
+    #[serde(skip)]
+    pub detection_histogram: hdrhistogram::Histogram<u64>,
+    #[serde(skip)]
+    pub mistake_histogram: hdrhistogram::Histogram<u64>,
+}
+
+/// Sums the results of each detector configuration over its links, in first-seen order.
+pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut groups: BTreeMap<&str, Vec<&ResultEntry>> = BTreeMap::new();
+    for r in results {
+        if !groups.contains_key(r.detector.as_str()) {
+            order.push(&r.detector);
+        }
+        groups.entry(&r.detector).or_default().push(r);
+    }
+    order
+        .into_iter()
+        .map(|label| {
+            let rs = &groups[label];
+            let up: f64 = rs.iter().map(|r| r.qos.observed_up_s).sum();
+            let mistakes: u64 = rs.iter().map(|r| r.qos.mistakes).sum();
+            let rate = (up > 0.0).then(|| mistakes as f64 / up);
+            let mut by_cause: BTreeMap<Cause, u64> = BTreeMap::new();
+            for r in rs {
+                for (c, n) in &r.qos.mistakes_by_cause {
+                    *by_cause.entry(*c).or_default() += n;
+                }
+            }
+            let wrong: f64 =
+                rs.iter().filter_map(|r| r.qos.query_accuracy.map(|a| (1.0 - a) * r.qos.observed_up_s)).sum();
+            let crash_basis: Vec<&&ResultEntry> = rs.iter().filter(|r| r.qos.detection_basis == "crashes").collect();
+            let mut detection_histogram = hdrhistogram::Histogram::new(3).expect("3 significant digits");
+            let mut mistake_histogram = hdrhistogram::Histogram::new(3).expect("3 significant digits");
+            for r in rs {
+                mistake_histogram.add(&r.qos.mistake_histogram).expect("auto-resizing histogram");
+            }
+            for r in &crash_basis {
+                detection_histogram.add(&r.qos.detection_histogram).expect("auto-resizing histogram");
+            }
+            TotalEntry {
+                detector: label.to_string(),
+                kind: rs[0].kind.clone(),
+                threshold: rs[0].threshold,
+                links: rs.len(),
+                observed_up_s: up,
+                mistakes,
+                mistake_rate_per_s: rate,
+                mistake_rate_per_s_ci95: poisson_rate_ci95(mistakes, up),
+                mistakes_per_day: rate.map(|r| r * 86_400.0),
+                mistakes_by_cause: by_cause,
+                mistake_duration_s: Summary::merge(rs.iter().map(|r| &r.qos.mistake_duration_s), &mistake_histogram),
+                query_accuracy: (up > 0.0).then(|| 1.0 - wrong / up),
+                detection_time_s: Summary::merge(
+                    crash_basis.iter().map(|r| &r.qos.detection_time_s),
+                    &detection_histogram,
+                ),
+                crashes: rs.iter().map(|r| r.qos.crashes.len()).sum(),
+                crashes_detected: rs
+                    .iter()
+                    .flat_map(|r| &r.qos.crashes)
+                    .filter(|c| c.detection_time_s.is_some())
+                    .count(),
+                detection_histogram,
+                mistake_histogram,
+            }
+        })
+        .collect()
 }

@@ -1,0 +1,246 @@
+//! One-way delay distributions and their sampling.
+//!
+//! Independent delays are drawn directly. Autocorrelated delays (real paths are correlated;
+//! independent delays overstate reordering) use a Gaussian copula: an AR(1) process
+//! z_k = ρ·z_{k−1} + √(1−ρ²)·ε_k mapped through Φ and the distribution's inverse CDF, so
+//! successive delays are correlated while each one keeps exactly the configured
+//! distribution (netem's simple mixing would distort it).
+
+use std::path::Path;
+
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::time::Nanos;
+
+/// A delay (or duration) distribution, as written in experiment files.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DelayModel {
+    Constant {
+        value: Nanos,
+    },
+    Uniform {
+        min: Nanos,
+        max: Nanos,
+    },
+    /// Normal, truncated at 0 (conditioned on being ≥ 0, not clamped).
+    Normal {
+        mean: Nanos,
+        sd: Nanos,
+    },
+    /// base + median·exp(σ·Z).
+    Lognormal {
+        median: Nanos,
+        sigma: f64,
+        #[serde(default)]
+        base: Nanos,
+    },
+    /// base + Exp(mean).
+    Exponential {
+        mean: Nanos,
+        #[serde(default)]
+        base: Nanos,
+    },
+    /// base + Pareto(scale, shape): heavy-tailed.
+    Pareto {
+        scale: Nanos,
+        shape: f64,
+        #[serde(default)]
+        base: Nanos,
+    },
+    /// The one-way delays (received_ns − sent_ns) of a trace, resampled. The path is
+    /// relative to the experiment file.
+    Empirical {
+        trace: std::path::PathBuf,
+    },
+}
+
+impl DelayModel {
+    /// Checks the parameters; the message names the problem.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            DelayModel::Uniform { min, max } if min > max => Err("`min` is above `max`".into()),
+            DelayModel::Lognormal { sigma, .. } if !(sigma.is_finite() && *sigma >= 0.0) => {
+                Err("`sigma` must be ≥ 0".into())
+            }
+            DelayModel::Pareto { shape, scale, .. }
+                if !(shape.is_finite() && *shape > 0.0) || *scale == Nanos::ZERO =>
+            {
+                Err("a Pareto needs `scale` > 0 and `shape` > 0".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Draws delays from a [`DelayModel`].
+#[derive(Clone, Debug)]
+pub struct DelaySampler {
+    shape: Shape,
+    /// AR(1) coefficient; 0 for independent draws.
+    rho: f64,
+    z: f64,
+}
+
+#[derive(Clone, Debug)]
+enum Shape {
+    Constant(f64),
+    Uniform { min: f64, width: f64 },
+    Normal { mean: f64, sd: f64, p0: f64 },
+    Lognormal { median: f64, sigma: f64, base: f64 },
+    Exponential { mean: f64, base: f64 },
+    Pareto { scale: f64, shape: f64, base: f64 },
+    Empirical(Vec<u64>),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct EmpiricalError {
+    pub path: std::path::PathBuf,
+    pub message: String,
+}
+
+/// Φ, the standard normal CDF.
+fn phi(z: f64) -> f64 {
+    0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// Φ⁻¹.
+fn phi_inverse(p: f64) -> f64 {
+    -std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(2.0 * p)
+}
+
+impl DelaySampler {
+    /// A sampler; `base_dir` resolves an empirical trace's path.
+    pub fn new(model: &DelayModel, correlation: f64, base_dir: &Path) -> Result<DelaySampler, EmpiricalError> {
+        let ns = |n: Nanos| n.0 as f64;
+        let shape = match model {
+            DelayModel::Constant { value } => Shape::Constant(ns(*value)),
+            DelayModel::Uniform { min, max } => Shape::Uniform { min: ns(*min), width: ns(*max) - ns(*min) },
+            DelayModel::Normal { mean, sd } => {
+                let (mean, sd) = (ns(*mean), ns(*sd).max(1.0));
+                Shape::Normal { mean, sd, p0: phi(-mean / sd) }
+            }
+            DelayModel::Lognormal { median, sigma, base } => {
+                Shape::Lognormal { median: ns(*median), sigma: *sigma, base: ns(*base) }
+            }
+            DelayModel::Exponential { mean, base } => Shape::Exponential { mean: ns(*mean), base: ns(*base) },
+            DelayModel::Pareto { scale, shape, base } => {
+                Shape::Pareto { scale: ns(*scale), shape: *shape, base: ns(*base) }
+            }
+            DelayModel::Empirical { trace } => Shape::Empirical(load_delays(&base_dir.join(trace))?),
+        };
+        Ok(DelaySampler { shape, rho: correlation, z: 0.0 })
+    }
+
+    /// The next delay.
+    pub fn sample(&mut self, rng: &mut impl Rng) -> Nanos {
+        let x = if self.rho > 0.0 {
+            let e: f64 = StandardNormal.sample(rng);
+            self.z = self.rho * self.z + (1.0 - self.rho * self.rho).sqrt() * e;
+            self.quantile_of_normal(self.z)
+        } else {
+            self.independent(rng)
+        };
+        Nanos(x.max(0.0).min(u64::MAX as f64 / 2.0) as u64)
+    }
+
+    fn independent(&self, rng: &mut impl Rng) -> f64 {
+        match &self.shape {
+            Shape::Constant(v) => *v,
+            Shape::Normal { mean, sd, .. } => loop {
+                let z: f64 = StandardNormal.sample(rng);
+                let x = mean + sd * z;
+                if x >= 0.0 {
+                    break x;
+                }
+            },
+            Shape::Lognormal { median, sigma, base } => {
+                let z: f64 = StandardNormal.sample(rng);
+                base + median * (sigma * z).exp()
+            }
+            _ => self.quantile(rng.random::<f64>()),
+        }
+    }
+
+    /// The inverse CDF at u ∈ [0, 1).
+    fn quantile(&self, u: f64) -> f64 {
+        match &self.shape {
+            Shape::Constant(v) => *v,
+            Shape::Uniform { min, width } => min + u * width,
+            Shape::Normal { mean, sd, p0 } => mean + sd * phi_inverse((p0 + u * (1.0 - p0)).clamp(1e-300, 1.0 - 1e-16)),
+            Shape::Lognormal { median, sigma, base } => base + median * (sigma * phi_inverse(u.max(1e-300))).exp(),
+            Shape::Exponential { mean, base } => base - mean * (1.0 - u).ln(),
+            Shape::Pareto { scale, shape, base } => base + scale * (1.0 - u).powf(-1.0 / shape),
+            Shape::Empirical(sorted) => sorted[((u * sorted.len() as f64) as usize).min(sorted.len() - 1)] as f64,
+        }
+    }
+
+    fn quantile_of_normal(&self, z: f64) -> f64 {
+        match &self.shape {
+            Shape::Lognormal { median, sigma, base } => base + median * (sigma * z).exp(),
+            _ => self.quantile(phi(z).min(1.0 - 1e-16)),
+        }
+    }
+}
+
+/// One-way delays from a trace with `sent_ns` (received − sent), sorted.
+fn load_delays(path: &Path) -> Result<Vec<u64>, EmpiricalError> {
+    let fail = |message: String| EmpiricalError { path: path.to_path_buf(), message };
+    let mut reader = crate::trace::TraceReader::open(path).map_err(|e| fail(e.to_string()))?;
+    if !reader.has_sent() {
+        return Err(fail("an empirical delay trace needs a `sent_ns` column".into()));
+    }
+    let mut delays = Vec::new();
+    while let Some(row) = reader.next_row().map_err(|e| fail(e.to_string()))? {
+        // Cannot fail: has_sent() was checked and an empty field is rejected per row below.
+        let sent = row.arrival.sent.ok_or_else(|| fail(format!("line {}: empty `sent_ns`", row.line)))?;
+        delays.push(row.arrival.at.saturating_sub(sent).0);
+    }
+    if delays.is_empty() {
+        return Err(fail("no rows".into()));
+    }
+    delays.sort_unstable();
+    Ok(delays)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn mean_of(model: DelayModel, rho: f64) -> (f64, f64) {
+        let mut s = DelaySampler::new(&model, rho, Path::new(".")).unwrap();
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+        let xs: Vec<f64> = (0..200_000).map(|_| s.sample(&mut rng).0 as f64).collect();
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        let lag1 = xs.windows(2).map(|w| (w[0] - mean) * (w[1] - mean)).sum::<f64>()
+            / xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>();
+        (mean, lag1)
+    }
+
+    #[test]
+    fn means_match_the_distributions_with_and_without_correlation() {
+        let ms = 1e6;
+        for rho in [0.0, 0.9] {
+            let (m, _) =
+                mean_of(DelayModel::Exponential { mean: Nanos::from_millis(5), base: Nanos::from_millis(1) }, rho);
+            assert!((m / ms - 6.0).abs() < 0.15, "exp rho {rho}: {m}");
+            let (m, _) = mean_of(DelayModel::Uniform { min: Nanos::from_millis(2), max: Nanos::from_millis(4) }, rho);
+            assert!((m / ms - 3.0).abs() < 0.05, "uniform rho {rho}: {m}");
+            // Lognormal mean = median·exp(σ²/2).
+            let (m, _) =
+                mean_of(DelayModel::Lognormal { median: Nanos::from_millis(2), sigma: 0.5, base: Nanos::ZERO }, rho);
+            assert!((m / ms - 2.0 * (0.125f64).exp()).abs() < 0.05, "lognormal rho {rho}: {m}");
+            // Truncated normal with mean far above 0 keeps its mean.
+            let (m, _) = mean_of(DelayModel::Normal { mean: Nanos::from_millis(10), sd: Nanos::from_millis(1) }, rho);
+            assert!((m / ms - 10.0).abs() < 0.05, "normal rho {rho}: {m}");
+        }
+        let (_, independent) = mean_of(DelayModel::Exponential { mean: Nanos::from_millis(5), base: Nanos::ZERO }, 0.0);
+        let (_, correlated) = mean_of(DelayModel::Exponential { mean: Nanos::from_millis(5), base: Nanos::ZERO }, 0.9);
+        assert!(independent.abs() < 0.02, "{independent}");
+        assert!(correlated > 0.7, "{correlated}");
+    }
+}

@@ -1,0 +1,285 @@
+//! Fault models and the fault timeline.
+//!
+//! - [`delay`] and [`loss`]: link models (distributions, loss processes).
+//! - This module expands an experiment's fault list into concrete, sorted windows per node
+//!   and per link ([`Timeline`]), drawing random processes (exponential MTTF/MTTR, pause
+//!   frequencies) from the fault's own RNG stream, so that the same seed gives the same
+//!   faults whatever else the experiment contains. The simulator reads the timeline; the
+//!   live relay will read the same one (DESIGN.md §2 point 7).
+
+pub mod delay;
+pub mod loss;
+
+use std::path::Path;
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp1};
+
+use crate::experiment::{Experiment, Fault, PauseTarget};
+use crate::sim::rng::stream;
+use crate::time::Nanos;
+use delay::{DelaySampler, EmpiricalError};
+
+/// A half-open window of real time `[from, to)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Window {
+    pub from: Nanos,
+    pub to: Nanos,
+}
+
+impl Window {
+    pub fn contains(&self, t: Nanos) -> bool {
+        self.from <= t && t < self.to
+    }
+    /// Whether the window meets `(after, until]`.
+    pub fn meets(&self, after: Nanos, until: Nanos) -> bool {
+        self.from <= until && self.to > after
+    }
+}
+
+/// A crash: down from `from` until `to` (a recovery) or for ever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crash {
+    pub from: Nanos,
+    pub to: Option<Nanos>,
+    pub new_incarnation: bool,
+}
+
+/// Everything that happens to one node.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeFaults {
+    pub crashes: Vec<Crash>,
+    /// Windows in which the node sends nothing (pause of the node or its sender).
+    pub send_pauses: Vec<Window>,
+    /// Windows in which the node receives and checks nothing (pause of the node or monitor).
+    pub recv_pauses: Vec<Window>,
+    /// Windows in which the node drops a share of its own heartbeats.
+    pub omissions: Vec<(Window, f64)>,
+}
+
+/// Everything that happens to one directed link, as disjoint sorted segments.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LinkFaults {
+    pub cuts: Vec<Window>,
+    /// Extra delay (summed where spikes overlap).
+    pub spikes: Vec<(Window, Nanos)>,
+    /// Extra loss probability (combined as independent losses where bursts overlap).
+    pub bursts: Vec<(Window, f64)>,
+}
+
+/// The whole fault schedule of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timeline {
+    pub nodes: Vec<NodeFaults>,
+    /// Indexed by `from * n + to`.
+    links: Vec<LinkFaults>,
+    n: usize,
+}
+
+impl Timeline {
+    /// Expands the experiment's faults with `seed`.
+    pub fn build(e: &Experiment, seed: u64, base_dir: &Path) -> Result<Timeline, EmpiricalError> {
+        let n = e.nodes.len();
+        let end = e.duration;
+        let index = |id: &str| e.nodes.iter().position(|x| x.id == id).expect("validated node id");
+        let mut nodes = vec![NodeFaults::default(); n];
+        let mut cuts: Vec<Vec<Window>> = vec![Vec::new(); n * n];
+        let mut spikes: Vec<Vec<(Window, Nanos)>> = vec![Vec::new(); n * n];
+        let mut bursts: Vec<Vec<(Window, f64)>> = vec![Vec::new(); n * n];
+        let links_of = |list: &[[String; 2]]| -> Vec<usize> {
+            if list.is_empty() {
+                (0..n * n).filter(|i| i / n != i % n).collect()
+            } else {
+                list.iter().map(|[a, b]| index(a) * n + index(b)).collect()
+            }
+        };
+        for (i, fault) in e.faults.iter().enumerate() {
+            let mut rng = stream(seed, &format!("fault/{i}"));
+            match fault {
+                Fault::Crash { node, at: Some(at), down, new_incarnation, .. } => {
+                    let to = down.map(|d| at.saturating_add(d));
+                    nodes[index(node)].crashes.push(Crash { from: *at, to, new_incarnation: *new_incarnation });
+                }
+                Fault::Crash { node, mttf: Some(mttf), mttr: Some(mttr), new_incarnation, .. } => {
+                    let mut t = Nanos::ZERO;
+                    loop {
+                        let up = exponential(&mut rng, *mttf);
+                        let down = exponential(&mut rng, *mttr).max(Nanos(1));
+                        let Some(from) = t.checked_add(up).filter(|f| *f < end) else { break };
+                        let to = from.saturating_add(down);
+                        nodes[index(node)].crashes.push(Crash {
+                            from,
+                            to: Some(to),
+                            new_incarnation: *new_incarnation,
+                        });
+                        t = to;
+                    }
+                }
+                Fault::Crash { .. } => unreachable!("validated: `at` or `mttf` and `mttr`"),
+                Fault::Pause { node, what, at, duration, every, durations } => {
+                    let windows = match (at, duration, every, durations) {
+                        (Some(at), Some(d), _, _) => vec![Window { from: *at, to: at.saturating_add(*d) }],
+                        (_, _, Some(every), Some(model)) => {
+                            let mut sampler = DelaySampler::new(model, 0.0, base_dir)?;
+                            let mut windows = Vec::new();
+                            let mut t = Nanos::ZERO;
+                            while let Some(from) = t.checked_add(exponential(&mut rng, *every)).filter(|f| *f < end) {
+                                let to = from.saturating_add(sampler.sample(&mut rng).max(Nanos(1)));
+                                windows.push(Window { from, to });
+                                t = to;
+                            }
+                            windows
+                        }
+                        _ => unreachable!("validated: scheduled or random pause"),
+                    };
+                    let faults = &mut nodes[index(node)];
+                    for w in windows {
+                        if matches!(what, PauseTarget::Node | PauseTarget::Sender) {
+                            faults.send_pauses.push(w);
+                        }
+                        if matches!(what, PauseTarget::Node | PauseTarget::Monitor) {
+                            faults.recv_pauses.push(w);
+                        }
+                    }
+                }
+                Fault::Partition { at, duration, groups, from, to } => {
+                    let w = Window { from: *at, to: at.saturating_add(*duration) };
+                    let mut cut = |a: &str, b: &str| cuts[index(a) * n + index(b)].push(w);
+                    if groups.is_empty() {
+                        for a in from {
+                            for b in to {
+                                cut(a, b);
+                            }
+                        }
+                    } else {
+                        for (gi, g) in groups.iter().enumerate() {
+                            for (hi, h) in groups.iter().enumerate() {
+                                if gi != hi {
+                                    for a in g {
+                                        for b in h {
+                                            cut(a, b);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Fault::Omission { node, p, at, duration } => {
+                    let from = at.unwrap_or(Nanos::ZERO);
+                    let to = duration.map_or(Nanos::MAX, |d| from.saturating_add(d));
+                    nodes[index(node)].omissions.push((Window { from, to }, *p));
+                }
+                Fault::DelaySpike { at, duration, extra, links } => {
+                    for l in links_of(links) {
+                        spikes[l].push((Window { from: *at, to: at.saturating_add(*duration) }, *extra));
+                    }
+                }
+                Fault::LossBurst { at, duration, p, links } => {
+                    for l in links_of(links) {
+                        bursts[l].push((Window { from: *at, to: at.saturating_add(*duration) }, *p));
+                    }
+                }
+            }
+        }
+        for f in &mut nodes {
+            f.crashes.sort_by_key(|c| c.from);
+            f.send_pauses = merge(std::mem::take(&mut f.send_pauses));
+            f.recv_pauses = merge(std::mem::take(&mut f.recv_pauses));
+            f.omissions = segments(std::mem::take(&mut f.omissions), |a, b| 1.0 - (1.0 - a) * (1.0 - b));
+        }
+        let links = (0..n * n)
+            .map(|l| LinkFaults {
+                cuts: merge(std::mem::take(&mut cuts[l])),
+                spikes: segments(std::mem::take(&mut spikes[l]), |a, b| a.saturating_add(b)),
+                bursts: segments(std::mem::take(&mut bursts[l]), |a, b| 1.0 - (1.0 - a) * (1.0 - b)),
+            })
+            .collect();
+        Ok(Timeline { nodes, links, n })
+    }
+
+    pub fn link(&self, from: usize, to: usize) -> &LinkFaults {
+        &self.links[from * self.n + to]
+    }
+}
+
+fn exponential(rng: &mut impl Rng, mean: Nanos) -> Nanos {
+    let e: f64 = Exp1.sample(rng);
+    Nanos::from_secs_f64(e * mean.as_secs_f64())
+}
+
+/// Sorted, disjoint union of windows.
+pub fn merge(mut windows: Vec<Window>) -> Vec<Window> {
+    windows.sort();
+    let mut out: Vec<Window> = Vec::with_capacity(windows.len());
+    for w in windows {
+        match out.last_mut() {
+            Some(last) if w.from <= last.to => last.to = last.to.max(w.to),
+            _ => out.push(w),
+        }
+    }
+    out
+}
+
+/// Sorted, disjoint segments of windows carrying values, with `combine` where they overlap.
+pub fn segments<V: Copy>(windows: Vec<(Window, V)>, combine: impl Fn(V, V) -> V) -> Vec<(Window, V)> {
+    let mut points: Vec<Nanos> = windows.iter().flat_map(|(w, _)| [w.from, w.to]).collect();
+    points.sort();
+    points.dedup();
+    let mut out: Vec<(Window, V)> = Vec::new();
+    for pair in points.windows(2) {
+        let seg = Window { from: pair[0], to: pair[1] };
+        let value =
+            windows.iter().filter(|(w, _)| w.from <= seg.from && seg.to <= w.to).map(|(_, v)| *v).reduce(&combine);
+        if let Some(v) = value {
+            out.push((seg, v));
+        }
+    }
+    out
+}
+
+/// Walks sorted disjoint windows forward in time: `at(t)` for non-decreasing `t`.
+#[derive(Clone, Debug)]
+pub struct Cursor<'a, T> {
+    items: &'a [T],
+    next: usize,
+    window: fn(&T) -> Window,
+}
+
+impl<'a, T> Cursor<'a, T> {
+    pub fn new(items: &'a [T], window: fn(&T) -> Window) -> Self {
+        Cursor { items, next: 0, window }
+    }
+
+    /// The item whose window contains `t`, if any.
+    pub fn at(&mut self, t: Nanos) -> Option<&'a T> {
+        while let Some(item) = self.items.get(self.next) {
+            if (self.window)(item).to <= t {
+                self.next += 1;
+            } else {
+                break;
+            }
+        }
+        self.items.get(self.next).filter(|item| (self.window)(item).contains(t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(a: u64, b: u64) -> Window {
+        Window { from: Nanos(a), to: Nanos(b) }
+    }
+
+    #[test]
+    fn merges_and_segments() {
+        assert_eq!(merge(vec![w(5, 8), w(1, 3), w(2, 4), w(8, 9)]), vec![w(1, 4), w(5, 9)]);
+        let s = segments(vec![(w(0, 10), 1u64), (w(5, 15), 2)], |a, b| a + b);
+        assert_eq!(s, vec![(w(0, 5), 1), (w(5, 10), 3), (w(10, 15), 2)]);
+        let mut c = Cursor::new(&s, |x| x.0);
+        assert_eq!(c.at(Nanos(3)).map(|x| x.1), Some(1));
+        assert_eq!(c.at(Nanos(12)).map(|x| x.1), Some(2));
+        assert_eq!(c.at(Nanos(15)), None);
+    }
+}

@@ -1,0 +1,276 @@
+//! One monitored link as a stream of deliveries in arrival order.
+//!
+//! The sender side follows DESIGN.md §3: heartbeats go out on the sender's own clock's send
+//! slots (slot k at local time k·η plus jitter, real time = local / clock rate), seq = slot
+//! number; slots that fall in a pause are skipped (or one is sent at the resume, with
+//! `after-pause = "send-now"`); a crash stops sending, and a recovery restarts the slots
+//! from 0 with a new incarnation (or the old one). The link side applies partitions (cut at
+//! send time), loss, congestion, delay and duplication; datagrams already in flight when
+//! their sender crashes are still delivered. A small heap reorders arrivals: an arrival is
+//! released once the next send is later, since nothing sent later can arrive earlier.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rand::Rng;
+
+use super::rng::SimRng;
+use crate::detector::Arrival;
+use crate::experiment::{AfterPause, Link, Node};
+use crate::fault::delay::DelaySampler;
+use crate::fault::loss::LossProcess;
+use crate::fault::{Crash, Cursor, LinkFaults, NodeFaults, Window};
+use crate::time::Nanos;
+
+/// A heartbeat leaving the sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Send {
+    /// Real time.
+    pub at: Nanos,
+    pub seq: u64,
+    pub incarnation: u64,
+    /// In the sender's clock.
+    pub sent_local: Nanos,
+}
+
+/// A datagram reaching the monitor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Delivery {
+    /// Real arrival time.
+    pub at: Nanos,
+    /// Generation order, to break ties deterministically.
+    pub order: u64,
+    /// Real send time (for the one-way delay).
+    pub sent_at: Nanos,
+    pub seq: u64,
+    pub incarnation: u64,
+    pub sent_local: Nanos,
+}
+
+impl Delivery {
+    /// The arrival as the detector sees it, at monitor-local time `local_at`.
+    pub fn arrival(&self, local_at: Nanos) -> Arrival {
+        Arrival { at: local_at, seq: Some(self.seq), incarnation: Some(self.incarnation), sent: Some(self.sent_local) }
+    }
+}
+
+/// The sender's schedule for one link.
+pub struct Sender<'a> {
+    interval_ns: f64,
+    rate: f64,
+    jitter: u64,
+    after_pause: AfterPause,
+    end: Nanos,
+    epoch: Nanos,
+    slot: u64,
+    incarnation: u64,
+    done: bool,
+    crashes: &'a [Crash],
+    next_crash: usize,
+    pauses: Cursor<'a, Window>,
+    omissions: Cursor<'a, (Window, f64)>,
+    rng: SimRng,
+}
+
+impl<'a> Sender<'a> {
+    pub fn new(node: &Node, faults: &'a NodeFaults, end: Nanos, rng: SimRng) -> Sender<'a> {
+        Sender {
+            interval_ns: node.interval.0 as f64,
+            rate: node.clock_rate,
+            jitter: node.jitter.0,
+            after_pause: node.after_pause,
+            end,
+            epoch: Nanos::ZERO,
+            slot: 0,
+            incarnation: 0,
+            done: false,
+            crashes: &faults.crashes,
+            next_crash: 0,
+            pauses: Cursor::new(&faults.send_pauses, |w| *w),
+            omissions: Cursor::new(&faults.omissions, |o| o.0),
+            rng,
+        }
+    }
+
+    fn real_time(&self, slot: u64, jitter: u64) -> Nanos {
+        let local = slot as f64 * self.interval_ns + jitter as f64;
+        self.epoch.saturating_add(Nanos((local / self.rate) as u64))
+    }
+
+    fn local_time(&self, real: Nanos) -> Nanos {
+        if self.rate == 1.0 { real } else { Nanos((real.0 as f64 * self.rate) as u64) }
+    }
+
+    /// The next heartbeat sent, or `None` once the sender is gone or the run is over.
+    pub fn next_send(&mut self) -> Option<Send> {
+        while !self.done {
+            let jitter = if self.jitter > 0 { self.rng.random_range(0..self.jitter) } else { 0 };
+            let t = self.real_time(self.slot, jitter);
+            if let Some(crash) = self.crashes.get(self.next_crash)
+                && t >= crash.from
+            {
+                self.next_crash += 1;
+                match crash.to {
+                    None => self.done = true,
+                    Some(recovery) => {
+                        self.epoch = recovery;
+                        self.slot = 0;
+                        self.incarnation += u64::from(crash.new_incarnation);
+                    }
+                }
+                continue;
+            }
+            if t >= self.end {
+                self.done = true;
+                break;
+            }
+            if let Some(pause) = self.pauses.at(t) {
+                // Every slot whose nominal time falls before the resume is missed.
+                let resume_local = (pause.to.saturating_sub(self.epoch).0 as f64) * self.rate;
+                let last_missed = ((resume_local / self.interval_ns).ceil() as u64).saturating_sub(1).max(self.slot);
+                self.slot = last_missed + 1;
+                if self.after_pause == AfterPause::SendNow && pause.to < self.end {
+                    return Some(self.send(pause.to, last_missed));
+                }
+                continue;
+            }
+            let seq = self.slot;
+            self.slot += 1;
+            if let Some(&(_, p)) = self.omissions.at(t)
+                && self.rng.random::<f64>() < p
+            {
+                continue;
+            }
+            return Some(self.send(t, seq));
+        }
+        None
+    }
+
+    fn send(&self, at: Nanos, seq: u64) -> Send {
+        Send { at, seq, incarnation: self.incarnation, sent_local: self.local_time(at) }
+    }
+}
+
+/// What happened to datagrams on the link (for reports).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkCounts {
+    pub sent: u64,
+    pub lost: u64,
+    pub cut: u64,
+    pub duplicated: u64,
+}
+
+/// The link model and its reorder buffer.
+pub struct LinkStream<'a> {
+    sender: Sender<'a>,
+    lookahead: Option<Send>,
+    delay: DelaySampler,
+    loss: LossProcess,
+    duplicate: f64,
+    fifo: bool,
+    last_arrival: Nanos,
+    cuts: Cursor<'a, Window>,
+    spikes: Cursor<'a, (Window, Nanos)>,
+    bursts: Cursor<'a, (Window, f64)>,
+    delay_rng: SimRng,
+    loss_rng: SimRng,
+    heap: BinaryHeap<Reverse<Delivery>>,
+    order: u64,
+    pub counts: LinkCounts,
+}
+
+impl<'a> LinkStream<'a> {
+    pub fn new(
+        mut sender: Sender<'a>,
+        link: &Link,
+        delay: DelaySampler,
+        faults: &'a LinkFaults,
+        delay_rng: SimRng,
+        loss_rng: SimRng,
+    ) -> LinkStream<'a> {
+        let lookahead = sender.next_send();
+        LinkStream {
+            sender,
+            lookahead,
+            delay,
+            loss: LossProcess::new(&link.loss),
+            duplicate: link.duplicate,
+            fifo: link.fifo,
+            last_arrival: Nanos::ZERO,
+            cuts: Cursor::new(&faults.cuts, |w| *w),
+            spikes: Cursor::new(&faults.spikes, |s| s.0),
+            bursts: Cursor::new(&faults.bursts, |b| b.0),
+            delay_rng,
+            loss_rng,
+            heap: BinaryHeap::new(),
+            order: 0,
+            counts: LinkCounts::default(),
+        }
+    }
+
+    /// The next delivery in arrival order (ties in send order), or `None` when the link is
+    /// drained.
+    #[allow(clippy::should_implement_trait)] // Not an Iterator: it borrows fault data for 'a.
+    pub fn next(&mut self) -> Option<Delivery> {
+        loop {
+            if let Some(Reverse(top)) = self.heap.peek()
+                && self.lookahead.is_none_or(|send| top.at <= send.at)
+            {
+                return self.heap.pop().map(|r| r.0);
+            }
+            let send = self.lookahead?;
+            let (count, deliveries) = self.transmit(send);
+            self.lookahead = self.sender.next_send();
+            // The common case skips the heap: nothing waiting, one datagram, and it arrives
+            // before the next one leaves.
+            if count == 1 && self.heap.is_empty() && self.lookahead.is_none_or(|next| deliveries[0].at <= next.at) {
+                return Some(deliveries[0]);
+            }
+            for d in &deliveries[..count] {
+                self.heap.push(Reverse(*d));
+            }
+        }
+    }
+
+    /// Sends one heartbeat over the link: the deliveries it causes (0, 1, or 2 with a
+    /// duplicate).
+    fn transmit(&mut self, send: Send) -> (usize, [Delivery; 2]) {
+        self.counts.sent += 1;
+        let t = send.at;
+        let mut out = [Delivery {
+            at: t,
+            order: 0,
+            sent_at: t,
+            seq: send.seq,
+            incarnation: send.incarnation,
+            sent_local: send.sent_local,
+        }; 2];
+        if self.cuts.at(t).is_some() {
+            self.counts.cut += 1;
+            return (0, out);
+        }
+        let burst_lost = self.bursts.at(t).is_some_and(|&(_, p)| self.loss_rng.random::<f64>() < p);
+        if self.loss.lost(t, &mut self.loss_rng) || burst_lost {
+            self.counts.lost += 1;
+            return (0, out);
+        }
+        let extra = self.spikes.at(t).map_or(Nanos::ZERO, |s| s.1);
+        let copies = if self.duplicate > 0.0 && self.loss_rng.random::<f64>() < self.duplicate {
+            self.counts.duplicated += 1;
+            2
+        } else {
+            1
+        };
+        for d in &mut out[..copies] {
+            let mut at = t.saturating_add(self.delay.sample(&mut self.delay_rng)).saturating_add(extra);
+            if self.fifo {
+                at = at.max(self.last_arrival);
+                self.last_arrival = at;
+            }
+            self.order += 1;
+            d.at = at;
+            d.order = self.order;
+        }
+        (copies, out)
+    }
+}

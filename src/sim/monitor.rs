@@ -1,0 +1,302 @@
+//! One monitoring node: its incoming links merged in arrival order, its pauses and receive
+//! buffer, its receive policy, and a detector bank per link.
+//!
+//! Monitors are independent of each other, so the engine runs them on separate threads;
+//! within a monitor, the links share the receive buffer, which is why they are merged here
+//! rather than processed one by one.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+use super::link::{Delivery, LinkCounts, LinkStream};
+use crate::analysis::qos::Cause;
+use crate::analysis::stats::DurationStats;
+use crate::analysis::truth::{DownWindow, GroundTruth};
+use crate::analysis::{DetectorBank, QosReport};
+use crate::detector::spec::DetectorPoint;
+use crate::detector::{Arrival, DetectorSpec};
+use crate::experiment::{ReceivePolicy, ResumeOrder};
+use crate::fault::{Crash, Window};
+use crate::time::Nanos;
+
+/// Converts real time to a node's clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    pub rate: f64,
+}
+
+impl Clock {
+    pub fn local(&self, real: Nanos) -> Nanos {
+        if self.rate == 1.0 { real } else { Nanos::from_secs_f64(real.as_secs_f64() * self.rate) }
+    }
+    fn window(&self, w: Window) -> Window {
+        Window { from: self.local(w.from), to: self.local(w.to) }
+    }
+}
+
+/// What the monitor needs to know about one incoming link.
+pub struct IncomingLink<'a> {
+    pub target: usize,
+    pub stream: LinkStream<'a>,
+    /// Target crashes (ground truth).
+    pub target_crashes: &'a [Crash],
+    /// Windows in which the target sent nothing because it was paused.
+    pub target_pauses: &'a [Window],
+    pub cuts: &'a [Window],
+}
+
+/// The rules and faults of the monitoring node.
+pub struct MonitorSetup<'a> {
+    pub clock: Clock,
+    pub pauses: &'a [Window],
+    /// Monitoring ends at the monitor's first crash (or the run's end).
+    pub end: Nanos,
+    pub policy: ReceivePolicy,
+    pub resume_order: ResumeOrder,
+    pub buffer: usize,
+    pub record_trace: bool,
+}
+
+/// The outcome for one link.
+pub struct LinkResult {
+    pub target: usize,
+    pub reports: Vec<(DetectorPoint, QosReport)>,
+    pub counts: LinkCounts,
+    pub delivered: u64,
+}
+
+/// The outcome for one monitor.
+pub struct MonitorResult {
+    pub links: Vec<LinkResult>,
+    pub delay: DurationStats,
+    pub interarrival: DurationStats,
+    /// (target, arrival in monitor-local time), in arrival order, when recording a trace.
+    pub trace: Vec<(usize, Arrival)>,
+    pub deliveries: u64,
+}
+
+/// The receive policy's state for one link.
+#[derive(Default)]
+struct ReceiveState {
+    incarnation: u64,
+    highest: Option<u64>,
+    seen: BTreeSet<(u64, u64)>,
+}
+
+impl ReceiveState {
+    /// Whether the datagram is handed to the detectors.
+    fn accept(&mut self, policy: ReceivePolicy, d: &Delivery) -> bool {
+        match policy {
+            ReceivePolicy::Raw => true,
+            ReceivePolicy::Dedup => {
+                // Remember a bounded horizon: anything older than it counts as seen.
+                let fresh = self.seen.insert((d.incarnation, d.seq));
+                if self.seen.len() > 65_536 {
+                    self.seen.pop_first();
+                }
+                fresh && self.seen.first().is_some_and(|&first| (d.incarnation, d.seq) >= first)
+            }
+            ReceivePolicy::DropStale => {
+                if d.incarnation > self.incarnation {
+                    self.incarnation = d.incarnation;
+                    self.highest = None;
+                }
+                let fresh = d.incarnation == self.incarnation && self.highest.is_none_or(|h| d.seq > h);
+                if fresh {
+                    self.highest = Some(d.seq);
+                }
+                fresh
+            }
+        }
+    }
+}
+
+struct State<'a> {
+    links: Vec<IncomingLink<'a>>,
+    banks: Vec<DetectorBank>,
+    delivered: Vec<u64>,
+    receive: Vec<ReceiveState>,
+    last_local: Vec<Option<Nanos>>,
+    result: MonitorResult,
+}
+
+impl State<'_> {
+    fn deliver(&mut self, setup: &MonitorSetup<'_>, link: usize, d: &Delivery, at_real: Nanos) {
+        if !self.receive[link].accept(setup.policy, d) {
+            return;
+        }
+        let local = setup.clock.local(at_real);
+        let arrival = d.arrival(local);
+        self.banks[link].on_arrival(&arrival);
+        self.delivered[link] += 1;
+        if let Some(previous) = self.last_local[link] {
+            self.result.interarrival.record((local - previous).0);
+        }
+        self.last_local[link] = Some(local);
+        self.result.delay.record(d.at.saturating_sub(d.sent_at).0);
+        self.result.deliveries += 1;
+        if setup.record_trace {
+            self.result.trace.push((self.links[link].target, arrival));
+        }
+    }
+}
+
+/// Runs one monitor to the end with a bank of `detectors` per link. `progress` is told how
+/// much simulated time has passed.
+pub fn run(
+    setup: MonitorSetup<'_>,
+    links: Vec<IncomingLink<'_>>,
+    detectors: &[DetectorSpec],
+    progress: &(dyn Fn(Nanos) + Sync),
+) -> MonitorResult {
+    let clock = setup.clock;
+    let mut banks = Vec::with_capacity(links.len());
+    for link in &links {
+        let mut bank = DetectorBank::new(detectors, &ground_truth(link.target_crashes, clock));
+        let monitor_pauses: Vec<Window> = setup.pauses.iter().map(|w| clock.window(*w)).collect();
+        let target_pauses: Vec<Window> = link.target_pauses.iter().map(|w| clock.window(*w)).collect();
+        let cuts: Vec<Window> = link.cuts.iter().map(|w| clock.window(*w)).collect();
+        bank.set_cause(Box::new(move |silence_from, start| {
+            let meets = |ws: &[Window]| ws.iter().any(|w| w.meets(silence_from, start));
+            if meets(&monitor_pauses) {
+                Cause::MonitorPause
+            } else if meets(&target_pauses) {
+                Cause::TargetPause
+            } else if meets(&cuts) {
+                Cause::Partition
+            } else {
+                Cause::Network
+            }
+        }));
+        banks.push(bank);
+    }
+    let n = links.len();
+    let mut state = State {
+        banks,
+        delivered: vec![0; n],
+        receive: (0..n).map(|_| ReceiveState::default()).collect(),
+        last_local: vec![None; n],
+        links,
+        result: MonitorResult {
+            links: Vec::new(),
+            delay: DurationStats::default(),
+            interarrival: DurationStats::default(),
+            trace: Vec::new(),
+            deliveries: 0,
+        },
+    };
+    let mut heads = Merge::new(&mut state.links);
+    let mut pause = 0;
+    let mut buffered: Vec<(usize, Delivery)> = Vec::new();
+    let mut reported = Nanos::ZERO;
+    let timers_first = setup.resume_order == ResumeOrder::TimersFirst;
+    loop {
+        let next = heads.peek().filter(|&at| at < setup.end);
+        // Pauses that end before the next delivery (or the run's end) resume first.
+        while let Some(w) = setup.pauses.get(pause)
+            && w.to <= next.unwrap_or(setup.end)
+            && w.to <= setup.end
+        {
+            resume(&setup, &mut state, *w, &mut buffered, timers_first);
+            pause += 1;
+        }
+        let Some(at) = next else { break };
+        let (d, i) = heads.pop(&mut state.links).expect("peeked");
+        match setup.pauses.get(pause) {
+            Some(w) if w.contains(at) => {
+                // Paused: the socket buffers it; when full, the newest are dropped.
+                if buffered.len() < setup.buffer {
+                    buffered.push((i, d));
+                }
+            }
+            _ => state.deliver(&setup, i, &d, at),
+        }
+        if at.0 - reported.0 > 1 << 34 {
+            progress(at - reported);
+            reported = at;
+        }
+    }
+    progress(setup.end.saturating_sub(reported));
+    let end_local = clock.local(setup.end);
+    let State { links, banks, delivered, mut result, .. } = state;
+    for ((link, bank), delivered) in links.into_iter().zip(banks).zip(delivered) {
+        result.links.push(LinkResult {
+            target: link.target,
+            counts: link.stream.counts,
+            delivered,
+            reports: bank.finish(end_local),
+        });
+    }
+    result
+}
+
+/// The links' deliveries merged in arrival order (ties: link order). A monitor of one link
+/// needs no heap.
+enum Merge {
+    One(Option<Delivery>),
+    Many(BinaryHeap<Reverse<(Delivery, usize)>>),
+}
+
+impl Merge {
+    fn new(links: &mut [IncomingLink<'_>]) -> Merge {
+        if let [only] = links {
+            return Merge::One(only.stream.next());
+        }
+        let mut heap = BinaryHeap::new();
+        for (i, link) in links.iter_mut().enumerate() {
+            if let Some(d) = link.stream.next() {
+                heap.push(Reverse((d, i)));
+            }
+        }
+        Merge::Many(heap)
+    }
+
+    fn peek(&self) -> Option<Nanos> {
+        match self {
+            Merge::One(d) => d.map(|d| d.at),
+            Merge::Many(heap) => heap.peek().map(|Reverse((d, _))| d.at),
+        }
+    }
+
+    fn pop(&mut self, links: &mut [IncomingLink<'_>]) -> Option<(Delivery, usize)> {
+        match self {
+            Merge::One(d) => {
+                let current = d.take()?;
+                *d = links[0].stream.next();
+                Some((current, 0))
+            }
+            Merge::Many(heap) => {
+                let Reverse((d, i)) = heap.pop()?;
+                if let Some(following) = links[i].stream.next() {
+                    heap.push(Reverse((following, i)));
+                }
+                Some((d, i))
+            }
+        }
+    }
+}
+
+fn resume(
+    setup: &MonitorSetup<'_>,
+    state: &mut State<'_>,
+    w: Window,
+    buffered: &mut Vec<(usize, Delivery)>,
+    timers_first: bool,
+) {
+    let (from, to) = (setup.clock.local(w.from), setup.clock.local(w.to));
+    for bank in &mut state.banks {
+        bank.on_resume(from, to, timers_first);
+    }
+    for (i, d) in std::mem::take(buffered) {
+        state.deliver(setup, i, &d, w.to);
+    }
+}
+
+/// A target's crashes as down windows in the monitor's clock.
+fn ground_truth(crashes: &[Crash], clock: Clock) -> GroundTruth {
+    let mut truth = GroundTruth::always_up();
+    for c in crashes {
+        truth.push_down(DownWindow { from: clock.local(c.from), to: c.to.map(|t| clock.local(t)) });
+    }
+    truth
+}

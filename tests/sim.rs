@@ -1,0 +1,328 @@
+//! The simulator against closed forms (REFERENCES.md §1), hand-computed engine-rule
+//! scenarios (DESIGN.md §3), determinism, and parity with replay.
+
+use std::path::Path;
+
+use fdlab::detector::phi::{phi_logistic, y_star};
+use fdlab::experiment::Experiment;
+use fdlab::replay::{CrashDecl, ReplayConfig, replay_from};
+use fdlab::report::summary::ResultEntry;
+use fdlab::sim::{RunOptions, SimOutput, run};
+use fdlab::time::Nanos;
+use fdlab::trace::{TraceReader, TraceWriter};
+
+/// Two nodes, b watches a; `body` adds network, faults and anything else.
+fn experiment(seed: u64, duration: &str, detectors: &str, body: &str) -> Experiment {
+    let text = format!(
+        "name = \"t\"\nseed = {seed}\nduration = \"{duration}\"\ndetectors = [{detectors}]\n{body}\n\
+         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n"
+    );
+    Experiment::from_toml(Path::new("test.toml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn simulate(e: &Experiment, trace: bool) -> SimOutput {
+    let options = RunOptions { seed: None, base_dir: ".".into(), record_trace: trace, threads: 1 };
+    run(e, &options, &|_| {}).unwrap()
+}
+
+fn result<'a>(out: &'a SimOutput, label: &str) -> &'a ResultEntry {
+    out.summary.results.iter().find(|r| r.detector == label).unwrap_or_else(|| panic!("no result {label}"))
+}
+
+const CONSTANT_LINK: &str = "[network]\ndelay = { dist = \"constant\", value = \"5ms\" }\n";
+
+#[test]
+fn fixed_timeout_with_bernoulli_loss_matches_the_closed_form_over_seeds() {
+    let (eta, p) = (0.1f64, 0.3f64);
+    for seed in [1, 2, 3] {
+        let body = format!("{CONSTANT_LINK}loss = {{ model = \"bernoulli\", p = {p} }}\n");
+        let e = experiment(seed, "1d", "\"fixed:timeout=150ms|250ms|330ms\"", &body);
+        let out = simulate(&e, false);
+        for (label, timeout, k) in
+            [("fixed:timeout=150ms", 0.15, 1), ("fixed:timeout=250ms", 0.25, 2), ("fixed:timeout=330ms", 0.33, 3)]
+        {
+            let r = &result(&out, label).qos;
+            let count = r.mistakes as f64;
+            let rate = (1.0 - p) * p.powi(k) / eta;
+            let measured = r.mistake_rate_per_s.unwrap();
+            assert!(
+                (measured - rate).abs() <= 4.0 * count.sqrt() / r.observed_up_s,
+                "seed {seed} {label}: {measured} vs {rate}"
+            );
+            let expected_tm = eta * (k as f64 + 1.0 + p / (1.0 - p)) - timeout;
+            let sd = eta * p.sqrt() / (1.0 - p);
+            let mean_tm = r.mistake_duration_s.mean.unwrap();
+            assert!(
+                (mean_tm - expected_tm).abs() <= 4.0 * sd / count.sqrt(),
+                "seed {seed} {label}: {mean_tm} vs {expected_tm}"
+            );
+            assert_eq!(r.mistakes_by_cause.keys().map(|c| format!("{c:?}")).collect::<Vec<_>>(), ["Network"]);
+        }
+    }
+}
+
+#[test]
+fn crash_detection_time_is_uniform_on_d_plus_t_minus_eta_to_d_plus_t() {
+    // Many crash-recovery cycles; d = 5 ms, T = 250 ms, η = 100 ms: T_D ∈ (155, 255] ms, mean 205.
+    for seed in [4, 5] {
+        let body =
+            format!("{CONSTANT_LINK}[[faults]]\nkind = \"crash\"\nnode = \"a\"\nmttf = \"20s\"\nmttr = \"2s\"\n");
+        let e = experiment(seed, "1d", "\"fixed:timeout=250ms\"", &body);
+        let out = simulate(&e, false);
+        let r = &result(&out, "fixed:timeout=250ms").qos;
+        // A crash that lasts less than the detection time is rightly never detected; one
+        // that lasts longer than d + T always is. Only the latter give an unbiased sample.
+        for c in &r.crashes {
+            let down = c.recovered_at_s.unwrap() - c.at_s;
+            match c.detection_time_s {
+                None => assert!(down <= 0.255 + 1e-9, "a {down} s crash went undetected"),
+                Some(t) => assert!(t <= down + 1e-9, "detected after recovery"),
+            }
+        }
+        let times: Vec<f64> = r
+            .crashes
+            .iter()
+            .filter(|c| c.recovered_at_s.unwrap() - c.at_s > 0.255)
+            .map(|c| c.detection_time_s.expect("a crash longer than d + T is detected"))
+            .collect();
+        assert!(times.len() > 3000, "{} crashes", times.len());
+        for &t in &times {
+            assert!(t > 0.155 - 1e-9 && t <= 0.255 + 1e-9, "T_D {t}");
+        }
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        // Uniform on an interval of η: standard deviation η/√12 per crash.
+        let tolerance = 4.0 * 0.1 / 12f64.sqrt() / (times.len() as f64).sqrt();
+        assert!((mean - 0.205).abs() < tolerance, "seed {seed}: mean {mean}");
+        // After each detected crash's recovery the first heartbeat needs d to arrive: a
+        // mistake of 5 ms from the recovery on.
+        let detected = r.crashes.iter().filter(|c| c.detection_time_s.is_some()).count() as u64;
+        assert_eq!(r.mistakes_by_cause.get(&fdlab::analysis::qos::Cause::Recovery).copied(), Some(detected));
+        assert!((r.mistake_duration_s.max.unwrap() - 0.005).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn phi_with_constant_delay_crosses_where_the_formula_says() {
+    let e = experiment(1, "1h", "\"phi:threshold=8,pause=500ms,min_std=20ms,first=100ms\"", CONSTANT_LINK);
+    let out = simulate(&e, false);
+    let r = &result(&out, "phi:threshold=8,first=100ms,min_std=20ms,pause=500ms").qos;
+    // Per heartbeat, suspect_at − sent = d + η + pause + min_std·y*(8) once the window holds
+    // only η (the median is well past the first 1000 heartbeats).
+    let expected = 0.005 + 0.1 + 0.5 + 0.02 * y_star(phi_logistic, 8.0).unwrap();
+    let p50 = r.detection_time_s.p50.unwrap();
+    assert!((p50 - expected).abs() / expected < 1e-3, "{p50} vs {expected}");
+    assert_eq!(r.mistakes, 0);
+}
+
+const PAUSED_MONITOR: &str =
+    "[[faults]]\nkind = \"pause\"\nnode = \"b\"\nwhat = \"monitor\"\nat = \"10s\"\nduration = \"1s\"\n";
+
+#[test]
+fn resume_order_decides_whether_a_paused_monitor_suspects() {
+    let net = "[network]\ndelay = { dist = \"constant\", value = \"1ms\" }\n";
+    // Last arrival before the pause 9.901 s; the 300 ms crossing (10.201 s) falls in the pause.
+    let timers = experiment(1, "20s", "\"fixed:timeout=300ms\"", &format!("{net}{PAUSED_MONITOR}"));
+    let out = simulate(&timers, false);
+    let r = &result(&out, "fixed:timeout=300ms").qos;
+    // Timers first: the check fires at 11 s, then the buffered heartbeats restore trust at once.
+    assert_eq!(r.mistakes, 1);
+    assert_eq!(r.mistake_duration_s.max, Some(0.0));
+    assert_eq!(r.mistakes_by_cause.get(&fdlab::analysis::qos::Cause::MonitorPause), Some(&1));
+    let datagrams = experiment(
+        1,
+        "20s",
+        "\"fixed:timeout=300ms\"",
+        &format!("{net}[engine]\nresume_order = \"datagrams-first\"\n{PAUSED_MONITOR}"),
+    );
+    let out = simulate(&datagrams, false);
+    assert_eq!(result(&out, "fixed:timeout=300ms").qos.mistakes, 0);
+}
+
+fn seqs(out: &SimOutput) -> Vec<u64> {
+    out.trace.iter().map(|(_, _, a)| a.seq.unwrap()).collect()
+}
+
+#[test]
+fn a_full_receive_buffer_drops_the_newest() {
+    let net = "[network]\ndelay = { dist = \"constant\", value = \"1ms\" }\n";
+    let e =
+        experiment(1, "20s", "\"fixed:timeout=300ms\"", &format!("{net}[engine]\nrecv_buffer = 3\n{PAUSED_MONITOR}"));
+    let out = simulate(&e, true);
+    let got = seqs(&out);
+    // Seqs 100..=109 arrive during the pause: 100, 101, 102 are kept, 103..=109 dropped.
+    assert!(got.contains(&102) && !got.contains(&103) && !got.contains(&109) && got.contains(&110));
+    assert_eq!(out.summary.links[0].delivered, out.summary.links[0].sent - 7);
+    // The kept ones are delivered at the resume instant, 11 s.
+    let at_resume: Vec<u64> =
+        out.trace.iter().filter(|(_, _, a)| a.at == Nanos::from_secs(11)).map(|(_, _, a)| a.seq.unwrap()).collect();
+    assert_eq!(at_resume, vec![100, 101, 102]);
+}
+
+#[test]
+fn a_paused_sender_skips_its_missed_slots_or_sends_one_at_once() {
+    let pause = "[[faults]]\nkind = \"pause\"\nnode = \"a\"\nwhat = \"sender\"\nat = \"10s\"\nduration = \"1s\"\n";
+    let e = experiment(1, "12s", "\"fixed:timeout=300ms\"", &format!("{CONSTANT_LINK}{pause}"));
+    let got = seqs(&simulate(&e, true));
+    let expected: Vec<u64> = (0..100).chain(110..120).collect();
+    assert_eq!(got, expected, "slots 100..=109 fall in the pause and are skipped");
+    let e = experiment(
+        1,
+        "12s",
+        "\"fixed:timeout=300ms\"",
+        &format!("[defaults]\nafter_pause = \"send-now\"\n{CONSTANT_LINK}{pause}"),
+    );
+    let got = seqs(&simulate(&e, true));
+    let expected: Vec<u64> = (0..100).chain([109]).chain(110..120).collect();
+    assert_eq!(got, expected, "one heartbeat at the resume carries the last missed slot");
+}
+
+#[test]
+fn datagrams_in_flight_at_a_crash_are_delivered() {
+    let body = "[network]\ndelay = { dist = \"constant\", value = \"500ms\" }\n[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10050ms\"\n";
+    let e = experiment(1, "20s", "\"fixed:timeout=300ms\"", body);
+    let out = simulate(&e, true);
+    let last = out.trace.last().unwrap().2;
+    // Seq 100 left at 10.0 s, before the crash at 10.05 s, and arrives at 10.5 s.
+    assert_eq!((last.seq, last.at), (Some(100), Nanos(10_500_000_000)));
+    let r = &result(&out, "fixed:timeout=300ms").qos;
+    assert!((r.crashes[0].detection_time_s.unwrap() - 0.75).abs() < 1e-9);
+    assert_eq!(r.mistakes, 0);
+}
+
+#[test]
+fn a_fast_clock_sends_more_often_and_stamps_its_own_time() {
+    let e = experiment(1, "100s", "\"fixed:timeout=300ms\"", &format!("{CONSTANT_LINK}[[nodes]]\nid = \"c\"\n"));
+    drop(e);
+    let text = "name = \"t\"\nseed = 1\nduration = \"100s\"\ndetectors = [\"fixed:timeout=300ms\"]\n\
+        [network]\ndelay = { dist = \"constant\", value = \"5ms\" }\n\
+        [[nodes]]\nid = \"a\"\nclock_rate = 1.25\n[[nodes]]\nid = \"b\"\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n";
+    let e = Experiment::from_toml(Path::new("drift.toml"), text).unwrap();
+    let out = simulate(&e, true);
+    // Slots every 100 ms of a's clock = 80 ms of real time: 1250 in 100 s.
+    assert_eq!(out.summary.links[0].sent, 1250);
+    let (_, _, a) = out.trace[10];
+    // sent_ns is in the sender's clock (slot 10 = 1 s), received_ns in real time (0.8 s + 5 ms).
+    assert_eq!((a.seq, a.sent, a.at), (Some(10), Some(Nanos::from_secs(1)), Nanos(805_000_000)));
+}
+
+const LOSSY: &str = "[network]\ndelay = { dist = \"lognormal\", median = \"3ms\", sigma = 0.8 }\nloss = { model = \"gilbert-elliott\", p = 0.01, r = 0.3 }\ncorrelation = 0.5\nduplicate = 0.01\n[[faults]]\nkind = \"pause\"\nnode = \"a\"\nat = \"100s\"\nduration = \"3s\"\n[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"500s\"\ndown = \"30s\"\n";
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_arrivals_and_detectors_do_not_change_arrivals() {
+    let one = experiment(7, "15m", "\"phi:threshold=1..8\", \"fixed:timeout=300ms\"", LOSSY);
+    let a = simulate(&one, true);
+    let b = simulate(&one, true);
+    assert_eq!(a.summary.to_json(), b.summary.to_json());
+    let other = experiment(8, "15m", "\"phi:threshold=1..8\", \"fixed:timeout=300ms\"", LOSSY);
+    let c = simulate(&other, true);
+    assert_ne!(a.trace, c.trace);
+    let more = experiment(7, "15m", "\"phi:threshold=1..8\", \"fixed:timeout=300ms\", \"chen:alpha=200ms\"", LOSSY);
+    let d = simulate(&more, true);
+    assert_eq!(a.trace, d.trace, "adding a detector changed the arrivals");
+}
+
+#[test]
+fn threads_do_not_change_results() {
+    let text = "name = \"t\"\nseed = 3\nduration = \"10m\"\ndetectors = [\"phi:threshold=4|8\", \"fixed:timeout=300ms\"]\n\
+        [network]\ndelay = { dist = \"exponential\", mean = \"2ms\", base = \"1ms\" }\nloss = { model = \"bernoulli\", p = 0.02 }\n\
+        [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n[[nodes]]\nid = \"d\"\n\
+        [[faults]]\nkind = \"partition\"\nat = \"60s\"\nduration = \"5s\"\ngroups = [[\"a\", \"b\"], [\"c\", \"d\"]]\n";
+    let e = Experiment::from_toml(Path::new("t.toml"), text).unwrap();
+    let run_with = |threads| {
+        run(&e, &RunOptions { seed: None, base_dir: ".".into(), record_trace: false, threads }, &|_| {}).unwrap()
+    };
+    let (one, two) = (run_with(1), run_with(2));
+    assert_eq!(one.summary.to_json(), two.summary.to_json());
+    // The partition cut a↔c, a↔d, b↔c, b↔d both ways: 8 of 12 links, and caused mistakes.
+    let cut: Vec<u64> = one.summary.links.iter().map(|l| l.cut).collect();
+    assert_eq!(cut.iter().filter(|&&c| c == 50).count(), 8, "{cut:?}");
+    let partition_mistakes: u64 = one
+        .summary
+        .totals
+        .iter()
+        .filter(|t| t.detector == "fixed:timeout=300ms")
+        .map(|t| t.mistakes_by_cause[&fdlab::analysis::qos::Cause::Partition])
+        .sum();
+    assert_eq!(partition_mistakes, 8);
+}
+
+#[test]
+fn sim_then_trace_then_replay_gives_the_same_metrics() {
+    let body = "[network]\ndelay = { dist = \"lognormal\", median = \"3ms\", sigma = 0.8 }\nloss = { model = \"bernoulli\", p = 0.05 }\n\
+        [[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"700s\"\n";
+    let e = experiment(
+        11,
+        "15m",
+        "\"phi:threshold=1..8\", \"fixed:timeout=150ms|300ms\", \"chen:alpha=100ms\", \"empirical:threshold=0.999\"",
+        body,
+    );
+    let sim = simulate(&e, true);
+    let mut w = TraceWriter::new(Vec::new(), true).unwrap();
+    for (m, t, a) in &sim.trace {
+        w.write(m, t, a).unwrap();
+    }
+    let text = w.into_inner();
+    let mut reader = TraceReader::new(Path::new("sim.csv"), text.as_slice()).unwrap();
+    let config = ReplayConfig {
+        trace: "sim.csv".into(),
+        detectors: e.detectors.clone(),
+        crashes: vec![CrashDecl { target: "a".into(), at: Nanos::from_secs(700) }],
+        end: Some(e.duration),
+    };
+    let replayed = replay_from(&mut reader, &config, None).unwrap();
+    assert_eq!(sim.summary.results.len(), replayed.results.len());
+    for (s, r) in sim.summary.results.iter().zip(&replayed.results) {
+        assert_eq!(s.detector, r.detector);
+        let json = |q: &fdlab::analysis::QosReport| serde_json::to_string(q).unwrap();
+        assert_eq!(json(&s.qos), json(&r.qos), "{}", s.detector);
+    }
+    assert!(sim.summary.results.iter().any(|r| r.qos.mistakes > 0), "the scenario should produce mistakes");
+}
+
+fn load_error(text: &str) -> String {
+    Experiment::from_toml(Path::new("bad.toml"), text).unwrap_err().to_string()
+}
+
+#[test]
+fn bad_experiment_files_get_their_documented_errors() {
+    let good = "name = \"t\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"phi\"]\n[[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n";
+    Experiment::from_toml(Path::new("good.toml"), good).unwrap();
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (good.replace("seed = 1", "seed = = 1"), vec!["bad.toml", "line 2"]),
+        (good.replace("seed = 1", "seed = 1\nsede = 2"), vec!["bad.toml", "line 3", "sede"]),
+        (format!("{good}[network]\nloss = {{ model = \"bernoulli\", p = 1.5 }}\n"), vec!["network.loss", "[0, 1]"]),
+        (
+            format!("{good}[network]\ndelay = {{ dist = \"constant\", value = \"-5ms\" }}\n"),
+            vec!["bad.toml", "negative"],
+        ),
+        (format!("{good}[network]\ndelay = {{ dist = \"gaussian\", mean = \"5ms\" }}\n"), vec!["bad.toml", "gaussian"]),
+        (
+            format!("{good}[[faults]]\nkind = \"crash\"\nnode = \"z\"\nat = \"10s\"\n"),
+            vec!["faults[0].node", "no node `z`"],
+        ),
+        (
+            format!(
+                "{good}[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10s\"\ndown = \"20s\"\n[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"20s\"\n"
+            ),
+            vec!["faults", "overlap"],
+        ),
+        (
+            format!("{good}[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"5m\"\n"),
+            vec!["faults[0].at", "end of the run"],
+        ),
+        (good.replace("detectors = [\"phi\"]", "detectors = []"), vec!["detectors", "at least one"]),
+        (good.replace("detectors = [\"phi\"]", "detectors = [\"phi:treshold=3\"]"), vec!["bad.toml", "treshold"]),
+        (good.replace("[[nodes]]\nid = \"b\"\n", ""), vec!["nodes", "two nodes"]),
+        (
+            format!("{good}[monitoring]\nmode = \"pairs\"\npairs = [[\"a\", \"q\"]]\n"),
+            vec!["monitoring.pairs[0]", "no node `q`"],
+        ),
+        (format!("{good}[defaults]\njitter = \"200ms\"\n"), vec!["jitter", "shorter than the heartbeat interval"]),
+    ];
+    for (text, needles) in cases {
+        let err = load_error(&text);
+        for needle in needles {
+            assert!(err.contains(needle), "`{needle}` not in: {err}\n--- file:\n{text}");
+        }
+    }
+}

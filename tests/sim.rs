@@ -233,6 +233,16 @@ fn threads_do_not_change_results() {
     };
     let (one, two) = (run_with(1), run_with(2));
     assert_eq!(one.summary.to_json(), two.summary.to_json());
+    // One monitor: its detectors are split across threads, each regenerating the arrivals.
+    let single = experiment(5, "10m", "\"phi:threshold=1..8\", \"fixed:timeout=300ms\", \"chen:alpha=100ms\"", LOSSY);
+    let run_single = |threads| {
+        run(&single, &RunOptions { seed: None, base_dir: ".".into(), record_trace: true, threads }, &|_| {}).unwrap()
+    };
+    let (a, b, c) = (run_single(1), run_single(2), run_single(3));
+    assert_eq!(a.summary.to_json(), b.summary.to_json());
+    assert_eq!(a.summary.to_json(), c.summary.to_json());
+    assert_eq!(a.trace, b.trace);
+    assert_eq!(a.delay.count(), b.delay.count());
     // The partition cut a↔c, a↔d, b↔c, b↔d both ways: 8 of 12 links, and caused mistakes.
     let cut: Vec<u64> = one.summary.links.iter().map(|l| l.cut).collect();
     assert_eq!(cut.iter().filter(|&&c| c == 50).count(), 8, "{cut:?}");

@@ -77,7 +77,19 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
         samplers.push(DelaySampler::new(&link.delay, link.correlation, &options.base_dir)?);
     }
 
-    let run_monitor = |m: usize| -> MonitorResult {
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .max(1);
+    // Work items: a monitor and a group of its detectors. With fewer monitors than threads,
+    // a monitor's detectors are split into groups that run on separate threads; each group
+    // regenerates the same arrivals from the same streams, and only the first keeps the
+    // link-level outputs (counts, histograms, trace).
+    let groups = detector_groups(&e.detectors, (threads / monitors.len().max(1)).max(1));
+    let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
+
+    let run_monitor = |m: usize, detectors: &[crate::detector::DetectorSpec], primary: bool| -> MonitorResult {
         let node = &nodes[m];
         let faults = &timeline.nodes[m];
         let end = faults.crashes.first().map_or(e.duration, |c| c.from.min(e.duration));
@@ -88,7 +100,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
             policy: e.receive,
             resume_order: e.engine.resume_order,
             buffer: e.engine.recv_buffer,
-            record_trace: options.record_trace,
+            record_trace: options.record_trace && primary,
         };
         let incoming = all_links
             .iter()
@@ -116,30 +128,40 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
                 }
             })
             .collect();
-        monitor::run(setup, incoming, &e.detectors, progress)
+        let silent = |_: Nanos| {};
+        monitor::run(setup, incoming, detectors, if primary { progress } else { &silent })
     };
 
-    let threads = match options.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-    .min(monitors.len())
-    .max(1);
-    let results: Vec<Mutex<Option<MonitorResult>>> = monitors.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<MonitorResult>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..threads {
+        for _ in 0..threads.min(jobs.len()) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&m) = monitors.get(i) else { break };
-                    let result = run_monitor(m);
+                    let Some(&(m, g)) = jobs.get(i) else { break };
+                    let result = run_monitor(m, &groups[g], g == 0);
                     // Cannot fail: a slot is written once, by the thread that took its index.
                     *results[i].lock().expect("result slot") = Some(result);
                 }
             });
         }
     });
+    // Cannot fail: every index was taken by a worker, which wrote its slot.
+    let mut results = results.into_iter().map(|slot| slot.into_inner().expect("result slot").expect("every job ran"));
+    let results: Vec<MonitorResult> = monitors
+        .iter()
+        .map(|_| {
+            let mut primary = results.next().expect("one result per job");
+            for _ in 1..groups.len() {
+                let other = results.next().expect("one result per job");
+                for (link, extra) in primary.links.iter_mut().zip(other.links) {
+                    link.reports.extend(extra.reports);
+                }
+            }
+            primary
+        })
+        .collect();
 
     let mut entries = Vec::new();
     let mut link_entries = Vec::new();
@@ -147,9 +169,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     let mut interarrival = DurationStats::default();
     let mut traces = Vec::new();
     let mut deliveries = 0;
-    for (slot, &m) in results.into_iter().zip(&monitors) {
-        // Cannot fail: every index was taken by a worker, which wrote its slot.
-        let result = slot.into_inner().expect("result slot").expect("every monitor ran");
+    for (result, &m) in results.into_iter().zip(&monitors) {
         delay.merge(&result.delay);
         interarrival.merge(&result.interarrival);
         deliveries += result.deliveries;
@@ -184,6 +204,26 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(e).expect("experiment serializes"));
     Ok(SimOutput { summary, delay, interarrival, trace, deliveries })
+}
+
+/// Splits detector specs into at most `count` contiguous groups of about equal numbers of
+/// configurations (contiguous, so that results keep the specs' order).
+fn detector_groups(specs: &[crate::detector::DetectorSpec], count: usize) -> Vec<Vec<crate::detector::DetectorSpec>> {
+    let count = count.min(specs.len()).max(1);
+    let total: usize = specs.iter().map(|s| s.points().len()).sum();
+    let mut groups: Vec<Vec<crate::detector::DetectorSpec>> = vec![Vec::new()];
+    let mut filled = 0;
+    for (i, spec) in specs.iter().enumerate() {
+        let remaining_specs = specs.len() - i;
+        let open_groups = count - groups.len();
+        let due = filled * count >= total * groups.len();
+        if !groups.last().expect("one group").is_empty() && open_groups > 0 && (due || remaining_specs <= open_groups) {
+            groups.push(Vec::new());
+        }
+        filled += spec.points().len();
+        groups.last_mut().expect("one group").push(spec.clone());
+    }
+    groups
 }
 
 /// Merges per-monitor traces into one in received order (ties: monitor order), as `replay`

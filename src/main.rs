@@ -33,6 +33,11 @@ enum Command {
     Replay(ReplayArgs),
     /// List every detector kind with its keys and defaults.
     Detectors,
+    /// Draw every chart a results directory supports (PNG and SVG) and its report.html.
+    Plot {
+        /// A results directory written by `run` (or `replay`).
+        dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -77,6 +82,9 @@ struct RunArgs {
     /// Worker threads [default: the machine's cores].
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Do not draw charts and report.html (`fdlab plot DIR` draws them later).
+    #[arg(long)]
+    no_charts: bool,
 }
 
 fn main() -> ExitCode {
@@ -94,6 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay_command(args),
         Command::Run(args) => run_command(args),
         Command::Validate { files } => validate_command(&files),
+        Command::Plot { dir } => plot_command(&dir),
         Command::Detectors => print_stdout(&fdlab::detector::spec::describe_kinds()),
     }
 }
@@ -114,7 +123,23 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let files = fdlab::report::outputs(&output);
     write_dir_atomic(&out, &files).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {} ({} heartbeats delivered)", out.display(), output.deliveries);
-    print_stdout(&output.summary.table())
+    print_stdout(&output.summary.table())?;
+    if !args.no_charts {
+        plot_command(&out)?;
+    }
+    Ok(())
+}
+
+fn plot_command(dir: &Path) -> anyhow::Result<()> {
+    let (drawn, skipped) = fdlab::report::charts::plot_and_report(dir)?;
+    for d in &drawn {
+        eprintln!("drew {}", d.png.display());
+    }
+    for s in &skipped {
+        eprintln!("not drawn: {s}");
+    }
+    eprintln!("wrote {}", dir.join("report.html").display());
+    Ok(())
 }
 
 fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {

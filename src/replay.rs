@@ -13,7 +13,7 @@ use crate::analysis::{DetectorBank, GroundTruth};
 use crate::detector::DetectorSpec;
 use crate::report::summary::{ResultEntry, SummaryFile};
 use crate::time::{Nanos, parse_duration};
-use crate::trace::{TraceError, TraceReader};
+use crate::trace::{TraceError, TraceReader, csv_field};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -191,7 +191,16 @@ fn write_levels<R: std::io::Read>(
             } else {
                 write!(l.out, "{},", t.0)
             }
-            .and_then(|_| writeln!(l.out, "{},{},{},{}", reader.name(link.target), point.label, level, suspected))
+            .and_then(|_| {
+                writeln!(
+                    l.out,
+                    "{},{},{},{}",
+                    csv_field(reader.name(link.target)),
+                    csv_field(&point.label),
+                    level,
+                    suspected
+                )
+            })
             .map_err(ReplayError::Levels)?;
         }
     }

@@ -224,6 +224,15 @@ fn csv_error(path: &Path, e: csv::Error) -> TraceError {
     }
 }
 
+/// A CSV field: quoted (with quotes doubled) when it holds a comma, quote or line break.
+pub fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
+}
+
 /// A plain decimal u64, without sign, spaces or exponent.
 fn parse_u64(bytes: &[u8]) -> Option<u64> {
     if bytes.is_empty() || bytes.len() > 20 {

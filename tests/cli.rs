@@ -70,6 +70,27 @@ fn replay_writes_summary_and_levels() {
     assert!(lines.contains(&"750000000,b,fixed:timeout=300ms,0.549,true"), "{text}");
     // At 1 s the heartbeat received at 1.001 s is not yet in.
     assert!(lines.contains(&"1000000000,b,fixed:timeout=300ms,0.099,false"), "{text}");
+    // A label with commas is quoted, so the file stays five columns.
+    let o = fdlab(&[
+        "replay",
+        &trace,
+        "-d",
+        "phi:threshold=8,pause=2s",
+        "--out",
+        out.to_str().unwrap(),
+        "--levels",
+        levels.to_str().unwrap(),
+        "--every",
+        "500ms",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&levels).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    for row in reader.records() {
+        let row = row.unwrap();
+        assert_eq!(row.len(), 5);
+        assert_eq!(&row[2], "phi:threshold=8,pause=2s");
+    }
 }
 
 fn assert_fails_cleanly(args: &[&str], out: &Path, needles: &[&str]) {

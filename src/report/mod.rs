@@ -3,7 +3,9 @@
 //! Data first, pictures second (DESIGN.md §2 point 6): every run writes its numbers here;
 //! charts are drawn from those files.
 
+pub mod charts;
 pub mod hgrm;
+pub mod html;
 pub mod summary;
 
 use std::io::Write;
@@ -100,6 +102,26 @@ pub fn outputs(output: &crate::sim::SimOutput) -> Vec<(std::path::PathBuf, Vec<u
             hgrm::percentile_distribution(&t.mistake_histogram).into_bytes(),
         ));
     }
+    let faults = serde_json::to_string_pretty(&output.faults).expect("faults serialize") + "\n";
+    files.push((PathBuf::from("faults.json"), faults.into_bytes()));
+    let mut levels = String::from("fault,time_ns,detector,level,threshold,suspected\n");
+    for l in &output.levels {
+        levels.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            l.window,
+            l.at.0,
+            crate::trace::csv_field(&l.detector),
+            l.level,
+            l.threshold,
+            l.suspected
+        ));
+    }
+    files.push((PathBuf::from("timeline/levels.csv"), levels.into_bytes()));
+    let mut arrivals = String::from("fault,time_ns\n");
+    for (w, at) in &output.window_arrivals {
+        arrivals.push_str(&format!("{w},{}\n", at.0));
+    }
+    files.push((PathBuf::from("timeline/arrivals.csv"), arrivals.into_bytes()));
     if !output.trace.is_empty() {
         let mut w = crate::trace::TraceWriter::new(Vec::new(), true).expect("writing to memory");
         for (monitor, target, arrival) in &output.trace {

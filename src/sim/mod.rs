@@ -22,11 +22,12 @@ use crate::analysis::stats::DurationStats;
 use crate::detector::Arrival;
 use crate::experiment::Experiment;
 use crate::fault::Timeline;
+use crate::fault::Window;
 use crate::fault::delay::{DelaySampler, EmpiricalError};
 use crate::report::summary::{LinkEntry, ResultEntry, SummaryFile, totals};
 use crate::time::Nanos;
 use link::{LinkStream, Sender};
-use monitor::{Clock, IncomingLink, MonitorResult, MonitorSetup};
+use monitor::{Clock, IncomingLink, LevelSample, MonitorResult, MonitorSetup, SampleWindow};
 use rng::stream;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,102 @@ pub struct SimOutput {
     /// (monitor, target, arrival) in received order, when recorded.
     pub trace: Vec<(String, String, Arrival)>,
     pub deliveries: u64,
+    /// The injected faults, with the window sampled around each for the timeline chart.
+    pub faults: Vec<FaultView>,
+    /// Levels sampled around faults.
+    pub levels: Vec<LevelSample>,
+    /// (fault view id, real arrival time) of heartbeats on the sampled links.
+    pub window_arrivals: Vec<(usize, Nanos)>,
+}
+
+/// An injected fault as the timeline chart shows it: one representative monitored link,
+/// the fault's window and the sampled view around it (seconds, real time).
+#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+pub struct FaultView {
+    pub id: usize,
+    pub kind: String,
+    pub node: Option<String>,
+    pub monitor: String,
+    pub target: String,
+    pub from_s: f64,
+    /// `null` for a crash without recovery.
+    pub to_s: Option<f64>,
+    pub view_from_s: f64,
+    pub view_to_s: f64,
+}
+
+/// At most this many faults get a sampled timeline.
+const MAX_FAULT_VIEWS: usize = 6;
+/// Samples per timeline.
+const SAMPLES_PER_VIEW: u64 = 800;
+
+/// Chooses the faults to chart and the link and window of each.
+fn fault_views(
+    e: &Experiment,
+    timeline: &Timeline,
+    links: &[(usize, usize)],
+) -> Vec<(FaultView, (usize, usize), Window)> {
+    let ids = |i: usize| e.nodes[i].id.clone();
+    // (kind, node, link, window, crash without recovery)
+    type Candidate = (String, Option<usize>, (usize, usize), Window, bool);
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for (n, f) in timeline.nodes.iter().enumerate() {
+        let watched = links.iter().find(|l| l.1 == n).copied();
+        let watching = links.iter().find(|l| l.0 == n).copied();
+        if let Some(link) = watched {
+            for c in &f.crashes {
+                candidates.push((
+                    "crash".into(),
+                    Some(n),
+                    link,
+                    Window { from: c.from, to: c.to.unwrap_or(c.from) },
+                    c.to.is_none(),
+                ));
+            }
+            for w in &f.send_pauses {
+                candidates.push(("pause".into(), Some(n), link, *w, false));
+            }
+        }
+        if let Some(link) = watching {
+            for w in f.recv_pauses.iter().filter(|w| !f.send_pauses.contains(w)) {
+                candidates.push(("monitor pause".into(), Some(n), link, *w, false));
+            }
+        }
+    }
+    for &(m, t) in links {
+        for w in &timeline.link(t, m).cuts {
+            if !candidates.iter().any(|c| c.0 == "partition" && c.3 == *w) {
+                candidates.push(("partition".into(), None, (m, t), *w, false));
+            }
+        }
+    }
+    candidates.sort_by_key(|c| (c.3.from, c.2));
+    candidates
+        .into_iter()
+        .take(MAX_FAULT_VIEWS)
+        .enumerate()
+        .map(|(id, (kind, node, link, w, forever))| {
+            let length = w.to.saturating_sub(w.from);
+            let pad = Nanos::from_secs(2).max(Nanos(length.0 / 2)).max(Nanos(e.node(link.1).interval.0 * 20));
+            let view = Window {
+                from: w.from.saturating_sub(pad),
+                to: if forever { w.from.saturating_add(pad).saturating_add(pad) } else { w.to.saturating_add(pad) }
+                    .min(e.duration),
+            };
+            let fv = FaultView {
+                id,
+                kind,
+                node: node.map(ids),
+                monitor: ids(link.0),
+                target: ids(link.1),
+                from_s: w.from.as_secs_f64(),
+                to_s: (!forever).then(|| w.to.as_secs_f64()),
+                view_from_s: view.from.as_secs_f64(),
+                view_to_s: view.to.as_secs_f64(),
+            };
+            (fv, link, view)
+        })
+        .collect()
 }
 
 /// Runs an experiment. `progress` is told how much simulated time each monitor has covered
@@ -89,7 +186,22 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     let groups = detector_groups(&e.detectors, (threads / monitors.len().max(1)).max(1));
     let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
 
+    let views = fault_views(e, &timeline, &all_links);
+
     let run_monitor = |m: usize, detectors: &[crate::detector::DetectorSpec], primary: bool| -> MonitorResult {
+        let incoming_targets: Vec<usize> = all_links.iter().filter(|l| l.0 == m).map(|l| l.1).collect();
+        let samples = views
+            .iter()
+            .filter(|(_, link, _)| link.0 == m)
+            .map(|(fv, link, view)| SampleWindow {
+                id: fv.id,
+                // Cannot fail: the view's link is one of this monitor's links.
+                link: incoming_targets.iter().position(|&t| t == link.1).expect("monitored link"),
+                from: view.from,
+                to: view.to,
+                step: Nanos((view.to.0 - view.from.0) / SAMPLES_PER_VIEW),
+            })
+            .collect();
         let node = &nodes[m];
         let faults = &timeline.nodes[m];
         let end = faults.crashes.first().map_or(e.duration, |c| c.from.min(e.duration));
@@ -101,6 +213,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
             resume_order: e.engine.resume_order,
             buffer: e.engine.recv_buffer,
             record_trace: options.record_trace && primary,
+            samples,
         };
         let incoming = all_links
             .iter()
@@ -158,6 +271,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
                 for (link, extra) in primary.links.iter_mut().zip(other.links) {
                     link.reports.extend(extra.reports);
                 }
+                primary.levels.extend(other.levels);
             }
             primary
         })
@@ -169,7 +283,11 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     let mut interarrival = DurationStats::default();
     let mut traces = Vec::new();
     let mut deliveries = 0;
+    let mut levels = Vec::new();
+    let mut window_arrivals = Vec::new();
     for (result, &m) in results.into_iter().zip(&monitors) {
+        levels.extend(result.levels);
+        window_arrivals.extend(result.window_arrivals);
         delay.merge(&result.delay);
         interarrival.merge(&result.interarrival);
         deliveries += result.deliveries;
@@ -203,7 +321,11 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     summary.links = link_entries;
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(e).expect("experiment serializes"));
-    Ok(SimOutput { summary, delay, interarrival, trace, deliveries })
+    // A fixed order, whatever thread produced what.
+    levels.sort_by_key(|l| (l.window, l.at));
+    window_arrivals.sort();
+    let faults = views.into_iter().map(|(fv, _, _)| fv).collect();
+    Ok(SimOutput { summary, delay, interarrival, trace, deliveries, faults, levels, window_arrivals })
 }
 
 /// Splits detector specs into at most `count` contiguous groups of about equal numbers of

@@ -45,6 +45,29 @@ pub struct IncomingLink<'a> {
     pub cuts: &'a [Window],
 }
 
+/// A window around a fault in which one link's levels are sampled for the timeline chart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleWindow {
+    pub id: usize,
+    /// Index of the link among this monitor's incoming links.
+    pub link: usize,
+    /// Real time.
+    pub from: Nanos,
+    pub to: Nanos,
+    pub step: Nanos,
+}
+
+/// One sampled level (real time).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LevelSample {
+    pub window: usize,
+    pub at: Nanos,
+    pub detector: String,
+    pub level: f64,
+    pub threshold: f64,
+    pub suspected: bool,
+}
+
 /// The rules and faults of the monitoring node.
 pub struct MonitorSetup<'a> {
     pub clock: Clock,
@@ -55,6 +78,8 @@ pub struct MonitorSetup<'a> {
     pub resume_order: ResumeOrder,
     pub buffer: usize,
     pub record_trace: bool,
+    /// Windows in which to sample levels and record arrivals for charts.
+    pub samples: Vec<SampleWindow>,
 }
 
 /// The outcome for one link.
@@ -73,6 +98,10 @@ pub struct MonitorResult {
     /// (target, arrival in monitor-local time), in arrival order, when recording a trace.
     pub trace: Vec<(usize, Arrival)>,
     pub deliveries: u64,
+    /// Levels sampled in the sample windows.
+    pub levels: Vec<LevelSample>,
+    /// (window, real arrival time) of heartbeats delivered on a sampled link in its window.
+    pub window_arrivals: Vec<(usize, Nanos)>,
 }
 
 /// The receive policy's state for one link.
@@ -138,6 +167,29 @@ impl State<'_> {
         if setup.record_trace {
             self.result.trace.push((self.links[link].target, arrival));
         }
+        for w in setup.samples.iter().filter(|w| w.link == link && w.from <= at_real && at_real <= w.to) {
+            self.result.window_arrivals.push((w.id, at_real));
+        }
+    }
+
+    /// Samples every window's levels at its sample times before `until` (real time).
+    fn sample(&mut self, setup: &MonitorSetup<'_>, next_sample: &mut [Nanos], until: Nanos, inclusive: bool) {
+        for (w, next) in setup.samples.iter().zip(next_sample.iter_mut()) {
+            while *next <= w.to && (*next < until || (inclusive && *next == until)) {
+                let local = setup.clock.local(*next);
+                for (point, level, suspected) in self.banks[w.link].levels(local) {
+                    self.result.levels.push(LevelSample {
+                        window: w.id,
+                        at: *next,
+                        detector: point.label.clone(),
+                        level,
+                        threshold: point.threshold,
+                        suspected,
+                    });
+                }
+                *next = next.saturating_add(w.step.max(Nanos(1)));
+            }
+        }
     }
 }
 
@@ -183,8 +235,11 @@ pub fn run(
             interarrival: DurationStats::default(),
             trace: Vec::new(),
             deliveries: 0,
+            levels: Vec::new(),
+            window_arrivals: Vec::new(),
         },
     };
+    let mut next_sample: Vec<Nanos> = setup.samples.iter().map(|w| w.from).collect();
     let mut heads = Merge::new(&mut state.links);
     let mut pause = 0;
     let mut buffered: Vec<(usize, Delivery)> = Vec::new();
@@ -200,6 +255,7 @@ pub fn run(
             resume(&setup, &mut state, *w, &mut buffered, timers_first);
             pause += 1;
         }
+        state.sample(&setup, &mut next_sample, next.unwrap_or(setup.end), next.is_none());
         let Some(at) = next else { break };
         let (d, i) = heads.pop(&mut state.links).expect("peeked");
         match setup.pauses.get(pause) {

@@ -1,0 +1,131 @@
+//! The distribution of detection time per detector configuration, as a CDF.
+//!
+//! Reads `detection-time/*.hgrm` (all links together, measured over injected crashes) and
+//! takes the configurations' labels from `summary.json`.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, read, save, seconds_label, summary};
+use crate::report::file_stem;
+use crate::report::hgrm::parse_rows;
+
+const CHART: &str = "detection-time chart";
+/// Curves per chart; a larger sweep is thinned evenly.
+const MAX_CURVES: usize = 8;
+
+pub struct Detection {
+    /// (label, points: seconds, cumulative share)
+    curves: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+pub fn load(dir: &Path) -> Result<Detection, ChartError> {
+    let s = summary(dir, CHART)?;
+    let entries = match s["totals"].as_array() {
+        Some(t) if !t.is_empty() => t.clone(),
+        _ => s["results"].as_array().cloned().unwrap_or_default(),
+    };
+    let mut curves = Vec::new();
+    for e in &entries {
+        let Some(label) = e["detector"].as_str() else { continue };
+        if curves.iter().any(|(l, _): &(String, _)| l == label) {
+            continue;
+        }
+        let file = format!("detection-time/{}.hgrm", file_stem(label));
+        let rows = match read(dir, &file, CHART) {
+            Ok(text) => parse_rows(&text),
+            Err(ChartError::MissingData { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        if rows.is_empty() {
+            continue;
+        }
+        let mut points = vec![(rows[0].0 / 1e3, 0.0)];
+        points.extend(rows.iter().map(|r| (r.0 / 1e3, r.1)));
+        curves.push((label.to_string(), points));
+    }
+    if curves.is_empty() {
+        return Err(ChartError::MissingData {
+            chart: CHART,
+            dir: dir.to_path_buf(),
+            what: "detected crashes (detection-time/*.hgrm with values)".into(),
+        });
+    }
+    if curves.len() > MAX_CURVES {
+        let n = curves.len();
+        curves = curves
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| (i * MAX_CURVES / n) != ((i + 1) * MAX_CURVES / n))
+            .map(|(_, c)| c)
+            .collect();
+    }
+    Ok(Detection { curves })
+}
+
+impl Figure for Detection {
+    fn size(&self) -> (u32, u32) {
+        (1200, 700)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        root.fill(&WHITE).map_err(err)?;
+        let x_max = self.curves.iter().flat_map(|(_, p)| p).map(|p| p.0).fold(0.0, f64::max) * 1.1 + 1e-3;
+        let mut chart = ChartBuilder::on(root)
+            .caption("Detection time after a crash (CDF)", (FONT_FAMILY, 26))
+            .margin(16)
+            .x_label_area_size(56)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..x_max, 0.0..1.02)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("detection time (s)")
+            .y_desc("share of crashes detected")
+            .x_label_formatter(&|x| seconds_label(*x))
+            .label_style((FONT_FAMILY, 16))
+            .axis_desc_style((FONT_FAMILY, 18))
+            .draw()
+            .map_err(err)?;
+        for (i, (label, points)) in self.curves.iter().enumerate() {
+            let c = color(i);
+            // A step function: the share jumps at each value.
+            let mut steps = Vec::with_capacity(points.len() * 2);
+            for w in points.windows(2) {
+                steps.push((w[1].0, w[0].1));
+                steps.push((w[1].0, w[1].1));
+            }
+            steps.insert(0, points[0]);
+            chart
+                .draw_series(LineSeries::new(steps, c.stroke_width(2)))
+                .map_err(err)?
+                .label(label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FONT_FAMILY, 15))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+pub fn draw(dir: &Path, out: &Path) -> Result<Drawn, ChartError> {
+    let d = load(dir)?;
+    let (png, svg) = save(&d, out, "detection")?;
+    Ok(Drawn {
+        name: "detection".into(),
+        title: "Detection time after a crash".into(),
+        caption: "For each detector, the share of injected crashes it had noticed after a given time: curves \
+                  further left detect faster."
+            .into(),
+        png,
+        svg,
+    })
+}

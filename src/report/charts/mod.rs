@@ -1,0 +1,180 @@
+//! Charts, drawn from the files a run writes (DESIGN.md §2 point 6), never by re-running.
+//!
+//! One file per chart; each reads what it needs from the results directory, reports
+//! [`ChartError::MissingData`] if it is not there, and draws a [`Figure`] to PNG and SVG.
+//! Text uses DejaVu Sans embedded in the binary (through plotters' `ab_glyph` backend), so
+//! no system fonts or fontconfig are needed. A new kind of run adds a chart by adding a file
+//! and a line in [`plot`].
+
+pub mod detection;
+pub mod latency;
+pub mod timeline;
+pub mod tradeoff;
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// DejaVu Sans (license: `assets/fonts/LICENSE-DejaVu.txt`).
+static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+
+/// The font family name every chart uses.
+pub const FONT_FAMILY: &str = "sans-serif";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    #[error("{chart}: {dir} has no {what}")]
+    MissingData { chart: &'static str, dir: PathBuf, what: String },
+    #[error("{file}: {message}")]
+    BadData { file: PathBuf, message: String },
+    #[error("drawing {file}: {message}")]
+    Draw { file: PathBuf, message: String },
+    #[error("{file}: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+}
+
+/// A chart that can draw itself on any plotters backend.
+pub trait Figure {
+    /// Pixels (PNG) or user units (SVG).
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// A chart written to disk.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drawn {
+    /// File stem under `charts/`, e.g. `tradeoff`.
+    pub name: String,
+    pub title: String,
+    /// One sentence on what the chart shows.
+    pub caption: String,
+    pub png: PathBuf,
+    pub svg: PathBuf,
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Cannot fail: the embedded file is a valid TrueType font (tested by every chart test).
+        plotters::style::register_font(FONT_FAMILY, FontStyle::Normal, FONT).map_err(|_| ()).expect("embedded font");
+    });
+}
+
+/// Draws `figure` to `dir/NAME.png` and `dir/NAME.svg`, each written to a temporary file
+/// first and then renamed.
+pub fn save(figure: &impl Figure, dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), ChartError> {
+    register_font();
+    std::fs::create_dir_all(dir).map_err(|source| ChartError::Io { file: dir.to_path_buf(), source })?;
+    let png = dir.join(format!("{name}.png"));
+    let svg = dir.join(format!("{name}.svg"));
+    let draw_error = |file: &Path, message: String| ChartError::Draw { file: file.to_path_buf(), message };
+    let tmp_png = dir.join(format!(".{name}.tmp.png"));
+    {
+        let root = BitMapBackend::new(&tmp_png, figure.size()).into_drawing_area();
+        figure.draw(&root).map_err(|m| draw_error(&png, m))?;
+        root.present().map_err(|e| draw_error(&png, e.to_string()))?;
+    }
+    let tmp_svg = dir.join(format!(".{name}.tmp.svg"));
+    {
+        let root = SVGBackend::new(&tmp_svg, figure.size()).into_drawing_area();
+        figure.draw(&root).map_err(|m| draw_error(&svg, m))?;
+        root.present().map_err(|e| draw_error(&svg, e.to_string()))?;
+    }
+    for (tmp, path) in [(&tmp_png, &png), (&tmp_svg, &svg)] {
+        std::fs::rename(tmp, path).map_err(|source| ChartError::Io { file: path.clone(), source })?;
+    }
+    Ok((png, svg))
+}
+
+/// Draws every chart the results in `dir` support into `dir/charts/`. Returns what was
+/// drawn and, for each chart that could not be, why. An error if nothing could be drawn.
+pub fn plot(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
+    let out = dir.join("charts");
+    let mut drawn = Vec::new();
+    let mut skipped = Vec::new();
+    let mut keep = |result: Result<Vec<Drawn>, ChartError>| match result {
+        Ok(d) => drawn.extend(d),
+        Err(e @ (ChartError::MissingData { .. } | ChartError::BadData { .. })) => skipped.push(e),
+        Err(e) => skipped.push(e),
+    };
+    keep(tradeoff::draw(dir, &out).map(|d| vec![d]));
+    keep(timeline::draw(dir, &out));
+    keep(latency::draw(dir, &out).map(|d| vec![d]));
+    keep(detection::draw(dir, &out).map(|d| vec![d]));
+    if drawn.is_empty() {
+        return Err(ChartError::MissingData {
+            chart: "plot",
+            dir: dir.to_path_buf(),
+            what: format!(
+                "data for any chart ({})",
+                skipped.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            ),
+        });
+    }
+    Ok((drawn, skipped))
+}
+
+/// Draws every chart the results in `dir` support and writes `dir/report.html`. Returns
+/// the charts drawn and the reasons others were not.
+pub fn plot_and_report(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
+    let (drawn, skipped) = plot(dir)?;
+    let s = summary(dir, "report")?;
+    let html = crate::report::html::page(dir, &s, &drawn);
+    let path = dir.join("report.html");
+    crate::report::write_atomic(&path, html.as_bytes()).map_err(|source| ChartError::Io { file: path, source })?;
+    Ok((drawn, skipped))
+}
+
+/// Reads a results file, or says which chart lacks it.
+pub(crate) fn read(dir: &Path, file: &str, chart: &'static str) -> Result<String, ChartError> {
+    let path = dir.join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ChartError::MissingData { chart, dir: dir.to_path_buf(), what: file.to_string() })
+        }
+        Err(source) => Err(ChartError::Io { file: path, source }),
+    }
+}
+
+/// Reads and parses `summary.json`.
+pub(crate) fn summary(dir: &Path, chart: &'static str) -> Result<serde_json::Value, ChartError> {
+    let text = read(dir, "summary.json", chart)?;
+    serde_json::from_str(&text)
+        .map_err(|e| ChartError::BadData { file: dir.join("summary.json"), message: e.to_string() })
+}
+
+/// A palette that stays distinguishable in print.
+pub(crate) fn color(i: usize) -> RGBColor {
+    const COLORS: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(255, 127, 14),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(23, 190, 207),
+    ];
+    COLORS[i % COLORS.len()]
+}
+
+pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Seconds as a short readable duration for axis labels.
+pub(crate) fn seconds_label(s: f64) -> String {
+    let a = s.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if a >= 1.0 {
+        format!("{s:.3}").trim_end_matches('0').trim_end_matches('.').to_string() + " s"
+    } else if a >= 1e-3 {
+        format!("{:.3}", s * 1e3).trim_end_matches('0').trim_end_matches('.').to_string() + " ms"
+    } else {
+        format!("{:.1} µs", s * 1e6)
+    }
+}

@@ -1,0 +1,125 @@
+//! `report.html`: one self-contained page per results directory: the experiment's
+//! description, its key table and every chart. It references only files beside it
+//! (`charts/*.png`, `*.svg`), fetches nothing from the network and works from `file://`. An
+//! inline script records on `<body data-images=…>` whether every image loaded, which the
+//! browser check in `.ci/run` reads.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use super::charts::Drawn;
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn seconds(v: &serde_json::Value) -> String {
+    match v.as_f64() {
+        None => "–".into(),
+        Some(s) if s >= 1.0 => format!("{s:.3} s"),
+        Some(s) => format!("{:.1} ms", s * 1e3),
+    }
+}
+
+fn number(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// The page for the results in `dir`, with `charts` (paths relative to `dir`).
+pub fn page(dir: &Path, summary: &serde_json::Value, charts: &[Drawn]) -> String {
+    let name = summary["experiment"].as_str().unwrap_or("fdlab results");
+    let config = &summary["experiment_config"];
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>fdlab: {}</title>\n<style>\n\
+         body {{ font-family: sans-serif; margin: 2em auto; max-width: 1250px; color: #222; }}\n\
+         table {{ border-collapse: collapse; font-size: 14px; }}\n\
+         th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}\n\
+         th {{ background: #f3f3f3; }} td:first-child {{ text-align: left; font-family: monospace; }}\n\
+         figure {{ margin: 2em 0; }} img {{ max-width: 100%; border: 1px solid #ddd; }}\n\
+         figcaption {{ color: #444; margin-top: .4em; }}\n</style>\n</head>\n<body>\n",
+        escape(name)
+    );
+    let _ = writeln!(h, "<h1>{}</h1>", escape(name));
+    if let Some(d) = config["description"].as_str().filter(|d| !d.is_empty()) {
+        let _ = writeln!(h, "<p>{}</p>", escape(d));
+    }
+    let _ = writeln!(
+        h,
+        "<p>Engine <b>{}</b>, seed <b>{}</b>, run length {}, fdlab {}.</p>",
+        escape(summary["engine"].as_str().unwrap_or("?")),
+        summary["seed"].as_u64().map_or("none".to_string(), |s| s.to_string()),
+        seconds(&summary["run_end_s"]),
+        escape(summary["fdlab_version"].as_str().unwrap_or("?"))
+    );
+    let totals = summary["totals"].as_array().filter(|t| !t.is_empty());
+    let rows = totals.or(summary["results"].as_array()).cloned().unwrap_or_default();
+    h.push_str("<table>\n<tr><th>detector</th><th>link</th><th>mistakes</th><th>per day [95 % CI]</th><th>mean T<sub>M</sub></th>\
+                <th>T<sub>D</sub> mean</th><th>T<sub>D</sub> p99</th><th>P<sub>A</sub></th><th>mistakes by cause</th></tr>\n");
+    for r in &rows {
+        let link = match (r["links"].as_u64(), r["monitor"].as_str(), r["target"].as_str()) {
+            (Some(n), _, _) => format!("{n} links"),
+            (None, Some(m), Some(t)) => format!("{m}→{t}"),
+            (None, None, Some(t)) => t.to_string(),
+            _ => "–".into(),
+        };
+        let per_day = match (r["mistakes_per_day"].as_f64(), r["mistake_rate_per_s_ci95"].as_array()) {
+            (Some(d), Some(ci)) => format!(
+                "{} [{}, {}]",
+                number(d),
+                number(ci[0].as_f64().unwrap_or(0.0) * 86400.0),
+                number(ci[1].as_f64().unwrap_or(0.0) * 86400.0)
+            ),
+            _ => "–".into(),
+        };
+        let causes = r["mistakes_by_cause"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| format!("{} {}", k.replace('_', " "), v)).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(r["detector"].as_str().unwrap_or("?")),
+            escape(&link),
+            r["mistakes"].as_u64().unwrap_or(0),
+            per_day,
+            seconds(&r["mistake_duration_s"]["mean"]),
+            seconds(&r["detection_time_s"]["mean"]),
+            seconds(&r["detection_time_s"]["p99"]),
+            r["query_accuracy"].as_f64().map_or("–".into(), |p| format!("{p:.6}")),
+            escape(&causes)
+        );
+    }
+    h.push_str(
+        "</table>\n<p>T<sub>M</sub>: mistake duration; T<sub>D</sub>: detection time; P<sub>A</sub>: query accuracy. \
+                Definitions: docs/summary.md.</p>\n",
+    );
+    for c in charts {
+        let rel = |p: &Path| p.strip_prefix(dir).unwrap_or(p).to_string_lossy().replace('\\', "/");
+        let _ = writeln!(
+            h,
+            "<figure>\n<h2>{}</h2>\n<img src=\"{}\" alt=\"{}\">\n<figcaption>{} (<a href=\"{}\">SVG</a>)</figcaption>\n</figure>",
+            escape(&c.title),
+            escape(&rel(&c.png)),
+            escape(&c.title),
+            escape(&c.caption),
+            escape(&rel(&c.svg))
+        );
+    }
+    h.push_str(
+        "<script>\nwindow.addEventListener('load', function () {\n  var broken = Array.prototype.filter.call(document.images, \
+         function (i) { return !i.complete || i.naturalWidth === 0; });\n  document.body.setAttribute('data-images', \
+         broken.length ? 'broken: ' + broken.map(function (i) { return i.getAttribute('src'); }).join(' ') : 'ok');\n});\n\
+         </script>\n</body>\n</html>\n",
+    );
+    h
+}

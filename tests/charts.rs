@@ -1,0 +1,136 @@
+//! Charts and report.html, drawn from the files a run writes.
+
+use std::path::Path;
+use std::process::Command;
+
+use fdlab::experiment::{Experiment, QUICKSTART};
+use fdlab::report::charts::{ChartError, plot, plot_and_report};
+use fdlab::report::{outputs, write_dir_atomic};
+use fdlab::sim::{RunOptions, run};
+
+/// Simulates the quickstart into `dir` (no charts yet).
+fn quickstart(dir: &Path) {
+    let e = Experiment::from_toml(Path::new("quickstart.toml"), QUICKSTART).unwrap();
+    let out =
+        run(&e, &RunOptions { seed: None, base_dir: ".".into(), record_trace: false, threads: 1 }, &|_| {}).unwrap();
+    write_dir_atomic(dir, &outputs(&out)).unwrap();
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
+    let mut reader = decoder.read_info().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    // Not blank: more than one colour in the image.
+    let first = &buf[..3];
+    assert!(buf.chunks(3).any(|px| px != first), "{} is blank", path.display());
+    (info.width, info.height)
+}
+
+fn assert_svg(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    assert!(text.contains("<text"), "{} has no text", path.display());
+}
+
+#[test]
+fn every_chart_renders_to_png_and_svg_of_the_expected_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("q");
+    quickstart(&results);
+    let (drawn, skipped) = plot(&results).unwrap();
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let names: Vec<&str> = drawn.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["tradeoff", "timeline-0", "timeline-1", "latency", "detection"]);
+    for d in &drawn {
+        let expected = match d.name.as_str() {
+            "tradeoff" => (1200, 760),
+            "latency" => (1200, 900),
+            "detection" => (1200, 700),
+            // Three detectors: three panels.
+            _ => (1200, 120 + 190 * 3),
+        };
+        assert_eq!(png_size(&d.png), expected, "{}", d.name);
+        assert_svg(&d.svg);
+        assert!(!d.caption.is_empty());
+    }
+}
+
+#[test]
+fn missing_data_is_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    match plot(dir.path()) {
+        Err(ChartError::MissingData { what, .. }) => assert!(what.contains("summary.json"), "{what}"),
+        other => panic!("expected MissingData, got {other:?}"),
+    }
+    // A replay writes only summary.json: the trade-off chart is drawn, the others say why not.
+    let results = dir.path().join("r");
+    quickstart(&results);
+    for f in ["delay.hgrm", "faults.json"] {
+        std::fs::remove_file(results.join(f)).unwrap();
+    }
+    std::fs::remove_dir_all(results.join("detection-time")).unwrap();
+    let (drawn, skipped) = plot(&results).unwrap();
+    assert_eq!(drawn.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["tradeoff"]);
+    let reasons: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("faults.json")));
+    assert!(reasons.iter().any(|r| r.contains("delay.hgrm")));
+    assert!(reasons.iter().any(|r| r.contains("detected crashes")));
+    // A garbled summary names the file.
+    std::fs::write(results.join("summary.json"), "{ not json").unwrap();
+    let e = plot(&results).unwrap_err().to_string();
+    assert!(e.contains("summary.json"), "{e}");
+}
+
+#[test]
+fn rendering_needs_no_system_fonts() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("q");
+    quickstart(&results);
+    let conf = dir.path().join("empty-fonts.conf");
+    std::fs::write(&conf, "<?xml version=\"1.0\"?>\n<fontconfig></fontconfig>\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_fdlab"))
+        .args(["plot", results.to_str().unwrap()])
+        .env("FONTCONFIG_FILE", &conf)
+        .env("FONTCONFIG_PATH", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(png_size(&results.join("charts/tradeoff.png")), (1200, 760));
+    assert_svg(&results.join("charts/latency.svg"));
+}
+
+#[test]
+fn report_references_only_local_files_that_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("q");
+    quickstart(&results);
+    plot_and_report(&results).unwrap();
+    let html = std::fs::read_to_string(results.join("report.html")).unwrap();
+    assert!(html.contains("<table>") && html.contains("quickstart"));
+    let lower = html.to_lowercase();
+    for remote in ["http://", "https://", "src=\"//", "href=\"//", "@import", "url("] {
+        assert!(!lower.contains(remote), "report.html fetches from the network: {remote}");
+    }
+    let mut references = 0;
+    for attribute in ["src=\"", "href=\""] {
+        for piece in html.split(attribute).skip(1) {
+            let target = &piece[..piece.find('"').unwrap()];
+            let path = results.join(target);
+            assert!(path.is_file(), "report.html references missing {target}");
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("png") => {
+                    png_size(&path);
+                }
+                Some("svg") => assert_svg(&path),
+                other => panic!("unexpected reference {target} ({other:?})"),
+            }
+            references += 1;
+        }
+    }
+    // Five charts, each as a PNG image and an SVG link.
+    assert_eq!(references, 10);
+}

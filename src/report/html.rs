@@ -67,6 +67,7 @@ pub fn page(dir: &Path, summary: &serde_json::Value, charts: &[Drawn]) -> String
                 <th>T<sub>D</sub> mean</th><th>T<sub>D</sub> p99</th><th>P<sub>A</sub></th><th>mistakes by cause</th></tr>\n");
     for r in &rows {
         let link = match (r["links"].as_u64(), r["monitor"].as_str(), r["target"].as_str()) {
+            (Some(1), _, _) => "1 link".to_string(),
             (Some(n), _, _) => format!("{n} links"),
             (None, Some(m), Some(t)) => format!("{m}→{t}"),
             (None, None, Some(t)) => t.to_string(),

@@ -80,6 +80,8 @@ pub struct MonitorSetup<'a> {
     pub record_trace: bool,
     /// Windows in which to sample levels and record arrivals for charts.
     pub samples: Vec<SampleWindow>,
+    /// The detector configurations (labels) whose levels are sampled.
+    pub sampled_labels: &'a BTreeSet<String>,
 }
 
 /// The outcome for one link.
@@ -177,7 +179,8 @@ impl State<'_> {
         for (w, next) in setup.samples.iter().zip(next_sample.iter_mut()) {
             while *next <= w.to && (*next < until || (inclusive && *next == until)) {
                 let local = setup.clock.local(*next);
-                for (point, level, suspected) in self.banks[w.link].levels(local) {
+                let levels = self.banks[w.link].levels(local);
+                for (point, level, suspected) in levels.filter(|(p, _, _)| setup.sampled_labels.contains(&p.label)) {
                     self.result.levels.push(LevelSample {
                         window: w.id,
                         at: *next,

@@ -42,6 +42,8 @@ pub fn load(dir: &Path) -> Result<Detection, ChartError> {
         if rows.is_empty() {
             continue;
         }
+        // Values of 0 (a suspicion already open at the crash) sit at 1 µs on the log axis.
+        let rows: Vec<(f64, f64, u64)> = rows.into_iter().map(|(v, q, n)| (v.max(1e-3), q, n)).collect();
         let mut points = vec![(rows[0].0 / 1e3, 0.0)];
         points.extend(rows.iter().map(|r| (r.0 / 1e3, r.1)));
         curves.push((label.to_string(), points));
@@ -72,17 +74,21 @@ impl Figure for Detection {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         root.fill(&WHITE).map_err(err)?;
-        let x_max = self.curves.iter().flat_map(|(_, p)| p).map(|p| p.0).fold(0.0, f64::max) * 1.1 + 1e-3;
+        // Log time: a tight timeout and ◇P differ by orders of magnitude.
+        let x_max = self.curves.iter().flat_map(|(_, p)| p).map(|p| p.0).fold(0.0, f64::max) * 1.5 + 1e-6;
+        let x_min =
+            (self.curves.iter().flat_map(|(_, p)| p).map(|p| p.0).filter(|x| *x > 0.0).fold(f64::MAX, f64::min) / 1.5)
+                .min(x_max / 10.0);
         let mut chart = ChartBuilder::on(root)
             .caption("Detection time after a crash (CDF)", (FONT_FAMILY, 26))
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..x_max, 0.0..1.02)
+            .build_cartesian_2d((x_min..x_max).log_scale(), 0.0..1.02)
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("detection time (s)")
+            .x_desc("detection time (log)")
             .y_desc("share of crashes detected")
             .x_label_formatter(&|x| seconds_label(*x))
             .label_style((FONT_FAMILY, 16))

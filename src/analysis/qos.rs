@@ -86,7 +86,10 @@ impl QosAccumulator {
     pub fn on_heartbeat(&mut self, at: Nanos, estimate: Option<Nanos>) {
         self.observed_from.get_or_insert(at);
         self.heartbeats += 1;
-        if let Some(e) = estimate {
+        // Reported only when there is no crash to measure (see `report`).
+        if let Some(e) = estimate
+            && self.truth.down_windows().is_empty()
+        {
             self.per_heartbeat_detection.record(e.0);
         }
     }

@@ -34,7 +34,7 @@ pub struct Send {
 }
 
 /// A datagram reaching the monitor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Delivery {
     /// Real arrival time.
     pub at: Nanos,
@@ -57,6 +57,8 @@ impl Delivery {
 /// The sender's schedule for one link.
 pub struct Sender<'a> {
     interval_ns: f64,
+    /// The interval in whole ns, for the exact-clock fast path.
+    interval: u64,
     rate: f64,
     jitter: u64,
     after_pause: AfterPause,
@@ -76,6 +78,7 @@ impl<'a> Sender<'a> {
     pub fn new(node: &Node, faults: &'a NodeFaults, end: Nanos, rng: SimRng) -> Sender<'a> {
         Sender {
             interval_ns: node.interval.0 as f64,
+            interval: node.interval.0,
             rate: node.clock_rate,
             jitter: node.jitter.0,
             after_pause: node.after_pause,
@@ -93,6 +96,12 @@ impl<'a> Sender<'a> {
     }
 
     fn real_time(&self, slot: u64, jitter: u64) -> Nanos {
+        if self.rate == 1.0 {
+            // An exact clock: integer arithmetic, no rounding (and no float conversions on
+            // the hot path).
+            let offset = slot.saturating_mul(self.interval).saturating_add(jitter);
+            return self.epoch.saturating_add(Nanos(offset));
+        }
         let local = slot as f64 * self.interval_ns + jitter as f64;
         self.epoch.saturating_add(Nanos((local / self.rate) as u64))
     }
@@ -175,6 +184,9 @@ pub struct LinkStream<'a> {
     delay_rng: SimRng,
     loss_rng: SimRng,
     heap: BinaryHeap<Reverse<Delivery>>,
+    /// The deliveries of the heartbeat just transmitted (written in place: returning them
+    /// by value costs more than the rest of the step).
+    scratch: [Delivery; 2],
     order: u64,
     pub counts: LinkCounts,
 }
@@ -203,6 +215,7 @@ impl<'a> LinkStream<'a> {
             delay_rng,
             loss_rng,
             heap: BinaryHeap::new(),
+            scratch: [Delivery::default(); 2],
             order: 0,
             counts: LinkCounts::default(),
         }
@@ -219,40 +232,32 @@ impl<'a> LinkStream<'a> {
                 return self.heap.pop().map(|r| r.0);
             }
             let send = self.lookahead?;
-            let (count, deliveries) = self.transmit(send);
+            let count = self.transmit(send);
             self.lookahead = self.sender.next_send();
             // The common case skips the heap: nothing waiting, one datagram, and it arrives
             // before the next one leaves.
-            if count == 1 && self.heap.is_empty() && self.lookahead.is_none_or(|next| deliveries[0].at <= next.at) {
-                return Some(deliveries[0]);
+            if count == 1 && self.heap.is_empty() && self.lookahead.is_none_or(|next| self.scratch[0].at <= next.at) {
+                return Some(self.scratch[0]);
             }
-            for d in &deliveries[..count] {
-                self.heap.push(Reverse(*d));
+            for i in 0..count {
+                self.heap.push(Reverse(self.scratch[i]));
             }
         }
     }
 
     /// Sends one heartbeat over the link: the deliveries it causes (0, 1, or 2 with a
-    /// duplicate).
-    fn transmit(&mut self, send: Send) -> (usize, [Delivery; 2]) {
+    /// duplicate), written to `scratch`.
+    fn transmit(&mut self, send: Send) -> usize {
         self.counts.sent += 1;
         let t = send.at;
-        let mut out = [Delivery {
-            at: t,
-            order: 0,
-            sent_at: t,
-            seq: send.seq,
-            incarnation: send.incarnation,
-            sent_local: send.sent_local,
-        }; 2];
         if self.cuts.at(t).is_some() {
             self.counts.cut += 1;
-            return (0, out);
+            return 0;
         }
         let burst_lost = self.bursts.at(t).is_some_and(|&(_, p)| self.loss_rng.random::<f64>() < p);
         if self.loss.lost(t, &mut self.loss_rng) || burst_lost {
             self.counts.lost += 1;
-            return (0, out);
+            return 0;
         }
         let extra = self.spikes.at(t).map_or(Nanos::ZERO, |s| s.1);
         let copies = if self.duplicate > 0.0 && self.loss_rng.random::<f64>() < self.duplicate {
@@ -261,16 +266,22 @@ impl<'a> LinkStream<'a> {
         } else {
             1
         };
-        for d in &mut out[..copies] {
+        for i in 0..copies {
             let mut at = t.saturating_add(self.delay.sample(&mut self.delay_rng)).saturating_add(extra);
             if self.fifo {
                 at = at.max(self.last_arrival);
                 self.last_arrival = at;
             }
             self.order += 1;
-            d.at = at;
-            d.order = self.order;
+            self.scratch[i] = Delivery {
+                at,
+                order: self.order,
+                sent_at: t,
+                seq: send.seq,
+                incarnation: send.incarnation,
+                sent_local: send.sent_local,
+            };
         }
-        (copies, out)
+        copies
     }
 }

@@ -8,6 +8,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::charts::Drawn;
+use super::summary::num;
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -18,18 +19,6 @@ fn seconds(v: &serde_json::Value) -> String {
         None => "–".into(),
         Some(s) if s >= 1.0 => format!("{s:.3} s"),
         Some(s) => format!("{:.1} ms", s * 1e3),
-    }
-}
-
-fn number(x: f64) -> String {
-    if x == 0.0 {
-        "0".into()
-    } else if x.abs() >= 100.0 {
-        format!("{x:.0}")
-    } else if x.abs() >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
     }
 }
 
@@ -76,9 +65,9 @@ pub fn page(dir: &Path, summary: &serde_json::Value, charts: &[Drawn]) -> String
         let per_day = match (r["mistakes_per_day"].as_f64(), r["mistake_rate_per_s_ci95"].as_array()) {
             (Some(d), Some(ci)) => format!(
                 "{} [{}, {}]",
-                number(d),
-                number(ci[0].as_f64().unwrap_or(0.0) * 86400.0),
-                number(ci[1].as_f64().unwrap_or(0.0) * 86400.0)
+                num(d),
+                num(ci[0].as_f64().unwrap_or(0.0) * 86400.0),
+                num(ci[1].as_f64().unwrap_or(0.0) * 86400.0)
             ),
             _ => "–".into(),
         };

@@ -186,7 +186,8 @@ pub struct ResultEntry {
     pub qos: QosReport,
 }
 
-fn num(x: f64) -> String {
+/// A number for tables: integers when large, three decimals when small.
+pub(crate) fn num(x: f64) -> String {
     if x == 0.0 {
         "0".into()
     } else if x.abs() >= 100.0 {

@@ -86,24 +86,6 @@ const MAX_FAULT_VIEWS: usize = 6;
 /// Samples per timeline.
 const SAMPLES_PER_VIEW: u64 = 600;
 
-/// The configurations a timeline chart shows: the first of each spec, or for a single
-/// spec up to six of its sweep, evenly spaced.
-fn chart_labels(specs: &[crate::detector::DetectorSpec]) -> std::collections::BTreeSet<String> {
-    match specs {
-        [only] => {
-            let points = only.points();
-            let n = points.len();
-            points
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| n <= 6 || i * 6 / n != (i + 1) * 6 / n)
-                .map(|(_, p)| p.label)
-                .collect()
-        }
-        _ => specs.iter().filter_map(|s| s.points().into_iter().next()).map(|p| p.label).collect(),
-    }
-}
-
 /// Chooses the faults to chart and the link and window of each.
 fn fault_views(
     e: &Experiment,
@@ -205,7 +187,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
 
     let views = fault_views(e, &timeline, &all_links);
-    let sampled_labels = chart_labels(&e.detectors);
+    let sampled_labels = crate::report::charts::timeline_labels(&e.detectors);
 
     let run_monitor = |m: usize, detectors: &[crate::detector::DetectorSpec], primary: bool| -> MonitorResult {
         let incoming_targets: Vec<usize> = all_links.iter().filter(|l| l.0 == m).map(|l| l.1).collect();

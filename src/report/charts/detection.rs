@@ -8,7 +8,10 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, read, save, seconds_label, summary};
+use super::{
+    ChartError, Drawn, FONT_FAMILY, Figure, color, draw_legend, err, legend_line, read, save, seconds_label, summary,
+    thin,
+};
 use crate::report::file_stem;
 use crate::report::hgrm::parse_rows;
 
@@ -55,16 +58,7 @@ pub fn load(dir: &Path) -> Result<Detection, ChartError> {
             what: "detected crashes (detection-time/*.hgrm with values)".into(),
         });
     }
-    if curves.len() > MAX_CURVES {
-        let n = curves.len();
-        curves = curves
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| (i * MAX_CURVES / n) != ((i + 1) * MAX_CURVES / n))
-            .map(|(_, c)| c)
-            .collect();
-    }
-    Ok(Detection { curves })
+    Ok(Detection { curves: thin(curves, MAX_CURVES) })
 }
 
 impl Figure for Detection {
@@ -108,17 +102,9 @@ impl Figure for Detection {
                 .draw_series(LineSeries::new(steps, c.stroke_width(2)))
                 .map_err(err)?
                 .label(label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+                .legend(legend_line(c));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT_FAMILY, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }
 

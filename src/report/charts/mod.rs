@@ -161,6 +161,44 @@ pub(crate) fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
+/// Keeps at most `max` of `items`, evenly spread over them.
+pub fn thin<T>(items: Vec<T>, max: usize) -> Vec<T> {
+    let n = items.len();
+    if n <= max {
+        return items;
+    }
+    items.into_iter().enumerate().filter(|(i, _)| i * max / n != (i + 1) * max / n).map(|(_, x)| x).collect()
+}
+
+/// The detector configurations a suspicion timeline shows (the simulator samples only
+/// these): the first of each spec, or for a single spec up to six of its sweep.
+pub fn timeline_labels(specs: &[crate::detector::DetectorSpec]) -> std::collections::BTreeSet<String> {
+    match specs {
+        [only] => thin(only.points(), timeline::MAX_PANELS).into_iter().map(|p| p.label).collect(),
+        _ => specs.iter().filter_map(|s| s.points().into_iter().next()).map(|p| p.label).collect(),
+    }
+}
+
+/// A legend entry: a short thick line in the series' colour.
+pub(crate) fn legend_line(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3))
+}
+
+/// Draws the legend box of a chart with labelled series.
+pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT_FAMILY, 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
 pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }

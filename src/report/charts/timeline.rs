@@ -11,11 +11,11 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, read, save};
+use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, read, save, thin};
 
 const CHART: &str = "suspicion timeline";
 /// Panels per chart; a larger sweep is thinned evenly.
-const MAX_PANELS: usize = 6;
+pub(crate) const MAX_PANELS: usize = 6;
 
 struct Series {
     label: String,
@@ -81,15 +81,7 @@ pub fn load(dir: &Path) -> Result<Vec<(usize, Timeline)>, ChartError> {
         if series.is_empty() {
             continue;
         }
-        if series.len() > MAX_PANELS {
-            let n = series.len();
-            series = series
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| (i * MAX_PANELS / n) != ((i + 1) * MAX_PANELS / n))
-                .map(|(_, s)| s)
-                .collect();
-        }
+        let series = thin(series, MAX_PANELS);
         let ticks: Vec<f64> = arrivals
             .lines()
             .skip(1)

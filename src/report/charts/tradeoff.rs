@@ -13,7 +13,9 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, save, seconds_label, summary};
+use super::{
+    ChartError, Drawn, FONT_FAMILY, Figure, color, draw_legend, err, legend_line, save, seconds_label, summary,
+};
 use crate::detector::spec::{KINDS, PRESETS};
 
 const CHART: &str = "trade-off chart";
@@ -163,7 +165,7 @@ impl Figure for Tradeoff {
                 .draw_series(LineSeries::new(line, c.stroke_width(2)))
                 .map_err(err)?
                 .label(family.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+                .legend(legend_line(c));
             for p in points {
                 let y = shown(p);
                 let lo = p.ci[0].max(y_min);
@@ -180,15 +182,7 @@ impl Figure for Tradeoff {
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT_FAMILY, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 

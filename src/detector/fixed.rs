@@ -12,6 +12,9 @@ use crate::time::Nanos;
 #[derive(Clone, Debug, Default)]
 pub struct FixedTimeout {
     last: Option<Nanos>,
+    /// The last (threshold, first silence in whole ns at which the level reaches it): the
+    /// crossing depends only on the threshold, so it is derived once, not per heartbeat.
+    crossing: std::cell::Cell<(u64, u64)>,
 }
 
 impl FixedTimeout {
@@ -34,8 +37,17 @@ impl Detector for FixedTimeout {
 
     fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
         let last = self.last?;
-        let guess = last.0 as f64 + threshold * 1e9;
-        refine_crossing(now, guess, |t| self.level(t) >= threshold)
+        let (cached_threshold, cached_silence) = self.crossing.get();
+        let silence = if cached_threshold == threshold.to_bits() && cached_silence > 0 {
+            cached_silence
+        } else {
+            // The level is silence / 1e9 computed exactly as `level` does, on a silence
+            // measured from 0.
+            let silence = refine_crossing(Nanos::ZERO, threshold * 1e9, |s| s.as_secs_f64() >= threshold)?.0;
+            self.crossing.set((threshold.to_bits(), silence));
+            silence
+        };
+        Some(last.checked_add(Nanos(silence))?.max(now))
     }
 }
 

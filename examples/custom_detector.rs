@@ -6,12 +6,16 @@
 //! the same exact metrics. This one suspects when the silence reaches `k` times an
 //! exponentially weighted moving average of the inter-arrival times.
 //!
+//! It runs twice: replaying a trace, then inside the built-in quickstart simulation.
+//!
 //! cargo run --release --example custom_detector [TRACE.csv]
 
 use std::path::PathBuf;
 
 use fdlab::detector::{Arrival, Detector, DetectorSpec, refine_crossing};
+use fdlab::experiment::{Experiment, QUICKSTART};
 use fdlab::replay::{ReplayConfig, replay};
+use fdlab::sim::{RunOptions, run};
 use fdlab::time::Nanos;
 
 /// Level = silence / EWMA(interval); threshold k: suspect after k average intervals.
@@ -51,18 +55,28 @@ impl Detector for EwmaTimeout {
     }
 }
 
+fn ewma() -> DetectorSpec {
+    DetectorSpec::custom("ewma", "k", &[2.0, 3.0, 5.0], || Box::new(EwmaTimeout::new(0.1, Nanos::from_millis(100))))
+}
+
 fn main() -> anyhow::Result<()> {
+    // 1. Replay a trace with it, next to built-in detectors.
     let trace = std::env::args().nth(1).map_or_else(|| PathBuf::from("experiments/traces/demo.csv"), PathBuf::from);
-    let ewma = DetectorSpec::custom("ewma", "k", &[2.0, 3.0, 5.0], || {
-        Box::new(EwmaTimeout::new(0.1, Nanos::from_millis(100)))
-    });
     let config = ReplayConfig {
         trace,
-        detectors: vec![ewma, DetectorSpec::parse("phi:threshold=8")?, DetectorSpec::parse("fixed:timeout=300ms")?],
+        detectors: vec![ewma(), DetectorSpec::parse("phi:threshold=8")?, DetectorSpec::parse("fixed:timeout=300ms")?],
         crashes: vec![],
         end: None,
     };
-    let summary = replay(&config, None)?;
-    print!("{}", summary.table());
+    println!("Replayed trace:");
+    print!("{}", replay(&config, None)?.table());
+
+    // 2. Simulate an experiment with it: add the spec to the experiment's detectors.
+    let mut experiment = Experiment::from_toml(std::path::Path::new("quickstart (built in)"), QUICKSTART)?;
+    experiment.detectors.push(ewma());
+    let options = RunOptions { seed: None, base_dir: PathBuf::new(), record_trace: false, threads: 0 };
+    let output = run(&experiment, &options, &|_| {})?;
+    println!("\nSimulated quickstart (a 2 s pause, then a crash):");
+    print!("{}", output.summary.table());
     Ok(())
 }

@@ -336,3 +336,101 @@ fn bad_experiment_files_get_their_documented_errors() {
         }
     }
 }
+
+#[test]
+fn drop_stale_ignores_a_restarted_sender_unless_it_announces_a_new_incarnation() {
+    // a crashes at 10 s and restarts at 12 s; its slots restart at 0. 100 heartbeats (seq
+    // 0..99) were seen before the crash.
+    let run_with = |new_incarnation: bool| {
+        let text = format!(
+            "name = \"t\"\nseed = 1\nduration = \"30s\"\ndetectors = [\"fixed:timeout=300ms\"]\nreceive = \"drop-stale\"\n\
+             {CONSTANT_LINK}[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10s\"\ndown = \"2s\"\nnew_incarnation = {new_incarnation}\n\
+             [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n"
+        );
+        simulate(&Experiment::from_toml(Path::new("t.toml"), &text).unwrap(), false)
+    };
+    let fresh = run_with(true);
+    let r = &result(&fresh, "fixed:timeout=300ms").qos;
+    // New incarnation: heard again 5 ms after the restart; the only mistake is that 5 ms.
+    assert_eq!(r.mistakes, 1);
+    assert!((r.mistake_duration_s.max.unwrap() - 0.005).abs() < 1e-9);
+    let stale = run_with(false);
+    let r = &result(&stale, "fixed:timeout=300ms").qos;
+    // Same incarnation: seq 0..=99 after the restart are "old" and dropped; trust returns only
+    // when seq 100 arrives, 10 s after the restart (22.005 s).
+    assert_eq!(r.mistakes, 1);
+    assert!((r.mistake_duration_s.max.unwrap() - 10.005).abs() < 1e-9, "{:?}", r.mistake_duration_s);
+    assert_eq!(stale.summary.links[0].delivered, fresh.summary.links[0].delivered - 100);
+}
+
+#[test]
+fn dedup_drops_duplicates_and_raw_counts_them() {
+    let body = "[network]\ndelay = { dist = \"uniform\", min = \"1ms\", max = \"30ms\" }\nduplicate = 0.2\n";
+    let raw = simulate(&experiment(3, "10m", "\"fixed:timeout=300ms\"", body), false);
+    let text = format!(
+        "name = \"t\"\nseed = 3\nduration = \"10m\"\ndetectors = [\"fixed:timeout=300ms\"]\nreceive = \"dedup\"\n{body}\
+         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n"
+    );
+    let dedup = simulate(&Experiment::from_toml(Path::new("t.toml"), &text).unwrap(), false);
+    let (r, d) = (&raw.summary.links[0], &dedup.summary.links[0]);
+    assert_eq!((r.sent, r.duplicated), (d.sent, d.duplicated), "the same seed sends and duplicates alike");
+    assert!((r.duplicated as f64 / r.sent as f64 - 0.2).abs() < 0.01);
+    assert_eq!(r.delivered, r.sent + r.duplicated);
+    assert_eq!(d.delivered, d.sent);
+}
+
+#[test]
+fn omission_drops_that_share_of_a_live_nodes_heartbeats() {
+    let body = format!(
+        "{CONSTANT_LINK}[[faults]]\nkind = \"omission\"\nnode = \"a\"\np = 0.25\nat = \"100s\"\nduration = \"200s\"\n"
+    );
+    let out = simulate(&experiment(9, "400s", "\"fixed:timeout=150ms\"", &body), false);
+    // 4000 slots, 2000 of them in the window: about 500 omitted.
+    let sent = out.summary.links[0].sent as f64;
+    assert!((4000.0 - sent - 500.0).abs() < 4.0 * (2000.0f64 * 0.25 * 0.75).sqrt(), "sent {sent}");
+    // Each omission is a 200 ms gap > 150 ms: a mistake, so mistakes ≈ omissions not followed by another.
+    let r = &result(&out, "fixed:timeout=150ms").qos;
+    assert!(r.mistakes > 300 && r.mistakes < 500, "{}", r.mistakes);
+}
+
+#[test]
+fn empirical_delays_come_from_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    // A trace whose one-way delays are 2 ms (90 %) and 40 ms (10 %).
+    let mut w = TraceWriter::new(Vec::new(), false).unwrap();
+    for i in 0..1000u64 {
+        let delay = if i % 10 == 0 { 40_000_000 } else { 2_000_000 };
+        let sent = i * 100_000_000;
+        w.write(
+            "",
+            "x",
+            &fdlab::detector::Arrival {
+                at: Nanos(sent + delay),
+                seq: Some(i),
+                incarnation: None,
+                sent: Some(Nanos(sent)),
+            },
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("delays.csv"), w.into_inner()).unwrap();
+    let text = "name = \"t\"\nseed = 1\nduration = \"1h\"\ndetectors = [\"fixed:timeout=300ms\"]\n\
+        [network]\ndelay = { dist = \"empirical\", trace = \"delays.csv\" }\n\
+        [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n";
+    let e = Experiment::from_toml(&dir.path().join("t.toml"), text).unwrap();
+    let out =
+        run(&e, &RunOptions { seed: None, base_dir: dir.path().into(), record_trace: false, threads: 1 }, &|_| {})
+            .unwrap();
+    let delays = out.delay.histogram();
+    let slow = delays.count_between(39_000_000, 41_000_000) as f64 / delays.len() as f64;
+    assert!((slow - 0.1).abs() < 0.01, "{slow}");
+    assert_eq!(delays.count_between(2_500_000, 39_000_000), 0);
+    // A missing trace is an error naming the file.
+    let e = Experiment::from_toml(&dir.path().join("t.toml"), &text.replace("delays.csv", "nope.csv")).unwrap();
+    let err =
+        run(&e, &RunOptions { seed: None, base_dir: dir.path().into(), record_trace: false, threads: 1 }, &|_| {})
+            .err()
+            .unwrap()
+            .to_string();
+    assert!(err.contains("nope.csv"), "{err}");
+}

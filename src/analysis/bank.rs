@@ -80,11 +80,6 @@ impl DetectorBank {
         self.cause = cause;
     }
 
-    /// Whether any detector needs sequence numbers.
-    pub fn needs_seq(&self) -> bool {
-        self.detectors.iter().any(|d| d.needs_seq())
-    }
-
     /// Delivers one heartbeat to every detector.
     pub fn on_arrival(&mut self, arrival: &Arrival) {
         let t = arrival.at;

@@ -70,11 +70,6 @@ impl ExpectedArrival {
         true
     }
 
-    /// Whether any heartbeat has been recorded.
-    pub fn is_started(&self) -> bool {
-        self.highest_seq.is_some()
-    }
-
     pub fn highest_seq(&self) -> Option<u64> {
         self.highest_seq
     }

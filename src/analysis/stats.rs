@@ -62,15 +62,6 @@ impl DurationStats {
         self.histogram.len()
     }
 
-    /// Adds another distribution's values.
-    pub fn merge(&mut self, other: &DurationStats) {
-        // Cannot fail: the histogram auto-resizes.
-        self.histogram.add(&other.histogram).expect("auto-resizing histogram");
-        self.sum_ns += other.sum_ns;
-        self.min_ns = self.min_ns.min(other.min_ns);
-        self.max_ns = self.max_ns.max(other.max_ns);
-    }
-
     pub fn histogram(&self) -> &Histogram<u64> {
         &self.histogram
     }

@@ -85,11 +85,8 @@ pub fn outputs(output: &crate::sim::SimOutput) -> Vec<(std::path::PathBuf, Vec<u
     use std::path::PathBuf;
     let mut files = vec![
         (PathBuf::from("summary.json"), output.summary.to_json().into_bytes()),
-        (PathBuf::from("delay.hgrm"), hgrm::percentile_distribution(output.delay.histogram()).into_bytes()),
-        (
-            PathBuf::from("interarrival.hgrm"),
-            hgrm::percentile_distribution(output.interarrival.histogram()).into_bytes(),
-        ),
+        (PathBuf::from("delay.hgrm"), hgrm::percentile_distribution(&output.delay).into_bytes()),
+        (PathBuf::from("interarrival.hgrm"), hgrm::percentile_distribution(&output.interarrival).into_bytes()),
     ];
     for t in &output.summary.totals {
         let stem = file_stem(&t.detector);

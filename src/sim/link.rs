@@ -36,10 +36,9 @@ pub struct Send {
 /// A datagram reaching the monitor.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Delivery {
-    /// Real arrival time.
+    /// Real arrival time. Deliveries order by it, then by send time and seq (send order);
+    /// two with all fields equal are duplicates and interchangeable.
     pub at: Nanos,
-    /// Generation order, to break ties deterministically.
-    pub order: u64,
     /// Real send time (for the one-way delay).
     pub sent_at: Nanos,
     pub seq: u64,
@@ -187,7 +186,6 @@ pub struct LinkStream<'a> {
     /// The deliveries of the heartbeat just transmitted (written in place: returning them
     /// by value costs more than the rest of the step).
     scratch: [Delivery; 2],
-    order: u64,
     pub counts: LinkCounts,
 }
 
@@ -216,7 +214,6 @@ impl<'a> LinkStream<'a> {
             loss_rng,
             heap: BinaryHeap::new(),
             scratch: [Delivery::default(); 2],
-            order: 0,
             counts: LinkCounts::default(),
         }
     }
@@ -272,15 +269,8 @@ impl<'a> LinkStream<'a> {
                 at = at.max(self.last_arrival);
                 self.last_arrival = at;
             }
-            self.order += 1;
-            self.scratch[i] = Delivery {
-                at,
-                order: self.order,
-                sent_at: t,
-                seq: send.seq,
-                incarnation: send.incarnation,
-                sent_local: send.sent_local,
-            };
+            self.scratch[i] =
+                Delivery { at, sent_at: t, seq: send.seq, incarnation: send.incarnation, sent_local: send.sent_local };
         }
         copies
     }

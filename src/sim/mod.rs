@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::analysis::stats::DurationStats;
 use crate::detector::Arrival;
 use crate::experiment::Experiment;
 use crate::fault::Timeline;
@@ -26,6 +25,7 @@ use crate::fault::Window;
 use crate::fault::delay::{DelaySampler, EmpiricalError};
 use crate::report::summary::{LinkEntry, ResultEntry, SummaryFile, totals};
 use crate::time::Nanos;
+use hdrhistogram::Histogram;
 use link::{LinkStream, Sender};
 use monitor::{Clock, IncomingLink, LevelSample, MonitorResult, MonitorSetup, SampleWindow};
 use rng::stream;
@@ -52,8 +52,9 @@ pub struct RunOptions {
 /// Everything a run produces.
 pub struct SimOutput {
     pub summary: SummaryFile,
-    pub delay: DurationStats,
-    pub interarrival: DurationStats,
+    /// One-way delay and inter-arrival time of delivered heartbeats (ns), all links.
+    pub delay: Histogram<u64>,
+    pub interarrival: Histogram<u64>,
     /// (monitor, target, arrival) in received order, when recorded.
     pub trace: Vec<(String, String, Arrival)>,
     pub deliveries: u64,
@@ -281,8 +282,8 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
 
     let mut entries = Vec::new();
     let mut link_entries = Vec::new();
-    let mut delay = DurationStats::default();
-    let mut interarrival = DurationStats::default();
+    let mut delay = Histogram::<u64>::new(3).expect("3 significant digits");
+    let mut interarrival = Histogram::<u64>::new(3).expect("3 significant digits");
     let mut traces = Vec::new();
     let mut deliveries = 0;
     let mut levels = Vec::new();
@@ -290,8 +291,9 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     for (result, &m) in results.into_iter().zip(&monitors) {
         levels.extend(result.levels);
         window_arrivals.extend(result.window_arrivals);
-        delay.merge(&result.delay);
-        interarrival.merge(&result.interarrival);
+        // Cannot fail: the histograms auto-resize.
+        delay.add(&result.delay).expect("auto-resizing histogram");
+        interarrival.add(&result.interarrival).expect("auto-resizing histogram");
         deliveries += result.deliveries;
         traces.push((m, result.trace));
         for link in result.links {

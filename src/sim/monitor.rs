@@ -10,7 +10,6 @@ use std::collections::{BTreeSet, BinaryHeap};
 
 use super::link::{Delivery, LinkCounts, LinkStream};
 use crate::analysis::qos::Cause;
-use crate::analysis::stats::DurationStats;
 use crate::analysis::truth::{DownWindow, GroundTruth};
 use crate::analysis::{DetectorBank, QosReport};
 use crate::detector::spec::DetectorPoint;
@@ -18,6 +17,7 @@ use crate::detector::{Arrival, DetectorSpec};
 use crate::experiment::{ReceivePolicy, ResumeOrder};
 use crate::fault::{Crash, Window};
 use crate::time::Nanos;
+use hdrhistogram::Histogram;
 
 /// Converts real time to a node's clock.
 #[derive(Clone, Copy, Debug)]
@@ -95,8 +95,10 @@ pub struct LinkResult {
 /// The outcome for one monitor.
 pub struct MonitorResult {
     pub links: Vec<LinkResult>,
-    pub delay: DurationStats,
-    pub interarrival: DurationStats,
+    /// One-way delay and inter-arrival time (ns): for percentile files only, so bare
+    /// histograms (a delivery is on the hot path).
+    pub delay: Histogram<u64>,
+    pub interarrival: Histogram<u64>,
     /// (target, arrival in monitor-local time), in arrival order, when recording a trace.
     pub trace: Vec<(usize, Arrival)>,
     pub deliveries: u64,
@@ -161,10 +163,11 @@ impl State<'_> {
         self.banks[link].on_arrival(&arrival);
         self.delivered[link] += 1;
         if let Some(previous) = self.last_local[link] {
-            self.result.interarrival.record((local - previous).0);
+            // Cannot fail: the histogram auto-resizes.
+            self.result.interarrival.record((local - previous).0).expect("auto-resizing histogram");
         }
         self.last_local[link] = Some(local);
-        self.result.delay.record(d.at.saturating_sub(d.sent_at).0);
+        self.result.delay.record(d.at.saturating_sub(d.sent_at).0).expect("auto-resizing histogram");
         self.result.deliveries += 1;
         if setup.record_trace {
             self.result.trace.push((self.links[link].target, arrival));
@@ -234,8 +237,8 @@ pub fn run(
         links,
         result: MonitorResult {
             links: Vec::new(),
-            delay: DurationStats::default(),
-            interarrival: DurationStats::default(),
+            delay: Histogram::new(3).expect("3 significant digits"),
+            interarrival: Histogram::new(3).expect("3 significant digits"),
             trace: Vec::new(),
             deliveries: 0,
             levels: Vec::new(),

@@ -13,7 +13,13 @@
 //! - [`fault`]: delay and loss models, and the fault timeline (crashes, pauses, partitions…).
 //! - [`sim`]: the deterministic simulator (virtual time, one thread per monitor).
 //! - [`replay`]: the replay engine (a trace through any detectors).
-//! - [`report`]: `summary.json`, the readable table, atomic file writes.
+//! - [`report`]: `summary.json`, the readable table, `.hgrm` percentile files, charts
+//!   (`report::charts`, one file per chart, drawn from the results files) and `report.html`;
+//!   atomic file writes.
+//!
+//! Data flows one way: an engine (`sim` or `replay`) feeds arrivals to
+//! [`analysis::DetectorBank`]s, whose exact QoS reports become files in a results directory,
+//! from which charts and the report are drawn.
 
 pub mod analysis;
 pub mod detector;

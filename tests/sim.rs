@@ -434,3 +434,20 @@ fn empirical_delays_come_from_a_trace() {
             .to_string();
     assert!(err.contains("nope.csv"), "{err}");
 }
+
+#[test]
+fn a_fast_monitor_clock_measures_everything_in_its_own_time() {
+    let text = "name = \"t\"\nseed = 1\nduration = \"20s\"\ndetectors = [\"fixed:timeout=300ms\"]\n\
+        [network]\ndelay = { dist = \"constant\", value = \"5ms\" }\n\
+        [[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10030ms\"\n\
+        [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\nclock_rate = 2.0\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n";
+    let out = simulate(&Experiment::from_toml(Path::new("drift.toml"), text).unwrap(), true);
+    // b sees a's 100 ms heartbeats 200 ms apart, and stamps arrivals in its own clock.
+    assert_eq!(out.interarrival.value_at_quantile(0.5) / 1_000_000, 200);
+    assert_eq!(out.trace[1].2.at, Nanos(210_000_000)); // sent at 0.1 s, arrives 0.105 s real
+    let r = &result(&out, "fixed:timeout=300ms").qos;
+    assert_eq!(r.mistakes, 0);
+    // Last arrival 20.010 s, suspicion 20.310 s, crash 20.060 s, all in b's clock.
+    assert!((r.crashes[0].detection_time_s.unwrap() - 0.25).abs() < 1e-9, "{:?}", r.crashes);
+    assert!((r.crashes[0].at_s - 20.06).abs() < 1e-9);
+}

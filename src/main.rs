@@ -48,7 +48,7 @@ struct ReplayArgs {
     /// repeat for more. A knob may be a sweep: `phi:threshold=1..16`, `fixed:timeout=100ms|1s`.
     #[arg(long = "detector", short = 'd', required = true, value_name = "SPEC")]
     detectors: Vec<DetectorSpec>,
-    /// Where to write summary.json [default: results/<trace file stem>].
+    /// Where to write summary.json and mistakes.csv [default: results/<trace file stem>].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Declare that TARGET crashed (crash-stop) at TIME, e.g. `b@90s`; repeat for more targets.
@@ -225,6 +225,9 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
     let summary_path = out.join("summary.json");
     write_atomic(&summary_path, summary.to_json().as_bytes())
         .with_context(|| format!("writing {}", summary_path.display()))?;
+    let mistakes_path = out.join("mistakes.csv");
+    write_atomic(&mistakes_path, summary.mistakes_csv().as_bytes())
+        .with_context(|| format!("writing {}", mistakes_path.display()))?;
     if let (Some(f), Some(path)) = (levels_file, &args.levels) {
         f.commit().with_context(|| format!("writing {}", path.display()))?;
     }

@@ -52,6 +52,16 @@ fn replay_writes_summary_and_levels() {
     // The 700 ms gap after 0.201 s: suspected from 0.501 s to 0.901 s, one mistake of 0.4 s.
     assert_eq!(fixed["mistakes"], 1);
     assert!((fixed["mistake_duration_s"]["mean"].as_f64().unwrap() - 0.4).abs() < 1e-9);
+    // Exactly which mistake: listed with its times and cause.
+    let mistakes = std::fs::read_to_string(out.join("mistakes.csv")).unwrap();
+    assert_eq!(
+        mistakes.lines().collect::<Vec<_>>(),
+        [
+            "monitor,target,detector,start_s,end_s,duration_s,cause,censored",
+            ",b,fixed:timeout=300ms,0.501,0.901,0.4,network,false"
+        ]
+    );
+    assert_eq!(fixed["mistakes_listed"], 1);
     for field in ["mistake_rate_per_s", "query_accuracy"] {
         assert!(fixed[field].is_number(), "{field}");
     }

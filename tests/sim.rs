@@ -287,6 +287,16 @@ fn sim_then_trace_then_replay_gives_the_same_metrics() {
         assert_eq!(json(&s.qos), json(&r.qos), "{}", s.detector);
     }
     assert!(sim.summary.results.iter().any(|r| r.qos.mistakes > 0), "the scenario should produce mistakes");
+    // Every mistake is listed, with the same total duration as the distribution's.
+    for r in &sim.summary.results {
+        let closed: Vec<_> = r.qos.listed.iter().filter(|m| !m.censored).collect();
+        assert_eq!(closed.len() as u64, r.qos.mistakes);
+        assert_eq!(r.qos.listed.len() as u64, r.qos.mistakes + r.qos.censored.count);
+        let total: f64 = closed.iter().map(|m| (m.end - m.start).as_secs_f64()).sum();
+        let expected = r.qos.mistake_duration_s.mean.unwrap_or(0.0) * r.qos.mistakes as f64;
+        assert!((total - expected).abs() < 1e-6, "{}", r.detector);
+    }
+    assert_eq!(sim.summary.mistakes_csv(), replayed.mistakes_csv());
 }
 
 fn load_error(text: &str) -> String {

@@ -38,6 +38,32 @@ pub enum Cause {
     Recovery,
 }
 
+/// Mistakes listed one by one per configuration (for `mistakes.csv`); beyond this only the
+/// counts and distributions are kept, so a flapping detector over a long run stays bounded.
+pub const MAX_LISTED: usize = 100_000;
+
+/// One false suspicion: `[start, end)` while the target was up (`censored`: still open at
+/// the end of the run, `end` is the run's end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mistake {
+    pub start: Nanos,
+    pub end: Nanos,
+    pub cause: Cause,
+    pub censored: bool,
+}
+
+impl Cause {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Network => "network",
+            Cause::Partition => "partition",
+            Cause::TargetPause => "target_pause",
+            Cause::MonitorPause => "monitor_pause",
+            Cause::Recovery => "recovery",
+        }
+    }
+}
+
 pub const CAUSES: [Cause; 5] =
     [Cause::Network, Cause::Partition, Cause::TargetPause, Cause::MonitorPause, Cause::Recovery];
 
@@ -56,6 +82,7 @@ pub struct QosAccumulator {
     last_mistake_start: Option<Nanos>,
     wrong_ns: u128,
     censored: Vec<(Nanos, Nanos)>,
+    listed: Vec<Mistake>,
     by_cause: [u64; CAUSES.len()],
     per_heartbeat_detection: DurationStats,
     heartbeats: u64,
@@ -74,6 +101,7 @@ impl QosAccumulator {
             last_mistake_start: None,
             wrong_ns: 0,
             censored: Vec::new(),
+            listed: Vec::new(),
             by_cause: [0; CAUSES.len()],
             per_heartbeat_detection: DurationStats::default(),
             heartbeats: 0,
@@ -155,6 +183,9 @@ impl QosAccumulator {
             None if cur < run_end => {
                 self.censored.push((cur, run_end - cur));
                 self.wrong_ns += (run_end - cur).0 as u128;
+                if self.listed.len() < MAX_LISTED {
+                    self.listed.push(Mistake { start: cur, end: run_end, cause: c, censored: true });
+                }
             }
             None => {}
         }
@@ -167,6 +198,9 @@ impl QosAccumulator {
             self.recurrence.record((start - previous).0);
         }
         self.last_mistake_start = Some(start);
+        if self.listed.len() < MAX_LISTED {
+            self.listed.push(Mistake { start, end, cause, censored: false });
+        }
         // Cannot fail: every Cause is in CAUSES.
         let slot = CAUSES.iter().position(|&c| c == cause).expect("listed cause");
         self.by_cause[slot] += 1;
@@ -215,6 +249,8 @@ impl QosAccumulator {
             detection_time_s: detection_stats.summary(),
             detection_basis,
             crashes,
+            mistakes_listed: self.listed.len(),
+            listed: self.listed.clone(),
             mistake_histogram: self.mistakes.histogram().clone(),
             detection_histogram: detection_stats.histogram().clone(),
         }
@@ -256,6 +292,11 @@ pub struct QosReport {
     /// `crashes` (measured T_D) or `per-heartbeat estimate` (no crash declared).
     pub detection_basis: &'static str,
     pub crashes: Vec<CrashOutcome>,
+    /// How many mistakes (censored ones included) `mistakes.csv` lists: all of them, up to
+    /// [`MAX_LISTED`].
+    pub mistakes_listed: usize,
+    #[serde(skip)]
+    pub listed: Vec<Mistake>,
     #[serde(skip)]
     pub mistake_histogram: hdrhistogram::Histogram<u64>,
     #[serde(skip)]
@@ -288,6 +329,9 @@ mod tests {
         assert_eq!(r.mistake_recurrence_s.unwrap().mean, Some(40.0));
         assert_eq!(r.censored.count, 1);
         assert_eq!(r.censored.durations_so_far_s, vec![10.0]);
+        let listed: Vec<(u64, u64, bool)> =
+            r.listed.iter().map(|m| (m.start.0 / 1_000_000_000, m.end.0 / 1_000_000_000, m.censored)).collect();
+        assert_eq!(listed, vec![(10, 12, false), (50, 51, false), (90, 100, true)]);
         assert!((r.query_accuracy.unwrap() - (1.0 - 13.0 / 100.0)).abs() < 1e-12);
     }
 

@@ -78,13 +78,14 @@ pub fn file_stem(label: &str) -> String {
     label.chars().map(|c| if c.is_ascii_alphanumeric() || "-._=".contains(c) { c } else { '_' }).collect()
 }
 
-/// The files of a simulation's results directory: `summary.json`; `.hgrm` percentile files
+/// The files of a simulation's results directory: `summary.json`, `mistakes.csv`; `.hgrm` percentile files
 /// for one-way delay, inter-arrival time, and per detector configuration detection time and
 /// mistake duration (all links together); and `trace.csv` when recorded.
 pub fn outputs(output: &crate::sim::SimOutput) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     use std::path::PathBuf;
     let mut files = vec![
         (PathBuf::from("summary.json"), output.summary.to_json().into_bytes()),
+        (PathBuf::from("mistakes.csv"), output.summary.mistakes_csv().into_bytes()),
         (PathBuf::from("delay.hgrm"), hgrm::percentile_distribution(&output.delay).into_bytes()),
         (PathBuf::from("interarrival.hgrm"), hgrm::percentile_distribution(&output.interarrival).into_bytes()),
     ];

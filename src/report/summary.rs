@@ -57,6 +57,28 @@ impl SummaryFile {
         }
     }
 
+    /// `mistakes.csv`: every listed false suspicion of every configuration and link.
+    pub fn mistakes_csv(&self) -> String {
+        use crate::trace::csv_field;
+        let mut out = String::from("monitor,target,detector,start_s,end_s,duration_s,cause,censored\n");
+        for r in &self.results {
+            for m in &r.qos.listed {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{},{}\n",
+                    csv_field(r.monitor.as_deref().unwrap_or("")),
+                    csv_field(&r.target),
+                    csv_field(&r.detector),
+                    m.start.as_secs_f64(),
+                    m.end.as_secs_f64(),
+                    (m.end - m.start).as_secs_f64(),
+                    m.cause.name(),
+                    m.censored
+                ));
+            }
+        }
+        out
+    }
+
     pub fn to_json(&self) -> String {
         // Cannot fail: every field serializes (no maps with non-string keys, no NaN: serde_json
         // writes non-finite floats as null).

@@ -16,6 +16,6 @@ if command -v chromium >/dev/null; then
     chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
         --disable-component-update --disable-sync --user-data-dir="$profile" --hide-scrollbars \
         --window-size=1280,2600 --virtual-time-budget=10000 \
-        --screenshot="results/quickstart/report-screenshot.png" "file://$report" 2>/dev/null
+        --screenshot="results/screenshots/quickstart-report.png" "file://$report" 2>/dev/null
     rm -rf "$profile"
 fi

@@ -117,7 +117,8 @@ impl ExpectedArrival {
 pub fn i128_to_f64(x: i128) -> f64 {
     match i64::try_from(x) {
         Ok(small) => small as f64,
-        Err(_) => ((x >> 64) as i64 as f64).mul_add(18_446_744_073_709_551_616.0, x as u64 as f64),
+        // hi·2^64 is exact, so this rounds once, without a library FMA call.
+        Err(_) => ((x >> 64) as i64 as f64) * 18_446_744_073_709_551_616.0 + (x as u64 as f64),
     }
 }
 

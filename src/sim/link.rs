@@ -218,30 +218,6 @@ impl<'a> LinkStream<'a> {
         }
     }
 
-    /// The next delivery in arrival order (ties in send order), or `None` when the link is
-    /// drained.
-    #[allow(clippy::should_implement_trait)] // Not an Iterator: it borrows fault data for 'a.
-    pub fn next(&mut self) -> Option<Delivery> {
-        loop {
-            if let Some(Reverse(top)) = self.heap.peek()
-                && self.lookahead.is_none_or(|send| top.at <= send.at)
-            {
-                return self.heap.pop().map(|r| r.0);
-            }
-            let send = self.lookahead?;
-            let count = self.transmit(send);
-            self.lookahead = self.sender.next_send();
-            // The common case skips the heap: nothing waiting, one datagram, and it arrives
-            // before the next one leaves.
-            if count == 1 && self.heap.is_empty() && self.lookahead.is_none_or(|next| self.scratch[0].at <= next.at) {
-                return Some(self.scratch[0]);
-            }
-            for i in 0..count {
-                self.heap.push(Reverse(self.scratch[i]));
-            }
-        }
-    }
-
     /// Sends one heartbeat over the link: the deliveries it causes (0, 1, or 2 with a
     /// duplicate), written to `scratch`.
     fn transmit(&mut self, send: Send) -> usize {
@@ -273,5 +249,33 @@ impl<'a> LinkStream<'a> {
                 Delivery { at, sent_at: t, seq: send.seq, incarnation: send.incarnation, sent_local: send.sent_local };
         }
         copies
+    }
+}
+
+/// Deliveries in arrival order.
+impl Iterator for LinkStream<'_> {
+    type Item = Delivery;
+
+    /// The next delivery in arrival order (ties in send order), or `None` when the link is
+    /// drained.
+    fn next(&mut self) -> Option<Delivery> {
+        loop {
+            if let Some(Reverse(top)) = self.heap.peek()
+                && self.lookahead.is_none_or(|send| top.at <= send.at)
+            {
+                return self.heap.pop().map(|r| r.0);
+            }
+            let send = self.lookahead?;
+            let count = self.transmit(send);
+            self.lookahead = self.sender.next_send();
+            // The common case skips the heap: nothing waiting, one datagram, and it arrives
+            // before the next one leaves.
+            if count == 1 && self.heap.is_empty() && self.lookahead.is_none_or(|next| self.scratch[0].at <= next.at) {
+                return Some(self.scratch[0]);
+            }
+            for i in 0..count {
+                self.heap.push(Reverse(self.scratch[i]));
+            }
+        }
     }
 }

@@ -206,8 +206,9 @@ impl QosAccumulator {
         self.by_cause[slot] += 1;
     }
 
-    /// The metrics, for a run that ended at `run_end`.
-    pub fn report(&self, run_end: Nanos) -> QosReport {
+    /// The metrics, for a run that ended at `run_end` (consumes the accumulator: its lists
+    /// and histograms move into the report rather than being copied).
+    pub fn report(self, run_end: Nanos) -> QosReport {
         let observed_from = self.observed_from.unwrap_or(run_end).min(run_end);
         let up = (run_end - observed_from).saturating_sub(self.truth.down_time_within(observed_from, run_end));
         let up_s = up.as_secs_f64();
@@ -226,9 +227,9 @@ impl QosAccumulator {
             });
         }
         let (detection_basis, detection_stats) = if self.truth.down_windows().is_empty() {
-            ("per-heartbeat estimate", &self.per_heartbeat_detection)
+            ("per-heartbeat estimate", self.per_heartbeat_detection)
         } else {
-            ("crashes", &detection)
+            ("crashes", detection)
         };
         QosReport {
             heartbeats: self.heartbeats,
@@ -250,9 +251,9 @@ impl QosAccumulator {
             detection_basis,
             crashes,
             mistakes_listed: self.listed.len(),
-            listed: self.listed.clone(),
-            mistake_histogram: self.mistakes.histogram().clone(),
-            detection_histogram: detection_stats.histogram().clone(),
+            listed: self.listed,
+            mistake_histogram: self.mistakes.into_histogram(),
+            detection_histogram: detection_stats.into_histogram(),
         }
     }
 }

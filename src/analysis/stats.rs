@@ -66,6 +66,10 @@ impl DurationStats {
         &self.histogram
     }
 
+    pub fn into_histogram(self) -> Histogram<u64> {
+        self.histogram
+    }
+
     /// Mean in seconds, exact up to the final division.
     pub fn mean_s(&self) -> Option<f64> {
         (self.count() > 0).then(|| self.sum_ns as f64 / self.count() as f64 / 1e9)

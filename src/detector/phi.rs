@@ -161,11 +161,16 @@ impl Phi {
         (silence.min(i64::MAX as u64) as i64 as f64 - self.mean_plus_pause) * self.inv_std
     }
 
-    /// The first whole silence at which φ ≥ `threshold` with the current history.
+    /// The first whole silence at which φ ≥ `threshold` with the current history (cached
+    /// for the threshold of the latest heartbeat).
     fn crossing_silence(&self, threshold: f64) -> Option<u64> {
         if self.own_crossing.0.to_bits() == threshold.to_bits() {
             return self.own_crossing.1;
         }
+        self.compute_crossing_silence(threshold)
+    }
+
+    fn compute_crossing_silence(&self, threshold: f64) -> Option<u64> {
         let y_star = self.y_star_for(threshold)?;
         // φ is increasing in y, so φ(silence) ≥ threshold ⇔ y(silence) ≥ y*. Testing y
         // avoids evaluating exp/log on every step of the refinement.
@@ -219,8 +224,7 @@ impl Detector for Phi {
             }
         }
         self.update_moments();
-        self.own_crossing = (f64::NAN, None);
-        self.own_crossing = (threshold, self.crossing_silence(threshold));
+        self.own_crossing = (threshold, self.compute_crossing_silence(threshold));
         self.last = Some(arrival.at);
     }
 

@@ -99,6 +99,10 @@ pub struct Phi {
     mean_plus_pause: f64,
     std: f64,
     inv_std: f64,
+    /// The floor of σ' (min std dev, at least 1 ns), its square and its inverse.
+    floor_std: f64,
+    floor_var: f64,
+    inv_floor_std: f64,
     /// Intervals that reached 2/3 of the acceptable pause (Akka logs a warning for each).
     long_interval_warnings: u64,
     /// The last (threshold, y*) asked for: an instance is nearly always asked about one
@@ -113,7 +117,12 @@ pub struct Phi {
 impl Phi {
     pub fn new(config: PhiConfig) -> Phi {
         let history = Window::new(config.window);
+        // At least 1 ns, so that y stays finite even for a hand-built config with min_std = 0.
+        let floor_std = config.min_std.0.max(1) as f64;
         Phi {
+            floor_std,
+            floor_var: floor_std * floor_std,
+            inv_floor_std: 1.0 / floor_std,
             config,
             history,
             last: None,
@@ -146,8 +155,25 @@ impl Phi {
 
     fn update_moments(&mut self) {
         self.mean_plus_pause = self.history.mean() + self.config.pause.0 as f64;
-        // At least 1 ns, so that y stays finite even for a hand-built config with min_std = 0.
-        self.std = self.history.variance().sqrt().max(self.config.min_std.0.max(1) as f64);
+        // σ' = max(√variance, floor). When the variance is at most floor² (the usual case:
+        // the min std dev dominates), √variance ≤ √fl(floor²) = floor exactly (IEEE square
+        // root is monotone and √(x·x) = |x|), so σ' is the floor and the square root and
+        // division are skipped with bit-identical results.
+        let variance = self.history.variance();
+        if variance <= self.floor_var {
+            self.std = self.floor_std;
+            self.inv_std = self.inv_floor_std;
+        } else {
+            self.set_std_above_floor(variance);
+        }
+    }
+
+    /// Out of line, so that the compiler keeps the branch rather than computing the square
+    /// root and division on every heartbeat and selecting.
+    #[cold]
+    #[inline(never)]
+    fn set_std_above_floor(&mut self, variance: f64) {
+        self.std = variance.sqrt();
         self.inv_std = 1.0 / self.std;
     }
 
@@ -267,6 +293,28 @@ mod tests {
                 let y = y_star(phi, th).unwrap();
                 assert!(phi(y) >= th);
                 assert!(phi(y.next_down()) < th, "th {th}");
+            }
+        }
+    }
+
+    #[test]
+    fn std_floor_shortcut_is_bit_identical_to_the_max() {
+        // Histories whose variance lies below, at and above min_std², including the boundary
+        // itself (intervals ±floor around a mean have variance exactly floor²).
+        for min_std in [1u64, 3, 1_000, 20_000_000, 100_000_000] {
+            for spread in [0, min_std / 2, min_std.saturating_sub(1), min_std, min_std + 1, 3 * min_std] {
+                let config = PhiConfig { min_std: Nanos(min_std), window: 4, ..PhiConfig::default() };
+                let mut d = Phi::new(config);
+                let base = 1_000_000_000u64;
+                for (i, at) in [0, base - spread, 2 * base, 3 * base - spread, 4 * base, 5 * base - spread]
+                    .into_iter()
+                    .enumerate()
+                {
+                    d.heartbeat(&Arrival::at(Nanos(at + i as u64 * spread)), 8.0);
+                    let expected = d.history.variance().sqrt().max(min_std as f64);
+                    assert_eq!(d.std.to_bits(), expected.to_bits(), "min_std {min_std} spread {spread}");
+                    assert_eq!(d.inv_std.to_bits(), (1.0 / expected).to_bits());
+                }
             }
         }
     }

@@ -10,8 +10,6 @@
 //! [`MAX_INTERVAL`] (2^48 ns, about 78 hours) and a window holds at most [`MAX_CAPACITY`]
 //! intervals, so n·Σx² − (Σx)² < 2^126 and every sum fits in `u128`.
 
-use std::collections::VecDeque;
-
 /// The longest interval recorded as itself (2^48 ns ≈ 78 h); longer ones are recorded as
 /// this. No realistic heartbeat detector is sensitive to the difference.
 pub const MAX_INTERVAL: u64 = 1 << 48;
@@ -20,7 +18,10 @@ pub const MAX_CAPACITY: usize = 1 << 16;
 
 #[derive(Clone, Debug)]
 pub struct Window {
-    samples: VecDeque<u64>,
+    /// A ring: filled in order up to `capacity`, then overwritten oldest first.
+    samples: Vec<u64>,
+    /// Index of the oldest sample once the ring is full.
+    head: usize,
     capacity: usize,
     sum: u128,
     sum_sq: u128,
@@ -30,19 +31,23 @@ impl Window {
     /// A window of at most `capacity` intervals (clamped to 1..=[`MAX_CAPACITY`]).
     pub fn new(capacity: usize) -> Window {
         let capacity = capacity.clamp(1, MAX_CAPACITY);
-        Window { samples: VecDeque::with_capacity(capacity), capacity, sum: 0, sum_sq: 0 }
+        Window { samples: Vec::with_capacity(capacity), head: 0, capacity, sum: 0, sum_sq: 0 }
     }
 
     /// Appends an interval in nanoseconds, evicting the oldest when full.
     pub fn push(&mut self, interval_ns: u64) {
         let x = interval_ns.min(MAX_INTERVAL);
-        if self.samples.len() == self.capacity {
-            // Cannot fail: the window is full, so it is not empty.
-            let old = self.samples.pop_front().expect("full window has a front");
+        if self.samples.len() < self.capacity {
+            self.samples.push(x);
+        } else {
+            let old = std::mem::replace(&mut self.samples[self.head], x);
+            self.head += 1;
+            if self.head == self.capacity {
+                self.head = 0;
+            }
             self.sum -= old as u128;
             self.sum_sq -= (old as u128) * (old as u128);
         }
-        self.samples.push_back(x);
         self.sum += x as u128;
         self.sum_sq += (x as u128) * (x as u128);
     }
@@ -88,7 +93,8 @@ impl Window {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        self.samples.iter().copied()
+        let (newer, older) = self.samples.split_at(self.head);
+        older.iter().chain(newer).copied()
     }
 }
 
@@ -129,6 +135,27 @@ mod tests {
         assert_eq!(w.sum(), 12);
         assert_eq!(w.mean(), 4.0);
         assert!((w.variance() - 2.0 / 3.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn ring_matches_a_plain_fifo_through_many_wraps() {
+        let mut x = 12345u64;
+        for capacity in [1, 2, 3, 7, 64] {
+            let mut w = Window::new(capacity);
+            let mut fifo = std::collections::VecDeque::new();
+            for _ in 0..500 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let v = (x >> 20) % 1_000_000_000;
+                w.push(v);
+                fifo.push_back(v);
+                if fifo.len() > capacity {
+                    fifo.pop_front();
+                }
+                assert_eq!(w.iter().collect::<Vec<_>>(), fifo.iter().copied().collect::<Vec<_>>());
+                assert_eq!(w.sum(), fifo.iter().map(|&v| v as u128).sum::<u128>());
+                assert_eq!(w.len(), fifo.len());
+            }
+        }
     }
 
     #[test]

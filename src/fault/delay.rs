@@ -136,6 +136,7 @@ impl DelaySampler {
     }
 
     /// The next delay.
+    #[inline]
     pub fn sample(&mut self, rng: &mut impl Rng) -> Nanos {
         let x = if self.rho > 0.0 {
             let e: f64 = StandardNormal.sample(rng);

@@ -110,6 +110,7 @@ impl<'a> Sender<'a> {
     }
 
     /// The next heartbeat sent, or `None` once the sender is gone or the run is over.
+    #[inline(always)]
     pub fn next_send(&mut self) -> Option<Send> {
         while !self.done {
             let jitter = if self.jitter > 0 { self.rng.random_range(0..self.jitter) } else { 0 };
@@ -220,6 +221,7 @@ impl<'a> LinkStream<'a> {
 
     /// Sends one heartbeat over the link: the deliveries it causes (0, 1, or 2 with a
     /// duplicate), written to `scratch`.
+    #[inline(always)]
     fn transmit(&mut self, send: Send) -> usize {
         self.counts.sent += 1;
         let t = send.at;
@@ -258,6 +260,7 @@ impl Iterator for LinkStream<'_> {
 
     /// The next delivery in arrival order (ties in send order), or `None` when the link is
     /// drained.
+    #[inline(always)]
     fn next(&mut self) -> Option<Delivery> {
         loop {
             if let Some(Reverse(top)) = self.heap.peek()

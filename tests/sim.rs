@@ -190,6 +190,33 @@ fn datagrams_in_flight_at_a_crash_are_delivered() {
 }
 
 #[test]
+fn link_counts_cover_what_each_monitor_observed() {
+    // Three nodes watching each other, a lossless 5 ms link, 100 ms heartbeats for 20 s; a
+    // crashes (crash-stop) at 10.05 s. a's heartbeats: slots 0..=100 (0 s to 10.0 s). a stops
+    // observing at its crash, so its incoming links count what was sent before it.
+    let text = "name = \"t\"\nseed = 3\nduration = \"20s\"\ndetectors = [\"fixed:timeout=300ms\"]\n\
+         [network]\ndelay = { dist = \"constant\", value = \"5ms\" }\n\
+         [[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10050ms\"\n\
+         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n[monitoring]\nmode = \"all\"\n";
+    let e = Experiment::from_toml(Path::new("test.toml"), text).unwrap();
+    let out = simulate(&e, false);
+    let counts: Vec<(&str, &str, u64, u64)> =
+        out.summary.links.iter().map(|l| (l.monitor.as_str(), l.target.as_str(), l.sent, l.delivered)).collect();
+    assert_eq!(
+        counts,
+        vec![
+            ("a", "b", 101, 101),
+            ("a", "c", 101, 101),
+            ("b", "a", 101, 101),
+            ("b", "c", 200, 200),
+            ("c", "a", 101, 101),
+            ("c", "b", 200, 200),
+        ]
+    );
+    assert_eq!(out.deliveries, 101 * 4 + 200 * 2);
+}
+
+#[test]
 fn a_fast_clock_sends_more_often_and_stamps_its_own_time() {
     let e = experiment(1, "100s", "\"fixed:timeout=300ms\"", &format!("{CONSTANT_LINK}[[nodes]]\nid = \"c\"\n"));
     drop(e);

@@ -84,16 +84,16 @@ impl DetectorBank {
     pub fn on_arrival(&mut self, arrival: &Arrival) {
         let t = arrival.at;
         let before = self.last_arrival.unwrap_or(t);
-        for m in &mut self.members {
-            // A suspicion that begins here is reported when it ends (or at finish).
-            if m.tracker.before_arrival(t).is_some() {
-                m.silence_from = before;
-            }
-        }
         for (d, &threshold) in self.detectors.iter_mut().zip(&self.detector_threshold) {
             d.heartbeat(arrival, threshold);
         }
         for m in &mut self.members {
+            // A crossing before this arrival began a suspicion (the tracker holds the
+            // crossing from before the heartbeat, so asking after it is the same); it is
+            // reported when it ends (or at finish).
+            if m.tracker.before_arrival(t).is_some() {
+                m.silence_from = before;
+            }
             let detector = &self.detectors[m.detector];
             let crossing = detector.suspect_at(m.point.threshold, t);
             match m.tracker.after_arrival(t, crossing) {

@@ -306,9 +306,8 @@ mod tests {
                 let config = PhiConfig { min_std: Nanos(min_std), window: 4, ..PhiConfig::default() };
                 let mut d = Phi::new(config);
                 let base = 1_000_000_000u64;
-                for (i, at) in [0, base - spread, 2 * base, 3 * base - spread, 4 * base, 5 * base - spread]
-                    .into_iter()
-                    .enumerate()
+                for (i, at) in
+                    [0, base - spread, 2 * base, 3 * base - spread, 4 * base, 5 * base - spread].into_iter().enumerate()
                 {
                     d.heartbeat(&Arrival::at(Nanos(at + i as u64 * spread)), 8.0);
                     let expected = d.history.variance().sqrt().max(min_std as f64);

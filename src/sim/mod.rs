@@ -206,6 +206,9 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
             .collect();
         let node = &nodes[m];
         let faults = &timeline.nodes[m];
+        // Observation ends at the monitor's first crash. Its links are generated up to then
+        // only: what is sent later cannot arrive earlier, so no result changes, and the
+        // link counts are those of the observed time.
         let end = faults.crashes.first().map_or(e.duration, |c| c.from.min(e.duration));
         let setup = MonitorSetup {
             clock: Clock { rate: node.clock_rate },
@@ -224,8 +227,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
             .filter(|((monitor, _), _)| *monitor == m)
             .map(|(&(_, t), sampler)| {
                 let name = format!("link/{}->{}", nodes[t].id, node.id);
-                let sender =
-                    Sender::new(&nodes[t], &timeline.nodes[t], e.duration, stream(seed, &format!("{name}/sender")));
+                let sender = Sender::new(&nodes[t], &timeline.nodes[t], end, stream(seed, &format!("{name}/sender")));
                 let link = e.link(t, m);
                 let faults = timeline.link(t, m);
                 IncomingLink {

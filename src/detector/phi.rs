@@ -102,6 +102,8 @@ pub struct Phi {
     /// The floor of σ' (min std dev, at least 1 ns), its square and its inverse.
     floor_std: f64,
     floor_var: f64,
+    /// fl(floor²) · (1 − 2^-50): see `update_moments`.
+    clearly_below_floor_var: f64,
     inv_floor_std: f64,
     /// Intervals that reached 2/3 of the acceptable pause (Akka logs a warning for each).
     long_interval_warnings: u64,
@@ -122,6 +124,7 @@ impl Phi {
         Phi {
             floor_std,
             floor_var: floor_std * floor_std,
+            clearly_below_floor_var: floor_std * floor_std * (1.0 - 4.0 * f64::EPSILON),
             inv_floor_std: 1.0 / floor_std,
             config,
             history,
@@ -159,12 +162,18 @@ impl Phi {
         // the min std dev dominates), √variance ≤ √fl(floor²) = floor exactly (IEEE square
         // root is monotone and √(x·x) = |x|), so σ' is the floor and the square root and
         // division are skipped with bit-identical results.
-        let variance = self.history.variance();
-        if variance <= self.floor_var {
+        //
+        // The variance is numerator/n² (n² exact). If numerator ≤ fl(n²·c) with
+        // c = fl(fl(floor²)·(1 − 2^-50)), the exact quotient is below fl(floor²)·(1 − 2^-51)
+        // (two roundings of at most 2^-53 each), more than an ulp below fl(floor²), so the
+        // rounded quotient is at most fl(floor²) too: the division is skipped as well. Only
+        // near the boundary is the quotient computed and compared as written.
+        let (numerator, n_squared) = self.history.variance_parts();
+        if numerator <= n_squared * self.clearly_below_floor_var || numerator / n_squared <= self.floor_var {
             self.std = self.floor_std;
             self.inv_std = self.inv_floor_std;
         } else {
-            self.set_std_above_floor(variance);
+            self.set_std_above_floor(numerator / n_squared);
         }
     }
 
@@ -196,6 +205,7 @@ impl Phi {
         self.compute_crossing_silence(threshold)
     }
 
+    #[inline]
     fn compute_crossing_silence(&self, threshold: f64) -> Option<u64> {
         let y_star = self.y_star_for(threshold)?;
         // φ is increasing in y, so φ(silence) ≥ threshold ⇔ y(silence) ≥ y*. Testing y
@@ -301,7 +311,9 @@ mod tests {
     fn std_floor_shortcut_is_bit_identical_to_the_max() {
         // Histories whose variance lies below, at and above min_std², including the boundary
         // itself (intervals ±floor around a mean have variance exactly floor²).
-        for min_std in [1u64, 3, 1_000, 20_000_000, 100_000_000] {
+        // Odd floors above 2^26.5 ns have squares that round, so the variance and fl(floor²)
+        // can be an ulp apart: the band near the boundary where the division is needed.
+        for min_std in [1u64, 3, 1_000, 20_000_000, 100_000_000, 100_000_001, 123_456_789, 987_654_321] {
             for spread in [0, min_std / 2, min_std.saturating_sub(1), min_std, min_std + 1, 3 * min_std] {
                 let config = PhiConfig { min_std: Nanos(min_std), window: 4, ..PhiConfig::default() };
                 let mut d = Phi::new(config);
@@ -316,6 +328,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_division_free_test_never_accepts_a_variance_above_the_floor() {
+        // Numerators within a few ulps of n²·floor², where the guard must hand over to the
+        // division: whenever it accepts, the rounded quotient is at most fl(floor²).
+        let mut accepted_at_boundary = 0;
+        for min_std in [1u64, 7, 1_000, 20_000_000, 100_000_001, 123_456_789, 987_654_321, 1 << 40] {
+            let d = Phi::new(PhiConfig { min_std: Nanos(min_std), ..PhiConfig::default() });
+            for n in [2u64, 3, 10, 999, 1000, 65_536] {
+                let n_squared = (n * n) as f64;
+                let mut numerator = n_squared * d.floor_var;
+                for _ in 0..8 {
+                    numerator = numerator.next_down();
+                }
+                for _ in 0..16 {
+                    if numerator <= n_squared * d.clearly_below_floor_var {
+                        assert!(numerator / n_squared <= d.floor_var, "min_std {min_std} n {n} num {numerator}");
+                    } else if numerator / n_squared <= d.floor_var {
+                        accepted_at_boundary += 1;
+                    }
+                    numerator = numerator.next_up();
+                }
+            }
+        }
+        // The band exists: some numerators there are decided by the division.
+        assert!(accepted_at_boundary > 0);
     }
 
     #[test]

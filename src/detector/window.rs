@@ -80,16 +80,24 @@ impl Window {
     /// The population variance in ns², computed exactly in integers and converted once;
     /// never negative, 0 for fewer than two samples.
     pub fn variance(&self) -> f64 {
+        let (numerator, n_squared) = self.variance_parts();
+        numerator / n_squared
+    }
+
+    /// The variance as n·Σx² − (Σx)² (exact in integers, converted once) over n² (exact):
+    /// callers that only compare the variance with a bound can often avoid the division.
+    /// (0, 1) for fewer than two samples.
+    pub fn variance_parts(&self) -> (f64, f64) {
         let n = self.samples.len() as u128;
         if n < 2 {
-            return 0.0;
+            return (0.0, 1.0);
         }
         // The true numerator is ≥ 0 (Cauchy–Schwarz) and at most n²·MAX_INTERVAL²/4 < 2^126,
         // but n·Σx² alone can reach 2^128. Wrapping arithmetic is exact modulo 2^128, so it
         // gives the true value whenever that value fits, which it does.
         let numerator = n.wrapping_mul(self.sum_sq).wrapping_sub(self.sum.wrapping_mul(self.sum));
-        // n ≤ 2^16, so n² fits in u64 and converts in one step.
-        u128_to_f64(numerator) / (n as u64 * n as u64) as f64
+        // n ≤ 2^16, so n² fits in u64 and converts in one step, exactly.
+        (u128_to_f64(numerator), (n as u64 * n as u64) as f64)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {

@@ -136,7 +136,7 @@ impl DelaySampler {
     }
 
     /// The next delay.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&mut self, rng: &mut impl Rng) -> Nanos {
         let x = if self.rho > 0.0 {
             let e: f64 = StandardNormal.sample(rng);
@@ -148,6 +148,7 @@ impl DelaySampler {
         Nanos(x.max(0.0).min(u64::MAX as f64 / 2.0) as u64)
     }
 
+    #[inline(always)]
     fn independent(&self, rng: &mut impl Rng) -> f64 {
         match &self.shape {
             Shape::Constant(v) => *v,

@@ -94,7 +94,7 @@ impl LossProcess {
     }
 
     /// Whether a datagram sent at `t` is lost.
-    #[inline]
+    #[inline(always)]
     pub fn lost(&mut self, t: Nanos, rng: &mut impl Rng) -> bool {
         match self.model {
             LossModel::None => false,

@@ -37,7 +37,7 @@ pub struct Send {
 }
 
 /// A datagram reaching the monitor.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Delivery {
     /// Real arrival time. Deliveries order by it, then by send time and seq (send order);
     /// two with all fields equal are duplicates and interchangeable.
@@ -109,14 +109,7 @@ impl<'a> Sender<'a> {
     }
 
     fn local_time(&self, real: Nanos) -> Nanos {
-        if self.rate == 1.0 { real } else { self.drifted(real) }
-    }
-
-    /// Out of line, so that an exact clock does not pay for the float conversion (inline,
-    /// the compiler computes both sides and selects).
-    #[inline(never)]
-    fn drifted(&self, real: Nanos) -> Nanos {
-        Nanos((real.0 as f64 * self.rate) as u64)
+        if self.rate == 1.0 { real } else { Nanos((real.0 as f64 * self.rate) as u64) }
     }
 
     /// The next heartbeat sent, or `None` once the sender is gone or the run is over.

@@ -217,6 +217,50 @@ fn link_counts_cover_what_each_monitor_observed() {
 }
 
 #[test]
+fn a_crashed_monitor_censors_what_it_suspected_and_restarts_with_fresh_detectors() {
+    // a sends every 100 ms, 5 ms away; its sender stalls from 9.5 s to 10.5 s, and the
+    // monitor b crashes at 10.05 s and restarts 5 s later. Before the crash b hears seq 0..=94
+    // (the last at 9.405 s), so the 300 ms timeout suspects from 9.705 s: censored at the
+    // crash after 0.345 s. Datagrams reaching b while it is down are lost; the restarted b
+    // hears seq 151..=199 from 15.105 s on. Observed: [0.005, 10.05) and [15.105, 20).
+    let body = "[network]\ndelay = { dist = \"constant\", value = \"5ms\" }\n\
+        [[faults]]\nkind = \"pause\"\nnode = \"a\"\nwhat = \"sender\"\nat = \"9500ms\"\nduration = \"1s\"\n\
+        [[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"10050ms\"\ndown = \"5s\"\n";
+    let e = experiment(1, "20s", "\"fixed:timeout=300ms\"", body);
+    let out = simulate(&e, true);
+    let seqs = seqs(&out);
+    assert_eq!(seqs, (0..=94).chain(151..=199).collect::<Vec<u64>>());
+    let r = &result(&out, "fixed:timeout=300ms").qos;
+    assert_eq!(r.heartbeats, 144);
+    assert!((r.observed_up_s - 14.94).abs() < 1e-9, "{}", r.observed_up_s);
+    assert_eq!(r.mistakes, 0);
+    assert_eq!(r.censored.count, 1);
+    assert!((r.censored.durations_so_far_s[0] - 0.345).abs() < 1e-9);
+    assert_eq!(out.summary.links[0].delivered, 144);
+
+    // a crash-stops at 8 s, while b observes: b suspects from 8.205 s and still does when it
+    // crashes, so the crash was detected in 0.205 s.
+    let crash_b = "[[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"10050ms\"\ndown = \"5s\"\n";
+    let crash_a = |at: &str| format!("[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"{at}\"\n");
+    let body = format!("{CONSTANT_LINK}{crash_b}{}", crash_a("8s"));
+    let out = simulate(&experiment(1, "20s", "\"fixed:timeout=300ms\"", &body), false);
+    let r = &result(&out, "fixed:timeout=300ms").qos;
+    assert!(r.crashes[0].observed);
+    assert!((r.crashes[0].detection_time_s.unwrap() - 0.205).abs() < 1e-9);
+    assert_eq!(out.summary.totals[0].crashes, 1);
+
+    // a crash-stops at 12 s, while b is down: nobody observes it, and the restarted b never
+    // hears a again, so observation ends at b's crash.
+    let body = format!("{CONSTANT_LINK}{crash_b}{}", crash_a("12s"));
+    let out = simulate(&experiment(1, "20s", "\"fixed:timeout=300ms\"", &body), false);
+    let r = &result(&out, "fixed:timeout=300ms").qos;
+    assert_eq!((r.crashes[0].observed, r.crashes[0].detection_time_s), (false, None));
+    assert_eq!(r.heartbeats, 101);
+    assert!((r.observed_up_s - 10.045).abs() < 1e-9, "{}", r.observed_up_s);
+    assert_eq!((out.summary.totals[0].crashes, out.summary.totals[0].crashes_detected), (0, 0));
+}
+
+#[test]
 fn a_fast_clock_sends_more_often_and_stamps_its_own_time() {
     let e = experiment(1, "100s", "\"fixed:timeout=300ms\"", &format!("{CONSTANT_LINK}[[nodes]]\nid = \"c\"\n"));
     drop(e);

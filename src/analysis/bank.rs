@@ -27,6 +27,8 @@ pub type CauseFn = Box<dyn Fn(Nanos, Nanos) -> Cause + Send>;
 
 /// The detectors of one monitored link.
 pub struct DetectorBank {
+    /// Kept to rebuild the detectors when the monitor restarts.
+    specs: Vec<DetectorSpec>,
     detectors: Vec<Box<dyn Detector>>,
     /// For each detector, the threshold passed to `heartbeat` (its member's, when the state
     /// depends on it; for shared detectors it is ignored).
@@ -39,40 +41,27 @@ pub struct DetectorBank {
 impl DetectorBank {
     /// Builds the members of every spec, in the order given, for a target with `truth`.
     pub fn new(specs: &[DetectorSpec], truth: &GroundTruth) -> DetectorBank {
-        let mut bank = DetectorBank {
-            detectors: Vec::new(),
-            detector_threshold: Vec::new(),
-            members: Vec::new(),
+        let (detectors, detector_threshold, assigned) = build(specs);
+        let members = specs
+            .iter()
+            .flat_map(|spec| spec.points())
+            .zip(assigned)
+            .map(|(point, detector)| Member {
+                tracker: SuspicionTracker::checking_every(point.check_every),
+                point,
+                detector,
+                qos: QosAccumulator::new(truth.clone()),
+                silence_from: Nanos::ZERO,
+            })
+            .collect();
+        DetectorBank {
+            specs: specs.to_vec(),
+            detectors,
+            detector_threshold,
+            members,
             cause: Box::new(|_, _| Cause::Network),
             last_arrival: None,
-        };
-        for spec in specs {
-            let mut shared = None;
-            for point in spec.points() {
-                let detector = match shared {
-                    Some(index) => index,
-                    None => {
-                        let d = spec.build();
-                        let per_threshold = d.state_depends_on_threshold();
-                        bank.detectors.push(d);
-                        bank.detector_threshold.push(point.threshold);
-                        let index = bank.detectors.len() - 1;
-                        if !per_threshold {
-                            shared = Some(index);
-                        }
-                        index
-                    }
-                };
-                bank.members.push(Member {
-                    tracker: SuspicionTracker::checking_every(point.check_every),
-                    point,
-                    detector,
-                    qos: QosAccumulator::new(truth.clone()),
-                    silence_from: Nanos::ZERO,
-                });
-            }
         }
-        bank
     }
 
     /// Sets how mistakes are attributed to causes (the default says `network` always).
@@ -145,22 +134,73 @@ impl DetectorBank {
         })
     }
 
+    /// The monitor crashed at `at`: what each member suspected then (or would have begun to
+    /// suspect before) is censored there, observation stops, and the process that restarts
+    /// has fresh detectors that have heard nothing.
+    pub fn on_monitor_crash(&mut self, at: Nanos) {
+        for m in &mut self.members {
+            if let Some((start, silence_from)) = m.open_suspicion(self.last_arrival) {
+                m.qos.on_observer_stop(start, at, |s| (self.cause)(silence_from, s));
+            }
+            m.qos.end_observation(at);
+            m.tracker = SuspicionTracker::checking_every(m.point.check_every);
+            m.silence_from = Nanos::ZERO;
+        }
+        (self.detectors, self.detector_threshold, _) = build(&self.specs);
+        self.last_arrival = None;
+    }
+
     /// Ends the run at `run_end` and reports every member, in spec order.
     pub fn finish(self, run_end: Nanos) -> Vec<(DetectorPoint, QosReport)> {
         let DetectorBank { members, cause, last_arrival, .. } = self;
         members
             .into_iter()
             .map(|mut m| {
-                let silence_from = match m.tracker.suspected_since() {
-                    Some(_) => m.silence_from,
-                    None => last_arrival.unwrap_or(Nanos::ZERO),
-                };
-                let open = m.tracker.suspected_since().or(m.tracker.next_crossing());
-                if let Some(start) = open {
+                if let Some((start, silence_from)) = m.open_suspicion(last_arrival) {
                     m.qos.on_suspicion(start, None, run_end, |s| cause(silence_from, s));
                 }
                 (m.point, m.qos.report(run_end))
             })
             .collect()
     }
+}
+
+impl Member {
+    /// The suspicion in progress, or the one due to begin if nothing more arrives, with the
+    /// start of the silence behind it: `(start, silence_from)`.
+    fn open_suspicion(&self, last_arrival: Option<Nanos>) -> Option<(Nanos, Nanos)> {
+        let silence_from = match self.tracker.suspected_since() {
+            Some(_) => self.silence_from,
+            None => last_arrival.unwrap_or(Nanos::ZERO),
+        };
+        let start = self.tracker.suspected_since().or(self.tracker.next_crossing())?;
+        Some((start, silence_from))
+    }
+}
+
+/// The detectors for `specs`: one per spec, or one per threshold where the state depends on
+/// it, with the threshold each is fed, and for every member (in order) its detector's index.
+fn build(specs: &[DetectorSpec]) -> (Vec<Box<dyn Detector>>, Vec<f64>, Vec<usize>) {
+    let (mut detectors, mut thresholds, mut assigned) = (Vec::new(), Vec::new(), Vec::new());
+    for spec in specs {
+        let mut shared = None;
+        for point in spec.points() {
+            let index = match shared {
+                Some(index) => index,
+                None => {
+                    let d = spec.build();
+                    let per_threshold = d.state_depends_on_threshold();
+                    detectors.push(d);
+                    thresholds.push(point.threshold);
+                    let index = detectors.len() - 1;
+                    if !per_threshold {
+                        shared = Some(index);
+                    }
+                    index
+                }
+            };
+            assigned.push(index);
+        }
+    }
+    (detectors, thresholds, assigned)
 }

@@ -15,6 +15,10 @@
 //! λ_M is mistakes divided by the time the target was up and observed (from the first
 //! heartbeat heard to the end of the run, down time removed). P_A is the share of that
 //! time during which the detector was not wrongly suspecting (censored time included).
+//!
+//! A monitor that crashes stops observing (what it suspected then is censored there); when
+//! it restarts, observation resumes at the first heartbeat it hears. A target crash that
+//! begins while nobody observes cannot be detected and is reported as unobserved.
 
 use serde::Serialize;
 
@@ -76,7 +80,9 @@ pub struct QosAccumulator {
     cursor: usize,
     /// Detection instant (final S-transition) per down window.
     detected_at: Vec<Option<Nanos>>,
-    observed_from: Option<Nanos>,
+    /// Observation periods that have ended, and the start of the current one.
+    observed: Vec<(Nanos, Nanos)>,
+    observing_since: Option<Nanos>,
     mistakes: DurationStats,
     recurrence: DurationStats,
     last_mistake_start: Option<Nanos>,
@@ -95,7 +101,8 @@ impl QosAccumulator {
             truth,
             cursor: 0,
             detected_at: vec![None; windows],
-            observed_from: None,
+            observed: Vec::new(),
+            observing_since: None,
             mistakes: DurationStats::default(),
             recurrence: DurationStats::default(),
             last_mistake_start: None,
@@ -112,7 +119,7 @@ impl QosAccumulator {
     /// arrival, when the send time is unknown) the detector would suspect if it were the
     /// last one: the per-heartbeat detection-time estimate of the φ paper.
     pub fn on_heartbeat(&mut self, at: Nanos, estimate: Option<Nanos>) {
-        self.observed_from.get_or_insert(at);
+        self.observing_since.get_or_insert(at);
         self.heartbeats += 1;
         // Reported only when there is no crash to measure (see `report`).
         if let Some(e) = estimate
@@ -122,10 +129,42 @@ impl QosAccumulator {
         }
     }
 
+    /// The observer stopped at `at` (the monitor crashed): observation resumes at the next
+    /// heartbeat. Suspicions still open must be reported (censored at `at`) before this.
+    pub fn end_observation(&mut self, at: Nanos) {
+        if let Some(since) = self.observing_since.take() {
+            self.observed.push((since, at.max(since)));
+        }
+        // Recurrence is measured between mistakes of one observation period.
+        self.last_mistake_start = None;
+    }
+
     /// A suspicion from `start` to `end` (`None`: still open when the run ended at `run_end`).
     /// Intervals come in time order. `cause` names the cause of a mistake starting at a
     /// given instant.
     pub fn on_suspicion(&mut self, start: Nanos, end: Option<Nanos>, run_end: Nanos, cause: impl Fn(Nanos) -> Cause) {
+        self.suspicion(start, end, run_end, Nanos::MAX, cause);
+    }
+
+    /// A suspicion from `start` still open when the observer stopped at `at` (the monitor
+    /// crashed): censored there. A crash of the target that it covers was detected; crashes
+    /// that begin later were not seen by this observer.
+    pub fn on_observer_stop(&mut self, start: Nanos, at: Nanos, cause: impl Fn(Nanos) -> Cause) {
+        if start < at {
+            self.suspicion(start, None, at, at, cause);
+        }
+    }
+
+    /// Splits a suspicion by the target's down windows, ignoring windows that begin at or
+    /// after `horizon` (the end of what the observer saw).
+    fn suspicion(
+        &mut self,
+        start: Nanos,
+        end: Option<Nanos>,
+        run_end: Nanos,
+        horizon: Nanos,
+        cause: impl Fn(Nanos) -> Cause,
+    ) {
         if end == Some(start) {
             // Suspected and trusted again at one instant (a check that fired before the
             // datagrams buffered during a stall were drained): the system acted on it, so
@@ -143,7 +182,7 @@ impl QosAccumulator {
                 self.cursor += 1;
                 continue;
             }
-            if w.from >= stop {
+            if w.from >= stop || w.from >= horizon {
                 break;
             }
             if cur < w.from {
@@ -209,8 +248,17 @@ impl QosAccumulator {
     /// The metrics, for a run that ended at `run_end` (consumes the accumulator: its lists
     /// and histograms move into the report rather than being copied).
     pub fn report(self, run_end: Nanos) -> QosReport {
-        let observed_from = self.observed_from.unwrap_or(run_end).min(run_end);
-        let up = (run_end - observed_from).saturating_sub(self.truth.down_time_within(observed_from, run_end));
+        let periods: Vec<(Nanos, Nanos)> = self
+            .observed
+            .iter()
+            .copied()
+            .chain(self.observing_since.map(|since| (since, run_end)))
+            .map(|(from, to)| (from.min(run_end), to.min(run_end)))
+            .collect();
+        let up = periods
+            .iter()
+            .map(|&(from, to)| (to - from).saturating_sub(self.truth.down_time_within(from, to)))
+            .fold(Nanos::ZERO, |a, b| a + b);
         let up_s = up.as_secs_f64();
         let count = self.mistakes.count();
         let rate = (up_s > 0.0).then(|| count as f64 / up_s);
@@ -221,6 +269,7 @@ impl QosAccumulator {
                 detection.record((*at - w.from).0);
             }
             crashes.push(CrashOutcome {
+                observed: periods.iter().any(|&(from, to)| from <= w.from && w.from < to),
                 at_s: w.from.as_secs_f64(),
                 recovered_at_s: w.to.map(Nanos::as_secs_f64),
                 detection_time_s: detected.map(|at| (at - w.from).as_secs_f64()),
@@ -261,6 +310,9 @@ impl QosAccumulator {
 /// A crash and whether (and how fast) it was detected.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct CrashOutcome {
+    /// Whether the crash began while the monitor was observing (after its first heartbeat,
+    /// outside its own down time); an unobserved crash cannot be detected.
+    pub observed: bool,
     pub at_s: f64,
     pub recovered_at_s: Option<f64>,
     /// `null`: not detected before the target recovered (or ever).
@@ -375,6 +427,46 @@ mod tests {
         q.on_heartbeat(s(0), None);
         q.on_suspicion(s(40), None, s(30), net);
         assert_eq!(q.report(s(30)).crashes[0].detection_time_s, Some(20.0));
+    }
+
+    #[test]
+    fn an_observer_that_stops_censors_and_observes_again_from_its_next_heartbeat() {
+        let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(50)));
+        q.on_heartbeat(s(0), None);
+        q.on_observer_stop(s(10), s(20), net);
+        q.end_observation(s(20));
+        // A crossing due after the stop never began.
+        q.on_observer_stop(s(25), s(20), net);
+        q.on_heartbeat(s(30), None);
+        q.on_suspicion(s(40), Some(s(45)), s(100), net);
+        let r = q.report(s(100));
+        assert_eq!((r.censored.count, r.censored.durations_so_far_s.clone()), (1, vec![10.0]));
+        assert_eq!(r.mistakes, 1);
+        // Up and observed: [0, 20) and [30, 50).
+        assert_eq!(r.observed_up_s, 40.0);
+        assert!((r.query_accuracy.unwrap() - (1.0 - 15.0 / 40.0)).abs() < 1e-12);
+        assert!(r.crashes[0].observed);
+        assert_eq!(r.crashes[0].detection_time_s, None);
+
+        // A crash after the observer stopped (and never came back) is not seen, even though
+        // the suspicion it held would have covered it.
+        let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(25)));
+        q.on_heartbeat(s(0), None);
+        q.on_observer_stop(s(10), s(20), net);
+        q.end_observation(s(20));
+        let r = q.report(s(100));
+        assert_eq!((r.crashes[0].observed, r.crashes[0].detection_time_s), (false, None));
+        assert_eq!((r.mistakes, r.censored.count, r.observed_up_s), (0, 1, 20.0));
+
+        // A suspicion the observer still held when it stopped detects a crash it covered.
+        let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(15)));
+        q.on_heartbeat(s(0), None);
+        q.on_observer_stop(s(12), s(20), net);
+        q.end_observation(s(20));
+        let r = q.report(s(100));
+        assert_eq!((r.crashes[0].observed, r.crashes[0].detection_time_s), (true, Some(0.0)));
+        assert_eq!((r.mistakes, r.censored.count), (1, 0));
+        assert_eq!(r.mistake_duration_s.max, Some(3.0));
     }
 
     #[test]

@@ -318,7 +318,7 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
                     crash_basis.iter().map(|r| &r.qos.detection_time_s),
                     &detection_histogram,
                 ),
-                crashes: rs.iter().map(|r| r.qos.crashes.len()).sum(),
+                crashes: rs.iter().flat_map(|r| &r.qos.crashes).filter(|c| c.observed).count(),
                 crashes_detected: rs
                     .iter()
                     .flat_map(|r| &r.qos.crashes)

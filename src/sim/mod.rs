@@ -206,13 +206,20 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
             .collect();
         let node = &nodes[m];
         let faults = &timeline.nodes[m];
-        // Observation ends at the monitor's first crash. Its links are generated up to then
+        // Observation ends at the monitor's crash-stop. Its links are generated up to then
         // only: what is sent later cannot arrive earlier, so no result changes, and the
-        // link counts are those of the observed time.
-        let end = faults.crashes.first().map_or(e.duration, |c| c.from.min(e.duration));
+        // link counts are those of the observed time. Crashes with a recovery restart it.
+        let end = faults.crashes.iter().find(|c| c.to.is_none()).map_or(e.duration, |c| c.from.min(e.duration));
+        let crashes = faults
+            .crashes
+            .iter()
+            .filter_map(|c| Some(Window { from: c.from, to: c.to? }))
+            .filter(|w| w.from < end)
+            .collect();
         let setup = MonitorSetup {
             clock: Clock { rate: node.clock_rate },
             pauses: &faults.recv_pauses,
+            crashes,
             end,
             policy: e.receive,
             resume_order: e.engine.resume_order,

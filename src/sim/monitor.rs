@@ -72,7 +72,10 @@ pub struct LevelSample {
 pub struct MonitorSetup<'a> {
     pub clock: Clock,
     pub pauses: &'a [Window],
-    /// Monitoring ends at the monitor's first crash (or the run's end).
+    /// The monitor's crashes with a recovery (real time): it loses what it held, misses what
+    /// arrives meanwhile and restarts with fresh detectors.
+    pub crashes: Vec<Window>,
+    /// Monitoring ends at the monitor's crash-stop (or the run's end).
     pub end: Nanos,
     pub policy: ReceivePolicy,
     pub resume_order: ResumeOrder,
@@ -177,6 +180,17 @@ impl State<'_> {
         }
     }
 
+    /// The monitor crashes at `at_real`: every bank censors and restarts, and the receive
+    /// policy's memory is gone.
+    fn crash(&mut self, setup: &MonitorSetup<'_>, at_real: Nanos) {
+        let at = setup.clock.local(at_real);
+        for bank in &mut self.banks {
+            bank.on_monitor_crash(at);
+        }
+        self.receive.iter_mut().for_each(|r| *r = ReceiveState::default());
+        self.last_local.fill(None);
+    }
+
     /// Samples every window's levels at its sample times before `until` (real time).
     fn sample(&mut self, setup: &MonitorSetup<'_>, next_sample: &mut [Nanos], until: Nanos, inclusive: bool) {
         for (w, next) in setup.samples.iter().zip(next_sample.iter_mut()) {
@@ -249,20 +263,41 @@ pub fn run(
     let mut sample_due = first_due(&setup.samples, &next_sample);
     let mut heads = Merge::new(&mut state.links);
     let mut pause = 0;
+    let mut crash = 0;
+    // While the monitor is down (crashed, not yet restarted), until when.
+    let mut down_until: Option<Nanos> = None;
     let mut buffered: Vec<(usize, Delivery)> = Vec::new();
     let mut reported = Nanos::ZERO;
     let timers_first = setup.resume_order == ResumeOrder::TimersFirst;
     loop {
         let next = heads.peek().filter(|&at| at < setup.end);
-        // Pauses that end before the next delivery (or the run's end) resume first.
-        while let Some(w) = setup.pauses.get(pause)
-            && w.to <= next.unwrap_or(setup.end)
-            && w.to <= setup.end
-        {
-            resume(&setup, &mut state, *w, &mut buffered, timers_first);
-            pause += 1;
-        }
         let until = next.unwrap_or(setup.end);
+        // Pauses that end and crashes that begin before the next delivery (or the run's end)
+        // come first, in time order (a crash at a delivery's instant comes before it).
+        loop {
+            let resume_due = setup.pauses.get(pause).filter(|w| w.to <= until && w.to <= setup.end);
+            let crash_due = setup.crashes.get(crash).filter(|w| w.from <= until && w.from < setup.end);
+            let crash_first = match (resume_due, crash_due) {
+                (None, None) => break,
+                (Some(w), Some(c)) => c.from < w.to,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            if let (Some(c), true) = (crash_due, crash_first) {
+                if sample_due < c.from {
+                    state.sample(&setup, &mut next_sample, c.from, false);
+                    sample_due = first_due(&setup.samples, &next_sample);
+                }
+                state.crash(&setup, c.from);
+                // The socket buffer dies with the process.
+                buffered.clear();
+                down_until = Some(c.to);
+                crash += 1;
+            } else if let Some(w) = resume_due {
+                resume(&setup, &mut state, *w, &mut buffered, timers_first);
+                pause += 1;
+            }
+        }
         if sample_due < until || (next.is_none() && sample_due == until) {
             state.sample(&setup, &mut next_sample, until, next.is_none());
             sample_due = first_due(&setup.samples, &next_sample);
@@ -270,6 +305,8 @@ pub fn run(
         let Some(at) = next else { break };
         let (d, i) = heads.pop(&mut state.links).expect("peeked");
         match setup.pauses.get(pause) {
+            // Down: nothing receives it.
+            _ if down_until.is_some_and(|to| at < to) => {}
             Some(w) if w.contains(at) => {
                 // Paused: the socket buffers it; when full, the newest are dropped.
                 if buffered.len() < setup.buffer {

@@ -266,6 +266,7 @@ pub fn run(
     let mut crash = 0;
     // While the monitor is down (crashed, not yet restarted), until when.
     let mut down_until: Option<Nanos> = None;
+    let mut next_event = next_event_at(&setup, pause, crash);
     let mut buffered: Vec<(usize, Delivery)> = Vec::new();
     let mut reported = Nanos::ZERO;
     let timers_first = setup.resume_order == ResumeOrder::TimersFirst;
@@ -273,17 +274,15 @@ pub fn run(
         let next = heads.peek().filter(|&at| at < setup.end);
         let until = next.unwrap_or(setup.end);
         // Pauses that end and crashes that begin before the next delivery (or the run's end)
-        // come first, in time order (a crash at a delivery's instant comes before it).
-        loop {
-            let resume_due = setup.pauses.get(pause).filter(|w| w.to <= until && w.to <= setup.end);
-            let crash_due = setup.crashes.get(crash).filter(|w| w.from <= until && w.from < setup.end);
-            let crash_first = match (resume_due, crash_due) {
-                (None, None) => break,
-                (Some(w), Some(c)) => c.from < w.to,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-            };
-            if let (Some(c), true) = (crash_due, crash_first) {
+        // come first, in time order (a resume first at a tie; a crash at a delivery's
+        // instant comes before it).
+        while next_event <= until {
+            let resume_at = setup.pauses.get(pause).map_or(Nanos::MAX, |w| w.to);
+            let crash_at = setup.crashes.get(crash).map_or(Nanos::MAX, |w| w.from);
+            let resume_due = resume_at <= until && resume_at <= setup.end;
+            let crash_due = crash_at <= until && crash_at < setup.end;
+            if crash_due && (!resume_due || crash_at < resume_at) {
+                let c = setup.crashes[crash];
                 if sample_due < c.from {
                     state.sample(&setup, &mut next_sample, c.from, false);
                     sample_due = first_due(&setup.samples, &next_sample);
@@ -293,10 +292,13 @@ pub fn run(
                 buffered.clear();
                 down_until = Some(c.to);
                 crash += 1;
-            } else if let Some(w) = resume_due {
-                resume(&setup, &mut state, *w, &mut buffered, timers_first);
+            } else if resume_due {
+                resume(&setup, &mut state, setup.pauses[pause], &mut buffered, timers_first);
                 pause += 1;
+            } else {
+                break;
             }
+            next_event = next_event_at(&setup, pause, crash);
         }
         if sample_due < until || (next.is_none() && sample_due == until) {
             state.sample(&setup, &mut next_sample, until, next.is_none());
@@ -407,6 +409,13 @@ impl Merge {
             }
         }
     }
+}
+
+/// When the next pause ends or the next crash begins (`Nanos::MAX`: never).
+fn next_event_at(setup: &MonitorSetup<'_>, pause: usize, crash: usize) -> Nanos {
+    let resume_at = setup.pauses.get(pause).map_or(Nanos::MAX, |w| w.to);
+    let crash_at = setup.crashes.get(crash).map_or(Nanos::MAX, |w| w.from);
+    resume_at.min(crash_at)
 }
 
 /// The earliest sample time still to come in any window (`Nanos::MAX` when none is).

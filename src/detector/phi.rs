@@ -315,13 +315,22 @@ mod tests {
         // can be an ulp apart: the band near the boundary where the division is needed.
         for min_std in [1u64, 3, 1_000, 20_000_000, 100_000_000, 100_000_001, 123_456_789, 987_654_321] {
             for spread in [0, min_std / 2, min_std.saturating_sub(1), min_std, min_std + 1, 3 * min_std] {
-                let config = PhiConfig { min_std: Nanos(min_std), window: 4, ..PhiConfig::default() };
+                // 10 s intervals seeded by `first`, and a long acceptable pause so that every
+                // interval is recorded.
+                let base = 10_000_000_000u64;
+                let config = PhiConfig {
+                    min_std: Nanos(min_std),
+                    window: 4,
+                    first: Nanos(base),
+                    pause: Nanos::from_secs(1000),
+                    ..PhiConfig::default()
+                };
                 let mut d = Phi::new(config);
-                let base = 1_000_000_000u64;
                 for (i, at) in
                     [0, base - spread, 2 * base, 3 * base - spread, 4 * base, 5 * base - spread].into_iter().enumerate()
                 {
                     d.heartbeat(&Arrival::at(Nanos(at + i as u64 * spread)), 8.0);
+                    assert_eq!(d.history.len(), (i + 2).min(4));
                     let expected = d.history.variance().sqrt().max(min_std as f64);
                     assert_eq!(d.std.to_bits(), expected.to_bits(), "min_std {min_std} spread {spread}");
                     assert_eq!(d.inv_std.to_bits(), (1.0 / expected).to_bits());

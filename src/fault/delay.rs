@@ -112,6 +112,9 @@ fn phi_inverse(p: f64) -> f64 {
     -std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(2.0 * p)
 }
 
+/// The largest delay drawn, in ns: the largest `f64` below 2^63.
+const MAX_DELAY_NS: f64 = 9_223_372_036_854_774_784.0;
+
 impl DelaySampler {
     /// A sampler; `base_dir` resolves an empirical trace's path.
     pub fn new(model: &DelayModel, correlation: f64, base_dir: &Path) -> Result<DelaySampler, EmpiricalError> {
@@ -145,7 +148,9 @@ impl DelaySampler {
         } else {
             self.independent(rng)
         };
-        Nanos(x.max(0.0).min(u64::MAX as f64 / 2.0) as u64)
+        // Capped below 2^63 ns (292 years), so that the conversion goes through i64: one
+        // instruction where a u64 conversion takes several.
+        Nanos(x.max(0.0).min(MAX_DELAY_NS) as i64 as u64)
     }
 
     #[inline(always)]

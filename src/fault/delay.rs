@@ -150,7 +150,7 @@ impl DelaySampler {
         };
         // Capped below 2^63 ns (292 years), so that the conversion goes through i64: one
         // instruction where a u64 conversion takes several.
-        Nanos(x.max(0.0).min(MAX_DELAY_NS) as i64 as u64)
+        Nanos(x.clamp(0.0, MAX_DELAY_NS) as i64 as u64)
     }
 
     #[inline(always)]

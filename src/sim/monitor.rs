@@ -264,9 +264,9 @@ pub fn run(
     let mut heads = Merge::new(&mut state.links);
     let mut pause = 0;
     let mut crash = 0;
-    // While the monitor is down (crashed, not yet restarted), until when.
-    let mut down_until: Option<Nanos> = None;
-    let mut next_event = next_event_at(&setup, pause, crash);
+    // The monitor is down (crashed, not yet restarted) before this instant.
+    let mut down_until = Nanos::ZERO;
+    let (mut resume_at, mut crash_at) = upcoming(&setup, pause, crash);
     let mut buffered: Vec<(usize, Delivery)> = Vec::new();
     let mut reported = Nanos::ZERO;
     let timers_first = setup.resume_order == ResumeOrder::TimersFirst;
@@ -276,9 +276,7 @@ pub fn run(
         // Pauses that end and crashes that begin before the next delivery (or the run's end)
         // come first, in time order (a resume first at a tie; a crash at a delivery's
         // instant comes before it).
-        while next_event <= until {
-            let resume_at = setup.pauses.get(pause).map_or(Nanos::MAX, |w| w.to);
-            let crash_at = setup.crashes.get(crash).map_or(Nanos::MAX, |w| w.from);
+        while resume_at.min(crash_at) <= until {
             let resume_due = resume_at <= until && resume_at <= setup.end;
             let crash_due = crash_at <= until && crash_at < setup.end;
             if crash_due && (!resume_due || crash_at < resume_at) {
@@ -290,7 +288,7 @@ pub fn run(
                 state.crash(&setup, c.from);
                 // The socket buffer dies with the process.
                 buffered.clear();
-                down_until = Some(c.to);
+                down_until = c.to;
                 crash += 1;
             } else if resume_due {
                 resume(&setup, &mut state, setup.pauses[pause], &mut buffered, timers_first);
@@ -298,7 +296,7 @@ pub fn run(
             } else {
                 break;
             }
-            next_event = next_event_at(&setup, pause, crash);
+            (resume_at, crash_at) = upcoming(&setup, pause, crash);
         }
         if sample_due < until || (next.is_none() && sample_due == until) {
             state.sample(&setup, &mut next_sample, until, next.is_none());
@@ -308,7 +306,7 @@ pub fn run(
         let (d, i) = heads.pop(&mut state.links).expect("peeked");
         match setup.pauses.get(pause) {
             // Down: nothing receives it.
-            _ if down_until.is_some_and(|to| at < to) => {}
+            _ if at < down_until => {}
             Some(w) if w.contains(at) => {
                 // Paused: the socket buffers it; when full, the newest are dropped.
                 if buffered.len() < setup.buffer {
@@ -411,11 +409,9 @@ impl Merge {
     }
 }
 
-/// When the next pause ends or the next crash begins (`Nanos::MAX`: never).
-fn next_event_at(setup: &MonitorSetup<'_>, pause: usize, crash: usize) -> Nanos {
-    let resume_at = setup.pauses.get(pause).map_or(Nanos::MAX, |w| w.to);
-    let crash_at = setup.crashes.get(crash).map_or(Nanos::MAX, |w| w.from);
-    resume_at.min(crash_at)
+/// When the next pause ends and when the next crash begins (`Nanos::MAX`: never).
+fn upcoming(setup: &MonitorSetup<'_>, pause: usize, crash: usize) -> (Nanos, Nanos) {
+    (setup.pauses.get(pause).map_or(Nanos::MAX, |w| w.to), setup.crashes.get(crash).map_or(Nanos::MAX, |w| w.from))
 }
 
 /// The earliest sample time still to come in any window (`Nanos::MAX` when none is).

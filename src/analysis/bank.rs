@@ -139,10 +139,9 @@ impl DetectorBank {
     /// has fresh detectors that have heard nothing.
     pub fn on_monitor_crash(&mut self, at: Nanos) {
         for m in &mut self.members {
-            if let Some((start, silence_from)) = m.open_suspicion(self.last_arrival) {
-                m.qos.on_observer_stop(start, at, |s| (self.cause)(silence_from, s));
-            }
-            m.qos.end_observation(at);
+            let open = m.open_suspicion(self.last_arrival);
+            let silence_from = open.map_or(Nanos::ZERO, |o| o.1);
+            m.qos.on_observer_stop(open.map(|o| o.0), at, |s| (self.cause)(silence_from, s));
             m.tracker = SuspicionTracker::checking_every(m.point.check_every);
             m.silence_from = Nanos::ZERO;
         }

@@ -129,16 +129,6 @@ impl QosAccumulator {
         }
     }
 
-    /// The observer stopped at `at` (the monitor crashed): observation resumes at the next
-    /// heartbeat. Suspicions still open must be reported (censored at `at`) before this.
-    pub fn end_observation(&mut self, at: Nanos) {
-        if let Some(since) = self.observing_since.take() {
-            self.observed.push((since, at.max(since)));
-        }
-        // Recurrence is measured between mistakes of one observation period.
-        self.last_mistake_start = None;
-    }
-
     /// A suspicion from `start` to `end` (`None`: still open when the run ended at `run_end`).
     /// Intervals come in time order. `cause` names the cause of a mistake starting at a
     /// given instant.
@@ -146,13 +136,19 @@ impl QosAccumulator {
         self.suspicion(start, end, run_end, Nanos::MAX, cause);
     }
 
-    /// A suspicion from `start` still open when the observer stopped at `at` (the monitor
-    /// crashed): censored there. A crash of the target that it covers was detected; crashes
-    /// that begin later were not seen by this observer.
-    pub fn on_observer_stop(&mut self, start: Nanos, at: Nanos, cause: impl Fn(Nanos) -> Cause) {
-        if start < at {
+    /// The observer stopped at `at` (the monitor crashed) with a suspicion from `open` (or
+    /// one due to begin then) not yet over: censored at `at`. A crash of the target that it
+    /// covers was detected; crashes that begin later were not seen by this observer.
+    /// Observation resumes at the next heartbeat.
+    pub fn on_observer_stop(&mut self, open: Option<Nanos>, at: Nanos, cause: impl Fn(Nanos) -> Cause) {
+        if let Some(start) = open.filter(|&start| start < at) {
             self.suspicion(start, None, at, at, cause);
         }
+        if let Some(since) = self.observing_since.take() {
+            self.observed.push((since, at.max(since)));
+        }
+        // Recurrence is measured between mistakes of one observation period.
+        self.last_mistake_start = None;
     }
 
     /// Splits a suspicion by the target's down windows, ignoring windows that begin at or
@@ -433,10 +429,9 @@ mod tests {
     fn an_observer_that_stops_censors_and_observes_again_from_its_next_heartbeat() {
         let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(50)));
         q.on_heartbeat(s(0), None);
-        q.on_observer_stop(s(10), s(20), net);
-        q.end_observation(s(20));
-        // A crossing due after the stop never began.
-        q.on_observer_stop(s(25), s(20), net);
+        q.on_observer_stop(Some(s(10)), s(20), net);
+        // A crossing due after the stop never began (and stopping twice changes nothing).
+        q.on_observer_stop(Some(s(25)), s(20), net);
         q.on_heartbeat(s(30), None);
         q.on_suspicion(s(40), Some(s(45)), s(100), net);
         let r = q.report(s(100));
@@ -452,8 +447,7 @@ mod tests {
         // the suspicion it held would have covered it.
         let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(25)));
         q.on_heartbeat(s(0), None);
-        q.on_observer_stop(s(10), s(20), net);
-        q.end_observation(s(20));
+        q.on_observer_stop(Some(s(10)), s(20), net);
         let r = q.report(s(100));
         assert_eq!((r.crashes[0].observed, r.crashes[0].detection_time_s), (false, None));
         assert_eq!((r.mistakes, r.censored.count, r.observed_up_s), (0, 1, 20.0));
@@ -461,8 +455,7 @@ mod tests {
         // A suspicion the observer still held when it stopped detects a crash it covered.
         let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(15)));
         q.on_heartbeat(s(0), None);
-        q.on_observer_stop(s(12), s(20), net);
-        q.end_observation(s(20));
+        q.on_observer_stop(Some(s(12)), s(20), net);
         let r = q.report(s(100));
         assert_eq!((r.crashes[0].observed, r.crashes[0].detection_time_s), (true, Some(0.0)));
         assert_eq!((r.mistakes, r.censored.count), (1, 0));

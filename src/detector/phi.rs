@@ -98,6 +98,8 @@ pub struct Phi {
     /// μ', σ' and 1/σ' in ns for the current history, updated on every heartbeat.
     mean_plus_pause: f64,
     std: f64,
+    /// The acceptable pause in ns, converted once.
+    pause_ns: f64,
     inv_std: f64,
     /// The floor of σ' (min std dev, at least 1 ns), its square and its inverse.
     floor_std: f64,
@@ -126,6 +128,7 @@ impl Phi {
             floor_var: floor_std * floor_std,
             clearly_below_floor_var: floor_std * floor_std * (1.0 - 4.0 * f64::EPSILON),
             inv_floor_std: 1.0 / floor_std,
+            pause_ns: config.pause.0 as f64,
             config,
             history,
             last: None,
@@ -157,7 +160,7 @@ impl Phi {
     }
 
     fn update_moments(&mut self) {
-        self.mean_plus_pause = self.history.mean() + self.config.pause.0 as f64;
+        self.mean_plus_pause = self.history.mean() + self.pause_ns;
         // σ' = max(√variance, floor). When the variance is at most floor² (the usual case:
         // the min std dev dominates), √variance ≤ √fl(floor²) = floor exactly (IEEE square
         // root is monotone and √(x·x) = |x|), so σ' is the floor and the square root and
@@ -191,9 +194,15 @@ impl Phi {
     /// heartbeat) instead of dividing keeps the per-heartbeat cost low; the difference from
     /// Akka's division is within an ulp.
     fn y(&self, silence: u64) -> f64 {
-        // Through i64: one instruction on x86-64 where u64 → f64 takes several. Silences
-        // beyond 2^63 ns (292 years) saturate, which changes no decision.
-        (silence.min(i64::MAX as u64) as i64 as f64 - self.mean_plus_pause) * self.inv_std
+        // Silences beyond 2^63 ns (292 years) saturate, which changes no decision.
+        self.y_of_signed(silence.min(i64::MAX as u64) as i64)
+    }
+
+    /// `y` for a silence known to be below 2^63 ns. Through i64: one instruction on x86-64
+    /// where u64 → f64 takes several, and no saturation step in the crossing's chain.
+    #[inline(always)]
+    fn y_of_signed(&self, silence: i64) -> f64 {
+        (silence as f64 - self.mean_plus_pause) * self.inv_std
     }
 
     /// The first whole silence at which φ ≥ `threshold` with the current history (cached
@@ -215,12 +224,14 @@ impl Phi {
         // The usual case, checked inline: the analytic crossing (truncated) or the next
         // nanosecond is exact. Anything else goes through the general refinement.
         if guess >= 1.0 && guess < i64::MAX as f64 {
-            let g = guess as i64 as u64;
-            if reached(g) && !reached(g - 1) {
-                return Some(g);
+            // 1 ≤ g < 2^63 − 1: the same decisions as `reached`, without its saturation.
+            let g = guess as i64;
+            let reached_signed = |s: i64| self.y_of_signed(s) >= y_star;
+            if reached_signed(g) && !reached_signed(g - 1) {
+                return Some(g as u64);
             }
-            if !reached(g) && reached(g + 1) {
-                return Some(g + 1);
+            if !reached_signed(g) && reached_signed(g + 1) {
+                return Some(g as u64 + 1);
             }
         }
         refine_crossing(Nanos::ZERO, guess, |s| reached(s.0)).map(|s| s.0)

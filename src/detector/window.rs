@@ -74,7 +74,7 @@ impl Window {
         if self.samples.is_empty() {
             return 0.0;
         }
-        u128_to_f64(self.sum) / self.samples.len() as f64
+        u128_to_f64(self.sum) / small_to_f64(self.samples.len() as u64)
     }
 
     /// The population variance in ns², computed exactly in integers and converted once;
@@ -97,7 +97,7 @@ impl Window {
         // gives the true value whenever that value fits, which it does.
         let numerator = n.wrapping_mul(self.sum_sq).wrapping_sub(self.sum.wrapping_mul(self.sum));
         // n ≤ 2^16, so n² fits in u64 and converts in one step, exactly.
-        (u128_to_f64(numerator), (n as u64 * n as u64) as f64)
+        (u128_to_f64(numerator), small_to_f64(n as u64 * n as u64))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
@@ -106,11 +106,19 @@ impl Window {
     }
 }
 
+/// `x as f64` for a count or a product of counts (below 2^63), in one instruction.
+fn small_to_f64(x: u64) -> f64 {
+    debug_assert!(x < 1 << 63);
+    x as i64 as f64
+}
+
 /// `x as f64`, fast: the compiler's u128 conversion is a slow library call, and these sums
 /// nearly always fit in 64 bits. Exact (correctly rounded) below 2^64; above, within one
 /// unit in the last place.
 fn u128_to_f64(x: u128) -> f64 {
-    match u64::try_from(x) {
+    match i64::try_from(x) {
+        // Below 2^63 through i64: one instruction on x86-64, where u64 → f64 takes a
+        // sequence of five (and these conversions head φ's per-heartbeat dependency chain).
         Ok(small) => small as f64,
         // hi·2^64 is exact (a power-of-two scaling), so this rounds once, like an FMA
         // would, without the library call an FMA costs on baseline x86-64.

@@ -66,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         trace,
         detectors: vec![ewma(), DetectorSpec::parse("phi:threshold=8")?, DetectorSpec::parse("fixed:timeout=300ms")?],
         crashes: vec![],
+        monitor_crashes: vec![],
         end: None,
     };
     println!("Replayed trace:");

@@ -51,9 +51,15 @@ struct ReplayArgs {
     /// Where to write summary.json and mistakes.csv [default: results/<trace file stem>].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Declare that TARGET crashed (crash-stop) at TIME, e.g. `b@90s`; repeat for more targets.
-    #[arg(long = "crash", value_name = "TARGET@TIME")]
+    /// Declare that TARGET crashed at TIME and never came back (`b@90s`), or was down from
+    /// FROM and running again from TO (`b@90s..2m`); repeat for more crashes and targets.
+    #[arg(long = "crash", value_name = "TARGET@TIME|TARGET@FROM..TO")]
     crashes: Vec<CrashDecl>,
+    /// Declare that a MONITOR crashed at TIME (`a@90s`: it observes no more) or was down from
+    /// FROM to TO (`a@90s..2m`: it restarts with fresh detectors); repeat for more. A trace
+    /// without a `monitor` column names its one monitor as empty: `@90s..2m`.
+    #[arg(long = "monitor-crash", value_name = "MONITOR@TIME|MONITOR@FROM..TO")]
+    monitor_crashes: Vec<CrashDecl>,
     /// Where the run ends [default: the last arrival], e.g. the duration of the simulation
     /// that wrote the trace.
     #[arg(long, value_name = "TIME")]
@@ -204,15 +210,17 @@ impl Progress {
 }
 
 fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
-    let mut seen = std::collections::BTreeSet::new();
-    for c in &args.crashes {
-        anyhow::ensure!(seen.insert(&c.target), "--crash names target `{}` twice", c.target);
-    }
     if args.every == Some(Nanos::ZERO) {
         anyhow::bail!("--every must be greater than zero");
     }
     let out = args.out.clone().unwrap_or_else(|| replay::default_out_dir(&args.trace));
-    let config = ReplayConfig { trace: args.trace, detectors: args.detectors, crashes: args.crashes, end: args.end };
+    let config = ReplayConfig {
+        trace: args.trace,
+        detectors: args.detectors,
+        crashes: args.crashes,
+        monitor_crashes: args.monitor_crashes,
+        end: args.end,
+    };
     let mut levels_file = match &args.levels {
         Some(path) => Some(AtomicFile::create(path).with_context(|| format!("creating {}", path.display()))?),
         None => None,

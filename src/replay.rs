@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::analysis::truth::DownWindow;
 use crate::analysis::{DetectorBank, GroundTruth};
 use crate::detector::DetectorSpec;
 use crate::report::summary::{ResultEntry, SummaryFile};
@@ -25,29 +26,98 @@ pub enum ReplayError {
     Spec { source: crate::detector::SpecError },
     #[error("{path}: no heartbeats in the trace")]
     Empty { path: PathBuf },
-    #[error("--crash {target}@…: target `{target}` does not appear in {path}")]
-    UnknownCrashTarget { path: PathBuf, target: String },
+    #[error("--crash {decl}: target `{target}` does not appear in {path}")]
+    UnknownCrashTarget { path: PathBuf, target: String, decl: String },
+    #[error("--monitor-crash {decl}: {message}")]
+    UnknownCrashMonitor { decl: String, message: String },
+    #[error("{flag} {decl}: {message}")]
+    Crash { flag: &'static str, decl: String, message: String },
+    #[error(
+        "{path}: line {line}: monitor `{monitor}` receives a heartbeat at {at_ns} ns, while down by --monitor-crash {decl}"
+    )]
+    ReceivedWhileDown { path: PathBuf, line: u64, monitor: String, at_ns: u64, decl: String },
     #[error("writing levels: {0}")]
     Levels(std::io::Error),
 }
 
-/// A crash declared on the command line: `TARGET@TIME`.
+/// A crash declared on the command line: `NODE@TIME` (it never comes back) or
+/// `NODE@FROM..TO` (down from FROM, running again from TO), in the trace's time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrashDecl {
-    pub target: String,
-    pub at: Nanos,
+    pub node: String,
+    pub from: Nanos,
+    pub to: Option<Nanos>,
+}
+
+impl CrashDecl {
+    /// `node` crashes at `at` and never comes back.
+    pub fn stop(node: &str, at: Nanos) -> CrashDecl {
+        CrashDecl { node: node.to_string(), from: at, to: None }
+    }
+
+    /// `node` is down from `from` and runs again from `to`.
+    pub fn down(node: &str, from: Nanos, to: Nanos) -> CrashDecl {
+        CrashDecl { node: node.to_string(), from, to: Some(to) }
+    }
+
+    fn window(&self) -> DownWindow {
+        DownWindow { from: self.from, to: self.to }
+    }
+}
+
+impl std::fmt::Display for CrashDecl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.node, self.from)?;
+        match self.to {
+            Some(to) => write!(f, "..{to}"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl std::str::FromStr for CrashDecl {
     type Err = String;
     fn from_str(s: &str) -> Result<CrashDecl, String> {
-        let (target, at) = s.rsplit_once('@').ok_or_else(|| format!("`{s}` is not TARGET@TIME, e.g. `node-b@90s`"))?;
-        if target.is_empty() {
-            return Err(format!("`{s}`: the target is empty"));
+        let (node, when) =
+            s.rsplit_once('@').ok_or_else(|| format!("`{s}` is not NODE@TIME or NODE@FROM..TO, e.g. `node-b@90s`"))?;
+        let time = |t: &str| parse_duration(t).map_err(|e| format!("`{s}`: {e}"));
+        let (from, to) = match when.split_once("..") {
+            Some((from, to)) => (time(from)?, Some(time(to)?)),
+            None => (time(when)?, None),
+        };
+        if to.is_some_and(|to| to <= from) {
+            return Err(format!("`{s}`: the node must come back after it crashes (TO after FROM)"));
         }
-        let at = parse_duration(at).map_err(|e| format!("`{s}`: {e}"))?;
-        Ok(CrashDecl { target: target.to_string(), at })
+        Ok(CrashDecl { node: node.to_string(), from, to })
     }
+}
+
+/// The declared crashes of each node, as ordered, disjoint windows; `flag` names them in
+/// errors.
+fn down_windows<'a>(decls: &'a [CrashDecl], flag: &'static str) -> Result<BTreeMap<&'a str, GroundTruth>, ReplayError> {
+    let mut sorted: Vec<&CrashDecl> = decls.iter().collect();
+    sorted.sort_by_key(|d| (d.node.as_str(), d.from));
+    let mut by_node: BTreeMap<&str, (GroundTruth, &CrashDecl)> = BTreeMap::new();
+    for d in sorted {
+        let bad = |message: String| ReplayError::Crash { flag, decl: d.to_string(), message };
+        if d.node.is_empty() && flag == "--crash" {
+            return Err(bad("the target is empty".into()));
+        }
+        match by_node.get_mut(d.node.as_str()) {
+            None => {
+                let mut truth = GroundTruth::always_up();
+                truth.push_down(d.window()); // Cannot fail: the first window, with TO after FROM.
+                by_node.insert(&d.node, (truth, d));
+            }
+            Some((truth, previous)) => {
+                if !truth.push_down(d.window()) {
+                    return Err(bad(format!("overlaps `{previous}` (a node is down at most once at a time)")));
+                }
+                *previous = d;
+            }
+        }
+    }
+    Ok(by_node.into_iter().map(|(node, (truth, _))| (node, truth)).collect())
 }
 
 /// What to replay.
@@ -56,6 +126,10 @@ pub struct ReplayConfig {
     pub trace: PathBuf,
     pub detectors: Vec<DetectorSpec>,
     pub crashes: Vec<CrashDecl>,
+    /// Declared crashes of monitors (`--monitor-crash`): each restarts with fresh detectors
+    /// at its recovery and has heard nothing until its next heartbeat, as in the simulator.
+    /// Without a `monitor` column the trace's one monitor is named by the empty string.
+    pub monitor_crashes: Vec<CrashDecl>,
     /// Where the run ends (default: the last arrival), e.g. a simulation's duration.
     pub end: Option<Nanos>,
 }
@@ -72,8 +146,39 @@ pub struct LevelSampler<'a> {
 struct Link {
     monitor: u32,
     target: u32,
-    crash: Option<Nanos>,
+    /// The target's declared crashes.
+    truth: GroundTruth,
+    /// The monitor's declared crashes, and how many of them the bank has been through.
+    monitor_down: Vec<DownWindow>,
+    applied: usize,
+    /// The monitor's crash-stop, once passed: its observation ended there.
+    stopped_at: Option<Nanos>,
     bank: DetectorBank,
+}
+
+impl Link {
+    /// Takes the bank through the monitor's crashes that are `due` (by start time), in order:
+    /// one with a restart censors and rebuilds the detectors; a crash-stop ends the link.
+    fn catch_up(&mut self, due: impl Fn(Nanos) -> bool) {
+        while let Some(w) = self.monitor_down.get(self.applied).filter(|w| due(w.from)) {
+            match w.to {
+                Some(_) => self.bank.on_monitor_crash(w.from),
+                None => self.stopped_at = Some(w.from),
+            }
+            self.applied += 1;
+        }
+    }
+
+    /// The monitor's crash covering `t`, if it was down then.
+    fn monitor_down_at(&self, t: Nanos) -> Option<DownWindow> {
+        self.monitor_down.iter().copied().find(|w| w.from <= t && w.to.is_none_or(|to| t < to))
+    }
+
+    /// Whether a heartbeat sent at `sent` was sent while the target was down (one sent at
+    /// the crash's instant was on its way, and counts).
+    fn sent_while_down(&self, sent: Nanos) -> bool {
+        self.truth.down_windows().iter().any(|w| w.from < sent && w.to.is_none_or(|to| sent < to))
+    }
 }
 
 /// Replays a trace through the detectors and returns the summary.
@@ -95,7 +200,8 @@ pub fn replay_from<R: std::io::Read>(
             return Err(ReplayError::NeedsSeq { path, detector: spec.points()[0].label.clone() });
         }
     }
-    let crash_at: BTreeMap<&str, Nanos> = config.crashes.iter().map(|c| (c.target.as_str(), c.at)).collect();
+    let target_down = down_windows(&config.crashes, "--crash")?;
+    let monitor_down = down_windows(&config.monitor_crashes, "--monitor-crash")?;
     let mut links: Vec<Link> = Vec::new();
     let mut index: BTreeMap<(u32, u32), usize> = BTreeMap::new();
     let mut last_key = (u32::MAX, u32::MAX, 0usize);
@@ -111,7 +217,7 @@ pub fn replay_from<R: std::io::Read>(
         end = Some(t);
         if let Some(l) = levels.as_mut() {
             while next_sample < t {
-                write_levels(l, next_sample, &links, reader)?;
+                write_levels(l, next_sample, &mut links, reader)?;
                 next_sample = next_sample.saturating_add(l.every);
             }
         }
@@ -119,13 +225,16 @@ pub fn replay_from<R: std::io::Read>(
             last_key.2
         } else {
             let i = *index.entry((row.monitor, row.target)).or_insert_with(|| {
-                let crash = crash_at.get(reader.name(row.target)).copied();
-                let truth = crash.map_or_else(GroundTruth::always_up, GroundTruth::crash_stop);
+                let truth = target_down.get(reader.name(row.target)).cloned().unwrap_or_default();
+                let down = monitor_down.get(reader.name(row.monitor)).map_or(&[][..], |t| t.down_windows());
                 links.push(Link {
                     monitor: row.monitor,
                     target: row.target,
-                    crash,
                     bank: DetectorBank::new(&config.detectors, &truth),
+                    truth,
+                    monitor_down: down.to_vec(),
+                    applied: 0,
+                    stopped_at: None,
                 });
                 links.len() - 1
             });
@@ -133,11 +242,17 @@ pub fn replay_from<R: std::io::Read>(
             i
         };
         let link = &mut links[link];
-        // A heartbeat sent after the declared crash cannot exist; one sent before it and
-        // received after it was in flight and counts.
-        if let (Some(crash), Some(sent)) = (link.crash, row.arrival.sent)
-            && sent > crash
-        {
+        // The monitor's crashes up to this instant come first (one at a heartbeat's instant
+        // too): a monitor that is down cannot have received it.
+        link.catch_up(|from| from <= t);
+        if let Some(w) = link.monitor_down_at(t) {
+            let monitor = reader.name(row.monitor).to_string();
+            let decl = CrashDecl { node: monitor.clone(), from: w.from, to: w.to }.to_string();
+            return Err(ReplayError::ReceivedWhileDown { path, line: row.line, monitor, at_ns: t.0, decl });
+        }
+        // A heartbeat sent while the target was down cannot exist; one sent before a crash
+        // and received after it was in flight and counts.
+        if row.arrival.sent.is_some_and(|sent| link.sent_while_down(sent)) {
             continue;
         }
         link.bank.on_arrival(&row.arrival);
@@ -146,7 +261,7 @@ pub fn replay_from<R: std::io::Read>(
     let end = config.end.map_or(last, |e| e.max(last));
     if let Some(l) = levels.as_mut() {
         while next_sample <= end {
-            write_levels(l, next_sample, &links, reader)?;
+            write_levels(l, next_sample, &mut links, reader)?;
             match next_sample.checked_add(l.every) {
                 Some(n) if l.every > Nanos::ZERO => next_sample = n,
                 _ => break,
@@ -154,16 +269,37 @@ pub fn replay_from<R: std::io::Read>(
         }
     }
     for c in &config.crashes {
-        if reader.id_of(&c.target).is_none() {
-            return Err(ReplayError::UnknownCrashTarget { path: path.clone(), target: c.target.clone() });
+        if reader.id_of(&c.node).is_none() {
+            return Err(ReplayError::UnknownCrashTarget {
+                path: path.clone(),
+                target: c.node.clone(),
+                decl: c.to_string(),
+            });
         }
+    }
+    for c in &config.monitor_crashes {
+        let message = if !reader.has_monitor() && !c.node.is_empty() {
+            {
+                let unnamed = CrashDecl { node: String::new(), ..c.clone() };
+                format!("{} has no `monitor` column: name its one monitor as empty, `{unnamed}`", path.display())
+            }
+        } else if reader.has_monitor() && !links.iter().any(|l| reader.name(l.monitor) == c.node) {
+            format!("monitor `{}` does not appear in {}", c.node, path.display())
+        } else {
+            continue;
+        };
+        return Err(ReplayError::UnknownCrashMonitor { decl: c.to_string(), message });
+    }
+    // The monitors' crashes before the end (a crash at the end's instant changes nothing).
+    for link in &mut links {
+        link.catch_up(|from| from < end);
     }
 
     let mut results = Vec::new();
     for link in links {
         let monitor = reader.has_monitor().then(|| reader.name(link.monitor).to_string());
         let target = reader.name(link.target).to_string();
-        for (point, qos) in link.bank.finish(end) {
+        for (point, qos) in link.bank.finish(link.stopped_at.unwrap_or(end)) {
             results.push(ResultEntry {
                 detector: point.label,
                 kind: point.kind,
@@ -181,10 +317,16 @@ pub fn replay_from<R: std::io::Read>(
 fn write_levels<R: std::io::Read>(
     l: &mut LevelSampler<'_>,
     t: Nanos,
-    links: &[Link],
+    links: &mut [Link],
     reader: &TraceReader<R>,
 ) -> Result<(), ReplayError> {
-    for link in links {
+    for link in links.iter_mut() {
+        // A monitor that crashed at or before t has fresh detectors (level 0 until they hear
+        // a heartbeat); one that stopped for good has no more levels.
+        link.catch_up(|from| from <= t);
+        if link.stopped_at.is_some_and(|stop| stop < t) {
+            continue;
+        }
         for (point, level, suspected) in link.bank.levels(t) {
             if reader.has_monitor() {
                 write!(l.out, "{},{},", t.0, reader.name(link.monitor))
@@ -211,4 +353,106 @@ fn write_levels<R: std::io::Read>(
 pub fn default_out_dir(trace: &Path) -> PathBuf {
     let stem = trace.file_stem().map_or_else(|| "replay".into(), |s| s.to_string_lossy().into_owned());
     Path::new("results").join(stem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Heartbeats every 100 ms from 0 to 10 s, except that none arrive in (3 s, 5 s).
+    fn gap_trace(monitor_column: bool) -> String {
+        let mut text =
+            String::from(if monitor_column { "monitor,target,received_ns\n" } else { "target,received_ns\n" });
+        for i in (0..=100u64).filter(|i| !(31..50).contains(i)) {
+            let m = if monitor_column { "m," } else { "" };
+            text.push_str(&format!("{m}a,{}\n", i * 100_000_000));
+        }
+        text
+    }
+
+    fn run(text: &str, crashes: &[&str], monitor_crashes: &[&str]) -> Result<SummaryFile, ReplayError> {
+        let config = ReplayConfig {
+            trace: "t.csv".into(),
+            detectors: vec![DetectorSpec::parse("fixed:timeout=300ms").unwrap()],
+            crashes: crashes.iter().map(|c| c.parse().unwrap()).collect(),
+            monitor_crashes: monitor_crashes.iter().map(|c| c.parse().unwrap()).collect(),
+            end: None,
+        };
+        replay_from(&mut TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap(), &config, None)
+    }
+
+    #[test]
+    fn crash_declarations_parse_and_print_back() {
+        assert_eq!("b@90s".parse(), Ok(CrashDecl::stop("b", Nanos::from_secs(90))));
+        let down: CrashDecl = "node-b@90s..2m".parse().unwrap();
+        assert_eq!(down, CrashDecl::down("node-b", Nanos::from_secs(90), Nanos::from_secs(120)));
+        assert_eq!(down.to_string(), "node-b@90s..2m");
+        assert!("b@2m..90s".parse::<CrashDecl>().unwrap_err().contains("TO after FROM"));
+        assert!("b@90s..90s".parse::<CrashDecl>().is_err());
+        assert!("b90s".parse::<CrashDecl>().unwrap_err().contains("NODE@TIME"));
+        assert!("b@soon".parse::<CrashDecl>().unwrap_err().contains("b@soon"));
+    }
+
+    #[test]
+    fn a_monitor_crash_hides_the_silence_it_caused() {
+        // Without the crash, the 300 ms timeout suspects from 3.3 s until the heartbeat at
+        // 5 s: one mistake of 1.7 s.
+        let plain = run(&gap_trace(false), &[], &[]).unwrap();
+        let q = &plain.results[0].qos;
+        assert_eq!((q.mistakes, q.heartbeats), (1, 82));
+        assert!((q.mistake_duration_s.mean.unwrap() - 1.7).abs() < 1e-9);
+        assert!((q.observed_up_s - 10.0).abs() < 1e-9);
+        // The monitor was down from 3.05 s to 5 s: the crossing at 3.3 s was never reached,
+        // and observation covers [0, 3.05 s) and [5 s, 10 s].
+        let crashed = run(&gap_trace(false), &[], &["@3050ms..5s"]).unwrap();
+        let q = &crashed.results[0].qos;
+        assert_eq!((q.mistakes, q.censored.count, q.heartbeats), (0, 0, 82));
+        assert!((q.observed_up_s - 8.05).abs() < 1e-9, "{}", q.observed_up_s);
+        // Down from 3.4 s: the suspicion begun at 3.3 s is censored after 0.1 s.
+        let q = &run(&gap_trace(false), &[], &["@3400ms..5s"]).unwrap().results[0].qos;
+        assert_eq!((q.mistakes, q.censored.count), (0, 1));
+        assert!((q.censored.durations_so_far_s[0] - 0.1).abs() < 1e-9);
+        // A crash-stop at 4 s ends observation there: the rows after it contradict it.
+        let e = run(&gap_trace(true), &[], &["m@4s"]).unwrap_err().to_string();
+        assert!(e.contains("t.csv: line 33: monitor `m` receives a heartbeat at 5000000000 ns"), "{e}");
+        assert!(e.contains("--monitor-crash m@4s"), "{e}");
+        // Without the last row, and with another monitor hearing a at 10 s: m's link ends at
+        // its crash-stop, 9.95 s, while the run goes on to 10 s.
+        let text = gap_trace(true).replace("m,a,10000000000\n", "n,a,10000000000\n");
+        let r = run(&text, &[], &["m@9950ms"]).unwrap();
+        assert_eq!(r.results[0].monitor.as_deref(), Some("m"));
+        assert!((r.results[0].qos.observed_up_s - 9.95).abs() < 1e-9, "{}", r.results[0].qos.observed_up_s);
+    }
+
+    #[test]
+    fn a_target_that_recovers_is_detected_and_then_trusted() {
+        // a down from 3.05 s to 4.95 s: the suspicion from 3.3 s detects it in 0.25 s; from
+        // the recovery until the heartbeat at 5 s ends it, it is a mistake caused by the
+        // recovery (the detector could not know yet).
+        let q = &run(&gap_trace(false), &["a@3050ms..4950ms"], &[]).unwrap().results[0].qos;
+        assert_eq!((q.mistakes, q.crashes.len()), (1, 1));
+        assert!((q.crashes[0].detection_time_s.unwrap() - 0.25).abs() < 1e-9);
+        assert_eq!(q.mistakes_by_cause[&crate::analysis::qos::Cause::Recovery], 1);
+        assert!((q.mistake_duration_s.mean.unwrap() - 0.05).abs() < 1e-9);
+        // Trusted again before the recovery (a heartbeat from before the crash, in flight):
+        // that suspicion did not detect the crash.
+        let q = &run(&gap_trace(false), &["a@3050ms..6s"], &[]).unwrap().results[0].qos;
+        assert_eq!((q.mistakes, q.crashes[0].detection_time_s), (0, None));
+    }
+
+    #[test]
+    fn bad_crash_declarations_are_named() {
+        let e = run(&gap_trace(true), &["a@1s..5s", "a@4s"], &[]).unwrap_err().to_string();
+        assert!(e.contains("--crash a@4s: overlaps `a@1s..5s`"), "{e}");
+        let e = run(&gap_trace(true), &["@4s"], &[]).unwrap_err().to_string();
+        assert!(e.contains("--crash @4s: the target is empty"), "{e}");
+        let e = run(&gap_trace(true), &["z@4s"], &[]).unwrap_err().to_string();
+        assert!(e.contains("--crash z@4s: target `z` does not appear in t.csv"), "{e}");
+        let e = run(&gap_trace(true), &[], &["q@4s"]).unwrap_err().to_string();
+        assert!(e.contains("--monitor-crash q@4s: monitor `q` does not appear in t.csv"), "{e}");
+        let e = run(&gap_trace(false), &[], &["m@4s"]).unwrap_err().to_string();
+        assert!(e.contains("t.csv has no `monitor` column: name its one monitor as empty, `@4s`"), "{e}");
+        let e = run(&gap_trace(true), &[], &["m@1s..2s", "m@1500ms..3s"]).unwrap_err().to_string();
+        assert!(e.contains("--monitor-crash m@1500ms..3s: overlaps `m@1s..2s`"), "{e}");
+    }
 }

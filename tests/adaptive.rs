@@ -160,6 +160,7 @@ fn detection_means(detectors: &[&str]) -> Vec<(f64, f64, f64)> {
         trace: "t.csv".into(),
         detectors: detectors.iter().map(|d| DetectorSpec::parse(d).unwrap()).collect(),
         crashes: vec![],
+        monitor_crashes: vec![],
         end: None,
     };
     let summary = replay_from(&mut reader, &config, None).unwrap();
@@ -218,6 +219,7 @@ fn sequence_aware_detectors_reject_a_trace_without_seq() {
         trace: "noseq.csv".into(),
         detectors: vec![DetectorSpec::parse("chen:interval=100ms").unwrap()],
         crashes: vec![],
+        monitor_crashes: vec![],
         end: None,
     };
     let e = replay_from(&mut reader, &config, None).unwrap_err().to_string();
@@ -228,6 +230,7 @@ fn sequence_aware_detectors_reject_a_trace_without_seq() {
         trace: "t.csv".into(),
         detectors: vec![DetectorSpec::parse("chen").unwrap()],
         crashes: vec![],
+        monitor_crashes: vec![],
         end: None,
     };
     let e = replay_from(&mut reader, &config, None).unwrap_err().to_string();

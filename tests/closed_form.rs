@@ -35,6 +35,7 @@ fn run(trace: &[u8], detectors: &[&str], crashes: Vec<CrashDecl>) -> fdlab::repo
         trace: "generated.csv".into(),
         detectors: detectors.iter().map(|d| DetectorSpec::parse(d).unwrap()).collect(),
         crashes,
+        monitor_crashes: vec![],
         end: None,
     };
     replay_from(&mut reader, &config, None).unwrap()
@@ -82,7 +83,7 @@ fn detection_time_of_a_declared_crash_is_exact() {
     // 50.0 s arrives at 50.005 s, and a 250 ms timeout suspects at 50.255 s: T_D = 225 ms,
     // inside [d + T − η, d + T] = [155, 255] ms.
     let trace = bernoulli_trace(1, 1000, 100_000_000, 5_000_000, 0.0);
-    let crash = CrashDecl { target: "b".into(), at: Nanos(50_030_000_000) };
+    let crash = CrashDecl::stop("b", Nanos(50_030_000_000));
     let summary = run(&trace, &["fixed:timeout=250ms"], vec![crash]);
     let r = &summary.results[0].qos;
     assert_eq!(r.detection_basis, "crashes");

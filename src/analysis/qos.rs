@@ -297,8 +297,8 @@ impl QosAccumulator {
             crashes,
             mistakes_listed: self.listed.len(),
             listed: self.listed,
-            mistake_histogram: self.mistakes.into_histogram(),
-            detection_histogram: detection_stats.into_histogram(),
+            mistake_histogram: self.mistakes.histogram(),
+            detection_histogram: detection_stats.histogram(),
         }
     }
 }

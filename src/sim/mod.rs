@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::analysis::stats::HdrCounts;
 use crate::detector::Arrival;
 use crate::experiment::Experiment;
 use crate::fault::Timeline;
@@ -291,8 +292,8 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
 
     let mut entries = Vec::new();
     let mut link_entries = Vec::new();
-    let mut delay = Histogram::<u64>::new(3).expect("3 significant digits");
-    let mut interarrival = Histogram::<u64>::new(3).expect("3 significant digits");
+    let mut delay = HdrCounts::default();
+    let mut interarrival = HdrCounts::default();
     let mut traces = Vec::new();
     let mut deliveries = 0;
     let mut levels = Vec::new();
@@ -300,9 +301,8 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     for (result, &m) in results.into_iter().zip(&monitors) {
         levels.extend(result.levels);
         window_arrivals.extend(result.window_arrivals);
-        // Cannot fail: the histograms auto-resize.
-        delay.add(&result.delay).expect("auto-resizing histogram");
-        interarrival.add(&result.interarrival).expect("auto-resizing histogram");
+        delay.add(&result.delay);
+        interarrival.add(&result.interarrival);
         deliveries += result.deliveries;
         traces.push((m, result.trace));
         for link in result.links {
@@ -338,6 +338,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     levels.sort_by_key(|l| (l.window, l.at));
     window_arrivals.sort();
     let faults = views.into_iter().map(|(fv, _, _)| fv).collect();
+    let (delay, interarrival) = (delay.to_histogram(), interarrival.to_histogram());
     Ok(SimOutput { summary, delay, interarrival, trace, deliveries, faults, levels, window_arrivals })
 }
 

@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, BinaryHeap};
 
 use super::link::{Delivery, LinkCounts, LinkStream};
 use crate::analysis::qos::Cause;
+use crate::analysis::stats::HdrCounts;
 use crate::analysis::truth::{DownWindow, GroundTruth};
 use crate::analysis::{DetectorBank, QosReport};
 use crate::detector::spec::DetectorPoint;
@@ -17,7 +18,6 @@ use crate::detector::{Arrival, DetectorSpec};
 use crate::experiment::{ReceivePolicy, ResumeOrder};
 use crate::fault::{Crash, Window};
 use crate::time::Nanos;
-use hdrhistogram::Histogram;
 
 /// Converts real time to a node's clock.
 #[derive(Clone, Copy, Debug)]
@@ -99,9 +99,9 @@ pub struct LinkResult {
 pub struct MonitorResult {
     pub links: Vec<LinkResult>,
     /// One-way delay and inter-arrival time (ns): for percentile files only, so bare
-    /// histograms (a delivery is on the hot path).
-    pub delay: Histogram<u64>,
-    pub interarrival: Histogram<u64>,
+    /// bucket counts (a delivery is on the hot path).
+    pub delay: HdrCounts,
+    pub interarrival: HdrCounts,
     /// (target, arrival in monitor-local time), in arrival order, when recording a trace.
     pub trace: Vec<(usize, Arrival)>,
     pub deliveries: u64,
@@ -166,11 +166,10 @@ impl State<'_> {
         self.banks[link].on_arrival(&arrival);
         self.delivered[link] += 1;
         if let Some(previous) = self.last_local[link] {
-            // Cannot fail: the histogram auto-resizes.
-            self.result.interarrival.record((local - previous).0).expect("auto-resizing histogram");
+            self.result.interarrival.record((local - previous).0);
         }
         self.last_local[link] = Some(local);
-        self.result.delay.record(d.at.saturating_sub(d.sent_at).0).expect("auto-resizing histogram");
+        self.result.delay.record(d.at.saturating_sub(d.sent_at).0);
         self.result.deliveries += 1;
         if setup.record_trace {
             self.result.trace.push((self.links[link].target, arrival));
@@ -251,8 +250,8 @@ pub fn run(
         links,
         result: MonitorResult {
             links: Vec::new(),
-            delay: Histogram::new(3).expect("3 significant digits"),
-            interarrival: Histogram::new(3).expect("3 significant digits"),
+            delay: HdrCounts::default(),
+            interarrival: HdrCounts::default(),
             trace: Vec::new(),
             deliveries: 0,
             levels: Vec::new(),

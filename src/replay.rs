@@ -100,9 +100,6 @@ fn down_windows<'a>(decls: &'a [CrashDecl], flag: &'static str) -> Result<BTreeM
     let mut by_node: BTreeMap<&str, (GroundTruth, &CrashDecl)> = BTreeMap::new();
     for d in sorted {
         let bad = |message: String| ReplayError::Crash { flag, decl: d.to_string(), message };
-        if d.node.is_empty() && flag == "--crash" {
-            return Err(bad("the target is empty".into()));
-        }
         match by_node.get_mut(d.node.as_str()) {
             None => {
                 let mut truth = GroundTruth::always_up();
@@ -169,15 +166,18 @@ impl Link {
         }
     }
 
-    /// The monitor's crash covering `t`, if it was down then.
+    /// The monitor's crash covering `t`, if it was down then. After `catch_up` to `t`, only
+    /// the last crash taken can (the windows are ordered and disjoint).
     fn monitor_down_at(&self, t: Nanos) -> Option<DownWindow> {
-        self.monitor_down.iter().copied().find(|w| w.from <= t && w.to.is_none_or(|to| t < to))
+        self.monitor_down[..self.applied].last().copied().filter(|w| w.from <= t && w.to.is_none_or(|to| t < to))
     }
 
     /// Whether a heartbeat sent at `sent` was sent while the target was down (one sent at
     /// the crash's instant was on its way, and counts).
     fn sent_while_down(&self, sent: Nanos) -> bool {
-        self.truth.down_windows().iter().any(|w| w.from < sent && w.to.is_none_or(|to| sent < to))
+        let windows = self.truth.down_windows();
+        let before = windows.partition_point(|w| w.from < sent);
+        before > 0 && windows[before - 1].to.is_none_or(|to| sent < to)
     }
 }
 
@@ -199,6 +199,9 @@ pub fn replay_from<R: std::io::Read>(
         if spec.needs_seq() && !reader.has_seq() {
             return Err(ReplayError::NeedsSeq { path, detector: spec.points()[0].label.clone() });
         }
+    }
+    if let Some(c) = config.crashes.iter().find(|c| c.node.is_empty()) {
+        return Err(ReplayError::Crash { flag: "--crash", decl: c.to_string(), message: "the target is empty".into() });
     }
     let target_down = down_windows(&config.crashes, "--crash")?;
     let monitor_down = down_windows(&config.monitor_crashes, "--monitor-crash")?;

@@ -98,9 +98,9 @@ pub struct Phi {
     /// μ', σ' and 1/σ' in ns for the current history, updated on every heartbeat.
     mean_plus_pause: f64,
     std: f64,
+    inv_std: f64,
     /// The acceptable pause in ns, converted once.
     pause_ns: f64,
-    inv_std: f64,
     /// The floor of σ' (min std dev, at least 1 ns), its square and its inverse.
     floor_std: f64,
     floor_var: f64,

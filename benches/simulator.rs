@@ -23,7 +23,8 @@ fn load(name: &str) -> Experiment {
 }
 
 fn simulator(c: &mut Criterion) {
-    let options = RunOptions { seed: None, base_dir: PathBuf::new(), record_trace: false, threads: 1 };
+    let options =
+        RunOptions { seed: None, base_dir: PathBuf::new(), record_trace: false, scratch_dir: None, threads: 1 };
     let year = load("year.toml");
     let one = |spec: &str, delay: Option<DelayModel>| {
         let mut e = year.clone();

@@ -75,7 +75,8 @@ fn main() -> anyhow::Result<()> {
     // 2. Simulate an experiment with it: add the spec to the experiment's detectors.
     let mut experiment = Experiment::from_toml(std::path::Path::new("quickstart (built in)"), QUICKSTART)?;
     experiment.detectors.push(ewma());
-    let options = RunOptions { seed: None, base_dir: PathBuf::new(), record_trace: false, threads: 0 };
+    let options =
+        RunOptions { seed: None, base_dir: PathBuf::new(), record_trace: false, scratch_dir: None, threads: 0 };
     let output = run(&experiment, &options, &|_| {})?;
     println!("\nSimulated quickstart (a 2 s pause, then a crash):");
     print!("{}", output.summary.table());

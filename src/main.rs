@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use fdlab::detector::DetectorSpec;
 use fdlab::experiment::{Experiment, QUICKSTART};
 use fdlab::replay::{self, CrashDecl, LevelSampler, ReplayConfig};
-use fdlab::report::{AtomicFile, write_atomic, write_dir_atomic};
+use fdlab::report::{AtomicFile, write_atomic, write_run};
 use fdlab::sim::RunOptions;
 use fdlab::time::Nanos;
 
@@ -121,13 +121,21 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&experiment.name));
-    let options = RunOptions { seed: args.seed, base_dir, record_trace: args.trace, threads: args.threads };
+    // A recorded trace is kept beside the output directory (same file system) until written.
+    let scratch_dir = if args.trace {
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        Some(parent.to_path_buf())
+    } else {
+        None
+    };
+    let options =
+        RunOptions { seed: args.seed, base_dir, record_trace: args.trace, scratch_dir, threads: args.threads };
     let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();
     let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64);
     let output = fdlab::sim::run(&experiment, &options, &|done| bar.advance(done))?;
     bar.finish();
-    let files = fdlab::report::outputs(&output);
-    write_dir_atomic(&out, &files).with_context(|| format!("writing {}", out.display()))?;
+    write_run(&out, &output).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {} ({} heartbeats delivered)", out.display(), output.deliveries);
     print_stdout(&output.summary.table())?;
     if !args.no_charts {

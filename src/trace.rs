@@ -406,8 +406,15 @@ impl<W: std::io::Write> TraceWriter<W> {
         if self.with_monitor {
             write!(self.out, "{monitor},")?;
         }
-        let opt = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
-        writeln!(self.out, "{target},{},{},{},{}", a.at.0, opt(a.seq), opt(a.sent.map(|s| s.0)), opt(a.incarnation))
+        write!(self.out, "{target},{}", a.at.0)?;
+        // Empty fields for unknown values; no allocation per row (a trace can have billions).
+        for v in [a.seq, a.sent.map(|s| s.0), a.incarnation] {
+            match v {
+                Some(x) => write!(self.out, ",{x}")?,
+                None => self.out.write_all(b",")?,
+            }
+        }
+        self.out.write_all(b"\n")
     }
 
     pub fn into_inner(self) -> W {

@@ -11,8 +11,12 @@ use fdlab::sim::{RunOptions, run};
 /// Simulates the quickstart into `dir` (no charts yet).
 fn quickstart(dir: &Path) {
     let e = Experiment::from_toml(Path::new("quickstart.toml"), QUICKSTART).unwrap();
-    let out =
-        run(&e, &RunOptions { seed: None, base_dir: ".".into(), record_trace: false, threads: 1 }, &|_| {}).unwrap();
+    let out = run(
+        &e,
+        &RunOptions { seed: None, base_dir: ".".into(), record_trace: false, scratch_dir: None, threads: 1 },
+        &|_| {},
+    )
+    .unwrap();
     write_dir_atomic(dir, &outputs(&out)).unwrap();
 }
 

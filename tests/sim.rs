@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use fdlab::detector::Arrival;
 use fdlab::detector::phi::{phi_logistic, y_star};
 use fdlab::experiment::Experiment;
 use fdlab::replay::{CrashDecl, ReplayConfig, replay_from};
@@ -21,8 +22,14 @@ fn experiment(seed: u64, duration: &str, detectors: &str, body: &str) -> Experim
 }
 
 fn simulate(e: &Experiment, trace: bool) -> SimOutput {
-    let options = RunOptions { seed: None, base_dir: ".".into(), record_trace: trace, threads: 1 };
+    let options = RunOptions { seed: None, base_dir: ".".into(), record_trace: trace, scratch_dir: None, threads: 1 };
     run(e, &options, &|_| {}).unwrap()
+}
+
+/// The recorded trace, read back in received order.
+fn trace(out: &SimOutput) -> Vec<(String, String, Arrival)> {
+    let rows = out.trace.as_ref().expect("a recorded trace").rows().unwrap();
+    rows.map(|r| r.map(|(m, t, a)| (m.to_string(), t.to_string(), a)).unwrap()).collect()
 }
 
 fn result<'a>(out: &'a SimOutput, label: &str) -> &'a ResultEntry {
@@ -139,7 +146,7 @@ fn resume_order_decides_whether_a_paused_monitor_suspects() {
 }
 
 fn seqs(out: &SimOutput) -> Vec<u64> {
-    out.trace.iter().map(|(_, _, a)| a.seq.unwrap()).collect()
+    trace(out).iter().map(|(_, _, a)| a.seq.unwrap()).collect()
 }
 
 #[test]
@@ -154,7 +161,7 @@ fn a_full_receive_buffer_drops_the_newest() {
     assert_eq!(out.summary.links[0].delivered, out.summary.links[0].sent - 7);
     // The kept ones are delivered at the resume instant, 11 s.
     let at_resume: Vec<u64> =
-        out.trace.iter().filter(|(_, _, a)| a.at == Nanos::from_secs(11)).map(|(_, _, a)| a.seq.unwrap()).collect();
+        trace(&out).iter().filter(|(_, _, a)| a.at == Nanos::from_secs(11)).map(|(_, _, a)| a.seq.unwrap()).collect();
     assert_eq!(at_resume, vec![100, 101, 102]);
 }
 
@@ -181,7 +188,7 @@ fn datagrams_in_flight_at_a_crash_are_delivered() {
     let body = "[network]\ndelay = { dist = \"constant\", value = \"500ms\" }\n[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10050ms\"\n";
     let e = experiment(1, "20s", "\"fixed:timeout=300ms\"", body);
     let out = simulate(&e, true);
-    let last = out.trace.last().unwrap().2;
+    let last = trace(&out).last().unwrap().2;
     // Seq 100 left at 10.0 s, before the crash at 10.05 s, and arrives at 10.5 s.
     assert_eq!((last.seq, last.at), (Some(100), Nanos(10_500_000_000)));
     let r = &result(&out, "fixed:timeout=300ms").qos;
@@ -279,7 +286,7 @@ fn a_fast_clock_sends_more_often_and_stamps_its_own_time() {
     let out = simulate(&e, true);
     // Slots every 100 ms of a's clock = 80 ms of real time: 1250 in 100 s.
     assert_eq!(out.summary.links[0].sent, 1250);
-    let (_, _, a) = out.trace[10];
+    let (_, _, a) = trace(&out)[10];
     // sent_ns is in the sender's clock (slot 10 = 1 s), received_ns in real time (0.8 s + 5 ms).
     assert_eq!((a.seq, a.sent, a.at), (Some(10), Some(Nanos::from_secs(1)), Nanos(805_000_000)));
 }
@@ -294,10 +301,10 @@ fn same_seed_same_bytes_other_seed_other_arrivals_and_detectors_do_not_change_ar
     assert_eq!(a.summary.to_json(), b.summary.to_json());
     let other = experiment(8, "15m", "\"phi:threshold=1..8\", \"fixed:timeout=300ms\"", LOSSY);
     let c = simulate(&other, true);
-    assert_ne!(a.trace, c.trace);
+    assert_ne!(trace(&a), trace(&c));
     let more = experiment(7, "15m", "\"phi:threshold=1..8\", \"fixed:timeout=300ms\", \"chen:alpha=200ms\"", LOSSY);
     let d = simulate(&more, true);
-    assert_eq!(a.trace, d.trace, "adding a detector changed the arrivals");
+    assert_eq!(trace(&a), trace(&d), "adding a detector changed the arrivals");
 }
 
 #[test]
@@ -308,19 +315,29 @@ fn threads_do_not_change_results() {
         [[faults]]\nkind = \"partition\"\nat = \"60s\"\nduration = \"5s\"\ngroups = [[\"a\", \"b\"], [\"c\", \"d\"]]\n";
     let e = Experiment::from_toml(Path::new("t.toml"), text).unwrap();
     let run_with = |threads| {
-        run(&e, &RunOptions { seed: None, base_dir: ".".into(), record_trace: false, threads }, &|_| {}).unwrap()
+        run(
+            &e,
+            &RunOptions { seed: None, base_dir: ".".into(), record_trace: false, scratch_dir: None, threads },
+            &|_| {},
+        )
+        .unwrap()
     };
     let (one, two) = (run_with(1), run_with(2));
     assert_eq!(one.summary.to_json(), two.summary.to_json());
     // One monitor: its detectors are split across threads, each regenerating the arrivals.
     let single = experiment(5, "10m", "\"phi:threshold=1..8\", \"fixed:timeout=300ms\", \"chen:alpha=100ms\"", LOSSY);
     let run_single = |threads| {
-        run(&single, &RunOptions { seed: None, base_dir: ".".into(), record_trace: true, threads }, &|_| {}).unwrap()
+        run(
+            &single,
+            &RunOptions { seed: None, base_dir: ".".into(), record_trace: true, scratch_dir: None, threads },
+            &|_| {},
+        )
+        .unwrap()
     };
     let (a, b, c) = (run_single(1), run_single(2), run_single(3));
     assert_eq!(a.summary.to_json(), b.summary.to_json());
     assert_eq!(a.summary.to_json(), c.summary.to_json());
-    assert_eq!(a.trace, b.trace);
+    assert_eq!(trace(&a), trace(&b));
     assert_eq!(a.delay.len(), b.delay.len());
     // The partition cut a↔c, a↔d, b↔c, b↔d both ways: 8 of 12 links, and caused mistakes.
     let cut: Vec<u64> = one.summary.links.iter().map(|l| l.cut).collect();
@@ -347,7 +364,7 @@ fn sim_then_trace_then_replay_gives_the_same_metrics() {
     );
     let sim = simulate(&e, true);
     let mut w = TraceWriter::new(Vec::new(), true).unwrap();
-    for (m, t, a) in &sim.trace {
+    for (m, t, a) in &trace(&sim) {
         w.write(m, t, a).unwrap();
     }
     let text = w.into_inner();
@@ -397,7 +414,7 @@ fn sim_then_trace_then_replay_agrees_across_crash_recovery_and_monitor_crashes()
     let e = Experiment::from_toml(Path::new("test.toml"), text).unwrap_or_else(|e| panic!("{e}"));
     let sim = simulate(&e, true);
     let mut w = TraceWriter::new(Vec::new(), true).unwrap();
-    for (m, t, a) in &sim.trace {
+    for (m, t, a) in &trace(&sim) {
         w.write(m, t, a).unwrap();
     }
     let text = w.into_inner();
@@ -571,20 +588,26 @@ fn empirical_delays_come_from_a_trace() {
         [network]\ndelay = { dist = \"empirical\", trace = \"delays.csv\" }\n\
         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n";
     let e = Experiment::from_toml(&dir.path().join("t.toml"), text).unwrap();
-    let out =
-        run(&e, &RunOptions { seed: None, base_dir: dir.path().into(), record_trace: false, threads: 1 }, &|_| {})
-            .unwrap();
+    let out = run(
+        &e,
+        &RunOptions { seed: None, base_dir: dir.path().into(), record_trace: false, scratch_dir: None, threads: 1 },
+        &|_| {},
+    )
+    .unwrap();
     let delays = &out.delay;
     let slow = delays.count_between(39_000_000, 41_000_000) as f64 / delays.len() as f64;
     assert!((slow - 0.1).abs() < 0.01, "{slow}");
     assert_eq!(delays.count_between(2_500_000, 39_000_000), 0);
     // A missing trace is an error naming the file.
     let e = Experiment::from_toml(&dir.path().join("t.toml"), &text.replace("delays.csv", "nope.csv")).unwrap();
-    let err =
-        run(&e, &RunOptions { seed: None, base_dir: dir.path().into(), record_trace: false, threads: 1 }, &|_| {})
-            .err()
-            .unwrap()
-            .to_string();
+    let err = run(
+        &e,
+        &RunOptions { seed: None, base_dir: dir.path().into(), record_trace: false, scratch_dir: None, threads: 1 },
+        &|_| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("nope.csv"), "{err}");
 }
 
@@ -597,7 +620,7 @@ fn a_fast_monitor_clock_measures_everything_in_its_own_time() {
     let out = simulate(&Experiment::from_toml(Path::new("drift.toml"), text).unwrap(), true);
     // b sees a's 100 ms heartbeats 200 ms apart, and stamps arrivals in its own clock.
     assert_eq!(out.interarrival.value_at_quantile(0.5) / 1_000_000, 200);
-    assert_eq!(out.trace[1].2.at, Nanos(210_000_000)); // sent at 0.1 s, arrives 0.105 s real
+    assert_eq!(trace(&out)[1].2.at, Nanos(210_000_000)); // sent at 0.1 s, arrives 0.105 s real
     let r = &result(&out, "fixed:timeout=300ms").qos;
     assert_eq!(r.mistakes, 0);
     // Last arrival 20.010 s, suspicion 20.310 s, crash 20.060 s, all in b's clock.

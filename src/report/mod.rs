@@ -54,6 +54,16 @@ impl AtomicFile {
 /// Writes a results directory all at once: the files go to a temporary directory beside
 /// `out`, which then replaces `out`. A failure half-way leaves `out` as it was.
 pub fn write_dir_atomic(out: &Path, files: &[(std::path::PathBuf, Vec<u8>)]) -> std::io::Result<()> {
+    write_dir_atomic_with(out, files, |_| Ok(()))
+}
+
+/// As [`write_dir_atomic`], where `more` then writes further files into the temporary
+/// directory it is given (those too large to hold in memory, streamed).
+pub fn write_dir_atomic_with(
+    out: &Path,
+    files: &[(std::path::PathBuf, Vec<u8>)],
+    more: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let tmp = tempfile::Builder::new().prefix(".fdlab-").tempdir_in(parent)?;
@@ -64,6 +74,7 @@ pub fn write_dir_atomic(out: &Path, files: &[(std::path::PathBuf, Vec<u8>)]) -> 
         }
         std::fs::write(&path, bytes)?;
     }
+    more(tmp.path())?;
     if out.exists() {
         std::fs::remove_dir_all(out)?;
     }
@@ -73,6 +84,18 @@ pub fn write_dir_atomic(out: &Path, files: &[(std::path::PathBuf, Vec<u8>)]) -> 
     Ok(())
 }
 
+/// Writes a simulation's results directory (see [`outputs`]), with `trace.csv` streamed
+/// from the run's spill files when the trace was recorded.
+pub fn write_run(out: &Path, output: &crate::sim::SimOutput) -> std::io::Result<()> {
+    write_dir_atomic_with(out, &outputs(output), |dir| match &output.trace {
+        Some(trace) => {
+            let file = std::fs::File::create(dir.join("trace.csv"))?;
+            trace.write_csv(std::io::BufWriter::with_capacity(1 << 20, file))
+        }
+        None => Ok(()),
+    })
+}
+
 /// A file name for a detector label: `phi:threshold=8` → `phi_threshold=8`.
 pub fn file_stem(label: &str) -> String {
     label.chars().map(|c| if c.is_ascii_alphanumeric() || "-._=".contains(c) { c } else { '_' }).collect()
@@ -80,7 +103,7 @@ pub fn file_stem(label: &str) -> String {
 
 /// The files of a simulation's results directory: `summary.json`, `mistakes.csv`; `.hgrm` percentile files
 /// for one-way delay, inter-arrival time, and per detector configuration detection time and
-/// mistake duration (all links together); and `trace.csv` when recorded.
+/// mistake duration (all links together). `trace.csv` is written by [`write_run`].
 pub fn outputs(output: &crate::sim::SimOutput) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     use std::path::PathBuf;
     let mut files = vec![
@@ -120,12 +143,5 @@ pub fn outputs(output: &crate::sim::SimOutput) -> Vec<(std::path::PathBuf, Vec<u
         arrivals.push_str(&format!("{w},{}\n", at.0));
     }
     files.push((PathBuf::from("timeline/arrivals.csv"), arrivals.into_bytes()));
-    if !output.trace.is_empty() {
-        let mut w = crate::trace::TraceWriter::new(Vec::new(), true).expect("writing to memory");
-        for (monitor, target, arrival) in &output.trace {
-            w.write(monitor, target, arrival).expect("writing to memory");
-        }
-        files.push((PathBuf::from("trace.csv"), w.into_inner()));
-    }
     files
 }

@@ -13,13 +13,13 @@
 pub mod link;
 pub mod monitor;
 pub mod rng;
+pub mod spill;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::analysis::stats::HdrCounts;
-use crate::detector::Arrival;
 use crate::experiment::Experiment;
 use crate::fault::Timeline;
 use crate::fault::Window;
@@ -30,11 +30,14 @@ use hdrhistogram::Histogram;
 use link::{LinkStream, Sender};
 use monitor::{Clock, IncomingLink, LevelSample, MonitorResult, MonitorSetup, SampleWindow};
 use rng::stream;
+use spill::{SpillWriter, TraceSpill};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error(transparent)]
     Empirical(#[from] EmpiricalError),
+    #[error("recording the trace: {0}")]
+    Trace(std::io::Error),
 }
 
 /// How to run.
@@ -46,6 +49,9 @@ pub struct RunOptions {
     pub base_dir: PathBuf,
     /// Keep every delivered arrival for `--trace`.
     pub record_trace: bool,
+    /// Where the trace is kept while the run goes on (the system's temporary directory if
+    /// `None`); `fdlab run` puts it beside the output directory.
+    pub scratch_dir: Option<PathBuf>,
     /// Worker threads (monitors run in parallel); 0 = the machine's cores.
     pub threads: usize,
 }
@@ -56,8 +62,9 @@ pub struct SimOutput {
     /// One-way delay and inter-arrival time of delivered heartbeats (ns), all links.
     pub delay: Histogram<u64>,
     pub interarrival: Histogram<u64>,
-    /// (monitor, target, arrival) in received order, when recorded.
-    pub trace: Vec<(String, String, Arrival)>,
+    /// The delivered arrivals, when recorded: [`TraceSpill::rows`] reads them back in
+    /// received order.
+    pub trace: Option<TraceSpill>,
     pub deliveries: u64,
     /// The injected faults, with the window sampled around each for the timeline chart.
     pub faults: Vec<FaultView>,
@@ -191,6 +198,21 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     let views = fault_views(e, &timeline, &all_links);
     let sampled_labels = crate::report::charts::timeline_labels(&e.detectors);
 
+    let spill = if options.record_trace {
+        let names = nodes.iter().map(|n| n.id.clone()).collect();
+        Some(TraceSpill::new(options.scratch_dir.as_deref(), names, &monitors).map_err(SimError::Trace)?)
+    } else {
+        None
+    };
+    let writers: Vec<Mutex<Option<SpillWriter>>> = (0..nodes.len())
+        .map(|m| match &spill {
+            Some(spill) if monitors.contains(&m) => spill.writer(m).map(Some),
+            _ => Ok(None),
+        })
+        .map(|w| w.map(Mutex::new))
+        .collect::<Result<_, _>>()
+        .map_err(SimError::Trace)?;
+
     let run_monitor = |m: usize, detectors: &[crate::detector::DetectorSpec], primary: bool| -> MonitorResult {
         let incoming_targets: Vec<usize> = all_links.iter().filter(|l| l.0 == m).map(|l| l.1).collect();
         let samples = views
@@ -225,7 +247,8 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
             policy: e.receive,
             resume_order: e.engine.resume_order,
             buffer: e.engine.recv_buffer,
-            record_trace: options.record_trace && primary,
+            // Cannot fail: each monitor's writer is taken once, by its primary job.
+            trace: if primary { writers[m].lock().expect("trace writer").take() } else { None },
             samples,
             sampled_labels: &sampled_labels,
         };
@@ -294,7 +317,6 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     let mut link_entries = Vec::new();
     let mut delay = HdrCounts::default();
     let mut interarrival = HdrCounts::default();
-    let mut traces = Vec::new();
     let mut deliveries = 0;
     let mut levels = Vec::new();
     let mut window_arrivals = Vec::new();
@@ -304,7 +326,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
         delay.add(&result.delay);
         interarrival.add(&result.interarrival);
         deliveries += result.deliveries;
-        traces.push((m, result.trace));
+        result.trace.map_err(SimError::Trace)?;
         for link in result.links {
             let (monitor, target) = (nodes[m].id.clone(), nodes[link.target].id.clone());
             link_entries.push(LinkEntry {
@@ -328,7 +350,6 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
             }
         }
     }
-    let trace = if options.record_trace { merge_traces(traces, &nodes) } else { Vec::new() };
     let mut summary = SummaryFile::new(e.name.clone(), Some(seed), "sim", e.duration, entries);
     summary.totals = totals(&summary.results);
     summary.links = link_entries;
@@ -339,7 +360,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     window_arrivals.sort();
     let faults = views.into_iter().map(|(fv, _, _)| fv).collect();
     let (delay, interarrival) = (delay.to_histogram(), interarrival.to_histogram());
-    Ok(SimOutput { summary, delay, interarrival, trace, deliveries, faults, levels, window_arrivals })
+    Ok(SimOutput { summary, delay, interarrival, trace: spill, deliveries, faults, levels, window_arrivals })
 }
 
 /// Splits detector specs into at most `count` contiguous groups of about equal numbers of
@@ -360,18 +381,4 @@ fn detector_groups(specs: &[crate::detector::DetectorSpec], count: usize) -> Vec
         groups.last_mut().expect("one group").push(spec.clone());
     }
     groups
-}
-
-/// Merges per-monitor traces into one in received order (ties: monitor order), as `replay`
-/// requires.
-fn merge_traces(
-    traces: Vec<(usize, Vec<(usize, Arrival)>)>,
-    nodes: &[crate::experiment::Node],
-) -> Vec<(String, String, Arrival)> {
-    let mut all: Vec<(Nanos, usize, usize, usize, Arrival)> = traces
-        .into_iter()
-        .flat_map(|(m, rows)| rows.into_iter().enumerate().map(move |(i, (t, a))| (a.at, m, i, t, a)))
-        .collect();
-    all.sort_by_key(|&(at, m, i, _, _)| (at, m, i));
-    all.into_iter().map(|(_, m, _, t, a)| (nodes[m].id.clone(), nodes[t].id.clone(), a)).collect()
 }

@@ -9,12 +9,13 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use super::link::{Delivery, LinkCounts, LinkStream};
+use super::spill::SpillWriter;
 use crate::analysis::qos::Cause;
 use crate::analysis::stats::HdrCounts;
 use crate::analysis::truth::{DownWindow, GroundTruth};
 use crate::analysis::{DetectorBank, QosReport};
+use crate::detector::DetectorSpec;
 use crate::detector::spec::DetectorPoint;
-use crate::detector::{Arrival, DetectorSpec};
 use crate::experiment::{ReceivePolicy, ResumeOrder};
 use crate::fault::{Crash, Window};
 use crate::time::Nanos;
@@ -80,7 +81,8 @@ pub struct MonitorSetup<'a> {
     pub policy: ReceivePolicy,
     pub resume_order: ResumeOrder,
     pub buffer: usize,
-    pub record_trace: bool,
+    /// Where the delivered arrivals go for `--trace`.
+    pub trace: Option<SpillWriter>,
     /// Windows in which to sample levels and record arrivals for charts.
     pub samples: Vec<SampleWindow>,
     /// The detector configurations (labels) whose levels are sampled.
@@ -102,8 +104,8 @@ pub struct MonitorResult {
     /// bucket counts (a delivery is on the hot path).
     pub delay: HdrCounts,
     pub interarrival: HdrCounts,
-    /// (target, arrival in monitor-local time), in arrival order, when recording a trace.
-    pub trace: Vec<(usize, Arrival)>,
+    /// How writing the trace went (arrivals in monitor-local time, in arrival order).
+    pub trace: std::io::Result<()>,
     pub deliveries: u64,
     /// Levels sampled in the sample windows.
     pub levels: Vec<LevelSample>,
@@ -153,6 +155,7 @@ struct State<'a> {
     delivered: Vec<u64>,
     receive: Vec<ReceiveState>,
     last_local: Vec<Option<Nanos>>,
+    trace: Option<SpillWriter>,
     result: MonitorResult,
 }
 
@@ -171,8 +174,8 @@ impl State<'_> {
         self.last_local[link] = Some(local);
         self.result.delay.record(d.at.saturating_sub(d.sent_at).0);
         self.result.deliveries += 1;
-        if setup.record_trace {
-            self.result.trace.push((self.links[link].target, arrival));
+        if let Some(trace) = &mut self.trace {
+            trace.push(self.links[link].target, &arrival);
         }
         for w in setup.samples.iter().filter(|w| w.link == link && w.from <= at_real && at_real <= w.to) {
             self.result.window_arrivals.push((w.id, at_real));
@@ -215,7 +218,7 @@ impl State<'_> {
 /// Runs one monitor to the end with a bank of `detectors` per link. `progress` is told how
 /// much simulated time has passed.
 pub fn run(
-    setup: MonitorSetup<'_>,
+    mut setup: MonitorSetup<'_>,
     links: Vec<IncomingLink<'_>>,
     detectors: &[DetectorSpec],
     progress: &(dyn Fn(Nanos) + Sync),
@@ -243,6 +246,7 @@ pub fn run(
     }
     let n = links.len();
     let mut state = State {
+        trace: setup.trace.take(),
         banks,
         delivered: vec![0; n],
         receive: (0..n).map(|_| ReceiveState::default()).collect(),
@@ -252,7 +256,7 @@ pub fn run(
             links: Vec::new(),
             delay: HdrCounts::default(),
             interarrival: HdrCounts::default(),
-            trace: Vec::new(),
+            trace: Ok(()),
             deliveries: 0,
             levels: Vec::new(),
             window_arrivals: Vec::new(),
@@ -321,7 +325,8 @@ pub fn run(
     }
     progress(setup.end.saturating_sub(reported));
     let end_local = clock.local(setup.end);
-    let State { links, banks, delivered, mut result, .. } = state;
+    let State { links, banks, delivered, mut result, trace, .. } = state;
+    result.trace = trace.map_or(Ok(()), SpillWriter::finish);
     for ((link, bank), delivered) in links.into_iter().zip(banks).zip(delivered) {
         result.links.push(LinkResult {
             target: link.target,

@@ -1,0 +1,245 @@
+//! `--trace` rows kept on disk while a simulation runs, merged into one CSV at the end.
+//!
+//! A simulated month delivers 26 million heartbeats per link; held in memory, a trace of a
+//! long run outgrows any machine. Each monitor instead appends its rows, in its received
+//! order, to its own file of fixed-size binary records; [`TraceSpill::rows`] merges the files
+//! in received order (ties: monitor order, then each monitor's own order), which is the order
+//! `replay` requires, holding one row per monitor in memory.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::detector::Arrival;
+use crate::time::Nanos;
+
+/// at, seq, incarnation, sent (u64 each), target (u32), which optional fields are present (u32).
+const RECORD: usize = 40;
+const HAS_SEQ: u32 = 1;
+const HAS_INCARNATION: u32 = 2;
+const HAS_SENT: u32 = 4;
+
+/// The spill files of one run, in a temporary directory removed when this is dropped.
+pub struct TraceSpill {
+    dir: tempfile::TempDir,
+    /// Node names, by node index.
+    names: Vec<String>,
+    /// The monitors that have a file, in node order.
+    monitors: Vec<usize>,
+}
+
+/// One monitor's rows being written. A write error is kept and reported by [`finish`]
+/// (the simulation goes on; its trace is then not written).
+///
+/// [`finish`]: SpillWriter::finish
+pub struct SpillWriter {
+    out: BufWriter<File>,
+    path: PathBuf,
+    error: Option<io::Error>,
+}
+
+impl TraceSpill {
+    /// A spill directory inside `scratch` (the system's temporary directory if `None`) for
+    /// the nodes `names`, with a file for each of `monitors` (node indices).
+    pub fn new(scratch: Option<&Path>, names: Vec<String>, monitors: &[usize]) -> io::Result<TraceSpill> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".fdlab-trace-");
+        let parent = scratch.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let dir = builder.tempdir_in(&parent).map_err(|e| named(&parent, e))?;
+        let mut monitors = monitors.to_vec();
+        monitors.sort_unstable();
+        monitors.dedup();
+        Ok(TraceSpill { dir, names, monitors })
+    }
+
+    fn path(&self, monitor: usize) -> PathBuf {
+        self.dir.path().join(format!("{monitor}.bin"))
+    }
+
+    /// The writer for `monitor`'s rows (creating its file).
+    pub fn writer(&self, monitor: usize) -> io::Result<SpillWriter> {
+        let path = self.path(monitor);
+        let out = BufWriter::with_capacity(1 << 16, File::create(&path).map_err(|e| named(&path, e))?);
+        Ok(SpillWriter { out, path, error: None })
+    }
+
+    /// Every row, `(monitor, target, arrival)`, in received order.
+    pub fn rows(&self) -> io::Result<Rows<'_>> {
+        let mut readers = Vec::with_capacity(self.monitors.len());
+        let mut heads = BinaryHeap::new();
+        for (order, &m) in self.monitors.iter().enumerate() {
+            let path = self.path(m);
+            let mut reader = BufReader::with_capacity(1 << 16, File::open(&path).map_err(|e| named(&path, e))?);
+            if let Some((target, a)) = read_record(&mut reader)? {
+                heads.push(Reverse((a.at, order, target, Key(a))));
+            }
+            readers.push(reader);
+        }
+        Ok(Rows { spill: self, readers, heads })
+    }
+
+    /// The trace as the CSV `replay` reads (with a `monitor` column).
+    pub fn write_csv(&self, out: impl Write) -> io::Result<()> {
+        let mut w = crate::trace::TraceWriter::new(out, true)?;
+        for row in self.rows()? {
+            let (monitor, target, a) = row?;
+            w.write(monitor, target, &a)?;
+        }
+        w.into_inner().flush()
+    }
+}
+
+impl SpillWriter {
+    /// Appends a row received from `target` (a node index).
+    #[inline]
+    pub fn push(&mut self, target: usize, a: &Arrival) {
+        if self.error.is_some() {
+            return;
+        }
+        let mut record = [0u8; RECORD];
+        let flag = |present: bool, flag: u32| if present { flag } else { 0 };
+        let flags = flag(a.seq.is_some(), HAS_SEQ)
+            | flag(a.incarnation.is_some(), HAS_INCARNATION)
+            | flag(a.sent.is_some(), HAS_SENT);
+        let fields = [a.at.0, a.seq.unwrap_or(0), a.incarnation.unwrap_or(0), a.sent.map_or(0, |s| s.0)];
+        for (chunk, v) in record.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        // Node indices are small: an experiment file cannot name 2^32 nodes.
+        record[32..36].copy_from_slice(&(target as u32).to_le_bytes());
+        record[36..40].copy_from_slice(&flags.to_le_bytes());
+        if let Err(e) = self.out.write_all(&record) {
+            self.error = Some(e);
+        }
+    }
+
+    /// Flushes the file; the first error met while writing, naming the file.
+    pub fn finish(mut self) -> io::Result<()> {
+        let result = match self.error.take() {
+            Some(e) => Err(e),
+            None => self.out.flush(),
+        };
+        result.map_err(|e| named(&self.path, e))
+    }
+}
+
+/// `e`, saying which file or directory it concerns.
+fn named(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// Orders rows by everything but the arrival (which the heap never needs to compare: the
+/// monitor order already breaks every tie, and one monitor has one row in the heap).
+struct Key(Arrival);
+
+impl PartialEq for Key {
+    fn eq(&self, _: &Key) -> bool {
+        true
+    }
+}
+impl Eq for Key {}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Key {
+    fn cmp(&self, _: &Key) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+/// The merged rows of a [`TraceSpill`].
+pub struct Rows<'a> {
+    spill: &'a TraceSpill,
+    readers: Vec<BufReader<File>>,
+    heads: BinaryHeap<Reverse<(Nanos, usize, u32, Key)>>,
+}
+
+impl<'a> Iterator for Rows<'a> {
+    type Item = io::Result<(&'a str, &'a str, Arrival)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Reverse((_, order, target, Key(a))) = self.heads.pop()?;
+        match read_record(&mut self.readers[order]) {
+            Ok(Some((t, next))) => self.heads.push(Reverse((next.at, order, t, Key(next)))),
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        let names = &self.spill.names;
+        Some(Ok((&names[self.spill.monitors[order]], &names[target as usize], a)))
+    }
+}
+
+fn read_record(r: &mut impl Read) -> io::Result<Option<(u32, Arrival)>> {
+    let mut record = [0u8; RECORD];
+    match r.read_exact(&mut record) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let u64_at = |i: usize| u64::from_le_bytes(record[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let u32_at = |i: usize| u32::from_le_bytes(record[i..i + 4].try_into().expect("4 bytes"));
+    let flags = u32_at(36);
+    let present = |flag: u32, v: u64| (flags & flag != 0).then_some(v);
+    let a = Arrival {
+        at: Nanos(u64_at(0)),
+        seq: present(HAS_SEQ, u64_at(1)),
+        incarnation: present(HAS_INCARNATION, u64_at(2)),
+        sent: present(HAS_SENT, u64_at(3)).map(Nanos),
+    };
+    Ok(Some((u32_at(32), a)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrival(at: u64, seq: Option<u64>, sent: Option<u64>) -> Arrival {
+        Arrival { at: Nanos(at), seq, incarnation: seq.map(|s| s % 3), sent: sent.map(Nanos) }
+    }
+
+    #[test]
+    fn rows_come_back_merged_in_received_order_with_ties_in_monitor_order() {
+        let names = ["a", "b", "c"].map(String::from).to_vec();
+        let spill = TraceSpill::new(None, names, &[2, 0]).unwrap();
+        let mut c = spill.writer(2).unwrap();
+        let mut a = spill.writer(0).unwrap();
+        // c hears a and b; a hears c. Equal times: a's rows first (node order), each
+        // monitor's own rows in the order written.
+        c.push(0, &arrival(5, Some(0), Some(1)));
+        c.push(1, &arrival(10, None, None));
+        c.push(0, &arrival(10, Some(1), Some(2)));
+        a.push(2, &arrival(10, Some(7), None));
+        a.push(2, &arrival(12, Some(u64::MAX), Some(u64::MAX)));
+        a.finish().unwrap();
+        c.finish().unwrap();
+        let rows: Vec<_> = spill.rows().unwrap().map(Result::unwrap).collect();
+        let expected = vec![
+            ("c", "a", arrival(5, Some(0), Some(1))),
+            ("a", "c", arrival(10, Some(7), None)),
+            ("c", "b", arrival(10, None, None)),
+            ("c", "a", arrival(10, Some(1), Some(2))),
+            ("a", "c", arrival(12, Some(u64::MAX), Some(u64::MAX))),
+        ];
+        assert_eq!(rows, expected);
+        let mut csv = Vec::new();
+        spill.write_csv(&mut csv).unwrap();
+        let text = String::from_utf8(csv).unwrap();
+        assert_eq!(text.lines().next(), Some("monitor,target,received_ns,seq,sent_ns,incarnation"));
+        assert_eq!(text.lines().nth(3), Some("c,b,10,,,"));
+        assert_eq!(text.lines().count(), 6);
+        let dir = spill.dir.path().to_path_buf();
+        drop(spill);
+        assert!(!dir.exists(), "the spill directory is removed with the spill");
+    }
+
+    #[test]
+    fn a_scratch_directory_that_is_not_there_is_named() {
+        let missing = std::env::temp_dir().join("fdlab-no-such-dir/below");
+        let e = TraceSpill::new(Some(&missing), vec!["a".into()], &[0]).err().expect("no directory");
+        assert!(e.to_string().contains("fdlab-no-such-dir/below"), "{e}");
+    }
+}

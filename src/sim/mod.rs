@@ -198,16 +198,13 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     let views = fault_views(e, &timeline, &all_links);
     let sampled_labels = crate::report::charts::timeline_labels(&e.detectors);
 
-    let spill = if options.record_trace {
-        let names = nodes.iter().map(|n| n.id.clone()).collect();
-        Some(TraceSpill::new(options.scratch_dir.as_deref(), names, &monitors).map_err(SimError::Trace)?)
-    } else {
-        None
-    };
     let writers: Vec<Mutex<Option<SpillWriter>>> = (0..nodes.len())
-        .map(|m| match &spill {
-            Some(spill) if monitors.contains(&m) => spill.writer(m).map(Some),
-            _ => Ok(None),
+        .map(|m| {
+            if options.record_trace && monitors.contains(&m) {
+                SpillWriter::new(options.scratch_dir.as_deref()).map(Some)
+            } else {
+                Ok(None)
+            }
         })
         .map(|w| w.map(Mutex::new))
         .collect::<Result<_, _>>()
@@ -318,6 +315,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     let mut delay = HdrCounts::default();
     let mut interarrival = HdrCounts::default();
     let mut deliveries = 0;
+    let mut trace_parts = Vec::new();
     let mut levels = Vec::new();
     let mut window_arrivals = Vec::new();
     for (result, &m) in results.into_iter().zip(&monitors) {
@@ -326,7 +324,9 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
         delay.add(&result.delay);
         interarrival.add(&result.interarrival);
         deliveries += result.deliveries;
-        result.trace.map_err(SimError::Trace)?;
+        if let Some(file) = result.trace.map_err(SimError::Trace)? {
+            trace_parts.push((m, file));
+        }
         for link in result.links {
             let (monitor, target) = (nodes[m].id.clone(), nodes[link.target].id.clone());
             link_entries.push(LinkEntry {
@@ -360,7 +360,9 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     window_arrivals.sort();
     let faults = views.into_iter().map(|(fv, _, _)| fv).collect();
     let (delay, interarrival) = (delay.to_histogram(), interarrival.to_histogram());
-    Ok(SimOutput { summary, delay, interarrival, trace: spill, deliveries, faults, levels, window_arrivals })
+    let trace =
+        options.record_trace.then(|| TraceSpill::new(nodes.iter().map(|n| n.id.clone()).collect(), trace_parts));
+    Ok(SimOutput { summary, delay, interarrival, trace, deliveries, faults, levels, window_arrivals })
 }
 
 /// Splits detector specs into at most `count` contiguous groups of about equal numbers of

@@ -104,8 +104,9 @@ pub struct MonitorResult {
     /// bucket counts (a delivery is on the hot path).
     pub delay: HdrCounts,
     pub interarrival: HdrCounts,
-    /// How writing the trace went (arrivals in monitor-local time, in arrival order).
-    pub trace: std::io::Result<()>,
+    /// The trace's file (arrivals in monitor-local time, in arrival order), when recorded,
+    /// or what went wrong writing it.
+    pub trace: std::io::Result<Option<std::fs::File>>,
     pub deliveries: u64,
     /// Levels sampled in the sample windows.
     pub levels: Vec<LevelSample>,
@@ -256,7 +257,7 @@ pub fn run(
             links: Vec::new(),
             delay: HdrCounts::default(),
             interarrival: HdrCounts::default(),
-            trace: Ok(()),
+            trace: Ok(None),
             deliveries: 0,
             levels: Vec::new(),
             window_arrivals: Vec::new(),
@@ -326,7 +327,7 @@ pub fn run(
     progress(setup.end.saturating_sub(reported));
     let end_local = clock.local(setup.end);
     let State { links, banks, delivered, mut result, trace, .. } = state;
-    result.trace = trace.map_or(Ok(()), SpillWriter::finish);
+    result.trace = trace.map(SpillWriter::finish).transpose();
     for ((link, bank), delivered) in links.into_iter().zip(banks).zip(delivered) {
         result.links.push(LinkResult {
             target: link.target,

@@ -2,7 +2,8 @@
 //!
 //! A simulated month delivers 26 million heartbeats per link; held in memory, a trace of a
 //! long run outgrows any machine. Each monitor instead appends its rows, in its received
-//! order, to its own file of fixed-size binary records; [`TraceSpill::rows`] merges the files
+//! order, to its own unnamed temporary file of fixed-size binary records (40 bytes a row);
+//! [`TraceSpill::rows`] merges the files
 //! in received order (ties: monitor order, then each monitor's own order), which is the order
 //! `replay` requires, holding one row per monitor in memory.
 
@@ -21,57 +22,40 @@ const HAS_SEQ: u32 = 1;
 const HAS_INCARNATION: u32 = 2;
 const HAS_SENT: u32 = 4;
 
-/// The spill files of one run, in a temporary directory removed when this is dropped.
+/// The spilled rows of one run: a file per monitor.
 pub struct TraceSpill {
-    dir: tempfile::TempDir,
     /// Node names, by node index.
     names: Vec<String>,
-    /// The monitors that have a file, in node order.
-    monitors: Vec<usize>,
+    /// (monitor's node index, its file), in node order.
+    parts: Vec<(usize, File)>,
 }
 
-/// One monitor's rows being written. A write error is kept and reported by [`finish`]
-/// (the simulation goes on; its trace is then not written).
+/// One monitor's rows being written, to an unnamed temporary file: it has no name in any
+/// directory, so it is gone when the process ends, however it ends (a run stopped with
+/// Ctrl-C leaves nothing behind). A write error is kept and reported by [`finish`] (the
+/// simulation goes on; its trace is then not written).
 ///
 /// [`finish`]: SpillWriter::finish
 pub struct SpillWriter {
     out: BufWriter<File>,
-    path: PathBuf,
+    /// The directory the file is in, for errors.
+    dir: PathBuf,
     error: Option<io::Error>,
 }
 
 impl TraceSpill {
-    /// A spill directory inside `scratch` (the system's temporary directory if `None`) for
-    /// the nodes `names`, with a file for each of `monitors` (node indices).
-    pub fn new(scratch: Option<&Path>, names: Vec<String>, monitors: &[usize]) -> io::Result<TraceSpill> {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".fdlab-trace-");
-        let parent = scratch.map_or_else(std::env::temp_dir, Path::to_path_buf);
-        let dir = builder.tempdir_in(&parent).map_err(|e| named(&parent, e))?;
-        let mut monitors = monitors.to_vec();
-        monitors.sort_unstable();
-        monitors.dedup();
-        Ok(TraceSpill { dir, names, monitors })
-    }
-
-    fn path(&self, monitor: usize) -> PathBuf {
-        self.dir.path().join(format!("{monitor}.bin"))
-    }
-
-    /// The writer for `monitor`'s rows (creating its file).
-    pub fn writer(&self, monitor: usize) -> io::Result<SpillWriter> {
-        let path = self.path(monitor);
-        let out = BufWriter::with_capacity(1 << 16, File::create(&path).map_err(|e| named(&path, e))?);
-        Ok(SpillWriter { out, path, error: None })
+    /// The rows of `parts`, each a monitor's node index and its writer's finished file.
+    pub fn new(names: Vec<String>, mut parts: Vec<(usize, File)>) -> TraceSpill {
+        parts.sort_by_key(|p| p.0);
+        TraceSpill { names, parts }
     }
 
     /// Every row, `(monitor, target, arrival)`, in received order.
     pub fn rows(&self) -> io::Result<Rows<'_>> {
-        let mut readers = Vec::with_capacity(self.monitors.len());
+        let mut readers = Vec::with_capacity(self.parts.len());
         let mut heads = BinaryHeap::new();
-        for (order, &m) in self.monitors.iter().enumerate() {
-            let path = self.path(m);
-            let mut reader = BufReader::with_capacity(1 << 16, File::open(&path).map_err(|e| named(&path, e))?);
+        for (order, (_, file)) in self.parts.iter().enumerate() {
+            let mut reader = BufReader::with_capacity(1 << 16, ReadAt { file, pos: 0 });
             if let Some((target, a)) = read_record(&mut reader)? {
                 heads.push(Reverse((a.at, order, target, Key(a))));
             }
@@ -92,6 +76,14 @@ impl TraceSpill {
 }
 
 impl SpillWriter {
+    /// A writer to a new unnamed file in `scratch` (the system's temporary directory if
+    /// `None`).
+    pub fn new(scratch: Option<&Path>) -> io::Result<SpillWriter> {
+        let dir = scratch.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let file = tempfile::tempfile_in(&dir).map_err(|e| named(&dir, e))?;
+        Ok(SpillWriter { out: BufWriter::with_capacity(1 << 16, file), dir, error: None })
+    }
+
     /// Appends a row received from `target` (a node index).
     #[inline]
     pub fn push(&mut self, target: usize, a: &Arrival) {
@@ -115,17 +107,18 @@ impl SpillWriter {
         }
     }
 
-    /// Flushes the file; the first error met while writing, naming the file.
-    pub fn finish(mut self) -> io::Result<()> {
+    /// The file, flushed; or the first error met while writing.
+    pub fn finish(mut self) -> io::Result<File> {
+        let dir = std::mem::take(&mut self.dir);
         let result = match self.error.take() {
             Some(e) => Err(e),
-            None => self.out.flush(),
+            None => self.out.into_inner().map_err(io::IntoInnerError::into_error),
         };
-        result.map_err(|e| named(&self.path, e))
+        result.map_err(|e| named(&dir, e))
     }
 }
 
-/// `e`, saying which file or directory it concerns.
+/// `e`, saying which directory it concerns (the spill files have no names).
 fn named(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
@@ -154,7 +147,7 @@ impl Ord for Key {
 /// The merged rows of a [`TraceSpill`].
 pub struct Rows<'a> {
     spill: &'a TraceSpill,
-    readers: Vec<BufReader<File>>,
+    readers: Vec<BufReader<ReadAt<'a>>>,
     heads: BinaryHeap<Reverse<(Nanos, usize, u32, Key)>>,
 }
 
@@ -169,7 +162,25 @@ impl<'a> Iterator for Rows<'a> {
             Err(e) => return Some(Err(e)),
         }
         let names = &self.spill.names;
-        Some(Ok((&names[self.spill.monitors[order]], &names[target as usize], a)))
+        Some(Ok((&names[self.spill.parts[order].0], &names[target as usize], a)))
+    }
+}
+
+/// Reads a file from its own position, leaving the file's offset alone: several readings
+/// of one spill, even on several threads, do not disturb each other.
+struct ReadAt<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.pos)?;
+        #[cfg(windows)]
+        let n = std::os::windows::fs::FileExt::seek_read(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -204,9 +215,8 @@ mod tests {
     #[test]
     fn rows_come_back_merged_in_received_order_with_ties_in_monitor_order() {
         let names = ["a", "b", "c"].map(String::from).to_vec();
-        let spill = TraceSpill::new(None, names, &[2, 0]).unwrap();
-        let mut c = spill.writer(2).unwrap();
-        let mut a = spill.writer(0).unwrap();
+        let mut c = SpillWriter::new(None).unwrap();
+        let mut a = SpillWriter::new(None).unwrap();
         // c hears a and b; a hears c. Equal times: a's rows first (node order), each
         // monitor's own rows in the order written.
         c.push(0, &arrival(5, Some(0), Some(1)));
@@ -214,8 +224,7 @@ mod tests {
         c.push(0, &arrival(10, Some(1), Some(2)));
         a.push(2, &arrival(10, Some(7), None));
         a.push(2, &arrival(12, Some(u64::MAX), Some(u64::MAX)));
-        a.finish().unwrap();
-        c.finish().unwrap();
+        let spill = TraceSpill::new(names, vec![(2, c.finish().unwrap()), (0, a.finish().unwrap())]);
         let rows: Vec<_> = spill.rows().unwrap().map(Result::unwrap).collect();
         let expected = vec![
             ("c", "a", arrival(5, Some(0), Some(1))),
@@ -231,15 +240,16 @@ mod tests {
         assert_eq!(text.lines().next(), Some("monitor,target,received_ns,seq,sent_ns,incarnation"));
         assert_eq!(text.lines().nth(3), Some("c,b,10,,,"));
         assert_eq!(text.lines().count(), 6);
-        let dir = spill.dir.path().to_path_buf();
-        drop(spill);
-        assert!(!dir.exists(), "the spill directory is removed with the spill");
+        // Two readings at once, each from the beginning.
+        let (mut first, mut second) = (spill.rows().unwrap(), spill.rows().unwrap());
+        assert_eq!(first.next().unwrap().unwrap(), second.next().unwrap().unwrap());
+        assert_eq!((first.count(), second.count()), (4, 4));
     }
 
     #[test]
     fn a_scratch_directory_that_is_not_there_is_named() {
         let missing = std::env::temp_dir().join("fdlab-no-such-dir/below");
-        let e = TraceSpill::new(Some(&missing), vec!["a".into()], &[0]).err().expect("no directory");
+        let e = SpillWriter::new(Some(&missing)).err().expect("no directory");
         assert!(e.to_string().contains("fdlab-no-such-dir/below"), "{e}");
     }
 }

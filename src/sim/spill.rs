@@ -3,9 +3,9 @@
 //! A simulated month delivers 26 million heartbeats per link; held in memory, a trace of a
 //! long run outgrows any machine. Each monitor instead appends its rows, in its received
 //! order, to its own unnamed temporary file of fixed-size binary records (40 bytes a row);
-//! [`TraceSpill::rows`] merges the files
-//! in received order (ties: monitor order, then each monitor's own order), which is the order
-//! `replay` requires, holding one row per monitor in memory.
+//! [`TraceSpill::rows`] merges the files in received order (ties: monitor order, then each
+//! monitor's own order), which is the order `replay` requires, holding one row per monitor in
+//! memory.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -52,16 +52,17 @@ impl TraceSpill {
 
     /// Every row, `(monitor, target, arrival)`, in received order.
     pub fn rows(&self) -> io::Result<Rows<'_>> {
-        let mut readers = Vec::with_capacity(self.parts.len());
-        let mut heads = BinaryHeap::new();
+        let mut rows = Rows { spill: self, readers: Vec::new(), next: Vec::new(), heap: BinaryHeap::new() };
         for (order, (_, file)) in self.parts.iter().enumerate() {
             let mut reader = BufReader::with_capacity(1 << 16, ReadAt { file, pos: 0 });
-            if let Some((target, a)) = read_record(&mut reader)? {
-                heads.push(Reverse((a.at, order, target, Key(a))));
+            let next = read_record(&mut reader)?;
+            if let Some((_, a)) = &next {
+                rows.heap.push(Reverse((a.at, order)));
             }
-            readers.push(reader);
+            rows.readers.push(reader);
+            rows.next.push(next);
         }
-        Ok(Rows { spill: self, readers, heads })
+        Ok(rows)
     }
 
     /// The trace as the CSV `replay` reads (with a `monitor` column).
@@ -108,11 +109,11 @@ impl SpillWriter {
     }
 
     /// The file, flushed; or the first error met while writing.
-    pub fn finish(mut self) -> io::Result<File> {
-        let dir = std::mem::take(&mut self.dir);
-        let result = match self.error.take() {
+    pub fn finish(self) -> io::Result<File> {
+        let SpillWriter { out, dir, error } = self;
+        let result = match error {
             Some(e) => Err(e),
-            None => self.out.into_inner().map_err(io::IntoInnerError::into_error),
+            None => out.into_inner().map_err(io::IntoInnerError::into_error),
         };
         result.map_err(|e| named(&dir, e))
     }
@@ -123,44 +124,31 @@ fn named(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-/// Orders rows by everything but the arrival (which the heap never needs to compare: the
-/// monitor order already breaks every tie, and one monitor has one row in the heap).
-struct Key(Arrival);
-
-impl PartialEq for Key {
-    fn eq(&self, _: &Key) -> bool {
-        true
-    }
-}
-impl Eq for Key {}
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Key {
-    fn cmp(&self, _: &Key) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
-    }
-}
-
 /// The merged rows of a [`TraceSpill`].
 pub struct Rows<'a> {
     spill: &'a TraceSpill,
     readers: Vec<BufReader<ReadAt<'a>>>,
-    heads: BinaryHeap<Reverse<(Nanos, usize, u32, Key)>>,
+    /// Each monitor's next row (its target and arrival), if any.
+    next: Vec<Option<(u32, Arrival)>>,
+    /// (time, monitor order) of every monitor with a next row: the earliest comes first,
+    /// the monitor order breaking ties.
+    heap: BinaryHeap<Reverse<(Nanos, usize)>>,
 }
 
 impl<'a> Iterator for Rows<'a> {
     type Item = io::Result<(&'a str, &'a str, Arrival)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let Reverse((_, order, target, Key(a))) = self.heads.pop()?;
-        match read_record(&mut self.readers[order]) {
-            Ok(Some((t, next))) => self.heads.push(Reverse((next.at, order, t, Key(next)))),
-            Ok(None) => {}
+        let Reverse((_, order)) = self.heap.pop()?;
+        let following = match read_record(&mut self.readers[order]) {
+            Ok(following) => following,
             Err(e) => return Some(Err(e)),
+        };
+        if let Some((_, a)) = &following {
+            self.heap.push(Reverse((a.at, order)));
         }
+        // Cannot fail: a monitor is in the heap only with a next row.
+        let (target, a) = std::mem::replace(&mut self.next[order], following).expect("a pending row");
         let names = &self.spill.names;
         Some(Ok((&names[self.spill.parts[order].0], &names[target as usize], a)))
     }

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use fdlab::detector::DetectorSpec;
 use fdlab::experiment::{Experiment, QUICKSTART};
 use fdlab::replay::{self, CrashDecl, LevelSampler, ReplayConfig};
-use fdlab::report::{AtomicFile, write_atomic, write_run};
+use fdlab::report::{AtomicFile, check_replaceable, write_atomic, write_run};
 use fdlab::sim::RunOptions;
 use fdlab::time::Nanos;
 
@@ -121,6 +121,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&experiment.name));
+    // Before simulating: a long run must not end in a refusal to write.
+    check_replaceable(&out)?;
     // A recorded trace is kept beside the output directory (same file system) until written.
     let scratch_dir = if args.trace {
         let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

@@ -237,6 +237,43 @@ fn run_without_a_file_runs_the_quickstart_and_writes_every_output() {
 }
 
 #[test]
+fn run_never_replaces_a_directory_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    // A directory with a user's file is refused before anything runs, and left alone.
+    std::fs::create_dir_all(out.join("notes")).unwrap();
+    std::fs::write(out.join("notes/plan.txt"), "mine").unwrap();
+    let refused = fdlab(&["run", "--no-charts", "--out", o]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("holds `notes`, which fdlab does not write"), "{}", stderr(&refused));
+    assert_eq!(std::fs::read_to_string(out.join("notes/plan.txt")).unwrap(), "mine");
+    assert!(!out.join("summary.json").exists());
+    // A results directory is replaced by the next run, charts and a replay's levels included...
+    std::fs::remove_dir_all(out.join("notes")).unwrap();
+    assert!(fdlab(&["run", "--out", o]).status.success());
+    std::fs::write(out.join("levels.csv"), "time_ns\n").unwrap();
+    assert!(fdlab(&["run", "--no-charts", "--trace", "--out", o]).status.success());
+    assert!(out.join("trace.csv").exists() && !out.join("charts").exists() && !out.join("levels.csv").exists());
+    // ...but not once a user's file sits among the results.
+    std::fs::write(out.join("timeline/mine.txt"), "mine").unwrap();
+    let refused = fdlab(&["run", "--no-charts", "--out", o]);
+    assert!(stderr(&refused).contains("holds `timeline/mine.txt`"), "{}", stderr(&refused));
+    assert!(out.join("timeline/mine.txt").exists() && out.join("trace.csv").exists());
+    // A file where the directory should be.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "mine").unwrap();
+    let refused = fdlab(&["run", "--no-charts", "--out", file.to_str().unwrap()]);
+    assert!(stderr(&refused).contains("exists and is not a directory"), "{}", stderr(&refused));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    // Nothing but the directories written is left beside them (no spill, no temporary).
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["file", "out"]);
+}
+
+#[test]
 fn validate_checks_files_without_running_them() {
     let dir = tempfile::tempdir().unwrap();
     let bad = write(

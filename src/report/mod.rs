@@ -51,8 +51,71 @@ impl AtomicFile {
     }
 }
 
+/// What fdlab writes in a results directory: these files at the top (`levels.csv` is the
+/// README's `replay --levels` example), and subdirectories holding files with these
+/// extensions.
+const RESULT_FILES: &[&str] = &[
+    "summary.json",
+    "mistakes.csv",
+    "delay.hgrm",
+    "interarrival.hgrm",
+    "faults.json",
+    "trace.csv",
+    "levels.csv",
+    "report.html",
+];
+const RESULT_DIRS: &[(&str, &[&str])] = &[
+    ("detection-time", &["hgrm"]),
+    ("mistake-duration", &["hgrm"]),
+    ("timeline", &["csv"]),
+    ("charts", &["png", "svg"]),
+];
+
+/// Whether a new results directory may replace `out`: it does not exist, or it is a
+/// directory holding only what fdlab writes there. Anything else (`--out .`, a directory
+/// with a user's files) is an error naming what is in the way, so that a run never deletes
+/// what it did not write. `fdlab run` asks before simulating, and again before replacing.
+pub fn check_replaceable(out: &Path) -> std::io::Result<()> {
+    let refuse = |what: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} {what}; refusing to replace it (choose another --out, or move it away)", out.display()),
+        )
+    };
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return Err(refuse("exists and is not a directory".into()));
+    }
+    for entry in std::fs::read_dir(out)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type()?;
+        if kind.is_file() && RESULT_FILES.contains(&name.as_str()) {
+            continue;
+        }
+        let Some((_, extensions)) = RESULT_DIRS.iter().find(|(dir, _)| *dir == name).filter(|_| kind.is_dir()) else {
+            return Err(refuse(format!("holds `{name}`, which fdlab does not write")));
+        };
+        for inner in std::fs::read_dir(entry.path())? {
+            let inner = inner?;
+            let path = inner.path();
+            let known = path.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e));
+            if !(inner.file_type()?.is_file() && known) {
+                let inner = inner.file_name().to_string_lossy().into_owned();
+                return Err(refuse(format!("holds `{name}/{inner}`, which fdlab does not write")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes a results directory all at once: the files go to a temporary directory beside
-/// `out`, which then replaces `out`. A failure half-way leaves `out` as it was.
+/// `out`, which then replaces `out`. A failure half-way leaves `out` as it was. `out` must
+/// pass [`check_replaceable`].
 pub fn write_dir_atomic(out: &Path, files: &[(std::path::PathBuf, Vec<u8>)]) -> std::io::Result<()> {
     write_dir_atomic_with(out, files, |_| Ok(()))
 }
@@ -64,6 +127,7 @@ pub fn write_dir_atomic_with(
     files: &[(std::path::PathBuf, Vec<u8>)],
     more: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    check_replaceable(out)?;
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let tmp = tempfile::Builder::new().prefix(".fdlab-").tempdir_in(parent)?;

@@ -459,6 +459,39 @@ fn sim_then_trace_then_replay_agrees_across_crash_recovery_and_monitor_crashes()
     assert!(c_on_b.crashes[0].detection_time_s.is_some());
 }
 
+#[test]
+fn totals_report_detection_over_crashes_or_else_every_links_estimate() {
+    let text = |faults: &str| {
+        format!(
+            "name = \"t\"\nseed = 3\nduration = \"10m\"\ndetectors = [\"fixed:timeout=300ms\", \"phi\"]\n\
+             [defaults]\ninterval = \"100ms\"\n[network]\ndelay = {{ dist = \"constant\", value = \"5ms\" }}\n\
+             [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n[monitoring]\nmode = \"all\"\n{faults}"
+        )
+    };
+    // No crash: the totals carry every link's per-heartbeat estimate (six links, each with
+    // its heartbeats), and the fixed timeout's estimate is its timeout plus the 5 ms delay.
+    let out = simulate(&Experiment::from_toml(Path::new("t.toml"), &text("")).unwrap(), false);
+    let fixed = out.summary.totals.iter().find(|t| t.detector == "fixed:timeout=300ms").unwrap();
+    assert_eq!((fixed.links, fixed.detection_basis), (6, "per-heartbeat estimate"));
+    let heartbeats: u64 =
+        out.summary.results.iter().filter(|r| r.detector == fixed.detector).map(|r| r.qos.heartbeats).sum();
+    assert_eq!(fixed.detection_time_s.count, heartbeats);
+    assert_eq!(fixed.detection_time_s.max, Some(0.305));
+    assert_eq!(fixed.detection_histogram.len(), heartbeats);
+    assert!(marked(&out.summary.table()));
+    // One crash: only the links watching it count, over that crash.
+    let crash = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"5m\"\n";
+    let out = simulate(&Experiment::from_toml(Path::new("t.toml"), &text(crash)).unwrap(), false);
+    let fixed = out.summary.totals.iter().find(|t| t.detector == "fixed:timeout=300ms").unwrap();
+    assert_eq!((fixed.detection_basis, fixed.detection_time_s.count, fixed.crashes), ("crashes", 2, 2));
+    assert!(!marked(&out.summary.table()));
+}
+
+/// Whether a table row (not the legend) marks a detection time as an estimate.
+fn marked(table: &str) -> bool {
+    table.lines().filter(|l| !l.starts_with("T_M:")).any(|l| l.contains('~'))
+}
+
 fn load_error(text: &str) -> String {
     Experiment::from_toml(Path::new("bad.toml"), text).unwrap_err().to_string()
 }

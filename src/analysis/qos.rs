@@ -272,9 +272,9 @@ impl QosAccumulator {
             });
         }
         let (detection_basis, detection_stats) = if self.truth.down_windows().is_empty() {
-            ("per-heartbeat estimate", self.per_heartbeat_detection)
+            (ESTIMATE, self.per_heartbeat_detection)
         } else {
-            ("crashes", detection)
+            (CRASHES, detection)
         };
         QosReport {
             heartbeats: self.heartbeats,
@@ -320,6 +320,11 @@ pub struct Censored {
     pub count: u64,
     pub durations_so_far_s: Vec<f64>,
 }
+
+/// `detection_basis` when T_D was measured over crashes.
+pub const CRASHES: &str = "crashes";
+/// `detection_basis` when there was no crash and T_D is the per-heartbeat estimate.
+pub const ESTIMATE: &str = "per-heartbeat estimate";
 
 /// The QoS metrics of one detector configuration on one link.
 #[derive(Clone, Debug, Serialize)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::analysis::QosReport;
-use crate::analysis::qos::Cause;
+use crate::analysis::qos::{CRASHES, Cause, ESTIMATE};
 use crate::analysis::stats::{Summary, poisson_rate_ci95};
 use crate::time::Nanos;
 
@@ -104,7 +104,7 @@ impl SummaryFile {
                 t.mistake_rate_per_s_ci95,
                 &t.mistake_duration_s,
                 &t.detection_time_s,
-                "",
+                basis_mark(t.detection_basis),
                 t.query_accuracy,
             ));
         }
@@ -119,7 +119,6 @@ impl SummaryFile {
                 Some(m) => format!("{m}→{}", r.target),
                 None => r.target.clone(),
             };
-            let basis = if r.qos.detection_basis == "crashes" { "" } else { "~" };
             rows.push(row(
                 &r.detector,
                 link,
@@ -129,12 +128,17 @@ impl SummaryFile {
                 r.qos.mistake_rate_per_s_ci95,
                 &r.qos.mistake_duration_s,
                 &r.qos.detection_time_s,
-                basis,
+                basis_mark(r.qos.detection_basis),
                 r.qos.query_accuracy,
             ));
         }
         render(rows)
     }
+}
+
+/// The table's mark for a detection time that is the per-heartbeat estimate.
+fn basis_mark(basis: &str) -> &'static str {
+    if basis == CRASHES { "" } else { "~" }
 }
 
 fn header(link: &str) -> [String; 8] {
@@ -259,6 +263,9 @@ pub struct TotalEntry {
     pub mistake_duration_s: Summary,
     pub query_accuracy: Option<f64>,
     pub detection_time_s: Summary,
+    /// `crashes` (over the links that had crashes), or `per-heartbeat estimate` when no
+    /// link had one (then over every link).
+    pub detection_basis: &'static str,
     pub crashes: usize,
     pub crashes_detected: usize,
     #[serde(skip)]
@@ -292,13 +299,17 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
             }
             let wrong: f64 =
                 rs.iter().filter_map(|r| r.qos.query_accuracy.map(|a| (1.0 - a) * r.qos.observed_up_s)).sum();
-            let crash_basis: Vec<&&ResultEntry> = rs.iter().filter(|r| r.qos.detection_basis == "crashes").collect();
+            // Detection times over the crashes, where any link had one; otherwise every
+            // link's per-heartbeat estimate (as each link reports it).
+            let crash_basis: Vec<&&ResultEntry> = rs.iter().filter(|r| r.qos.detection_basis == CRASHES).collect();
+            let (detection_basis, detected) =
+                if crash_basis.is_empty() { (ESTIMATE, rs.iter().collect()) } else { (CRASHES, crash_basis) };
             let mut detection_histogram = hdrhistogram::Histogram::new(3).expect("3 significant digits");
             let mut mistake_histogram = hdrhistogram::Histogram::new(3).expect("3 significant digits");
             for r in rs {
                 mistake_histogram.add(&r.qos.mistake_histogram).expect("auto-resizing histogram");
             }
-            for r in &crash_basis {
+            for r in &detected {
                 detection_histogram.add(&r.qos.detection_histogram).expect("auto-resizing histogram");
             }
             TotalEntry {
@@ -315,9 +326,10 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
                 mistake_duration_s: Summary::merge(rs.iter().map(|r| &r.qos.mistake_duration_s), &mistake_histogram),
                 query_accuracy: (up > 0.0).then(|| 1.0 - wrong / up),
                 detection_time_s: Summary::merge(
-                    crash_basis.iter().map(|r| &r.qos.detection_time_s),
+                    detected.iter().map(|r| &r.qos.detection_time_s),
                     &detection_histogram,
                 ),
+                detection_basis,
                 crashes: rs.iter().flat_map(|r| &r.qos.crashes).filter(|c| c.observed).count(),
                 crashes_detected: rs
                     .iter()

@@ -22,7 +22,7 @@
 
 use serde::Serialize;
 
-use super::stats::{DurationStats, Summary, poisson_rate_ci95};
+use super::stats::{DurationStats, HdrCounts, Summary, poisson_rate_ci95};
 use super::truth::GroundTruth;
 use crate::time::Nanos;
 
@@ -297,8 +297,8 @@ impl QosAccumulator {
             crashes,
             mistakes_listed: self.listed.len(),
             listed: self.listed,
-            mistake_histogram: self.mistakes.histogram(),
-            detection_histogram: detection_stats.histogram(),
+            mistake_counts: self.mistakes.into_counts(),
+            detection_counts: detection_stats.into_counts(),
         }
     }
 }
@@ -351,10 +351,11 @@ pub struct QosReport {
     pub mistakes_listed: usize,
     #[serde(skip)]
     pub listed: Vec<Mistake>,
+    /// Mistake durations and detection times (ns) as bucket counts, for merging over links.
     #[serde(skip)]
-    pub mistake_histogram: hdrhistogram::Histogram<u64>,
+    pub mistake_counts: HdrCounts,
     #[serde(skip)]
-    pub detection_histogram: hdrhistogram::Histogram<u64>,
+    pub detection_counts: HdrCounts,
 }
 
 #[cfg(test)]

@@ -46,10 +46,20 @@ fn chi_square_quantile(freedom: f64, p: f64) -> f64 {
 /// each power-of-two range [2^k, 2^(k+1)) is split into 1024 equal buckets.
 ///
 /// [`to_histogram`]: HdrCounts::to_histogram
+///
+/// Only the span of buckets that values fell in is kept (whole power-of-two ranges of 1024
+/// buckets, 8 KB each): a link's per-heartbeat estimates, all near one value, take a range
+/// or two rather than every bucket from 0 up (160 KB at 300 ms), which matters with
+/// thousands of links and configurations.
 #[derive(Clone, Debug, Default)]
 pub struct HdrCounts {
+    /// The counts of buckets `first..first + counts.len()`.
     counts: Vec<u64>,
+    first: usize,
 }
+
+/// Buckets grow in whole power-of-two ranges of values (1024 buckets each).
+const RANGE: usize = 1 << HALF_MAGNITUDE;
 
 /// log2 of half the sub-bucket count: 2 · 10^3 needs 2048 = 2^11 sub-buckets.
 const HALF_MAGNITUDE: u32 = 10;
@@ -79,27 +89,45 @@ impl HdrCounts {
 
     #[inline(always)]
     pub fn record(&mut self, value: u64) {
-        let i = HdrCounts::index(value);
-        match self.counts.get_mut(i) {
+        let index = HdrCounts::index(value);
+        // Below `first`, the subtraction wraps to far beyond the end.
+        match self.counts.get_mut(index.wrapping_sub(self.first)) {
             Some(count) => *count += 1,
-            None => self.grow_and_record(i),
+            None => self.grow_and_record(index),
         }
     }
 
     #[cold]
     #[inline(never)]
     fn grow_and_record(&mut self, index: usize) {
-        // Whole power-of-two ranges at a time, as hdrhistogram's auto-resize does.
-        self.counts.resize((index | ((1 << HALF_MAGNITUDE) - 1)) + 1, 0);
-        self.counts[index] += 1;
+        self.cover(index, index + 1);
+        self.counts[index - self.first] += 1;
+    }
+
+    /// Extends the kept span to include buckets `start..end`, in whole ranges.
+    fn cover(&mut self, start: usize, end: usize) {
+        let (start, end) = (start & !(RANGE - 1), (end - 1) | (RANGE - 1));
+        let (first, last) = if self.counts.is_empty() {
+            (start, end)
+        } else {
+            (self.first.min(start), (self.first + self.counts.len() - 1).max(end))
+        };
+        if (first, last + 1 - first) == (self.first, self.counts.len()) {
+            return;
+        }
+        let mut counts = vec![0; last + 1 - first];
+        counts[self.first.saturating_sub(first)..][..self.counts.len()].copy_from_slice(&self.counts);
+        (self.counts, self.first) = (counts, first);
     }
 
     /// Adds `other`'s counts.
     pub fn add(&mut self, other: &HdrCounts) {
-        if self.counts.len() < other.counts.len() {
-            self.counts.resize(other.counts.len(), 0);
+        if other.counts.is_empty() {
+            return;
         }
-        self.counts.iter_mut().zip(&other.counts).for_each(|(a, b)| *a += b);
+        self.cover(other.first, other.first + other.counts.len());
+        let offset = other.first - self.first;
+        self.counts[offset..][..other.counts.len()].iter_mut().zip(&other.counts).for_each(|(a, b)| *a += b);
     }
 
     /// The counts as an HdrHistogram (3 significant digits, auto-resizing).
@@ -108,7 +136,7 @@ impl HdrCounts {
         let mut h = Histogram::new(3).expect("3 significant digits");
         for (i, &count) in self.counts.iter().enumerate().filter(|(_, c)| **c > 0) {
             // Cannot fail: the histogram auto-resizes to any u64.
-            h.record_n(HdrCounts::highest_value(i), count).expect("auto-resizing histogram");
+            h.record_n(HdrCounts::highest_value(self.first + i), count).expect("auto-resizing histogram");
         }
         h
     }
@@ -147,6 +175,11 @@ impl DurationStats {
 
     pub fn histogram(&self) -> Histogram<u64> {
         self.counts.to_histogram()
+    }
+
+    /// The bucket counts (for merging without building histograms).
+    pub fn into_counts(self) -> HdrCounts {
+        self.counts
     }
 
     /// Mean in seconds, exact up to the final division.
@@ -273,6 +306,41 @@ mod tests {
         a.add(&b);
         ha.add(&hb).unwrap();
         assert!(a.to_histogram() == ha);
+    }
+
+    #[test]
+    fn counts_keep_only_the_span_values_fell_in_and_grow_either_way() {
+        // Per-heartbeat estimates near 300 ms: one range of 1024 buckets, not 20 of them.
+        let mut near = HdrCounts::default();
+        for v in 300_000_000..300_001_000 {
+            near.record(v);
+        }
+        assert_eq!(near.counts.len(), RANGE);
+        // Descending values grow the span downwards; merges of spans below, above, apart
+        // and inside each other give what direct recording gives.
+        let values: Vec<u64> = (0..60).rev().map(|k| (1u64 << k) + 12_345 % (1u64 << k).max(1)).collect();
+        let (mut down, mut direct) = (HdrCounts::default(), Histogram::<u64>::new(3).unwrap());
+        for &v in &values {
+            down.record(v);
+            direct.record(v).unwrap();
+        }
+        assert!(down.to_histogram() == direct);
+        let part = |range: std::ops::Range<usize>| {
+            let mut c = HdrCounts::default();
+            values[range].iter().for_each(|&v| c.record(v));
+            c
+        };
+        for (a, b) in [(0..10, 30..40), (30..40, 0..10), (0..60, 20..25), (20..25, 0..60), (5..6, 5..6)] {
+            let (mut merged, mut expected) = (part(a.clone()), Histogram::<u64>::new(3).unwrap());
+            merged.add(&part(b.clone()));
+            for &v in values[a].iter().chain(&values[b]) {
+                expected.record(v).unwrap();
+            }
+            assert!(merged.to_histogram() == expected);
+        }
+        let mut empty = HdrCounts::default();
+        empty.add(&HdrCounts::default());
+        assert_eq!(empty.to_histogram().len(), 0);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::analysis::QosReport;
 use crate::analysis::qos::{CRASHES, Cause, ESTIMATE};
-use crate::analysis::stats::{Summary, poisson_rate_ci95};
+use crate::analysis::stats::{HdrCounts, Summary, poisson_rate_ci95};
 use crate::time::Nanos;
 
 /// The whole file.
@@ -304,14 +304,11 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
             let crash_basis: Vec<&&ResultEntry> = rs.iter().filter(|r| r.qos.detection_basis == CRASHES).collect();
             let (detection_basis, detected) =
                 if crash_basis.is_empty() { (ESTIMATE, rs.iter().collect()) } else { (CRASHES, crash_basis) };
-            let mut detection_histogram = hdrhistogram::Histogram::new(3).expect("3 significant digits");
-            let mut mistake_histogram = hdrhistogram::Histogram::new(3).expect("3 significant digits");
-            for r in rs {
-                mistake_histogram.add(&r.qos.mistake_histogram).expect("auto-resizing histogram");
-            }
-            for r in &detected {
-                detection_histogram.add(&r.qos.detection_histogram).expect("auto-resizing histogram");
-            }
+            let (mut detection_counts, mut mistake_counts) = (HdrCounts::default(), HdrCounts::default());
+            rs.iter().for_each(|r| mistake_counts.add(&r.qos.mistake_counts));
+            detected.iter().for_each(|r| detection_counts.add(&r.qos.detection_counts));
+            let (detection_histogram, mistake_histogram) =
+                (detection_counts.to_histogram(), mistake_counts.to_histogram());
             TotalEntry {
                 detector: label.to_string(),
                 kind: rs[0].kind.clone(),

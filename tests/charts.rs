@@ -62,6 +62,27 @@ fn every_chart_renders_to_png_and_svg_of_the_expected_size() {
 }
 
 #[test]
+fn without_crashes_the_detection_chart_says_it_shows_the_estimate() {
+    let text = "name = \"t\"\nseed = 1\nduration = \"10m\"\ndetectors = [\"phi\", \"fixed:timeout=300ms\"]\n\
+        [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n[monitoring]\nmode = \"all\"\n";
+    let e = Experiment::from_toml(Path::new("t.toml"), text).unwrap();
+    let options = RunOptions { seed: None, base_dir: ".".into(), record_trace: false, scratch_dir: None, threads: 1 };
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("t");
+    write_dir_atomic(&results, &outputs(&run(&e, &options, &|_| {}).unwrap())).unwrap();
+    let (drawn, _) = plot(&results).unwrap();
+    let detection = drawn.iter().find(|d| d.name == "detection").expect("drawn from the estimates");
+    assert!(detection.title.contains("estimate") && detection.caption.contains("No crash was injected"));
+    assert!(std::fs::read_to_string(&detection.svg).unwrap().contains("share of heartbeats"));
+    // With a crash, the same chart is about crashes.
+    let quick = dir.path().join("q");
+    quickstart(&quick);
+    let (drawn, _) = plot(&quick).unwrap();
+    let detection = drawn.iter().find(|d| d.name == "detection").unwrap();
+    assert_eq!(detection.title, "Detection time after a crash");
+}
+
+#[test]
 fn missing_data_is_a_clear_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     match plot(dir.path()) {

@@ -134,10 +134,13 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let options =
         RunOptions { seed: args.seed, base_dir, record_trace: args.trace, scratch_dir, threads: args.threads };
     let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();
-    let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64);
-    let output = fdlab::sim::run(&experiment, &options, &|done| bar.advance(done))?;
+    let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64, "simulated");
+    let output = fdlab::sim::run(&experiment, &options, &|done| bar.advance(done.0 / 1_000_000))?;
     bar.finish();
-    write_run(&out, &output).with_context(|| format!("writing {}", out.display()))?;
+    let rows = output.trace.as_ref().map_or(Ok(0), |t| t.len()).context("reading the recorded trace")?;
+    let bar = Progress::new(rows, "of trace.csv written");
+    write_run(&out, &output, &|written| bar.advance(written)).with_context(|| format!("writing {}", out.display()))?;
+    bar.finish();
     eprintln!("wrote {} ({} heartbeats delivered)", out.display(), output.deliveries);
     print_stdout(&output.summary.table())?;
     if !args.no_charts {
@@ -192,17 +195,17 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total_ms: u64) -> Progress {
-        let bar = indicatif::ProgressBar::with_draw_target(Some(total_ms), indicatif::ProgressDrawTarget::hidden());
+    /// A bar over `total` units of work, saying `what` the percentage is of.
+    fn new(total: u64, what: &str) -> Progress {
+        let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+        let template = format!("{{elapsed_precise}} [{{bar:40}}] {{percent}}% {what}, eta {{eta}}");
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {percent}% simulated, eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(&template).expect("valid template").progress_chars("=> "),
         );
         Progress { bar, start: std::time::Instant::now(), shown: false.into() }
     }
 
-    fn advance(&self, simulated: Nanos) {
+    fn advance(&self, done: u64) {
         use std::sync::atomic::Ordering;
         if !self.shown.load(Ordering::Relaxed)
             && self.start.elapsed().as_secs_f64() > 1.0
@@ -211,7 +214,7 @@ impl Progress {
             self.shown.store(true, Ordering::Relaxed);
             self.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
-        self.bar.inc(simulated.0 / 1_000_000);
+        self.bar.inc(done);
     }
 
     fn finish(&self) {

@@ -149,12 +149,13 @@ pub fn write_dir_atomic_with(
 }
 
 /// Writes a simulation's results directory (see [`outputs`]), with `trace.csv` streamed
-/// from the run's spill files when the trace was recorded.
-pub fn write_run(out: &Path, output: &crate::sim::SimOutput) -> std::io::Result<()> {
+/// from the run's spill files when the trace was recorded; `progress` is told how many of
+/// its rows were written as it goes.
+pub fn write_run(out: &Path, output: &crate::sim::SimOutput, progress: &dyn Fn(u64)) -> std::io::Result<()> {
     write_dir_atomic_with(out, &outputs(output), |dir| match &output.trace {
         Some(trace) => {
             let file = std::fs::File::create(dir.join("trace.csv"))?;
-            trace.write_csv(std::io::BufWriter::with_capacity(1 << 20, file))
+            trace.write_csv(std::io::BufWriter::with_capacity(1 << 20, file), progress)
         }
         None => Ok(()),
     })

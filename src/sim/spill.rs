@@ -65,13 +65,30 @@ impl TraceSpill {
         Ok(rows)
     }
 
-    /// The trace as the CSV `replay` reads (with a `monitor` column).
-    pub fn write_csv(&self, out: impl Write) -> io::Result<()> {
+    /// How many rows there are.
+    pub fn len(&self) -> io::Result<u64> {
+        self.parts.iter().try_fold(0, |n, (_, file)| Ok(n + file.metadata()?.len() / RECORD as u64))
+    }
+
+    pub fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The trace as the CSV `replay` reads (with a `monitor` column). `progress` is told
+    /// how many more rows were written, every million or so.
+    pub fn write_csv(&self, out: impl Write, progress: &dyn Fn(u64)) -> io::Result<()> {
+        const EVERY: u64 = 1 << 20;
         let mut w = crate::trace::TraceWriter::new(out, true)?;
+        let mut written = 0;
         for row in self.rows()? {
             let (monitor, target, a) = row?;
             w.write(monitor, target, &a)?;
+            written += 1;
+            if written % EVERY == 0 {
+                progress(EVERY);
+            }
         }
+        progress(written % EVERY);
         w.into_inner().flush()
     }
 }
@@ -222,8 +239,11 @@ mod tests {
             ("a", "c", arrival(12, Some(u64::MAX), Some(u64::MAX))),
         ];
         assert_eq!(rows, expected);
+        assert_eq!(spill.len().unwrap(), 5);
         let mut csv = Vec::new();
-        spill.write_csv(&mut csv).unwrap();
+        let told = std::cell::Cell::new(0);
+        spill.write_csv(&mut csv, &|n| told.set(told.get() + n)).unwrap();
+        assert_eq!(told.get(), 5);
         let text = String::from_utf8(csv).unwrap();
         assert_eq!(text.lines().next(), Some("monitor,target,received_ns,seq,sent_ns,incarnation"));
         assert_eq!(text.lines().nth(3), Some("c,b,10,,,"));

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use fdlab::detector::DetectorSpec;
 use fdlab::experiment::{Experiment, QUICKSTART};
 use fdlab::replay::{self, CrashDecl, LevelSampler, ReplayConfig};
-use fdlab::report::{AtomicFile, check_replaceable, write_atomic, write_run};
+use fdlab::report::{AtomicFile, check_replaceable, parent_dir, write_atomic, write_run};
 use fdlab::sim::RunOptions;
 use fdlab::time::Nanos;
 
@@ -125,7 +125,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     check_replaceable(&out)?;
     // A recorded trace is kept beside the output directory (same file system) until written.
     let scratch_dir = if args.trace {
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = parent_dir(&out);
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         Some(parent.to_path_buf())
     } else {

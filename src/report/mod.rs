@@ -11,10 +11,15 @@ pub mod summary;
 use std::io::Write;
 use std::path::Path;
 
+/// The directory `path` is in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// Writes `path` all at once: to a temporary file in the same directory, then renamed over
 /// it, so a reader (or a crash half-way) never sees a partial file.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(contents)?;
@@ -33,7 +38,7 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = parent_dir(path);
         std::fs::create_dir_all(dir)?;
         let tmp = tempfile::NamedTempFile::new_in(dir)?;
         let writer = std::io::BufWriter::with_capacity(1 << 20, tmp.reopen()?);
@@ -128,7 +133,7 @@ pub fn write_dir_atomic_with(
     more: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     check_replaceable(out)?;
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = parent_dir(out);
     std::fs::create_dir_all(parent)?;
     let tmp = tempfile::Builder::new().prefix(".fdlab-").tempdir_in(parent)?;
     for (name, bytes) in files {

@@ -249,6 +249,10 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
     let mistakes_path = out.join("mistakes.csv");
     write_atomic(&mistakes_path, summary.mistakes_csv().as_bytes())
         .with_context(|| format!("writing {}", mistakes_path.display()))?;
+    for (name, bytes) in fdlab::report::distribution_files(&summary) {
+        let path = out.join(name);
+        write_atomic(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
     if let (Some(f), Some(path)) = (levels_file, &args.levels) {
         f.commit().with_context(|| format!("writing {}", path.display()))?;
     }

@@ -314,7 +314,9 @@ pub fn replay_from<R: std::io::Read>(
         }
     }
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    Ok(SummaryFile::new(format!("replay of {name}"), None, "replay", end, results))
+    let mut summary = SummaryFile::new(format!("replay of {name}"), None, "replay", end, results);
+    summary.totals = crate::report::summary::totals(&summary.results);
+    Ok(summary)
 }
 
 fn write_levels<R: std::io::Read>(

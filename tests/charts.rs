@@ -89,7 +89,7 @@ fn missing_data_is_a_clear_error_not_a_panic() {
         Err(ChartError::MissingData { what, .. }) => assert!(what.contains("summary.json"), "{what}"),
         other => panic!("expected MissingData, got {other:?}"),
     }
-    // A replay writes only summary.json: the trade-off chart is drawn, the others say why not.
+    // With summary.json alone the trade-off chart is drawn, and the others say why not.
     let results = dir.path().join("r");
     quickstart(&results);
     for f in ["delay.hgrm", "faults.json"] {

@@ -70,6 +70,16 @@ fn replay_writes_summary_and_levels() {
         assert!(fixed["detection_time_s"][field].is_number(), "{field}");
         assert!(fixed["mistake_duration_s"][field].is_number(), "{field}");
     }
+    // Totals and percentile files as a simulation writes them: the fixed timeout's one
+    // mistake, and its per-heartbeat detection estimate of 300 ms after each of 5 heartbeats.
+    let totals = summary["totals"].as_array().unwrap();
+    assert_eq!(
+        (totals[1]["mistakes"].as_u64(), totals[1]["detection_basis"].as_str()),
+        (Some(1), Some("per-heartbeat estimate"))
+    );
+    let hgrm = std::fs::read_to_string(out.join("detection-time/fixed_timeout=300ms.hgrm")).unwrap();
+    assert!(hgrm.contains("Total count    =            5"), "{hgrm}");
+    assert!(out.join("mistake-duration/phi_threshold=8.hgrm").exists());
     let text = std::fs::read_to_string(&levels).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "time_ns,target,detector,level,suspected");

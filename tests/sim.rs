@@ -434,10 +434,29 @@ fn sim_then_trace_then_replay_agrees_across_crash_recovery_and_monitor_crashes()
         .unwrap_or_else(|e| panic!("{e}"));
     let key = |r: &ResultEntry| (r.monitor.clone(), r.target.clone(), r.detector.clone());
     let json = |r: &ResultEntry| serde_json::to_string(&r.qos).unwrap();
+    let replayed_totals = replayed.totals;
     let replayed: std::collections::BTreeMap<_, _> = replayed.results.iter().map(|r| (key(r), json(r))).collect();
     assert_eq!(sim.summary.results.len(), replayed.len());
     for r in &sim.summary.results {
         assert_eq!(Some(&json(r)), replayed.get(&key(r)), "{:?}", key(r));
+    }
+    // The totals too (the replay meets the links in another order; sums agree to rounding).
+    assert_eq!(sim.summary.totals.len(), replayed_totals.len());
+    for (s, r) in sim.summary.totals.iter().zip(&replayed_totals) {
+        assert_eq!(
+            (&s.detector, s.links, s.mistakes, s.crashes, s.crashes_detected),
+            (&r.detector, r.links, r.mistakes, r.crashes, r.crashes_detected)
+        );
+        assert_eq!(
+            (s.detection_basis, &s.detection_time_s.count, &s.mistakes_by_cause),
+            (r.detection_basis, &r.detection_time_s.count, &r.mistakes_by_cause)
+        );
+        assert!((s.observed_up_s - r.observed_up_s).abs() < 1e-6 * s.observed_up_s, "{}", s.detector);
+        assert!(
+            s.detection_histogram == r.detection_histogram && s.mistake_histogram == r.mistake_histogram,
+            "{}",
+            s.detector
+        );
     }
     // The scenario exercises what it claims: each link saw its monitor restart or stop, and
     // crashes were detected after a recovery and by a restarted monitor.

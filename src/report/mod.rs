@@ -171,6 +171,24 @@ pub fn file_stem(label: &str) -> String {
     label.chars().map(|c| if c.is_ascii_alphanumeric() || "-._=".contains(c) { c } else { '_' }).collect()
 }
 
+/// The percentile files per detector configuration, all links together (a simulation's and
+/// a replay's): `detection-time/<stem>.hgrm` and `mistake-duration/<stem>.hgrm`.
+pub fn distribution_files(summary: &summary::SummaryFile) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for t in &summary.totals {
+        let stem = file_stem(&t.detector);
+        files.push((
+            format!("detection-time/{stem}.hgrm").into(),
+            hgrm::percentile_distribution(&t.detection_histogram).into_bytes(),
+        ));
+        files.push((
+            format!("mistake-duration/{stem}.hgrm").into(),
+            hgrm::percentile_distribution(&t.mistake_histogram).into_bytes(),
+        ));
+    }
+    files
+}
+
 /// The files of a simulation's results directory: `summary.json`, `mistakes.csv`; `.hgrm` percentile files
 /// for one-way delay, inter-arrival time, and per detector configuration detection time and
 /// mistake duration (all links together). `trace.csv` is written by [`write_run`].
@@ -182,17 +200,7 @@ pub fn outputs(output: &crate::sim::SimOutput) -> Vec<(std::path::PathBuf, Vec<u
         (PathBuf::from("delay.hgrm"), hgrm::percentile_distribution(&output.delay).into_bytes()),
         (PathBuf::from("interarrival.hgrm"), hgrm::percentile_distribution(&output.interarrival).into_bytes()),
     ];
-    for t in &output.summary.totals {
-        let stem = file_stem(&t.detector);
-        files.push((
-            PathBuf::from(format!("detection-time/{stem}.hgrm")),
-            hgrm::percentile_distribution(&t.detection_histogram).into_bytes(),
-        ));
-        files.push((
-            PathBuf::from(format!("mistake-duration/{stem}.hgrm")),
-            hgrm::percentile_distribution(&t.mistake_histogram).into_bytes(),
-        ));
-    }
+    files.extend(distribution_files(&output.summary));
     let faults = serde_json::to_string_pretty(&output.faults).expect("faults serialize") + "\n";
     files.push((PathBuf::from("faults.json"), faults.into_bytes()));
     let mut levels = String::from("fault,time_ns,detector,level,threshold,suspected\n");

@@ -87,13 +87,15 @@ impl SummaryFile {
         text
     }
 
-    /// The readable table: per detector over every link for a simulation with several
-    /// links, otherwise per link.
+    /// The readable table: per detector over every link when there are several links,
+    /// otherwise per link.
     pub fn table(&self) -> String {
-        if self.totals.is_empty() || self.links.len() == 1 {
+        let links: std::collections::BTreeSet<(&Option<String>, &String)> =
+            self.results.iter().map(|r| (&r.monitor, &r.target)).collect();
+        if self.totals.is_empty() || links.len() <= 1 {
             return self.link_table();
         }
-        let mut rows = vec![header(&format!("links ({})", self.links.len()))];
+        let mut rows = vec![header(&format!("links ({})", links.len()))];
         for t in &self.totals {
             rows.push(row(
                 &t.detector,

@@ -137,7 +137,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64, "simulated");
     let output = fdlab::sim::run(&experiment, &options, &|done| bar.advance(done.0 / 1_000_000))?;
     bar.finish();
-    let rows = output.trace.as_ref().map_or(Ok(0), |t| t.len()).context("reading the recorded trace")?;
+    let rows = output.trace.as_ref().map_or(Ok(0), |t| t.row_count()).context("reading the recorded trace")?;
     let bar = Progress::new(rows, "of trace.csv written");
     write_run(&out, &output, &|written| bar.advance(written)).with_context(|| format!("writing {}", out.display()))?;
     bar.finish();

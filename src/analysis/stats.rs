@@ -43,14 +43,13 @@ fn chi_square_quantile(freedom: f64, p: f64) -> f64 {
 /// value below the top bucket (2^64 − 2^53 ns, 584 years).
 ///
 /// The layout (HdrHistogram's, for 3 digits): values below 2048 have a bucket each; above,
-/// each power-of-two range [2^k, 2^(k+1)) is split into 1024 equal buckets.
+/// each power-of-two range [2^k, 2^(k+1)) is split into 1024 equal buckets. Only the span of
+/// buckets that values fell in is kept (whole power-of-two ranges of 1024 buckets, 8 KB
+/// each): a link's per-heartbeat estimates, all near one value, take a range or two rather
+/// than every bucket from 0 up (160 KB at 300 ms), which matters with thousands of links
+/// and configurations.
 ///
 /// [`to_histogram`]: HdrCounts::to_histogram
-///
-/// Only the span of buckets that values fell in is kept (whole power-of-two ranges of 1024
-/// buckets, 8 KB each): a link's per-heartbeat estimates, all near one value, take a range
-/// or two rather than every bucket from 0 up (160 KB at 300 ms), which matters with
-/// thousands of links and configurations.
 #[derive(Clone, Debug, Default)]
 pub struct HdrCounts {
     /// The counts of buckets `first..first + counts.len()`.
@@ -58,11 +57,10 @@ pub struct HdrCounts {
     first: usize,
 }
 
-/// Buckets grow in whole power-of-two ranges of values (1024 buckets each).
-const RANGE: usize = 1 << HALF_MAGNITUDE;
-
 /// log2 of half the sub-bucket count: 2 · 10^3 needs 2048 = 2^11 sub-buckets.
 const HALF_MAGNITUDE: u32 = 10;
+/// Buckets grow in whole power-of-two ranges of values (1024 buckets each).
+const RANGE: usize = 1 << HALF_MAGNITUDE;
 /// Values below 2048 sit in bucket 0 at their own index.
 const SUB_BUCKET_MASK: u64 = (1 << (HALF_MAGNITUDE + 1)) - 1;
 /// 64 − 11: the leading zeros of the mask.
@@ -173,10 +171,6 @@ impl DurationStats {
         self.count
     }
 
-    pub fn histogram(&self) -> Histogram<u64> {
-        self.counts.to_histogram()
-    }
-
     /// The bucket counts (for merging without building histograms).
     pub fn into_counts(self) -> HdrCounts {
         self.counts
@@ -188,7 +182,7 @@ impl DurationStats {
     }
 
     pub fn summary(&self) -> Summary {
-        let histogram = self.histogram();
+        let histogram = self.counts.to_histogram();
         // HdrHistogram answers with the top of a bucket; clamp to the exact extremes.
         let q = |p: f64| {
             (self.count() > 0).then(|| histogram.value_at_quantile(p).clamp(self.min_ns, self.max_ns) as f64 / 1e9)

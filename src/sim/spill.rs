@@ -66,12 +66,8 @@ impl TraceSpill {
     }
 
     /// How many rows there are.
-    pub fn len(&self) -> io::Result<u64> {
+    pub fn row_count(&self) -> io::Result<u64> {
         self.parts.iter().try_fold(0, |n, (_, file)| Ok(n + file.metadata()?.len() / RECORD as u64))
-    }
-
-    pub fn is_empty(&self) -> io::Result<bool> {
-        Ok(self.len()? == 0)
     }
 
     /// The trace as the CSV `replay` reads (with a `monitor` column). `progress` is told
@@ -239,7 +235,7 @@ mod tests {
             ("a", "c", arrival(12, Some(u64::MAX), Some(u64::MAX))),
         ];
         assert_eq!(rows, expected);
-        assert_eq!(spill.len().unwrap(), 5);
+        assert_eq!(spill.row_count().unwrap(), 5);
         let mut csv = Vec::new();
         let told = std::cell::Cell::new(0);
         spill.write_csv(&mut csv, &|n| told.set(told.get() + n)).unwrap();

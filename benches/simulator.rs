@@ -17,14 +17,20 @@ use fdlab::time::Nanos;
 
 fn load(name: &str) -> Experiment {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/bench").join(name);
-    let mut e = Experiment::load(&path).expect("bench experiment loads");
+    let mut e = Experiment::load(&path).expect("bench experiment loads").into_inner();
     e.duration = Nanos::from_secs(86_400);
     e
 }
 
 fn simulator(c: &mut Criterion) {
-    let options =
-        RunOptions { seed: None, base_dir: PathBuf::new(), record_trace: false, scratch_dir: None, threads: 1 };
+    let options = RunOptions {
+        seed: None,
+        base_dir: PathBuf::new(),
+        record_trace: false,
+        scratch_dir: None,
+        threads: 1,
+        ..Default::default()
+    };
     let year = load("year.toml");
     let one = |spec: &str, delay: Option<DelayModel>| {
         let mut e = year.clone();
@@ -32,7 +38,7 @@ fn simulator(c: &mut Criterion) {
         if delay.is_some() {
             e.network.model.delay = delay;
         }
-        e
+        e.check(Path::new(spec)).expect("valid experiment")
     };
     let phi = "phi:threshold=8,pause=500ms,min_std=20ms,first=100ms";
     let constant = DelayModel::Constant { value: Nanos::from_millis(2) };
@@ -40,7 +46,10 @@ fn simulator(c: &mut Criterion) {
         ("one phi, constant delay", one(phi, Some(constant))),
         ("one phi, lognormal delay", one(phi, None)),
         ("one fixed timeout, lognormal delay", one("fixed:timeout=500ms", None)),
-        ("4 families x 16 thresholds, lognormal delay", load("sweep.toml")),
+        (
+            "4 families x 16 thresholds, lognormal delay",
+            load("sweep.toml").check(Path::new("sweep.toml")).expect("valid experiment"),
+        ),
     ];
     let mut group = c.benchmark_group("simulate 1 day, 1 link, 1 thread");
     group.sample_size(10);

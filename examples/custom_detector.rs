@@ -57,6 +57,7 @@ impl Detector for EwmaTimeout {
 
 fn ewma() -> DetectorSpec {
     DetectorSpec::custom("ewma", "k", &[2.0, 3.0, 5.0], || Box::new(EwmaTimeout::new(0.1, Nanos::from_millis(100))))
+        .expect("a name, a knob and positive thresholds")
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,10 +74,18 @@ fn main() -> anyhow::Result<()> {
     print!("{}", replay(&config, None)?.table());
 
     // 2. Simulate an experiment with it: add the spec to the experiment's detectors.
-    let mut experiment = Experiment::from_toml(std::path::Path::new("quickstart (built in)"), QUICKSTART)?;
+    let quickstart = std::path::Path::new("quickstart (built in)");
+    let mut experiment = Experiment::from_toml(quickstart, QUICKSTART)?.into_inner();
     experiment.detectors.push(ewma());
-    let options =
-        RunOptions { seed: None, base_dir: PathBuf::new(), record_trace: false, scratch_dir: None, threads: 0 };
+    let experiment = experiment.check(quickstart)?;
+    let options = RunOptions {
+        seed: None,
+        base_dir: PathBuf::new(),
+        record_trace: false,
+        scratch_dir: None,
+        threads: 0,
+        ..Default::default()
+    };
     let output = run(&experiment, &options, &|_| {})?;
     println!("\nSimulated quickstart (a 2 s pause, then a crash):");
     print!("{}", output.summary.table());

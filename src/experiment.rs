@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::detector::DetectorSpec;
 use crate::fault::delay::DelayModel;
 use crate::fault::loss::LossModel;
-use crate::time::Nanos;
+use crate::time::{Clock, Nanos};
 
 /// The built-in quickstart, run by `fdlab run` without a file.
 pub const QUICKSTART: &str = include_str!("../experiments/quickstart.toml");
@@ -66,6 +66,25 @@ fn serialize_specs<S: serde::Serializer>(specs: &[DetectorSpec], s: S) -> Result
     labels.serialize(s)
 }
 
+/// An experiment that passed [`Experiment::check`]: what the engines accept. It reads as an
+/// [`Experiment`]; to change one, take it apart with [`ValidExperiment::into_inner`] and check
+/// it again.
+#[derive(Clone, Debug)]
+pub struct ValidExperiment(Experiment);
+
+impl ValidExperiment {
+    pub fn into_inner(self) -> Experiment {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidExperiment {
+    type Target = Experiment;
+    fn deref(&self) -> &Experiment {
+        &self.0
+    }
+}
+
 /// Per-node settings; every field optional in a node, falling back to `[defaults]`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +97,22 @@ pub struct NodeSettings {
     pub clock_rate: Option<f64>,
     /// After a pause: skip the missed slots (`skip`, default) or send one at once (`send-now`).
     pub after_pause: Option<AfterPause>,
+    /// After a crash-recovery: number heartbeats from 0 again (`reset`, default: a counter
+    /// kept in memory) or go on from the last slot before the crash (`continue`: a counter
+    /// kept on disk).
+    pub seq_after_restart: Option<SeqAfterRestart>,
+}
+
+/// How a restarted node numbers its heartbeats.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeqAfterRestart {
+    /// From 0 again: in the old incarnation, a `dedup` or `drop-stale` receiver takes the
+    /// new heartbeats for old ones until their numbers pass the highest it saw.
+    #[default]
+    Reset,
+    /// From the slot after the last one before the crash: the numbers never repeat.
+    Continue,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -102,8 +137,9 @@ pub struct Node {
     pub id: String,
     pub interval: Nanos,
     pub jitter: Nanos,
-    pub clock_rate: f64,
+    pub clock: Clock,
     pub after_pause: AfterPause,
+    pub seq_after_restart: SeqAfterRestart,
 }
 
 /// Who monitors whom.
@@ -301,33 +337,116 @@ pub enum Fault {
     },
 }
 
+/// What a run will take, estimated from the experiment alone before it starts: `fdlab
+/// validate` prints it and `fdlab run` refuses a run beyond the machine (or [`WORK_LIMIT`])
+/// unless told to go ahead. Memory counts what the experiment's structure sizes (links,
+/// detector configurations and their windows, fault events, a fixed allowance for the
+/// program and its buffers), with each configuration's distributions at their usual span;
+/// a run whose mistakes spread over many orders of magnitude on many links takes more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    pub links: u64,
+    pub configurations: u64,
+    /// Heartbeat deliveries, at most (no loss; duplicates counted).
+    pub deliveries: u128,
+    pub memory_bytes: u128,
+    /// The size of `trace.csv` with `--trace`.
+    pub trace_bytes: u128,
+}
+
+impl Estimate {
+    /// Deliveries times configurations: what the run's time is proportional to.
+    pub fn work(&self) -> u128 {
+        self.deliveries * self.configurations.max(1) as u128
+    }
+}
+
+impl Estimate {
+    /// Whether the run fits this machine: an error, with the estimate, for more work than
+    /// [`WORK_LIMIT`] or more memory than 80 % of the machine's (when it can be read).
+    pub fn fits(&self) -> Result<(), String> {
+        if self.work() > WORK_LIMIT {
+            return Err(format!("{self}: more than {WORK_LIMIT} configuration-heartbeats would take hours"));
+        }
+        if let Some(total) = machine_memory()
+            && self.memory_bytes > total / 5 * 4
+        {
+            return Err(format!("{self}: more than 80 % of this machine's {} MiB", total >> 20));
+        }
+        Ok(())
+    }
+}
+
+/// The machine's memory in bytes (Linux's `/proc/meminfo`), if it can be read.
+fn machine_memory() -> Option<u128> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+impl std::fmt::Display for Estimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: u128| b.div_ceil(1 << 20);
+        write!(
+            f,
+            "{} monitored links × {} detector configurations, up to {} deliveries ({} configuration-heartbeats), \
+             about {} MiB of memory",
+            self.links,
+            self.configurations,
+            self.deliveries,
+            self.work(),
+            mib(self.memory_bytes)
+        )
+    }
+}
+
+/// The program, its threads' stacks and its write buffers.
+const BASE_BYTES: u128 = 96 << 20;
+/// One link's stream, reorder heap, batch and counters.
+const LINK_BYTES: u128 = 24 << 10;
+/// One configuration on one link: its tracker, accumulators and distributions (three of
+/// HdrHistogram's ranges each).
+const MEMBER_BYTES: u128 = 80 << 10;
+/// One row of `trace.csv`.
+const TRACE_ROW_BYTES: u128 = 48;
+/// Configuration-heartbeats beyond which a run is refused without `--allow-large`: 10^12,
+/// hours of work at tens of millions a second.
+pub const WORK_LIMIT: u128 = 1_000_000_000_000;
+/// Monitored links beyond which an experiment is refused outright.
+pub const MAX_LINKS: u64 = 50_000_000;
+
+/// The most events a random fault process may be expected to draw over a run.
+pub const MAX_RANDOM_EVENTS: u64 = 1_000_000;
+
 fn yes() -> bool {
     true
 }
 
 impl Experiment {
     /// Reads and validates an experiment file.
-    pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
+    pub fn load(path: &Path) -> Result<ValidExperiment, ExperimentError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ExperimentError::Io { path: path.to_path_buf(), source })?;
         Experiment::from_toml(path, &text)
     }
 
     /// Parses and validates experiment text; `path` names it in errors.
-    pub fn from_toml(path: &Path, text: &str) -> Result<Experiment, ExperimentError> {
-        let mut e: Experiment = toml::from_str(text)
+    pub fn from_toml(path: &Path, text: &str) -> Result<ValidExperiment, ExperimentError> {
+        let e: Experiment = toml::from_str(text)
             .map_err(|err| ExperimentError::Syntax { path: path.to_path_buf(), message: syntax_message(&err, text) })?;
-        e.validate().map_err(|(field, message)| ExperimentError::Invalid {
-            path: path.to_path_buf(),
-            field,
-            message,
-        })?;
-        e.fill_detector_intervals().map_err(|(field, message)| ExperimentError::Invalid {
-            path: path.to_path_buf(),
-            field,
-            message,
-        })?;
-        Ok(e)
+        e.check(path)
+    }
+
+    /// Validates the experiment (filling in what a simulation knows, such as the heartbeat
+    /// interval of sequence-aware detectors); `path` names it in errors. The engines run only
+    /// what this returns, so a library user cannot run what the command line would refuse.
+    pub fn check(mut self, path: &Path) -> Result<ValidExperiment, ExperimentError> {
+        let invalid =
+            |(field, message): (String, String)| ExperimentError::Invalid { path: path.to_path_buf(), field, message };
+        self.validate().map_err(invalid)?;
+        self.fill_detector_intervals().map_err(invalid)?;
+        Ok(ValidExperiment(self))
     }
 
     /// The node ids in file order.
@@ -343,13 +462,75 @@ impl Experiment {
             id: self.nodes[index].id.clone(),
             interval: s.interval.or(d.interval).unwrap_or(Nanos::from_millis(100)),
             jitter: s.jitter.or(d.jitter).unwrap_or(Nanos::ZERO),
-            clock_rate: s.clock_rate.or(d.clock_rate).unwrap_or(1.0),
+            // Cannot fail for a validated experiment; an unchecked rate reads as exact.
+            clock: s.clock_rate.or(d.clock_rate).and_then(Clock::from_rate).unwrap_or(Clock::EXACT),
             after_pause: s.after_pause.or(d.after_pause).unwrap_or_default(),
+            seq_after_restart: s.seq_after_restart.or(d.seq_after_restart).unwrap_or_default(),
         }
     }
 
     fn index_of(&self, id: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.id == id)
+    }
+
+    /// How many links are monitored, computed without listing them (validation refuses an
+    /// experiment too large to list before anything is allocated for it).
+    pub fn monitored_link_count(&self) -> u64 {
+        let n = self.nodes.len() as u64;
+        match self.monitoring.mode {
+            MonitoringMode::All => n * n.saturating_sub(1),
+            MonitoringMode::Ring => n * (self.monitoring.k.unwrap_or(5) as u64).min(n.saturating_sub(1)),
+            MonitoringMode::Pairs => {
+                self.monitoring.pairs.iter().map(|[m, t]| (m, t)).collect::<BTreeSet<_>>().len() as u64
+            }
+        }
+    }
+
+    /// What a run of this experiment will take, estimated before it starts (see
+    /// [`Estimate`]).
+    pub fn estimate(&self) -> Estimate {
+        let links = self.monitored_link_count();
+        let configurations: u64 = self.detectors.iter().map(|d| d.points().len() as u64).sum();
+        let duration = self.duration.0 as u128;
+        // Heartbeats per link, from the fastest sender (an upper bound for every link), twice
+        // with duplication.
+        let fastest = (0..self.nodes.len()).map(|i| self.node(i).interval.0).min().unwrap_or(1).max(1) as u128;
+        let duplicates = self.network.links.iter().map(|l| &l.settings).chain([&self.network.model]);
+        let copies = if duplicates.filter_map(|s| s.duplicate).any(|p| p > 0.0) { 2 } else { 1 };
+        let per_link = (duration / fastest + 1) * copies;
+        let deliveries = per_link * links as u128;
+        let detector_state: u128 =
+            self.detectors.iter().map(|d| d.state_bytes() as u128 * d.points().len() as u128).sum();
+        let fault_events: u128 = self
+            .faults
+            .iter()
+            .map(|f| match f {
+                Fault::Crash { mttf: Some(up), mttr: Some(down), .. } => {
+                    duration / (up.0 as u128 + down.0 as u128).max(1) * 2 + 16
+                }
+                Fault::Pause { every: Some(every), .. } => duration / (every.0 as u128).max(1) * 2 + 16,
+                Fault::Partition { groups, from, to, .. } => {
+                    let sizes: Vec<u128> = groups.iter().map(|g| g.len() as u128).collect();
+                    let total: u128 = sizes.iter().sum();
+                    sizes.iter().map(|s| s * (total - s)).sum::<u128>() + (from.len() * to.len()) as u128
+                }
+                Fault::DelaySpike { links: l, .. } | Fault::LossBurst { links: l, .. } => {
+                    if l.is_empty() {
+                        links as u128
+                    } else {
+                        l.len() as u128
+                    }
+                }
+                _ => 1,
+            })
+            .sum();
+        let nodes = self.nodes.len() as u128;
+        let memory_bytes = BASE_BYTES
+            + nodes * 512
+            + fault_events * 96
+            + links as u128 * (LINK_BYTES + detector_state)
+            + links as u128 * configurations as u128 * MEMBER_BYTES;
+        Estimate { links, configurations, deliveries, memory_bytes, trace_bytes: deliveries * TRACE_ROW_BYTES }
     }
 
     /// The monitored links as (monitor, target) node indices, sorted.
@@ -417,8 +598,17 @@ impl Experiment {
         if self.duration == Nanos::ZERO {
             return err("duration".into(), "must be greater than zero");
         }
+        if self.duration > Nanos::LIMIT {
+            return err("duration".into(), "must be at most 146 years (2^62 ns)");
+        }
         if self.nodes.len() < 2 {
             return err("nodes".into(), "an experiment needs at least two nodes");
+        }
+        if self.monitored_link_count() > MAX_LINKS {
+            return err(
+                "monitoring".into(),
+                &format!("{} monitored links; at most {MAX_LINKS} are supported", self.monitored_link_count()),
+            );
         }
         let mut ids = BTreeSet::new();
         for (i, n) in self.nodes.iter().enumerate() {
@@ -436,8 +626,11 @@ impl Experiment {
             if settings.interval == Some(Nanos::ZERO) {
                 return err(format!("{prefix}.interval"), "must be greater than zero");
             }
+            if settings.interval.is_some_and(|i| i > Nanos::LIMIT) {
+                return err(format!("{prefix}.interval"), "must be at most 146 years (2^62 ns)");
+            }
             if let Some(rate) = settings.clock_rate
-                && !(rate.is_finite() && (0.5..=2.0).contains(&rate))
+                && Clock::from_rate(rate).is_none()
             {
                 return err(format!("{prefix}.clock_rate"), "must be between 0.5 and 2 (a clock rate, 1 = exact)");
             }
@@ -502,12 +695,38 @@ impl Experiment {
                     (field("node"), format!("no node `{id}`; nodes are: {}", self.node_ids().join(", ")))
                 })
             };
+            // Every instant and length a fault gives: within the run (an `at` at or after the
+            // end would never happen: a mistake in the file, not a fault to ignore).
+            let within = |at: Option<Nanos>, name: &str| match at {
+                Some(at) if at >= end => Err((field(name), format!("is at or after the end of the run ({end})"))),
+                _ => Ok(()),
+            };
+            let length = |d: Option<Nanos>, name: &str| match d {
+                Some(d) if d == Nanos::ZERO => Err((field(name), "must be greater than zero".to_string())),
+                Some(d) if d > Nanos::LIMIT => Err((field(name), "must be at most 146 years (2^62 ns)".to_string())),
+                _ => Ok(()),
+            };
             let probability = |p: f64, name: &str| {
                 if (0.0..=1.0).contains(&p) {
                     Ok(())
                 } else {
                     Err((field(name), "a probability must be in [0, 1]".to_string()))
                 }
+            };
+            // A random process is drawn in full before the run: refuse one that would draw
+            // more events than any run needs, rather than run out of memory drawing them.
+            let random_events = |up: Nanos, down: Nanos, name: &str| {
+                let expected = end.0 as u128 / (up.0 as u128 + down.0 as u128).max(1);
+                if expected > MAX_RANDOM_EVENTS as u128 {
+                    return Err((
+                        field(name),
+                        format!(
+                            "draws about {expected} events over the run ({end}); at most {MAX_RANDOM_EVENTS} \
+                             are supported: make the mean time between them longer"
+                        ),
+                    ));
+                }
+                Ok(())
             };
             match f {
                 Fault::Crash { node: id, at, down, mttf, mttr, .. } => {
@@ -517,12 +736,8 @@ impl Experiment {
                             if mttr.is_some() {
                                 return Err((field("mttr"), "goes with `mttf`, not `at` (use `down`)".into()));
                             }
-                            if *at >= end {
-                                return Err((field("at"), format!("is at or after the end of the run ({end})")));
-                            }
-                            if *down == Some(Nanos::ZERO) {
-                                return Err((field("down"), "must be greater than zero".into()));
-                            }
+                            within(Some(*at), "at")?;
+                            length(*down, "down")?;
                             crash_windows[n].push((*at, down.map_or(Nanos::MAX, |d| at.saturating_add(d))));
                         }
                         (None, Some(mttf)) => {
@@ -535,6 +750,9 @@ impl Experiment {
                             if down.is_some() {
                                 return Err((field("down"), "goes with `at`; a random process uses `mttr`".into()));
                             }
+                            length(Some(*mttf), "mttf")?;
+                            length(*mttr, "mttr")?;
+                            random_events(*mttf, mttr.unwrap_or(*mttf), "mttf")?;
                             crash_windows[n].push((Nanos::ZERO, end));
                         }
                         _ => {
@@ -549,15 +767,13 @@ impl Experiment {
                     let n = node(id)?;
                     match (at, duration, every, durations) {
                         (Some(at), Some(d), None, None) => {
-                            if *d == Nanos::ZERO {
-                                return Err((field("duration"), "must be greater than zero".into()));
-                            }
+                            within(Some(*at), "at")?;
+                            length(Some(*d), "duration")?;
                             pause_windows[n].push((*at, at.saturating_add(*d), *what));
                         }
                         (None, None, Some(every), Some(_)) => {
-                            if *every == Nanos::ZERO {
-                                return Err((field("every"), "must be greater than zero".into()));
-                            }
+                            length(Some(*every), "every")?;
+                            random_events(*every, Nanos::ZERO, "every")?;
                         }
                         _ => {
                             return Err((
@@ -570,10 +786,9 @@ impl Experiment {
                         d.validate().map_err(|m| (field("durations"), m))?;
                     }
                 }
-                Fault::Partition { groups, from, to, duration, .. } => {
-                    if *duration == Nanos::ZERO {
-                        return Err((field("duration"), "must be greater than zero".into()));
-                    }
+                Fault::Partition { groups, from, to, at, duration } => {
+                    within(Some(*at), "at")?;
+                    length(Some(*duration), "duration")?;
                     let symmetric = !groups.is_empty();
                     let one_way = !from.is_empty() || !to.is_empty();
                     if symmetric == one_way || (one_way && (from.is_empty() || to.is_empty())) {
@@ -589,13 +804,19 @@ impl Experiment {
                         node(id).map_err(|(_, m)| (field("groups"), m))?;
                     }
                 }
-                Fault::Omission { node: id, p, .. } => {
+                Fault::Omission { node: id, p, at, duration } => {
                     node(id)?;
                     probability(*p, "p")?;
+                    within(*at, "at")?;
+                    length(*duration, "duration")?;
                 }
-                Fault::DelaySpike { links, duration, .. } | Fault::LossBurst { links, duration, .. } => {
-                    if *duration == Nanos::ZERO {
-                        return Err((field("duration"), "must be greater than zero".into()));
+                Fault::DelaySpike { links, at, duration, .. } | Fault::LossBurst { links, at, duration, .. } => {
+                    within(Some(*at), "at")?;
+                    length(Some(*duration), "duration")?;
+                    if let Fault::DelaySpike { extra, .. } = f
+                        && *extra > Nanos::LIMIT
+                    {
+                        return Err((field("extra"), "must be at most 146 years (2^62 ns)".into()));
                     }
                     for id in links.iter().flatten() {
                         node(id).map_err(|(_, m)| (field("links"), m))?;

@@ -91,6 +91,10 @@ struct RunArgs {
     /// Do not draw charts and report.html (`fdlab plot DIR` draws them later).
     #[arg(long)]
     no_charts: bool,
+    /// Run even when the estimate (`fdlab validate` prints it) exceeds this machine's memory
+    /// or hours of work.
+    #[arg(long)]
+    allow_large: bool,
 }
 
 fn main() -> ExitCode {
@@ -120,6 +124,12 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
             (Experiment::from_toml(Path::new("experiments/quickstart.toml (built in)"), QUICKSTART)?, PathBuf::new())
         }
     };
+    if !args.allow_large {
+        experiment
+            .estimate()
+            .fits()
+            .map_err(|e| anyhow::anyhow!("refusing to run {e} (`--allow-large` runs it anyway)"))?;
+    }
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&experiment.name));
     // Before simulating: a long run must not end in a refusal to write.
     check_replaceable(&out)?;
@@ -131,8 +141,14 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let options =
-        RunOptions { seed: args.seed, base_dir, record_trace: args.trace, scratch_dir, threads: args.threads };
+    let options = RunOptions {
+        seed: args.seed,
+        base_dir,
+        record_trace: args.trace,
+        scratch_dir,
+        threads: args.threads,
+        allow_large: args.allow_large,
+    };
     let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();
     let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64, "simulated");
     let output = fdlab::sim::run(&experiment, &options, &|done| bar.advance(done.0 / 1_000_000))?;
@@ -166,16 +182,17 @@ fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
     for path in files {
         match Experiment::load(path) {
             Ok(e) => {
-                let configs: usize = e.detectors.iter().map(|d| d.points().len()).sum();
+                let estimate = e.estimate();
                 println!(
-                    "ok: {} ({}: {} nodes, {} monitored links, {} faults, {} detector configurations)",
+                    "ok: {} ({}: {} nodes, {} faults; {estimate})",
                     path.display(),
                     e.name,
                     e.nodes.len(),
-                    e.monitored_links().len(),
-                    e.faults.len(),
-                    configs
+                    e.faults.len()
                 );
+                if let Err(why) = estimate.fits() {
+                    println!("  note: `fdlab run` refuses it without `--allow-large`: {why}");
+                }
             }
             Err(err) => {
                 eprintln!("error: {err}");

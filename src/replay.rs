@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::analysis::qos::CauseWindows;
 use crate::analysis::truth::DownWindow;
 use crate::analysis::{DetectorBank, GroundTruth};
 use crate::detector::DetectorSpec;
@@ -115,6 +116,16 @@ fn down_windows<'a>(decls: &'a [CrashDecl], flag: &'static str) -> Result<BTreeM
         }
     }
     Ok(by_node.into_iter().map(|(node, (truth, _))| (node, truth)).collect())
+}
+
+/// A link's detectors; a mistake whose silence met a declared crash with recovery is of cause
+/// `recovery`, every other one of cause `network` (all a trace can tell), as the simulator
+/// names them.
+fn bank_for(detectors: &[DetectorSpec], truth: &GroundTruth) -> DetectorBank {
+    let mut bank = DetectorBank::new(detectors, truth);
+    let target_down = truth.down_windows().iter().filter_map(|w| Some((w.from, w.to?))).collect();
+    bank.set_cause(CauseWindows { target_down, ..CauseWindows::default() }.into_cause_fn());
+    bank
 }
 
 /// What to replay.
@@ -233,7 +244,7 @@ pub fn replay_from<R: std::io::Read>(
                 links.push(Link {
                     monitor: row.monitor,
                     target: row.target,
-                    bank: DetectorBank::new(&config.detectors, &truth),
+                    bank: bank_for(&config.detectors, &truth),
                     truth,
                     monitor_down: down.to_vec(),
                     applied: 0,

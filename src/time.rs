@@ -5,6 +5,12 @@
 //! simulations exact: an `f64` holds whole nanoseconds exactly only up to 2^53 ns (about
 //! 104 days). Floating point is used only for short relative quantities inside formulas.
 //!
+//! Arithmetic on `Nanos` saturates: `+` stops at `Nanos::MAX` (584 years) and `-` at zero,
+//! so no computation inside fdlab can overflow or wrap, in debug or release builds. The
+//! boundary checks instead: experiment files and traces are refused, with the field or line
+//! named, when their instants or durations exceed [`Nanos::LIMIT`] (2^62 ns, 146 years), so
+//! a saturated value never reaches a result that a user reads.
+//!
 //! Durations written by people (`500us`, `250ms`, `1.5s`, `2m`, `1h`, `7d`) are parsed here
 //! with exact decimal arithmetic, so `0.1s` is exactly 100 000 000 ns.
 
@@ -18,6 +24,10 @@ pub struct Nanos(pub u64);
 impl Nanos {
     pub const ZERO: Nanos = Nanos(0);
     pub const MAX: Nanos = Nanos(u64::MAX);
+    /// The largest instant or duration accepted from a user (2^62 ns, about 146 years):
+    /// sums and products of a few such values stay below `u64::MAX`, so saturation is never
+    /// reached by what a valid input computes.
+    pub const LIMIT: Nanos = Nanos(1 << 62);
 
     pub const fn from_secs(s: u64) -> Nanos {
         Nanos(s * 1_000_000_000)
@@ -58,18 +68,78 @@ impl Nanos {
     }
 }
 
+/// Saturating (see the module's doc).
 impl std::ops::Add for Nanos {
     type Output = Nanos;
+    #[inline]
     fn add(self, rhs: Nanos) -> Nanos {
-        Nanos(self.0 + rhs.0)
+        Nanos(self.0.saturating_add(rhs.0))
     }
 }
 
+/// Saturating at zero (see the module's doc).
 impl std::ops::Sub for Nanos {
     type Output = Nanos;
+    #[inline]
     fn sub(self, rhs: Nanos) -> Nanos {
-        Nanos(self.0 - rhs.0)
+        Nanos(self.0.saturating_sub(rhs.0))
     }
+}
+
+/// A node's clock: it runs at `ppb` parts per 10^9 of real time (10^9 = exact, 1_001_000_000
+/// runs 0.1 % fast). The one conversion between real and local time, both ways, exact in
+/// integer arithmetic and rounding down; a clock rate never passes through `f64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Clock {
+    pub ppb: u64,
+}
+
+impl Clock {
+    pub const PARTS: u64 = 1_000_000_000;
+    pub const EXACT: Clock = Clock { ppb: Clock::PARTS };
+
+    /// The clock of a rate written as a number (`1.001`), to the nearest part per 10^9;
+    /// `None` unless the rate is finite and within [0.5, 2].
+    pub fn from_rate(rate: f64) -> Option<Clock> {
+        (rate.is_finite() && (0.5..=2.0).contains(&rate)).then(|| Clock { ppb: (rate * 1e9).round() as u64 })
+    }
+
+    /// The rate as a number, for reports.
+    pub fn rate(self) -> f64 {
+        self.ppb as f64 / 1e9
+    }
+
+    pub fn is_exact(self) -> bool {
+        self.ppb == Clock::PARTS
+    }
+
+    /// Local time at real time `real`: ⌊real · ppb / 10^9⌋ (saturating).
+    #[inline]
+    pub fn local(self, real: Nanos) -> Nanos {
+        if self.is_exact() { real } else { scale_down(real.0, self.ppb, Clock::PARTS) }
+    }
+
+    /// Real time at local time `local`: ⌊local · 10^9 / ppb⌋ (saturating).
+    #[inline]
+    pub fn real(self, local: Nanos) -> Nanos {
+        if self.is_exact() { local } else { scale_down(local.0, Clock::PARTS, self.ppb) }
+    }
+
+    /// The first local instant whose real time is at or after `real`: ⌈real · ppb / 10^9⌉,
+    /// so that `self.real(t) >= real` exactly when `t >= self.local_at_or_after(real)`.
+    pub fn local_at_or_after(self, real: Nanos) -> Nanos {
+        if self.is_exact() {
+            return real;
+        }
+        let product = real.0 as u128 * self.ppb as u128;
+        Nanos(u64::try_from(product.div_ceil(Clock::PARTS as u128)).unwrap_or(u64::MAX))
+    }
+}
+
+/// ⌊value · numerator / denominator⌋ in u128, saturating at `u64::MAX`.
+#[inline]
+fn scale_down(value: u64, numerator: u64, denominator: u64) -> Nanos {
+    Nanos(u64::try_from(value as u128 * numerator as u128 / denominator as u128).unwrap_or(u64::MAX))
 }
 
 /// Units accepted in durations, longest suffix first so that `ms` is not read as `m`.
@@ -225,6 +295,40 @@ mod tests {
         assert!(matches!(parse_duration("0.5ns"), Err(DurationError::SubNanosecond(_))));
         assert!(matches!(parse_duration("999999d"), Err(DurationError::Overflow(_))));
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
+    }
+
+    #[test]
+    fn arithmetic_saturates_instead_of_wrapping() {
+        assert_eq!(Nanos(3) - Nanos(5), Nanos::ZERO);
+        assert_eq!(Nanos::MAX + Nanos(1), Nanos::MAX);
+        assert_eq!(Nanos(7) + Nanos(5) - Nanos(5), Nanos(7));
+    }
+
+    #[test]
+    fn clocks_convert_exactly_and_round_down() {
+        let fast = Clock::from_rate(1.001).unwrap();
+        assert_eq!(fast.ppb, 1_001_000_000);
+        assert_eq!(fast.local(Nanos(1_000_000_000)), Nanos(1_001_000_000));
+        // 999 · 1.001 = 999.999 → 999 (down, not to the nearest).
+        assert_eq!(fast.local(Nanos(999)), Nanos(999));
+        // 1000 / 1.001 = 999.000999… → 999.
+        assert_eq!(fast.real(Nanos(1000)), Nanos(999));
+        let slow = Clock::from_rate(0.5).unwrap();
+        assert_eq!(slow.real(Nanos(u64::MAX)), Nanos::MAX);
+        assert_eq!(slow.local(Nanos(u64::MAX)), Nanos(u64::MAX / 2));
+        assert_eq!(Clock::EXACT.local(Nanos(12345)), Nanos(12345));
+        for bad in [0.4, 2.1, f64::NAN, f64::INFINITY] {
+            assert_eq!(Clock::from_rate(bad), None);
+        }
+        // The first local instant at or after a real one, exactly.
+        for rate in [0.5, 0.999_999_999, 1.000_000_001, 1.3, 2.0] {
+            let c = Clock::from_rate(rate).unwrap();
+            for real in [0u64, 1, 7, 999, 1_000_000_007, 86_400_000_000_000] {
+                let t = c.local_at_or_after(Nanos(real));
+                assert!(c.real(t) >= Nanos(real), "rate {rate} real {real}");
+                assert!(t == Nanos::ZERO || c.real(t - Nanos(1)) < Nanos(real), "rate {rate} real {real}");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,14 @@ fn quickstart(dir: &Path) {
     let e = Experiment::from_toml(Path::new("quickstart.toml"), QUICKSTART).unwrap();
     let out = run(
         &e,
-        &RunOptions { seed: None, base_dir: ".".into(), record_trace: false, scratch_dir: None, threads: 1 },
+        &RunOptions {
+            seed: None,
+            base_dir: ".".into(),
+            record_trace: false,
+            scratch_dir: None,
+            threads: 1,
+            ..Default::default()
+        },
         &|_| {},
     )
     .unwrap();
@@ -66,7 +73,14 @@ fn without_crashes_the_detection_chart_says_it_shows_the_estimate() {
     let text = "name = \"t\"\nseed = 1\nduration = \"10m\"\ndetectors = [\"phi\", \"fixed:timeout=300ms\"]\n\
         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n[monitoring]\nmode = \"all\"\n";
     let e = Experiment::from_toml(Path::new("t.toml"), text).unwrap();
-    let options = RunOptions { seed: None, base_dir: ".".into(), record_trace: false, scratch_dir: None, threads: 1 };
+    let options = RunOptions {
+        seed: None,
+        base_dir: ".".into(),
+        record_trace: false,
+        scratch_dir: None,
+        threads: 1,
+        ..Default::default()
+    };
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("t");
     write_dir_atomic(&results, &outputs(&run(&e, &options, &|_| {}).unwrap())).unwrap();

@@ -22,7 +22,7 @@
 
 use serde::Serialize;
 
-use super::stats::{DurationStats, HdrCounts, Summary, poisson_rate_ci95};
+use super::stats::{DurationStats, Summary, poisson_rate_ci95};
 use super::truth::GroundTruth;
 use crate::time::Nanos;
 
@@ -65,6 +65,42 @@ impl Cause {
             Cause::MonitorPause => "monitor_pause",
             Cause::Recovery => "recovery",
         }
+    }
+}
+
+/// The windows (half-open, `[from, to)`, in the monitor's clock) that a silence before a
+/// suspicion may have met, from which an engine names a mistake's cause.
+#[derive(Clone, Debug, Default)]
+pub struct CauseWindows {
+    pub monitor_pauses: Vec<(Nanos, Nanos)>,
+    pub target_pauses: Vec<(Nanos, Nanos)>,
+    /// The target's crashes with a recovery.
+    pub target_down: Vec<(Nanos, Nanos)>,
+    pub cuts: Vec<(Nanos, Nanos)>,
+}
+
+impl CauseWindows {
+    /// The cause of a mistake whose silence ran from `silence_from` (the last arrival) to
+    /// `start` (the suspicion), by the first kind of window it met in this order: the
+    /// monitor's pause, the target's pause, a down window of the target (it crashed and
+    /// recovered before the suspicion began: `recovery`), a partition, else the network.
+    pub fn cause(&self, silence_from: Nanos, start: Nanos) -> Cause {
+        let meets = |ws: &[(Nanos, Nanos)]| ws.iter().any(|&(from, to)| from <= start && to > silence_from);
+        if meets(&self.monitor_pauses) {
+            Cause::MonitorPause
+        } else if meets(&self.target_pauses) {
+            Cause::TargetPause
+        } else if meets(&self.target_down) {
+            Cause::Recovery
+        } else if meets(&self.cuts) {
+            Cause::Partition
+        } else {
+            Cause::Network
+        }
+    }
+
+    pub fn into_cause_fn(self) -> super::bank::CauseFn {
+        Box::new(move |silence_from, start| self.cause(silence_from, start))
     }
 }
 
@@ -255,9 +291,7 @@ impl QosAccumulator {
             .iter()
             .map(|&(from, to)| (to - from).saturating_sub(self.truth.down_time_within(from, to)))
             .fold(Nanos::ZERO, |a, b| a + b);
-        let up_s = up.as_secs_f64();
         let count = self.mistakes.count();
-        let rate = (up_s > 0.0).then(|| count as f64 / up_s);
         let mut detection = DurationStats::default();
         let mut crashes = Vec::new();
         for (w, detected) in self.truth.down_windows().iter().zip(&self.detected_at) {
@@ -271,34 +305,87 @@ impl QosAccumulator {
                 detection_time_s: detected.map(|at| (at - w.from).as_secs_f64()),
             });
         }
-        let (detection_basis, detection_stats) = if self.truth.down_windows().is_empty() {
+        let (detection_basis, detection) = if self.truth.down_windows().is_empty() {
             (ESTIMATE, self.per_heartbeat_detection)
         } else {
             (CRASHES, detection)
         };
+        let exact = Exact { up, wrong_ns: self.wrong_ns, mistakes: self.mistakes, detection };
         QosReport {
             heartbeats: self.heartbeats,
+            censored: Censored {
+                count: self.censored.len() as u64,
+                durations_so_far_s: self.censored.iter().map(|(_, d)| d.as_secs_f64()).collect(),
+            },
+            crashes,
+            mistakes_listed: self.listed.len(),
+            listed: self.listed,
+            ..QosReport::from_exact(
+                exact,
+                (count >= 2).then(|| self.recurrence.summary()),
+                CAUSES.iter().zip(self.by_cause).filter(|(_, n)| *n > 0).map(|(c, n)| (*c, n)).collect(),
+                detection_basis,
+            )
+        }
+    }
+}
+
+/// The integer accumulators behind a report's figures, kept so that figures over several
+/// links are computed from sums of integers, never from each link's rounded figures.
+#[derive(Clone, Debug, Default)]
+pub struct Exact {
+    /// Time the target was up and observed.
+    pub up: Nanos,
+    /// Time spent wrongly suspecting it (censored suspicions included).
+    pub wrong_ns: u128,
+    /// Mistake durations (ns).
+    pub mistakes: DurationStats,
+    /// Detection times (ns): over crashes, or the per-heartbeat estimate without crashes.
+    pub detection: DurationStats,
+}
+
+impl Exact {
+    /// Adds another link's accumulators.
+    pub fn add(&mut self, other: &Exact) {
+        self.up = self.up + other.up;
+        self.wrong_ns += other.wrong_ns;
+        self.mistakes.add(&other.mistakes);
+        self.detection.add(&other.detection);
+    }
+}
+
+impl QosReport {
+    /// The figures that follow from the accumulators alone (the rest is left empty).
+    pub fn from_exact(
+        exact: Exact,
+        mistake_recurrence_s: Option<Summary>,
+        mistakes_by_cause: std::collections::BTreeMap<Cause, u64>,
+        detection_basis: &'static str,
+    ) -> QosReport {
+        let up_s = exact.up.as_secs_f64();
+        let count = exact.mistakes.count();
+        let rate = (up_s > 0.0).then(|| count as f64 / up_s);
+        QosReport {
+            heartbeats: 0,
             observed_up_s: up_s,
             mistakes: count,
             mistake_rate_per_s: rate,
             mistake_rate_per_s_ci95: poisson_rate_ci95(count, up_s),
             mistake_rate_ci_method: "exact Poisson (chi-square), assumes independent mistakes",
             mistakes_per_day: rate.map(|r| r * 86_400.0),
-            mistake_duration_s: self.mistakes.summary(),
-            mistake_recurrence_s: (count >= 2).then(|| self.recurrence.summary()),
-            query_accuracy: (up_s > 0.0).then(|| 1.0 - self.wrong_ns as f64 / 1e9 / up_s),
-            mistakes_by_cause: CAUSES.iter().zip(self.by_cause).filter(|(_, n)| *n > 0).map(|(c, n)| (*c, n)).collect(),
-            censored: Censored {
-                count: self.censored.len() as u64,
-                durations_so_far_s: self.censored.iter().map(|(_, d)| d.as_secs_f64()).collect(),
-            },
-            detection_time_s: detection_stats.summary(),
+            mistake_duration_s: exact.mistakes.summary(),
+            mistake_recurrence_s,
+            // 1 − wrong/up, the ratio taken in integers first (exact to the last bit of f64).
+            query_accuracy: (exact.up > Nanos::ZERO)
+                .then(|| (exact.up.0 as u128).saturating_sub(exact.wrong_ns) as f64 / exact.up.0 as f64),
+            mistakes_by_cause,
+            censored: Censored { count: 0, durations_so_far_s: Vec::new() },
+            detection_time_s: exact.detection.summary(),
             detection_basis,
-            crashes,
-            mistakes_listed: self.listed.len(),
-            listed: self.listed,
-            mistake_counts: self.mistakes.into_counts(),
-            detection_counts: detection_stats.into_counts(),
+            crashes: Vec::new(),
+            mistakes_listed: 0,
+            listed: Vec::new(),
+            exact,
         }
     }
 }
@@ -351,11 +438,9 @@ pub struct QosReport {
     pub mistakes_listed: usize,
     #[serde(skip)]
     pub listed: Vec<Mistake>,
-    /// Mistake durations and detection times (ns) as bucket counts, for merging over links.
+    /// The integer accumulators, for exact figures over several links.
     #[serde(skip)]
-    pub mistake_counts: HdrCounts,
-    #[serde(skip)]
-    pub detection_counts: HdrCounts,
+    pub exact: Exact,
 }
 
 #[cfg(test)]

@@ -171,9 +171,18 @@ impl DurationStats {
         self.count
     }
 
-    /// The bucket counts (for merging without building histograms).
-    pub fn into_counts(self) -> HdrCounts {
-        self.counts
+    /// Adds another distribution's values (exactly: counts, sums and extremes are integers).
+    pub fn add(&mut self, other: &DurationStats) {
+        self.counts.add(&other.counts);
+        self.count += other.count;
+        self.sum_ns += other.sum_ns;
+        self.min_ns = self.min_ns.min(other.min_ns);
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
+    /// The values as an HdrHistogram (for percentile files).
+    pub fn to_histogram(&self) -> Histogram<u64> {
+        self.counts.to_histogram()
     }
 
     /// Mean in seconds, exact up to the final division.
@@ -205,22 +214,6 @@ pub struct Summary {
     pub p50: Option<f64>,
     pub p99: Option<f64>,
     pub max: Option<f64>,
-}
-
-impl Summary {
-    /// Several summaries as one: exact count, mean and max; percentiles from the merged
-    /// histogram (clamped to the exact max).
-    pub fn merge<'a>(parts: impl Iterator<Item = &'a Summary>, merged: &Histogram<u64>) -> Summary {
-        let parts: Vec<&Summary> = parts.filter(|s| s.count > 0).collect();
-        let count: u64 = parts.iter().map(|s| s.count).sum();
-        if count == 0 {
-            return Summary { count: 0, mean: None, p50: None, p99: None, max: None };
-        }
-        let mean = parts.iter().map(|s| s.mean.unwrap_or(0.0) * s.count as f64).sum::<f64>() / count as f64;
-        let max = parts.iter().filter_map(|s| s.max).fold(f64::MIN, f64::max);
-        let q = |p: f64| (merged.value_at_quantile(p) as f64 / 1e9).min(max);
-        Summary { count, mean: Some(mean), p50: Some(q(0.5)), p99: Some(q(0.99)), max: Some(max) }
-    }
 }
 
 #[cfg(test)]

@@ -316,24 +316,77 @@ fn parse_knob(info: &KeyInfo, text: &str) -> Result<Vec<Value>, SpecError> {
         reason: reason.to_string(),
     };
     if info.kind == Number && text.contains("..") {
-        let parts: Vec<&str> = text.split("..").collect();
-        let nums: Vec<f64> = parts
-            .iter()
-            .map(|p| p.trim().parse::<f64>().map_err(|_| bad("a range is `from..to` or `from..to..step`")))
-            .collect::<Result<_, _>>()?;
-        let (from, to, step) = match nums[..] {
-            [a, b] => (a, b, 1.0),
+        let form = "a range is `from..to` or `from..to..step`, with decimal numbers such as `0.5..16..0.5`";
+        let parts: Vec<Decimal> =
+            text.split("..").map(|p| Decimal::parse(p.trim()).ok_or_else(|| bad(form))).collect::<Result<_, _>>()?;
+        let (from, to, step) = match parts[..] {
+            [a, b] => (a, b, Decimal { digits: 1, scale: 0 }),
             [a, b, s] => (a, b, s),
-            _ => return Err(bad("a range is `from..to` or `from..to..step`")),
+            _ => return Err(bad(form)),
         };
-        let well_formed = step > 0.0 && to >= from && from.is_finite() && to.is_finite();
-        if !well_formed || (to - from) / step > 10_000.0 {
-            return Err(bad("a range needs from ≤ to, a positive step and at most 10000 points"));
+        // Exact decimal arithmetic: every bound on the finest of the three scales.
+        let scale = from.scale.max(to.scale).max(step.scale);
+        let (from_units, to_units, step_units) = (from.at(scale), to.at(scale), step.at(scale));
+        let (Some(a), Some(b), Some(s)) = (from_units, to_units, step_units) else {
+            return Err(bad("a range's numbers have too many digits"));
+        };
+        if s == 0 || b < a {
+            return Err(bad("a range needs from ≤ to and a positive step"));
         }
-        let count = ((to - from) / step + 1e-9).floor() as usize;
-        return Ok((0..=count).map(|i| Value::Number(from + step * i as f64)).collect());
+        if (b - a) % s != 0 {
+            return Err(bad("the step does not divide to − from: the range would not end at `to`"));
+        }
+        let count = (b - a) / s;
+        if count >= 10_000 {
+            return Err(bad("a range has at most 10000 points"));
+        }
+        // Each value is the decimal the user's arithmetic gives, read as the nearest f64
+        // (so `0.1..0.5..0.1` gives 0.3, not 0.30000000000000004).
+        return (0..=count)
+            .map(|i| {
+                let value = Decimal { digits: a + s * i, scale }.to_string();
+                parse_value(info, &value)
+            })
+            .collect();
     }
     text.split('|').map(|part| parse_value(info, part)).collect()
+}
+
+/// A non-negative decimal number, exactly: `digits` · 10^−`scale`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Decimal {
+    digits: u128,
+    scale: u32,
+}
+
+impl Decimal {
+    /// `12`, `0.5`, `.5`, `16.`: digits with at most one point (at most 30 digits).
+    fn parse(text: &str) -> Option<Decimal> {
+        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && frac.is_empty())
+            || !all_digits(whole)
+            || !all_digits(frac)
+            || whole.len() + frac.len() > 30
+        {
+            return None;
+        }
+        let digits = format!("{whole}{frac}").parse().ok()?;
+        Some(Decimal { digits, scale: frac.len() as u32 })
+    }
+
+    /// The number in units of 10^−`scale` (`scale` ≥ its own); `None` on overflow.
+    fn at(self, scale: u32) -> Option<u128> {
+        self.digits.checked_mul(10u128.checked_pow(scale - self.scale)?)
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = format!("{:0>width$}", self.digits, width = self.scale as usize + 1);
+        let (whole, frac) = text.split_at(text.len() - self.scale as usize);
+        if frac.is_empty() { write!(f, "{whole}") } else { write!(f, "{whole}.{frac}") }
+    }
 }
 
 /// A detector a user implements outside the crate (see `examples/custom_detector.rs`).
@@ -463,21 +516,41 @@ impl DetectorSpec {
     }
 
     /// A spec for a detector implemented outside fdlab: `build` makes a fresh instance, and
-    /// `thresholds` are the values of its knob (named `knob` in labels).
+    /// `thresholds` are the values of its knob (named `knob` in labels). Checked as a
+    /// built-in spec is: a name and a knob name that labels can carry, at least one
+    /// threshold, every threshold finite and greater than zero.
     pub fn custom(
         name: &str,
         knob: &str,
         thresholds: &[f64],
         build: impl Fn() -> Box<dyn Detector> + Send + Sync + 'static,
-    ) -> DetectorSpec {
-        DetectorSpec {
+    ) -> Result<DetectorSpec, SpecError> {
+        let bad = |key: &str, value: String, reason: &str| SpecError::BadValue {
+            key: key.to_string(),
+            value,
+            reason: reason.to_string(),
+        };
+        let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c));
+        if !plain(name) {
+            return Err(bad("name", name.to_string(), "a custom detector's name is letters, digits, `-`, `_` or `.`"));
+        }
+        if !plain(knob) {
+            return Err(bad("knob", knob.to_string(), "a knob's name is letters, digits, `-`, `_` or `.`"));
+        }
+        if thresholds.is_empty() {
+            return Err(bad(knob, String::new(), "give at least one threshold"));
+        }
+        if let Some(t) = thresholds.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
+            return Err(bad(knob, t.to_string(), "the threshold must be finite and greater than zero"));
+        }
+        Ok(DetectorSpec {
             head: name.to_string(),
             family: Family::Custom { knob: knob.to_string(), build: Arc::new(build) },
             params: BTreeMap::new(),
             implied: BTreeMap::new(),
             knob: thresholds.iter().map(|&t| Value::Number(t)).collect(),
             check_every: None,
-        }
+        })
     }
 
     fn validate(&self) -> Result<(), SpecError> {
@@ -514,6 +587,19 @@ impl DetectorSpec {
             }
         }
         Ok(())
+    }
+
+    /// Roughly what one instance of this detector holds, in bytes (its windows), for
+    /// estimating a run's memory before it starts.
+    pub fn state_bytes(&self) -> usize {
+        let slots: usize = ["window", "large", "small"]
+            .iter()
+            .filter_map(|k| match self.params.get(k) {
+                Some(Value::Count(n)) => Some(*n),
+                _ => None,
+            })
+            .sum();
+        512 + 24 * slots
     }
 
     /// The family name (`phi`, `fixed`, …); a preset's underlying kind.
@@ -772,6 +858,28 @@ mod tests {
         let s = DetectorSpec::parse("phi:threshold=1..16").unwrap();
         assert_eq!(s.points().len(), 16);
         assert_eq!(s.points()[15].threshold, 16.0);
+        // Decimal arithmetic: the values the user wrote, not float sums.
+        let s = DetectorSpec::parse("phi:threshold=0.1..0.5..0.1").unwrap();
+        let labels: Vec<String> = s.points().into_iter().map(|p| p.label).collect();
+        assert_eq!(
+            labels,
+            ["phi:threshold=0.1", "phi:threshold=0.2", "phi:threshold=0.3", "phi:threshold=0.4", "phi:threshold=0.5"]
+        );
+        assert_eq!(s.points()[2].threshold, 0.3);
+        let s = DetectorSpec::parse("phi:threshold=0.5..16..0.25").unwrap();
+        assert_eq!(s.points().len(), 63);
+        assert_eq!(s.points()[62].label, "phi:threshold=16");
+        assert_eq!(s.points()[1].label, "phi:threshold=0.75");
+        let s = DetectorSpec::parse("empirical:threshold=0.99..0.999..0.001").unwrap();
+        assert_eq!(s.points()[5].label, "empirical:threshold=0.995");
+        assert_eq!(DetectorSpec::parse("phi:threshold=3..3").unwrap().points().len(), 1);
+        let err = |s: &str| DetectorSpec::parse(s).unwrap_err().to_string();
+        assert!(err("phi:threshold=1..2..0.3").contains("does not divide"), "{}", err("phi:threshold=1..2..0.3"));
+        assert!(err("phi:threshold=0.5..16").contains("does not divide"));
+        assert!(err("phi:threshold=2..1").contains("from ≤ to"));
+        assert!(err("phi:threshold=1..2..0").contains("positive step"));
+        assert!(err("phi:threshold=1e1..2").contains("decimal numbers"));
+        assert!(err("phi:threshold=1..20000").contains("at most 10000"));
         let s = DetectorSpec::parse("fixed:timeout=100ms|1s").unwrap();
         assert_eq!(
             s.points().iter().map(|p| p.label.as_str()).collect::<Vec<_>>(),
@@ -791,6 +899,26 @@ mod tests {
         assert!(err("phi:window=0").contains("window"));
         assert!(err("phi:window").contains("not `key=value`"));
         assert!(err("phi:threshold=1,threshold=2").contains("twice"));
+    }
+
+    #[test]
+    fn custom_specs_are_checked_like_built_in_ones() {
+        let build = || Box::new(crate::detector::fixed::FixedTimeout::new()) as Box<dyn Detector>;
+        let ok = DetectorSpec::custom("mine", "k", &[0.5, 2.0], build).unwrap();
+        assert_eq!(ok.points()[1].label, "mine:k=2");
+        for (name, knob, thresholds, says) in [
+            ("mine", "k", &[][..], "at least one threshold"),
+            ("mine", "k", &[f64::NAN][..], "finite and greater than zero"),
+            ("mine", "k", &[1.0, 0.0][..], "finite and greater than zero"),
+            ("mine", "k", &[-1.0][..], "finite and greater than zero"),
+            ("mine", "k", &[f64::INFINITY][..], "finite and greater than zero"),
+            ("", "k", &[1.0][..], "name"),
+            ("a,b", "k", &[1.0][..], "name"),
+            ("mine", "k=1", &[1.0][..], "knob"),
+        ] {
+            let err = DetectorSpec::custom(name, knob, thresholds, build).expect_err("refused").to_string();
+            assert!(err.contains(says), "{name} {knob} {thresholds:?}: {err}");
+        }
     }
 
     #[test]

@@ -10,12 +10,13 @@
 pub mod delay;
 pub mod loss;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use rand::Rng;
 use rand_distr::{Distribution, Exp1};
 
-use crate::experiment::{Experiment, Fault, PauseTarget};
+use crate::experiment::{Fault, PauseTarget, ValidExperiment};
 use crate::sim::rng::stream;
 use crate::time::Nanos;
 use delay::{DelaySampler, EmpiricalError};
@@ -71,26 +72,34 @@ pub struct LinkFaults {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timeline {
     pub nodes: Vec<NodeFaults>,
-    /// Indexed by `from * n + to`.
-    links: Vec<LinkFaults>,
-    n: usize,
+    /// The links that faults touch, by (from, to); every other link has none. (A map rather
+    /// than a vector of every pair: memory follows the faults, not the square of the nodes.)
+    links: BTreeMap<(usize, usize), LinkFaults>,
 }
+
+/// A link no fault touches.
+static NO_LINK_FAULTS: LinkFaults = LinkFaults { cuts: Vec::new(), spikes: Vec::new(), bursts: Vec::new() };
 
 impl Timeline {
     /// Expands the experiment's faults with `seed`.
-    pub fn build(e: &Experiment, seed: u64, base_dir: &Path) -> Result<Timeline, EmpiricalError> {
+    pub fn build(e: &ValidExperiment, seed: u64, base_dir: &Path) -> Result<Timeline, EmpiricalError> {
         let n = e.nodes.len();
         let end = e.duration;
-        let index = |id: &str| e.nodes.iter().position(|x| x.id == id).expect("validated node id");
+        let ids: BTreeMap<&str, usize> = e.nodes.iter().enumerate().map(|(i, x)| (x.id.as_str(), i)).collect();
+        // Cannot fail: a validated experiment names only declared nodes.
+        let index = |id: &str| ids[id];
         let mut nodes = vec![NodeFaults::default(); n];
-        let mut cuts: Vec<Vec<Window>> = vec![Vec::new(); n * n];
-        let mut spikes: Vec<Vec<(Window, Nanos)>> = vec![Vec::new(); n * n];
-        let mut bursts: Vec<Vec<(Window, f64)>> = vec![Vec::new(); n * n];
-        let links_of = |list: &[[String; 2]]| -> Vec<usize> {
+        let mut cuts: BTreeMap<(usize, usize), Vec<Window>> = BTreeMap::new();
+        let mut spikes: BTreeMap<(usize, usize), Vec<(Window, Nanos)>> = BTreeMap::new();
+        let mut bursts: BTreeMap<(usize, usize), Vec<(Window, f64)>> = BTreeMap::new();
+        // Spikes and bursts without a list of links touch the monitored ones (the others
+        // carry no heartbeats).
+        let monitored = e.monitored_links();
+        let links_of = |list: &[[String; 2]]| -> Vec<(usize, usize)> {
             if list.is_empty() {
-                (0..n * n).filter(|i| i / n != i % n).collect()
+                monitored.iter().map(|&(m, t)| (t, m)).collect()
             } else {
-                list.iter().map(|[a, b]| index(a) * n + index(b)).collect()
+                list.iter().map(|[a, b]| (index(a), index(b))).collect()
             }
         };
         for (i, fault) in e.faults.iter().enumerate() {
@@ -115,7 +124,8 @@ impl Timeline {
                         t = to;
                     }
                 }
-                Fault::Crash { .. } => unreachable!("validated: `at` or `mttf` and `mttr`"),
+                // A validated crash has `at`, or `mttf` and `mttr`.
+                Fault::Crash { .. } => {}
                 Fault::Pause { node, what, at, duration, every, durations } => {
                     let windows = match (at, duration, every, durations) {
                         (Some(at), Some(d), _, _) => vec![Window { from: *at, to: at.saturating_add(*d) }],
@@ -130,7 +140,8 @@ impl Timeline {
                             }
                             windows
                         }
-                        _ => unreachable!("validated: scheduled or random pause"),
+                        // A validated pause is scheduled or random.
+                        _ => Vec::new(),
                     };
                     let faults = &mut nodes[index(node)];
                     for w in windows {
@@ -144,7 +155,7 @@ impl Timeline {
                 }
                 Fault::Partition { at, duration, groups, from, to } => {
                     let w = Window { from: *at, to: at.saturating_add(*duration) };
-                    let mut cut = |a: &str, b: &str| cuts[index(a) * n + index(b)].push(w);
+                    let mut cut = |a: &str, b: &str| cuts.entry((index(a), index(b))).or_default().push(w);
                     if groups.is_empty() {
                         for a in from {
                             for b in to {
@@ -172,12 +183,15 @@ impl Timeline {
                 }
                 Fault::DelaySpike { at, duration, extra, links } => {
                     for l in links_of(links) {
-                        spikes[l].push((Window { from: *at, to: at.saturating_add(*duration) }, *extra));
+                        spikes
+                            .entry(l)
+                            .or_default()
+                            .push((Window { from: *at, to: at.saturating_add(*duration) }, *extra));
                     }
                 }
                 Fault::LossBurst { at, duration, p, links } => {
                     for l in links_of(links) {
-                        bursts[l].push((Window { from: *at, to: at.saturating_add(*duration) }, *p));
+                        bursts.entry(l).or_default().push((Window { from: *at, to: at.saturating_add(*duration) }, *p));
                     }
                 }
             }
@@ -188,18 +202,25 @@ impl Timeline {
             f.recv_pauses = merge(std::mem::take(&mut f.recv_pauses));
             f.omissions = segments(std::mem::take(&mut f.omissions), |a, b| 1.0 - (1.0 - a) * (1.0 - b));
         }
-        let links = (0..n * n)
-            .map(|l| LinkFaults {
-                cuts: merge(std::mem::take(&mut cuts[l])),
-                spikes: segments(std::mem::take(&mut spikes[l]), |a, b| a.saturating_add(b)),
-                bursts: segments(std::mem::take(&mut bursts[l]), |a, b| 1.0 - (1.0 - a) * (1.0 - b)),
+        let touched: BTreeSet<(usize, usize)> =
+            cuts.keys().chain(spikes.keys()).chain(bursts.keys()).copied().collect();
+        let links = touched
+            .into_iter()
+            .map(|l| {
+                let faults = LinkFaults {
+                    cuts: merge(cuts.remove(&l).unwrap_or_default()),
+                    spikes: segments(spikes.remove(&l).unwrap_or_default(), |a, b| a.saturating_add(b)),
+                    bursts: segments(bursts.remove(&l).unwrap_or_default(), |a, b| 1.0 - (1.0 - a) * (1.0 - b)),
+                };
+                (l, faults)
             })
             .collect();
-        Ok(Timeline { nodes, links, n })
+        Ok(Timeline { nodes, links })
     }
 
+    /// The faults of the link from node `from` to node `to`.
     pub fn link(&self, from: usize, to: usize) -> &LinkFaults {
-        &self.links[from * self.n + to]
+        self.links.get(&(from, to)).unwrap_or(&NO_LINK_FAULTS)
     }
 }
 

@@ -9,8 +9,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::analysis::QosReport;
+use crate::analysis::qos::Exact;
 use crate::analysis::qos::{CRASHES, Cause, ESTIMATE};
-use crate::analysis::stats::{HdrCounts, Summary, poisson_rate_ci95};
+use crate::analysis::stats::Summary;
 use crate::time::Nanos;
 
 /// The whole file.
@@ -290,44 +291,41 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
         .into_iter()
         .map(|label| {
             let rs = &groups[label];
-            let up: f64 = rs.iter().map(|r| r.qos.observed_up_s).sum();
-            let mistakes: u64 = rs.iter().map(|r| r.qos.mistakes).sum();
-            let rate = (up > 0.0).then(|| mistakes as f64 / up);
             let mut by_cause: BTreeMap<Cause, u64> = BTreeMap::new();
             for r in rs {
                 for (c, n) in &r.qos.mistakes_by_cause {
                     *by_cause.entry(*c).or_default() += n;
                 }
             }
-            let wrong: f64 =
-                rs.iter().filter_map(|r| r.qos.query_accuracy.map(|a| (1.0 - a) * r.qos.observed_up_s)).sum();
             // Detection times over the crashes, where any link had one; otherwise every
             // link's per-heartbeat estimate (as each link reports it).
-            let crash_basis: Vec<&&ResultEntry> = rs.iter().filter(|r| r.qos.detection_basis == CRASHES).collect();
-            let (detection_basis, detected) =
-                if crash_basis.is_empty() { (ESTIMATE, rs.iter().collect()) } else { (CRASHES, crash_basis) };
-            let (mut detection_counts, mut mistake_counts) = (HdrCounts::default(), HdrCounts::default());
-            rs.iter().for_each(|r| mistake_counts.add(&r.qos.mistake_counts));
-            detected.iter().for_each(|r| detection_counts.add(&r.qos.detection_counts));
+            let crash_basis = rs.iter().any(|r| r.qos.detection_basis == CRASHES);
+            let detection_basis = if crash_basis { CRASHES } else { ESTIMATE };
+            let mut exact = Exact::default();
+            for r in rs {
+                let mut link = r.qos.exact.clone();
+                if r.qos.detection_basis != detection_basis {
+                    link.detection = Default::default();
+                }
+                exact.add(&link);
+            }
             let (detection_histogram, mistake_histogram) =
-                (detection_counts.to_histogram(), mistake_counts.to_histogram());
+                (exact.detection.to_histogram(), exact.mistakes.to_histogram());
+            let all = QosReport::from_exact(exact, None, by_cause, detection_basis);
             TotalEntry {
                 detector: label.to_string(),
                 kind: rs[0].kind.clone(),
                 threshold: rs[0].threshold,
                 links: rs.len(),
-                observed_up_s: up,
-                mistakes,
-                mistake_rate_per_s: rate,
-                mistake_rate_per_s_ci95: poisson_rate_ci95(mistakes, up),
-                mistakes_per_day: rate.map(|r| r * 86_400.0),
-                mistakes_by_cause: by_cause,
-                mistake_duration_s: Summary::merge(rs.iter().map(|r| &r.qos.mistake_duration_s), &mistake_histogram),
-                query_accuracy: (up > 0.0).then(|| 1.0 - wrong / up),
-                detection_time_s: Summary::merge(
-                    detected.iter().map(|r| &r.qos.detection_time_s),
-                    &detection_histogram,
-                ),
+                observed_up_s: all.observed_up_s,
+                mistakes: all.mistakes,
+                mistake_rate_per_s: all.mistake_rate_per_s,
+                mistake_rate_per_s_ci95: all.mistake_rate_per_s_ci95,
+                mistakes_per_day: all.mistakes_per_day,
+                mistakes_by_cause: all.mistakes_by_cause,
+                mistake_duration_s: all.mistake_duration_s,
+                query_accuracy: all.query_accuracy,
+                detection_time_s: all.detection_time_s,
                 detection_basis,
                 crashes: rs.iter().flat_map(|r| &r.qos.crashes).filter(|c| c.observed).count(),
                 crashes_detected: rs

@@ -19,11 +19,11 @@ use rand::Rng;
 
 use super::rng::SimRng;
 use crate::detector::Arrival;
-use crate::experiment::{AfterPause, Link, Node};
+use crate::experiment::{AfterPause, Link, Node, SeqAfterRestart};
 use crate::fault::delay::DelaySampler;
 use crate::fault::loss::LossProcess;
 use crate::fault::{Crash, Cursor, LinkFaults, NodeFaults, Window};
-use crate::time::Nanos;
+use crate::time::{Clock, Nanos};
 
 /// A heartbeat leaving the sender.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,17 +58,22 @@ impl Delivery {
 
 /// The sender's schedule for one link.
 pub struct Sender<'a> {
-    interval_ns: f64,
-    /// The interval in whole ns, for the exact-clock fast path.
     interval: u64,
-    rate: f64,
+    clock: Clock,
     jitter: u64,
     after_pause: AfterPause,
+    seq_after_restart: SeqAfterRestart,
     end: Nanos,
+    /// Real time of slot 0 (the start, or the last recovery).
     epoch: Nanos,
     slot: u64,
+    /// Added to the slot number to give the seq (non-zero after a `continue` restart).
+    seq_base: u64,
     incarnation: u64,
     done: bool,
+    /// The heartbeat `send-now` sends when a pause ends: (real time, slot), sent unless a
+    /// crash comes first.
+    after_resume: Option<(Nanos, u64)>,
     crashes: &'a [Crash],
     next_crash: usize,
     pauses: Cursor<'a, Window>,
@@ -79,16 +84,18 @@ pub struct Sender<'a> {
 impl<'a> Sender<'a> {
     pub fn new(node: &Node, faults: &'a NodeFaults, end: Nanos, rng: SimRng) -> Sender<'a> {
         Sender {
-            interval_ns: node.interval.0 as f64,
             interval: node.interval.0,
-            rate: node.clock_rate,
+            clock: node.clock,
             jitter: node.jitter.0,
             after_pause: node.after_pause,
+            seq_after_restart: node.seq_after_restart,
             end,
             epoch: Nanos::ZERO,
             slot: 0,
+            seq_base: 0,
             incarnation: 0,
             done: false,
+            after_resume: None,
             crashes: &faults.crashes,
             next_crash: 0,
             pauses: Cursor::new(&faults.send_pauses, |w| *w),
@@ -97,27 +104,28 @@ impl<'a> Sender<'a> {
         }
     }
 
+    /// Real time of `slot` with `jitter` (local ns after the slot).
+    #[inline(always)]
     fn real_time(&self, slot: u64, jitter: u64) -> Nanos {
-        if self.rate == 1.0 {
-            // An exact clock: integer arithmetic, no rounding (and no float conversions on
-            // the hot path).
-            let offset = slot.saturating_mul(self.interval).saturating_add(jitter);
-            return self.epoch.saturating_add(Nanos(offset));
-        }
-        let local = slot as f64 * self.interval_ns + jitter as f64;
-        self.epoch.saturating_add(Nanos((local / self.rate) as u64))
-    }
-
-    fn local_time(&self, real: Nanos) -> Nanos {
-        if self.rate == 1.0 { real } else { Nanos((real.0 as f64 * self.rate) as u64) }
+        let offset = Nanos(slot.saturating_mul(self.interval).saturating_add(jitter));
+        // An exact clock converts nothing (no division on the hot path).
+        self.epoch + self.clock.real(offset)
     }
 
     /// The next heartbeat sent, or `None` once the sender is gone or the run is over.
+    ///
+    /// Nothing leaves a node while it is down: every candidate send (a slot, or the one
+    /// `send-now` sends at a pause's end) is checked against the next crash first.
     #[inline(always)]
     pub fn next_send(&mut self) -> Option<Send> {
         while !self.done {
-            let jitter = if self.jitter > 0 { self.rng.random_range(0..self.jitter) } else { 0 };
-            let t = self.real_time(self.slot, jitter);
+            let (t, resumed) = match self.after_resume.take() {
+                Some((t, slot)) => (t, Some(slot)),
+                None => {
+                    let jitter = if self.jitter > 0 { self.rng.random_range(0..self.jitter) } else { 0 };
+                    (self.real_time(self.slot, jitter), None)
+                }
+            };
             if let Some(crash) = self.crashes.get(self.next_crash)
                 && t >= crash.from
             {
@@ -126,6 +134,10 @@ impl<'a> Sender<'a> {
                     None => self.done = true,
                     Some(recovery) => {
                         self.epoch = recovery;
+                        self.seq_base = match self.seq_after_restart {
+                            SeqAfterRestart::Reset => 0,
+                            SeqAfterRestart::Continue => self.seq_base.saturating_add(self.slot),
+                        };
                         self.slot = 0;
                         self.incarnation += u64::from(crash.new_incarnation);
                     }
@@ -136,30 +148,39 @@ impl<'a> Sender<'a> {
                 self.done = true;
                 break;
             }
+            if let Some(slot) = resumed {
+                return Some(self.send(t, slot));
+            }
             if let Some(pause) = self.pauses.at(t) {
-                // Every slot whose nominal time falls before the resume is missed.
-                let resume_local = (pause.to.saturating_sub(self.epoch).0 as f64) * self.rate;
-                let last_missed = ((resume_local / self.interval_ns).ceil() as u64).saturating_sub(1).max(self.slot);
-                self.slot = last_missed + 1;
-                if self.after_pause == AfterPause::SendNow && pause.to < self.end {
-                    return Some(self.send(pause.to, last_missed));
+                // Every slot whose nominal time falls before the resume is missed: the first
+                // slot kept is the first whose local time k·η reaches the resume's.
+                let resume_local = self.clock.local_at_or_after(pause.to - self.epoch).0;
+                let first_kept = resume_local.div_ceil(self.interval).max(self.slot + 1);
+                self.slot = first_kept;
+                if self.after_pause == AfterPause::SendNow {
+                    self.after_resume = Some((pause.to, first_kept - 1));
                 }
                 continue;
             }
-            let seq = self.slot;
+            let slot = self.slot;
             self.slot += 1;
             if let Some(&(_, p)) = self.omissions.at(t)
                 && self.rng.random::<f64>() < p
             {
                 continue;
             }
-            return Some(self.send(t, seq));
+            return Some(self.send(t, slot));
         }
         None
     }
 
-    fn send(&self, at: Nanos, seq: u64) -> Send {
-        Send { at, seq, incarnation: self.incarnation, sent_local: self.local_time(at) }
+    fn send(&self, at: Nanos, slot: u64) -> Send {
+        Send {
+            at,
+            seq: self.seq_base.saturating_add(slot),
+            incarnation: self.incarnation,
+            sent_local: self.clock.local(at),
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::analysis::stats::HdrCounts;
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, ValidExperiment};
 use crate::fault::Timeline;
 use crate::fault::Window;
 use crate::fault::delay::{DelaySampler, EmpiricalError};
@@ -28,7 +28,7 @@ use crate::report::summary::{LinkEntry, ResultEntry, SummaryFile, totals};
 use crate::time::Nanos;
 use hdrhistogram::Histogram;
 use link::{LinkStream, Sender};
-use monitor::{Clock, IncomingLink, LevelSample, MonitorResult, MonitorSetup, SampleWindow};
+use monitor::{IncomingLink, LevelSample, MonitorResult, MonitorSetup, SampleWindow};
 use rng::stream;
 use spill::{SpillWriter, TraceSpill};
 
@@ -38,10 +38,12 @@ pub enum SimError {
     Empirical(#[from] EmpiricalError),
     #[error("recording the trace: {0}")]
     Trace(std::io::Error),
+    #[error("refusing to run {0} (`--allow-large` runs it anyway)")]
+    TooLarge(String),
 }
 
 /// How to run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Overrides the experiment's seed.
     pub seed: Option<u64>,
@@ -54,6 +56,8 @@ pub struct RunOptions {
     pub scratch_dir: Option<PathBuf>,
     /// Worker threads (monitors run in parallel); 0 = the machine's cores.
     pub threads: usize,
+    /// Run even what [`crate::experiment::Estimate::fits`] says does not fit.
+    pub allow_large: bool,
 }
 
 /// Everything a run produces.
@@ -142,7 +146,8 @@ fn fault_views(
         .enumerate()
         .map(|(id, (kind, node, link, w, forever))| {
             let length = w.to.saturating_sub(w.from);
-            let pad = Nanos::from_secs(2).max(Nanos(length.0 / 2)).max(Nanos(e.node(link.1).interval.0 * 20));
+            let pad =
+                Nanos::from_secs(2).max(Nanos(length.0 / 2)).max(Nanos(e.node(link.1).interval.0.saturating_mul(20)));
             let view = Window {
                 from: w.from.saturating_sub(pad),
                 to: if forever { w.from.saturating_add(pad).saturating_add(pad) } else { w.to.saturating_add(pad) }
@@ -166,7 +171,14 @@ fn fault_views(
 
 /// Runs an experiment. `progress` is told how much simulated time each monitor has covered
 /// (for a progress bar); it may be called from several threads.
-pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Sync)) -> Result<SimOutput, SimError> {
+pub fn run(
+    e: &ValidExperiment,
+    options: &RunOptions,
+    progress: &(dyn Fn(Nanos) + Sync),
+) -> Result<SimOutput, SimError> {
+    if !options.allow_large {
+        e.estimate().fits().map_err(SimError::TooLarge)?;
+    }
     let seed = options.seed.unwrap_or(e.seed);
     let timeline = Timeline::build(e, seed, &options.base_dir)?;
     let nodes: Vec<_> = (0..e.nodes.len()).map(|i| e.node(i)).collect();
@@ -221,7 +233,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
                 link: incoming_targets.iter().position(|&t| t == link.1).expect("monitored link"),
                 from: view.from,
                 to: view.to,
-                step: Nanos((view.to.0 - view.from.0) / SAMPLES_PER_VIEW),
+                step: Nanos((view.to - view.from).0 / SAMPLES_PER_VIEW),
             })
             .collect();
         let node = &nodes[m];
@@ -237,7 +249,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
             .filter(|w| w.from < end)
             .collect();
         let setup = MonitorSetup {
-            clock: Clock { rate: node.clock_rate },
+            clock: node.clock,
             pauses: &faults.recv_pauses,
             crashes,
             end,
@@ -354,7 +366,7 @@ pub fn run(e: &Experiment, options: &RunOptions, progress: &(dyn Fn(Nanos) + Syn
     summary.totals = totals(&summary.results);
     summary.links = link_entries;
     // Cannot fail: the experiment is plain data.
-    summary.experiment_config = Some(serde_json::to_value(e).expect("experiment serializes"));
+    summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
     // A fixed order, whatever thread produced what.
     levels.sort_by_key(|l| (l.window, l.at));
     window_arrivals.sort();

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, BinaryHeap};
 
 use super::link::{Delivery, LinkCounts, LinkStream};
 use super::spill::SpillWriter;
-use crate::analysis::qos::Cause;
+use crate::analysis::qos::CauseWindows;
 use crate::analysis::stats::HdrCounts;
 use crate::analysis::truth::{DownWindow, GroundTruth};
 use crate::analysis::{DetectorBank, QosReport};
@@ -18,21 +18,11 @@ use crate::detector::DetectorSpec;
 use crate::detector::spec::DetectorPoint;
 use crate::experiment::{ReceivePolicy, ResumeOrder};
 use crate::fault::{Crash, Window};
-use crate::time::Nanos;
+use crate::time::{Clock, Nanos};
 
-/// Converts real time to a node's clock.
-#[derive(Clone, Copy, Debug)]
-pub struct Clock {
-    pub rate: f64,
-}
-
-impl Clock {
-    pub fn local(&self, real: Nanos) -> Nanos {
-        if self.rate == 1.0 { real } else { Nanos::from_secs_f64(real.as_secs_f64() * self.rate) }
-    }
-    fn window(&self, w: Window) -> Window {
-        Window { from: self.local(w.from), to: self.local(w.to) }
-    }
+/// A real-time window in a node's clock.
+fn local_window(clock: Clock, w: Window) -> Window {
+    Window { from: clock.local(w.from), to: clock.local(w.to) }
 }
 
 /// What the monitor needs to know about one incoming link.
@@ -228,21 +218,18 @@ pub fn run(
     let mut banks = Vec::with_capacity(links.len());
     for link in &links {
         let mut bank = DetectorBank::new(detectors, &ground_truth(link.target_crashes, clock));
-        let monitor_pauses: Vec<Window> = setup.pauses.iter().map(|w| clock.window(*w)).collect();
-        let target_pauses: Vec<Window> = link.target_pauses.iter().map(|w| clock.window(*w)).collect();
-        let cuts: Vec<Window> = link.cuts.iter().map(|w| clock.window(*w)).collect();
-        bank.set_cause(Box::new(move |silence_from, start| {
-            let meets = |ws: &[Window]| ws.iter().any(|w| w.meets(silence_from, start));
-            if meets(&monitor_pauses) {
-                Cause::MonitorPause
-            } else if meets(&target_pauses) {
-                Cause::TargetPause
-            } else if meets(&cuts) {
-                Cause::Partition
-            } else {
-                Cause::Network
+        let local = |ws: &[Window]| ws.iter().map(|w| local_window(clock, *w)).map(|w| (w.from, w.to)).collect();
+        let target_down: Vec<Window> =
+            link.target_crashes.iter().filter_map(|c| Some(Window { from: c.from, to: c.to? })).collect();
+        bank.set_cause(
+            CauseWindows {
+                monitor_pauses: local(setup.pauses),
+                target_pauses: local(link.target_pauses),
+                target_down: local(&target_down),
+                cuts: local(link.cuts),
             }
-        }));
+            .into_cause_fn(),
+        );
         banks.push(bank);
     }
     let n = links.len();

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use fdlab::detector::Arrival;
 use fdlab::detector::phi::{phi_logistic, y_star};
+use fdlab::detector::{Arrival, DetectorSpec};
 use fdlab::experiment::{Experiment, ValidExperiment};
 use fdlab::replay::{CrashDecl, ReplayConfig, replay_from};
 use fdlab::report::summary::ResultEntry;
@@ -585,6 +585,47 @@ fn bad_experiment_files_get_their_documented_errors() {
             vec!["monitoring.pairs[0]", "no node `q`"],
         ),
         (format!("{good}[defaults]\njitter = \"200ms\"\n"), vec!["jitter", "shorter than the heartbeat interval"]),
+        // Every fault time is checked against the run (a fault after the end would write an
+        // inverted window and never happen).
+        (
+            format!("{good}[[faults]]\nkind = \"pause\"\nnode = \"a\"\nat = \"2m\"\nduration = \"1s\"\n"),
+            vec!["faults[0].at", "end of the run (1m)"],
+        ),
+        (
+            format!(
+                "{good}[[faults]]\nkind = \"partition\"\nat = \"1m\"\nduration = \"1s\"\ngroups = [[\"a\"], [\"b\"]]\n"
+            ),
+            vec!["faults[0].at", "end of the run"],
+        ),
+        (
+            format!("{good}[[faults]]\nkind = \"delay-spike\"\nat = \"90s\"\nduration = \"1s\"\nextra = \"1s\"\n"),
+            vec!["faults[0].at", "end of the run"],
+        ),
+        (
+            format!("{good}[[faults]]\nkind = \"loss-burst\"\nat = \"61s\"\nduration = \"1s\"\np = 0.5\n"),
+            vec!["faults[0].at", "end of the run"],
+        ),
+        (
+            format!("{good}[[faults]]\nkind = \"omission\"\nnode = \"a\"\np = 0.5\nat = \"70s\"\n"),
+            vec!["faults[0].at", "end of the run"],
+        ),
+        (
+            format!("{good}[[faults]]\nkind = \"pause\"\nnode = \"a\"\nat = \"2s\"\nduration = \"200000d\"\n"),
+            vec!["faults[0].duration", "146 years"],
+        ),
+        (good.replace("duration = \"1m\"", "duration = \"60000d\""), vec!["duration", "146 years"]),
+        // A random process that would draw 1.8 · 10^9 crashes is refused, not drawn.
+        (
+            good.replace("duration = \"1m\"", "duration = \"1h\"")
+                + "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nmttf = \"1us\"\nmttr = \"1us\"\n",
+            vec!["faults[0].mttf", "1800000000 events", "at most 1000000"],
+        ),
+        (
+            format!(
+                "{good}[[faults]]\nkind = \"pause\"\nnode = \"a\"\nevery = \"1ns\"\ndurations = {{ dist = \"constant\", value = \"1ns\" }}\n"
+            ),
+            vec!["faults[0].every", "events"],
+        ),
     ];
     for (text, needles) in cases {
         let err = load_error(&text);
@@ -592,6 +633,42 @@ fn bad_experiment_files_get_their_documented_errors() {
             assert!(err.contains(needle), "`{needle}` not in: {err}\n--- file:\n{text}");
         }
     }
+}
+
+#[test]
+fn runs_that_would_overflow_or_never_end_are_refused_or_finish() {
+    let good = "name = \"t\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"fixed:timeout=1s\"]\n[[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n";
+    // A 30000-day interval (its timeline padding overflowed): runs, and sends one heartbeat.
+    let e = Experiment::from_toml(
+        Path::new("t.toml"),
+        &good.replace("[[nodes]]\nid = \"a\"\n", "[[nodes]]\nid = \"a\"\ninterval = \"30000d\"\n"),
+    )
+    .unwrap();
+    let out = simulate(&e, false);
+    assert_eq!(out.summary.links.iter().find(|l| l.target == "a").unwrap().sent, 1);
+    // A pause that runs past the end: its window is cut at the end, not inverted.
+    let pause = "[[faults]]\nkind = \"pause\"\nnode = \"a\"\nat = \"50s\"\nduration = \"1h\"\n";
+    let out = simulate(&Experiment::from_toml(Path::new("t.toml"), &format!("{good}{pause}")).unwrap(), false);
+    assert!(out.faults.iter().all(|f| f.view_from_s <= f.view_to_s && f.view_to_s <= 60.0), "{:?}", out.faults);
+    // A 1 ns interval for an hour (3.6 · 10^12 heartbeats a link) is refused before it runs,
+    // with the estimate; `allow_large` would run it.
+    let e = Experiment::from_toml(
+        Path::new("t.toml"),
+        &good
+            .replace("duration = \"1m\"", "duration = \"1h\"")
+            .replace("[[nodes]]\nid = \"a\"\n", "[defaults]\ninterval = \"1ns\"\n[[nodes]]\nid = \"a\"\n"),
+    )
+    .unwrap();
+    let err = run(&e, &RunOptions::default(), &|_| {}).err().expect("refused").to_string();
+    assert!(err.contains("7200000000002 deliveries") && err.contains("--allow-large"), "{err}");
+    // Validating a 100,000-node all-to-all experiment does not list its 10^10 links.
+    let mut nodes = String::new();
+    for i in 0..100_000 {
+        nodes.push_str(&format!("[[nodes]]\nid = \"n{i}\"\n"));
+    }
+    let huge = format!("name = \"t\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"phi\"]\n{nodes}");
+    let err = load_error(&huge);
+    assert!(err.contains("monitoring") && err.contains("9999900000 monitored links"), "{err}");
 }
 
 #[test]
@@ -727,4 +804,162 @@ fn a_fast_monitor_clock_measures_everything_in_its_own_time() {
     // Last arrival 20.010 s, suspicion 20.310 s, crash 20.060 s, all in b's clock.
     assert!((r.crashes[0].detection_time_s.unwrap() - 0.25).abs() < 1e-9, "{:?}", r.crashes);
     assert!((r.crashes[0].at_s - 20.06).abs() < 1e-9);
+}
+
+#[test]
+fn nothing_leaves_a_node_while_it_is_down_whatever_pauses_overlap_its_crash() {
+    let sender_pause =
+        "[[faults]]\nkind = \"pause\"\nnode = \"a\"\nwhat = \"sender\"\nat = \"10s\"\nduration = \"2s\"\n";
+    let crash = |at: &str, down: &str| format!("[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"{at}\"\n{down}");
+    for after_pause in ["send-now", "skip"] {
+        // Paused over [10 s, 12 s], crash-stopped at 11 s: the heartbeat `send-now` would
+        // send at the resume is never sent, so the last heartbeat is seq 99 (9.9 s, heard at
+        // 9.905 s) and the 300 ms timeout suspects at 10.205 s, before the crash: a mistake
+        // of 0.795 s that the crash ends, and detection at once (T_D = 0).
+        let body =
+            format!("[defaults]\nafter_pause = \"{after_pause}\"\n{CONSTANT_LINK}{sender_pause}{}", crash("11s", ""));
+        let out = simulate(&experiment(1, "20s", "\"fixed:timeout=300ms\"", &body), true);
+        assert_eq!(seqs(&out), (0..100).collect::<Vec<u64>>(), "{after_pause}");
+        let r = &result(&out, "fixed:timeout=300ms").qos;
+        assert_eq!(r.crashes[0].detection_time_s, Some(0.0), "{after_pause}");
+        assert_eq!(r.mistakes, 1);
+        assert!((r.mistake_duration_s.max.unwrap() - 0.795).abs() < 1e-9, "{after_pause}");
+
+        // Down over [11 s, 11.5 s] inside the pause: the restart's slots 0..=4 fall in the
+        // pause; with `send-now` one heartbeat leaves at the resume (12 s, the last missed
+        // slot, 4), else slot 5 at 12 s; then slots to 14 (12.9 s). Nothing leaves while down.
+        let body = format!(
+            "[defaults]\nafter_pause = \"{after_pause}\"\n{CONSTANT_LINK}{sender_pause}{}",
+            crash("11s", "down = \"500ms\"\n")
+        );
+        let out = simulate(&experiment(1, "13s", "\"fixed:timeout=300ms\"", &body), true);
+        let sent: Vec<(u64, u64)> =
+            trace(&out).iter().map(|(_, _, a)| (a.incarnation.unwrap(), a.sent.unwrap().0 / 1_000_000)).collect();
+        assert!(sent.iter().all(|&(_, ms)| !(11_000..11_500).contains(&ms)), "{after_pause}: sent while down");
+        let after: Vec<u64> =
+            trace(&out).iter().filter(|(_, _, a)| a.incarnation == Some(1)).map(|(_, _, a)| a.seq.unwrap()).collect();
+        let expected: Vec<u64> = if after_pause == "send-now" { (4..15).collect() } else { (5..15).collect() };
+        assert_eq!(after, expected, "{after_pause}");
+    }
+}
+
+#[test]
+fn a_monitor_paused_across_its_own_crash_buffers_nothing_while_down() {
+    // b (the monitor) is paused over [10 s, 12 s] and down over [11 s, 15 s]: datagrams
+    // buffered before the crash die with it, nothing reaches it while down, and the pause's
+    // end at 12 s (while down) delivers nothing. It hears seq 0..=99 before the pause
+    // (9.905 s) and again from the first heartbeat sent after its restart (15.0 s, seq 150).
+    let body = format!(
+        "{CONSTANT_LINK}[[faults]]\nkind = \"pause\"\nnode = \"b\"\nwhat = \"monitor\"\nat = \"10s\"\nduration = \"2s\"\n\
+         [[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"11s\"\ndown = \"4s\"\n"
+    );
+    let out = simulate(&experiment(1, "20s", "\"fixed:timeout=300ms\"", &body), true);
+    assert_eq!(seqs(&out), (0..100).chain(150..200).collect::<Vec<u64>>());
+    let r = &result(&out, "fixed:timeout=300ms").qos;
+    // Observed [0.005, 11) and [15.005, 20); the pause hid the silence until the crash, so
+    // what b would have suspected from 10.205 s is censored at 11 s.
+    assert!((r.observed_up_s - (10.995 + 4.995)).abs() < 1e-9, "{}", r.observed_up_s);
+    assert_eq!((r.mistakes, r.censored.count), (0, 1));
+}
+
+#[test]
+fn seq_after_restart_decides_whether_dedup_hears_a_restarted_node_without_a_new_incarnation() {
+    // a (100 ms heartbeats, 5 ms away) is down over [10 s, 12 s] and comes back in its old
+    // incarnation; b drops what it has seen.
+    let run_with = |seq: &str| {
+        let text = format!(
+            "name = \"t\"\nseed = 1\nduration = \"40s\"\ndetectors = [\"fixed:timeout=300ms\", \"chen:alpha=100ms\"]\n\
+             receive = \"dedup\"\n[defaults]\nseq_after_restart = \"{seq}\"\n{CONSTANT_LINK}\
+             [[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10s\"\ndown = \"2s\"\nnew_incarnation = false\n\
+             [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n"
+        );
+        simulate(&Experiment::from_toml(Path::new("t.toml"), &text).unwrap(), true)
+    };
+    // `reset` (the default): the restarted a numbers from 0 again, and seq 0..=99 were seen
+    // before the crash, so dedup drops them: a is not heard until seq 100, 10 s after its
+    // restart (22.005 s), a mistake of 10.005 s from the recovery on.
+    let reset = run_with("reset");
+    let r = &result(&reset, "fixed:timeout=300ms").qos;
+    assert_eq!(r.mistakes, 1);
+    assert!((r.mistake_duration_s.max.unwrap() - 10.005).abs() < 1e-9, "{:?}", r.mistake_duration_s);
+    assert_eq!(seqs(&reset), (0..100).chain(100..280).collect::<Vec<u64>>());
+    // `continue`: numbering resumes after the last slot before the crash (seq 100 at 12 s),
+    // so nothing repeats: heard 5 ms after the restart.
+    let cont = run_with("continue");
+    let r = &result(&cont, "fixed:timeout=300ms").qos;
+    assert_eq!(r.mistakes, 1);
+    assert!((r.mistake_duration_s.max.unwrap() - 0.005).abs() < 1e-9, "{:?}", r.mistake_duration_s);
+    assert_eq!(seqs(&cont), (0..380).collect::<Vec<u64>>());
+    assert_eq!(cont.summary.links[0].delivered, reset.summary.links[0].delivered + 100);
+}
+
+#[test]
+fn totals_are_computed_from_integers_over_every_mistake() {
+    // Three nodes, all watching all, lossy: the totals of each configuration must equal
+    // what a direct computation over every listed mistake and every link gives.
+    let text = format!(
+        "name = \"t\"\nseed = 9\nduration = \"20m\"\ndetectors = [\"fixed:timeout=150ms|400ms\", \"phi:threshold=1|3,pause=0\"]\n\
+         [network]\ndelay = {{ dist = \"lognormal\", median = \"3ms\", sigma = 0.9 }}\nloss = {{ model = \"bernoulli\", p = 0.1 }}\n\
+         [[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"300s\"\ndown = \"20s\"\n\
+         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n"
+    );
+    let out = simulate(&Experiment::from_toml(Path::new("t.toml"), &text).unwrap(), false);
+    for t in &out.summary.totals {
+        let rs: Vec<&ResultEntry> = out.summary.results.iter().filter(|r| r.detector == t.detector).collect();
+        assert_eq!(rs.len(), 6);
+        let listed: Vec<_> = rs.iter().flat_map(|r| r.qos.listed.iter().filter(|m| !m.censored)).collect();
+        assert!(listed.len() > 10, "{}: the scenario should make mistakes", t.detector);
+        assert_eq!(t.mistakes, listed.len() as u64);
+        let sum_ns: u128 = listed.iter().map(|m| (m.end - m.start).0 as u128).sum();
+        assert_eq!(t.mistake_duration_s.mean, Some(sum_ns as f64 / listed.len() as f64 / 1e9), "{}", t.detector);
+        let max_ns = listed.iter().map(|m| (m.end - m.start).0).max().unwrap();
+        assert_eq!(t.mistake_duration_s.max, Some(max_ns as f64 / 1e9));
+        let up_ns: u128 = rs.iter().map(|r| r.qos.exact.up.0 as u128).sum();
+        assert_eq!(t.observed_up_s, up_ns as f64 / 1e9);
+        let wrong_ns: u128 = rs.iter().flat_map(|r| r.qos.listed.iter()).map(|m| (m.end - m.start).0 as u128).sum();
+        assert_eq!(t.query_accuracy, Some((up_ns - wrong_ns) as f64 / up_ns as f64), "{}", t.detector);
+        assert_eq!(t.mistake_rate_per_s, Some(listed.len() as f64 / (up_ns as f64 / 1e9)));
+        assert_eq!(t.mistakes_per_day, t.mistake_rate_per_s.map(|r| r * 86_400.0));
+        let by_cause: u64 = t.mistakes_by_cause.values().sum();
+        assert_eq!(by_cause, t.mistakes);
+        // Detection over the crashes of a, on both links that watch it.
+        assert_eq!(t.detection_time_s.count, 2, "{}", t.detector);
+        let detections: Vec<f64> = rs.iter().flat_map(|r| &r.qos.crashes).filter_map(|c| c.detection_time_s).collect();
+        let mean = t.detection_time_s.mean.unwrap();
+        assert!((mean - detections.iter().sum::<f64>() / 2.0).abs() < 1e-12, "{}", t.detector);
+    }
+}
+
+#[test]
+fn replay_names_a_mistake_after_a_short_crash_recovery_as_the_simulator_does() {
+    // Heartbeats every 100 ms from 0 to 2 s, none at 1.0..=1.2 s: the 250 ms timeout
+    // crosses at 0.9 + 0.25 = 1.15 s. Declared down over [0.95 s, 1.25 s), the crossing
+    // detects the crash (T_D 0.2 s) and the suspicion outlives the recovery (`recovery`).
+    // Declared down over [0.95 s, 1.05 s), the crossing comes after the recovery: a mistake
+    // caused by the crash's silence, also `recovery`, not `network`.
+    let mut text = String::from("target,received_ns\n");
+    for i in (0..=20u64).filter(|i| !(10..=12).contains(i)) {
+        text.push_str(&format!("a,{}\n", i * 100_000_000));
+    }
+    let replay_with = |crash: CrashDecl| {
+        let config = ReplayConfig {
+            trace: "t.csv".into(),
+            detectors: vec![DetectorSpec::parse("fixed:timeout=250ms").unwrap()],
+            crashes: vec![crash],
+            monitor_crashes: vec![],
+            end: None,
+        };
+        let mut reader = TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap();
+        replay_from(&mut reader, &config, None).unwrap()
+    };
+    let ms = Nanos::from_millis;
+    let long = replay_with(CrashDecl::down("a", ms(950), ms(1250)));
+    let q = &long.results[0].qos;
+    assert_eq!(q.crashes[0].detection_time_s, Some(0.2));
+    assert_eq!(q.mistakes_by_cause.get(&fdlab::analysis::qos::Cause::Recovery), Some(&1));
+    let short = replay_with(CrashDecl::down("a", ms(950), ms(1050)));
+    let q = &short.results[0].qos;
+    assert_eq!(q.crashes[0].detection_time_s, None);
+    assert_eq!(q.mistakes, 1);
+    assert_eq!(q.mistakes_by_cause.keys().copied().collect::<Vec<_>>(), [fdlab::analysis::qos::Cause::Recovery]);
 }

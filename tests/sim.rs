@@ -897,13 +897,11 @@ fn seq_after_restart_decides_whether_dedup_hears_a_restarted_node_without_a_new_
 fn totals_are_computed_from_integers_over_every_mistake() {
     // Three nodes, all watching all, lossy: the totals of each configuration must equal
     // what a direct computation over every listed mistake and every link gives.
-    let text = format!(
-        "name = \"t\"\nseed = 9\nduration = \"20m\"\ndetectors = [\"fixed:timeout=150ms|400ms\", \"phi:threshold=1|3,pause=0\"]\n\
-         [network]\ndelay = {{ dist = \"lognormal\", median = \"3ms\", sigma = 0.9 }}\nloss = {{ model = \"bernoulli\", p = 0.1 }}\n\
+    let text = "name = \"t\"\nseed = 9\nduration = \"20m\"\ndetectors = [\"fixed:timeout=150ms|400ms\", \"phi:threshold=1|3,pause=0\"]\n\
+         [network]\ndelay = { dist = \"lognormal\", median = \"3ms\", sigma = 0.9 }\nloss = { model = \"bernoulli\", p = 0.1 }\n\
          [[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"300s\"\ndown = \"20s\"\n\
-         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n"
-    );
-    let out = simulate(&Experiment::from_toml(Path::new("t.toml"), &text).unwrap(), false);
+         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n";
+    let out = simulate(&Experiment::from_toml(Path::new("t.toml"), text).unwrap(), false);
     for t in &out.summary.totals {
         let rs: Vec<&ResultEntry> = out.summary.results.iter().filter(|r| r.detector == t.detector).collect();
         assert_eq!(rs.len(), 6);

@@ -492,23 +492,23 @@ impl Experiment {
         let links = self.monitored_link_count();
         let configurations: u64 = self.detectors.iter().map(|d| d.points().len() as u64).sum();
         let duration = self.duration.0 as u128;
-        // Heartbeats per link, from the fastest sender (an upper bound for every link), twice
-        // with duplication.
-        let fastest = (0..self.nodes.len()).map(|i| self.node(i).interval.0).min().unwrap_or(1).max(1) as u128;
+        // Heartbeats per link, from the fastest sender in real time (an upper bound for every
+        // link), twice with duplication.
+        let real_interval = |i: usize| {
+            let node = self.node(i);
+            node.clock.real(node.interval).0
+        };
+        let fastest = (0..self.nodes.len()).map(real_interval).min().unwrap_or(1).max(1) as u128;
         let duplicates = self.network.links.iter().map(|l| &l.settings).chain([&self.network.model]);
         let copies = if duplicates.filter_map(|s| s.duplicate).any(|p| p > 0.0) { 2 } else { 1 };
-        let per_link = (duration / fastest + 1) * copies;
-        let deliveries = per_link * links as u128;
-        let detector_state: u128 =
-            self.detectors.iter().map(|d| d.state_bytes() as u128 * d.points().len() as u128).sum();
+        // Events a random process draws: twice the expected count, and some.
+        let random = |mean: u128| duration / mean.max(1) * 2 + 16;
         let fault_events: u128 = self
             .faults
             .iter()
             .map(|f| match f {
-                Fault::Crash { mttf: Some(up), mttr: Some(down), .. } => {
-                    duration / (up.0 as u128 + down.0 as u128).max(1) * 2 + 16
-                }
-                Fault::Pause { every: Some(every), .. } => duration / (every.0 as u128).max(1) * 2 + 16,
+                Fault::Crash { mttf: Some(up), mttr: Some(down), .. } => random(up.0 as u128 + down.0 as u128),
+                Fault::Pause { every: Some(every), .. } => random(every.0 as u128),
                 Fault::Partition { groups, from, to, .. } => {
                     let sizes: Vec<u128> = groups.iter().map(|g| g.len() as u128).collect();
                     let total: u128 = sizes.iter().sum();
@@ -524,6 +524,21 @@ impl Experiment {
                 _ => 1,
             })
             .sum();
+        // A restart sends at once (its slot 0), and so may the end of a pause.
+        let restarts_and_resumes: u128 = self
+            .faults
+            .iter()
+            .map(|f| match f {
+                Fault::Crash { mttf: Some(up), mttr: Some(down), .. } => random(up.0 as u128 + down.0 as u128),
+                Fault::Pause { every: Some(every), .. } => random(every.0 as u128),
+                Fault::Crash { .. } | Fault::Pause { .. } => 1,
+                _ => 0,
+            })
+            .sum();
+        let per_link = (duration / fastest + 1 + restarts_and_resumes) * copies;
+        let deliveries = per_link * links as u128;
+        let detector_state: u128 =
+            self.detectors.iter().map(|d| d.state_bytes() as u128 * d.points().len() as u128).sum();
         let nodes = self.nodes.len() as u128;
         let memory_bytes = BASE_BYTES
             + nodes * 512

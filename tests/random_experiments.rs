@@ -1,0 +1,227 @@
+//! Random experiment files: whatever `validate` accepts, `run` finishes (or refuses with an
+//! error, never a panic), within the memory it estimated before it started.
+//!
+//! The files are drawn from a seeded generator: faults at random times (inside the run, at
+//! its end, past it, overlapping), extreme lengths and rates, tiny and huge intervals, clock
+//! rates at and beyond their bounds. The test profile keeps overflow checks on, so an
+//! arithmetic overflow anywhere in a run is a panic here. A counting allocator measures each
+//! run's peak memory; this file holds one test so that nothing else allocates meanwhile.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fdlab::experiment::Experiment;
+use fdlab::sim::{RunOptions, SimError, run};
+use rand::{Rng, SeedableRng};
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged; the counters only
+// observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn pick<'a, R: Rng>(rng: &mut R, from: &[&'a str]) -> &'a str {
+    from[rng.random_range(0..from.len())]
+}
+
+/// One random experiment file (it may or may not be valid).
+fn random_file(rng: &mut impl Rng) -> String {
+    const DURATIONS: &[&str] = &["1ms", "700ms", "5s", "1m", "10m"];
+    const INSTANTS: &[&str] = &["0", "1ns", "3ms", "2s", "30s", "59s", "1m", "10m", "11m", "1h", "40000d"];
+    const LENGTHS: &[&str] = &["0", "1ns", "1us", "250ms", "3s", "1m", "2h", "100000d", "200000d"];
+    const INTERVALS: &[&str] = &["1ns", "1us", "1ms", "10ms", "100ms", "1s", "1h", "30000d"];
+    const RATES: &[&str] = &["0.5", "1", "1.001", "0.999999999", "2", "2.5", "0"];
+    const DETECTORS: &[&str] = &[
+        "\"fixed:timeout=300ms\"",
+        "\"phi:threshold=1..4,pause=0\"",
+        "\"phi-exp:threshold=8\"",
+        "\"chen:alpha=50ms\"",
+        "\"eventually-perfect\"",
+        "\"fixed:timeout=1ns|1h\"",
+        "\"empirical:threshold=0.9..0.99..0.09\"",
+        "\"akka-cluster\"",
+        "\"deadline:interval=1s,pause=0\"",
+    ];
+    let nodes = rng.random_range(2..=4);
+    let ids: Vec<String> = (0..nodes).map(|i| format!("n{i}")).collect();
+    let node = |rng: &mut dyn rand::RngCore| ids[rng.next_u32() as usize % ids.len()].clone();
+    let mut text = format!(
+        "name = \"r\"\nseed = {}\nduration = \"{}\"\ndetectors = [{}]\nreceive = \"{}\"\n",
+        rng.random::<u32>(),
+        pick(rng, DURATIONS),
+        (0..rng.random_range(1..=3)).map(|_| pick(rng, DETECTORS)).collect::<Vec<_>>().join(", "),
+        pick(rng, &["raw", "dedup", "drop-stale"]),
+    );
+    text.push_str(&format!(
+        "[defaults]\ninterval = \"{}\"\nafter_pause = \"{}\"\nseq_after_restart = \"{}\"\n",
+        pick(rng, INTERVALS),
+        pick(rng, &["skip", "send-now"]),
+        pick(rng, &["reset", "continue"]),
+    ));
+    if rng.random_bool(0.3) {
+        text.push_str(&format!("clock_rate = {}\n", pick(rng, RATES)));
+    }
+    if rng.random_bool(0.2) {
+        text.push_str(&format!("jitter = \"{}\"\n", pick(rng, &["0", "1ns", "5ms", "2s"])));
+    }
+    text.push_str(&format!(
+        "[network]\ndelay = {}\nloss = {}\nduplicate = {}\nfifo = {}\n",
+        pick(
+            rng,
+            &[
+                "{ dist = \"constant\", value = \"2ms\" }",
+                "{ dist = \"lognormal\", median = \"3ms\", sigma = 0.8 }",
+                "{ dist = \"pareto\", scale = \"1ms\", shape = 1.1 }",
+                "{ dist = \"uniform\", min = \"0\", max = \"1h\" }",
+                "{ dist = \"exponential\", mean = \"40000d\" }",
+            ]
+        ),
+        pick(
+            rng,
+            &[
+                "{ model = \"none\" }",
+                "{ model = \"bernoulli\", p = 0.3 }",
+                "{ model = \"bernoulli\", p = 1 }",
+                "{ model = \"gilbert-elliott\", p = 0.01, r = 0.3 }",
+            ]
+        ),
+        pick(rng, &["0", "0.1", "1"]),
+        rng.random_bool(0.5),
+    ));
+    text.push_str(&format!(
+        "[monitoring]\nmode = \"{}\"\nk = {}\n",
+        pick(rng, &["all", "ring"]),
+        rng.random_range(1..=3)
+    ));
+    for id in &ids {
+        text.push_str(&format!("[[nodes]]\nid = \"{id}\"\n"));
+    }
+    for _ in 0..rng.random_range(0..=4) {
+        let fault = match rng.random_range(0..9) {
+            0 => format!("kind = \"crash\"\nnode = \"{}\"\nat = \"{}\"\n", node(rng), pick(rng, INSTANTS)),
+            1 => format!(
+                "kind = \"crash\"\nnode = \"{}\"\nat = \"{}\"\ndown = \"{}\"\nnew_incarnation = {}\n",
+                node(rng),
+                pick(rng, INSTANTS),
+                pick(rng, LENGTHS),
+                rng.random_bool(0.5)
+            ),
+            2 => format!(
+                "kind = \"crash\"\nnode = \"{}\"\nmttf = \"{}\"\nmttr = \"{}\"\n",
+                node(rng),
+                pick(rng, LENGTHS),
+                pick(rng, LENGTHS)
+            ),
+            3 => format!(
+                "kind = \"pause\"\nnode = \"{}\"\nwhat = \"{}\"\nat = \"{}\"\nduration = \"{}\"\n",
+                node(rng),
+                pick(rng, &["node", "sender", "monitor"]),
+                pick(rng, INSTANTS),
+                pick(rng, LENGTHS)
+            ),
+            4 => format!(
+                "kind = \"pause\"\nnode = \"{}\"\nevery = \"{}\"\ndurations = {{ dist = \"exponential\", mean = \"{}\" }}\n",
+                node(rng),
+                pick(rng, LENGTHS),
+                pick(rng, &["1ms", "1s", "1h"])
+            ),
+            5 => format!(
+                "kind = \"partition\"\nat = \"{}\"\nduration = \"{}\"\ngroups = [[\"{}\"], [\"{}\"]]\n",
+                pick(rng, INSTANTS),
+                pick(rng, LENGTHS),
+                node(rng),
+                node(rng)
+            ),
+            6 => format!(
+                "kind = \"omission\"\nnode = \"{}\"\np = {}\nat = \"{}\"\n",
+                node(rng),
+                pick(rng, &["0", "0.5", "1", "1.5"]),
+                pick(rng, INSTANTS)
+            ),
+            7 => format!(
+                "kind = \"delay-spike\"\nat = \"{}\"\nduration = \"{}\"\nextra = \"{}\"\n",
+                pick(rng, INSTANTS),
+                pick(rng, LENGTHS),
+                pick(rng, LENGTHS)
+            ),
+            _ => format!(
+                "kind = \"loss-burst\"\nat = \"{}\"\nduration = \"{}\"\np = {}\n",
+                pick(rng, INSTANTS),
+                pick(rng, LENGTHS),
+                pick(rng, &["0.5", "1"])
+            ),
+        };
+        text.push_str("[[faults]]\n");
+        text.push_str(&fault);
+    }
+    text
+}
+
+/// How many files, and the most configuration-heartbeats a drawn run may take to be run here
+/// (larger valid ones are only validated and estimated, to keep the test to seconds).
+const FILES: u64 = 20_000;
+const MAX_WORK_RUN: u128 = 400_000;
+
+#[test]
+fn whatever_validates_runs_within_its_estimate_or_is_refused_and_nothing_panics() {
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(2026);
+    let (mut valid, mut ran, mut refused) = (0, 0, 0);
+    for n in 0..FILES {
+        let text = random_file(&mut rng);
+        let Ok(e) = Experiment::from_toml(Path::new("random.toml"), &text) else { continue };
+        valid += 1;
+        let estimate = e.estimate();
+        if estimate.work() > MAX_WORK_RUN {
+            if estimate.fits().is_err() {
+                // Refused up front, before any allocation for it.
+                let err = run(&e, &RunOptions { threads: 1, ..RunOptions::default() }, &|_| {}).err();
+                assert!(matches!(err, Some(SimError::TooLarge(_))), "file {n}:\n{text}");
+                refused += 1;
+            }
+            continue;
+        }
+        let before = CURRENT.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let result = run(&e, &RunOptions { threads: 1, ..RunOptions::default() }, &|_| {});
+        let peak = PEAK.load(Ordering::Relaxed) - before;
+        match result {
+            Ok(out) => {
+                assert!(
+                    peak as u128 <= estimate.memory_bytes,
+                    "file {n}: peak {peak} B above the estimate {}:\n{text}",
+                    estimate.memory_bytes
+                );
+                assert!(
+                    out.deliveries as u128 <= estimate.deliveries,
+                    "file {n}: more deliveries than estimated:\n{text}"
+                );
+                ran += 1;
+            }
+            Err(err) => panic!("file {n}: a valid experiment failed to run: {err}\n{text}"),
+        }
+    }
+    eprintln!("{FILES} files: {valid} valid, {ran} run, {refused} refused as too large");
+    // The generator must exercise every branch, not just produce garbage.
+    assert!(valid > FILES / 20, "{valid} valid files");
+    assert!(ran > FILES / 40, "{ran} runs");
+    assert!(refused > 0, "no file was large enough to be refused");
+}

@@ -388,12 +388,15 @@ fn machine_memory() -> Option<u128> {
 impl std::fmt::Display for Estimate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mib = |b: u128| b.div_ceil(1 << 20);
+        let plural = |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
         write!(
             f,
-            "{} monitored links × {} detector configurations, up to {} deliveries ({} configuration-heartbeats), \
+            "{} monitored {} × {} detector {}, up to {} deliveries ({} configuration-heartbeats), \
              about {} MiB of memory",
             self.links,
+            plural(self.links, "link", "links"),
             self.configurations,
+            plural(self.configurations, "configuration", "configurations"),
             self.deliveries,
             self.work(),
             mib(self.memory_bytes)

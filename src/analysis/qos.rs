@@ -456,6 +456,41 @@ mod tests {
     }
 
     #[test]
+    fn causes_are_read_from_the_windows_the_silence_met_in_their_order() {
+        let w = |a: u64, b: u64| vec![(s(a), s(b))];
+        let all = CauseWindows {
+            monitor_pauses: w(10, 11),
+            target_pauses: w(20, 21),
+            target_down: w(30, 31),
+            cuts: w(40, 41),
+        };
+        // A silence from `from` to `to` meets a window [a, b) when a ≤ to and b > from.
+        assert_eq!(all.cause(s(9), s(10)), Cause::MonitorPause);
+        assert_eq!(all.cause(s(11), s(15)), Cause::Network, "a window that ended as the silence began");
+        assert_eq!(all.cause(s(5), s(9)), Cause::Network, "a window that begins after the suspicion");
+        assert_eq!(all.cause(s(19), s(20)), Cause::TargetPause);
+        assert_eq!(all.cause(s(29), s(35)), Cause::Recovery);
+        assert_eq!(all.cause(s(31), s(35)), Cause::Network);
+        assert_eq!(all.cause(s(39), s(45)), Cause::Partition);
+        // Several met: monitor pause > target pause > recovery > partition.
+        assert_eq!(all.cause(s(0), s(50)), Cause::MonitorPause);
+        assert_eq!(all.cause(s(15), s(50)), Cause::TargetPause);
+        assert_eq!(all.cause(s(25), s(50)), Cause::Recovery);
+        let f = all.into_cause_fn();
+        assert_eq!(f(s(35), s(40)), Cause::Partition);
+    }
+
+    #[test]
+    fn causes_have_the_names_the_files_use() {
+        let names: Vec<&str> = CAUSES.iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["network", "partition", "target_pause", "monitor_pause", "recovery"]);
+        // The JSON keys of `mistakes_by_cause` are the same names.
+        for c in CAUSES {
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.name()));
+        }
+    }
+
+    #[test]
     fn mistakes_rate_and_accuracy_without_crashes() {
         let mut q = QosAccumulator::new(GroundTruth::always_up());
         q.on_heartbeat(s(0), None);

@@ -118,7 +118,7 @@ pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) 
     if guess.is_nan() || guess >= u64::MAX as f64 {
         return if reached(Nanos::MAX) { Some(search_up(now, reached)) } else { None };
     }
-    let mut t = Nanos((guess.max(0.0) as u64).max(now.0 + 1));
+    let mut t = Nanos((guess.max(0.0) as u64).max(now.0.saturating_add(1)));
     // A wrong guess by more than a few steps would mean a broken formula; fall back to an
     // exponential search rather than stepping one nanosecond at a time.
     for _ in 0..8 {
@@ -127,7 +127,7 @@ pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) 
                 Some(next) => t = Nanos(next),
                 None => return None,
             }
-        } else if t.0 > now.0 + 1 && reached(Nanos(t.0 - 1)) {
+        } else if t.0 > now.0.saturating_add(1) && reached(Nanos(t.0 - 1)) {
             t = Nanos(t.0 - 1);
         } else {
             return Some(t);
@@ -164,5 +164,10 @@ mod tests {
         }
         assert_eq!(refine_crossing(Nanos(2_000_000), 0.0, reached), Some(Nanos(2_000_000)));
         assert_eq!(refine_crossing(Nanos(0), f64::INFINITY, |_| false), None);
+        // At the end of time: no overflow, in either direction.
+        assert_eq!(refine_crossing(Nanos::MAX, 0.0, |_| false), None);
+        assert_eq!(refine_crossing(Nanos::MAX, 0.0, |t| t == Nanos::MAX), Some(Nanos::MAX));
+        assert_eq!(refine_crossing(Nanos(u64::MAX - 1), 1e30, |t| t == Nanos::MAX), Some(Nanos::MAX));
+        assert_eq!(refine_crossing(Nanos(u64::MAX - 1), f64::NAN, |_| false), None);
     }
 }

@@ -657,7 +657,10 @@ pub fn replay_to_dir(
     crate::report::check_outside(&config.trace, out, "the input trace")?;
     let place = levels.map(|l| levels_place(l, &config.trace, out)).transpose()?;
     let writer = ResultsWriter::begin(out)?;
-    if let Some(l) = levels.filter(|l| !l.allow_large) {
+    // The estimate reads the trace's start a second time: only a regular file can be read
+    // twice (a pipe's rows would be lost to the replay). Other inputs rely on the cap below.
+    let regular = std::fs::metadata(&config.trace).is_ok_and(|m| m.is_file());
+    if let Some(l) = levels.filter(|l| !l.allow_large && regular) {
         let estimate = estimate_levels(config, l.every)?;
         if estimate.bytes > LEVELS_LIMIT_BYTES {
             let factor = estimate.bytes as f64 / (LEVELS_LIMIT_BYTES as f64 / 4.0);

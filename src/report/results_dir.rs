@@ -419,6 +419,7 @@ pub struct NewFile {
     staged: Staged,
     writer: io::BufWriter<File>,
     path: PathBuf,
+    flag: &'static str,
 }
 
 impl NewFile {
@@ -437,7 +438,7 @@ impl NewFile {
         std::fs::create_dir_all(dir).map_err(OutputError::io("creating", dir))?;
         staging::remove_leftovers(dir).map_err(OutputError::io("removing what an interrupted fdlab left in", dir))?;
         let (staged, file) = Staged::file_in(dir, "").map_err(OutputError::io("cannot write in", dir))?;
-        Ok(NewFile { staged, writer: io::BufWriter::with_capacity(1 << 20, file), path: path.to_path_buf() })
+        Ok(NewFile { staged, writer: io::BufWriter::with_capacity(1 << 20, file), path: path.to_path_buf(), flag })
     }
 
     pub fn writer(&mut self) -> &mut io::BufWriter<File> {
@@ -446,10 +447,10 @@ impl NewFile {
 
     pub fn commit(mut self) -> Result<(), OutputError> {
         self.writer.flush().map_err(OutputError::io("writing", &self.path))?;
-        let path = self.path;
+        let (path, flag) = (self.path, self.flag);
         self.staged.link_to_new(&path).map_err(|source| match source.kind() {
             io::ErrorKind::AlreadyExists => OutputError::BadPath {
-                flag: "--levels",
+                flag,
                 path: path.clone(),
                 reason: "appeared while fdlab was writing it; left as it is".into(),
             },

@@ -90,7 +90,19 @@ impl Staged {
     /// removed), so that a file that appeared at `to` meanwhile is never replaced.
     pub fn link_to_new(mut self, to: &Path) -> io::Result<()> {
         let mut registry = registry();
-        std::fs::hard_link(&self.path, to)?;
+        match std::fs::hard_link(&self.path, to) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+            // A file system without hard links: check, then rename (a file appearing in
+            // between is the only case not caught).
+            Err(_) if std::fs::symlink_metadata(to).is_err() => {
+                std::fs::rename(&self.path, to)?;
+                registry.remove(&self.path);
+                self.done = true;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
         registry.remove(&self.path);
         self.done = true;
         drop(registry);

@@ -339,3 +339,25 @@ fn levels_estimated_above_2_gb_are_refused_before_the_replay() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(out.join("levels.csv")).unwrap().lines().count(), 1 + 201);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_trace_from_a_pipe_replays_whole_with_levels() {
+    // The size estimate reads a trace's start a second time: never a pipe's.
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fdlab"))
+        .args(["replay", "/dev/stdin", "-d", "fixed:timeout=300ms", "--out", s(&out), "--every", "250ms"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(TRACE.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["results"][0]["heartbeats"], 5);
+    assert_eq!(std::fs::read_to_string(out.join("levels.csv")).unwrap().lines().count(), 1 + 4);
+}

@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fdlab::detector::DetectorSpec;
 use fdlab::experiment::{Experiment, QUICKSTART};
-use fdlab::replay::{self, CrashDecl, LevelSampler, ReplayConfig};
-use fdlab::report::{AtomicFile, check_replaceable, parent_dir, write_atomic, write_run};
+use fdlab::replay::{self, CrashDecl, LevelsOutput, ReplayConfig};
+use fdlab::report::{ResultsWriter, parent_dir, write_run};
 use fdlab::sim::RunOptions;
 use fdlab::time::Nanos;
 
@@ -48,7 +48,9 @@ struct ReplayArgs {
     /// repeat for more. A knob may be a sweep: `phi:threshold=1..16`, `fixed:timeout=100ms|1s`.
     #[arg(long = "detector", short = 'd', required = true, value_name = "SPEC")]
     detectors: Vec<DetectorSpec>,
-    /// Where to write summary.json and mistakes.csv [default: results/<trace file stem>].
+    /// Results directory [default: results/<trace file stem>]: summary.json, mistakes.csv, the
+    /// percentile files, and levels.csv with --every. Replaced as a whole, and only if fdlab
+    /// wrote it (its .fdlab-manifest lists everything in it).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Declare that TARGET crashed at TIME and never came back (`b@90s`), or was down from
@@ -64,12 +66,19 @@ struct ReplayArgs {
     /// that wrote the trace.
     #[arg(long, value_name = "TIME")]
     end: Option<Nanos>,
-    /// Write sampled levels (`time_ns,target,detector,level,suspected`) to this CSV.
+    /// Sample every detector's level every DUR, e.g. `100ms`, into levels.csv in the results
+    /// directory (`time_ns,[monitor,]target,detector,level,suspected`). The size is estimated
+    /// before the replay starts (samples × detector configurations × links × about 40 bytes)
+    /// and refused above 2 GB unless --allow-large is given.
+    #[arg(long, value_name = "DUR")]
+    every: Option<Nanos>,
+    /// Write --every's levels here instead: a path inside the results directory, or a new file
+    /// elsewhere (fdlab never replaces a file outside its results directories, nor the trace).
     #[arg(long, requires = "every", value_name = "FILE")]
     levels: Option<PathBuf>,
-    /// Sampling period for --levels, e.g. `100ms`.
-    #[arg(long, requires = "levels", value_name = "DUR")]
-    every: Option<Nanos>,
+    /// Write --every's levels even when they are estimated above 2 GB.
+    #[arg(long, requires = "every")]
+    allow_large: bool,
 }
 
 #[derive(clap::Args)]
@@ -98,13 +107,41 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Err(e) = remove_staging_on_signals() {
+        eprintln!("error: installing the signal handler: {e}");
+        return ExitCode::FAILURE;
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// On SIGINT (Ctrl-C), SIGTERM or SIGHUP: removes every staging path fdlab has registered
+/// (results being written, levels, charts) and exits with 128 + the signal's number (130,
+/// 143, 129), as a shell reports a process the signal ended. signal-hook rather than ctrlc:
+/// its handler thread is told which signal came (ctrlc's is not, so 130 and 143 could not be
+/// told apart), and it runs as an ordinary thread, so it may take the staging registry's lock
+/// and remove files, which a handler in signal context may not.
+#[cfg(unix)]
+fn remove_staging_on_signals() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            fdlab::report::staging::remove_all_and_exit(128 + signal);
+        }
+    })?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn remove_staging_on_signals() -> std::io::Result<()> {
+    Ok(())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -131,16 +168,11 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("refusing to run {e} (`--allow-large` runs it anyway)"))?;
     }
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&experiment.name));
-    // Before simulating: a long run must not end in a refusal to write.
-    check_replaceable(&out)?;
+    // Before simulating: a long run must not end in a refusal to write, or an unwritable
+    // directory. This creates the parent and the staging directory there.
+    let writer = ResultsWriter::begin(&out)?;
     // A recorded trace is kept beside the output directory (same file system) until written.
-    let scratch_dir = if args.trace {
-        let parent = parent_dir(&out);
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        Some(parent.to_path_buf())
-    } else {
-        None
-    };
+    let scratch_dir = args.trace.then(|| parent_dir(&out).to_path_buf());
     let options = RunOptions {
         seed: args.seed,
         base_dir,
@@ -155,7 +187,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     bar.finish();
     let rows = output.trace.as_ref().map_or(Ok(0), |t| t.row_count()).context("reading the recorded trace")?;
     let bar = Progress::new(rows, "of trace.csv written");
-    write_run(&out, &output, &|written| bar.advance(written)).with_context(|| format!("writing {}", out.display()))?;
+    write_run(writer, &output, &|written| bar.advance(written))?;
     bar.finish();
     eprintln!("wrote {} ({} heartbeats delivered)", out.display(), output.deliveries);
     print_stdout(&output.summary.table())?;
@@ -240,10 +272,8 @@ impl Progress {
 }
 
 fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
-    if args.every == Some(Nanos::ZERO) {
-        anyhow::bail!("--every must be greater than zero");
-    }
     let out = args.out.clone().unwrap_or_else(|| replay::default_out_dir(&args.trace));
+    let levels = args.every.map(|every| LevelsOutput { every, path: args.levels, allow_large: args.allow_large });
     let config = ReplayConfig {
         trace: args.trace,
         detectors: args.detectors,
@@ -251,29 +281,11 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
         monitor_crashes: args.monitor_crashes,
         end: args.end,
     };
-    let mut levels_file = match &args.levels {
-        Some(path) => Some(AtomicFile::create(path).with_context(|| format!("creating {}", path.display()))?),
-        None => None,
-    };
-    let sampler = match (&mut levels_file, args.every) {
-        (Some(f), Some(every)) => Some(LevelSampler { every, out: f.writer() }),
-        _ => None,
-    };
-    let summary = replay::replay(&config, sampler)?;
-    let summary_path = out.join("summary.json");
-    write_atomic(&summary_path, summary.to_json().as_bytes())
-        .with_context(|| format!("writing {}", summary_path.display()))?;
-    let mistakes_path = out.join("mistakes.csv");
-    write_atomic(&mistakes_path, summary.mistakes_csv().as_bytes())
-        .with_context(|| format!("writing {}", mistakes_path.display()))?;
-    for (name, bytes) in fdlab::report::distribution_files(&summary) {
-        let path = out.join(name);
-        write_atomic(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    let summary = replay::replay_to_dir(&config, &out, levels.as_ref())?;
+    for w in &summary.trace_warnings {
+        eprintln!("warning: {}: {}", config.trace.display(), w.message);
     }
-    if let (Some(f), Some(path)) = (levels_file, &args.levels) {
-        f.commit().with_context(|| format!("writing {}", path.display()))?;
-    }
-    eprintln!("wrote {}", summary_path.display());
+    eprintln!("wrote {}", out.display());
     print_stdout(&summary.table())
 }
 

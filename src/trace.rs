@@ -6,7 +6,9 @@
 //! columns are ignored, so a user's own export can carry more.
 //!
 //! The reader streams: it never holds the trace in memory, and node names are interned to
-//! small integers so that a 10-million-row trace costs one pass.
+//! small integers so that a 10-million-row trace costs one pass. A UTF-8 byte-order mark at
+//! the start and CRLF line ends are accepted. Timestamps above [`MAX_TIME_NS`] (2^62 ns,
+//! 146 years) and lines longer than [`MAX_LINE`] bytes are errors naming the line.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -16,6 +18,14 @@ use std::path::{Path, PathBuf};
 
 use crate::detector::Arrival;
 use crate::time::Nanos;
+
+/// The largest timestamp a trace may hold: 2^62 ns, 146 years from its start. Larger values
+/// are not times a heartbeat was received or sent, and sums of them would overflow.
+pub const MAX_TIME_NS: u64 = 1 << 62;
+
+/// The longest line a trace may have, in bytes: a row is a few dozen; this bounds the memory
+/// that a file without line breaks (not a trace) can take.
+pub const MAX_LINE: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
@@ -80,6 +90,8 @@ struct Lines<R: Read> {
     number: u64,
 }
 
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 impl<R: Read> Lines<R> {
     fn new(reader: R) -> Lines<R> {
         Lines {
@@ -97,11 +109,20 @@ impl<R: Read> Lines<R> {
         use std::io::BufRead;
         loop {
             self.line.clear();
-            let n = self.reader.read_until(b'\n', &mut self.line).map_err(|e| e.to_string())?;
+            let n = (&mut self.reader)
+                .take(MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut self.line)
+                .map_err(|e| e.to_string())?;
             if n == 0 {
                 return Ok(false);
             }
             self.number += 1;
+            if self.line.len() > MAX_LINE && self.line.last() != Some(&b'\n') {
+                return Err(format!("longer than {MAX_LINE} bytes (a trace has one heartbeat per line)"));
+            }
+            if self.number == 1 && self.line.starts_with(BOM) {
+                self.line.drain(..BOM.len());
+            }
             while matches!(self.line.last(), Some(b'\n' | b'\r')) {
                 self.line.pop();
             }
@@ -179,6 +200,26 @@ impl TraceReader<File> {
         let file = File::open(path).map_err(|source| TraceError::Io { path: path.to_path_buf(), source })?;
         TraceReader::new(path, file)
     }
+
+    /// The `received_ns` of the file's last row, read from its end without reading the rest
+    /// (for estimates before a replay); `None` if it cannot be read there (the replay then
+    /// finds what is wrong, naming the line).
+    pub fn last_received(&self) -> Option<Nanos> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = File::open(&self.path).ok()?;
+        let len = file.metadata().ok()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(1 << 16))).ok()?;
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail).ok()?;
+        let tail = tail.trim_ascii_end();
+        // The whole last line, after a line break (the first line is the header).
+        let start = memchr::memrchr(b'\n', tail)? + 1;
+        let mut lines = Lines::new(&tail[start..]);
+        if !lines.next_record().ok()? || lines.len() != self.width {
+            return None;
+        }
+        parse_u64(lines.get(self.columns.received).trim_ascii()).filter(|&t| t <= MAX_TIME_NS).map(Nanos)
+    }
 }
 
 impl<R: Read> TraceReader<R> {
@@ -252,7 +293,7 @@ impl<R: Read> TraceReader<R> {
             return Err(self.bad(line, format!("{} fields where the header has {}", self.lines.len(), self.width)));
         }
         let c = self.columns;
-        let received = Nanos(self.integer(c.received, "received_ns", line)?);
+        let received = Nanos(self.time(c.received, "received_ns", line)?);
         if received < self.last_received {
             return Err(self.bad(
                 line,
@@ -274,6 +315,9 @@ impl<R: Read> TraceReader<R> {
             incarnation: optional(self, c.incarnation, "incarnation")?,
             sent: optional(self, c.sent, "sent_ns")?.map(Nanos),
         };
+        if let Some(sent) = arrival.sent.filter(|s| s.0 > MAX_TIME_NS) {
+            return Err(self.beyond(line, "sent_ns", sent.0));
+        }
         let target = self.intern(c.target, "target", line)?;
         let monitor = match c.monitor {
             Some(i) => self.intern(i, "monitor", line)?,
@@ -284,6 +328,25 @@ impl<R: Read> TraceReader<R> {
 
     fn bad(&self, line: u64, message: String) -> TraceError {
         TraceError::Bad { path: self.path.clone(), line, message }
+    }
+
+    /// A timestamp: an integer no larger than [`MAX_TIME_NS`].
+    fn time(&self, index: usize, name: &str, line: u64) -> Result<u64, TraceError> {
+        let value = self.integer(index, name, line)?;
+        if value > MAX_TIME_NS {
+            return Err(self.beyond(line, name, value));
+        }
+        Ok(value)
+    }
+
+    fn beyond(&self, line: u64, name: &str, value: u64) -> TraceError {
+        self.bad(
+            line,
+            format!(
+                "column `{name}`: {value} is beyond 2^62 ns (146 years); timestamps are nanoseconds from the \
+                 trace's start"
+            ),
+        )
     }
 
     fn integer(&self, index: usize, name: &str, line: u64) -> Result<u64, TraceError> {
@@ -475,6 +538,33 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("not closed"), "{e}");
         let e = read_all("").unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn a_bom_and_crlf_are_plain_input_and_long_lines_and_huge_times_are_named() {
+        let plain = read_all("target,received_ns\na,10\na,20\n").unwrap();
+        assert_eq!(read_all("\u{feff}target,received_ns\r\na,10\r\na,20\r\n").unwrap(), plain);
+        // A BOM is only a BOM at the very start.
+        let e = read_all("target,received_ns\n\u{feff}a,10\n");
+        assert!(e.is_ok());
+        let long = format!("target,received_ns\na,10\n{}\n", "x".repeat(MAX_LINE + 1));
+        let e = read_all(&long).unwrap_err().to_string();
+        assert!(e.contains("line 3: longer than 1048576 bytes"), "{e}");
+        let e = read_all("target,received_ns\na,4611686018427387905\n").unwrap_err().to_string();
+        assert!(e.contains("line 2: column `received_ns`: 4611686018427387905 is beyond 2^62 ns"), "{e}");
+        let e = read_all("target,received_ns,sent_ns\na,10,18446744073709551615\n").unwrap_err().to_string();
+        assert!(e.contains("line 2: column `sent_ns`"), "{e}");
+        assert!(read_all("target,received_ns\na,4611686018427387904\n").is_ok());
+    }
+
+    #[test]
+    fn the_last_rows_time_is_read_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "received_ns,target\n5,a\n\"7\",\"b,c\"\r\n\n").unwrap();
+        assert_eq!(TraceReader::open(&path).unwrap().last_received(), Some(Nanos(7)));
+        std::fs::write(&path, "received_ns,target\n").unwrap();
+        assert_eq!(TraceReader::open(&path).unwrap().last_received(), None);
     }
 
     #[test]

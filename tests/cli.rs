@@ -90,7 +90,8 @@ fn replay_writes_summary_and_levels() {
     assert!(lines.contains(&"750000000,b,fixed:timeout=300ms,0.549,true"), "{text}");
     // At 1 s the heartbeat received at 1.001 s is not yet in.
     assert!(lines.contains(&"1000000000,b,fixed:timeout=300ms,0.099,false"), "{text}");
-    // A label with commas is quoted, so the file stays five columns.
+    // A label with commas is quoted, so the file stays five columns. Without --levels, the
+    // levels go into the results directory (which the second replay replaces).
     let o = fdlab(&[
         "replay",
         &trace,
@@ -98,13 +99,11 @@ fn replay_writes_summary_and_levels() {
         "phi:threshold=8,pause=2s",
         "--out",
         out.to_str().unwrap(),
-        "--levels",
-        levels.to_str().unwrap(),
         "--every",
         "500ms",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(&levels).unwrap();
+    let text = std::fs::read_to_string(out.join("levels.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     for row in reader.records() {
         let row = row.unwrap();
@@ -259,13 +258,19 @@ fn run_never_replaces_a_directory_it_did_not_write() {
     assert!(stderr(&refused).contains("holds `notes`, which fdlab does not write"), "{}", stderr(&refused));
     assert_eq!(std::fs::read_to_string(out.join("notes/plan.txt")).unwrap(), "mine");
     assert!(!out.join("summary.json").exists());
-    // A results directory is replaced by the next run, charts and a replay's levels included...
+    // A results directory is replaced by the next run, the charts `run` drew included...
     std::fs::remove_dir_all(out.join("notes")).unwrap();
     assert!(fdlab(&["run", "--out", o]).status.success());
-    std::fs::write(out.join("levels.csv"), "time_ns\n").unwrap();
+    assert!(out.join("charts/tradeoff.png").exists() && out.join("report.html").exists());
     assert!(fdlab(&["run", "--no-charts", "--trace", "--out", o]).status.success());
-    assert!(out.join("trace.csv").exists() && !out.join("charts").exists() && !out.join("levels.csv").exists());
-    // ...but not once a user's file sits among the results.
+    assert!(out.join("trace.csv").exists() && !out.join("charts").exists() && !out.join("report.html").exists());
+    // ...but not once a user's file sits among the results, even one named as fdlab names
+    // its outputs (fdlab replaces only what its manifest lists).
+    std::fs::write(out.join("levels.csv"), "time_ns\n").unwrap();
+    let refused = fdlab(&["run", "--no-charts", "--out", o]);
+    assert!(stderr(&refused).contains("holds `levels.csv`, which fdlab did not write"), "{}", stderr(&refused));
+    assert_eq!(std::fs::read_to_string(out.join("levels.csv")).unwrap(), "time_ns\n");
+    std::fs::remove_file(out.join("levels.csv")).unwrap();
     std::fs::write(out.join("timeline/mine.txt"), "mine").unwrap();
     let refused = fdlab(&["run", "--no-charts", "--out", o]);
     assert!(stderr(&refused).contains("holds `timeline/mine.txt`"), "{}", stderr(&refused));

@@ -35,6 +35,23 @@ pub struct SummaryFile {
     /// What happened to the datagrams on each link (simulations).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkEntry>,
+    /// Rows of a replayed trace that are legal but worth knowing about (replays).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trace_warnings: Vec<TraceWarning>,
+}
+
+/// Rows of one kind in a replayed trace that fdlab accepts but a reader should know about.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceWarning {
+    /// `seq_decreased` (reordering within an incarnation) or `received_before_sent`
+    /// (the hosts' clocks differ).
+    pub kind: &'static str,
+    /// How many rows.
+    pub rows: u64,
+    /// The line of the first one.
+    pub first_line: u64,
+    /// The whole warning, as printed.
+    pub message: String,
 }
 
 impl SummaryFile {
@@ -55,6 +72,7 @@ impl SummaryFile {
             results,
             totals: Vec::new(),
             links: Vec::new(),
+            trace_warnings: Vec::new(),
         }
     }
 

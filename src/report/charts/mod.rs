@@ -33,6 +33,8 @@ pub enum ChartError {
     Draw { file: PathBuf, message: String },
     #[error("{file}: {source}")]
     Io { file: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Output(#[from] crate::report::OutputError),
 }
 
 /// A chart that can draw itself on any plotters backend.
@@ -62,36 +64,47 @@ fn register_font() {
     });
 }
 
-/// Draws `figure` to `dir/NAME.png` and `dir/NAME.svg`, each written to a temporary file
-/// first and then renamed.
+/// Draws `figure` to `dir/NAME.png` and `dir/NAME.svg`, each written under a staging name
+/// first (removed if the process is interrupted) and then renamed.
 pub fn save(figure: &impl Figure, dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), ChartError> {
+    use crate::report::staging::Staged;
     register_font();
-    std::fs::create_dir_all(dir).map_err(|source| ChartError::Io { file: dir.to_path_buf(), source })?;
+    let io = |file: &Path| {
+        let file = file.to_path_buf();
+        move |source| ChartError::Io { file, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let png = dir.join(format!("{name}.png"));
     let svg = dir.join(format!("{name}.svg"));
     let draw_error = |file: &Path, message: String| ChartError::Draw { file: file.to_path_buf(), message };
-    let tmp_png = dir.join(format!(".{name}.tmp.png"));
+    // The backends write by name; the suffix tells the bitmap backend the format.
+    let (tmp_png, _) = Staged::file_in(dir, ".png").map_err(io(dir))?;
     {
-        let root = BitMapBackend::new(&tmp_png, figure.size()).into_drawing_area();
+        let root = BitMapBackend::new(tmp_png.path(), figure.size()).into_drawing_area();
         figure.draw(&root).map_err(|m| draw_error(&png, m))?;
         root.present().map_err(|e| draw_error(&png, e.to_string()))?;
     }
-    let tmp_svg = dir.join(format!(".{name}.tmp.svg"));
+    let (tmp_svg, _) = Staged::file_in(dir, ".svg").map_err(io(dir))?;
     {
-        let root = SVGBackend::new(&tmp_svg, figure.size()).into_drawing_area();
+        let root = SVGBackend::new(tmp_svg.path(), figure.size()).into_drawing_area();
         figure.draw(&root).map_err(|m| draw_error(&svg, m))?;
         root.present().map_err(|e| draw_error(&svg, e.to_string()))?;
     }
-    for (tmp, path) in [(&tmp_png, &png), (&tmp_svg, &svg)] {
-        std::fs::rename(tmp, path).map_err(|source| ChartError::Io { file: path.clone(), source })?;
-    }
+    tmp_png.rename_to(&png).map_err(io(&png))?;
+    tmp_svg.rename_to(&svg).map_err(io(&svg))?;
     Ok((png, svg))
 }
 
 /// Draws every chart the results in `dir` support into `dir/charts/`. Returns what was
 /// drawn and, for each chart that could not be, why. An error if nothing could be drawn.
+/// The charts drawn are added to the directory's manifest (when it has one), so that a
+/// later run may still replace it.
 pub fn plot(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
     let out = dir.join("charts");
+    for d in [dir, out.as_path()] {
+        crate::report::staging::remove_leftovers(d)
+            .map_err(|source| ChartError::Io { file: d.to_path_buf(), source })?;
+    }
     let mut drawn = Vec::new();
     let mut skipped = Vec::new();
     let mut keep = |result: Result<Vec<Drawn>, ChartError>| match result {
@@ -103,6 +116,8 @@ pub fn plot(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
     keep(timeline::draw(dir, &out));
     keep(latency::draw(dir, &out).map(|d| vec![d]));
     keep(detection::draw(dir, &out).map(|d| vec![d]));
+    let files: Vec<PathBuf> = drawn.iter().flat_map(|d| [d.png.clone(), d.svg.clone()]).collect();
+    crate::report::record_written(dir, &files)?;
     if drawn.is_empty() {
         return Err(ChartError::MissingData {
             chart: "plot",
@@ -123,7 +138,9 @@ pub fn plot_and_report(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), Char
     let s = summary(dir, "report")?;
     let html = crate::report::html::page(dir, &s, &drawn);
     let path = dir.join("report.html");
-    crate::report::write_atomic(&path, html.as_bytes()).map_err(|source| ChartError::Io { file: path, source })?;
+    crate::report::write_atomic(&path, html.as_bytes())
+        .map_err(|source| ChartError::Io { file: path.clone(), source })?;
+    crate::report::record_written(dir, &[path])?;
     Ok((drawn, skipped))
 }
 

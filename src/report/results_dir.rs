@@ -1,0 +1,585 @@
+//! Results directories, written whole or not at all, and never over what fdlab did not write.
+//!
+//! [`ResultsWriter`] is the one writer of a results directory, whatever the engine (`run`,
+//! `replay`): [`ResultsWriter::begin`] checks, before any work, that `out` may be replaced and
+//! that its parent can be written (by creating the staging directory there); files are then
+//! written into the staging directory, and [`ResultsWriter::commit`] lists them with their
+//! sizes in [`MANIFEST`] and swaps the staging directory into place.
+//!
+//! Ownership is proved by the manifest: a directory may be replaced only if it is absent or
+//! empty, or holds its `.fdlab-manifest` and nothing but the files listed there, each of its
+//! listed size. Anything else (a user's file, a file changed since, a results directory of
+//! an older fdlab that kept no manifest) is refused with a message naming it. `fdlab plot`
+//! adds the charts and report it writes later ([`record_written`]).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+use super::parent_dir;
+use super::staging::{self, Staged};
+
+/// The list of what fdlab wrote in a results directory.
+pub const MANIFEST: &str = ".fdlab-manifest";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{path} {reason}; refusing to replace it ({advice})")]
+    Refused { path: PathBuf, reason: String, advice: String },
+    #[error("{action} {path}: {source}")]
+    Io { action: &'static str, path: PathBuf, source: io::Error },
+    #[error("{flag} {path}: {reason}")]
+    BadPath { flag: &'static str, path: PathBuf, reason: String },
+}
+
+impl OutputError {
+    fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> OutputError {
+        let path = path.to_path_buf();
+        move |source| OutputError::Io { action, path, source }
+    }
+}
+
+const MOVE_AWAY: &str = "choose another --out, or move it away";
+
+fn refuse(out: &Path, reason: String, advice: &str) -> OutputError {
+    OutputError::Refused { path: out.to_path_buf(), reason, advice: advice.to_string() }
+}
+
+/// `.fdlab-manifest`: every file fdlab wrote in the directory, by its path relative to the
+/// directory (`/` between parts), with its size in bytes.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    about: String,
+    fdlab_version: String,
+    files: BTreeMap<String, u64>,
+}
+
+const ABOUT: &str = "Every file fdlab wrote in this directory, with its size in bytes. fdlab replaces \
+                     the directory (a later run with the same --out) only while it holds nothing else.";
+
+impl Manifest {
+    fn new(files: BTreeMap<String, u64>) -> Manifest {
+        Manifest { about: ABOUT.into(), fdlab_version: env!("CARGO_PKG_VERSION").into(), files }
+    }
+
+    /// The manifest of `dir`, `None` if it has none.
+    fn read(dir: &Path, out: &Path) -> Result<Option<Manifest>, OutputError> {
+        let path = dir.join(MANIFEST);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(OutputError::Io { action: "reading", path, source: e }),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            refuse(
+                out,
+                format!("has a {MANIFEST} that fdlab cannot read ({e})"),
+                "move it away, or choose another --out",
+            )
+        })
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        // Cannot fail: strings and integers only.
+        let mut text = serde_json::to_string_pretty(self).expect("manifest serializes");
+        text.push('\n');
+        text.into_bytes()
+    }
+
+    /// Whether some listed file is below the directory `rel`.
+    fn has_below(&self, rel: &str) -> bool {
+        let prefix = format!("{rel}/");
+        self.files.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix))
+    }
+}
+
+/// What older fdlab versions wrote in a results directory (they kept no manifest): used only
+/// to tell such a directory from someone else's in the refusal's message.
+const OLD_RESULT_FILES: &[&str] = &[
+    "summary.json",
+    "mistakes.csv",
+    "delay.hgrm",
+    "interarrival.hgrm",
+    "faults.json",
+    "trace.csv",
+    "levels.csv",
+    "report.html",
+];
+const OLD_RESULT_DIRS: &[&str] = &["detection-time", "mistake-duration", "timeline", "charts"];
+
+/// Whether a new results directory may replace `out`: it does not exist, or it is an empty
+/// directory, or it holds its manifest and only the files listed there, unchanged. Anything
+/// else is an error naming what is in the way, so that fdlab never deletes what it did not
+/// write. What interrupted fdlab processes left (staging paths) does not count.
+pub fn check_replaceable(out: &Path) -> Result<(), OutputError> {
+    check_dir(out, out)
+}
+
+/// [`check_replaceable`] on `dir`, naming it `out` in messages (`dir` may be `out` moved aside).
+fn check_dir(dir: &Path, out: &Path) -> Result<(), OutputError> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(OutputError::Io { action: "reading", path: out.to_path_buf(), source: e }),
+    };
+    if !meta.is_dir() {
+        return Err(refuse(out, "exists and is not a directory".into(), MOVE_AWAY));
+    }
+    match Manifest::read(dir, out)? {
+        Some(manifest) => check_listed(dir, "", &manifest, out),
+        None => check_unlisted(dir, out),
+    }
+}
+
+/// Sorted entries of `dir`, with their metadata (not following symbolic links), leaving out
+/// what interrupted fdlab processes left.
+fn entries(dir: &Path, out: &Path, rel: &str) -> Result<Vec<(String, std::fs::Metadata)>, OutputError> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(OutputError::io("reading", dir))? {
+        let entry = entry.map_err(OutputError::io("reading", dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = entry.metadata().map_err(OutputError::io("reading", &entry.path()))?;
+        match staging::kind(&name, &meta) {
+            staging::Kind::Leftover => continue,
+            staging::Kind::Live { pid } => {
+                return Err(refuse(
+                    out,
+                    format!("holds `{}`, which another fdlab (process {pid}) is writing", join(rel, &name)),
+                    "wait for it to finish, or choose another --out",
+                ));
+            }
+            staging::Kind::Other => found.push((name, meta)),
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+fn join(rel: &str, name: &str) -> String {
+    if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") }
+}
+
+fn check_listed(dir: &Path, rel: &str, manifest: &Manifest, out: &Path) -> Result<(), OutputError> {
+    for (name, meta) in entries(dir, out, rel)? {
+        let path = join(rel, &name);
+        if path == MANIFEST {
+            continue;
+        }
+        let kind = meta.file_type();
+        if kind.is_file() {
+            match manifest.files.get(&path) {
+                Some(&size) if size == meta.len() => {}
+                Some(&size) => {
+                    return Err(refuse(
+                        out,
+                        format!("holds `{path}`, changed since fdlab wrote it ({} bytes, was {size})", meta.len()),
+                        MOVE_AWAY,
+                    ));
+                }
+                None => return Err(refuse(out, format!("holds `{path}`, which fdlab did not write"), MOVE_AWAY)),
+            }
+        } else if kind.is_dir() && manifest.has_below(&path) {
+            check_listed(&dir.join(&name), &path, manifest, out)?;
+        } else {
+            return Err(refuse(out, format!("holds `{path}`, which fdlab did not write"), MOVE_AWAY));
+        }
+    }
+    Ok(())
+}
+
+fn check_unlisted(dir: &Path, out: &Path) -> Result<(), OutputError> {
+    let found = entries(dir, out, "")?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let old_name = |(name, meta): &(String, std::fs::Metadata)| {
+        (meta.is_file() && OLD_RESULT_FILES.contains(&name.as_str()))
+            || (meta.is_dir() && OLD_RESULT_DIRS.contains(&name.as_str()))
+    };
+    if let Some((name, _)) = found.iter().find(|e| !old_name(e)) {
+        return Err(refuse(out, format!("holds `{name}`, which fdlab does not write"), MOVE_AWAY));
+    }
+    Err(refuse(
+        out,
+        format!(
+            "has no {MANIFEST}, the list fdlab keeps of the files it wrote (it looks like the results of an \
+             older fdlab, which kept none)"
+        ),
+        &format!(
+            "if it holds only results you no longer need, delete it yourself (rm -r {}) and run again, or choose \
+             another --out",
+            out.display()
+        ),
+    ))
+}
+
+/// A relative path of plain names only (no `..`, no root), or an error naming it.
+fn plain_relative(rel: &Path) -> Result<(), OutputError> {
+    if rel.as_os_str().is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(OutputError::BadPath {
+            flag: "results file",
+            path: rel.to_path_buf(),
+            reason: "not a plain path inside the results directory".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A results directory being written (see the module doc).
+pub struct ResultsWriter {
+    out: PathBuf,
+    stage: Staged,
+    /// Directories created for `out`'s parent, outermost first: removed again (if still
+    /// empty) when the writer is dropped without a commit.
+    created: Vec<PathBuf>,
+}
+
+impl ResultsWriter {
+    /// Checks that `out` may be replaced, creates its parent, removes what interrupted fdlab
+    /// processes left there, and creates the staging directory there: all before any work,
+    /// so that a long run cannot end in a refusal or an unwritable directory.
+    pub fn begin(out: &Path) -> Result<ResultsWriter, OutputError> {
+        if out.file_name().is_none() {
+            return Err(refuse(
+                out,
+                "is not a directory of its own (it ends in `..`, or is `.` or the root)".into(),
+                "choose a new directory for the results",
+            ));
+        }
+        check_replaceable(out)?;
+        let parent = parent_dir(out);
+        // The parent's missing directories, outermost first.
+        let mut created: Vec<PathBuf> = parent
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+            .map(Path::to_path_buf)
+            .collect();
+        created.reverse();
+        let stage = std::fs::create_dir_all(parent)
+            .map_err(OutputError::io("creating", parent))
+            .and_then(|()| {
+                staging::remove_leftovers(parent)
+                    .map_err(OutputError::io("removing what an interrupted fdlab left in", parent))
+            })
+            .and_then(|_| Staged::dir_in(parent).map_err(OutputError::io("cannot write the results in", parent)));
+        match stage {
+            Ok(stage) => Ok(ResultsWriter { out: out.to_path_buf(), stage, created }),
+            Err(e) => {
+                remove_empty(&created);
+                Err(e)
+            }
+        }
+    }
+
+    /// Where the results go.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// The staging directory: files written here become the results directory's.
+    pub fn dir(&self) -> &Path {
+        self.stage.path()
+    }
+
+    /// Creates the file `rel` (a relative path) in the staging directory, with its
+    /// directories; an error if it already exists there.
+    pub fn create(&self, rel: &Path) -> Result<File, OutputError> {
+        plain_relative(rel)?;
+        let mut dir = self.stage.path().to_path_buf();
+        if let Some(parents) = rel.parent() {
+            // One level at a time and never the staging directory itself: if a signal handler
+            // removed it, this fails rather than create it again.
+            for part in parents.components() {
+                dir.push(part);
+                match std::fs::create_dir(&dir) {
+                    Err(e) if !(e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir()) => {
+                        return Err(OutputError::Io { action: "creating", path: self.out.join(rel), source: e });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        File::options()
+            .write(true)
+            .create_new(true)
+            .open(self.stage.path().join(rel))
+            .map_err(OutputError::io("creating", &self.out.join(rel)))
+    }
+
+    /// Writes the file `rel` with `bytes`.
+    pub fn add(&self, rel: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+        let mut file = self.create(rel)?;
+        file.write_all(bytes).map_err(OutputError::io("writing", &self.out.join(rel)))
+    }
+
+    /// Lists what was written in the manifest and puts the directory in place of `out`
+    /// (checked again: the old directory is moved aside, checked, and only then removed, so
+    /// that a file a user put there meanwhile is never deleted).
+    pub fn commit(mut self) -> Result<(), OutputError> {
+        let mut files = BTreeMap::new();
+        list_files(self.stage.path(), "", &mut files)?;
+        self.add(Path::new(MANIFEST), &Manifest::new(files).to_bytes())?;
+        let parent = parent_dir(&self.out).to_path_buf();
+        let out = self.out.clone();
+        let mut registry = staging::registry();
+        let aside = if std::fs::symlink_metadata(&out).is_ok() {
+            // Checked in place, then moved aside and checked again: a file that appeared in
+            // the directory at any time before the move is seen, and the directory restored.
+            check_replaceable(&out)?;
+            let aside = Staged::dir_in_locked(parent.as_path(), &mut registry)
+                .map_err(OutputError::io("writing in", &parent))?;
+            #[cfg(not(unix))]
+            std::fs::remove_dir(aside.path()).map_err(OutputError::io("writing in", &parent))?;
+            // On Unix, renaming a directory over an empty one replaces it.
+            std::fs::rename(&out, aside.path()).map_err(OutputError::io("moving aside", &out))?;
+            let back = |e: OutputError| {
+                let _ = std::fs::rename(aside.path(), &out);
+                e
+            };
+            check_dir(aside.path(), &out).map_err(back)?;
+            std::fs::rename(self.stage.path(), &out).map_err(OutputError::io("renaming into", &out)).map_err(back)?;
+            Some(aside)
+        } else {
+            std::fs::rename(self.stage.path(), &out).map_err(OutputError::io("renaming into", &out))?;
+            None
+        };
+        self.stage.mark_moved(&mut registry);
+        drop(registry);
+        // The old directory, now a registered staging path, is removed when dropped.
+        drop(aside);
+        Ok(())
+    }
+}
+
+/// Removes the directories `created` (outermost first) that are still empty.
+fn remove_empty(created: &[PathBuf]) {
+    for dir in created.iter().rev() {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+impl Drop for ResultsWriter {
+    fn drop(&mut self) {
+        if !self.stage.is_done() {
+            // The staging directory must go before the directories it is in.
+            self.stage.remove_now();
+            remove_empty(&self.created);
+        }
+    }
+}
+
+/// Every file below `dir` with its size, by path relative to it.
+fn list_files(dir: &Path, rel: &str, files: &mut BTreeMap<String, u64>) -> Result<(), OutputError> {
+    for entry in std::fs::read_dir(dir).map_err(OutputError::io("reading", dir))? {
+        let entry = entry.map_err(OutputError::io("reading", dir))?;
+        let meta = entry.metadata().map_err(OutputError::io("reading", &entry.path()))?;
+        let path = join(rel, &entry.file_name().to_string_lossy());
+        if meta.is_dir() {
+            list_files(&entry.path(), &path, files)?;
+        } else {
+            files.insert(path, meta.len());
+        }
+    }
+    Ok(())
+}
+
+/// Adds `written` (files inside `dir`, written there after the directory was) to `dir`'s
+/// manifest with their sizes now, so that a later run may replace the directory. A directory
+/// without a manifest keeps none: it was not fdlab's to begin with.
+pub fn record_written(dir: &Path, written: &[PathBuf]) -> Result<(), OutputError> {
+    let Some(mut manifest) = Manifest::read(dir, dir)? else { return Ok(()) };
+    for path in written {
+        let Ok(rel) = path.strip_prefix(dir) else { continue };
+        let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let size = std::fs::metadata(path).map_err(OutputError::io("reading", path))?.len();
+        manifest.files.insert(rel.join("/"), size);
+    }
+    let path = dir.join(MANIFEST);
+    write_atomic(&path, &manifest.to_bytes()).map_err(OutputError::io("writing", &path))
+}
+
+/// Writes `path` all at once: to a staging file in the same directory, then renamed over
+/// it, so a reader (or a crash half-way) never sees a partial file. Only for files fdlab
+/// owns (inside its results directories).
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(path);
+    std::fs::create_dir_all(dir)?;
+    let (staged, mut file) = Staged::file_in(dir, "")?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    staged.rename_to(path)
+}
+
+/// A new file at `path`, which must not exist: written under a staging name beside it and
+/// moved there by [`NewFile::commit`] only if nothing appeared there meanwhile. Dropped
+/// uncommitted, it leaves nothing behind.
+pub struct NewFile {
+    staged: Staged,
+    writer: io::BufWriter<File>,
+    path: PathBuf,
+    flag: &'static str,
+}
+
+impl NewFile {
+    /// `flag` names the option that chose `path`, in errors.
+    pub fn create(path: &Path, flag: &'static str) -> Result<NewFile, OutputError> {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(OutputError::BadPath {
+                flag,
+                path: path.to_path_buf(),
+                reason: "exists; fdlab writes only new files outside its results directories (move it away, or \
+                         choose another path)"
+                    .into(),
+            });
+        }
+        let dir = parent_dir(path);
+        std::fs::create_dir_all(dir).map_err(OutputError::io("creating", dir))?;
+        staging::remove_leftovers(dir).map_err(OutputError::io("removing what an interrupted fdlab left in", dir))?;
+        let (staged, file) = Staged::file_in(dir, "").map_err(OutputError::io("cannot write in", dir))?;
+        Ok(NewFile { staged, writer: io::BufWriter::with_capacity(1 << 20, file), path: path.to_path_buf(), flag })
+    }
+
+    pub fn writer(&mut self) -> &mut io::BufWriter<File> {
+        &mut self.writer
+    }
+
+    pub fn commit(mut self) -> Result<(), OutputError> {
+        self.writer.flush().map_err(OutputError::io("writing", &self.path))?;
+        let (path, flag) = (self.path, self.flag);
+        self.staged.link_to_new(&path).map_err(|source| match source.kind() {
+            io::ErrorKind::AlreadyExists => OutputError::BadPath {
+                flag,
+                path: path.clone(),
+                reason: "appeared while fdlab was writing it; left as it is".into(),
+            },
+            _ => OutputError::Io { action: "writing", path: path.clone(), source },
+        })
+    }
+}
+
+/// `path` made absolute with symbolic links resolved as far as it exists (the rest taken as
+/// written), so two spellings of one place compare equal.
+pub fn resolve(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut resolved = real;
+            for part in rest.iter().rev() {
+                match part {
+                    Component::ParentDir => {
+                        resolved.pop();
+                    }
+                    Component::CurDir => {}
+                    other => resolved.push(other),
+                }
+            }
+            return resolved;
+        }
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last);
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+/// An error unless `input` lies outside the directory `out` that is going to be replaced.
+/// `what` names the input in the message, e.g. `the input trace`.
+pub fn check_outside(input: &Path, out: &Path, what: &str) -> Result<(), OutputError> {
+    let (input_real, out_real) = (resolve(input), resolve(out));
+    if input_real.starts_with(&out_real) {
+        return Err(OutputError::BadPath {
+            flag: "--out",
+            path: out.to_path_buf(),
+            reason: format!(
+                "holds {what} {}, which replacing the directory would delete; choose another --out",
+                input.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn results(out: &Path) {
+        crate::report::write_dir_atomic(out, &[("summary.json".into(), b"{}".to_vec())]).unwrap();
+    }
+
+    #[test]
+    fn the_root_and_other_names_of_no_directory_of_their_own_are_refused() {
+        for out in ["/", ".", "..", "results/.."] {
+            let e = ResultsWriter::begin(Path::new(out)).err().expect(out).to_string();
+            assert!(e.contains("is not a directory of its own"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_file_put_in_the_directory_while_fdlab_works_stops_the_commit_and_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        results(&out);
+        let writer = ResultsWriter::begin(&out).unwrap();
+        writer.add(Path::new("summary.json"), b"{\"new\": 1}").unwrap();
+        std::fs::write(out.join("mine.txt"), "mine").unwrap();
+        let e = writer.commit().unwrap_err().to_string();
+        assert!(e.contains("holds `mine.txt`, which fdlab did not write"), "{e}");
+        assert_eq!(std::fs::read_to_string(out.join("mine.txt")).unwrap(), "mine");
+        assert_eq!(std::fs::read_to_string(out.join("summary.json")).unwrap(), "{}");
+        let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["r"], "no staging directory left");
+    }
+
+    #[test]
+    fn an_uncommitted_writer_leaves_no_directory_it_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = ResultsWriter::begin(&dir.path().join("a/b/out")).unwrap();
+        writer.add(Path::new("x/summary.json"), b"{}").unwrap();
+        assert!(writer.add(Path::new("x/summary.json"), b"{}").is_err(), "one file, written once");
+        assert!(writer.add(Path::new("../escape"), b"{}").is_err());
+        assert!(dir.path().join("a/b").is_dir());
+        drop(writer);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn staging_entries_inside_block_while_their_process_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        results(&out);
+        let host = staging::host_tag();
+        let live = out.join(format!("{}{}-{host}-abcdefgh", staging::PREFIX, std::process::id()));
+        std::fs::write(&live, "").unwrap();
+        let e = check_replaceable(&out).unwrap_err().to_string();
+        assert!(e.contains(&format!("which another fdlab (process {}) is writing", std::process::id())), "{e}");
+        // One whose process is gone is a leftover: replaced with the rest.
+        let gone = out.join(format!("{}{}-{host}-abcdefgh", staging::PREFIX, 1u32 << 30));
+        std::fs::rename(&live, &gone).unwrap();
+        check_replaceable(&out).unwrap();
+        results(&out);
+        assert!(!gone.exists());
+    }
+
+    #[test]
+    fn paths_resolve_through_links_and_dots_as_far_as_they_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        assert_eq!(resolve(&dir.path().join("x/../y/./z")), real.join("y/z"));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path(), dir.path().join("link")).unwrap();
+            assert_eq!(resolve(&dir.path().join("link/out/levels.csv")), real.join("out/levels.csv"));
+            let e = check_outside(&dir.path().join("link/out/t.csv"), &dir.path().join("out"), "the input trace");
+            assert!(e.unwrap_err().to_string().contains("holds the input trace"));
+        }
+    }
+}

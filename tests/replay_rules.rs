@@ -1,0 +1,161 @@
+//! What `replay` accepts as a trace and its declarations, through the binary: nonsense that
+//! looks plausible is refused naming the line or flag; real-world oddities (reordering,
+//! clocks that differ) are replayed and warned about on stderr, never on stdout; a BOM and
+//! CRLF line ends are plain input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fdlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fdlab")).args(args).output().expect("run fdlab")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const TRACE: &str = "target,received_ns,seq,sent_ns\nb,1000000,0,0\nb,101000000,1,100000000\nb,201000000,2,200000000\nb,901000000,9,900000000\nb,1001000000,10,1000000000\n";
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn trace(&self, name: &str, text: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// `fdlab replay TRACE -d fixed:timeout=300ms --out OUT EXTRA...`
+    fn replay(&self, trace: &Path, extra: &[&str]) -> Output {
+        let out = self.out();
+        let mut args =
+            vec!["replay", trace.to_str().unwrap(), "-d", "fixed:timeout=300ms", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        fdlab(&args)
+    }
+
+    fn refused(&self, trace: &Path, extra: &[&str], needles: &[&str]) {
+        let o = self.replay(trace, extra);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{extra:?} should be refused");
+        for needle in needles {
+            assert!(err.contains(needle), "stderr lacks `{needle}`: {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!self.out().exists(), "output written for {extra:?}");
+    }
+}
+
+#[test]
+fn a_crash_declared_at_or_after_the_runs_end_is_refused() {
+    let case = Case::new();
+    let trace = case.trace("t.csv", TRACE.as_bytes());
+    // The last arrival is at 1.001 s.
+    case.refused(&trace, &["--crash", "b@1000s"], &["--crash b@1000s", "at or after the run's end", "t.csv: line 6"]);
+    case.refused(&trace, &["--crash", "b@1001ms"], &["--crash b@1001ms", "at or after the run's end"]);
+    case.refused(&trace, &["--crash", "b@2s..3s"], &["--crash b@2s..3s", "at or after the run's end"]);
+    case.refused(&trace, &["--monitor-crash", "@5s"], &["--monitor-crash @5s", "at or after the run's end"]);
+    case.refused(&trace, &["--end", "10s", "--crash", "b@10s"], &["--crash b@10s", "--end"]);
+    // Before the end it is fine, also with a recovery after the end.
+    assert!(case.replay(&trace, &["--crash", "b@500ms"]).status.success());
+    std::fs::remove_dir_all(case.out()).unwrap();
+    assert!(case.replay(&trace, &["--crash", "b@500ms..5s"]).status.success());
+    std::fs::remove_dir_all(case.out()).unwrap();
+    assert!(case.replay(&trace, &["--end", "10s", "--crash", "b@5s"]).status.success());
+}
+
+#[test]
+fn an_end_before_the_last_arrival_is_refused() {
+    let case = Case::new();
+    let trace = case.trace("t.csv", TRACE.as_bytes());
+    case.refused(&trace, &["--end", "500ms"], &["--end 500ms", "before the last arrival", "t.csv: line 6"]);
+    case.refused(&trace, &["--end", "200000d"], &["--end 200000d", "2^62"]);
+    assert!(case.replay(&trace, &["--end", "1001ms"]).status.success());
+}
+
+#[test]
+fn timestamps_beyond_2_62_ns_are_refused_naming_the_line() {
+    let case = Case::new();
+    let huge = "target,received_ns\nb,100\nb,18446744073709551000\nb,18446744073709551500\n";
+    let trace = case.trace("huge.csv", huge.as_bytes());
+    case.refused(&trace, &[], &["huge.csv: line 3", "received_ns", "2^62"]);
+    let sent = "target,received_ns,sent_ns\nb,100,50\nb,200,4611686018427387905\n";
+    let trace = case.trace("sent.csv", sent.as_bytes());
+    case.refused(&trace, &[], &["sent.csv: line 3", "sent_ns", "2^62"]);
+    // 2^62 itself is accepted.
+    let edge = "target,received_ns\nb,4611686018427387904\n";
+    assert!(case.replay(&case.trace("edge.csv", edge.as_bytes()), &[]).status.success());
+}
+
+#[test]
+fn reordering_and_clock_skew_are_replayed_and_warned_about_on_stderr_only() {
+    let case = Case::new();
+    // Line 4: seq 1 after seq 2 (same incarnation): reordering. Line 6: a new incarnation
+    // numbering from 0 is not. Lines 5 and 7: received before sent (the sender's clock runs
+    // ahead).
+    let text = "target,received_ns,seq,sent_ns,incarnation\n\
+        b,100000000,0,99000000,1\n\
+        b,200000000,2,199000000,1\n\
+        b,210000000,1,99500000,1\n\
+        b,300000000,3,300500000,1\n\
+        b,400000000,0,399000000,2\n\
+        b,500000000,1,500100000,2\n";
+    let trace = case.trace("t.csv", text.as_bytes());
+    let plain = case.replay(&case.trace("plain.csv", TRACE.as_bytes()), &[]);
+    assert!(plain.status.success());
+    std::fs::remove_dir_all(case.out()).unwrap();
+    let o = case.replay(&trace, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: ") && err.contains("1 row where `seq` is lower than") && err.contains("line 4"),
+        "{err}"
+    );
+    assert!(err.contains("2 rows where `received_ns` is earlier than `sent_ns`, the first at line 5"), "{err}");
+    // stdout is the table only, as without warnings.
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(!table.contains("warning") && table.starts_with("detector"), "{table}");
+    assert!(String::from_utf8_lossy(&plain.stdout).starts_with("detector"));
+    // And summary.json keeps them.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.out().join("summary.json")).unwrap()).unwrap();
+    let warnings = summary["trace_warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2);
+    assert_eq!((warnings[0]["kind"].as_str(), warnings[0]["rows"].as_u64()), (Some("seq_decreased"), Some(1)));
+    assert_eq!(warnings[1]["first_line"].as_u64(), Some(5));
+}
+
+#[test]
+fn a_bom_and_crlf_line_ends_replay_as_the_plain_trace_does() {
+    let case = Case::new();
+    let plain = case.trace("plain.csv", TRACE.as_bytes());
+    let mut windows = b"\xEF\xBB\xBF".to_vec();
+    windows.extend_from_slice(TRACE.replace('\n', "\r\n").as_bytes());
+    let windows = case.trace("windows.csv", &windows);
+    let summary = |trace: &Path| {
+        let o = case.replay(trace, &["--crash", "b@950ms"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(case.out().join("summary.json")).unwrap()).unwrap();
+        std::fs::remove_dir_all(case.out()).unwrap();
+        // The experiment's name is the file's.
+        s["experiment"] = serde_json::Value::Null;
+        (s, String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (a, table_a) = summary(&plain);
+    let (b, table_b) = summary(&windows);
+    assert_eq!(a, b);
+    assert_eq!(table_a, table_b);
+    // The heartbeat sent at 1 s, after the crash, is dropped.
+    assert_eq!(a["results"][0]["heartbeats"], 4);
+}

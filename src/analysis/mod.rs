@@ -7,12 +7,14 @@
 //!   censored) and accumulates the distributions.
 //! - [`bank`] runs every configured detector for one monitored link over one arrival
 //!   stream, sharing detector state across thresholds where the detector allows it.
-//! - [`stats`] holds the confidence interval and distribution summaries.
+//! - [`poisson`] computes the exact (Garwood) Poisson confidence bounds for mistake rates.
+//! - [`stats`] holds the distribution summaries and re-exports the Poisson intervals.
 //!
 //! The engines (`crate::replay`, later the simulator and live mode) feed arrivals into a
 //! [`bank::DetectorBank`] and read back [`qos::QosReport`]s.
 
 pub mod bank;
+pub mod poisson;
 pub mod qos;
 pub mod stats;
 pub mod tracker;

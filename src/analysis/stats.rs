@@ -1,31 +1,10 @@
-//! Statistics for reports: confidence intervals and distribution summaries.
+//! Statistics for reports: confidence intervals and distribution summaries. The Poisson
+//! intervals live in [`super::poisson`] and are re-exported here.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-/// The exact (Garwood, chi-square) two-sided 95 % interval for a Poisson rate: `count`
-/// events over `exposure_s` seconds. Assumes independent events; see REFERENCES.md §1 for
-/// when that does not hold. `None` without exposure.
-pub fn poisson_rate_ci95(count: u64, exposure_s: f64) -> Option<[f64; 2]> {
-    if exposure_s.is_nan() || exposure_s <= 0.0 {
-        return None;
-    }
-    let k = count as f64;
-    let lower = if count == 0 { 0.0 } else { chi_square_quantile(2.0 * k, 0.025) / 2.0 };
-    let upper = chi_square_quantile(2.0 * k + 2.0, 0.975) / 2.0;
-    Some([lower / exposure_s, upper / exposure_s])
-}
-
-/// The one-sided 95 % upper bound on a Poisson rate (what `tune` compares against a budget).
-pub fn poisson_rate_upper95(count: u64, exposure_s: f64) -> Option<f64> {
-    (exposure_s > 0.0).then(|| chi_square_quantile(2.0 * count as f64 + 2.0, 0.95) / 2.0 / exposure_s)
-}
-
-fn chi_square_quantile(freedom: f64, p: f64) -> f64 {
-    // Cannot fail: freedom is ≥ 2 at every call site.
-    ChiSquared::new(freedom).expect("positive degrees of freedom").inverse_cdf(p)
-}
+pub use super::poisson::{poisson_count_ci95, poisson_count_upper95, poisson_rate_ci95, poisson_rate_upper95};
 
 /// Values counted in HdrHistogram's own bucket layout for 3 significant digits and a 1 ns
 /// unit, in a plain array, and handed to a [`Histogram`] when read.

@@ -230,11 +230,11 @@ impl QosAccumulator {
                     break;
                 }
                 Some(recovery) => {
-                    // Outlived the recovery: detected; a mistake from the recovery on.
+                    // Outlived the recovery: detected; a mistake from the recovery on (the
+                    // loop's first step then moves past this window).
                     self.detected_at[self.cursor] = Some(inside);
                     cur = recovery;
                     cur_cause = Some(Cause::Recovery);
-                    self.cursor += 1;
                 }
                 None => {
                     if end.is_none() {
@@ -478,6 +478,55 @@ mod tests {
         assert_eq!(all.cause(s(25), s(50)), Cause::Recovery);
         let f = all.into_cause_fn();
         assert_eq!(f(s(35), s(40)), Cause::Partition);
+    }
+
+    #[test]
+    fn instants_shared_by_a_suspicion_and_a_crash_or_the_end() {
+        let mut truth = GroundTruth::always_up();
+        truth.push_down(DownWindow { from: s(10), to: Some(s(20)) });
+        // A suspicion that begins exactly at the crash: no zero-length mistake before it.
+        let mut q = QosAccumulator::new(truth.clone());
+        q.on_heartbeat(s(0), None);
+        q.on_suspicion(s(10), Some(s(25)), s(100), net);
+        let r = q.report(s(100));
+        assert_eq!(r.crashes[0].detection_time_s, Some(0.0));
+        assert_eq!((r.mistakes, r.mistake_duration_s.max), (1, Some(5.0)), "only the 5 s after the recovery");
+        // A suspicion due exactly when the monitor stops did not begin before it: it neither
+        // detects the crash under way nor is censored.
+        let mut q = QosAccumulator::new(truth);
+        q.on_heartbeat(s(0), None);
+        q.on_observer_stop(Some(s(15)), s(15), net);
+        let r = q.report(s(100));
+        assert_eq!((r.crashes[0].detection_time_s, r.censored.count), (None, 0));
+        // A suspicion due exactly at the end of the run is not censored (nothing of it was seen).
+        let mut q = QosAccumulator::new(GroundTruth::always_up());
+        q.on_heartbeat(s(0), None);
+        q.on_suspicion(s(100), None, s(100), net);
+        let r = q.report(s(100));
+        assert_eq!((r.censored.count, r.mistakes, r.listed.len()), (0, 0, 0));
+        assert_eq!(r.query_accuracy, Some(1.0));
+    }
+
+    #[test]
+    fn mistakes_are_listed_up_to_the_cap_and_counted_beyond_it() {
+        let mut q = QosAccumulator::new(GroundTruth::always_up());
+        q.on_heartbeat(Nanos(0), None);
+        let n = MAX_LISTED as u64 + 5;
+        for i in 0..n {
+            q.on_suspicion(Nanos(10 * i + 1), Some(Nanos(10 * i + 3)), Nanos(10 * n), net);
+        }
+        let r = q.report(Nanos(10 * n));
+        assert_eq!((r.mistakes, r.listed.len(), r.mistakes_listed), (n, MAX_LISTED, MAX_LISTED));
+        assert_eq!(r.mistake_duration_s.mean, Some(2e-9));
+        // Censored suspicions (one per observation period) are capped in the same list.
+        let mut q = QosAccumulator::new(GroundTruth::always_up());
+        for i in 0..MAX_LISTED as u64 + 3 {
+            q.on_heartbeat(Nanos(10 * i), None);
+            q.on_observer_stop(Some(Nanos(10 * i + 1)), Nanos(10 * i + 4), net);
+        }
+        let r = q.report(Nanos(u64::MAX / 2));
+        assert_eq!((r.censored.count, r.listed.len()), (MAX_LISTED as u64 + 3, MAX_LISTED));
+        assert!(r.listed.iter().all(|m| m.censored && m.end - m.start == Nanos(3)));
     }
 
     #[test]

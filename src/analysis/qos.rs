@@ -498,6 +498,15 @@ mod tests {
         q.on_observer_stop(Some(s(15)), s(15), net);
         let r = q.report(s(100));
         assert_eq!((r.crashes[0].detection_time_s, r.censored.count), (None, 0));
+        // A crash at the very instant the observer stops was not observed.
+        let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(20)));
+        q.on_heartbeat(s(0), None);
+        q.on_observer_stop(None, s(20), net);
+        assert!(!q.report(s(100)).crashes[0].observed);
+        let mut q = QosAccumulator::new(GroundTruth::crash_stop(s(20)));
+        q.on_heartbeat(s(0), None);
+        q.on_observer_stop(None, s(21), net);
+        assert!(q.report(s(100)).crashes[0].observed);
         // A suspicion due exactly at the end of the run is not censored (nothing of it was seen).
         let mut q = QosAccumulator::new(GroundTruth::always_up());
         q.on_heartbeat(s(0), None);
@@ -505,6 +514,19 @@ mod tests {
         let r = q.report(s(100));
         assert_eq!((r.censored.count, r.mistakes, r.listed.len()), (0, 0, 0));
         assert_eq!(r.query_accuracy, Some(1.0));
+    }
+
+    #[test]
+    fn nothing_observed_gives_no_rate_and_no_accuracy() {
+        let r = QosAccumulator::new(GroundTruth::always_up()).report(s(100));
+        assert_eq!((r.observed_up_s, r.mistakes), (0.0, 0));
+        assert_eq!((r.mistake_rate_per_s, r.mistakes_per_day, r.query_accuracy), (None, None, None));
+        assert_eq!(r.mistake_rate_per_s_ci95, None);
+        // One nanosecond observed is enough.
+        let mut q = QosAccumulator::new(GroundTruth::always_up());
+        q.on_heartbeat(Nanos(99), None);
+        let r = q.report(Nanos(100));
+        assert_eq!((r.query_accuracy, r.mistake_rate_per_s), (Some(1.0), Some(0.0)));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! next run writing into the same directory removes it.
 #![cfg(unix)]
 
+use nix::sys::signal::Signal;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,13 +50,12 @@ fn run_until_writing(dir: &Path) -> (Child, PathBuf) {
     }
 }
 
-fn signal(child: &Child, signal: i32) {
-    // SAFETY: kill only sends a signal to the child this test started (and has not reaped).
-    let result = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-    assert_eq!(result, 0);
+fn signal(child: &Child, signal: Signal) {
+    // The child this test started and has not reaped.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).expect("signal sent");
 }
 
-fn stopped_while_writing_leaves_nothing(sig: i32, code: i32) {
+fn stopped_while_writing_leaves_nothing(sig: Signal, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, staging) = run_until_writing(dir.path());
     signal(&child, sig);
@@ -67,19 +67,19 @@ fn stopped_while_writing_leaves_nothing(sig: i32, code: i32) {
 
 #[test]
 fn sigterm_while_writing_leaves_nothing_and_exits_143() {
-    stopped_while_writing_leaves_nothing(libc::SIGTERM, 143);
+    stopped_while_writing_leaves_nothing(Signal::SIGTERM, 143);
 }
 
 #[test]
 fn sigint_while_writing_leaves_nothing_and_exits_130() {
-    stopped_while_writing_leaves_nothing(libc::SIGINT, 130);
+    stopped_while_writing_leaves_nothing(Signal::SIGINT, 130);
 }
 
 #[test]
 fn after_sigkill_the_next_run_removes_what_was_left() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, staging) = run_until_writing(dir.path());
-    signal(&child, libc::SIGKILL);
+    signal(&child, Signal::SIGKILL);
     child.wait().unwrap();
     assert!(staging.join("trace.csv").exists(), "SIGKILL leaves the staging directory");
     // The next run writing beside it (a short one) removes it, and only it.

@@ -256,13 +256,16 @@ pub fn remove_leftovers(dir: &Path) -> io::Result<Vec<PathBuf>> {
 /// gives 0 and negative values other meanings (process groups, every process).
 #[cfg(unix)]
 pub fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    use nix::errno::Errno;
+    let Ok(pid) = i32::try_from(pid) else { return false };
     if pid <= 0 {
         return false;
     }
-    // SAFETY: kill with signal 0 sends nothing; it only checks that the process exists.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    // No signal: only whether the process exists.
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) | Err(Errno::EPERM) => true,
+        Err(_) => false,
+    }
 }
 
 /// Without a way to check, every pid counts as alive: nothing is removed by pid.
@@ -285,14 +288,8 @@ pub fn host_tag() -> &'static str {
 
 #[cfg(unix)]
 fn host_name() -> Vec<u8> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
-    let result = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if result != 0 {
-        return Vec::new();
-    }
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    buf[..len].to_vec()
+    use std::os::unix::ffi::OsStringExt;
+    nix::unistd::gethostname().map(|name| name.into_vec()).unwrap_or_default()
 }
 
 #[cfg(not(unix))]

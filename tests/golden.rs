@@ -1,0 +1,52 @@
+//! The committed `results/` are exactly what this build produces: the README shows them,
+//! so a change that alters any number, file or chart must regenerate them
+//! (`scripts/regenerate.sh`) and say so in its commit.
+
+use std::path::Path;
+
+use fdlab::experiment::Experiment;
+use fdlab::sim::{RunOptions, run};
+
+fn check(name: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let committed = root.join("results").join(name);
+    let e = Experiment::load(&root.join("experiments").join(format!("{name}.toml"))).unwrap();
+    let out = run(&e, &RunOptions { base_dir: root.join("experiments"), ..RunOptions::default() }, &|_| {}).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join(name);
+    for (file, bytes) in fdlab::report::outputs(&out) {
+        let path = committed.join(&file);
+        let old = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(old == bytes, "{} differs from what this build writes: run scripts/regenerate.sh", path.display());
+        std::fs::create_dir_all(dir.join(&file).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(&file), &bytes).unwrap();
+    }
+    // The charts and the report, drawn from those files.
+    fdlab::report::charts::plot_and_report(&dir).unwrap();
+    for sub in ["charts", ""] {
+        for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !["png", "svg", "html"].contains(&ext) {
+                continue;
+            }
+            let rel = path.strip_prefix(&dir).unwrap();
+            let old = std::fs::read(committed.join(rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+            assert!(
+                old == std::fs::read(&path).unwrap(),
+                "results/{name}/{} differs: run scripts/regenerate.sh",
+                rel.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_committed_quickstart_is_what_this_build_writes() {
+    check("quickstart");
+}
+
+#[test]
+fn the_committed_sweep_is_what_this_build_writes() {
+    check("sweep");
+}

@@ -88,7 +88,14 @@ pub trait Detector: Send {
 
     /// The earliest whole nanosecond `t >= now` at which `level(t) >= threshold` if no
     /// further heartbeat arrives, or `None` if never.
-    fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos>;
+    ///
+    /// The default searches `level` itself ([`search_crossing`]: at most 129 calls, exact
+    /// under the contract that the level never falls while silent), so a detector needs only
+    /// `heartbeat` and `level`; the built-in detectors override it with their closed forms,
+    /// which are faster.
+    fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
+        search_crossing(now, |t| self.level(t) >= threshold)
+    }
 
     /// Whether the state after a heartbeat depends on the threshold (see the trait docs).
     fn state_depends_on_threshold(&self) -> bool {
@@ -136,10 +143,32 @@ pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) 
     if reached(Nanos::MAX) { Some(search_up(now, reached)) } else { None }
 }
 
-/// Bisection for the first `t > now` with `reached(t)`, given `reached(MAX)` and not
-/// `reached(now)`.
-fn search_up(now: Nanos, reached: impl Fn(Nanos) -> bool) -> Nanos {
-    let (mut lo, mut hi) = (now.0, u64::MAX);
+/// The first whole nanosecond `t >= now` with `reached(t)`, for a predicate that is monotone
+/// in `t` (false, then true for ever), without a guess: `reached` at `now`, then at
+/// `now + 2^k` for k = 0, 1, … until it holds (or time ends: `None`), then bisection between
+/// the last two. At most 129 calls over the whole `u64` time line.
+pub fn search_crossing(now: Nanos, reached: impl Fn(Nanos) -> bool) -> Option<Nanos> {
+    if reached(now) {
+        return Some(now);
+    }
+    let mut below = now.0;
+    for k in 0..=64 {
+        let probe = now.0.saturating_add(1u64.checked_shl(k).unwrap_or(u64::MAX));
+        if reached(Nanos(probe)) {
+            return Some(bisect(below, probe, &reached));
+        }
+        if probe == u64::MAX {
+            return None;
+        }
+        below = probe;
+    }
+    None
+}
+
+/// The first `t` in `(below, above]` with `reached(t)`, given `reached(above)` and not
+/// `reached(below)`.
+fn bisect(below: u64, above: u64, reached: &impl Fn(Nanos) -> bool) -> Nanos {
+    let (mut lo, mut hi) = (below, above);
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
         if reached(Nanos(mid)) {
@@ -151,9 +180,69 @@ fn search_up(now: Nanos, reached: impl Fn(Nanos) -> bool) -> Nanos {
     Nanos(hi)
 }
 
+/// Bisection for the first `t > now` with `reached(t)`, given `reached(MAX)` and not
+/// `reached(now)`.
+fn search_up(now: Nanos, reached: impl Fn(Nanos) -> bool) -> Nanos {
+    bisect(now.0, u64::MAX, &reached)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_search_finds_every_crossing_in_at_most_129_calls() {
+        use std::cell::Cell;
+        let calls = Cell::new(0);
+        for now in [0u64, 1, 17, 1 << 40, u64::MAX - 3] {
+            for crossing in
+                [now, now + 1, now + 2, now + 3, now.saturating_add(1000), now.saturating_add(1 << 50), u64::MAX]
+            {
+                if crossing < now {
+                    continue;
+                }
+                calls.set(0);
+                let reached = |t: Nanos| {
+                    calls.set(calls.get() + 1);
+                    t.0 >= crossing
+                };
+                assert_eq!(
+                    search_crossing(Nanos(now), reached),
+                    Some(Nanos(crossing)),
+                    "now {now}, crossing {crossing}"
+                );
+                assert!(calls.get() <= 129, "{} calls", calls.get());
+            }
+            calls.set(0);
+            let never = |_: Nanos| {
+                calls.set(calls.get() + 1);
+                false
+            };
+            assert_eq!(search_crossing(Nanos(now), never), None);
+            assert!(calls.get() <= 129, "{} calls", calls.get());
+        }
+        // A detector with only `heartbeat` and `level` gets an exact `suspect_at`.
+        struct Silence(Option<Nanos>);
+        impl Detector for Silence {
+            fn heartbeat(&mut self, a: &Arrival, _: f64) {
+                self.0 = Some(a.at);
+            }
+            fn level(&self, now: Nanos) -> f64 {
+                self.0.map_or(0.0, |last| (now - last).as_secs_f64())
+            }
+        }
+        let mut d = Silence(None);
+        assert_eq!(d.suspect_at(0.3, Nanos(5)), None, "nothing heard");
+        d.heartbeat(&Arrival::at(Nanos(1_000)), 0.3);
+        let fixed = {
+            let mut f = FixedTimeout::new();
+            f.heartbeat(&Arrival::at(Nanos(1_000)), 0.3);
+            f
+        };
+        for now in [1_000, 5_000, 300_000_999, 300_001_000, 300_001_001] {
+            assert_eq!(d.suspect_at(0.3, Nanos(now)), fixed.suspect_at(0.3, Nanos(now)), "now {now}");
+        }
+    }
 
     #[test]
     fn refine_finds_exact_crossing_from_rough_guesses() {

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fdlab::detector::DetectorSpec;
 use fdlab::experiment::{Experiment, QUICKSTART};
-use fdlab::replay::{self, CrashDecl, LevelsOutput, ReplayConfig};
+use fdlab::replay::{self, CrashDecl, ReplayConfig};
+use fdlab::report::replay_dir::{LevelsOutput, replay_to_dir};
 use fdlab::report::{ResultsWriter, parent_dir, write_run};
 use fdlab::sim::RunOptions;
 use fdlab::time::Nanos;
@@ -281,7 +282,7 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
         monitor_crashes: args.monitor_crashes,
         end: args.end,
     };
-    let summary = replay::replay_to_dir(&config, &out, levels.as_ref())?;
+    let summary = replay_to_dir(&config, &out, levels.as_ref())?;
     for w in &summary.trace_warnings {
         eprintln!("warning: {}: {}", config.trace.display(), w.message);
     }

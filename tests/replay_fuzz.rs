@@ -7,7 +7,8 @@
 //! results directory does not exist afterwards and nothing is left beside it.
 
 use fdlab::detector::DetectorSpec;
-use fdlab::replay::{CrashDecl, LevelSampler, LevelsOutput, ReplayConfig, replay, replay_to_dir};
+use fdlab::replay::{CrashDecl, LevelSampler, ReplayConfig, replay};
+use fdlab::report::replay_dir::{LevelsOutput, estimate_levels, replay_to_dir};
 use fdlab::time::Nanos;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -214,15 +215,15 @@ fn fuzz(seed: u64, count: usize) -> usize {
         let full = case % 10 == 0;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if full {
-                return replay_to_dir(&config, &out, levels.as_ref());
+                return replay_to_dir(&config, &out, levels.as_ref()).map_err(|e| e.to_string());
             }
             let mut sink = Vec::new();
             // The size estimate is replay_to_dir's; here, a huge span gives no samples.
             let sampler = levels
                 .as_ref()
-                .filter(|l| fdlab::replay::estimate_levels(&config, l.every).is_ok_and(|e| e.bytes < 1 << 24))
+                .filter(|l| estimate_levels(&config, l.every).is_ok_and(|e| e.bytes < 1 << 24))
                 .map(|l| LevelSampler { every: l.every, out: &mut sink });
-            replay(&config, sampler)
+            replay(&config, sampler).map_err(|e| e.to_string())
         }));
         let show = || String::from_utf8_lossy(&bytes[..bytes.len().min(600)]).into_owned();
         match result {

@@ -16,6 +16,8 @@
 pub mod bank;
 pub mod poisson;
 pub mod qos;
+pub mod results;
+pub mod sampling;
 pub mod stats;
 pub mod tracker;
 pub mod truth;

@@ -1,6 +1,7 @@
 //! Fault models and the fault timeline.
 //!
 //! - [`delay`] and [`loss`]: link models (distributions, loss processes).
+//! - [`rng`]: named random streams derived from the seed, for any engine.
 //! - This module expands an experiment's fault list into concrete, sorted windows per node
 //!   and per link ([`Timeline`]), drawing random processes (exponential MTTF/MTTR, pause
 //!   frequencies) from the fault's own RNG stream, so that the same seed gives the same
@@ -9,6 +10,7 @@
 
 pub mod delay;
 pub mod loss;
+pub mod rng;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,9 +19,9 @@ use rand::Rng;
 use rand_distr::{Distribution, Exp1};
 
 use crate::experiment::{Fault, PauseTarget, ValidExperiment};
-use crate::sim::rng::stream;
 use crate::time::Nanos;
 use delay::{DelaySampler, EmpiricalError};
+use rng::stream;
 
 /// A half-open window of real time `[from, to)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

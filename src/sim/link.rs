@@ -17,11 +17,11 @@ use std::collections::BinaryHeap;
 
 use rand::Rng;
 
-use super::rng::SimRng;
 use crate::detector::Arrival;
 use crate::experiment::{AfterPause, Link, Node, SeqAfterRestart};
 use crate::fault::delay::DelaySampler;
 use crate::fault::loss::LossProcess;
+use crate::fault::rng::SimRng;
 use crate::fault::{Crash, Cursor, LinkFaults, NodeFaults, Window};
 use crate::time::{Clock, Nanos};
 

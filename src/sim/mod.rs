@@ -1,6 +1,5 @@
 //! The deterministic simulator: virtual time, event-driven (DESIGN.md §1–3).
 //!
-//! - [`rng`]: named random streams derived from the seed.
 //! - [`link`]: a sender's schedule and a link model as a stream of deliveries.
 //! - [`monitor`]: a monitoring node, its links merged, its pauses, buffer and policy.
 //!
@@ -12,24 +11,24 @@
 
 pub mod link;
 pub mod monitor;
-pub mod rng;
+
 pub mod spill;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::analysis::results::{LinkEntry, ResultEntry, SummaryFile, totals};
 use crate::analysis::stats::HdrCounts;
 use crate::experiment::{Experiment, ValidExperiment};
 use crate::fault::Timeline;
 use crate::fault::Window;
 use crate::fault::delay::{DelaySampler, EmpiricalError};
-use crate::report::summary::{LinkEntry, ResultEntry, SummaryFile, totals};
+use crate::fault::rng::stream;
 use crate::time::Nanos;
 use hdrhistogram::Histogram;
 use link::{LinkStream, Sender};
 use monitor::{IncomingLink, LevelSample, MonitorResult, MonitorSetup, SampleWindow};
-use rng::stream;
 use spill::{SpillWriter, TraceSpill};
 
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +207,7 @@ pub fn run(
     let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
 
     let views = fault_views(e, &timeline, &all_links);
-    let sampled_labels = crate::report::charts::timeline_labels(&e.detectors);
+    let sampled_labels = crate::analysis::sampling::timeline_labels(&e.detectors);
 
     let writers: Vec<Mutex<Option<SpillWriter>>> = (0..nodes.len())
         .map(|m| {

@@ -178,23 +178,7 @@ pub(crate) fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
-/// Keeps at most `max` of `items`, evenly spread over them.
-pub fn thin<T>(items: Vec<T>, max: usize) -> Vec<T> {
-    let n = items.len();
-    if n <= max {
-        return items;
-    }
-    items.into_iter().enumerate().filter(|(i, _)| i * max / n != (i + 1) * max / n).map(|(_, x)| x).collect()
-}
-
-/// The detector configurations a suspicion timeline shows (the simulator samples only
-/// these): the first of each spec, or for a single spec up to six of its sweep.
-pub fn timeline_labels(specs: &[crate::detector::DetectorSpec]) -> std::collections::BTreeSet<String> {
-    match specs {
-        [only] => thin(only.points(), timeline::MAX_PANELS).into_iter().map(|p| p.label).collect(),
-        _ => specs.iter().filter_map(|s| s.points().into_iter().next()).map(|p| p.label).collect(),
-    }
-}
+pub use crate::analysis::sampling::{thin, timeline_labels};
 
 /// A legend entry: a short thick line in the series' colour.
 pub(crate) fn legend_line(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {

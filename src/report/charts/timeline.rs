@@ -15,7 +15,7 @@ use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, read, save, thin
 
 const CHART: &str = "suspicion timeline";
 /// Panels per chart; a larger sweep is thinned evenly.
-pub(crate) const MAX_PANELS: usize = 6;
+pub(crate) const MAX_PANELS: usize = crate::analysis::sampling::MAX_SAMPLED;
 
 struct Series {
     label: String,

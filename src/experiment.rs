@@ -392,14 +392,15 @@ impl std::fmt::Display for Estimate {
         write!(
             f,
             "{} monitored {} × {} detector {}, up to {} deliveries ({} configuration-heartbeats), \
-             about {} MiB of memory",
+             about {} MiB of memory ({} MiB of trace.csv with --trace)",
             self.links,
             plural(self.links, "link", "links"),
             self.configurations,
             plural(self.configurations, "configuration", "configurations"),
             self.deliveries,
             self.work(),
-            mib(self.memory_bytes)
+            mib(self.memory_bytes),
+            mib(self.trace_bytes)
         )
     }
 }

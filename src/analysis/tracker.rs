@@ -150,6 +150,14 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_period_means_no_periodic_checking() {
+        let mut t = SuspicionTracker::checking_every(Some(Nanos::ZERO));
+        t.after_arrival(Nanos(0), Some(Nanos(250)));
+        assert_eq!(t.next_crossing(), Some(Nanos(250)));
+        assert_eq!(t.before_arrival(Nanos(260)), Some(Transition::Suspect(Nanos(250))));
+    }
+
+    #[test]
     fn an_arrival_that_leaves_the_level_high_keeps_or_starts_suspicion() {
         let mut t = SuspicionTracker::new();
         assert_eq!(t.after_arrival(Nanos(5), Some(Nanos(5))), Some(Transition::Suspect(Nanos(5))));

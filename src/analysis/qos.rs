@@ -590,6 +590,15 @@ mod tests {
         let r = q.report(s(100));
         assert_eq!(r.mistakes, 1);
         assert_eq!(r.mistake_duration_s.max, Some(0.0));
+        // At the edges of a down window [10 s, 20 s): down at its start, up at its end.
+        let mut truth = GroundTruth::always_up();
+        truth.push_down(DownWindow { from: s(10), to: Some(s(20)) });
+        let mut q = QosAccumulator::new(truth);
+        q.on_heartbeat(s(0), None);
+        q.on_suspicion(s(10), Some(s(10)), s(100), net);
+        q.on_suspicion(s(20), Some(s(20)), s(100), net);
+        let r = q.report(s(100));
+        assert_eq!(r.listed.iter().map(|m| m.start).collect::<Vec<_>>(), [s(20)]);
     }
 
     #[test]

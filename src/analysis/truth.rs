@@ -67,3 +67,29 @@ impl GroundTruth {
         self.down.iter().any(|w| w.from <= t && w.to.is_none_or(|to| t < to))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn down_windows_are_half_open_and_a_crash_stop_lasts_for_ever() {
+        let mut truth = GroundTruth::always_up();
+        assert!(!truth.is_down(Nanos(0)));
+        assert!(truth.push_down(DownWindow { from: Nanos(10), to: Some(Nanos(20)) }));
+        assert!(truth.push_down(DownWindow { from: Nanos(30), to: None }));
+        let down: Vec<u64> =
+            [0, 9, 10, 19, 20, 29, 30, u64::MAX].into_iter().filter(|&t| truth.is_down(Nanos(t))).collect();
+        assert_eq!(down, [10, 19, 30, u64::MAX]);
+        // Windows come in order, do not overlap, and nothing follows a crash-stop.
+        assert!(!truth.push_down(DownWindow { from: Nanos(40), to: Some(Nanos(50)) }));
+        let mut truth = GroundTruth::always_up();
+        truth.push_down(DownWindow { from: Nanos(10), to: Some(Nanos(20)) });
+        assert!(!truth.push_down(DownWindow { from: Nanos(15), to: Some(Nanos(25)) }));
+        assert!(!truth.push_down(DownWindow { from: Nanos(25), to: Some(Nanos(25)) }));
+        assert!(truth.push_down(DownWindow { from: Nanos(20), to: Some(Nanos(25)) }));
+        assert_eq!(truth.down_time_within(Nanos(0), Nanos(100)), Nanos(15));
+        assert_eq!(truth.down_time_within(Nanos(12), Nanos(22)), Nanos(10));
+        assert_eq!(GroundTruth::crash_stop(Nanos(5)).down_time_within(Nanos(0), Nanos(8)), Nanos(3));
+    }
+}

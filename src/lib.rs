@@ -4,18 +4,49 @@
 //! pauses, partitions and crashes; fdlab measures the false suspicions that cause split
 //! brain, the time to detect a real crash, and the latency behind both.
 //!
-//! Module map (DESIGN.md §4):
-//! - [`time`]: `Nanos`, integer nanoseconds, and human durations (`250ms`, `1.5s`).
+//! ```
+//! use fdlab::experiment::Experiment;
+//! use fdlab::sim::{RunOptions, run};
+//!
+//! // A validated experiment is the only kind the engines run.
+//! let experiment = Experiment::from_toml(
+//!     "doc.toml".as_ref(),
+//!     r#"
+//!         name = "doc"
+//!         seed = 1
+//!         duration = "10m"
+//!         detectors = ["phi:threshold=8", "fixed:timeout=300ms"]
+//!         [network]
+//!         loss = { model = "bernoulli", p = 0.2 }
+//!         [[nodes]]
+//!         id = "a"
+//!         [[nodes]]
+//!         id = "b"
+//!     "#,
+//! )?;
+//! let output = run(&experiment, &RunOptions::default(), &|_| {})?;
+//! let fixed = output.summary.totals.iter().find(|t| t.detector == "fixed:timeout=300ms").unwrap();
+//! // b and a watch each other: two links, and two lost heartbeats in a row (p = 0.04 a slot)
+//! // make the 300 ms timeout suspect a live node.
+//! assert_eq!(fixed.links, 2);
+//! assert!(fixed.mistakes > 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Module map (DESIGN.md §4), layers pointing down:
+//! - [`time`]: `Nanos`, integer nanoseconds, human durations, exact clock rates.
 //! - [`detector`]: the clock-free [`detector::Detector`] trait, specs, one file per detector.
 //! - [`trace`]: the arrival-trace CSV, read and written.
-//! - [`analysis`]: exact suspicion intervals from `suspect_at`, ground truth, QoS metrics.
-//! - [`experiment`]: the experiment file schema and its validation.
-//! - [`fault`]: delay and loss models, and the fault timeline (crashes, pauses, partitions…).
+//! - [`analysis`]: exact suspicion intervals from `suspect_at`, ground truth, QoS metrics,
+//!   the result types every engine reports (`analysis::results`), statistics.
+//! - [`experiment`]: the experiment file schema, its validation ([`experiment::ValidExperiment`])
+//!   and its size estimate.
+//! - [`fault`]: delay and loss models, seeded streams, and the fault timeline.
 //! - [`sim`]: the deterministic simulator (virtual time, one thread per monitor).
 //! - [`replay`]: the replay engine (a trace through any detectors).
 //! - [`report`]: `summary.json`, the readable table, `.hgrm` percentile files, charts
 //!   (`report::charts`, one file per chart, drawn from the results files) and `report.html`;
-//!   atomic file writes.
+//!   the one results-directory writer (manifest, staging, cleanup after signals).
 //!
 //! Data flows one way: an engine (`sim` or `replay`) feeds arrivals to
 //! [`analysis::DetectorBank`]s, whose exact QoS reports become files in a results directory,

@@ -145,7 +145,7 @@ fn bank_for(detectors: &[DetectorSpec], truth: &GroundTruth) -> DetectorBank {
 }
 
 /// What to replay.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ReplayConfig {
     pub trace: PathBuf,
     pub detectors: Vec<DetectorSpec>,

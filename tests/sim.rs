@@ -961,3 +961,36 @@ fn replay_names_a_mistake_after_a_short_crash_recovery_as_the_simulator_does() {
     assert_eq!(q.mistakes, 1);
     assert_eq!(q.mistakes_by_cause.keys().copied().collect::<Vec<_>>(), [fdlab::analysis::qos::Cause::Recovery]);
 }
+
+#[test]
+fn loss_bursts_and_delay_spikes_act_on_what_is_sent_in_their_window() {
+    // 100 ms heartbeats over a lossless 5 ms link for 5 minutes; a loss burst over
+    // [60 s, 160 s) (1000 sends) and a 1 s delay spike over [200 s, 210 s) (100 sends).
+    let run_with = |p: &str| {
+        let body = format!(
+            "{CONSTANT_LINK}[[faults]]\nkind = \"loss-burst\"\nat = \"60s\"\nduration = \"100s\"\np = {p}\n\
+             [[faults]]\nkind = \"delay-spike\"\nat = \"200s\"\nduration = \"10s\"\nextra = \"1s\"\n"
+        );
+        simulate(&experiment(2, "5m", "\"fixed:timeout=300ms\"", &body), true)
+    };
+    let all = run_with("1");
+    let link = &all.summary.links[0];
+    assert_eq!((link.sent, link.lost), (3000, 1000));
+    let sent_ms = |a: &Arrival| a.sent.unwrap().0 / 1_000_000;
+    let rows = trace(&all);
+    assert!(rows.iter().all(|(_, _, a)| !(60_000..160_000).contains(&sent_ms(a))));
+    // Inside the spike each heartbeat takes 1.005 s, outside 5 ms.
+    for (_, _, a) in &rows {
+        let delay = a.at.0 - a.sent.unwrap().0;
+        let spiked = (200_000..210_000).contains(&sent_ms(a));
+        assert_eq!(delay, if spiked { 1_005_000_000 } else { 5_000_000 }, "sent at {} ms", sent_ms(a));
+    }
+    // p = 0.5: about half of the 1000 sends in the window are lost (binomial, sd 15.8).
+    let half = run_with("0.5");
+    let lost = half.summary.links[0].lost as f64;
+    assert!((lost - 500.0).abs() < 4.0 * 15.8, "{lost}");
+    // Every loss is in the window: outside it, all 2000 sends arrive.
+    let outside = trace(&half).iter().filter(|(_, _, a)| !(60_000..160_000).contains(&sent_ms(a))).count();
+    assert_eq!(outside, 2000);
+    assert_eq!(half.summary.links[0].sent, 3000);
+}

@@ -153,7 +153,10 @@ impl<'a> Sender<'a> {
             }
             if let Some(pause) = self.pauses.at(t) {
                 // Every slot whose nominal time falls before the resume is missed: the first
-                // slot kept is the first whose local time k·η reaches the resume's.
+                // slot kept is the first whose local time k·η reaches the resume's. (That is
+                // always past the current slot, whose nominal time is before the resume; the
+                // `max` only guarantees that the loop advances, and mutating it changes
+                // nothing: an equivalent mutant.)
                 let resume_local = self.clock.local_at_or_after(pause.to - self.epoch).0;
                 let first_kept = resume_local.div_ceil(self.interval).max(self.slot + 1);
                 self.slot = first_kept;

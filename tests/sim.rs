@@ -994,3 +994,13 @@ fn loss_bursts_and_delay_spikes_act_on_what_is_sent_in_their_window() {
     assert_eq!(outside, 2000);
     assert_eq!(half.summary.links[0].sent, 3000);
 }
+
+#[test]
+fn a_heartbeat_arriving_at_the_runs_last_instant_is_not_delivered() {
+    // Slot 100 leaves at 10 s and arrives at 10.005 s, the end of the run: the run covers
+    // [0, end), so it is sent but not delivered.
+    let out = simulate(&experiment(1, "10005ms", "\"fixed:timeout=300ms\"", CONSTANT_LINK), true);
+    let link = &out.summary.links[0];
+    assert_eq!((link.sent, link.delivered), (101, 100));
+    assert_eq!(seqs(&out).last(), Some(&99));
+}

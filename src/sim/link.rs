@@ -245,6 +245,7 @@ impl<'a> LinkStream<'a> {
     /// Appends the link's next deliveries, in arrival order (ties in send order), to `out`
     /// until it holds `max` or the link is drained.
     pub fn fill(&mut self, out: &mut Vec<Delivery>, max: usize) {
+        // (`max` sizes the batch, not the results: filling one more changes nothing.)
         while out.len() < max {
             if let Some(Reverse(top)) = self.heap.peek()
                 && self.lookahead.is_none_or(|send| top.at <= send.at)
@@ -272,6 +273,8 @@ impl<'a> LinkStream<'a> {
             self.counts.cut += 1;
             return;
         }
+        // Draws `u < p` with u uniform on [0, 1): `<=` differs only when u equals p exactly
+        // (probability 2^-53), so mutants of these comparisons are equivalent.
         let burst_lost = self.bursts.at(t).is_some_and(|&(_, p)| self.loss_rng.random::<f64>() < p);
         if self.loss.lost(t, &mut self.loss_rng) || burst_lost {
             self.counts.lost += 1;

@@ -63,8 +63,8 @@ pub struct LevelSample {
 pub struct MonitorSetup<'a> {
     pub clock: Clock,
     pub pauses: &'a [Window],
-    /// The monitor's crashes with a recovery (real time): it loses what it held, misses what
-    /// arrives meanwhile and restarts with fresh detectors.
+    /// The monitor's crashes with a recovery (real time), each beginning before `end`: it
+    /// loses what it held, misses what arrives meanwhile and restarts with fresh detectors.
     pub crashes: Vec<Window>,
     /// Monitoring ends at the monitor's crash-stop (or the run's end).
     pub end: Nanos,
@@ -118,7 +118,9 @@ impl ReceiveState {
         match policy {
             ReceivePolicy::Raw => true,
             ReceivePolicy::Dedup => {
-                // Remember a bounded horizon: anything older than it counts as seen.
+                // Remember a bounded horizon: anything older than it counts as seen. (Whether
+                // the set holds 65,536 entries or one fewer changes no verdict, since what
+                // falls out of it is older than its first entry: an equivalent mutant.)
                 let fresh = self.seen.insert((d.incarnation, d.seq));
                 if self.seen.len() > 65_536 {
                     self.seen.pop_first();
@@ -267,9 +269,10 @@ pub fn run(
         // Pauses that end and crashes that begin before the next delivery (or the run's end)
         // come first, in time order (a resume first at a tie; a crash at a delivery's
         // instant comes before it).
+        // (`until` is at most the end, and every crash in `setup.crashes` begins before it.)
         while resume_at.min(crash_at) <= until {
-            let resume_due = resume_at <= until && resume_at <= setup.end;
-            let crash_due = crash_at <= until && crash_at < setup.end;
+            let resume_due = resume_at <= until;
+            let crash_due = crash_at <= until;
             if crash_due && (!resume_due || crash_at < resume_at) {
                 let c = setup.crashes[crash];
                 if sample_due < c.from {

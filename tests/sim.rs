@@ -1004,3 +1004,32 @@ fn a_heartbeat_arriving_at_the_runs_last_instant_is_not_delivered() {
     assert_eq!((link.sent, link.delivered), (101, 100));
     assert_eq!(seqs(&out).last(), Some(&99));
 }
+
+#[test]
+fn a_monitor_crash_and_the_end_of_its_pause_in_one_gap_between_deliveries_come_in_time_order() {
+    // a sends every 100 ms, 5 ms away, so heartbeats reach b at x.x05 s. b (the monitor) is
+    // stalled from 10 s and crashes (for 1 s) just before or exactly as its stall would end,
+    // with no delivery in between. Before the stall b last heard seq 99 (9.905 s), so the
+    // 300 ms timeout crosses at 10.205 s, during the stall.
+    let run_with = |crash_at: &str| {
+        let body = format!(
+            "{CONSTANT_LINK}[[faults]]\nkind = \"pause\"\nnode = \"b\"\nwhat = \"monitor\"\nat = \"10s\"\nduration = \"1002ms\"\n\
+             [[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"{crash_at}\"\ndown = \"1s\"\n"
+        );
+        let out = simulate(&experiment(1, "20s", "\"fixed:timeout=300ms\"", &body), false);
+        result(&out, "fixed:timeout=300ms").qos.clone()
+    };
+    // The crash (11.001 s) comes first: the buffered heartbeats die with b, and what it would
+    // have suspected since 10.205 s is censored at the crash (0.796 s). The stall's end at
+    // 11.002 s finds a fresh b that has heard nothing: no check fires, no mistake.
+    let q = run_with("11001ms");
+    assert_eq!((q.mistakes, q.censored.count), (0, 1));
+    assert!((q.censored.durations_so_far_s[0] - 0.796).abs() < 1e-9, "{:?}", q.censored);
+    // At a tie (both at 11.002 s) the stall ends first: its check fires (timers first), then
+    // the buffered heartbeats restore trust at once: a zero-length mistake caused by the
+    // monitor's pause; the crash then finds nothing to censor.
+    let q = run_with("11002ms");
+    assert_eq!((q.mistakes, q.censored.count), (1, 0), "{:?}", q.listed);
+    assert_eq!(q.mistake_duration_s.max, Some(0.0));
+    assert_eq!(q.mistakes_by_cause.keys().copied().collect::<Vec<_>>(), [fdlab::analysis::qos::Cause::MonitorPause]);
+}

@@ -1033,3 +1033,12 @@ fn a_monitor_crash_and_the_end_of_its_pause_in_one_gap_between_deliveries_come_i
     assert_eq!(q.mistake_duration_s.max, Some(0.0));
     assert_eq!(q.mistakes_by_cause.keys().copied().collect::<Vec<_>>(), [fdlab::analysis::qos::Cause::MonitorPause]);
 }
+
+#[test]
+fn a_restarted_monitor_hears_a_heartbeat_arriving_at_its_restart_instant() {
+    // b is down over [10 s, 12.005 s); seq 120 leaves at 12 s and arrives at 12.005 s, the
+    // instant b is up again: heard. Seqs 100..=119 reached b while it was down.
+    let body = format!("{CONSTANT_LINK}[[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"10s\"\ndown = \"2005ms\"\n");
+    let out = simulate(&experiment(1, "13s", "\"fixed:timeout=300ms\"", &body), true);
+    assert_eq!(seqs(&out), (0..100).chain(120..130).collect::<Vec<u64>>());
+}

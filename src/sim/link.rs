@@ -167,6 +167,7 @@ impl<'a> Sender<'a> {
             }
             let slot = self.slot;
             self.slot += 1;
+            // (`u < p` for a uniform u in [0, 1): see `transmit` on why `<=` is equivalent.)
             if let Some(&(_, p)) = self.omissions.at(t)
                 && self.rng.random::<f64>() < p
             {

@@ -507,38 +507,32 @@ impl Experiment {
         let copies = if duplicates.filter_map(|s| s.duplicate).any(|p| p > 0.0) { 2 } else { 1 };
         // Events a random process draws: twice the expected count, and some.
         let random = |mean: u128| duration / mean.max(1) * 2 + 16;
-        let fault_events: u128 = self
+        // Per fault: the events it puts in the timeline, and the heartbeats it may add to a
+        // link (a restart sends at once, its slot 0, and so may the end of a pause).
+        let (fault_events, restarts_and_resumes) = self
             .faults
             .iter()
             .map(|f| match f {
-                Fault::Crash { mttf: Some(up), mttr: Some(down), .. } => random(up.0 as u128 + down.0 as u128),
-                Fault::Pause { every: Some(every), .. } => random(every.0 as u128),
+                Fault::Crash { mttf: Some(up), mttr: Some(down), .. } => {
+                    let n = random(up.0 as u128 + down.0 as u128);
+                    (n, n)
+                }
+                Fault::Pause { every: Some(every), .. } => {
+                    let n = random(every.0 as u128);
+                    (n, n)
+                }
+                Fault::Crash { .. } | Fault::Pause { .. } => (1, 1),
                 Fault::Partition { groups, from, to, .. } => {
                     let sizes: Vec<u128> = groups.iter().map(|g| g.len() as u128).collect();
                     let total: u128 = sizes.iter().sum();
-                    sizes.iter().map(|s| s * (total - s)).sum::<u128>() + (from.len() * to.len()) as u128
+                    (sizes.iter().map(|s| s * (total - s)).sum::<u128>() + (from.len() * to.len()) as u128, 0)
                 }
                 Fault::DelaySpike { links: l, .. } | Fault::LossBurst { links: l, .. } => {
-                    if l.is_empty() {
-                        links as u128
-                    } else {
-                        l.len() as u128
-                    }
+                    (if l.is_empty() { links as u128 } else { l.len() as u128 }, 0)
                 }
-                _ => 1,
+                Fault::Omission { .. } => (1, 0),
             })
-            .sum();
-        // A restart sends at once (its slot 0), and so may the end of a pause.
-        let restarts_and_resumes: u128 = self
-            .faults
-            .iter()
-            .map(|f| match f {
-                Fault::Crash { mttf: Some(up), mttr: Some(down), .. } => random(up.0 as u128 + down.0 as u128),
-                Fault::Pause { every: Some(every), .. } => random(every.0 as u128),
-                Fault::Crash { .. } | Fault::Pause { .. } => 1,
-                _ => 0,
-            })
-            .sum();
+            .fold((0u128, 0u128), |a, b| (a.0 + b.0, a.1 + b.1));
         let per_link = (duration / fastest + 1 + restarts_and_resumes) * copies;
         let deliveries = per_link * links as u128;
         let detector_state: u128 =

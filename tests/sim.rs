@@ -1042,3 +1042,36 @@ fn a_restarted_monitor_hears_a_heartbeat_arriving_at_its_restart_instant() {
     let out = simulate(&experiment(1, "13s", "\"fixed:timeout=300ms\"", &body), true);
     assert_eq!(seqs(&out), (0..100).chain(120..130).collect::<Vec<u64>>());
 }
+
+#[test]
+fn chart_samples_at_a_delivery_instant_see_the_heartbeat_and_the_last_is_the_runs_end() {
+    // a's sender stalls over [10 s, 12 s): the chart's window is [8 s, 14 s] (2 s either
+    // side), sampled every 10 ms, 601 samples; heartbeats leave every 100 ms and arrive 10 ms
+    // later, on sample instants. The run ends at 14 s, the window's last sample.
+    let body = "[network]\ndelay = { dist = \"constant\", value = \"10ms\" }\n\
+        [[faults]]\nkind = \"pause\"\nnode = \"a\"\nwhat = \"sender\"\nat = \"10s\"\nduration = \"2s\"\n";
+    let out = simulate(&experiment(1, "14s", "\"fixed:timeout=300ms\"", body), false);
+    let samples: Vec<(u64, f64)> = out.levels.iter().map(|l| (l.at.0 / 1_000_000, l.level)).collect();
+    assert_eq!(samples.len(), 601);
+    assert_eq!((samples[0].0, samples[600].0), (8_000, 14_000));
+    let at = |ms: u64| samples.iter().find(|s| s.0 == ms).unwrap().1;
+    // At 8.010 s a heartbeat arrives: the sample sees it (silence 0), not the 100 ms before.
+    assert_eq!(at(8_010), 0.0);
+    assert!((at(8_000) - 0.09).abs() < 1e-12);
+    // The last heartbeat before the stall arrived at 9.910 s; at 12.000 s the silence is 2.09 s.
+    assert!((at(12_000) - 2.09).abs() < 1e-12);
+    // The first after it left at 12 s and arrived at 12.010 s.
+    assert_eq!(at(12_010), 0.0);
+    assert!(out.levels.iter().all(|l| (l.level >= l.threshold) == l.suspected));
+
+    // The monitor b crashes at 13 s for 500 ms, inside the window: samples before the crash
+    // see the detector before it; the one at the crash's instant, a fresh detector that has
+    // heard nothing (level 0), as every sample until b hears a again (13.510 s).
+    let crash = format!("{body}[[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"13s\"\ndown = \"500ms\"\n");
+    let out = simulate(&experiment(1, "14s", "\"fixed:timeout=300ms\"", &crash), false);
+    let samples: Vec<(u64, f64)> = out.levels.iter().map(|l| (l.at.0 / 1_000_000, l.level)).collect();
+    let at = |ms: u64| samples.iter().find(|s| s.0 == ms).unwrap().1;
+    assert!((at(12_990) - 0.08).abs() < 1e-12);
+    assert_eq!((at(13_000), at(13_300), at(13_500)), (0.0, 0.0, 0.0));
+    assert!((at(13_600) - 0.09).abs() < 1e-12);
+}

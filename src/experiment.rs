@@ -813,8 +813,10 @@ impl Experiment {
                     if symmetric && groups.len() < 2 {
                         return Err((field("groups"), "a partition needs at least two groups".into()));
                     }
-                    for id in groups.iter().flatten().chain(from).chain(to) {
-                        node(id).map_err(|(_, m)| (field("groups"), m))?;
+                    for (name, ids) in [("groups", groups.concat()), ("from", from.clone()), ("to", to.clone())] {
+                        for id in &ids {
+                            node(id).map_err(|(_, m)| (field(name), m))?;
+                        }
                     }
                 }
                 Fault::Omission { node: id, p, at, duration } => {

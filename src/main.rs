@@ -96,8 +96,8 @@ struct RunArgs {
     #[arg(long)]
     trace: bool,
     /// Worker threads [default: the machine's cores].
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
+    #[arg(long)]
+    threads: Option<usize>,
     /// Do not draw charts and report.html (`fdlab plot DIR` draws them later).
     #[arg(long)]
     no_charts: bool,
@@ -116,7 +116,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::FAILURE
         }
     }
@@ -143,6 +143,20 @@ fn remove_staging_on_signals() -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn remove_staging_on_signals() -> std::io::Result<()> {
     Ok(())
+}
+
+/// An error and its causes on one line, each cause only if the text before does not already
+/// say it (library errors name their cause in their own message).
+fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -179,7 +193,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         base_dir,
         record_trace: args.trace,
         scratch_dir,
-        threads: args.threads,
+        threads: args.threads.unwrap_or(0),
         allow_large: args.allow_large,
     };
     let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();

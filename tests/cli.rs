@@ -306,3 +306,20 @@ fn validate_checks_files_without_running_them() {
     assert!(!o.status.success());
     assert!(!dir.path().join("o").exists(), "no partial results directory");
 }
+
+#[test]
+fn errors_say_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.csv");
+    let o = fdlab(&["replay", missing.to_str().unwrap(), "-d", "fixed:timeout=1s"]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    assert_eq!(err.matches("nope.csv").count(), 1, "{err}");
+    let trace = write(dir.path(), "t.csv", "target,received_ns\nb,0\nb,100000000\n");
+    let o = fdlab(&["replay", &trace, "-d", "chen:alpha=1s", "--out", dir.path().join("out").to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(err.matches("needs `interval`").count(), 1, "{err}");
+    let o = fdlab(&["replay", &trace, "-d", "fixed:timeout=0"]);
+    assert!(stderr(&o).contains("the timeout must be greater than zero"), "{}", stderr(&o));
+}

@@ -585,6 +585,12 @@ fn bad_experiment_files_get_their_documented_errors() {
             vec!["monitoring.pairs[0]", "no node `q`"],
         ),
         (format!("{good}[defaults]\njitter = \"200ms\"\n"), vec!["jitter", "shorter than the heartbeat interval"]),
+        (
+            format!(
+                "{good}[[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\nfrom = [\"a\"]\nto = [\"zz\"]\n"
+            ),
+            vec!["faults[0].to", "no node `zz`"],
+        ),
         // Every fault time is checked against the run (a fault after the end would write an
         // inverted window and never happen).
         (

@@ -579,7 +579,8 @@ impl DetectorSpec {
             for &v in &self.knob {
                 let threshold = self.threshold_offset() + v.level_units();
                 if !(threshold.is_finite() && threshold > 0.0) {
-                    return Err(bad(knob.name, v.to_string(), "the threshold must be greater than zero"));
+                    let reason = format!("the {} must be greater than zero", knob.name.replace('_', " "));
+                    return Err(bad(knob.name, v.to_string(), &reason));
                 }
                 if info.name == "empirical" && threshold > 1.0 {
                     return Err(bad(knob.name, v.to_string(), "the empirical level is a fraction: at most 1"));
@@ -895,7 +896,8 @@ mod tests {
         assert!(err("phi:threshold=eight").contains("threshold=eight"));
         assert!(err("phi:min_std=-1s").contains("negative"));
         assert!(err("fixed").contains("needs `timeout`"));
-        assert!(err("phi:threshold=0").contains("greater than zero"));
+        assert!(err("phi:threshold=0").contains("the threshold must be greater than zero"));
+        assert!(err("fixed:timeout=0").contains("the timeout must be greater than zero"), "{}", err("fixed:timeout=0"));
         assert!(err("phi:window=0").contains("window"));
         assert!(err("phi:window").contains("not `key=value`"));
         assert!(err("phi:threshold=1,threshold=2").contains("twice"));

@@ -145,6 +145,20 @@ fn remove_staging_on_signals() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Free space for this user in the file system holding `dir`, when it can be read.
+fn free_bytes(dir: &Path) -> Option<u128> {
+    #[cfg(unix)]
+    {
+        let stat = nix::sys::statvfs::statvfs(dir).ok()?;
+        Some(stat.blocks_available() as u128 * stat.fragment_size() as u128)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
 /// An error and its causes on one line, each cause only if the text before does not already
 /// say it (library errors name their cause in their own message).
 fn message(e: &anyhow::Error) -> String {
@@ -186,8 +200,25 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     // Before simulating: a long run must not end in a refusal to write, or an unwritable
     // directory. This creates the parent and the staging directory there.
     let writer = ResultsWriter::begin(&out)?;
-    // A recorded trace is kept beside the output directory (same file system) until written.
+    // A recorded trace is kept beside the output directory (same file system) until written:
+    // 40 bytes a heartbeat while the run goes on, then about 48 in trace.csv.
     let scratch_dir = args.trace.then(|| parent_dir(&out).to_path_buf());
+    if let Some(dir) = &scratch_dir
+        && !args.allow_large
+    {
+        let needed = experiment.estimate().trace_bytes / 48 * 88;
+        if let Some(free) = free_bytes(dir)
+            && needed > free
+        {
+            anyhow::bail!(
+                "refusing to run with --trace: the trace needs up to {} MiB in {} (spill and trace.csv), which has \
+                 {} MiB free (`--allow-large` runs it anyway)",
+                needed >> 20,
+                dir.display(),
+                free >> 20
+            );
+        }
+    }
     let options = RunOptions {
         seed: args.seed,
         base_dir,

@@ -323,3 +323,21 @@ fn errors_say_each_cause_once() {
     let o = fdlab(&["replay", &trace, "-d", "fixed:timeout=0"]);
     assert!(stderr(&o).contains("the timeout must be greater than zero"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_trace_larger_than_the_free_disk_is_refused_before_the_run() {
+    // 10 ns heartbeats for 1000 s on two links: 2 · 10^11 deliveries (within the work
+    // limit with one detector), a trace of about 9.6 TB: more than any disk here has free.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "t.toml",
+        "name = \"t\"\nseed = 1\nduration = \"1000s\"\ndetectors = [\"fixed:timeout=1s\"]\n\
+         [defaults]\ninterval = \"10ns\"\n[[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n",
+    );
+    let out = dir.path().join("out");
+    let o = fdlab(&["run", &file, "--trace", "--out", out.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("refusing to run with --trace") && stderr(&o).contains("MiB free"), "{}", stderr(&o));
+    assert!(!out.exists());
+}

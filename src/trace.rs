@@ -231,7 +231,9 @@ impl<R: Read> TraceReader<R> {
         if !lines.next_record().map_err(|m| bad(1, m))? {
             return Err(bad(1, "the file is empty; a trace starts with a header row".into()));
         }
-        let find = |name: &str| (0..lines.len()).position(|i| lines.get(i).trim_ascii() == name.as_bytes());
+        // Header names in any case (`Target`, `RECEIVED_NS`), as users' own tools write them.
+        let find =
+            |name: &str| (0..lines.len()).position(|i| lines.get(i).trim_ascii().eq_ignore_ascii_case(name.as_bytes()));
         let required =
             |column: &'static str| find(column).ok_or(TraceError::MissingColumn { path: path.clone(), column });
         let columns = Columns {
@@ -506,6 +508,15 @@ mod tests {
         assert_ne!(rows[0].target, rows[1].target);
         assert_eq!(rows[1].arrival, Arrival { at: Nanos(20), seq: Some(1), incarnation: None, sent: None });
         assert_eq!(rows[2].line, 4);
+    }
+
+    #[test]
+    fn header_names_are_read_in_any_case() {
+        let text = "Target,RECEIVED_NS,Seq\nb,5,0\nb,7,1\n";
+        let mut r = TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap();
+        assert!(r.has_seq());
+        let row = r.next_row().unwrap().unwrap();
+        assert_eq!((row.arrival.at, row.arrival.seq), (Nanos(5), Some(0)));
     }
 
     #[test]

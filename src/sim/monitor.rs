@@ -275,6 +275,8 @@ pub fn run(
             let crash_due = crash_at <= until;
             if crash_due && (!resume_due || crash_at < resume_at) {
                 let c = setup.crashes[crash];
+                // Samples before the crash see the detectors before it. (`<=` here would
+                // change nothing: `sample` takes only the instants before `c.from`.)
                 if sample_due < c.from {
                     state.sample(&setup, &mut next_sample, c.from, false);
                     sample_due = first_due(&setup.samples, &next_sample);
@@ -292,6 +294,8 @@ pub fn run(
             }
             (resume_at, crash_at) = upcoming(&setup, pause, crash);
         }
+        // (Only saves a call: `sample` checks each instant itself, so a looser guard, as a
+        // mutant makes it, changes nothing.)
         if sample_due < until || (next.is_none() && sample_due == until) {
             state.sample(&setup, &mut next_sample, until, next.is_none());
             sample_due = first_due(&setup.samples, &next_sample);
@@ -409,7 +413,9 @@ fn upcoming(setup: &MonitorSetup<'_>, pause: usize, crash: usize) -> (Nanos, Nan
     (setup.pauses.get(pause).map_or(Nanos::MAX, |w| w.to), setup.crashes.get(crash).map_or(Nanos::MAX, |w| w.from))
 }
 
-/// The earliest sample time still to come in any window (`Nanos::MAX` when none is).
+/// The earliest sample time still to come in any window (`Nanos::MAX` when none is). It
+/// only decides when `sample` is called (which checks each instant itself): an earlier
+/// answer costs calls and changes nothing.
 fn first_due(windows: &[SampleWindow], next_sample: &[Nanos]) -> Nanos {
     windows
         .iter()

@@ -345,12 +345,15 @@ pub struct Exact {
 }
 
 impl Exact {
-    /// Adds another link's accumulators.
-    pub fn add(&mut self, other: &Exact) {
+    /// Adds another link's accumulators; its detection times only `with_detection` (totals
+    /// take them from the links of one detection basis).
+    pub fn add(&mut self, other: &Exact, with_detection: bool) {
         self.up = self.up + other.up;
         self.wrong_ns += other.wrong_ns;
         self.mistakes.add(&other.mistakes);
-        self.detection.add(&other.detection);
+        if with_detection {
+            self.detection.add(&other.detection);
+        }
     }
 }
 

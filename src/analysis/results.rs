@@ -160,11 +160,7 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
             let detection_basis = if crash_basis { CRASHES } else { ESTIMATE };
             let mut exact = Exact::default();
             for r in rs {
-                let mut link = r.qos.exact.clone();
-                if r.qos.detection_basis != detection_basis {
-                    link.detection = Default::default();
-                }
-                exact.add(&link);
+                exact.add(&r.qos.exact, r.qos.detection_basis == detection_basis);
             }
             let (detection_histogram, mistake_histogram) =
                 (exact.detection.to_histogram(), exact.mistakes.to_histogram());

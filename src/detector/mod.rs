@@ -123,7 +123,7 @@ pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) 
     }
     let guess = guess.ceil();
     if guess.is_nan() || guess >= u64::MAX as f64 {
-        return if reached(Nanos::MAX) { Some(search_up(now, reached)) } else { None };
+        return search_crossing(now, reached);
     }
     let mut t = Nanos((guess.max(0.0) as u64).max(now.0.saturating_add(1)));
     // A wrong guess by more than a few steps would mean a broken formula; fall back to an
@@ -140,7 +140,7 @@ pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) 
             return Some(t);
         }
     }
-    if reached(Nanos::MAX) { Some(search_up(now, reached)) } else { None }
+    search_crossing(now, reached)
 }
 
 /// The first whole nanosecond `t >= now` with `reached(t)`, for a predicate that is monotone
@@ -178,12 +178,6 @@ fn bisect(below: u64, above: u64, reached: &impl Fn(Nanos) -> bool) -> Nanos {
         }
     }
     Nanos(hi)
-}
-
-/// Bisection for the first `t > now` with `reached(t)`, given `reached(MAX)` and not
-/// `reached(now)`.
-fn search_up(now: Nanos, reached: impl Fn(Nanos) -> bool) -> Nanos {
-    bisect(now.0, u64::MAX, &reached)
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ fn main() -> anyhow::Result<()> {
         end: None,
     };
     println!("Replayed trace:");
-    print!("{}", replay(&config, None)?.table());
+    print!("{}", replay(&config, None)?.summary.table());
 
     // 2. Simulate an experiment with it: add the spec to the experiment's detectors.
     let quickstart = std::path::Path::new("quickstart (built in)");

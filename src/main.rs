@@ -9,7 +9,7 @@ use fdlab::detector::DetectorSpec;
 use fdlab::experiment::{Experiment, QUICKSTART};
 use fdlab::replay::{self, CrashDecl, ReplayConfig};
 use fdlab::report::replay_dir::{LevelsOutput, replay_to_dir};
-use fdlab::report::{ResultsWriter, parent_dir, write_run};
+use fdlab::report::{ResultsWriter, parent_dir, write_results};
 use fdlab::sim::RunOptions;
 use fdlab::time::Nanos;
 
@@ -233,7 +233,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     bar.finish();
     let rows = output.trace.as_ref().map_or(Ok(0), |t| t.row_count()).context("reading the recorded trace")?;
     let bar = Progress::new(rows, "of trace.csv written");
-    write_run(writer, &output, &|written| bar.advance(written))?;
+    write_results(writer, &output, &|written| bar.advance(written))?;
     bar.finish();
     eprintln!("wrote {} ({} heartbeats delivered)", out.display(), output.deliveries);
     print_stdout(&output.summary.table())?;

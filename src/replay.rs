@@ -12,20 +12,24 @@
 //! link (reordering on a network that is not FIFO), and `received_ns < sent_ns` (`sent_ns`
 //! is in the sender's clock, which differs from the receiver's).
 //!
-//! The engine computes and writes nothing but the sampled levels it is handed a writer for;
-//! `crate::report::replay_dir` writes its results directory (`fdlab replay`).
+//! Each link is a [`LinkAnalysis`] and the results are assembled by the
+//! [`ResultsBuilder`], as in every engine. The engine writes nothing but the sampled levels
+//! it is handed a writer for; `crate::report::replay_dir` writes its results directory
+//! (`fdlab replay`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::analysis::qos::CauseWindows;
-use crate::analysis::results::{ResultEntry, SummaryFile, TraceWarning};
+use crate::analysis::GroundTruth;
+use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts};
+use crate::analysis::output::{LEVELS_HEADER, LevelRow, RunOutput};
+use crate::analysis::results::{ResultsBuilder, TraceWarning};
 use crate::analysis::truth::DownWindow;
-use crate::analysis::{DetectorBank, GroundTruth};
 use crate::detector::DetectorSpec;
+use crate::experiment::ReceivePolicy;
 use crate::time::{Nanos, parse_duration};
-use crate::trace::{MAX_TIME_NS, TraceError, TraceReader, csv_field};
+use crate::trace::{MAX_TIME_NS, TraceError, TraceReader};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -134,16 +138,6 @@ fn down_windows<'a>(decls: &'a [CrashDecl], flag: &'static str) -> Result<BTreeM
     Ok(by_node.into_iter().map(|(node, (truth, _))| (node, truth)).collect())
 }
 
-/// A link's detectors; a mistake whose silence met a declared crash with recovery is of cause
-/// `recovery`, every other one of cause `network` (all a trace can tell), as the simulator
-/// names them.
-fn bank_for(detectors: &[DetectorSpec], truth: &GroundTruth) -> DetectorBank {
-    let mut bank = DetectorBank::new(detectors, truth);
-    let target_down = truth.down_windows().iter().filter_map(|w| Some((w.from, w.to?))).collect();
-    bank.set_cause(CauseWindows { target_down, ..CauseWindows::default() }.into_cause_fn());
-    bank
-}
-
 /// What to replay.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayConfig {
@@ -158,10 +152,10 @@ pub struct ReplayConfig {
     pub end: Option<Nanos>,
 }
 
-/// Sampled levels for charts: `time_ns,[monitor,]target,detector,level,suspected` every
-/// `every`, from 0 to the last arrival. The level at t reflects every heartbeat received at
-/// or before t; a link has rows from its first heartbeat on (before it, every level is 0).
-/// The `monitor` column is there when the trace has one.
+/// Sampled levels for charts, every `every` from 0 to the run's end, in the one schema of
+/// level files ([`LEVELS_HEADER`]; `fault` empty, `monitor` empty when the trace names
+/// none). The level at t reflects every heartbeat received at or before t; a link has rows
+/// from its first heartbeat on (before it, every level is 0).
 pub struct LevelSampler<'a> {
     pub every: Nanos,
     pub out: &'a mut dyn Write,
@@ -172,35 +166,12 @@ struct Link {
     target: u32,
     /// The target's declared crashes.
     truth: GroundTruth,
-    /// The monitor's declared crashes, and how many of them the bank has been through.
-    monitor_down: Vec<DownWindow>,
-    applied: usize,
-    /// The monitor's crash-stop, once passed: its observation ended there.
-    stopped_at: Option<Nanos>,
-    bank: DetectorBank,
+    analysis: LinkAnalysis,
     /// The incarnation of the last row with a `seq`, and the highest `seq` seen in it.
     highest_seq: Option<(Option<u64>, u64)>,
 }
 
 impl Link {
-    /// Takes the bank through the monitor's crashes that are `due` (by start time), in order:
-    /// one with a restart censors and rebuilds the detectors; a crash-stop ends the link.
-    fn catch_up(&mut self, due: impl Fn(Nanos) -> bool) {
-        while let Some(w) = self.monitor_down.get(self.applied).filter(|w| due(w.from)) {
-            match w.to {
-                Some(_) => self.bank.on_monitor_crash(w.from),
-                None => self.stopped_at = Some(w.from),
-            }
-            self.applied += 1;
-        }
-    }
-
-    /// The monitor's crash covering `t`, if it was down then. After `catch_up` to `t`, only
-    /// the last crash taken can (the windows are ordered and disjoint).
-    fn monitor_down_at(&self, t: Nanos) -> Option<DownWindow> {
-        self.monitor_down[..self.applied].last().copied().filter(|w| w.from <= t && w.to.is_none_or(|to| t < to))
-    }
-
     /// Whether a heartbeat sent at `sent` was sent while the target was down (one sent at
     /// the crash's instant was on its way, and counts).
     fn sent_while_down(&self, sent: Nanos) -> bool {
@@ -240,8 +211,10 @@ impl Tally {
     }
 }
 
-/// Replays a trace through the detectors and returns the summary.
-pub fn replay(config: &ReplayConfig, levels: Option<LevelSampler<'_>>) -> Result<SummaryFile, ReplayError> {
+/// Replays a trace through the detectors and returns what it gave: the summary, the
+/// inter-arrival times and, when the trace has `sent_ns` and no row was received before it
+/// was sent, the one-way delays.
+pub fn replay(config: &ReplayConfig, levels: Option<LevelSampler<'_>>) -> Result<RunOutput, ReplayError> {
     let mut reader = TraceReader::open(&config.trace)?;
     replay_from(&mut reader, config, levels)
 }
@@ -251,7 +224,7 @@ pub fn replay_from<R: std::io::Read>(
     reader: &mut TraceReader<R>,
     config: &ReplayConfig,
     mut levels: Option<LevelSampler<'_>>,
-) -> Result<SummaryFile, ReplayError> {
+) -> Result<RunOutput, ReplayError> {
     let path = reader.path().to_path_buf();
     for spec in &config.detectors {
         spec.require_complete().map_err(|source| ReplayError::Spec { source })?;
@@ -271,9 +244,9 @@ pub fn replay_from<R: std::io::Read>(
     let mut end = None;
     let mut last_line = 0;
     let (mut reordered, mut received_before_sent) = (Tally::default(), Tally::default());
+    let mut stats = ArrivalStats::default();
     if let Some(l) = levels.as_mut() {
-        let monitor = if reader.has_monitor() { "monitor," } else { "" };
-        writeln!(l.out, "time_ns,{monitor}target,detector,level,suspected").map_err(ReplayError::Levels)?;
+        l.out.write_all(LEVELS_HEADER.as_bytes()).map_err(ReplayError::Levels)?;
     }
 
     while let Some(row) = reader.next_row()? {
@@ -292,14 +265,14 @@ pub fn replay_from<R: std::io::Read>(
             let i = *index.entry((row.monitor, row.target)).or_insert_with(|| {
                 let truth = target_down.get(reader.name(row.target)).cloned().unwrap_or_default();
                 let down = monitor_down.get(reader.name(row.monitor)).map_or(&[][..], |t| t.down_windows());
+                let facts =
+                    LinkFacts { target_down: truth.clone(), monitor_down: down.to_vec(), ..LinkFacts::default() };
                 links.push(Link {
                     monitor: row.monitor,
                     target: row.target,
-                    bank: bank_for(&config.detectors, &truth),
+                    // A trace records what the monitor received: its policy was applied.
+                    analysis: LinkAnalysis::new(&config.detectors, facts, ReceivePolicy::Raw),
                     truth,
-                    monitor_down: down.to_vec(),
-                    applied: 0,
-                    stopped_at: None,
                     highest_seq: None,
                 });
                 links.len() - 1
@@ -324,8 +297,8 @@ pub fn replay_from<R: std::io::Read>(
         }
         // The monitor's crashes up to this instant come first (one at a heartbeat's instant
         // too): a monitor that is down cannot have received it.
-        link.catch_up(|from| from <= t);
-        if let Some(w) = link.monitor_down_at(t) {
+        link.analysis.catch_up(|from| from <= t);
+        if let Some(w) = link.analysis.monitor_down_at(t) {
             let monitor = reader.name(row.monitor).to_string();
             let decl = CrashDecl { node: monitor.clone(), from: w.from, to: w.to }.to_string();
             return Err(ReplayError::ReceivedWhileDown { path, line: row.line, monitor, at_ns: t.0, decl });
@@ -335,7 +308,8 @@ pub fn replay_from<R: std::io::Read>(
         if row.arrival.sent.is_some_and(|sent| link.sent_while_down(sent)) {
             continue;
         }
-        link.bank.on_arrival(&row.arrival);
+        let delay = row.arrival.sent.filter(|&sent| sent <= t).map(|sent| t - sent);
+        link.analysis.receive(&row.arrival, delay, &mut stats);
     }
     let last = end.ok_or(ReplayError::Empty { path: path.clone() })?;
     if let Some(end) = config.end {
@@ -396,27 +370,19 @@ pub fn replay_from<R: std::io::Read>(
     }
     // The monitors' crashes before the end.
     for link in &mut links {
-        link.catch_up(|from| from < end);
+        link.analysis.catch_up(|from| from < end);
     }
 
-    let mut results = Vec::new();
+    let mut builder = ResultsBuilder::default();
     for link in links {
-        let monitor = reader.has_monitor().then(|| reader.name(link.monitor).to_string());
-        let target = reader.name(link.target).to_string();
-        for (point, qos) in link.bank.finish(link.stopped_at.unwrap_or(end)) {
-            results.push(ResultEntry {
-                detector: point.label,
-                kind: point.kind,
-                threshold: point.threshold,
-                monitor: monitor.clone(),
-                target: target.clone(),
-                qos,
-            });
-        }
+        let monitor = reader.has_monitor().then(|| reader.name(link.monitor));
+        builder.add_link(monitor, reader.name(link.target), link.analysis.finish(end, None));
     }
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let mut summary = SummaryFile::new(format!("replay of {name}"), None, "replay", end, results);
-    summary.totals = crate::analysis::results::totals(&summary.results);
+    let mut summary = builder.finish(format!("replay of {name}"), None, "replay", end);
+    // One-way delays mean something only in one clock: not when a row shows the hosts'
+    // clocks differ.
+    let delay = (reader.has_sent() && received_before_sent.rows == 0).then(|| stats.delay.to_histogram());
     summary.trace_warnings = [
         reordered.warning(
             "seq_decreased",
@@ -432,7 +398,14 @@ pub fn replay_from<R: std::io::Read>(
     .into_iter()
     .flatten()
     .collect();
-    Ok(summary)
+    Ok(RunOutput {
+        summary,
+        delay,
+        interarrival: Some(stats.interarrival.to_histogram()),
+        trace: None,
+        deliveries: stats.deliveries,
+        timeline: None,
+    })
 }
 
 fn write_levels<R: std::io::Read>(
@@ -444,26 +417,23 @@ fn write_levels<R: std::io::Read>(
     for link in links.iter_mut() {
         // A monitor that crashed at or before t has fresh detectors (level 0 until they hear
         // a heartbeat); one that stopped for good has no more levels.
-        link.catch_up(|from| from <= t);
-        if link.stopped_at.is_some_and(|stop| stop < t) {
+        link.analysis.catch_up(|from| from <= t);
+        if link.analysis.stopped_at().is_some_and(|stop| stop < t) {
             continue;
         }
-        for (point, level, suspected) in link.bank.levels(t) {
-            if reader.has_monitor() {
-                write!(l.out, "{},{},", t.0, reader.name(link.monitor))
-            } else {
-                write!(l.out, "{},", t.0)
+        let monitor = if reader.has_monitor() { reader.name(link.monitor) } else { "" };
+        for (point, level, suspected) in link.analysis.levels(t) {
+            LevelRow {
+                fault: None,
+                at: t,
+                monitor,
+                target: reader.name(link.target),
+                detector: &point.label,
+                level,
+                threshold: point.threshold,
+                suspected,
             }
-            .and_then(|_| {
-                writeln!(
-                    l.out,
-                    "{},{},{},{}",
-                    csv_field(reader.name(link.target)),
-                    csv_field(&point.label),
-                    level,
-                    suspected
-                )
-            })
+            .write(l.out)
             .map_err(ReplayError::Levels)?;
         }
     }
@@ -491,7 +461,11 @@ mod tests {
         text
     }
 
-    fn run(text: &str, crashes: &[&str], monitor_crashes: &[&str]) -> Result<SummaryFile, ReplayError> {
+    fn run(
+        text: &str,
+        crashes: &[&str],
+        monitor_crashes: &[&str],
+    ) -> Result<crate::analysis::results::SummaryFile, ReplayError> {
         let config = ReplayConfig {
             trace: "t.csv".into(),
             detectors: vec![DetectorSpec::parse("fixed:timeout=300ms").unwrap()],
@@ -500,6 +474,7 @@ mod tests {
             end: None,
         };
         replay_from(&mut TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap(), &config, None)
+            .map(|o| o.summary)
     }
 
     #[test]

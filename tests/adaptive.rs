@@ -163,7 +163,7 @@ fn detection_means(detectors: &[&str]) -> Vec<(f64, f64, f64)> {
         monitor_crashes: vec![],
         end: None,
     };
-    let summary = replay_from(&mut reader, &config, None).unwrap();
+    let summary = replay_from(&mut reader, &config, None).unwrap().summary;
     summary
         .results
         .iter()
@@ -222,7 +222,7 @@ fn sequence_aware_detectors_reject_a_trace_without_seq() {
         monitor_crashes: vec![],
         end: None,
     };
-    let e = replay_from(&mut reader, &config, None).unwrap_err().to_string();
+    let e = replay_from(&mut reader, &config, None).map(|o| o.summary).unwrap_err().to_string();
     assert!(e.contains("noseq.csv") && e.contains("seq") && e.contains("chen"), "{e}");
     // And chen without its interval says so.
     let mut reader = TraceReader::new(Path::new("t.csv"), &b"target,received_ns,seq\nb,1,0\n"[..]).unwrap();
@@ -233,6 +233,6 @@ fn sequence_aware_detectors_reject_a_trace_without_seq() {
         monitor_crashes: vec![],
         end: None,
     };
-    let e = replay_from(&mut reader, &config, None).unwrap_err().to_string();
+    let e = replay_from(&mut reader, &config, None).map(|o| o.summary).unwrap_err().to_string();
     assert!(e.contains("`interval`"), "{e}");
 }

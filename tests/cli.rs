@@ -82,15 +82,20 @@ fn replay_writes_summary_and_levels() {
     assert!(out.join("mistake-duration/phi_threshold=8.hgrm").exists());
     let text = std::fs::read_to_string(&levels).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "time_ns,target,detector,level,suspected");
+    assert_eq!(lines[0], "fault,time_ns,monitor,target,detector,level,threshold,suspected");
     // Samples at 250 ms, …, 1 s (the last arrival): 4 times × 2 detectors. At t = 0 the link
     // has not been heard from yet, so it has no rows.
     assert_eq!(lines.len(), 1 + 4 * 2);
     // At 750 ms the fixed timeout has been silent 549 ms since 201 ms: suspected.
-    assert!(lines.contains(&"750000000,b,fixed:timeout=300ms,0.549,true"), "{text}");
+    assert!(lines.contains(&",750000000,,b,fixed:timeout=300ms,0.549,0.3,true"), "{text}");
     // At 1 s the heartbeat received at 1.001 s is not yet in.
-    assert!(lines.contains(&"1000000000,b,fixed:timeout=300ms,0.099,false"), "{text}");
-    // A label with commas is quoted, so the file stays five columns. Without --levels, the
+    assert!(lines.contains(&",1000000000,,b,fixed:timeout=300ms,0.099,0.3,false"), "{text}");
+    // The trace has `sent_ns`, and no row was received before it was sent: its one-way
+    // delays are written, beside its inter-arrival times.
+    let delay = std::fs::read_to_string(out.join("delay.hgrm")).unwrap();
+    assert!(delay.contains("Total count    =            5"), "{delay}");
+    assert!(out.join("interarrival.hgrm").exists());
+    // A label with commas is quoted, so the file stays eight columns. Without --levels, the
     // levels go into the results directory (which the second replay replaces).
     let o = fdlab(&[
         "replay",
@@ -107,8 +112,8 @@ fn replay_writes_summary_and_levels() {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     for row in reader.records() {
         let row = row.unwrap();
-        assert_eq!(row.len(), 5);
-        assert_eq!(&row[2], "phi:threshold=8,pause=2s");
+        assert_eq!(row.len(), 8);
+        assert_eq!(&row[4], "phi:threshold=8,pause=2s");
     }
 }
 

@@ -38,7 +38,7 @@ fn run(trace: &[u8], detectors: &[&str], crashes: Vec<CrashDecl>) -> fdlab::repo
         monitor_crashes: vec![],
         end: None,
     };
-    replay_from(&mut reader, &config, None).unwrap()
+    replay_from(&mut reader, &config, None).unwrap().summary
 }
 
 #[test]

@@ -135,7 +135,9 @@ fn replaying_twice_into_one_directory_leaves_only_the_second_replays_files() {
         files(&out),
         [
             ".fdlab-manifest",
+            "delay.hgrm",
             "detection-time/fixed_timeout=500ms.hgrm",
+            "interarrival.hgrm",
             "mistake-duration/fixed_timeout=500ms.hgrm",
             "mistakes.csv",
             "summary.json"
@@ -143,7 +145,7 @@ fn replaying_twice_into_one_directory_leaves_only_the_second_replays_files() {
     );
     // The manifest lists every file with its size.
     let listed = manifest(&out)["files"].as_object().unwrap().clone();
-    assert_eq!(listed.len(), 4);
+    assert_eq!(listed.len(), 6);
     for (name, size) in &listed {
         assert_eq!(std::fs::metadata(out.join(name)).unwrap().len(), size.as_u64().unwrap(), "{name}");
     }
@@ -225,7 +227,11 @@ fn levels_never_overwrite_the_trace_or_a_file_fdlab_did_not_write() {
     // A new file elsewhere is written; inside the results directory, it is one of its files.
     let new = dir.path().join("levels/new.csv");
     assert!(replay(&new).status.success());
-    assert!(std::fs::read_to_string(&new).unwrap().starts_with("time_ns,target,detector,level,suspected\n"));
+    assert!(
+        std::fs::read_to_string(&new)
+            .unwrap()
+            .starts_with("fault,time_ns,monitor,target,detector,level,threshold,suspected\n")
+    );
     let o = replay(&new);
     assert!(!o.status.success(), "a second replay does not replace it");
     let inside = out.join("sampled.csv");

@@ -133,6 +133,11 @@ fn reordering_and_clock_skew_are_replayed_and_warned_about_on_stderr_only() {
     assert_eq!(warnings.len(), 2);
     assert_eq!((warnings[0]["kind"].as_str(), warnings[0]["rows"].as_u64()), (Some("seq_decreased"), Some(1)));
     assert_eq!(warnings[1]["first_line"].as_u64(), Some(5));
+    // The hosts' clocks differ, so no one-way delays are written; inter-arrival times are
+    // in the monitor's clock alone (5 gaps).
+    assert!(!case.out().join("delay.hgrm").exists());
+    let gaps = std::fs::read_to_string(case.out().join("interarrival.hgrm")).unwrap();
+    assert!(gaps.contains("Total count    =            5"), "{gaps}");
 }
 
 #[test]

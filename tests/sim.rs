@@ -3,12 +3,13 @@
 
 use std::path::Path;
 
+use fdlab::analysis::output::RunOutput as SimOutput;
 use fdlab::detector::phi::{phi_logistic, y_star};
 use fdlab::detector::{Arrival, DetectorSpec};
 use fdlab::experiment::{Experiment, ValidExperiment};
 use fdlab::replay::{CrashDecl, ReplayConfig, replay_from};
 use fdlab::report::summary::ResultEntry;
-use fdlab::sim::{RunOptions, SimOutput, run};
+use fdlab::sim::{RunOptions, run};
 use fdlab::time::Nanos;
 use fdlab::trace::{TraceReader, TraceWriter};
 
@@ -373,7 +374,7 @@ fn threads_do_not_change_results() {
     assert_eq!(a.summary.to_json(), b.summary.to_json());
     assert_eq!(a.summary.to_json(), c.summary.to_json());
     assert_eq!(trace(&a), trace(&b));
-    assert_eq!(a.delay.len(), b.delay.len());
+    assert_eq!(a.delay.as_ref().map(|h| h.len()), b.delay.as_ref().map(|h| h.len()));
     // The partition cut a↔c, a↔d, b↔c, b↔d both ways: 8 of 12 links, and caused mistakes.
     let cut: Vec<u64> = one.summary.links.iter().map(|l| l.cut).collect();
     assert_eq!(cut.iter().filter(|&&c| c == 50).count(), 8, "{cut:?}");
@@ -411,7 +412,7 @@ fn sim_then_trace_then_replay_gives_the_same_metrics() {
         monitor_crashes: vec![],
         end: Some(e.duration),
     };
-    let replayed = replay_from(&mut reader, &config, None).unwrap();
+    let replayed = replay_from(&mut reader, &config, None).unwrap().summary;
     assert_eq!(sim.summary.results.len(), replayed.results.len());
     for (s, r) in sim.summary.results.iter().zip(&replayed.results) {
         assert_eq!(s.detector, r.detector);
@@ -466,7 +467,8 @@ fn sim_then_trace_then_replay_agrees_across_crash_recovery_and_monitor_crashes()
         end: Some(e.duration),
     };
     let replayed = replay_from(&mut TraceReader::new(Path::new("sim.csv"), text.as_slice()).unwrap(), &config, None)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+        .summary;
     let key = |r: &ResultEntry| (r.monitor.clone(), r.target.clone(), r.detector.clone());
     let json = |r: &ResultEntry| serde_json::to_string(&r.qos).unwrap();
     let replayed_totals = replayed.totals;
@@ -655,7 +657,11 @@ fn runs_that_would_overflow_or_never_end_are_refused_or_finish() {
     // A pause that runs past the end: its window is cut at the end, not inverted.
     let pause = "[[faults]]\nkind = \"pause\"\nnode = \"a\"\nat = \"50s\"\nduration = \"1h\"\n";
     let out = simulate(&Experiment::from_toml(Path::new("t.toml"), &format!("{good}{pause}")).unwrap(), false);
-    assert!(out.faults.iter().all(|f| f.view_from_s <= f.view_to_s && f.view_to_s <= 60.0), "{:?}", out.faults);
+    assert!(
+        out.timeline.as_ref().unwrap().faults.iter().all(|f| f.view_from_s <= f.view_to_s && f.view_to_s <= 60.0),
+        "{:?}",
+        out.timeline.as_ref().unwrap().faults
+    );
     // A 1 ns interval for an hour (3.6 · 10^12 heartbeats a link) is refused before it runs,
     // with the estimate; `allow_large` would run it.
     let e = Experiment::from_toml(
@@ -771,7 +777,7 @@ fn empirical_delays_come_from_a_trace() {
         &|_| {},
     )
     .unwrap();
-    let delays = &out.delay;
+    let delays = out.delay.as_ref().unwrap();
     let slow = delays.count_between(39_000_000, 41_000_000) as f64 / delays.len() as f64;
     assert!((slow - 0.1).abs() < 0.01, "{slow}");
     assert_eq!(delays.count_between(2_500_000, 39_000_000), 0);
@@ -803,7 +809,7 @@ fn a_fast_monitor_clock_measures_everything_in_its_own_time() {
         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\nclock_rate = 2.0\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n";
     let out = simulate(&Experiment::from_toml(Path::new("drift.toml"), text).unwrap(), true);
     // b sees a's 100 ms heartbeats 200 ms apart, and stamps arrivals in its own clock.
-    assert_eq!(out.interarrival.value_at_quantile(0.5) / 1_000_000, 200);
+    assert_eq!(out.interarrival.as_ref().unwrap().value_at_quantile(0.5) / 1_000_000, 200);
     assert_eq!(trace(&out)[1].2.at, Nanos(210_000_000)); // sent at 0.1 s, arrives 0.105 s real
     let r = &result(&out, "fixed:timeout=300ms").qos;
     assert_eq!(r.mistakes, 0);
@@ -954,7 +960,7 @@ fn replay_names_a_mistake_after_a_short_crash_recovery_as_the_simulator_does() {
             end: None,
         };
         let mut reader = TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap();
-        replay_from(&mut reader, &config, None).unwrap()
+        replay_from(&mut reader, &config, None).unwrap().summary
     };
     let ms = Nanos::from_millis;
     let long = replay_with(CrashDecl::down("a", ms(950), ms(1250)));
@@ -1057,7 +1063,8 @@ fn chart_samples_at_a_delivery_instant_see_the_heartbeat_and_the_last_is_the_run
     let body = "[network]\ndelay = { dist = \"constant\", value = \"10ms\" }\n\
         [[faults]]\nkind = \"pause\"\nnode = \"a\"\nwhat = \"sender\"\nat = \"10s\"\nduration = \"2s\"\n";
     let out = simulate(&experiment(1, "14s", "\"fixed:timeout=300ms\"", body), false);
-    let samples: Vec<(u64, f64)> = out.levels.iter().map(|l| (l.at.0 / 1_000_000, l.level)).collect();
+    let samples: Vec<(u64, f64)> =
+        out.timeline.as_ref().unwrap().levels.iter().map(|l| (l.at.0 / 1_000_000, l.level)).collect();
     assert_eq!(samples.len(), 601);
     assert_eq!((samples[0].0, samples[600].0), (8_000, 14_000));
     let at = |ms: u64| samples.iter().find(|s| s.0 == ms).unwrap().1;
@@ -1068,14 +1075,15 @@ fn chart_samples_at_a_delivery_instant_see_the_heartbeat_and_the_last_is_the_run
     assert!((at(12_000) - 2.09).abs() < 1e-12);
     // The first after it left at 12 s and arrived at 12.010 s.
     assert_eq!(at(12_010), 0.0);
-    assert!(out.levels.iter().all(|l| (l.level >= l.threshold) == l.suspected));
+    assert!(out.timeline.as_ref().unwrap().levels.iter().all(|l| (l.level >= l.threshold) == l.suspected));
 
     // The monitor b crashes at 13 s for 500 ms, inside the window: samples before the crash
     // see the detector before it; the one at the crash's instant, a fresh detector that has
     // heard nothing (level 0), as every sample until b hears a again (13.510 s).
     let crash = format!("{body}[[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"13s\"\ndown = \"500ms\"\n");
     let out = simulate(&experiment(1, "14s", "\"fixed:timeout=300ms\"", &crash), false);
-    let samples: Vec<(u64, f64)> = out.levels.iter().map(|l| (l.at.0 / 1_000_000, l.level)).collect();
+    let samples: Vec<(u64, f64)> =
+        out.timeline.as_ref().unwrap().levels.iter().map(|l| (l.at.0 / 1_000_000, l.level)).collect();
     let at = |ms: u64| samples.iter().find(|s| s.0 == ms).unwrap().1;
     assert!((at(12_990) - 0.08).abs() < 1e-12);
     assert_eq!((at(13_000), at(13_300), at(13_500)), (0.0, 0.0, 0.0));

@@ -7,13 +7,23 @@
 //!   censored) and accumulates the distributions.
 //! - [`bank`] runs every configured detector for one monitored link over one arrival
 //!   stream, sharing detector state across thresholds where the detector allows it.
+//! - [`link`] is the engine boundary: an engine hands each monitored link's facts
+//!   (datagrams received, target and monitor downtime, pauses, cuts) to a
+//!   [`link::LinkAnalysis`], which applies the receive policy, runs the bank and names the
+//!   causes of mistakes.
+//! - [`results`] assembles every link's outcome into the summary and its totals
+//!   ([`results::ResultsBuilder`]); [`output`] is what an engine hands the writer.
+//! - [`sampling`] chooses which configurations' levels the charts sample.
 //! - [`poisson`] computes the exact (Garwood) Poisson confidence bounds for mistake rates.
 //! - [`stats`] holds the distribution summaries and re-exports the Poisson intervals.
 //!
-//! The engines (`crate::replay`, later the simulator and live mode) feed arrivals into a
-//! [`bank::DetectorBank`] and read back [`qos::QosReport`]s.
+//! Every engine (`crate::sim`, `crate::replay`, later live mode) feeds [`link::LinkAnalysis`]
+//! and [`results::ResultsBuilder`] and hands an [`output::RunOutput`] to
+//! `crate::report::write_results`; none computes a metric or writes a file of its own.
 
 pub mod bank;
+pub mod link;
+pub mod output;
 pub mod poisson;
 pub mod qos;
 pub mod results;

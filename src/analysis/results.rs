@@ -134,6 +134,61 @@ pub struct TotalEntry {
     pub mistake_histogram: hdrhistogram::Histogram<u64>,
 }
 
+/// What happened to the datagrams of one link on the way (the simulator knows; a trace
+/// records only what arrived).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DatagramCounts {
+    pub sent: u64,
+    pub lost: u64,
+    /// Dropped by a partition.
+    pub cut: u64,
+    pub duplicated: u64,
+}
+
+/// Gathers every link's outcome, in the order the engine hands them, into one
+/// [`SummaryFile`]: the entries per configuration and link, the totals, the datagram counts.
+/// Every engine assembles its results here.
+#[derive(Default)]
+pub struct ResultsBuilder {
+    results: Vec<ResultEntry>,
+    links: Vec<LinkEntry>,
+}
+
+impl ResultsBuilder {
+    /// Adds one link's outcome; `monitor` is `None` where the trace names none.
+    pub fn add_link(&mut self, monitor: Option<&str>, target: &str, outcome: super::link::LinkOutcome) {
+        if let (Some(c), Some(monitor)) = (outcome.counts, monitor) {
+            self.links.push(LinkEntry {
+                monitor: monitor.to_string(),
+                target: target.to_string(),
+                sent: c.sent,
+                lost: c.lost,
+                cut: c.cut,
+                duplicated: c.duplicated,
+                delivered: outcome.delivered,
+            });
+        }
+        for (point, qos) in outcome.reports {
+            self.results.push(ResultEntry {
+                detector: point.label,
+                kind: point.kind,
+                threshold: point.threshold,
+                monitor: monitor.map(str::to_string),
+                target: target.to_string(),
+                qos,
+            });
+        }
+    }
+
+    /// The summary of a run of `engine` that ended at `run_end`, with its totals.
+    pub fn finish(self, experiment: String, seed: Option<u64>, engine: &'static str, run_end: Nanos) -> SummaryFile {
+        let mut summary = SummaryFile::new(experiment, seed, engine, run_end, self.results);
+        summary.totals = totals(&summary.results);
+        summary.links = self.links;
+        summary
+    }
+}
+
 /// Sums the results of each detector configuration over its links, in first-seen order.
 pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
     let mut order: Vec<&str> = Vec::new();

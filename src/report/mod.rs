@@ -18,6 +18,7 @@ pub mod summary;
 
 use std::path::{Path, PathBuf};
 
+use crate::analysis::output::{LEVELS_HEADER, RunOutput};
 pub use results_dir::{
     MANIFEST, NewFile, OutputError, ResultsWriter, check_outside, check_replaceable, record_written, write_atomic,
 };
@@ -48,14 +49,12 @@ pub fn write_dir_atomic(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), 
     write_dir_atomic_with(out, files, |_| Ok(()))
 }
 
-/// Writes a simulation's results directory (see [`outputs`]) through `writer` (begun before
-/// the simulation), with `trace.csv` streamed from the run's spill files when the trace was
-/// recorded; `progress` is told how many of its rows were written as it goes.
-pub fn write_run(
-    writer: ResultsWriter,
-    output: &crate::sim::SimOutput,
-    progress: &dyn Fn(u64),
-) -> Result<(), OutputError> {
+/// Writes a run's results directory, whatever the engine (see [`outputs`]), through
+/// `writer` (begun before the run, so that a directory that may not be replaced fails
+/// first), with `trace.csv` streamed from the run's spill files when the trace was recorded;
+/// `progress` is told how many of its rows were written as it goes. What the engine
+/// streamed into the staging directory itself (a replay's levels) is committed with it.
+pub fn write_results(writer: ResultsWriter, output: &RunOutput, progress: &dyn Fn(u64)) -> Result<(), OutputError> {
     for (name, bytes) in outputs(output) {
         writer.add(&name, &bytes)?;
     }
@@ -91,36 +90,38 @@ pub fn distribution_files(summary: &summary::SummaryFile) -> Vec<(PathBuf, Vec<u
     files
 }
 
-/// The files of a simulation's results directory: `summary.json`, `mistakes.csv`; `.hgrm` percentile files
-/// for one-way delay, inter-arrival time, and per detector configuration detection time and
-/// mistake duration (all links together). `trace.csv` is written by [`write_run`].
-pub fn outputs(output: &crate::sim::SimOutput) -> Vec<(PathBuf, Vec<u8>)> {
+/// The files of a results directory held in memory: `summary.json`, `mistakes.csv`, the
+/// `.hgrm` percentile files of one-way delay and inter-arrival time (where the engine knew
+/// them) and per detector configuration of detection time and mistake duration (all links
+/// together), and the fault timeline (`faults.json`, `timeline/levels.csv`,
+/// `timeline/arrivals.csv`) where the engine sampled one. `trace.csv` is streamed by
+/// [`write_results`].
+pub fn outputs(output: &RunOutput) -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = vec![
         (PathBuf::from("summary.json"), output.summary.to_json().into_bytes()),
         (PathBuf::from("mistakes.csv"), output.summary.mistakes_csv().into_bytes()),
-        (PathBuf::from("delay.hgrm"), hgrm::percentile_distribution(&output.delay).into_bytes()),
-        (PathBuf::from("interarrival.hgrm"), hgrm::percentile_distribution(&output.interarrival).into_bytes()),
     ];
+    for (name, histogram) in [("delay.hgrm", &output.delay), ("interarrival.hgrm", &output.interarrival)] {
+        if let Some(h) = histogram {
+            files.push((PathBuf::from(name), hgrm::percentile_distribution(h).into_bytes()));
+        }
+    }
     files.extend(distribution_files(&output.summary));
-    let faults = serde_json::to_string_pretty(&output.faults).expect("faults serialize") + "\n";
-    files.push((PathBuf::from("faults.json"), faults.into_bytes()));
-    let mut levels = String::from("fault,time_ns,detector,level,threshold,suspected\n");
-    for l in &output.levels {
-        levels.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            l.window,
-            l.at.0,
-            crate::trace::csv_field(&l.detector),
-            l.level,
-            l.threshold,
-            l.suspected
-        ));
+    if let Some(timeline) = &output.timeline {
+        // Cannot fail: plain data.
+        let faults = serde_json::to_string_pretty(&timeline.faults).expect("faults serialize") + "\n";
+        files.push((PathBuf::from("faults.json"), faults.into_bytes()));
+        let mut levels = LEVELS_HEADER.as_bytes().to_vec();
+        for l in &timeline.levels {
+            // Cannot fail: writing to memory.
+            l.row().write(&mut levels).expect("writing to memory");
+        }
+        files.push((PathBuf::from("timeline/levels.csv"), levels));
+        let mut arrivals = String::from("fault,time_ns\n");
+        for (w, at) in &timeline.arrivals {
+            arrivals.push_str(&format!("{w},{}\n", at.0));
+        }
+        files.push((PathBuf::from("timeline/arrivals.csv"), arrivals.into_bytes()));
     }
-    files.push((PathBuf::from("timeline/levels.csv"), levels.into_bytes()));
-    let mut arrivals = String::from("fault,time_ns\n");
-    for (w, at) in &output.window_arrivals {
-        arrivals.push_str(&format!("{w},{}\n", at.0));
-    }
-    files.push((PathBuf::from("timeline/arrivals.csv"), arrivals.into_bytes()));
     files
 }

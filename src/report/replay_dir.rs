@@ -160,6 +160,8 @@ impl Write for Capped<'_> {
 const REPLAY_NAMES: &[&str] = &[
     "summary.json",
     "mistakes.csv",
+    "delay.hgrm",
+    "interarrival.hgrm",
     "detection-time",
     "mistake-duration",
     "charts",
@@ -255,7 +257,7 @@ pub fn replay_to_dir(
         (_, Some(w)) => Some(w),
         _ => None,
     };
-    let summary = {
+    let output = {
         let mut capped = sink.map(|inner| Capped {
             inner,
             left: if levels.is_some_and(|l| l.allow_large) { u64::MAX } else { 2 * LEVELS_LIMIT_BYTES },
@@ -269,14 +271,9 @@ pub fn replay_to_dir(
     if let Some(mut w) = inside {
         w.flush().map_err(ReplayError::Levels)?;
     }
-    writer.add(Path::new("summary.json"), summary.to_json().as_bytes())?;
-    writer.add(Path::new("mistakes.csv"), summary.mistakes_csv().as_bytes())?;
-    for (name, bytes) in crate::report::distribution_files(&summary) {
-        writer.add(&name, &bytes)?;
-    }
-    writer.commit()?;
+    crate::report::write_results(writer, &output, &|_| {})?;
     if let Some(f) = outside {
         f.commit()?;
     }
-    Ok(summary)
+    Ok(output.summary)
 }

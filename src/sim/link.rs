@@ -17,6 +17,7 @@ use std::collections::BinaryHeap;
 
 use rand::Rng;
 
+use crate::analysis::results::DatagramCounts;
 use crate::detector::Arrival;
 use crate::experiment::{AfterPause, Link, Node, SeqAfterRestart};
 use crate::fault::delay::DelaySampler;
@@ -188,15 +189,6 @@ impl<'a> Sender<'a> {
     }
 }
 
-/// What happened to datagrams on the link (for reports).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LinkCounts {
-    pub sent: u64,
-    pub lost: u64,
-    pub cut: u64,
-    pub duplicated: u64,
-}
-
 /// The link model and its reorder buffer.
 pub struct LinkStream<'a> {
     sender: Sender<'a>,
@@ -212,7 +204,7 @@ pub struct LinkStream<'a> {
     delay_rng: SimRng,
     loss_rng: SimRng,
     heap: BinaryHeap<Reverse<Delivery>>,
-    pub counts: LinkCounts,
+    pub counts: DatagramCounts,
 }
 
 impl<'a> LinkStream<'a> {
@@ -239,7 +231,7 @@ impl<'a> LinkStream<'a> {
             delay_rng,
             loss_rng,
             heap: BinaryHeap::new(),
-            counts: LinkCounts::default(),
+            counts: DatagramCounts::default(),
         }
     }
 

@@ -12,24 +12,22 @@
 pub mod link;
 pub mod monitor;
 
-pub mod spill;
-
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::analysis::results::{LinkEntry, ResultEntry, SummaryFile, totals};
-use crate::analysis::stats::HdrCounts;
+use crate::analysis::link::ArrivalStats;
+use crate::analysis::output::{FaultTimeline, FaultView, RunOutput};
+use crate::analysis::results::ResultsBuilder;
 use crate::experiment::{Experiment, ValidExperiment};
 use crate::fault::Timeline;
 use crate::fault::Window;
 use crate::fault::delay::{DelaySampler, EmpiricalError};
 use crate::fault::rng::stream;
 use crate::time::Nanos;
-use hdrhistogram::Histogram;
+use crate::trace::spill::{SpillWriter, TraceSpill};
 use link::{LinkStream, Sender};
-use monitor::{IncomingLink, LevelSample, MonitorResult, MonitorSetup, SampleWindow};
-use spill::{SpillWriter, TraceSpill};
+use monitor::{IncomingLink, MonitorResult, MonitorSetup, SampleWindow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -57,40 +55,6 @@ pub struct RunOptions {
     pub threads: usize,
     /// Run even what [`crate::experiment::Estimate::fits`] says does not fit.
     pub allow_large: bool,
-}
-
-/// Everything a run produces.
-pub struct SimOutput {
-    pub summary: SummaryFile,
-    /// One-way delay and inter-arrival time of delivered heartbeats (ns), all links.
-    pub delay: Histogram<u64>,
-    pub interarrival: Histogram<u64>,
-    /// The delivered arrivals, when recorded: [`TraceSpill::rows`] reads them back in
-    /// received order.
-    pub trace: Option<TraceSpill>,
-    pub deliveries: u64,
-    /// The injected faults, with the window sampled around each for the timeline chart.
-    pub faults: Vec<FaultView>,
-    /// Levels sampled around faults.
-    pub levels: Vec<LevelSample>,
-    /// (fault view id, real arrival time) of heartbeats on the sampled links.
-    pub window_arrivals: Vec<(usize, Nanos)>,
-}
-
-/// An injected fault as the timeline chart shows it: one representative monitored link,
-/// the fault's window and the sampled view around it (seconds, real time).
-#[derive(Clone, Debug, serde::Serialize, PartialEq)]
-pub struct FaultView {
-    pub id: usize,
-    pub kind: String,
-    pub node: Option<String>,
-    pub monitor: String,
-    pub target: String,
-    pub from_s: f64,
-    /// `null` for a crash without recovery.
-    pub to_s: Option<f64>,
-    pub view_from_s: f64,
-    pub view_to_s: f64,
 }
 
 /// At most this many faults get a sampled timeline.
@@ -174,7 +138,7 @@ pub fn run(
     e: &ValidExperiment,
     options: &RunOptions,
     progress: &(dyn Fn(Nanos) + Sync),
-) -> Result<SimOutput, SimError> {
+) -> Result<RunOutput, SimError> {
     if !options.allow_large {
         e.estimate().fits().map_err(SimError::TooLarge)?;
     }
@@ -233,6 +197,8 @@ pub fn run(
                 from: view.from,
                 to: view.to,
                 step: Nanos((view.to - view.from).0 / SAMPLES_PER_VIEW),
+                monitor: fv.monitor.clone(),
+                target: fv.target.clone(),
             })
             .collect();
         let node = &nodes[m];
@@ -313,7 +279,7 @@ pub fn run(
             for _ in 1..groups.len() {
                 let other = results.next().expect("one result per job");
                 for (link, extra) in primary.links.iter_mut().zip(other.links) {
-                    link.reports.extend(extra.reports);
+                    link.outcome.reports.extend(extra.outcome.reports);
                 }
                 primary.levels.extend(other.levels);
             }
@@ -321,59 +287,39 @@ pub fn run(
         })
         .collect();
 
-    let mut entries = Vec::new();
-    let mut link_entries = Vec::new();
-    let mut delay = HdrCounts::default();
-    let mut interarrival = HdrCounts::default();
-    let mut deliveries = 0;
+    let mut builder = ResultsBuilder::default();
+    let mut stats = ArrivalStats::default();
     let mut trace_parts = Vec::new();
     let mut levels = Vec::new();
-    let mut window_arrivals = Vec::new();
+    let mut arrivals = Vec::new();
     for (result, &m) in results.into_iter().zip(&monitors) {
         levels.extend(result.levels);
-        window_arrivals.extend(result.window_arrivals);
-        delay.add(&result.delay);
-        interarrival.add(&result.interarrival);
-        deliveries += result.deliveries;
+        arrivals.extend(result.window_arrivals);
+        stats.add(&result.stats);
         if let Some(file) = result.trace.map_err(SimError::Trace)? {
             trace_parts.push((m, file));
         }
         for link in result.links {
-            let (monitor, target) = (nodes[m].id.clone(), nodes[link.target].id.clone());
-            link_entries.push(LinkEntry {
-                monitor: monitor.clone(),
-                target: target.clone(),
-                sent: link.counts.sent,
-                lost: link.counts.lost,
-                cut: link.counts.cut,
-                duplicated: link.counts.duplicated,
-                delivered: link.delivered,
-            });
-            for (point, qos) in link.reports {
-                entries.push(ResultEntry {
-                    detector: point.label,
-                    kind: point.kind,
-                    threshold: point.threshold,
-                    monitor: Some(monitor.clone()),
-                    target: target.clone(),
-                    qos,
-                });
-            }
+            builder.add_link(Some(&nodes[m].id), &nodes[link.target].id, link.outcome);
         }
     }
-    let mut summary = SummaryFile::new(e.name.clone(), Some(seed), "sim", e.duration, entries);
-    summary.totals = totals(&summary.results);
-    summary.links = link_entries;
+    let mut summary = builder.finish(e.name.clone(), Some(seed), "sim", e.duration);
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
     // A fixed order, whatever thread produced what.
-    levels.sort_by_key(|l| (l.window, l.at));
-    window_arrivals.sort();
+    levels.sort_by_key(|l| (l.fault, l.at));
+    arrivals.sort();
     let faults = views.into_iter().map(|(fv, _, _)| fv).collect();
-    let (delay, interarrival) = (delay.to_histogram(), interarrival.to_histogram());
     let trace =
         options.record_trace.then(|| TraceSpill::new(nodes.iter().map(|n| n.id.clone()).collect(), trace_parts));
-    Ok(SimOutput { summary, delay, interarrival, trace, deliveries, faults, levels, window_arrivals })
+    Ok(RunOutput {
+        summary,
+        delay: Some(stats.delay.to_histogram()),
+        interarrival: Some(stats.interarrival.to_histogram()),
+        trace,
+        deliveries: stats.deliveries,
+        timeline: Some(FaultTimeline { faults, levels, arrivals }),
+    })
 }
 
 /// Splits detector specs into at most `count` contiguous groups of about equal numbers of

@@ -8,17 +8,15 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
-use super::link::{Delivery, LinkCounts, LinkStream};
-use super::spill::SpillWriter;
-use crate::analysis::qos::CauseWindows;
-use crate::analysis::stats::HdrCounts;
+use super::link::{Delivery, LinkStream};
+use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts, LinkOutcome};
+use crate::analysis::output::LevelSample;
 use crate::analysis::truth::{DownWindow, GroundTruth};
-use crate::analysis::{DetectorBank, QosReport};
 use crate::detector::DetectorSpec;
-use crate::detector::spec::DetectorPoint;
 use crate::experiment::{ReceivePolicy, ResumeOrder};
 use crate::fault::{Crash, Window};
 use crate::time::{Clock, Nanos};
+use crate::trace::spill::SpillWriter;
 
 /// A real-time window in a node's clock.
 fn local_window(clock: Clock, w: Window) -> Window {
@@ -37,7 +35,7 @@ pub struct IncomingLink<'a> {
 }
 
 /// A window around a fault in which one link's levels are sampled for the timeline chart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SampleWindow {
     pub id: usize,
     /// Index of the link among this monitor's incoming links.
@@ -46,17 +44,9 @@ pub struct SampleWindow {
     pub from: Nanos,
     pub to: Nanos,
     pub step: Nanos,
-}
-
-/// One sampled level (real time).
-#[derive(Clone, Debug, PartialEq)]
-pub struct LevelSample {
-    pub window: usize,
-    pub at: Nanos,
-    pub detector: String,
-    pub level: f64,
-    pub threshold: f64,
-    pub suspected: bool,
+    /// The link's node names, for the samples.
+    pub monitor: String,
+    pub target: String,
 }
 
 /// The rules and faults of the monitoring node.
@@ -82,91 +72,37 @@ pub struct MonitorSetup<'a> {
 /// The outcome for one link.
 pub struct LinkResult {
     pub target: usize,
-    pub reports: Vec<(DetectorPoint, QosReport)>,
-    pub counts: LinkCounts,
-    pub delivered: u64,
+    pub outcome: LinkOutcome,
 }
 
 /// The outcome for one monitor.
 pub struct MonitorResult {
     pub links: Vec<LinkResult>,
-    /// One-way delay and inter-arrival time (ns): for percentile files only, so bare
-    /// bucket counts (a delivery is on the hot path).
-    pub delay: HdrCounts,
-    pub interarrival: HdrCounts,
+    /// One-way delay (real time) and inter-arrival time (the monitor's clock) of what the
+    /// detectors heard, and how many.
+    pub stats: ArrivalStats,
     /// The trace's file (arrivals in monitor-local time, in arrival order), when recorded,
     /// or what went wrong writing it.
     pub trace: std::io::Result<Option<std::fs::File>>,
-    pub deliveries: u64,
     /// Levels sampled in the sample windows.
     pub levels: Vec<LevelSample>,
     /// (window, real arrival time) of heartbeats delivered on a sampled link in its window.
     pub window_arrivals: Vec<(usize, Nanos)>,
 }
 
-/// The receive policy's state for one link.
-#[derive(Default)]
-struct ReceiveState {
-    incarnation: u64,
-    highest: Option<u64>,
-    seen: BTreeSet<(u64, u64)>,
-}
-
-impl ReceiveState {
-    /// Whether the datagram is handed to the detectors.
-    fn accept(&mut self, policy: ReceivePolicy, d: &Delivery) -> bool {
-        match policy {
-            ReceivePolicy::Raw => true,
-            ReceivePolicy::Dedup => {
-                // Remember a bounded horizon: anything older than it counts as seen. (Whether
-                // the set holds 65,536 entries or one fewer changes no verdict, since what
-                // falls out of it is older than its first entry: an equivalent mutant.)
-                let fresh = self.seen.insert((d.incarnation, d.seq));
-                if self.seen.len() > 65_536 {
-                    self.seen.pop_first();
-                }
-                fresh && self.seen.first().is_some_and(|&first| (d.incarnation, d.seq) >= first)
-            }
-            ReceivePolicy::DropStale => {
-                if d.incarnation > self.incarnation {
-                    self.incarnation = d.incarnation;
-                    self.highest = None;
-                }
-                let fresh = d.incarnation == self.incarnation && self.highest.is_none_or(|h| d.seq > h);
-                if fresh {
-                    self.highest = Some(d.seq);
-                }
-                fresh
-            }
-        }
-    }
-}
-
 struct State<'a> {
     links: Vec<IncomingLink<'a>>,
-    banks: Vec<DetectorBank>,
-    delivered: Vec<u64>,
-    receive: Vec<ReceiveState>,
-    last_local: Vec<Option<Nanos>>,
+    analyses: Vec<LinkAnalysis>,
     trace: Option<SpillWriter>,
     result: MonitorResult,
 }
 
 impl State<'_> {
     fn deliver(&mut self, setup: &MonitorSetup<'_>, link: usize, d: &Delivery, at_real: Nanos) {
-        if !self.receive[link].accept(setup.policy, d) {
+        let arrival = d.arrival(setup.clock.local(at_real));
+        if !self.analyses[link].receive(&arrival, Some(d.at.saturating_sub(d.sent_at)), &mut self.result.stats) {
             return;
         }
-        let local = setup.clock.local(at_real);
-        let arrival = d.arrival(local);
-        self.banks[link].on_arrival(&arrival);
-        self.delivered[link] += 1;
-        if let Some(previous) = self.last_local[link] {
-            self.result.interarrival.record((local - previous).0);
-        }
-        self.last_local[link] = Some(local);
-        self.result.delay.record(d.at.saturating_sub(d.sent_at).0);
-        self.result.deliveries += 1;
         if let Some(trace) = &mut self.trace {
             trace.push(self.links[link].target, &arrival);
         }
@@ -175,15 +111,13 @@ impl State<'_> {
         }
     }
 
-    /// The monitor crashes at `at_real`: every bank censors and restarts, and the receive
-    /// policy's memory is gone.
+    /// The monitor crashes at `at_real`: every link's analysis goes through it (see
+    /// [`LinkAnalysis::catch_up`]).
     fn crash(&mut self, setup: &MonitorSetup<'_>, at_real: Nanos) {
         let at = setup.clock.local(at_real);
-        for bank in &mut self.banks {
-            bank.on_monitor_crash(at);
+        for link in &mut self.analyses {
+            link.catch_up(|from| from <= at);
         }
-        self.receive.iter_mut().for_each(|r| *r = ReceiveState::default());
-        self.last_local.fill(None);
     }
 
     /// Samples every window's levels at its sample times before `until` (real time).
@@ -191,11 +125,13 @@ impl State<'_> {
         for (w, next) in setup.samples.iter().zip(next_sample.iter_mut()) {
             while *next <= w.to && (*next < until || (inclusive && *next == until)) {
                 let local = setup.clock.local(*next);
-                let levels = self.banks[w.link].levels(local);
+                let levels = self.analyses[w.link].levels(local);
                 for (point, level, suspected) in levels.filter(|(p, _, _)| setup.sampled_labels.contains(&p.label)) {
                     self.result.levels.push(LevelSample {
-                        window: w.id,
+                        fault: Some(w.id),
                         at: *next,
+                        monitor: w.monitor.clone(),
+                        target: w.target.clone(),
                         detector: point.label.clone(),
                         level,
                         threshold: point.threshold,
@@ -217,37 +153,34 @@ pub fn run(
     progress: &(dyn Fn(Nanos) + Sync),
 ) -> MonitorResult {
     let clock = setup.clock;
-    let mut banks = Vec::with_capacity(links.len());
-    for link in &links {
-        let mut bank = DetectorBank::new(detectors, &ground_truth(link.target_crashes, clock));
-        let local = |ws: &[Window]| ws.iter().map(|w| local_window(clock, *w)).map(|w| (w.from, w.to)).collect();
-        let target_down: Vec<Window> =
-            link.target_crashes.iter().filter_map(|c| Some(Window { from: c.from, to: c.to? })).collect();
-        bank.set_cause(
-            CauseWindows {
+    let local = |ws: &[Window]| ws.iter().map(|w| local_window(clock, *w)).map(|w| (w.from, w.to)).collect();
+    let monitor_down: Vec<DownWindow> = setup
+        .crashes
+        .iter()
+        .map(|w| local_window(clock, *w))
+        .map(|w| DownWindow { from: w.from, to: Some(w.to) })
+        .collect();
+    let analyses = links
+        .iter()
+        .map(|link| {
+            let facts = LinkFacts {
+                target_down: ground_truth(link.target_crashes, clock),
+                monitor_down: monitor_down.clone(),
                 monitor_pauses: local(setup.pauses),
                 target_pauses: local(link.target_pauses),
-                target_down: local(&target_down),
                 cuts: local(link.cuts),
-            }
-            .into_cause_fn(),
-        );
-        banks.push(bank);
-    }
-    let n = links.len();
+            };
+            LinkAnalysis::new(detectors, facts, setup.policy)
+        })
+        .collect();
     let mut state = State {
         trace: setup.trace.take(),
-        banks,
-        delivered: vec![0; n],
-        receive: (0..n).map(|_| ReceiveState::default()).collect(),
-        last_local: vec![None; n],
+        analyses,
         links,
         result: MonitorResult {
             links: Vec::new(),
-            delay: HdrCounts::default(),
-            interarrival: HdrCounts::default(),
+            stats: ArrivalStats::default(),
             trace: Ok(None),
-            deliveries: 0,
             levels: Vec::new(),
             window_arrivals: Vec::new(),
         },
@@ -320,15 +253,12 @@ pub fn run(
     }
     progress(setup.end.saturating_sub(reported));
     let end_local = clock.local(setup.end);
-    let State { links, banks, delivered, mut result, trace, .. } = state;
+    let State { links, analyses, mut result, trace } = state;
     result.trace = trace.map(SpillWriter::finish).transpose();
-    for ((link, bank), delivered) in links.into_iter().zip(banks).zip(delivered) {
-        result.links.push(LinkResult {
-            target: link.target,
-            counts: link.stream.counts,
-            delivered,
-            reports: bank.finish(end_local),
-        });
+    for (link, analysis) in links.into_iter().zip(analyses) {
+        result
+            .links
+            .push(LinkResult { target: link.target, outcome: analysis.finish(end_local, Some(link.stream.counts)) });
     }
     result
 }
@@ -434,8 +364,8 @@ fn resume(
     timers_first: bool,
 ) {
     let (from, to) = (setup.clock.local(w.from), setup.clock.local(w.to));
-    for bank in &mut state.banks {
-        bank.on_resume(from, to, timers_first);
+    for link in &mut state.analyses {
+        link.on_resume(from, to, timers_first);
     }
     for (i, d) in std::mem::take(buffered) {
         state.deliver(setup, i, &d, w.to);

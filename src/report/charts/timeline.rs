@@ -69,12 +69,13 @@ pub fn load(dir: &Path) -> Result<Vec<(usize, Timeline)>, ChartError> {
             if field(0) != id.to_string() {
                 continue;
             }
-            let (t, level, threshold) = (parse(1)? / 1e9, parse(3)?, parse(4)?);
-            let suspected = field(5) == "true";
-            match series.iter_mut().find(|s| s.label == field(2)) {
+            // The one schema of level files (`crate::analysis::output::LEVELS_HEADER`).
+            let (t, level, threshold) = (parse(1)? / 1e9, parse(5)?, parse(6)?);
+            let suspected = field(7) == "true";
+            match series.iter_mut().find(|s| s.label == field(4)) {
                 Some(s) => s.samples.push((t, level, suspected)),
                 None => {
-                    series.push(Series { label: field(2).to_string(), threshold, samples: vec![(t, level, suspected)] })
+                    series.push(Series { label: field(4).to_string(), threshold, samples: vec![(t, level, suspected)] })
                 }
             }
         }

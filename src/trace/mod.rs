@@ -9,6 +9,11 @@
 //! small integers so that a 10-million-row trace costs one pass. A UTF-8 byte-order mark at
 //! the start and CRLF line ends are accepted. Timestamps above [`MAX_TIME_NS`] (2^62 ns,
 //! 146 years) and lines longer than [`MAX_LINE`] bytes are errors naming the line.
+//!
+//! [`spill`] keeps an engine's delivered rows on disk while it runs (`--trace`) and merges
+//! them into this CSV at the end.
+
+pub mod spill;
 
 use std::collections::BTreeMap;
 use std::fs::File;

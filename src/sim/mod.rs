@@ -1,7 +1,9 @@
 //! The deterministic simulator: virtual time, event-driven (DESIGN.md §1–3).
 //!
 //! - [`link`]: a sender's schedule and a link model as a stream of deliveries.
-//! - [`monitor`]: a monitoring node, its links merged, its pauses, buffer and policy.
+//! - [`merge`]: a monitor's links merged into one stream in arrival order.
+//! - [`monitor`]: a monitoring node: its event loop over deliveries, pauses and crashes,
+//!   its receive buffer, and a [`crate::analysis::link::LinkAnalysis`] per link.
 //!
 //! Every monitor is independent of the others, so monitors run on separate threads and
 //! their results are gathered in a fixed order: the same experiment and seed give
@@ -10,6 +12,7 @@
 //! exactly from `suspect_at`.
 
 pub mod link;
+mod merge;
 pub mod monitor;
 
 use std::path::PathBuf;

@@ -5,10 +5,10 @@
 //! within a monitor, the links share the receive buffer, which is why they are merged here
 //! rather than processed one by one.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 
 use super::link::{Delivery, LinkStream};
+use super::merge::{Merge, Streams};
 use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts, LinkOutcome};
 use crate::analysis::output::LevelSample;
 use crate::analysis::truth::{DownWindow, GroundTruth};
@@ -187,7 +187,8 @@ pub fn run(
     };
     let mut next_sample: Vec<Nanos> = setup.samples.iter().map(|w| w.from).collect();
     let mut sample_due = first_due(&setup.samples, &next_sample);
-    let mut heads = Merge::new(&mut state.links);
+    let links = state.links.len();
+    let mut heads = Merge::new(&mut state.links[..], links);
     let mut pause = 0;
     let mut crash = 0;
     // The monitor is down (crashed, not yet restarted) before this instant.
@@ -234,7 +235,7 @@ pub fn run(
             sample_due = first_due(&setup.samples, &next_sample);
         }
         let Some(at) = next else { break };
-        let (d, i) = heads.pop(&mut state.links).expect("peeked");
+        let (d, i) = heads.pop(&mut state.links[..]).expect("peeked");
         match setup.pauses.get(pause) {
             // Down: nothing receives it.
             _ if at < down_until => {}
@@ -263,78 +264,10 @@ pub fn run(
     result
 }
 
-/// The links' deliveries merged in arrival order (ties: link order), taken from each link
-/// in batches. A monitor of one link needs no heap.
-enum Merge {
-    One(Batch),
-    Many { batches: Vec<Batch>, heads: BinaryHeap<Reverse<(Delivery, usize)>> },
-}
-
-/// Deliveries taken from a link at a time (a few KB, so that many links fit in cache).
-const BATCH: usize = 128;
-
-/// A link's deliveries taken but not yet merged.
-struct Batch {
-    items: Vec<Delivery>,
-    next: usize,
-}
-
-impl Batch {
-    fn new(stream: &mut LinkStream<'_>) -> Batch {
-        let mut items = Vec::with_capacity(BATCH);
-        stream.fill(&mut items, BATCH);
-        Batch { items, next: 0 }
-    }
-
-    fn peek(&self) -> Option<&Delivery> {
-        self.items.get(self.next)
-    }
-
-    fn pop(&mut self, stream: &mut LinkStream<'_>) -> Option<Delivery> {
-        let d = *self.items.get(self.next)?;
-        self.next += 1;
-        if self.next == self.items.len() {
-            self.items.clear();
-            self.next = 0;
-            stream.fill(&mut self.items, BATCH);
-        }
-        Some(d)
-    }
-}
-
-impl Merge {
-    fn new(links: &mut [IncomingLink<'_>]) -> Merge {
-        if let [only] = links {
-            return Merge::One(Batch::new(&mut only.stream));
-        }
-        let mut batches: Vec<Batch> = links.iter_mut().map(|link| Batch::new(&mut link.stream)).collect();
-        let mut heads = BinaryHeap::new();
-        for (i, (batch, link)) in batches.iter_mut().zip(links.iter_mut()).enumerate() {
-            if let Some(d) = batch.pop(&mut link.stream) {
-                heads.push(Reverse((d, i)));
-            }
-        }
-        Merge::Many { batches, heads }
-    }
-
-    fn peek(&self) -> Option<Nanos> {
-        match self {
-            Merge::One(batch) => batch.peek().map(|d| d.at),
-            Merge::Many { heads, .. } => heads.peek().map(|Reverse((d, _))| d.at),
-        }
-    }
-
-    fn pop(&mut self, links: &mut [IncomingLink<'_>]) -> Option<(Delivery, usize)> {
-        match self {
-            Merge::One(batch) => batch.pop(&mut links[0].stream).map(|d| (d, 0)),
-            Merge::Many { batches, heads } => {
-                let Reverse((d, i)) = heads.pop()?;
-                if let Some(following) = batches[i].pop(&mut links[i].stream) {
-                    heads.push(Reverse((following, i)));
-                }
-                Some((d, i))
-            }
-        }
+/// A monitor's links are the streams its merge takes deliveries from.
+impl Streams for [IncomingLink<'_>] {
+    fn fill(&mut self, link: usize, out: &mut Vec<Delivery>, max: usize) {
+        self[link].stream.fill(out, max);
     }
 }
 

@@ -20,7 +20,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::qos::CauseWindows;
-use crate::analysis::results::{ResultEntry, SummaryFile, TraceWarning};
+use crate::analysis::results::{Engine, ResultEntry, SummaryFile, TraceWarning, TraceWarningKind};
 use crate::analysis::truth::DownWindow;
 use crate::analysis::{DetectorBank, GroundTruth};
 use crate::detector::DetectorSpec;
@@ -225,7 +225,7 @@ impl Tally {
         self.rows += 1;
     }
 
-    fn warning(&self, kind: &'static str, what: &str, why: &str) -> Option<TraceWarning> {
+    fn warning(&self, kind: TraceWarningKind, what: &str, why: &str) -> Option<TraceWarning> {
         (self.rows > 0).then(|| TraceWarning {
             kind,
             rows: self.rows,
@@ -407,6 +407,7 @@ pub fn replay_from<R: std::io::Read>(
             results.push(ResultEntry {
                 detector: point.label,
                 kind: point.kind,
+                knob: point.knob,
                 threshold: point.threshold,
                 monitor: monitor.clone(),
                 target: target.clone(),
@@ -415,16 +416,16 @@ pub fn replay_from<R: std::io::Read>(
         }
     }
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let mut summary = SummaryFile::new(format!("replay of {name}"), None, "replay", end, results);
+    let mut summary = SummaryFile::new(format!("replay of {name}"), None, Engine::Replay, end, results);
     summary.totals = crate::analysis::results::totals(&summary.results);
     summary.trace_warnings = [
         reordered.warning(
-            "seq_decreased",
+            TraceWarningKind::SeqDecreased,
             "`seq` is lower than an earlier row's of the same monitor, target and incarnation",
             "reordering, as a network that is not FIFO delivers; replayed as received",
         ),
         received_before_sent.warning(
-            "received_before_sent",
+            TraceWarningKind::ReceivedBeforeSent,
             "`received_ns` is earlier than `sent_ns`",
             "`sent_ns` is in the sender's clock, which differs from the receiver's; replayed as received",
         ),

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::analysis::results::{LinkEntry, ResultEntry, SummaryFile, totals};
+use crate::analysis::results::{Engine, LinkEntry, ResultEntry, SummaryFile, totals};
 use crate::analysis::stats::HdrCounts;
 use crate::experiment::{Experiment, ValidExperiment};
 use crate::fault::Timeline;
@@ -353,6 +353,7 @@ pub fn run(
                 entries.push(ResultEntry {
                     detector: point.label,
                     kind: point.kind,
+                    knob: point.knob,
                     threshold: point.threshold,
                     monitor: Some(monitor.clone()),
                     target: target.clone(),
@@ -361,7 +362,7 @@ pub fn run(
             }
         }
     }
-    let mut summary = SummaryFile::new(e.name.clone(), Some(seed), "sim", e.duration, entries);
+    let mut summary = SummaryFile::new(e.name.clone(), Some(seed), Engine::Sim, e.duration, entries);
     summary.totals = totals(&summary.results);
     summary.links = link_entries;
     // Cannot fail: the experiment is plain data.

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::analysis::GroundTruth;
 use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts};
 use crate::analysis::output::{LEVELS_HEADER, LevelRow, RunOutput};
-use crate::analysis::results::{ResultsBuilder, TraceWarning};
+use crate::analysis::results::{Engine, ResultsBuilder, TraceWarning, TraceWarningKind};
 use crate::analysis::truth::DownWindow;
 use crate::detector::DetectorSpec;
 use crate::experiment::ReceivePolicy;
@@ -196,7 +196,7 @@ impl Tally {
         self.rows += 1;
     }
 
-    fn warning(&self, kind: &'static str, what: &str, why: &str) -> Option<TraceWarning> {
+    fn warning(&self, kind: TraceWarningKind, what: &str, why: &str) -> Option<TraceWarning> {
         (self.rows > 0).then(|| TraceWarning {
             kind,
             rows: self.rows,
@@ -379,18 +379,18 @@ pub fn replay_from<R: std::io::Read>(
         builder.add_link(monitor, reader.name(link.target), link.analysis.finish(end, None));
     }
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let mut summary = builder.finish(format!("replay of {name}"), None, "replay", end);
+    let mut summary = builder.finish(format!("replay of {name}"), None, Engine::Replay, end);
     // One-way delays mean something only in one clock: not when a row shows the hosts'
     // clocks differ.
     let delay = (reader.has_sent() && received_before_sent.rows == 0).then(|| stats.delay.to_histogram());
     summary.trace_warnings = [
         reordered.warning(
-            "seq_decreased",
+            TraceWarningKind::SeqDecreased,
             "`seq` is lower than an earlier row's of the same monitor, target and incarnation",
             "reordering, as a network that is not FIFO delivers; replayed as received",
         ),
         received_before_sent.warning(
-            "received_before_sent",
+            TraceWarningKind::ReceivedBeforeSent,
             "`received_ns` is earlier than `sent_ns`",
             "`sent_ns` is in the sender's clock, which differs from the receiver's; replayed as received",
         ),

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use fdlab::analysis::qos::DetectionBasis;
 use fdlab::detector::{Arrival, DetectorSpec};
 use fdlab::replay::{CrashDecl, ReplayConfig, replay_from};
 use fdlab::time::Nanos;
@@ -86,7 +87,7 @@ fn detection_time_of_a_declared_crash_is_exact() {
     let crash = CrashDecl::stop("b", Nanos(50_030_000_000));
     let summary = run(&trace, &["fixed:timeout=250ms"], vec![crash]);
     let r = &summary.results[0].qos;
-    assert_eq!(r.detection_basis, "crashes");
+    assert_eq!(r.detection_basis, DetectionBasis::Crashes);
     assert!((r.crashes[0].detection_time_s.unwrap() - 0.225).abs() < 1e-9);
     assert_eq!(r.mistakes, 0);
     assert!((r.observed_up_s - (50.03 - 0.005)).abs() < 1e-9);
@@ -98,7 +99,7 @@ fn per_heartbeat_detection_estimate_without_crashes() {
     let trace = bernoulli_trace(1, 1000, 100_000_000, 5_000_000, 0.0);
     let summary = run(&trace, &["fixed:timeout=250ms"], vec![]);
     let r = &summary.results[0].qos;
-    assert_eq!(r.detection_basis, "per-heartbeat estimate");
+    assert_eq!(r.detection_basis, DetectionBasis::PerHeartbeatEstimate);
     assert_eq!(r.detection_time_s.count, 1000);
     assert!((r.detection_time_s.mean.unwrap() - 0.255).abs() < 1e-9);
     assert_eq!(r.mistakes, 0);

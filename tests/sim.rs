@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use fdlab::analysis::output::RunOutput as SimOutput;
+use fdlab::analysis::qos::DetectionBasis;
 use fdlab::detector::phi::{phi_logistic, y_star};
 use fdlab::detector::{Arrival, DetectorSpec};
 use fdlab::experiment::{Experiment, ValidExperiment};
@@ -528,7 +529,7 @@ fn totals_report_detection_over_crashes_or_else_every_links_estimate() {
     // its heartbeats), and the fixed timeout's estimate is its timeout plus the 5 ms delay.
     let out = simulate(&Experiment::from_toml(Path::new("t.toml"), &text("")).unwrap(), false);
     let fixed = out.summary.totals.iter().find(|t| t.detector == "fixed:timeout=300ms").unwrap();
-    assert_eq!((fixed.links, fixed.detection_basis), (6, "per-heartbeat estimate"));
+    assert_eq!((fixed.links, fixed.detection_basis), (6, DetectionBasis::PerHeartbeatEstimate));
     let heartbeats: u64 =
         out.summary.results.iter().filter(|r| r.detector == fixed.detector).map(|r| r.qos.heartbeats).sum();
     assert_eq!(fixed.detection_time_s.count, heartbeats);
@@ -539,7 +540,7 @@ fn totals_report_detection_over_crashes_or_else_every_links_estimate() {
     let crash = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"5m\"\n";
     let out = simulate(&Experiment::from_toml(Path::new("t.toml"), &text(crash)).unwrap(), false);
     let fixed = out.summary.totals.iter().find(|t| t.detector == "fixed:timeout=300ms").unwrap();
-    assert_eq!((fixed.detection_basis, fixed.detection_time_s.count, fixed.crashes), ("crashes", 2, 2));
+    assert_eq!((fixed.detection_basis, fixed.detection_time_s.count, fixed.crashes), (DetectionBasis::Crashes, 2, 2));
     assert!(!marked(&out.summary.table()));
 }
 

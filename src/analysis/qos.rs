@@ -20,14 +20,14 @@
 //! it restarts, observation resumes at the first heartbeat it hears. A target crash that
 //! begins while nobody observes cannot be detected and is reported as unobserved.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::stats::{DurationStats, Summary, poisson_rate_ci95};
 use super::truth::GroundTruth;
 use crate::time::Nanos;
 
 /// Why a mistake happened, as far as the engine knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// Delay or loss on the link (the only cause a replayed trace can name).
@@ -306,9 +306,9 @@ impl QosAccumulator {
             });
         }
         let (detection_basis, detection) = if self.truth.down_windows().is_empty() {
-            (ESTIMATE, self.per_heartbeat_detection)
+            (DetectionBasis::PerHeartbeatEstimate, self.per_heartbeat_detection)
         } else {
-            (CRASHES, detection)
+            (DetectionBasis::Crashes, detection)
         };
         let exact = Exact { up, wrong_ns: self.wrong_ns, mistakes: self.mistakes, detection };
         QosReport {
@@ -363,7 +363,7 @@ impl QosReport {
         exact: Exact,
         mistake_recurrence_s: Option<Summary>,
         mistakes_by_cause: std::collections::BTreeMap<Cause, u64>,
-        detection_basis: &'static str,
+        detection_basis: DetectionBasis,
     ) -> QosReport {
         let up_s = exact.up.as_secs_f64();
         let count = exact.mistakes.count();
@@ -374,7 +374,7 @@ impl QosReport {
             mistakes: count,
             mistake_rate_per_s: rate,
             mistake_rate_per_s_ci95: poisson_rate_ci95(count, up_s),
-            mistake_rate_ci_method: "exact Poisson (chi-square), assumes independent mistakes",
+            mistake_rate_ci_method: RateInterval::ExactPoisson,
             mistakes_per_day: rate.map(|r| r * 86_400.0),
             mistake_duration_s: exact.mistakes.summary(),
             mistake_recurrence_s,
@@ -394,7 +394,7 @@ impl QosReport {
 }
 
 /// A crash and whether (and how fast) it was detected.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct CrashOutcome {
     /// Whether the crash began while the monitor was observing (after its first heartbeat,
     /// outside its own down time); an unobserved crash cannot be detected.
@@ -405,26 +405,43 @@ pub struct CrashOutcome {
     pub detection_time_s: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Censored {
     pub count: u64,
     pub durations_so_far_s: Vec<f64>,
 }
 
-/// `detection_basis` when T_D was measured over crashes.
-pub const CRASHES: &str = "crashes";
-/// `detection_basis` when there was no crash and T_D is the per-heartbeat estimate.
-pub const ESTIMATE: &str = "per-heartbeat estimate";
+/// What a detection time (`detection_time_s`) was measured over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DetectionBasis {
+    /// The crashes of the target (injected or declared): T_D as measured.
+    #[serde(rename = "crashes")]
+    Crashes,
+    /// There was no crash: for each heartbeat, how long after it the detector would have
+    /// suspected had the target crashed right then (the φ paper's estimate).
+    #[serde(rename = "per-heartbeat estimate")]
+    PerHeartbeatEstimate,
+}
 
-/// The QoS metrics of one detector configuration on one link.
-#[derive(Clone, Debug, Serialize)]
+/// How `mistake_rate_per_s_ci95` was computed (the file says it in words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RateInterval {
+    /// Garwood's exact interval from the chi-square distribution (`super::poisson`).
+    #[serde(rename = "exact Poisson (chi-square), assumes independent mistakes")]
+    ExactPoisson,
+}
+
+/// The QoS metrics of one detector configuration on one link. Written into `summary.json`
+/// (flattened into each `results[]` entry) and read back from it by the charts and the report;
+/// the fields skipped there (`listed`, `exact`) are empty in a report read from a file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct QosReport {
     pub heartbeats: u64,
     pub observed_up_s: f64,
     pub mistakes: u64,
     pub mistake_rate_per_s: Option<f64>,
     pub mistake_rate_per_s_ci95: Option<[f64; 2]>,
-    pub mistake_rate_ci_method: &'static str,
+    pub mistake_rate_ci_method: RateInterval,
     pub mistakes_per_day: Option<f64>,
     pub mistake_duration_s: Summary,
     /// T_MR, only with at least two mistakes.
@@ -434,7 +451,7 @@ pub struct QosReport {
     pub censored: Censored,
     pub detection_time_s: Summary,
     /// `crashes` (measured T_D) or `per-heartbeat estimate` (no crash declared).
-    pub detection_basis: &'static str,
+    pub detection_basis: DetectionBasis,
     pub crashes: Vec<CrashOutcome>,
     /// How many mistakes (censored ones included) `mistakes.csv` lists: all of them, up to
     /// [`MAX_LISTED`].

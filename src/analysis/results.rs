@@ -1,52 +1,77 @@
 //! The results of a run, as every engine reports them: one entry per detector configuration
 //! and link, totals per configuration over every link, datagram counts per link. These are
 //! the structs `summary.json` is written from (`crate::report::summary` renders them: the
-//! JSON, `mistakes.csv`, the table). The schema is documented in `docs/summary.md`.
+//! JSON, `mistakes.csv`, the table) and read back into (the charts and `report.html`), so
+//! one schema serves both ways. It is documented in `docs/summary.md`.
 //! Conventions (DESIGN.md §5): durations in seconds as `f64` with names ending in `_s`,
 //! rates with names ending in `_per_s`, and every file records fdlab's version, the
 //! experiment name and the seed.
+//!
+//! Read back, a file gives what it holds: the integer accumulators and mistake lists that
+//! the engines keep beside the figures (`#[serde(skip)]` below) come back empty.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::QosReport;
-use super::qos::{CRASHES, Cause, ESTIMATE, Exact};
+use super::qos::{Cause, DetectionBasis, Exact};
 use super::stats::Summary;
 use crate::time::Nanos;
 
 /// The whole file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SummaryFile {
-    pub fdlab_version: &'static str,
+    pub fdlab_version: String,
     pub experiment: String,
     /// The experiment's seed; `null` for a replayed trace, which has none.
     pub seed: Option<u64>,
-    /// `sim`, `replay` or `live`.
-    pub engine: &'static str,
+    pub engine: Engine,
     pub run_end_s: f64,
-    /// The experiment as it was run (simulations), for the record.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The experiment as it was run (simulations), for the record: kept as JSON, since the
+    /// experiment file's schema is the experiment module's, not the results'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment_config: Option<serde_json::Value>,
     /// One object per detector configuration and link.
     pub results: Vec<ResultEntry>,
-    /// Per detector configuration, every link together (simulations).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Per detector configuration, every link together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub totals: Vec<TotalEntry>,
     /// What happened to the datagrams on each link (simulations).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkEntry>,
     /// Rows of a replayed trace that are legal but worth knowing about (replays).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace_warnings: Vec<TraceWarning>,
 }
 
+/// The engine that produced a results directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// `fdlab run`: the simulator.
+    Sim,
+    /// `fdlab replay`: a recorded trace.
+    Replay,
+    /// Live nodes (not yet built; named so that the schema does not change when it is).
+    Live,
+}
+
+impl Engine {
+    /// The name `summary.json` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sim => "sim",
+            Engine::Replay => "replay",
+            Engine::Live => "live",
+        }
+    }
+}
+
 /// Rows of one kind in a replayed trace that fdlab accepts but a reader should know about.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceWarning {
-    /// `seq_decreased` (reordering within an incarnation) or `received_before_sent`
-    /// (the hosts' clocks differ).
-    pub kind: &'static str,
+    pub kind: TraceWarningKind,
     /// How many rows.
     pub rows: u64,
     /// The line of the first one.
@@ -55,16 +80,27 @@ pub struct TraceWarning {
     pub message: String,
 }
 
+/// What a [`TraceWarning`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceWarningKind {
+    /// `seq` lower than an earlier row's of the same monitor, target and incarnation
+    /// (reordering within an incarnation).
+    SeqDecreased,
+    /// `received_ns` earlier than `sent_ns` (the hosts' clocks differ).
+    ReceivedBeforeSent,
+}
+
 impl SummaryFile {
     pub fn new(
         experiment: String,
         seed: Option<u64>,
-        engine: &'static str,
+        engine: Engine,
         run_end: Nanos,
         results: Vec<ResultEntry>,
     ) -> SummaryFile {
         SummaryFile {
-            fdlab_version: env!("CARGO_PKG_VERSION"),
+            fdlab_version: env!("CARGO_PKG_VERSION").to_string(),
             experiment,
             seed,
             engine,
@@ -79,11 +115,16 @@ impl SummaryFile {
 }
 
 /// One detector configuration on one link.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ResultEntry {
     /// The canonical label, e.g. `phi:threshold=8`.
     pub detector: String,
     pub kind: String,
+    /// The name of the swept key (`threshold`, `timeout`, …), whose `key=value` comes first
+    /// in the label; `None` for a detector without one (and in files written before fdlab
+    /// recorded it).
+    #[serde(default)]
+    pub knob: Option<String>,
     /// The knob's value in the level's units (seconds for timeouts).
     pub threshold: f64,
     /// The monitoring node, when the trace or experiment has more than one.
@@ -94,7 +135,7 @@ pub struct ResultEntry {
 }
 
 /// Datagram counts of one link.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct LinkEntry {
     pub monitor: String,
     pub target: String,
@@ -108,10 +149,13 @@ pub struct LinkEntry {
 }
 
 /// One detector configuration over every link.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct TotalEntry {
     pub detector: String,
     pub kind: String,
+    /// As in [`ResultEntry::knob`].
+    #[serde(default)]
+    pub knob: Option<String>,
     pub threshold: f64,
     pub links: usize,
     pub observed_up_s: f64,
@@ -125,12 +169,14 @@ pub struct TotalEntry {
     pub detection_time_s: Summary,
     /// `crashes` (over the links that had crashes), or `per-heartbeat estimate` when no
     /// link had one (then over every link).
-    pub detection_basis: &'static str,
+    pub detection_basis: DetectionBasis,
     pub crashes: usize,
     pub crashes_detected: usize,
-    #[serde(skip)]
+    /// Written to `detection-time/<label>.hgrm`, not to `summary.json`: empty when read back.
+    #[serde(skip, default = "empty_histogram")]
     pub detection_histogram: hdrhistogram::Histogram<u64>,
-    #[serde(skip)]
+    /// Written to `mistake-duration/<label>.hgrm`: empty when read back.
+    #[serde(skip, default = "empty_histogram")]
     pub mistake_histogram: hdrhistogram::Histogram<u64>,
 }
 
@@ -172,6 +218,7 @@ impl ResultsBuilder {
             self.results.push(ResultEntry {
                 detector: point.label,
                 kind: point.kind,
+                knob: point.knob,
                 threshold: point.threshold,
                 monitor: monitor.map(str::to_string),
                 target: target.to_string(),
@@ -181,12 +228,17 @@ impl ResultsBuilder {
     }
 
     /// The summary of a run of `engine` that ended at `run_end`, with its totals.
-    pub fn finish(self, experiment: String, seed: Option<u64>, engine: &'static str, run_end: Nanos) -> SummaryFile {
+    pub fn finish(self, experiment: String, seed: Option<u64>, engine: Engine, run_end: Nanos) -> SummaryFile {
         let mut summary = SummaryFile::new(experiment, seed, engine, run_end, self.results);
         summary.totals = totals(&summary.results);
         summary.links = self.links;
         summary
     }
+}
+
+fn empty_histogram() -> hdrhistogram::Histogram<u64> {
+    // Cannot fail: 3 significant digits is in hdrhistogram's accepted range.
+    hdrhistogram::Histogram::new(3).expect("3 significant digits")
 }
 
 /// Sums the results of each detector configuration over its links, in first-seen order.
@@ -211,8 +263,9 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
             }
             // Detection times over the crashes, where any link had one; otherwise every
             // link's per-heartbeat estimate (as each link reports it).
-            let crash_basis = rs.iter().any(|r| r.qos.detection_basis == CRASHES);
-            let detection_basis = if crash_basis { CRASHES } else { ESTIMATE };
+            let crash_basis = rs.iter().any(|r| r.qos.detection_basis == DetectionBasis::Crashes);
+            let detection_basis =
+                if crash_basis { DetectionBasis::Crashes } else { DetectionBasis::PerHeartbeatEstimate };
             let mut exact = Exact::default();
             for r in rs {
                 exact.add(&r.qos.exact, r.qos.detection_basis == detection_basis);
@@ -223,6 +276,7 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
             TotalEntry {
                 detector: label.to_string(),
                 kind: rs[0].kind.clone(),
+                knob: rs[0].knob.clone(),
                 threshold: rs[0].threshold,
                 links: rs.len(),
                 observed_up_s: all.observed_up_s,

@@ -2,7 +2,7 @@
 //! intervals live in [`super::poisson`] and are re-exported here.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use super::poisson::{poisson_count_ci95, poisson_count_upper95, poisson_rate_ci95, poisson_rate_upper95};
 
@@ -186,7 +186,7 @@ impl DurationStats {
 }
 
 /// A distribution summary in seconds; `null`s when empty.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     pub count: u64,
     pub mean: Option<f64>,

@@ -426,6 +426,8 @@ pub struct DetectorPoint {
     pub label: String,
     /// The detector family (`phi`, …; a custom detector's name).
     pub kind: String,
+    /// The knob's name (`threshold`, `timeout`, …); `None` for a kind without one.
+    pub knob: Option<String>,
     /// The knob's value in the level's units (seconds for durations); 1 for 0/1 detectors.
     pub threshold: f64,
     /// Suspicion is noticed only at ticks of this period.
@@ -679,7 +681,8 @@ impl DetectorSpec {
                 label.push(':');
                 label.push_str(&body[1..]);
             }
-            DetectorPoint { label, kind: self.kind().to_string(), threshold, check_every: self.check_every }
+            let (kind, knob) = (self.kind().to_string(), knob_name.map(str::to_string));
+            DetectorPoint { label, kind, knob, threshold, check_every: self.check_every }
         };
         match knob_name {
             None => vec![point(None, 1.0)],

@@ -8,14 +8,14 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::charts::Drawn;
-use super::summary::num;
+use super::summary::{Over, SummaryFile, num};
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn seconds(v: &serde_json::Value) -> String {
-    match v.as_f64() {
+fn seconds(v: Option<f64>) -> String {
+    match v {
         None => "–".into(),
         Some(s) if s >= 1.0 => format!("{s:.3} s"),
         Some(s) => format!("{:.1} ms", s * 1e3),
@@ -23,9 +23,8 @@ fn seconds(v: &serde_json::Value) -> String {
 }
 
 /// The page for the results in `dir`, with `charts` (paths relative to `dir`).
-pub fn page(dir: &Path, summary: &serde_json::Value, charts: &[Drawn]) -> String {
-    let name = summary["experiment"].as_str().unwrap_or("fdlab results");
-    let config = &summary["experiment_config"];
+pub fn page(dir: &Path, summary: &SummaryFile, charts: &[Drawn]) -> String {
+    let name = &summary.experiment;
     let mut h = String::new();
     let _ = write!(
         h,
@@ -39,53 +38,49 @@ pub fn page(dir: &Path, summary: &serde_json::Value, charts: &[Drawn]) -> String
         escape(name)
     );
     let _ = writeln!(h, "<h1>{}</h1>", escape(name));
-    if let Some(d) = config["description"].as_str().filter(|d| !d.is_empty()) {
+    // The experiment's record is kept as JSON (its schema is the experiment module's); the
+    // description is the one thing the page takes from it.
+    let description = summary.experiment_config.as_ref().and_then(|c| c.get("description")?.as_str());
+    if let Some(d) = description.filter(|d| !d.is_empty()) {
         let _ = writeln!(h, "<p>{}</p>", escape(d));
     }
     let _ = writeln!(
         h,
         "<p>Engine <b>{}</b>, seed <b>{}</b>, run length {}, fdlab {}.</p>",
-        escape(summary["engine"].as_str().unwrap_or("?")),
-        summary["seed"].as_u64().map_or("none".to_string(), |s| s.to_string()),
-        seconds(&summary["run_end_s"]),
-        escape(summary["fdlab_version"].as_str().unwrap_or("?"))
+        escape(summary.engine.name()),
+        summary.seed.map_or("none".to_string(), |s| s.to_string()),
+        seconds(Some(summary.run_end_s)),
+        escape(&summary.fdlab_version)
     );
-    let totals = summary["totals"].as_array().filter(|t| !t.is_empty());
-    let rows = totals.or(summary["results"].as_array()).cloned().unwrap_or_default();
     h.push_str("<table>\n<tr><th>detector</th><th>link</th><th>mistakes</th><th>per day [95 % CI]</th><th>mean T<sub>M</sub></th>\
                 <th>T<sub>D</sub> mean</th><th>T<sub>D</sub> p99</th><th>P<sub>A</sub></th><th>mistakes by cause</th></tr>\n");
-    for r in &rows {
-        let link = match (r["links"].as_u64(), r["monitor"].as_str(), r["target"].as_str()) {
-            (Some(1), _, _) => "1 link".to_string(),
-            (Some(n), _, _) => format!("{n} links"),
-            (None, Some(m), Some(t)) => format!("{m}→{t}"),
-            (None, None, Some(t)) => t.to_string(),
+    for r in summary.figures() {
+        let link = match r.over {
+            Over::Links(1) => "1 link".to_string(),
+            Over::Links(n) => format!("{n} links"),
+            Over::Link { monitor: Some(m), target } => format!("{m}→{target}"),
+            Over::Link { monitor: None, target } => target.to_string(),
+        };
+        let per_day = match (r.mistakes_per_day, r.mistake_rate_per_s_ci95) {
+            (Some(d), Some([lo, hi])) => format!("{} [{}, {}]", num(d), num(lo * 86400.0), num(hi * 86400.0)),
             _ => "–".into(),
         };
-        let per_day = match (r["mistakes_per_day"].as_f64(), r["mistake_rate_per_s_ci95"].as_array()) {
-            (Some(d), Some(ci)) => format!(
-                "{} [{}, {}]",
-                num(d),
-                num(ci[0].as_f64().unwrap_or(0.0) * 86400.0),
-                num(ci[1].as_f64().unwrap_or(0.0) * 86400.0)
-            ),
-            _ => "–".into(),
-        };
-        let causes = r["mistakes_by_cause"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| format!("{} {}", k.replace('_', " "), v)).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default();
+        // By the causes' names: the order the page has always listed them in.
+        let mut causes: Vec<(&str, u64)> = r.mistakes_by_cause.iter().map(|(c, n)| (c.name(), *n)).collect();
+        causes.sort_unstable();
+        let causes =
+            causes.iter().map(|(c, n)| format!("{} {}", c.replace('_', " "), n)).collect::<Vec<_>>().join(", ");
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(r["detector"].as_str().unwrap_or("?")),
+            escape(r.detector),
             escape(&link),
-            r["mistakes"].as_u64().unwrap_or(0),
+            r.mistakes,
             per_day,
-            seconds(&r["mistake_duration_s"]["mean"]),
-            seconds(&r["detection_time_s"]["mean"]),
-            seconds(&r["detection_time_s"]["p99"]),
-            r["query_accuracy"].as_f64().map_or("–".into(), |p| format!("{p:.6}")),
+            seconds(r.mistake_duration_s.mean),
+            seconds(r.detection_time_s.mean),
+            seconds(r.detection_time_s.p99),
+            r.query_accuracy.map_or("–".into(), |p| format!("{p:.6}")),
             escape(&causes)
         );
     }

@@ -1,10 +1,88 @@
 //! Rendering a run's results ([`SummaryFile`], defined with the analysis that computes it):
-//! `summary.json`, `mistakes.csv` and the readable table.
+//! `summary.json`, `mistakes.csv` and the readable table; and reading `summary.json` back
+//! ([`SummaryFile::read`]) into the same structs, with [`Figures`], the per-configuration
+//! view the charts and `report.html` draw from.
 
-use crate::analysis::qos::CRASHES;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::analysis::qos::{Cause, DetectionBasis};
 use crate::analysis::stats::Summary;
 
-pub use crate::analysis::results::{LinkEntry, ResultEntry, SummaryFile, TotalEntry, TraceWarning, totals};
+pub use crate::analysis::results::{
+    Engine, LinkEntry, ResultEntry, SummaryFile, TotalEntry, TraceWarning, TraceWarningKind, totals,
+};
+
+/// A `summary.json` that could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Not JSON, or not the schema (serde's message names the field, line and column).
+    #[error("{}: {source}", path.display())]
+    Schema { path: PathBuf, source: serde_json::Error },
+}
+
+/// What the report and the charts show of one detector configuration: a total over links,
+/// or one link's result.
+#[derive(Clone, Copy, Debug)]
+pub struct Figures<'a> {
+    pub detector: &'a str,
+    /// The swept key's name (see [`ResultEntry::knob`]).
+    pub knob: Option<&'a str>,
+    pub over: Over<'a>,
+    pub mistakes: u64,
+    pub mistakes_per_day: Option<f64>,
+    pub mistake_rate_per_s_ci95: Option<[f64; 2]>,
+    pub mistakes_by_cause: &'a BTreeMap<Cause, u64>,
+    pub mistake_duration_s: &'a Summary,
+    pub query_accuracy: Option<f64>,
+    pub detection_time_s: &'a Summary,
+    pub detection_basis: DetectionBasis,
+}
+
+/// What a row of [`Figures`] was measured over.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Over<'a> {
+    Link { monitor: Option<&'a str>, target: &'a str },
+    Links(usize),
+}
+
+impl<'a> From<&'a TotalEntry> for Figures<'a> {
+    fn from(t: &'a TotalEntry) -> Figures<'a> {
+        Figures {
+            detector: &t.detector,
+            knob: t.knob.as_deref(),
+            over: Over::Links(t.links),
+            mistakes: t.mistakes,
+            mistakes_per_day: t.mistakes_per_day,
+            mistake_rate_per_s_ci95: t.mistake_rate_per_s_ci95,
+            mistakes_by_cause: &t.mistakes_by_cause,
+            mistake_duration_s: &t.mistake_duration_s,
+            query_accuracy: t.query_accuracy,
+            detection_time_s: &t.detection_time_s,
+            detection_basis: t.detection_basis,
+        }
+    }
+}
+
+impl<'a> From<&'a ResultEntry> for Figures<'a> {
+    fn from(r: &'a ResultEntry) -> Figures<'a> {
+        Figures {
+            detector: &r.detector,
+            knob: r.knob.as_deref(),
+            over: Over::Link { monitor: r.monitor.as_deref(), target: &r.target },
+            mistakes: r.qos.mistakes,
+            mistakes_per_day: r.qos.mistakes_per_day,
+            mistake_rate_per_s_ci95: r.qos.mistake_rate_per_s_ci95,
+            mistakes_by_cause: &r.qos.mistakes_by_cause,
+            mistake_duration_s: &r.qos.mistake_duration_s,
+            query_accuracy: r.qos.query_accuracy,
+            detection_time_s: &r.qos.detection_time_s,
+            detection_basis: r.qos.detection_basis,
+        }
+    }
+}
 
 impl SummaryFile {
     /// `mistakes.csv`: every listed false suspicion of every configuration and link.
@@ -29,6 +107,29 @@ impl SummaryFile {
         out
     }
 
+    /// Reads a `summary.json` back. A file from before fdlab recorded `knob` reads with
+    /// `knob: None`; any other missing or malformed field is an error naming the file and
+    /// the field.
+    pub fn read(path: &Path) -> Result<SummaryFile, ReadError> {
+        let text = std::fs::read(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
+        SummaryFile::from_json(&text).map_err(|source| ReadError::Schema { path: path.to_path_buf(), source })
+    }
+
+    /// Parses the text of a `summary.json`.
+    pub fn from_json(text: &[u8]) -> Result<SummaryFile, serde_json::Error> {
+        serde_json::from_slice(text)
+    }
+
+    /// One row per detector configuration, as the report and the charts show them: the
+    /// totals over every link when the file has them, otherwise each link's result.
+    pub fn figures(&self) -> Vec<Figures<'_>> {
+        if self.totals.is_empty() {
+            self.results.iter().map(Figures::from).collect()
+        } else {
+            self.totals.iter().map(Figures::from).collect()
+        }
+    }
+
     pub fn to_json(&self) -> String {
         // Cannot fail: every field serializes (no maps with non-string keys, no NaN: serde_json
         // writes non-finite floats as null).
@@ -47,18 +148,7 @@ impl SummaryFile {
         }
         let mut rows = vec![header(&format!("links ({})", links.len()))];
         for t in &self.totals {
-            rows.push(row(
-                &t.detector,
-                format!("{} links", t.links),
-                t.mistakes,
-                false,
-                t.mistakes_per_day,
-                t.mistake_rate_per_s_ci95,
-                &t.mistake_duration_s,
-                &t.detection_time_s,
-                basis_mark(t.detection_basis),
-                t.query_accuracy,
-            ));
+            rows.push(row(&Figures::from(t), format!("{} links", t.links), false));
         }
         render(rows)
     }
@@ -71,58 +161,40 @@ impl SummaryFile {
                 Some(m) => format!("{m}→{}", r.target),
                 None => r.target.clone(),
             };
-            rows.push(row(
-                &r.detector,
-                link,
-                r.qos.mistakes,
-                r.qos.censored.count > 0,
-                r.qos.mistakes_per_day,
-                r.qos.mistake_rate_per_s_ci95,
-                &r.qos.mistake_duration_s,
-                &r.qos.detection_time_s,
-                basis_mark(r.qos.detection_basis),
-                r.qos.query_accuracy,
-            ));
+            rows.push(row(&Figures::from(r), link, r.qos.censored.count > 0));
         }
         render(rows)
     }
 }
 
 /// The table's mark for a detection time that is the per-heartbeat estimate.
-fn basis_mark(basis: &str) -> &'static str {
-    if basis == CRASHES { "" } else { "~" }
+fn basis_mark(basis: DetectionBasis) -> &'static str {
+    match basis {
+        DetectionBasis::Crashes => "",
+        DetectionBasis::PerHeartbeatEstimate => "~",
+    }
 }
 
 fn header(link: &str) -> [String; 8] {
     ["detector", link, "mistakes", "per day [95% CI]", "mean T_M", "T_D mean", "T_D p99", "P_A"].map(String::from)
 }
 
-#[allow(clippy::too_many_arguments)] // One table row: naming each cell is clearer than a struct here.
-fn row(
-    detector: &str,
-    link: String,
-    mistakes: u64,
-    censored: bool,
-    per_day: Option<f64>,
-    ci: Option<[f64; 2]>,
-    duration: &Summary,
-    detection: &Summary,
-    basis: &str,
-    accuracy: Option<f64>,
-) -> [String; 8] {
-    let per_day = match (per_day, ci) {
+/// One table row; `censored`: a suspicion was still open at the end.
+fn row(f: &Figures<'_>, link: String, censored: bool) -> [String; 8] {
+    let per_day = match (f.mistakes_per_day, f.mistake_rate_per_s_ci95) {
         (Some(d), Some([lo, hi])) => format!("{} [{}, {}]", num(d), num(lo * 86400.0), num(hi * 86400.0)),
         _ => "-".to_string(),
     };
+    let basis = basis_mark(f.detection_basis);
     [
-        detector.to_string(),
+        f.detector.to_string(),
         link,
-        format!("{mistakes}{}", if censored { "+" } else { "" }),
+        format!("{}{}", f.mistakes, if censored { "+" } else { "" }),
         per_day,
-        secs(duration.mean),
-        format!("{basis}{}", secs(detection.mean)),
-        format!("{basis}{}", secs(detection.p99)),
-        accuracy.map_or("-".to_string(), |p| format!("{p:.6}")),
+        secs(f.mistake_duration_s.mean),
+        format!("{basis}{}", secs(f.detection_time_s.mean)),
+        format!("{basis}{}", secs(f.detection_time_s.p99)),
+        f.query_accuracy.map_or("-".to_string(), |p| format!("{p:.6}")),
     ]
 }
 

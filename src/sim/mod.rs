@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::analysis::link::ArrivalStats;
 use crate::analysis::output::{FaultTimeline, FaultView, RunOutput};
-use crate::analysis::results::ResultsBuilder;
+use crate::analysis::results::{Engine, ResultsBuilder};
 use crate::experiment::{Experiment, ValidExperiment};
 use crate::fault::Timeline;
 use crate::fault::Window;
@@ -306,7 +306,7 @@ pub fn run(
             builder.add_link(Some(&nodes[m].id), &nodes[link.target].id, link.outcome);
         }
     }
-    let mut summary = builder.finish(e.name.clone(), Some(seed), "sim", e.duration);
+    let mut summary = builder.finish(e.name.clone(), Some(seed), Engine::Sim, e.duration);
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
     // A fixed order, whatever thread produced what.

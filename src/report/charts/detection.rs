@@ -13,6 +13,7 @@ use super::{
     ChartError, Drawn, FONT_FAMILY, Figure, color, draw_legend, err, legend_line, read, save, seconds_label, summary,
     thin,
 };
+use crate::analysis::qos::DetectionBasis;
 use crate::report::file_stem;
 use crate::report::hgrm::parse_rows;
 
@@ -29,14 +30,10 @@ pub struct Detection {
 
 pub fn load(dir: &Path) -> Result<Detection, ChartError> {
     let s = summary(dir, CHART)?;
-    let entries = match s["totals"].as_array() {
-        Some(t) if !t.is_empty() => t.clone(),
-        _ => s["results"].as_array().cloned().unwrap_or_default(),
-    };
     let mut curves = Vec::new();
     let mut estimate = true;
-    for e in &entries {
-        let Some(label) = e["detector"].as_str() else { continue };
+    for e in s.figures() {
+        let label = e.detector;
         if curves.iter().any(|(l, _): &(String, _)| l == label) {
             continue;
         }
@@ -54,7 +51,7 @@ pub fn load(dir: &Path) -> Result<Detection, ChartError> {
         let mut points = vec![(rows[0].0 / 1e3, 0.0)];
         points.extend(rows.iter().map(|r| (r.0 / 1e3, r.1)));
         curves.push((label.to_string(), points));
-        estimate &= e["detection_basis"].as_str() == Some(crate::analysis::qos::ESTIMATE);
+        estimate &= e.detection_basis == DetectionBasis::PerHeartbeatEstimate;
     }
     if curves.is_empty() {
         return Err(ChartError::MissingData {

@@ -17,6 +17,8 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::report::summary::{ReadError, SummaryFile};
+
 /// DejaVu Sans (license: `assets/fonts/LICENSE-DejaVu.txt`).
 static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
@@ -156,11 +158,16 @@ pub(crate) fn read(dir: &Path, file: &str, chart: &'static str) -> Result<String
     }
 }
 
-/// Reads and parses `summary.json`.
-pub(crate) fn summary(dir: &Path, chart: &'static str) -> Result<serde_json::Value, ChartError> {
-    let text = read(dir, "summary.json", chart)?;
-    serde_json::from_str(&text)
-        .map_err(|e| ChartError::BadData { file: dir.join("summary.json"), message: e.to_string() })
+/// Reads `summary.json` into the structs it was written from (a malformed file, or one
+/// missing a field, is [`ChartError::BadData`] naming the file and the field).
+pub(crate) fn summary(dir: &Path, chart: &'static str) -> Result<SummaryFile, ChartError> {
+    SummaryFile::read(&dir.join("summary.json")).map_err(|e| match e {
+        ReadError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            ChartError::MissingData { chart, dir: dir.to_path_buf(), what: "summary.json".into() }
+        }
+        ReadError::Io { path, source } => ChartError::Io { file: path, source },
+        ReadError::Schema { path, source } => ChartError::BadData { file: path, message: source.to_string() },
+    })
 }
 
 /// A palette that stays distinguishable in print.

@@ -3,13 +3,16 @@
 //! its level against time, its threshold, the fault's window shaded, the intervals in which
 //! it suspected marked, and the heartbeats that reached the monitor as ticks.
 //!
-//! Reads `faults.json`, `timeline/levels.csv` and `timeline/arrivals.csv`, written by the
-//! simulator for up to six faults (one representative monitored link each).
+//! Reads `faults.json` (into [`FaultView`]s), `timeline/levels.csv` and
+//! `timeline/arrivals.csv`, written by the simulator for up to six faults (one
+//! representative monitored link each).
 
 use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+
+use crate::analysis::output::FaultView;
 
 use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, read, save, thin};
 
@@ -32,15 +35,18 @@ pub struct Timeline {
     arrivals: Vec<f64>,
 }
 
+/// Reads `faults.json`.
+pub fn faults(dir: &Path) -> Result<Vec<FaultView>, ChartError> {
+    serde_json::from_str(&read(dir, "faults.json", CHART)?).map_err(|e| bad(dir, "faults.json", e.to_string()))
+}
+
 fn bad(dir: &Path, file: &str, message: String) -> ChartError {
     ChartError::BadData { file: dir.join(file), message }
 }
 
 /// Reads every fault's timeline.
 pub fn load(dir: &Path) -> Result<Vec<(usize, Timeline)>, ChartError> {
-    let faults: serde_json::Value =
-        serde_json::from_str(&read(dir, "faults.json", CHART)?).map_err(|e| bad(dir, "faults.json", e.to_string()))?;
-    let faults = faults.as_array().cloned().unwrap_or_default();
+    let faults = faults(dir)?;
     if faults.is_empty() {
         return Err(ChartError::MissingData {
             chart: CHART,
@@ -52,10 +58,9 @@ pub fn load(dir: &Path) -> Result<Vec<(usize, Timeline)>, ChartError> {
     let arrivals = read(dir, "timeline/arrivals.csv", CHART)?;
     let mut charts = Vec::new();
     for f in &faults {
-        let id = f["id"].as_u64().ok_or_else(|| bad(dir, "faults.json", "a fault without `id`".into()))? as usize;
-        let num = |k: &str| f[k].as_f64().ok_or_else(|| bad(dir, "faults.json", format!("fault {id} has no `{k}`")));
-        let view = (num("view_from_s")?, num("view_to_s")?);
-        let fault = (num("from_s")?, f["to_s"].as_f64().unwrap_or(view.1));
+        let id = f.id;
+        let view = (f.view_from_s, f.view_to_s);
+        let fault = (f.from_s, f.to_s.unwrap_or(view.1));
         let mut series: Vec<Series> = Vec::new();
         let mut reader = csv::Reader::from_reader(levels.as_bytes());
         for (line, row) in reader.records().enumerate() {
@@ -92,11 +97,11 @@ pub fn load(dir: &Path) -> Result<Vec<(usize, Timeline)>, ChartError> {
             .collect();
         let title = format!(
             "{} of {} at {:.1} s: {} watching {}",
-            f["kind"].as_str().unwrap_or("fault"),
-            f["node"].as_str().unwrap_or("links"),
+            f.kind,
+            f.node.as_deref().unwrap_or("links"),
             fault.0,
-            f["monitor"].as_str().unwrap_or("?"),
-            f["target"].as_str().unwrap_or("?")
+            f.monitor,
+            f.target
         );
         charts.push((id, Timeline { title, fault, view, series, arrivals: ticks }));
     }

@@ -2,8 +2,9 @@
 //! (log y), one curve per detector family across its sweep, each point labelled with its
 //! threshold and carrying its 95 % interval as an error bar.
 //!
-//! Reads `summary.json`: the totals over all links when present (simulations), otherwise
-//! the per-link results. Detection time is measured over crashes where the run had any,
+//! Reads `summary.json`: the totals over all links when present, otherwise the per-link
+//! results. A curve is the configurations whose labels differ only in the knob (each entry's
+//! `knob` names it). Detection time is measured over crashes where the run had any,
 //! otherwise the per-heartbeat estimate. A configuration with no mistakes cannot sit on a
 //! log axis at 0: it is drawn hollow at its 95 % upper bound, which is what the run shows.
 
@@ -16,13 +17,14 @@ use plotters::prelude::*;
 use super::{
     ChartError, Drawn, FONT_FAMILY, Figure, color, draw_legend, err, legend_line, save, seconds_label, summary,
 };
-use crate::detector::spec::{KINDS, PRESETS};
+use crate::analysis::qos::DetectionBasis;
 
 const CHART: &str = "trade-off chart";
 
 /// One configuration on the chart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
+    /// The knob's value as the label writes it (`8`, `300ms`); empty without a knob.
     pub knob: String,
     pub detection_s: f64,
     pub per_day: f64,
@@ -36,25 +38,18 @@ pub struct Tradeoff {
     pub basis: String,
 }
 
-/// Splits a label into its family (the label without the knob) and the knob's `key=value`.
-pub fn split_label(label: &str, kind: &str) -> (String, String) {
-    let knob = KINDS
-        .iter()
-        .find(|k| k.name == kind)
-        .or_else(|| PRESETS.iter().find(|p| p.name == kind).and_then(|p| KINDS.iter().find(|k| k.name == p.kind)))
-        .and_then(|k| k.knob.map(|k| k.name));
-    let Some((head, rest)) = label.split_once(':') else { return (label.to_string(), String::new()) };
-    let mut parts: Vec<&str> = rest.split(',').collect();
-    let first_is_knob = match knob {
-        Some(k) => parts[0].starts_with(&format!("{k}=")),
-        None => KINDS.iter().all(|k| k.name != kind),
-    };
-    if !first_is_knob {
-        return (label.to_string(), String::new());
+/// Splits a canonical label (`HEAD[:KEY=VALUE,...]`, the knob's `KEY=VALUE` first) into
+/// its curve (the label without the knob) and the knob's value. `knob` is the entry's
+/// recorded knob name, so nothing is looked up or guessed; a configuration without one (or
+/// from a `summary.json` older than the field) is a curve of its own.
+pub fn split_label(label: &str, knob: Option<&str>) -> (String, String) {
+    let whole = || (label.to_string(), String::new());
+    let (Some(knob), Some((head, rest))) = (knob, label.split_once(':')) else { return whole() };
+    let (first, others) = rest.split_once(',').map_or((rest, None), |(a, b)| (a, Some(b)));
+    match first.strip_prefix(knob).and_then(|v| v.strip_prefix('=')) {
+        Some(value) => (others.map_or_else(|| head.to_string(), |o| format!("{head}:{o}")), value.to_string()),
+        None => whole(),
     }
-    let knob_text = parts.remove(0).to_string();
-    let family = if parts.is_empty() { head.to_string() } else { format!("{head}:{}", parts.join(",")) };
-    (family, knob_text)
 }
 
 /// A rate for a log axis: `1000`, `10`, `0.1`, `0.001`.
@@ -70,37 +65,34 @@ fn per_day_label(y: f64) -> String {
 /// Reads the points from a results directory.
 pub fn load(dir: &Path) -> Result<Tradeoff, ChartError> {
     let s = summary(dir, CHART)?;
-    let results = s["results"].as_array().cloned().unwrap_or_default();
-    let totals = s["totals"].as_array().cloned().unwrap_or_default();
-    let entries = if totals.is_empty() { &results } else { &totals };
-    // Per-heartbeat estimates per label, for runs without crashes.
-    let mut estimates: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    for r in &results {
-        if let (Some(label), Some(mean), Some(count)) =
-            (r["detector"].as_str(), r["detection_time_s"]["mean"].as_f64(), r["detection_time_s"]["count"].as_f64())
-        {
-            let e = estimates.entry(label.to_string()).or_default();
-            e.0 += mean * count;
-            e.1 += count;
+    // Per-heartbeat estimates per label (sum and count), for runs without crashes.
+    let mut estimates: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for r in &s.results {
+        let d = &r.qos.detection_time_s;
+        if let Some(mean) = d.mean {
+            let e = estimates.entry(&r.detector).or_default();
+            e.0 += mean * d.count as f64;
+            e.1 += d.count as f64;
         }
     }
     let mut families: Vec<(String, Vec<Point>)> = Vec::new();
     let mut crash_based = 0;
-    for e in entries {
-        let (Some(label), Some(kind)) = (e["detector"].as_str(), e["kind"].as_str()) else { continue };
-        let detection = match e["detection_time_s"]["mean"].as_f64().filter(|_| {
-            e.get("detection_basis").is_none_or(|b| b == "crashes") && e["detection_time_s"]["count"].as_u64() > Some(0)
-        }) {
+    for e in s.figures() {
+        let measured = e
+            .detection_time_s
+            .mean
+            .filter(|_| e.detection_basis == DetectionBasis::Crashes && e.detection_time_s.count > 0);
+        let detection = match measured {
             Some(d) => {
                 crash_based += 1;
                 Some(d)
             }
-            None => estimates.get(label).filter(|(_, n)| *n > 0.0).map(|(sum, n)| sum / n),
+            None => estimates.get(e.detector).filter(|(_, n)| *n > 0.0).map(|(sum, n)| sum / n),
         };
-        let (Some(detection_s), Some(ci)) = (detection, e["mistake_rate_per_s_ci95"].as_array()) else { continue };
-        let ci = [ci[0].as_f64().unwrap_or(0.0) * 86_400.0, ci[1].as_f64().unwrap_or(0.0) * 86_400.0];
-        let per_day = e["mistakes_per_day"].as_f64().unwrap_or(0.0);
-        let (family, knob) = split_label(label, kind);
+        let (Some(detection_s), Some([lo, hi])) = (detection, e.mistake_rate_per_s_ci95) else { continue };
+        let ci = [lo * 86_400.0, hi * 86_400.0];
+        let per_day = e.mistakes_per_day.unwrap_or(0.0);
+        let (family, knob) = split_label(e.detector, e.knob);
         let point = Point { knob, detection_s, per_day, ci, zero: per_day == 0.0 };
         match families.iter_mut().find(|(f, _)| *f == family) {
             Some((_, points)) => points.push(point),
@@ -118,11 +110,7 @@ pub fn load(dir: &Path) -> Result<Tradeoff, ChartError> {
         points.sort_by(|a, b| a.detection_s.total_cmp(&b.detection_s));
     }
     let basis = if crash_based > 0 { "over injected crashes" } else { "per-heartbeat estimate" };
-    Ok(Tradeoff {
-        title: format!("Detection time vs mistakes: {}", s["experiment"].as_str().unwrap_or("")),
-        families,
-        basis: basis.to_string(),
-    })
+    Ok(Tradeoff { title: format!("Detection time vs mistakes: {}", s.experiment), families, basis: basis.to_string() })
 }
 
 impl Figure for Tradeoff {
@@ -175,9 +163,8 @@ impl Figure for Tradeoff {
                 let marker: ShapeStyle = if p.zero { c.stroke_width(2) } else { c.filled() };
                 chart.draw_series(std::iter::once(Circle::new((p.detection_s, y), 5, marker))).map_err(err)?;
                 if !p.knob.is_empty() {
-                    let text = p.knob.split_once('=').map_or(p.knob.as_str(), |(_, v)| v).to_string();
-                    let label =
-                        EmptyElement::at((p.detection_s, y)) + Text::new(text, (7, -18), (FONT_FAMILY, 14).into_font());
+                    let label = EmptyElement::at((p.detection_s, y))
+                        + Text::new(p.knob.clone(), (7, -18), (FONT_FAMILY, 14).into_font());
                     chart.draw_series(std::iter::once(label)).map_err(err)?;
                 }
             }
@@ -210,11 +197,38 @@ mod tests {
 
     #[test]
     fn labels_split_into_family_and_knob() {
-        assert_eq!(split_label("phi:threshold=8,pause=2s", "phi"), ("phi:pause=2s".into(), "threshold=8".into()));
-        assert_eq!(split_label("fixed:timeout=300ms", "fixed"), ("fixed".into(), "timeout=300ms".into()));
-        assert_eq!(split_label("bertier", "bertier"), ("bertier".into(), String::new()));
-        assert_eq!(split_label("bertier:beta=2", "bertier"), ("bertier:beta=2".into(), String::new()));
-        assert_eq!(split_label("akka-cluster:threshold=12", "phi"), ("akka-cluster".into(), "threshold=12".into()));
-        assert_eq!(split_label("ewma:k=3", "ewma"), ("ewma".into(), "k=3".into()));
+        let split = split_label;
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(split("phi:threshold=8,pause=2s", Some("threshold")), pair("phi:pause=2s", "8"));
+        assert_eq!(split("fixed:timeout=300ms", Some("timeout")), pair("fixed", "300ms"));
+        assert_eq!(split("bertier", None), pair("bertier", ""));
+        assert_eq!(split("bertier:beta=2", None), pair("bertier:beta=2", ""));
+        assert_eq!(split("akka-cluster:threshold=12", Some("threshold")), pair("akka-cluster", "12"));
+        assert_eq!(split("ewma:k=3", Some("k")), pair("ewma", "3"));
+        // The knob's name must be the whole first key.
+        assert_eq!(split("chen:alphabet=1,alpha=2", Some("alpha")), pair("chen:alphabet=1,alpha=2", ""));
+        // A summary.json from before `knob`: each configuration a curve of its own.
+        assert_eq!(split("phi:threshold=8", None), pair("phi:threshold=8", ""));
+    }
+
+    #[test]
+    fn every_label_a_spec_makes_splits_into_its_knob_and_the_rest() {
+        use crate::detector::spec::{DetectorSpec, KINDS, PRESETS};
+        for name in KINDS.iter().map(|k| k.name).chain(PRESETS.iter().map(|p| p.name)) {
+            // `fixed` has no default timeout: a sweep of two.
+            let spec = DetectorSpec::parse(&format!("{name}:check_every=2s"))
+                .or_else(|_| DetectorSpec::parse(&format!("{name}:timeout=100ms|1s,check_every=2s")))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            for point in spec.points() {
+                let (family, value) = split_label(&point.label, point.knob.as_deref());
+                let rebuilt = match (&point.knob, family.split_once(':')) {
+                    (None, _) => family.clone(),
+                    (Some(k), None) => format!("{family}:{k}={value}"),
+                    (Some(k), Some((head, rest))) => format!("{head}:{k}={value},{rest}"),
+                };
+                assert_eq!(rebuilt, point.label);
+                assert!(family.ends_with("check_every=2s"), "{family}");
+            }
+        }
     }
 }

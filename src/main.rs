@@ -179,7 +179,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run_command(args),
         Command::Validate { files } => validate_command(&files),
         Command::Plot { dir } => plot_command(&dir),
-        Command::Detectors => print_stdout(&fdlab::detector::spec::describe_kinds()),
+        Command::Detectors => print_stdout(&fdlab::detector::catalog::describe_kinds()),
     }
 }
 

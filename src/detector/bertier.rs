@@ -9,10 +9,37 @@
 //! With β = 1, φ = 4, γ = 0.1, after a step of D in the delay the margin in force for the
 //! k-th heartbeat is α ≈ 0, 0.5·D, 0.91·D, then 1.24·D: the first three heartbeats after
 //! the step arrive after their freshness point, none after (`tests/adaptive.rs`).
+//!
+//! Declares the kind `bertier` (`KIND`, listed in `catalog::KINDS`).
 
-use super::expected_arrival::{ExpectedArrival, i128_to_f64};
+use super::expected_arrival::{ExpectedArrival, INTERVAL, i128_to_f64};
+use super::kind::{KeyInfo, KindInfo};
 use super::{Arrival, Detector};
 use crate::time::Nanos;
+
+/// `bertier`: no knob; the paper's constants as keys.
+pub(crate) const KIND: KindInfo = KindInfo::new(
+    "bertier",
+    "Bertier et al.: Chen's EA + Jacobson-style adaptive margin; 0/1 level, no knob; needs seq",
+    |p| {
+        Box::new(Bertier::new(BertierConfig {
+            interval: p.duration("interval"),
+            window: p.count("window"),
+            beta: p.number("beta"),
+            phi: p.number("phi"),
+            gamma: p.number("gamma"),
+        }))
+    },
+)
+.keys(&[
+    INTERVAL,
+    KeyInfo::window("window", "1000", "heartbeats averaged for EA"),
+    KeyInfo::number("beta", "1", "weight of the delay estimate in the margin"),
+    KeyInfo::number("phi", "4", "weight of the variation estimate in the margin"),
+    KeyInfo::number("gamma", "0.1", "gain of the estimators, in (0, 1]")
+        .checked(|v| if v.number() > 0.0 && v.number() <= 1.0 { Ok(()) } else { Err("must be in (0, 1]") }),
+])
+.sequence_aware();
 
 /// Parameters; defaults are the paper's (β = 1, φ = 4, γ = 0.1) and Chen's window.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,10 +5,22 @@
 //! now − EA_{ℓ+1} in seconds, so α is the threshold and can be swept (DESIGN.md §2 point 4).
 //! A late heartbeat can arrive after its own freshness point; a stale one (seq not above
 //! every seq seen) leaves the level, and so the suspicion, as it was.
+//!
+//! Declares the kind `chen` (`KIND`, listed in `catalog::KINDS`).
 
-use super::expected_arrival::ExpectedArrival;
+use super::expected_arrival::{ExpectedArrival, INTERVAL};
+use super::kind::{KeyInfo, KindInfo};
 use super::{Arrival, Detector, refine_crossing};
 use crate::time::Nanos;
+
+/// `chen:alpha=DUR`: α is the knob.
+pub(crate) const KIND: KindInfo =
+    KindInfo::new("chen", "Chen's NFD-E: estimated arrival (by sequence number) + safety margin α; needs seq", |p| {
+        Box::new(Chen::new(p.duration("interval"), p.count("window")))
+    })
+    .knob(KeyInfo::duration("alpha", "200ms", "safety margin α (level: now − EA)"))
+    .keys(&[INTERVAL, KeyInfo::window("window", "1000", "heartbeats averaged for EA")])
+    .sequence_aware();
 
 #[derive(Clone, Debug)]
 pub struct Chen {

@@ -6,11 +6,24 @@
 //! j/n ≥ th as the level computes it (so ⌈0.07·100⌉ is 7, not floating point's 8). The
 //! window therefore answers order statistics: it keeps its intervals sorted (binary search,
 //! then a memmove of at most n words per heartbeat) beside a FIFO for eviction.
+//!
+//! Declares the kind `empirical` (`KIND`, listed in `catalog::KINDS`).
 
 use std::collections::VecDeque;
 
+use super::kind::{KeyInfo, KindInfo};
 use super::{Arrival, Detector};
 use crate::time::Nanos;
+
+/// `empirical:threshold=X`, X a fraction in (0, 1].
+pub(crate) const KIND: KindInfo = KindInfo::new(
+    "empirical",
+    "Satzger et al.: empirical CDF of the inter-arrival times at the current silence",
+    |p| Box::new(Empirical::new(p.count("window"))),
+)
+.knob(KeyInfo::number("threshold", "0.99", "level in (0, 1]"))
+.keys(&[KeyInfo::window("window", "1000", "intervals kept")])
+.threshold_at_most(1.0, "the empirical level is a fraction: at most 1");
 
 #[derive(Clone, Debug)]
 pub struct Empirical {

@@ -5,9 +5,31 @@
 //! eventually exceeds every gap and mistakes stop; in an asynchronous one (heavy-tailed
 //! delays) it keeps growing. The textbook answer to FLP, made measurable. The level is 0 or
 //! 1 (suspected); no knob.
+//!
+//! Declares the kind `eventually-perfect` (`KIND`, listed in `catalog::KINDS`).
 
+use super::kind::{KeyInfo, KindInfo, positive_duration};
 use super::{Arrival, Detector};
 use crate::time::Nanos;
+
+/// `eventually-perfect`: no knob; the growth rule as keys.
+pub(crate) const KIND: KindInfo = KindInfo::new(
+    "eventually-perfect",
+    "◇P: a timeout that grows each time a suspicion proves false; 0/1 level, no knob",
+    |p| {
+        Box::new(EventuallyPerfect::new(EventuallyPerfectConfig {
+            initial: p.duration("initial"),
+            factor: p.number("factor"),
+            step: p.duration("step"),
+        }))
+    },
+)
+.keys(&[
+    KeyInfo::duration("initial", "1s", "first timeout").checked(positive_duration),
+    KeyInfo::number("factor", "2", "after a false suspicion: timeout × factor + step (factor ≥ 1)")
+        .checked(|v| if v.number() >= 1.0 { Ok(()) } else { Err("must be ≥ 1 (the timeout never shrinks)") }),
+    KeyInfo::duration("step", "0", "added after a false suspicion"),
+]);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventuallyPerfectConfig {

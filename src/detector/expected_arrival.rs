@@ -18,7 +18,13 @@
 use std::collections::VecDeque;
 
 use super::Arrival;
+use super::kind::{KeyInfo, positive_duration};
 use crate::time::Nanos;
+
+/// The key every kind built on this estimate takes: η, which the simulator knows and fills
+/// in (a replay must be told).
+pub(crate) const INTERVAL: KeyInfo =
+    KeyInfo::duration("interval", "", "the sender's heartbeat interval η (sim: filled in)").checked(positive_duration);
 
 #[derive(Clone, Debug)]
 pub struct ExpectedArrival {

@@ -5,9 +5,29 @@
 //! `DeadlineFailureDetector` ("available iff last + interval + acceptable pause > now") is
 //! this detector with timeout = interval + pause, so `deadline` specs build it too.
 //! Hazelcast's default (heartbeat every 5 s, suspect after 60 s) is a deadline as well.
+//!
+//! Declares two kinds, `FIXED` and `DEADLINE` (listed in `catalog::KINDS`).
 
+use super::kind::{KeyInfo, KindInfo, positive_duration};
 use super::{Arrival, Detector, refine_crossing};
 use crate::time::Nanos;
+
+/// `fixed:timeout=DUR`: the timeout is the knob.
+pub(crate) const FIXED: KindInfo =
+    KindInfo::new("fixed", "fixed timeout: suspect when the silence since the last heartbeat reaches it", |_| {
+        Box::new(FixedTimeout::new())
+    })
+    .knob(KeyInfo::duration("timeout", "", "silence that triggers suspicion"));
+
+/// `deadline:pause=DUR,interval=DUR`: Akka's parameters; the threshold is interval + pause.
+pub(crate) const DEADLINE: KindInfo = KindInfo::new(
+    "deadline",
+    "Akka/Pekko DeadlineFailureDetector: suspect after interval + acceptable pause of silence",
+    |_| Box::new(FixedTimeout::new()),
+)
+.knob(KeyInfo::duration("pause", "3s", "acceptable heartbeat pause"))
+.keys(&[KeyInfo::duration("interval", "1s", "heartbeat interval").checked(positive_duration)])
+.threshold_plus("interval");
 
 #[derive(Clone, Debug, Default)]
 pub struct FixedTimeout {

@@ -10,20 +10,29 @@
 //! analysis (`crate::analysis`) derives every suspicion interval from that answer exactly,
 //! with O(1) work per heartbeat.
 //!
-//! Neighbours: [`spec`] parses `KIND[:key=value,...]` into a [`DetectorSpec`] that builds
-//! detectors; [`window`] is the bounded window with exact integer sums that the windowed
+//! Each detector file also declares its kind (name, keys with types, defaults and docs,
+//! whether it needs sequence numbers, how to build it: a [`kind::KindInfo`]);
+//! [`catalog`] lists those declarations and the presets; [`spec`] parses
+//! `KIND[:key=value,...]` against the catalogue into a [`DetectorSpec`] that labels and
+//! builds detectors. [`window`] and [`expected_arrival`] are the estimators several
 //! detectors share.
+//!
+//! A new detector is one new file (the algorithm and its `KIND`), its `mod` line here and
+//! one line in [`catalog::KINDS`].
 
 pub mod bertier;
+pub mod catalog;
 pub mod chen;
 pub mod empirical;
 pub mod eventually_perfect;
 pub mod expected_arrival;
 pub mod fixed;
+pub mod kind;
 pub mod phi;
 pub mod phi_exp;
 pub mod spec;
 pub mod two_windows;
+mod value;
 pub mod window;
 
 pub use fixed::FixedTimeout;

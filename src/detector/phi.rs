@@ -10,12 +10,39 @@
 //!
 //! Because φ depends on the silence only through y, the crossing of a threshold is
 //! t_last + μ' + σ'·y*, with y* solved once per threshold ([`y_star`]).
+//!
+//! Declares the kind `phi` (`KIND`, listed in `catalog::KINDS`).
 
 use std::cell::Cell;
 
+use super::kind::{KeyInfo, KindInfo, Params, positive_duration};
 use super::window::Window;
 use super::{Arrival, Detector, refine_crossing};
 use crate::time::Nanos;
+
+/// `phi:threshold=X`, with Akka's settings as keys; the defaults are [`PhiConfig`]'s.
+pub(crate) const KIND: KindInfo =
+    KindInfo::new("phi", "φ accrual, normal distribution, exactly as Akka/Pekko (and Hazelcast) compute it", |p| {
+        Box::new(Phi::new(config(p)))
+    })
+    .knob(KeyInfo::number("threshold", "8", "φ threshold"))
+    .keys(&[
+        KeyInfo::window("window", "1000", "max-sample-size: intervals kept"),
+        KeyInfo::duration("min_std", "100ms", "min-std-deviation").checked(positive_duration),
+        KeyInfo::duration("pause", "3s", "acceptable-heartbeat-pause, added to the mean"),
+        KeyInfo::duration("first", "1s", "first-heartbeat estimate seeding the history").checked(positive_duration),
+        KeyInfo::bool("exact", "false", "exact normal tail (erfc) instead of Akka's logistic form"),
+    ]);
+
+fn config(p: &Params<'_>) -> PhiConfig {
+    PhiConfig {
+        window: p.count("window"),
+        min_std: p.duration("min_std"),
+        pause: p.duration("pause"),
+        first: p.duration("first"),
+        exact: p.bool("exact"),
+    }
+}
 
 /// Parameters of the φ detector; defaults are Akka/Pekko cluster's `reference.conf`.
 #[derive(Clone, Debug, PartialEq)]
@@ -375,6 +402,12 @@ mod tests {
         }
         // The band exists: some numerators there are decided by the division.
         assert!(accepted_at_boundary > 0);
+    }
+
+    #[test]
+    fn the_kinds_defaults_are_the_configs_defaults() {
+        let values = KIND.defaults();
+        assert_eq!(config(&Params { head: "phi", values: &values }), PhiConfig::default());
     }
 
     #[test]

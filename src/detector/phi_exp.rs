@@ -11,10 +11,36 @@
 //! - later intervals longer than `max_interval` (2 s) are not recorded;
 //! - the local pause guard: after the monitor itself stalled for more than `pause_guard`
 //!   (5 s), nobody is convicted for the next `pause_guard`.
+//!
+//! Declares the kind `phi-exp` (`KIND`, listed in `catalog::KINDS`).
 
+use super::kind::{KeyInfo, KindInfo, Params, positive_duration};
 use super::window::Window;
 use super::{Arrival, Detector, refine_crossing};
 use crate::time::Nanos;
+
+/// `phi-exp:threshold=X`, with Cassandra's constants as keys; the defaults are
+/// [`PhiExpConfig`]'s.
+pub(crate) const KIND: KindInfo =
+    KindInfo::new("phi-exp", "φ accrual, exponential distribution, as Apache Cassandra computes it", |p| {
+        Box::new(PhiExp::new(config(p)))
+    })
+    .knob(KeyInfo::number("threshold", "8", "phi_convict_threshold"))
+    .keys(&[
+        KeyInfo::window("window", "1000", "intervals kept"),
+        KeyInfo::duration("initial", "2s", "interval recorded at the first heartbeat").checked(positive_duration),
+        KeyInfo::duration("max_interval", "2s", "longer intervals are not recorded"),
+        KeyInfo::duration("pause_guard", "5s", "local pause guard (0 disables)"),
+    ]);
+
+fn config(p: &Params<'_>) -> PhiExpConfig {
+    PhiExpConfig {
+        window: p.count("window"),
+        initial: p.duration("initial"),
+        max_interval: p.duration("max_interval"),
+        pause_guard: p.duration("pause_guard"),
+    }
+}
 
 /// 1/ln(10): converts Cassandra's φ (silence/mean) to −log10 of an exponential tail.
 pub const PHI_FACTOR: f64 = 1.0 / std::f64::consts::LN_10;
@@ -113,6 +139,12 @@ impl Detector for PhiExp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kinds_defaults_are_the_configs_defaults() {
+        let values = KIND.defaults();
+        assert_eq!(config(&Params { head: "phi-exp", values: &values }), PhiExpConfig::default());
+    }
 
     #[test]
     fn pause_guard_holds_conviction_for_five_seconds_after_a_long_stall() {

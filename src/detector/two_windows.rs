@@ -5,11 +5,27 @@
 //!
 //! Level = now − max(EA_small, EA_large) = min of the two Chen levels, so the crossing of α
 //! is the later of the two Chen crossings, exactly.
+//!
+//! Declares the kind `2w` (`KIND`, listed in `catalog::KINDS`).
 
 use super::chen::Chen;
-use super::expected_arrival::ExpectedArrival;
+use super::expected_arrival::{ExpectedArrival, INTERVAL};
+use super::kind::{KeyInfo, KindInfo};
 use super::{Arrival, Detector};
 use crate::time::Nanos;
+
+/// `2w:alpha=DUR`: α is the knob, as for Chen.
+pub(crate) const KIND: KindInfo =
+    KindInfo::new("2w", "2W-FD: τ = max(EA over a small window, EA over a large window) + α; needs seq", |p| {
+        Box::new(TwoWindows::new(p.duration("interval"), p.count("small"), p.count("large")))
+    })
+    .knob(KeyInfo::duration("alpha", "200ms", "safety margin α (level: now − max EA)"))
+    .keys(&[
+        INTERVAL,
+        KeyInfo::window("small", "1", "small window (reacts fast)"),
+        KeyInfo::window("large", "1000", "large window (stable)"),
+    ])
+    .sequence_aware();
 
 #[derive(Clone, Debug)]
 pub struct TwoWindows {

@@ -1,0 +1,262 @@
+//! The values a detector key takes, and how they are written: one value, or for the knob a
+//! sweep (`a|b|c`, or for numbers `from..to[..step]` in exact decimal arithmetic).
+//!
+//! The lowest layer of spec handling: it knows value types, not keys or kinds. [`kind`]
+//! declares each key with a [`ValueKind`]; [`spec`] names the key in the error when a value
+//! is [`Rejected`].
+//!
+//! [`kind`]: super::kind
+//! [`spec`]: super::spec
+
+use std::fmt;
+
+use crate::time::{Nanos, parse_duration};
+
+/// How a key's values are written and what they mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueKind {
+    /// A duration (`500ms`, `2s`); in the level's units, seconds.
+    Duration,
+    /// A finite decimal number.
+    Number,
+    /// A number of samples a detector holds, 1 to [`MAX_CAPACITY`](super::window::MAX_CAPACITY):
+    /// it sizes the detector's state (`DetectorSpec::state_bytes`).
+    Window,
+    /// `true` or `false`.
+    Bool,
+}
+
+/// What a window key may hold; the text of its error.
+pub(crate) const WINDOW_RANGE: &str = "a window holds 1 to 65536 heartbeats";
+
+/// A parsed value of a key.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Value {
+    Duration(Nanos),
+    Number(f64),
+    Count(usize),
+    Bool(bool),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Duration(d) => write!(f, "{d}"),
+            Value::Number(x) => write!(f, "{x}"),
+            Value::Count(n) => write!(f, "{n}"),
+            Value::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+// The accessors are called only on values of keys declared with the matching kind, which
+// `parse` produced: a mismatch is a bug in a declaration.
+impl Value {
+    pub(crate) fn duration(self) -> Nanos {
+        match self {
+            Value::Duration(d) => d,
+            _ => unreachable!("key declared as a duration"),
+        }
+    }
+    pub(crate) fn number(self) -> f64 {
+        match self {
+            Value::Number(x) => x,
+            _ => unreachable!("key declared as a number"),
+        }
+    }
+    pub(crate) fn count(self) -> usize {
+        match self {
+            Value::Count(n) => n,
+            _ => unreachable!("key declared as a count"),
+        }
+    }
+    pub(crate) fn bool(self) -> bool {
+        match self {
+            Value::Bool(b) => b,
+            _ => unreachable!("key declared as a bool"),
+        }
+    }
+    /// The value in the level's units: seconds for durations.
+    pub(crate) fn level_units(self) -> f64 {
+        match self {
+            Value::Duration(d) => d.as_secs_f64(),
+            Value::Number(x) => x,
+            Value::Count(n) => n as f64,
+            Value::Bool(b) => f64::from(u8::from(b)),
+        }
+    }
+}
+
+/// A text that is not a value of its kind: the text as written, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Rejected {
+    pub value: String,
+    pub reason: String,
+}
+
+impl ValueKind {
+    /// Parses one value (surrounding spaces ignored). Only the form is checked here; a key's
+    /// range (a window's size, a gain in (0, 1]) is checked once the whole spec is known.
+    pub(crate) fn parse(self, text: &str) -> Result<Value, Rejected> {
+        let bad = |reason: String| Rejected { value: text.to_string(), reason };
+        let text = text.trim();
+        match self {
+            ValueKind::Duration => parse_duration(text).map(Value::Duration).map_err(|e| bad(e.to_string())),
+            ValueKind::Number => match text.parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(Value::Number(x)),
+                _ => Err(bad("not a finite number".into())),
+            },
+            ValueKind::Window => {
+                text.parse::<usize>().map(Value::Count).map_err(|_| bad("not a whole number ≥ 0".into()))
+            }
+            ValueKind::Bool => match text {
+                "true" => Ok(Value::Bool(true)),
+                "false" => Ok(Value::Bool(false)),
+                _ => Err(bad("expected `true` or `false`".into())),
+            },
+        }
+    }
+
+    /// Parses a knob's values: one value, a list `a|b|c`, or for numbers a range `a..b`
+    /// (step 1) or `a..b..step`.
+    pub(crate) fn parse_sweep(self, text: &str) -> Result<Vec<Value>, Rejected> {
+        let bad = |reason: &str| Rejected { value: text.to_string(), reason: reason.to_string() };
+        if self == ValueKind::Number && text.contains("..") {
+            let form = "a range is `from..to` or `from..to..step`, with decimal numbers such as `0.5..16..0.5`";
+            let parts: Vec<Decimal> = text
+                .split("..")
+                .map(|p| Decimal::parse(p.trim()).ok_or_else(|| bad(form)))
+                .collect::<Result<_, _>>()?;
+            let (from, to, step) = match parts[..] {
+                [a, b] => (a, b, Decimal { digits: 1, scale: 0 }),
+                [a, b, s] => (a, b, s),
+                _ => return Err(bad(form)),
+            };
+            // Exact decimal arithmetic: every bound on the finest of the three scales.
+            let scale = from.scale.max(to.scale).max(step.scale);
+            let (Some(a), Some(b), Some(s)) = (from.at(scale), to.at(scale), step.at(scale)) else {
+                return Err(bad("a range's numbers have too many digits"));
+            };
+            if s == 0 || b < a {
+                return Err(bad("a range needs from ≤ to and a positive step"));
+            }
+            if (b - a) % s != 0 {
+                return Err(bad("the step does not divide to − from: the range would not end at `to`"));
+            }
+            let count = (b - a) / s;
+            if count >= 10_000 {
+                return Err(bad("a range has at most 10000 points"));
+            }
+            // Each value is the decimal the user's arithmetic gives, read as the nearest f64
+            // (so `0.1..0.5..0.1` gives 0.3, not 0.30000000000000004).
+            return (0..=count).map(|i| self.parse(&Decimal { digits: a + s * i, scale }.to_string())).collect();
+        }
+        text.split('|').map(|part| self.parse(part)).collect()
+    }
+}
+
+/// A non-negative decimal number, exactly: `digits` · 10^−`scale`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Decimal {
+    digits: u128,
+    scale: u32,
+}
+
+impl Decimal {
+    /// `12`, `0.5`, `.5`, `16.`: digits with at most one point (at most 30 digits).
+    fn parse(text: &str) -> Option<Decimal> {
+        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && frac.is_empty())
+            || !all_digits(whole)
+            || !all_digits(frac)
+            || whole.len() + frac.len() > 30
+        {
+            return None;
+        }
+        let digits = format!("{whole}{frac}").parse().ok()?;
+        Some(Decimal { digits, scale: frac.len() as u32 })
+    }
+
+    /// The number in units of 10^−`scale` (`scale` ≥ its own); `None` on overflow.
+    fn at(self, scale: u32) -> Option<u128> {
+        self.digits.checked_mul(10u128.checked_pow(scale - self.scale)?)
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = format!("{:0>width$}", self.digits, width = self.scale as usize + 1);
+        let (whole, frac) = text.split_at(text.len() - self.scale as usize);
+        if frac.is_empty() { write!(f, "{whole}") } else { write!(f, "{whole}.{frac}") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_parse_and_print_exactly() {
+        for (text, digits, scale, shown) in [
+            ("12", 12, 0, "12"),
+            ("0.5", 5, 1, "0.5"),
+            (".5", 5, 1, "0.5"),
+            ("16.", 16, 0, "16"),
+            ("0.001", 1, 3, "0.001"),
+            ("10.250", 10250, 3, "10.250"),
+        ] {
+            let d = Decimal::parse(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!((d.digits, d.scale), (digits, scale), "{text}");
+            assert_eq!(d.to_string(), shown);
+        }
+        for text in ["", ".", "-1", "1e3", "1.2.3", " 1", "1_000", &"9".repeat(31)] {
+            assert_eq!(Decimal::parse(text), None, "{text:?}");
+        }
+        assert_eq!(Decimal::parse("1.5").unwrap().at(3), Some(1500));
+        assert_eq!(Decimal::parse(&"9".repeat(30)).unwrap().at(30), None, "overflow is `None`");
+    }
+
+    #[test]
+    fn values_parse_by_kind_and_reject_with_the_text_as_written() {
+        assert_eq!(ValueKind::Duration.parse(" 1500ms "), Ok(Value::Duration(Nanos::from_millis(1500))));
+        assert_eq!(ValueKind::Number.parse("8.5"), Ok(Value::Number(8.5)));
+        assert_eq!(ValueKind::Window.parse("1000"), Ok(Value::Count(1000)));
+        assert_eq!(ValueKind::Bool.parse("true"), Ok(Value::Bool(true)));
+        for (kind, text, reason) in [
+            (ValueKind::Number, " inf", "not a finite number"),
+            (ValueKind::Number, "NaN", "not a finite number"),
+            (ValueKind::Window, "1.5", "not a whole number ≥ 0"),
+            (ValueKind::Window, "-1", "not a whole number ≥ 0"),
+            (ValueKind::Bool, "yes", "expected `true` or `false`"),
+        ] {
+            assert_eq!(kind.parse(text), Err(Rejected { value: text.to_string(), reason: reason.to_string() }));
+        }
+        assert_eq!(Value::Duration(Nanos::from_millis(1500)).to_string(), "1500ms");
+        assert_eq!(Value::Duration(Nanos::from_millis(1500)).level_units(), 1.5);
+    }
+
+    #[test]
+    fn sweeps_are_lists_or_exact_decimal_ranges() {
+        let numbers = |text: &str| -> Vec<f64> {
+            ValueKind::Number.parse_sweep(text).unwrap().into_iter().map(Value::number).collect()
+        };
+        assert_eq!(numbers("3"), [3.0]);
+        assert_eq!(numbers("1|2.5|4"), [1.0, 2.5, 4.0]);
+        assert_eq!(numbers("1..4"), [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(numbers("0.1..0.5..0.1"), [0.1, 0.2, 0.3, 0.4, 0.5]);
+        assert_eq!(numbers("3..3"), [3.0]);
+        // Ranges are for numbers only; a list of durations is a list.
+        let durations = ValueKind::Duration.parse_sweep("100ms|1s").unwrap();
+        assert_eq!(durations, [Value::Duration(Nanos::from_millis(100)), Value::Duration(Nanos::from_secs(1))]);
+        assert!(ValueKind::Duration.parse_sweep("1s..2s").is_err());
+        // The rejected text of a range is the whole range; of a list, the bad part.
+        let reason = |text: &str| ValueKind::Number.parse_sweep(text).unwrap_err();
+        assert_eq!(reason("1..2..0.3").value, "1..2..0.3");
+        assert!(reason("1..2..0.3").reason.contains("does not divide"));
+        assert!(reason("1..2..3..4").reason.contains("a range is"));
+        assert!(reason("1..20000").reason.contains("at most 10000"));
+        assert!(reason(&format!(".{}1..{}", "0".repeat(29), "9".repeat(30))).reason.contains("too many digits"));
+        assert_eq!(reason("1|x|3").value, "x");
+    }
+}

@@ -19,10 +19,6 @@ use super::kind::{CHECK_EVERY, KindInfo, Params};
 use super::value::{Rejected, Value};
 use crate::time::Nanos;
 
-// The catalogue's lists at their former paths (`report/charts/tradeoff.rs` imports them
-// from here).
-pub use super::catalog::{KINDS, PRESETS};
-
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SpecError {
     #[error("empty detector spec; write e.g. `phi:threshold=8` or `fixed:timeout=500ms`")]
@@ -346,7 +342,7 @@ impl DetectorSpec {
                 label.push(':');
                 label.push_str(&body[1..]);
             }
-            let (kind, knob) = (self.kind().to_string(), knob_name.map(str::to_string));
+            let (kind, knob) = (self.kind().to_string(), self.knob().map(str::to_string));
             DetectorPoint { label, kind, knob, threshold, check_every: self.check_every }
         };
         match self.knob() {

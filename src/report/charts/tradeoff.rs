@@ -213,7 +213,8 @@ mod tests {
 
     #[test]
     fn every_label_a_spec_makes_splits_into_its_knob_and_the_rest() {
-        use crate::detector::spec::{DetectorSpec, KINDS, PRESETS};
+        use crate::detector::catalog::{KINDS, PRESETS};
+        use crate::detector::spec::DetectorSpec;
         for name in KINDS.iter().map(|k| k.name).chain(PRESETS.iter().map(|p| p.name)) {
             // `fixed` has no default timeout: a sweep of two.
             let spec = DetectorSpec::parse(&format!("{name}:check_every=2s"))

@@ -37,6 +37,15 @@ pub struct Experiment {
     /// What question the experiment answers.
     #[serde(default)]
     pub description: String,
+    /// The question the experiment asks (the experiment suite's header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// The answer it gave, with the key numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Where the claim it tests comes from (a paper, a system's documentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Decides every random draw; `--seed` overrides it.
     pub seed: u64,
     /// Simulated time.

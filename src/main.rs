@@ -39,6 +39,18 @@ enum Command {
         /// A results directory written by `run` (or `replay`).
         dir: PathBuf,
     },
+    /// Write results/index.html: every experiment's question and answer, linked to its report.
+    Index {
+        /// The experiment files (`*.toml`; subdirectories are not part of the suite).
+        #[arg(long, default_value = "experiments")]
+        experiments: PathBuf,
+        /// Where the results directories are, named after the experiments.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// The page [default: RESULTS/index.html]; replaced only if fdlab wrote it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -180,6 +192,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate { files } => validate_command(&files),
         Command::Plot { dir } => plot_command(&dir),
         Command::Detectors => print_stdout(&fdlab::detector::catalog::describe_kinds()),
+        Command::Index { experiments, results, out } => {
+            let out = out.unwrap_or_else(|| results.join("index.html"));
+            let n = fdlab::report::index::write_index(&experiments, &results, &out)?;
+            eprintln!("wrote {} ({n} experiments)", out.display());
+            Ok(())
+        }
     }
 }
 

@@ -2,22 +2,12 @@
 //! file, line or field, a non-zero exit, and no partial output.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn fdlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fdlab")).args(args).output().expect("run fdlab")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-const GOOD: &str = "target,received_ns,seq,sent_ns\nb,1000000,0,0\nb,101000000,1,100000000\nb,201000000,2,200000000\nb,901000000,9,900000000\nb,1001000000,10,1000000000\n";
+mod common;
+use common::{TRACE as GOOD, fdlab, stderr};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+    common::arg(&common::write(dir, name, text)).to_string()
 }
 
 #[test]

@@ -1,19 +1,17 @@
 //! The committed `results/` are exactly what this build produces: the README shows them,
 //! so a change that alters any number, file or chart must regenerate them
-//! (`scripts/regenerate.sh`) and say so in its commit. A file too large to commit (the
+//! (`scripts/run-experiments.sh`) and say so in its commit. A file too large to commit (the
 //! sweep's `mistakes.csv`, in `.gitignore`) is checked against the size its directory's
 //! `.fdlab-manifest` records.
 
 use std::path::Path;
 
-use fdlab::experiment::Experiment;
-use fdlab::sim::{RunOptions, run};
+mod common;
 
 fn check(name: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let committed = root.join("results").join(name);
-    let e = Experiment::load(&root.join("experiments").join(format!("{name}.toml"))).unwrap();
-    let out = run(&e, &RunOptions { base_dir: root.join("experiments"), ..RunOptions::default() }, &|_| {}).unwrap();
+    let out = common::simulate(&common::load(name));
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().join(name);
     let manifest: serde_json::Value =
@@ -24,14 +22,19 @@ fn check(name: &str) {
             Ok(old) => {
                 assert!(
                     old == bytes,
-                    "{} differs from what this build writes: run scripts/regenerate.sh",
+                    "{} differs from what this build writes: run scripts/run-experiments.sh",
                     path.display()
                 )
             }
             Err(_) => {
                 let key = file.to_str().unwrap();
                 let size = manifest["files"][key].as_u64().unwrap_or_else(|| panic!("{key} not committed nor listed"));
-                assert_eq!(size, bytes.len() as u64, "{} differs in size: run scripts/regenerate.sh", path.display());
+                assert_eq!(
+                    size,
+                    bytes.len() as u64,
+                    "{} differs in size: run scripts/run-experiments.sh",
+                    path.display()
+                );
             }
         }
         std::fs::create_dir_all(dir.join(&file).parent().unwrap()).unwrap();
@@ -50,7 +53,7 @@ fn check(name: &str) {
             let old = std::fs::read(committed.join(rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
             assert!(
                 old == std::fs::read(&path).unwrap(),
-                "results/{name}/{} differs: run scripts/regenerate.sh",
+                "results/{name}/{} differs: run scripts/run-experiments.sh",
                 rel.display()
             );
         }
@@ -65,4 +68,24 @@ fn the_committed_quickstart_is_what_this_build_writes() {
 #[test]
 fn the_committed_sweep_is_what_this_build_writes() {
     check("sweep");
+}
+
+#[test]
+fn the_committed_results_of_the_rest_of_the_suite_are_what_this_build_writes() {
+    for name in ["bursty-loss", "cluster", "crash-recovery", "gc-pause"] {
+        check(name);
+    }
+}
+
+/// `results/index.html` lists every experiment of the suite with its question and answer.
+#[test]
+fn the_committed_index_is_what_this_build_writes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let entries = fdlab::report::index::entries(&root.join("experiments"), &root.join("results")).unwrap();
+    assert!(entries.iter().all(|e| e.report.is_some()), "every experiment has its results committed");
+    let committed = std::fs::read_to_string(root.join("results/index.html")).unwrap();
+    assert!(
+        committed == fdlab::report::index::page(&entries),
+        "results/index.html differs: run scripts/run-experiments.sh"
+    );
 }

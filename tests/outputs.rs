@@ -2,25 +2,11 @@
 //! manifest says it wrote, checks before the work, writes whole directories with ordinary
 //! permissions, and never writes levels over the trace or a user's file.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn fdlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fdlab")).args(args).output().expect("run fdlab")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Heartbeats every 100 ms for a second, except a 700 ms gap.
-const TRACE: &str = "target,received_ns,seq,sent_ns\nb,1000000,0,0\nb,101000000,1,100000000\nb,201000000,2,200000000\nb,901000000,9,900000000\nb,1001000000,10,1000000000\n";
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
+mod common;
+use common::{TRACE, fdlab, stderr, write};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -4,17 +4,10 @@
 //! CRLF line ends are plain input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn fdlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fdlab")).args(args).output().expect("run fdlab")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-const TRACE: &str = "target,received_ns,seq,sent_ns\nb,1000000,0,0\nb,101000000,1,100000000\nb,201000000,2,200000000\nb,901000000,9,900000000\nb,1001000000,10,1000000000\n";
+mod common;
+use common::{TRACE, fdlab, stderr};
 
 struct Case {
     dir: tempfile::TempDir,

@@ -39,10 +39,17 @@ pub fn page(dir: &Path, summary: &SummaryFile, charts: &[Drawn]) -> String {
     );
     let _ = writeln!(h, "<h1>{}</h1>", escape(name));
     // The experiment's record is kept as JSON (its schema is the experiment module's); the
-    // description is the one thing the page takes from it.
-    let description = summary.experiment_config.as_ref().and_then(|c| c.get("description")?.as_str());
-    if let Some(d) = description.filter(|d| !d.is_empty()) {
+    // page takes its description, question, answer and source from it.
+    let field =
+        |key: &str| summary.experiment_config.as_ref().and_then(|c| c.get(key)?.as_str()).filter(|d| !d.is_empty());
+    if let Some(d) = field("description") {
         let _ = writeln!(h, "<p>{}</p>", escape(d));
+    }
+    // What the experiment asks and the answer it gave (the experiment suite's header).
+    for (key, title) in [("question", "Question"), ("answer", "Answer"), ("source", "Source")] {
+        if let Some(text) = field(key) {
+            let _ = writeln!(h, "<p><b>{title}.</b> {}</p>", escape(text));
+        }
     }
     let _ = writeln!(
         h,

@@ -11,6 +11,7 @@
 pub mod charts;
 pub mod hgrm;
 pub mod html;
+pub mod index;
 pub mod replay_dir;
 pub mod results_dir;
 pub mod staging;

@@ -1,0 +1,263 @@
+//! Every experiment's answer, asserted (issue: the experiment suite). Each file in
+//! `experiments/` states a question and the answer it gave; the test of the same name here
+//! runs the experiment (whole: each runs in seconds in this optimized test build) and checks
+//! the qualitative answer, with tolerances from the run's own 95 % intervals, so a change
+//! that flips a conclusion fails. `every_experiment_states_its_answer_and_is_tested` keeps
+//! the list complete.
+
+use std::path::Path;
+
+use fdlab::analysis::QosReport;
+use fdlab::analysis::results::{ResultEntry, SummaryFile, TotalEntry};
+use fdlab::experiment::{Experiment, ValidExperiment};
+
+mod common;
+use common::{experiments as dir, load};
+
+/// The experiments with a test below.
+const TESTED: &[&str] = &["bursty-loss", "cluster", "crash-recovery", "gc-pause", "quickstart", "sweep"];
+
+fn simulate(e: &ValidExperiment) -> SummaryFile {
+    common::simulate(e).summary
+}
+
+fn total<'a>(s: &'a SummaryFile, label: &str) -> &'a TotalEntry {
+    s.totals.iter().find(|t| t.detector == label).unwrap_or_else(|| {
+        panic!("no configuration `{label}` in {:?}", s.totals.iter().map(|t| &t.detector).collect::<Vec<_>>())
+    })
+}
+
+fn entry<'a>(s: &'a SummaryFile, monitor: &str, target: &str, label: &str) -> &'a ResultEntry {
+    s.results
+        .iter()
+        .find(|r| r.monitor.as_deref() == Some(monitor) && r.target == target && r.detector == label)
+        .unwrap_or_else(|| panic!("no result for {label} on {monitor} watching {target}"))
+}
+
+/// The 95 % interval of a mistake rate, per day.
+fn per_day(ci: Option<[f64; 2]>) -> [f64; 2] {
+    let [lo, hi] = ci.expect("observed time");
+    [lo * 86_400.0, hi * 86_400.0]
+}
+
+/// `a`'s mistake rate is below `b`'s beyond doubt: the intervals do not overlap.
+fn fewer(a: Option<[f64; 2]>, b: Option<[f64; 2]>) -> bool {
+    per_day(a)[1] < per_day(b)[0]
+}
+
+/// `rate` (per day) is inside the 95 % interval.
+fn inside(rate: f64, ci: Option<[f64; 2]>) -> bool {
+    let [lo, hi] = per_day(ci);
+    lo <= rate && rate <= hi
+}
+
+fn mistakes_from(q: &QosReport, from_s: f64, to_s: f64) -> Vec<(f64, f64)> {
+    q.listed
+        .iter()
+        .map(|m| (m.start.as_secs_f64(), m.end.as_secs_f64()))
+        .filter(|&(start, _)| from_s <= start && start < to_s)
+        .collect()
+}
+
+#[test]
+fn every_experiment_states_its_answer_and_is_tested() {
+    let mut names = Vec::new();
+    for file in std::fs::read_dir(dir()).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let e = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert_eq!(e.name, stem, "{}: `name` names the results directory: the file's name", path.display());
+        for (field, value) in [("question", &e.question), ("answer", &e.answer)] {
+            assert!(value.as_deref().is_some_and(|v| v.len() > 20), "{}: no `{field}`", path.display());
+        }
+        names.push(stem);
+    }
+    names.sort();
+    assert_eq!(names, TESTED, "each experiment has its conclusion test here, and only those");
+}
+
+/// Bernoulli loss matches its closed form (1 − p)·p^k per heartbeat; bursts of the same
+/// average loss give fewer mistakes for a one-interval timeout and orders of magnitude more
+/// for longer ones.
+#[test]
+fn bursty_loss() {
+    let s = simulate(&load("bursty-loss"));
+    let (p, slots_per_day) = (0.01f64, 864_000.0);
+    for (k, label) in [(1, "fixed:timeout=150ms"), (2, "fixed:timeout=250ms"), (3, "fixed:timeout=350ms")] {
+        let bernoulli = &entry(&s, "b", "a", label).qos;
+        let predicted = (1.0 - p) * p.powi(k) * slots_per_day;
+        assert!(
+            inside(predicted, bernoulli.mistake_rate_per_s_ci95),
+            "{label}: closed form {predicted}/day outside {:?}",
+            per_day(bernoulli.mistake_rate_per_s_ci95)
+        );
+    }
+    let ratio = |label: &str| {
+        let (b, c) = (&entry(&s, "b", "a", label).qos, &entry(&s, "c", "a", label).qos);
+        (c.mistakes as f64 / b.mistakes as f64, b, c)
+    };
+    let (r1, b1, c1) = ratio("fixed:timeout=150ms");
+    assert!(fewer(c1.mistake_rate_per_s_ci95, b1.mistake_rate_per_s_ci95) && (3.0..5.0).contains(&(1.0 / r1)));
+    let (r2, b2, c2) = ratio("fixed:timeout=250ms");
+    assert!(fewer(b2.mistake_rate_per_s_ci95, c2.mistake_rate_per_s_ci95) && (15.0..25.0).contains(&r2), "{r2}");
+    let (r3, b3, c3) = ratio("fixed:timeout=350ms");
+    assert!(fewer(b3.mistake_rate_per_s_ci95, c3.mistake_rate_per_s_ci95) && r3 > 500.0, "{r3}");
+    // Four intervals: still hundreds a day under bursts.
+    assert!(per_day(entry(&s, "c", "a", "fixed:timeout=450ms").qos.mistake_rate_per_s_ci95)[0] > 500.0);
+}
+
+/// Akka's acceptable pause hides pauses up to 3 s; without it φ suspects every pause;
+/// Cassandra's φ suspects only the 30 s one; a stalled monitor wakes to zero-length
+/// suspicions, which Cassandra's guard removes after a stall longer than 5 s.
+#[test]
+fn gc_pause() {
+    let s = simulate(&load("gc-pause"));
+    // Sender pauses at 5, 15, …, 65 min (0.5, 1, 2, 3, 5, 10, 30 s); monitor stalls at 75,
+    // 85, 95, 105 min (2, 5, 10, 30 s). Which of them a configuration suspected, and for
+    // how long (s) after the fault.
+    let suspected = |label: &str| -> Vec<Option<f64>> {
+        let q = &entry(&s, "b", "a", label).qos;
+        (0..11)
+            .map(|i| {
+                let at = (5 + 10 * i) as f64 * 60.0;
+                let found = mistakes_from(q, at, at + 300.0);
+                assert!(found.len() <= 1, "{label}: one suspicion per fault");
+                found.first().map(|&(start, end)| end - start)
+            })
+            .collect()
+    };
+    let akka = suspected("akka-cluster:threshold=8");
+    let no_pause = suspected("phi:threshold=8,pause=0,check_every=1s");
+    let cassandra = suspected("phi-exp:threshold=8");
+    let unguarded = suspected("phi-exp:threshold=8,pause_guard=0");
+    let fixed = suspected("fixed:timeout=5s");
+    // Sender pauses: the acceptable pause hides 0.5–3 s.
+    assert!(akka[..4].iter().all(Option::is_none), "{akka:?}");
+    assert!(akka[4..7].iter().all(Option::is_some), "{akka:?}");
+    assert!(no_pause[..7].iter().all(Option::is_some), "{no_pause:?}");
+    assert_eq!(
+        fixed[..7].iter().map(Option::is_some).collect::<Vec<_>>(),
+        akka[..7].iter().map(Option::is_some).collect::<Vec<_>>()
+    );
+    // Suspected for about the pause minus the 4 s it takes to notice (1 s check period).
+    for (i, pause) in [(4, 5.0), (5, 10.0), (6, 30.0)] {
+        let held = akka[i].unwrap();
+        assert!((pause - 5.0..=pause - 3.0).contains(&held), "pause {pause} s: suspected {held} s");
+    }
+    // Cassandra's φ with 1 s gossip: 18.4 s of silence; only the 30 s pause.
+    assert!(cassandra[..6].iter().all(Option::is_none) && cassandra[6].is_some(), "{cassandra:?}");
+    assert!((cassandra[6].unwrap() - 12.6).abs() < 1.0);
+    // Monitor stalls: zero-length suspicions at the wake-up.
+    assert_eq!(no_pause[7..].iter().map(|m| m == &Some(0.0)).collect::<Vec<_>>(), [true; 4]);
+    assert_eq!(akka[7..].iter().map(Option::is_some).collect::<Vec<_>>(), [false, true, true, true]);
+    assert!(akka[7..].iter().flatten().all(|&d| d == 0.0));
+    // The guard removes the one Cassandra's φ makes after the 30 s stall.
+    assert_eq!((cassandra[10], unguarded[10]), (None, Some(0.0)));
+    let by_cause = &total(&s, "phi:threshold=8,pause=0,check_every=1s").mistakes_by_cause;
+    assert_eq!(by_cause.get(&fdlab::analysis::qos::Cause::MonitorPause), Some(&4));
+}
+
+/// Without a new incarnation and with seq reset, drop-stale (and dedup) keep suspecting the
+/// restarted process for as long as it was up before; otherwise its first heartbeat clears it.
+#[test]
+fn crash_recovery() {
+    let e = load("crash-recovery");
+    let mut dedup = e.clone().into_inner();
+    dedup.receive = fdlab::experiment::ReceivePolicy::Dedup;
+    let dedup = dedup.check(Path::new("crash-recovery.toml (dedup)")).unwrap();
+    for s in [simulate(&e), simulate(&dedup)] {
+        for label in ["fixed:timeout=500ms", "phi:threshold=8,first=100ms,min_std=20ms,pause=500ms"] {
+            let after = |target: &str| {
+                let q = &entry(&s, "m", target, label).qos;
+                let found = mistakes_from(q, 600.0, 1800.0);
+                assert_eq!(found.len(), 1, "{target}, {label}: {found:?}");
+                let (start, end) = found[0];
+                assert_eq!(start, 630.0, "suspected at the recovery, before any heartbeat");
+                end - start
+            };
+            // x (new incarnation) and z (seq continued): trusted at the first heartbeat.
+            assert!(after("x") < 0.01 && after("z") < 0.01);
+            // y: until its seq passes the old highest (600 s of heartbeats before the crash).
+            let y = after("y");
+            assert!((y - 600.0).abs() < 0.01, "{y}");
+        }
+    }
+}
+
+/// The quickstart: every detector suspects the 2 s pause; φ makes no other mistake; Chen is
+/// fastest on the crash, then the timeout, then φ.
+#[test]
+fn quickstart() {
+    let s = simulate(&load("quickstart"));
+    let phi = total(&s, "phi:threshold=8,first=100ms,min_std=20ms,pause=500ms");
+    let fixed = total(&s, "fixed:timeout=500ms");
+    let chen = total(&s, "chen:alpha=300ms");
+    use fdlab::analysis::qos::Cause::{Network, TargetPause};
+    for t in [phi, fixed, chen] {
+        assert_eq!(t.mistakes_by_cause.get(&TargetPause), Some(&1), "{}", t.detector);
+        assert_eq!(t.crashes_detected, 1);
+    }
+    assert_eq!(phi.mistakes, 1);
+    assert!(fixed.mistakes_by_cause[&Network] >= 2 && chen.mistakes_by_cause[&Network] >= 2);
+    let td = |t: &TotalEntry| t.detection_time_s.mean.unwrap();
+    assert!(td(chen) < td(fixed) && td(fixed) < td(phi));
+}
+
+/// The sweep: within each family, raising the knob never makes more mistakes (beyond the
+/// intervals) and always detects later; Bertier is one point with short detection and many
+/// mistakes; ◇P errs least and detects slowest.
+#[test]
+fn sweep() {
+    let s = simulate(&load("sweep"));
+    // Families by kind and swept key, in the order the file lists them.
+    type Family<'a> = (&'a str, Option<&'a str>);
+    let mut families: Vec<(Family, Vec<&TotalEntry>)> = Vec::new();
+    for t in &s.totals {
+        let family = (t.kind.as_str(), t.knob.as_deref());
+        match families.iter_mut().find(|(f, _)| *f == family) {
+            Some((_, ts)) => ts.push(t),
+            None => families.push((family, vec![t])),
+        }
+    }
+    assert_eq!(families.len(), 6, "φ, Cassandra's φ, fixed, Chen, Bertier and ◇P");
+    let td = |t: &TotalEntry| t.detection_time_s.mean.unwrap();
+    for (family, ts) in &families {
+        for w in ts.windows(2) {
+            assert!(
+                !fewer(w[0].mistake_rate_per_s_ci95, w[1].mistake_rate_per_s_ci95),
+                "{family:?}: {} errs less than {}",
+                w[0].detector,
+                w[1].detector
+            );
+            assert!(td(w[1]) >= td(w[0]), "{family:?}: {} detects before {}", w[1].detector, w[0].detector);
+        }
+    }
+    let bertier = total(&s, "bertier");
+    let chen_250 = total(&s, "chen:alpha=250ms");
+    assert!(td(bertier) < 0.15 && fewer(chen_250.mistake_rate_per_s_ci95, bertier.mistake_rate_per_s_ci95));
+    let ep = total(&s, "eventually-perfect:initial=150ms");
+    assert!(s.totals.iter().all(|t| t.mistakes >= ep.mistakes));
+    assert!(s.totals.iter().all(|t| td(t) <= td(ep)));
+}
+
+/// The cluster: the 2 s deadline errs most and detects fastest, Cassandra's φ errs least
+/// (only where the partition and recoveries force it) and detects slowest; every detector
+/// suspects the one-way-partitioned node.
+#[test]
+fn cluster() {
+    let s = simulate(&load("cluster"));
+    let (akka, cassandra, deadline) =
+        (total(&s, "akka-cluster:threshold=8"), total(&s, "cassandra:threshold=8"), total(&s, "deadline:pause=1s"));
+    assert!(fewer(akka.mistake_rate_per_s_ci95, deadline.mistake_rate_per_s_ci95));
+    assert!(fewer(cassandra.mistake_rate_per_s_ci95, akka.mistake_rate_per_s_ci95));
+    let td = |t: &TotalEntry| t.detection_time_s.mean.unwrap();
+    assert!(td(deadline) < td(akka) && td(akka) < td(cassandra));
+    use fdlab::analysis::qos::Cause::{Network, Partition};
+    for t in [akka, cassandra, deadline] {
+        assert!(t.mistakes_by_cause.get(&Partition).copied().unwrap_or(0) >= 1, "{}", t.detector);
+    }
+    assert_eq!(cassandra.mistakes_by_cause.get(&Network), None, "Cassandra's φ never errs on the network here");
+}

@@ -305,6 +305,77 @@ mod tests {
     }
 
     #[test]
+    fn a_timeline_is_built_from_checked_faults_alone() {
+        let s = Nanos::from_secs;
+        let faults = [
+            Fault::Crash {
+                node: 0,
+                schedule: CrashSchedule::Once { at: s(5), down: Some(s(1)) },
+                new_incarnation: true,
+            },
+            Fault::Pause {
+                node: 1,
+                what: PauseTarget::Monitor,
+                schedule: PauseSchedule::Once { at: s(2), duration: s(1) },
+            },
+            Fault::Partition { at: s(3), duration: s(2), cut: Cut::Groups(vec![vec![0], vec![1, 2]]) },
+            Fault::Partition { at: s(4), duration: s(2), cut: Cut::OneWay { from: vec![2], to: vec![0] } },
+            Fault::Omission { node: 2, p: 0.5, at: s(1), duration: None },
+            Fault::DelaySpike { at: s(6), duration: s(1), extra: s(1), links: Links::Monitored },
+            Fault::LossBurst { at: s(7), duration: s(1), p: 0.5, links: Links::Listed(vec![(1, 2)]) },
+        ];
+        // 1 and 2 watch 0.
+        let t = Timeline::build(&faults, 3, s(10), &[(1, 0), (2, 0)], 1, Path::new("")).unwrap();
+        assert_eq!(t.nodes[0].crashes, [Crash { from: s(5), to: Some(s(6)), new_incarnation: true }]);
+        assert_eq!(
+            (t.nodes[1].send_pauses.len(), t.nodes[1].recv_pauses.as_slice()),
+            (0, &[w(2_000_000_000, 3_000_000_000)][..])
+        );
+        assert_eq!(t.nodes[2].omissions, [(Window { from: s(1), to: Nanos::MAX }, 0.5)]);
+        // The groups cut both ways between {0} and {1, 2}; 2 → 0 is cut by both partitions.
+        let cut = |a, b| t.link(a, b).cuts.clone();
+        assert_eq!(cut(0, 1), [w(3_000_000_000, 5_000_000_000)]);
+        assert_eq!(cut(1, 0), [w(3_000_000_000, 5_000_000_000)]);
+        assert_eq!(cut(2, 0), [w(3_000_000_000, 6_000_000_000)]);
+        assert!(cut(1, 2).is_empty() && cut(0, 2).len() == 1);
+        // A spike without links touches the monitored ones, in the direction heartbeats go.
+        assert_eq!(t.link(0, 1).spikes, [(w(6_000_000_000, 7_000_000_000), s(1))]);
+        assert_eq!(t.link(0, 2).spikes, [(w(6_000_000_000, 7_000_000_000), s(1))]);
+        assert!(t.link(1, 0).spikes.is_empty());
+        assert_eq!(t.link(1, 2).bursts, [(w(7_000_000_000, 8_000_000_000), 0.5)]);
+    }
+
+    #[test]
+    fn random_processes_draw_from_their_own_stream() {
+        let random = |node| Fault::Crash {
+            node,
+            schedule: CrashSchedule::Random { mttf: Nanos::from_secs(10), mttr: Nanos::from_secs(1) },
+            new_incarnation: true,
+        };
+        let pauses = Fault::Pause {
+            node: 1,
+            what: PauseTarget::Node,
+            schedule: PauseSchedule::Random {
+                every: Nanos::from_secs(5),
+                durations: delay::DelayModel::Constant { value: Nanos::from_millis(300) },
+            },
+        };
+        let end = Nanos::from_secs(1000);
+        let build = |faults: &[Fault], seed| Timeline::build(faults, 2, end, &[(1, 0)], seed, Path::new("")).unwrap();
+        let one = build(&[random(0), pauses.clone()], 7);
+        let crashes = &one.nodes[0].crashes;
+        assert!(crashes.len() > 50 && crashes.windows(2).all(|c| c[0].to.unwrap() <= c[1].from));
+        assert!(crashes.iter().all(|c| c.from < end));
+        let pauses_drawn = &one.nodes[1].send_pauses;
+        assert!(pauses_drawn.len() > 100 && pauses_drawn.iter().all(|p| p.to.0 - p.from.0 == 300_000_000));
+        // The same seed draws the same; another seed draws otherwise; a fault's draws depend
+        // on its place in the list, not on the faults after it.
+        assert_eq!(build(&[random(0), pauses.clone()], 7), one);
+        assert_ne!(build(&[random(0), pauses.clone()], 8).nodes[0].crashes, *crashes);
+        assert_eq!(build(&[random(0)], 7).nodes[0].crashes, *crashes);
+    }
+
+    #[test]
     fn merges_and_segments() {
         assert_eq!(merge(vec![w(5, 8), w(1, 3), w(2, 4), w(8, 9)]), vec![w(1, 4), w(5, 9)]);
         let s = segments(vec![(w(0, 10), 1u64), (w(5, 15), 2)], |a, b| a + b);

@@ -113,40 +113,19 @@ fn yes() -> bool {
 /// experiment's node list, every instant inside the run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
-    Crash {
-        node: usize,
-        schedule: CrashSchedule,
-        new_incarnation: bool,
-    },
-    Pause {
-        node: usize,
-        what: PauseTarget,
-        schedule: PauseSchedule,
-    },
-    Partition {
-        at: Nanos,
-        duration: Nanos,
-        cut: Cut,
-    },
-    /// From `at` for `duration` (`None`: to the end of the run).
-    Omission {
-        node: usize,
-        p: f64,
-        at: Nanos,
-        duration: Option<Nanos>,
-    },
-    DelaySpike {
-        at: Nanos,
-        duration: Nanos,
-        extra: Nanos,
-        links: Links,
-    },
-    LossBurst {
-        at: Nanos,
-        duration: Nanos,
-        p: f64,
-        links: Links,
-    },
+    /// The node stops: sends nothing, receives nothing, and forgets what it held.
+    Crash { node: usize, schedule: CrashSchedule, new_incarnation: bool },
+    /// The node, its sender or its monitor stalls, alive.
+    Pause { node: usize, what: PauseTarget, schedule: PauseSchedule },
+    /// Links cut from `at` for `duration`.
+    Partition { at: Nanos, duration: Nanos, cut: Cut },
+    /// The node drops a share `p` of its own heartbeats, from `at` for `duration` (`None`:
+    /// to the end of the run).
+    Omission { node: usize, p: f64, at: Nanos, duration: Option<Nanos> },
+    /// `extra` delay for datagrams sent on `links` from `at` for `duration`.
+    DelaySpike { at: Nanos, duration: Nanos, extra: Nanos, links: Links },
+    /// Datagrams sent on `links` from `at` for `duration` are also lost with probability `p`.
+    LossBurst { at: Nanos, duration: Nanos, p: f64, links: Links },
 }
 
 /// When a node crashes.
@@ -161,16 +140,11 @@ pub enum CrashSchedule {
 /// When a node pauses.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PauseSchedule {
-    Once {
-        at: Nanos,
-        duration: Nanos,
-    },
+    /// Paused from `at` for `duration`.
+    Once { at: Nanos, duration: Nanos },
     /// From the start, running for Exp(`every`) and paused for a draw of `durations`, again
     /// and again.
-    Random {
-        every: Nanos,
-        durations: DelayModel,
-    },
+    Random { every: Nanos, durations: DelayModel },
 }
 
 /// Which links a partition cuts.

@@ -39,9 +39,10 @@
 //! - [`trace`]: the arrival-trace CSV, read and written.
 //! - [`analysis`]: exact suspicion intervals from `suspect_at`, ground truth, QoS metrics,
 //!   the result types every engine reports (`analysis::results`), statistics.
-//! - [`experiment`]: the experiment file schema, its validation ([`experiment::ValidExperiment`])
-//!   and its size estimate.
-//! - [`fault`]: delay and loss models, seeded streams, and the fault timeline.
+//! - [`fault`]: delay and loss models, faults as declared and in their checked shapes, seeded
+//!   streams, and the fault timeline.
+//! - [`experiment`]: the experiment file schema, defaults per node and link, its validation
+//!   ([`experiment::ValidExperiment`]) and its size estimate.
 //! - [`sim`]: the deterministic simulator (virtual time, one thread per monitor).
 //! - [`replay`]: the replay engine (a trace through any detectors).
 //! - [`report`]: `summary.json`, the readable table, `.hgrm` percentile files, charts

@@ -284,7 +284,7 @@ fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
                     path.display(),
                     e.name,
                     e.nodes.len(),
-                    e.faults.len()
+                    e.faults().len()
                 );
                 if let Err(why) = estimate.fits() {
                     println!("  note: `fdlab run` refuses it without `--allow-large`: {why}");

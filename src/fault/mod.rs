@@ -2,15 +2,22 @@
 //!
 //! - [`delay`] and [`loss`]: link models (distributions, loss processes).
 //! - [`rng`]: named random streams derived from the seed, for any engine.
-//! - This module expands an experiment's fault list into concrete, sorted windows per node
-//!   and per link ([`Timeline`]), drawing random processes (exponential MTTF/MTTR, pause
+//! - [`spec`]: faults as experiment files declare them ([`FaultDecl`]) and in their checked
+//!   shapes ([`Fault`]).
+//! - This module expands the checked faults into concrete, sorted windows per node and per
+//!   link ([`Timeline`]), drawing random processes (exponential MTTF/MTTR, pause
 //!   frequencies) from the fault's own RNG stream, so that the same seed gives the same
 //!   faults whatever else the experiment contains. The simulator reads the timeline; the
 //!   live relay will read the same one (DESIGN.md §2 point 7).
+//!
+//! This module knows nothing of experiments: `crate::experiment` declares its faults and
+//! links with the types here and checks them, and an engine hands [`Timeline::build`] what it
+//! needs (so imports point one way, experiment → fault).
 
 pub mod delay;
 pub mod loss;
 pub mod rng;
+pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -18,10 +25,10 @@ use std::path::Path;
 use rand::Rng;
 use rand_distr::{Distribution, Exp1};
 
-use crate::experiment::{Fault, PauseTarget, ValidExperiment};
 use crate::time::Nanos;
 use delay::{DelaySampler, EmpiricalError};
 use rng::stream;
+pub use spec::{CrashSchedule, Cut, Fault, FaultDecl, Links, PauseSchedule, PauseTarget};
 
 /// A half-open window of real time `[from, to)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,42 +90,44 @@ pub struct Timeline {
 static NO_LINK_FAULTS: LinkFaults = LinkFaults { cuts: Vec::new(), spikes: Vec::new(), bursts: Vec::new() };
 
 impl Timeline {
-    /// Expands the experiment's faults with `seed`.
-    pub fn build(e: &ValidExperiment, seed: u64, base_dir: &Path) -> Result<Timeline, EmpiricalError> {
-        let n = e.nodes.len();
-        let end = e.duration;
-        let ids: BTreeMap<&str, usize> = e.nodes.iter().enumerate().map(|(i, x)| (x.id.as_str(), i)).collect();
-        // Cannot fail: a validated experiment names only declared nodes.
-        let index = |id: &str| ids[id];
-        let mut nodes = vec![NodeFaults::default(); n];
+    /// Expands checked faults, in the order of the experiment's list, over a run of `nodes`
+    /// nodes that ends at `end`. `monitored` lists the monitored links as (monitor, target):
+    /// a spike or burst without links touches them. Fault `i` draws from the stream
+    /// `fault/{i}` of `seed`; `base_dir` resolves an empirical distribution's trace.
+    pub fn build(
+        faults: &[Fault],
+        nodes: usize,
+        end: Nanos,
+        monitored: &[(usize, usize)],
+        seed: u64,
+        base_dir: &Path,
+    ) -> Result<Timeline, EmpiricalError> {
+        let mut node_faults = vec![NodeFaults::default(); nodes];
         let mut cuts: BTreeMap<(usize, usize), Vec<Window>> = BTreeMap::new();
         let mut spikes: BTreeMap<(usize, usize), Vec<(Window, Nanos)>> = BTreeMap::new();
         let mut bursts: BTreeMap<(usize, usize), Vec<(Window, f64)>> = BTreeMap::new();
-        // Spikes and bursts without a list of links touch the monitored ones (the others
-        // carry no heartbeats).
-        let monitored = e.monitored_links();
-        let links_of = |list: &[[String; 2]]| -> Vec<(usize, usize)> {
-            if list.is_empty() {
-                monitored.iter().map(|&(m, t)| (t, m)).collect()
-            } else {
-                list.iter().map(|[a, b]| (index(a), index(b))).collect()
+        let links_of = |links: &Links| -> Vec<(usize, usize)> {
+            match links {
+                // A heartbeat travels from the target to its monitor.
+                Links::Monitored => monitored.iter().map(|&(m, t)| (t, m)).collect(),
+                Links::Listed(list) => list.clone(),
             }
         };
-        for (i, fault) in e.faults.iter().enumerate() {
+        for (i, fault) in faults.iter().enumerate() {
             let mut rng = stream(seed, &format!("fault/{i}"));
             match fault {
-                Fault::Crash { node, at: Some(at), down, new_incarnation, .. } => {
+                Fault::Crash { node, schedule: CrashSchedule::Once { at, down }, new_incarnation } => {
                     let to = down.map(|d| at.saturating_add(d));
-                    nodes[index(node)].crashes.push(Crash { from: *at, to, new_incarnation: *new_incarnation });
+                    node_faults[*node].crashes.push(Crash { from: *at, to, new_incarnation: *new_incarnation });
                 }
-                Fault::Crash { node, mttf: Some(mttf), mttr: Some(mttr), new_incarnation, .. } => {
+                Fault::Crash { node, schedule: CrashSchedule::Random { mttf, mttr }, new_incarnation } => {
                     let mut t = Nanos::ZERO;
                     loop {
                         let up = exponential(&mut rng, *mttf);
                         let down = exponential(&mut rng, *mttr).max(Nanos(1));
                         let Some(from) = t.checked_add(up).filter(|f| *f < end) else { break };
                         let to = from.saturating_add(down);
-                        nodes[index(node)].crashes.push(Crash {
+                        node_faults[*node].crashes.push(Crash {
                             from,
                             to: Some(to),
                             new_incarnation: *new_incarnation,
@@ -126,13 +135,13 @@ impl Timeline {
                         t = to;
                     }
                 }
-                // A validated crash has `at`, or `mttf` and `mttr`.
-                Fault::Crash { .. } => {}
-                Fault::Pause { node, what, at, duration, every, durations } => {
-                    let windows = match (at, duration, every, durations) {
-                        (Some(at), Some(d), _, _) => vec![Window { from: *at, to: at.saturating_add(*d) }],
-                        (_, _, Some(every), Some(model)) => {
-                            let mut sampler = DelaySampler::new(model, 0.0, base_dir)?;
+                Fault::Pause { node, what, schedule } => {
+                    let windows = match schedule {
+                        PauseSchedule::Once { at, duration } => {
+                            vec![Window { from: *at, to: at.saturating_add(*duration) }]
+                        }
+                        PauseSchedule::Random { every, durations } => {
+                            let mut sampler = DelaySampler::new(durations, 0.0, base_dir)?;
                             let mut windows = Vec::new();
                             let mut t = Nanos::ZERO;
                             while let Some(from) = t.checked_add(exponential(&mut rng, *every)).filter(|f| *f < end) {
@@ -142,35 +151,36 @@ impl Timeline {
                             }
                             windows
                         }
-                        // A validated pause is scheduled or random.
-                        _ => Vec::new(),
                     };
-                    let faults = &mut nodes[index(node)];
+                    let faults = &mut node_faults[*node];
                     for w in windows {
-                        if matches!(what, PauseTarget::Node | PauseTarget::Sender) {
+                        if what.stops_sending() {
                             faults.send_pauses.push(w);
                         }
-                        if matches!(what, PauseTarget::Node | PauseTarget::Monitor) {
+                        if what.stops_receiving() {
                             faults.recv_pauses.push(w);
                         }
                     }
                 }
-                Fault::Partition { at, duration, groups, from, to } => {
+                Fault::Partition { at, duration, cut } => {
                     let w = Window { from: *at, to: at.saturating_add(*duration) };
-                    let mut cut = |a: &str, b: &str| cuts.entry((index(a), index(b))).or_default().push(w);
-                    if groups.is_empty() {
-                        for a in from {
-                            for b in to {
-                                cut(a, b);
+                    let mut cut_link = |a: usize, b: usize| cuts.entry((a, b)).or_default().push(w);
+                    match cut {
+                        Cut::OneWay { from, to } => {
+                            for &a in from {
+                                for &b in to {
+                                    cut_link(a, b);
+                                }
                             }
                         }
-                    } else {
-                        for (gi, g) in groups.iter().enumerate() {
-                            for (hi, h) in groups.iter().enumerate() {
-                                if gi != hi {
-                                    for a in g {
-                                        for b in h {
-                                            cut(a, b);
+                        Cut::Groups(groups) => {
+                            for (gi, g) in groups.iter().enumerate() {
+                                for (hi, h) in groups.iter().enumerate() {
+                                    if gi != hi {
+                                        for &a in g {
+                                            for &b in h {
+                                                cut_link(a, b);
+                                            }
                                         }
                                     }
                                 }
@@ -179,9 +189,8 @@ impl Timeline {
                     }
                 }
                 Fault::Omission { node, p, at, duration } => {
-                    let from = at.unwrap_or(Nanos::ZERO);
-                    let to = duration.map_or(Nanos::MAX, |d| from.saturating_add(d));
-                    nodes[index(node)].omissions.push((Window { from, to }, *p));
+                    let to = duration.map_or(Nanos::MAX, |d| at.saturating_add(d));
+                    node_faults[*node].omissions.push((Window { from: *at, to }, *p));
                 }
                 Fault::DelaySpike { at, duration, extra, links } => {
                     for l in links_of(links) {
@@ -198,7 +207,7 @@ impl Timeline {
                 }
             }
         }
-        for f in &mut nodes {
+        for f in &mut node_faults {
             f.crashes.sort_by_key(|c| c.from);
             f.send_pauses = merge(std::mem::take(&mut f.send_pauses));
             f.recv_pauses = merge(std::mem::take(&mut f.recv_pauses));
@@ -217,7 +226,7 @@ impl Timeline {
                 (l, faults)
             })
             .collect();
-        Ok(Timeline { nodes, links })
+        Ok(Timeline { nodes: node_faults, links })
     }
 
     /// The faults of the link from node `from` to node `to`.
@@ -293,6 +302,77 @@ mod tests {
 
     fn w(a: u64, b: u64) -> Window {
         Window { from: Nanos(a), to: Nanos(b) }
+    }
+
+    #[test]
+    fn a_timeline_is_built_from_checked_faults_alone() {
+        let s = Nanos::from_secs;
+        let faults = [
+            Fault::Crash {
+                node: 0,
+                schedule: CrashSchedule::Once { at: s(5), down: Some(s(1)) },
+                new_incarnation: true,
+            },
+            Fault::Pause {
+                node: 1,
+                what: PauseTarget::Monitor,
+                schedule: PauseSchedule::Once { at: s(2), duration: s(1) },
+            },
+            Fault::Partition { at: s(3), duration: s(2), cut: Cut::Groups(vec![vec![0], vec![1, 2]]) },
+            Fault::Partition { at: s(4), duration: s(2), cut: Cut::OneWay { from: vec![2], to: vec![0] } },
+            Fault::Omission { node: 2, p: 0.5, at: s(1), duration: None },
+            Fault::DelaySpike { at: s(6), duration: s(1), extra: s(1), links: Links::Monitored },
+            Fault::LossBurst { at: s(7), duration: s(1), p: 0.5, links: Links::Listed(vec![(1, 2)]) },
+        ];
+        // 1 and 2 watch 0.
+        let t = Timeline::build(&faults, 3, s(10), &[(1, 0), (2, 0)], 1, Path::new("")).unwrap();
+        assert_eq!(t.nodes[0].crashes, [Crash { from: s(5), to: Some(s(6)), new_incarnation: true }]);
+        assert_eq!(
+            (t.nodes[1].send_pauses.len(), t.nodes[1].recv_pauses.as_slice()),
+            (0, &[w(2_000_000_000, 3_000_000_000)][..])
+        );
+        assert_eq!(t.nodes[2].omissions, [(Window { from: s(1), to: Nanos::MAX }, 0.5)]);
+        // The groups cut both ways between {0} and {1, 2}; 2 → 0 is cut by both partitions.
+        let cut = |a, b| t.link(a, b).cuts.clone();
+        assert_eq!(cut(0, 1), [w(3_000_000_000, 5_000_000_000)]);
+        assert_eq!(cut(1, 0), [w(3_000_000_000, 5_000_000_000)]);
+        assert_eq!(cut(2, 0), [w(3_000_000_000, 6_000_000_000)]);
+        assert!(cut(1, 2).is_empty() && cut(0, 2).len() == 1);
+        // A spike without links touches the monitored ones, in the direction heartbeats go.
+        assert_eq!(t.link(0, 1).spikes, [(w(6_000_000_000, 7_000_000_000), s(1))]);
+        assert_eq!(t.link(0, 2).spikes, [(w(6_000_000_000, 7_000_000_000), s(1))]);
+        assert!(t.link(1, 0).spikes.is_empty());
+        assert_eq!(t.link(1, 2).bursts, [(w(7_000_000_000, 8_000_000_000), 0.5)]);
+    }
+
+    #[test]
+    fn random_processes_draw_from_their_own_stream() {
+        let random = |node| Fault::Crash {
+            node,
+            schedule: CrashSchedule::Random { mttf: Nanos::from_secs(10), mttr: Nanos::from_secs(1) },
+            new_incarnation: true,
+        };
+        let pauses = Fault::Pause {
+            node: 1,
+            what: PauseTarget::Node,
+            schedule: PauseSchedule::Random {
+                every: Nanos::from_secs(5),
+                durations: delay::DelayModel::Constant { value: Nanos::from_millis(300) },
+            },
+        };
+        let end = Nanos::from_secs(1000);
+        let build = |faults: &[Fault], seed| Timeline::build(faults, 2, end, &[(1, 0)], seed, Path::new("")).unwrap();
+        let one = build(&[random(0), pauses.clone()], 7);
+        let crashes = &one.nodes[0].crashes;
+        assert!(crashes.len() > 50 && crashes.windows(2).all(|c| c[0].to.unwrap() <= c[1].from));
+        assert!(crashes.iter().all(|c| c.from < end));
+        let pauses_drawn = &one.nodes[1].send_pauses;
+        assert!(pauses_drawn.len() > 100 && pauses_drawn.iter().all(|p| p.to.0 - p.from.0 == 300_000_000));
+        // The same seed draws the same; another seed draws otherwise; a fault's draws depend
+        // on its place in the list, not on the faults after it.
+        assert_eq!(build(&[random(0), pauses.clone()], 7), one);
+        assert_ne!(build(&[random(0), pauses.clone()], 8).nodes[0].crashes, *crashes);
+        assert_eq!(build(&[random(0)], 7).nodes[0].crashes, *crashes);
     }
 
     #[test]

@@ -146,9 +146,9 @@ pub fn run(
         e.estimate().fits().map_err(SimError::TooLarge)?;
     }
     let seed = options.seed.unwrap_or(e.seed);
-    let timeline = Timeline::build(e, seed, &options.base_dir)?;
-    let nodes: Vec<_> = (0..e.nodes.len()).map(|i| e.node(i)).collect();
     let all_links = e.monitored_links();
+    let timeline = Timeline::build(e.faults(), e.nodes.len(), e.duration, &all_links, seed, &options.base_dir)?;
+    let nodes: Vec<_> = (0..e.nodes.len()).map(|i| e.node(i)).collect();
     let monitors: Vec<usize> = {
         let mut m: Vec<usize> = all_links.iter().map(|&(m, _)| m).collect();
         m.dedup();

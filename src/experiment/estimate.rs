@@ -1,0 +1,273 @@
+//! The size estimate: what a run will take (links, detector configurations, deliveries,
+//! memory, trace size), computed from a checked experiment before anything is allocated for
+//! it, so that `fdlab validate` can print it and `fdlab run` can refuse what does not fit.
+//! Every product is in `u128`: the largest experiment validation accepts (2^62 ns of 1 ns
+//! heartbeats on 50 million links) stays far below its range.
+
+use super::ValidExperiment;
+use crate::fault::{CrashSchedule, Cut, Fault, Links, PauseSchedule};
+
+/// What a run will take, estimated from the experiment alone before it starts: `fdlab
+/// validate` prints it and `fdlab run` refuses a run beyond the machine (or [`WORK_LIMIT`])
+/// unless told to go ahead. Memory counts what the experiment's structure sizes (links,
+/// detector configurations and their windows, fault events, a fixed allowance for the
+/// program and its buffers), with each configuration's distributions at their usual span;
+/// a run whose mistakes spread over many orders of magnitude on many links takes more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    pub links: u64,
+    pub configurations: u64,
+    /// Heartbeat deliveries, at most (no loss; duplicates counted).
+    pub deliveries: u128,
+    pub memory_bytes: u128,
+    /// The size of `trace.csv` with `--trace`.
+    pub trace_bytes: u128,
+}
+
+impl Estimate {
+    /// Deliveries times configurations: what the run's time is proportional to.
+    pub fn work(&self) -> u128 {
+        self.deliveries * self.configurations.max(1) as u128
+    }
+
+    /// Whether the run fits this machine: an error, with the estimate, for more work than
+    /// [`WORK_LIMIT`] or more memory than 80 % of the machine's (when it can be read).
+    pub fn fits(&self) -> Result<(), String> {
+        self.fits_in(machine_memory())
+    }
+
+    /// [`Estimate::fits`] on a machine with `memory` bytes (`None`: unknown, not checked).
+    fn fits_in(&self, memory: Option<u128>) -> Result<(), String> {
+        if self.work() > WORK_LIMIT {
+            return Err(format!("{self}: more than {WORK_LIMIT} configuration-heartbeats would take hours"));
+        }
+        if let Some(total) = memory
+            && self.memory_bytes > total / 5 * 4
+        {
+            return Err(format!("{self}: more than 80 % of this machine's {} MiB", total >> 20));
+        }
+        Ok(())
+    }
+}
+
+/// The machine's memory in bytes (Linux's `/proc/meminfo`), if it can be read.
+fn machine_memory() -> Option<u128> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+impl std::fmt::Display for Estimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: u128| b.div_ceil(1 << 20);
+        let plural = |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+        write!(
+            f,
+            "{} monitored {} × {} detector {}, up to {} deliveries ({} configuration-heartbeats), \
+             about {} MiB of memory ({} MiB of trace.csv with --trace)",
+            self.links,
+            plural(self.links, "link", "links"),
+            self.configurations,
+            plural(self.configurations, "configuration", "configurations"),
+            self.deliveries,
+            self.work(),
+            mib(self.memory_bytes),
+            mib(self.trace_bytes)
+        )
+    }
+}
+
+/// The program, its threads' stacks and its write buffers.
+const BASE_BYTES: u128 = 96 << 20;
+/// One link's stream, reorder heap, batch and counters.
+const LINK_BYTES: u128 = 24 << 10;
+/// One configuration on one link: its tracker, accumulators and distributions (three of
+/// HdrHistogram's ranges each).
+const MEMBER_BYTES: u128 = 80 << 10;
+/// One row of `trace.csv`.
+const TRACE_ROW_BYTES: u128 = 48;
+/// Configuration-heartbeats beyond which a run is refused without `--allow-large`: 10^12,
+/// hours of work at tens of millions a second.
+pub const WORK_LIMIT: u128 = 1_000_000_000_000;
+
+impl ValidExperiment {
+    /// What a run of this experiment will take, estimated before it starts (see
+    /// [`Estimate`]).
+    pub fn estimate(&self) -> Estimate {
+        let links = self.monitored_link_count();
+        let configurations: u64 = self.detectors.iter().map(|d| d.points().len() as u64).sum();
+        let duration = self.duration.0 as u128;
+        // Heartbeats per link, from the fastest sender in real time (an upper bound for every
+        // link), twice with duplication.
+        let real_interval = |i: usize| {
+            let node = self.node(i);
+            node.clock.real(node.interval).0
+        };
+        let fastest = (0..self.nodes.len()).map(real_interval).min().unwrap_or(1).max(1) as u128;
+        let duplicates = self.network.links.iter().map(|l| &l.settings).chain([&self.network.model]);
+        let copies = if duplicates.filter_map(|s| s.duplicate).any(|p| p > 0.0) { 2 } else { 1 };
+        // Events a random process draws: twice the expected count, and some.
+        let random = |mean: u128| duration / mean.max(1) * 2 + 16;
+        // Per fault: the events it puts in the timeline, and the heartbeats it may add to a
+        // link (a restart sends at once, its slot 0, and so may the end of a pause).
+        let (fault_events, restarts_and_resumes) = self
+            .faults()
+            .iter()
+            .map(|f| match f {
+                Fault::Crash { schedule: CrashSchedule::Random { mttf, mttr }, .. } => {
+                    let n = random(mttf.0 as u128 + mttr.0 as u128);
+                    (n, n)
+                }
+                Fault::Pause { schedule: PauseSchedule::Random { every, .. }, .. } => {
+                    let n = random(every.0 as u128);
+                    (n, n)
+                }
+                Fault::Crash { schedule: CrashSchedule::Once { .. }, .. }
+                | Fault::Pause { schedule: PauseSchedule::Once { .. }, .. } => (1, 1),
+                Fault::Partition { cut: Cut::Groups(groups), .. } => {
+                    let sizes: Vec<u128> = groups.iter().map(|g| g.len() as u128).collect();
+                    let total: u128 = sizes.iter().sum();
+                    (sizes.iter().map(|s| s * (total - s)).sum::<u128>(), 0)
+                }
+                Fault::Partition { cut: Cut::OneWay { from, to }, .. } => ((from.len() * to.len()) as u128, 0),
+                Fault::DelaySpike { links: l, .. } | Fault::LossBurst { links: l, .. } => match l {
+                    Links::Monitored => (links as u128, 0),
+                    Links::Listed(l) => (l.len() as u128, 0),
+                },
+                Fault::Omission { .. } => (1, 0),
+            })
+            .fold((0u128, 0u128), |a, b| (a.0 + b.0, a.1 + b.1));
+        let per_link = (duration / fastest + 1 + restarts_and_resumes) * copies;
+        let deliveries = per_link * links as u128;
+        let detector_state: u128 =
+            self.detectors.iter().map(|d| d.state_bytes() as u128 * d.points().len() as u128).sum();
+        let nodes = self.nodes.len() as u128;
+        let memory_bytes = BASE_BYTES
+            + nodes * 512
+            + fault_events * 96
+            + links as u128 * (LINK_BYTES + detector_state)
+            + links as u128 * configurations as u128 * MEMBER_BYTES;
+        Estimate { links, configurations, deliveries, memory_bytes, trace_bytes: deliveries * TRACE_ROW_BYTES }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::experiment::Experiment;
+
+    const HEAD: &str = "name = \"t\"\nseed = 1\nduration = \"1m\"\n[[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n";
+
+    fn estimate(detectors: &str, rest: &str) -> (Estimate, ValidExperiment) {
+        let text = format!("detectors = {detectors}\n{HEAD}{rest}");
+        let e = Experiment::from_toml(Path::new("t.toml"), &text).expect("valid");
+        (e.estimate(), e)
+    }
+
+    fn state(e: &ValidExperiment) -> u128 {
+        e.detectors.iter().map(|d| d.state_bytes() as u128 * d.points().len() as u128).sum()
+    }
+
+    #[test]
+    fn two_nodes_watching_each_other_for_a_minute() {
+        let (est, e) = estimate("[\"fixed:timeout=1s\"]", "");
+        // 600 slots of 100 ms, and the one at the end.
+        assert_eq!((est.links, est.configurations, est.deliveries), (2, 1, 1202));
+        assert_eq!(est.work(), 1202);
+        assert_eq!(est.memory_bytes, BASE_BYTES + 2 * 512 + 2 * (LINK_BYTES + state(&e)) + 2 * MEMBER_BYTES);
+        assert_eq!(est.trace_bytes, 1202 * TRACE_ROW_BYTES);
+        // A sweep counts each threshold; the work is deliveries times configurations.
+        let (sweep, _) = estimate("[\"phi:threshold=1..16\", \"fixed:timeout=1s\"]", "");
+        assert_eq!((sweep.configurations, sweep.deliveries, sweep.work()), (17, 1202, 17 * 1202));
+    }
+
+    #[test]
+    fn the_fastest_sender_and_duplication_bound_the_deliveries() {
+        // a's clock runs twice as fast: 50 ms of real time a slot, for every link.
+        let (est, _) = estimate("[\"phi\"]", "clock_rate = 2.0\n");
+        assert_eq!(est.deliveries, 2 * 1201);
+        // Any duplication, on the network or one link, may double every delivery.
+        let (est, _) = estimate("[\"phi\"]", "[[network.links]]\nfrom = \"a\"\nto = \"b\"\nduplicate = 0.01\n");
+        assert_eq!(est.deliveries, 2 * 2 * 601);
+        let (est, _) = estimate("[\"phi\"]", "[network]\nduplicate = 0.0\n");
+        assert_eq!(est.deliveries, 2 * 601);
+    }
+
+    #[test]
+    fn faults_add_their_events_and_the_heartbeats_restarts_send() {
+        let faults = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10s\"\ndown = \"1s\"\n\
+                      [[faults]]\nkind = \"crash\"\nnode = \"b\"\nmttf = \"10s\"\nmttr = \"10s\"\n\
+                      [[faults]]\nkind = \"pause\"\nnode = \"a\"\nevery = \"10s\"\ndurations = { dist = \"constant\", value = \"1s\" }\n\
+                      [[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\ngroups = [[\"a\"], [\"b\"]]\n\
+                      [[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\nfrom = [\"a\", \"b\"]\nto = [\"a\"]\n\
+                      [[faults]]\nkind = \"delay-spike\"\nat = \"1s\"\nduration = \"1s\"\nextra = \"1s\"\n\
+                      [[faults]]\nkind = \"loss-burst\"\nat = \"1s\"\nduration = \"1s\"\np = 1\nlinks = [[\"a\", \"b\"]]\n\
+                      [[faults]]\nkind = \"omission\"\nnode = \"a\"\np = 0.5\n";
+        let (est, e) = estimate("[\"phi\"]", faults);
+        // Random processes: twice the expected count and 16: 60/20·2+16 crashes, 60/10·2+16 pauses.
+        let (crashes, pauses) = (22, 28);
+        let restarts = 1 + crashes + pauses;
+        assert_eq!(est.deliveries, 2 * (601 + restarts));
+        // Events: the crash, both processes, 2 + 2 cut links, 2 + 1 spiked or burst links, the omission.
+        let events = 1 + crashes + pauses + 2 + 2 + 2 + 1 + 1;
+        assert_eq!(
+            est.memory_bytes,
+            BASE_BYTES + 2 * 512 + events * 96 + 2 * (LINK_BYTES + state(&e)) + 2 * MEMBER_BYTES
+        );
+    }
+
+    #[test]
+    fn the_largest_valid_experiment_is_estimated_without_overflow_and_refused() {
+        // 2^62 ns of 1 ns heartbeats on the most links validation accepts, with a sweep.
+        let nodes: String = (0..7071).map(|i| format!("[[nodes]]\nid = \"n{i}\"\n")).collect();
+        let text = format!(
+            "name = \"t\"\nseed = 1\nduration = \"53375d\"\ndetectors = [\"phi:threshold=1..16\"]\n\
+             [defaults]\ninterval = \"1ns\"\n[network]\nduplicate = 0.5\n{nodes}"
+        );
+        let e = Experiment::from_toml(Path::new("t.toml"), &text).expect("valid");
+        let est = e.estimate();
+        assert_eq!(est.links, 7071 * 7070);
+        let per_link = (e.duration.0 as u128 + 1) * 2;
+        assert_eq!(est.deliveries, per_link * est.links as u128);
+        assert_eq!(est.work(), est.deliveries * 16);
+        assert!(est.fits_in(None).unwrap_err().contains("configuration-heartbeats would take hours"));
+    }
+
+    fn small(memory_bytes: u128) -> Estimate {
+        Estimate { links: 1, configurations: 1, deliveries: 10, memory_bytes, trace_bytes: 480 }
+    }
+
+    #[test]
+    fn fits_refuses_more_work_than_the_limit_or_memory_than_four_fifths_of_the_machine() {
+        let at_limit = Estimate { configurations: 1_000, deliveries: WORK_LIMIT / 1_000, ..small(0) };
+        assert_eq!(at_limit.fits_in(None), Ok(()));
+        let over = Estimate { deliveries: WORK_LIMIT / 1_000 + 1, ..at_limit };
+        assert!(over.fits_in(None).unwrap_err().contains("more than 1000000000000 configuration-heartbeats"));
+        // 80 % of 1000 MiB, to the byte.
+        let machine = 1000u128 << 20;
+        assert_eq!(small(machine / 5 * 4).fits_in(Some(machine)), Ok(()));
+        let err = small(machine / 5 * 4 + 1).fits_in(Some(machine)).unwrap_err();
+        assert!(err.contains("more than 80 % of this machine's 1000 MiB"), "{err}");
+        // A machine whose memory cannot be read is not held against the run.
+        assert_eq!(small(u128::MAX).fits_in(None), Ok(()));
+    }
+
+    #[test]
+    fn work_counts_at_least_one_configuration_and_display_says_it_in_words() {
+        assert_eq!(Estimate { configurations: 0, ..small(0) }.work(), 10);
+        assert_eq!(
+            small(1).to_string(),
+            "1 monitored link × 1 detector configuration, up to 10 deliveries (10 configuration-heartbeats), \
+             about 1 MiB of memory (1 MiB of trace.csv with --trace)"
+        );
+        let many = Estimate { links: 2, configurations: 3, deliveries: 4, memory_bytes: (3 << 20) + 1, trace_bytes: 0 };
+        assert_eq!(
+            many.to_string(),
+            "2 monitored links × 3 detector configurations, up to 4 deliveries (12 configuration-heartbeats), \
+             about 4 MiB of memory (0 MiB of trace.csv with --trace)"
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! The experiment file's schema: the serde types a TOML experiment file deserializes into,
+//! field for field, with their documented defaults (applied by [`super::resolve`], checked by
+//! [`super::validate`]).
+//!
+//! Every struct rejects unknown fields, so a typo is an error rather than a silent default
+//! (STYLE.md rule 6). These types are also what `summary.json` records as
+//! `experiment_config`: a field added here appears there, so an optional one is skipped
+//! when absent, and results of files that do not use it stay byte for byte the same.
+//! Faults, delays and losses are declared with the types of [`crate::fault`], where the
+//! models are.
+
+use serde::{Deserialize, Serialize};
+
+use crate::detector::DetectorSpec;
+use crate::fault::FaultDecl;
+use crate::fault::delay::DelayModel;
+use crate::fault::loss::LossModel;
+use crate::time::Nanos;
+
+/// A whole experiment.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Names the results directory (`results/<name>`).
+    pub name: String,
+    /// One line saying what the experiment shows (the report's subtitle).
+    #[serde(default)]
+    pub description: String,
+    /// The question the experiment asks, in a sentence ("Does φ = 8 wrongly suspect a node
+    /// through a 2 s GC pause?"). Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// The answer its results give, or the claim it checks. Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Where the question or the claim comes from: a paper, a bug report, a system's
+    /// documentation. Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Decides every random draw; `--seed` overrides it.
+    pub seed: u64,
+    /// Simulated time.
+    pub duration: Nanos,
+    /// Defaults for every node.
+    #[serde(default)]
+    pub defaults: NodeSettings,
+    pub nodes: Vec<NodeDecl>,
+    #[serde(default)]
+    pub monitoring: Monitoring,
+    #[serde(default)]
+    pub network: Network,
+    /// What a monitor does with duplicates and stale sequence numbers.
+    #[serde(default)]
+    pub receive: ReceivePolicy,
+    #[serde(default)]
+    pub engine: EngineRules,
+    #[serde(default)]
+    pub faults: Vec<FaultDecl>,
+    /// Detector specs (strings or tables; knobs may be sweeps).
+    #[serde(serialize_with = "serialize_specs")]
+    pub detectors: Vec<DetectorSpec>,
+}
+
+fn serialize_specs<S: serde::Serializer>(specs: &[DetectorSpec], s: S) -> Result<S::Ok, S::Error> {
+    let labels: Vec<String> = specs.iter().flat_map(|d| d.points().into_iter().map(|p| p.label)).collect();
+    labels.serialize(s)
+}
+
+/// Per-node settings; every field optional in a node, falling back to `[defaults]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSettings {
+    /// Heartbeat interval η in the node's own clock (default 100 ms).
+    pub interval: Option<Nanos>,
+    /// Each heartbeat leaves up to this much after its slot (uniform; default 0).
+    pub jitter: Option<Nanos>,
+    /// The node's clock rate: 1.001 runs 0.1 % fast (default 1).
+    pub clock_rate: Option<f64>,
+    /// After a pause: skip the missed slots (`skip`, default) or send one at once (`send-now`).
+    pub after_pause: Option<AfterPause>,
+    /// After a crash-recovery: number heartbeats from 0 again (`reset`, default: a counter
+    /// kept in memory) or go on from the last slot before the crash (`continue`: a counter
+    /// kept on disk).
+    pub seq_after_restart: Option<SeqAfterRestart>,
+}
+
+/// How a restarted node numbers its heartbeats.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeqAfterRestart {
+    /// From 0 again: in the old incarnation, a `dedup` or `drop-stale` receiver takes the
+    /// new heartbeats for old ones until their numbers pass the highest it saw.
+    #[default]
+    Reset,
+    /// From the slot after the last one before the crash: the numbers never repeat.
+    Continue,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AfterPause {
+    #[default]
+    Skip,
+    SendNow,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeDecl {
+    pub id: String,
+    #[serde(flatten)]
+    pub settings: NodeSettings,
+}
+
+/// Who monitors whom.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitoring {
+    /// `pairs` (the listed monitor→target pairs), `all` (every node monitors every other)
+    /// or `ring` (each node is monitored by the next `k` nodes, as Akka's cluster does).
+    pub mode: MonitoringMode,
+    /// For `pairs`: `[monitor, target]` pairs.
+    #[serde(default)]
+    pub pairs: Vec<[String; 2]>,
+    /// For `ring`: monitors per node (Akka's `monitored-by-nr-of-members`, default 5).
+    #[serde(default)]
+    pub k: Option<usize>,
+}
+
+impl Default for Monitoring {
+    fn default() -> Monitoring {
+        Monitoring { mode: MonitoringMode::All, pairs: Vec::new(), k: None }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum MonitoringMode {
+    Pairs,
+    All,
+    Ring,
+}
+
+/// The default link model, with per-link overrides.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    #[serde(flatten)]
+    pub model: LinkSettings,
+    #[serde(default)]
+    pub links: Vec<LinkOverride>,
+}
+
+/// One link's model; in an override, unset fields come from `[network]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSettings {
+    /// One-way delay distribution (default: constant 1 ms).
+    pub delay: Option<DelayModel>,
+    /// Loss model (default: none).
+    pub loss: Option<LossModel>,
+    /// Probability that a datagram is delivered twice (default 0).
+    pub duplicate: Option<f64>,
+    /// No overtaking: a datagram never arrives before one sent earlier (default false).
+    pub fifo: Option<bool>,
+    /// Autocorrelation of successive delays, in [0, 1) (default 0: independent). Applied
+    /// through a Gaussian copula, so the delay distribution itself is unchanged.
+    pub correlation: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOverride {
+    pub from: String,
+    pub to: String,
+    #[serde(flatten)]
+    pub settings: LinkSettings,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReceivePolicy {
+    /// Every datagram counts (the default).
+    #[default]
+    Raw,
+    /// Drop a (incarnation, seq) already seen.
+    Dedup,
+    /// Drop a seq not above the highest seen in the current incarnation.
+    DropStale,
+}
+
+/// Rules that decide results where reality varies (DESIGN.md §3).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineRules {
+    /// At the end of a monitor's pause: `timers-first` (the default, the worst case: checks
+    /// that fell due during the pause fire before buffered datagrams are drained) or
+    /// `datagrams-first`.
+    #[serde(default)]
+    pub resume_order: ResumeOrder,
+    /// Datagrams a paused monitor buffers (its socket receive buffer); when full, the newest
+    /// are dropped. Default 1024.
+    #[serde(default = "default_recv_buffer")]
+    pub recv_buffer: usize,
+}
+
+fn default_recv_buffer() -> usize {
+    1024
+}
+
+impl Default for EngineRules {
+    fn default() -> EngineRules {
+        EngineRules { resume_order: ResumeOrder::default(), recv_buffer: default_recv_buffer() }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResumeOrder {
+    #[default]
+    TimersFirst,
+    DatagramsFirst,
+}

@@ -15,7 +15,8 @@ mod common;
 use common::{experiments as dir, load};
 
 /// The experiments with a test below.
-const TESTED: &[&str] = &["bursty-loss", "cluster", "crash-recovery", "gc-pause", "quickstart", "sweep"];
+const TESTED: &[&str] =
+    &["bursty-loss", "cluster", "crash-recovery", "gc-pause", "quickstart", "split-brain-gc", "sweep"];
 
 fn simulate(e: &ValidExperiment) -> SummaryFile {
     common::simulate(e).summary
@@ -260,4 +261,38 @@ fn cluster() {
         assert!(t.mistakes_by_cause.get(&Partition).copied().unwrap_or(0) >= 1, "{}", t.detector);
     }
     assert_eq!(cassandra.mistakes_by_cause.get(&Network), None, "Cassandra's φ never errs on the network here");
+}
+
+/// A paused leader: split brain is the same under both rules and for every φ threshold
+/// (Akka's reaper rounds them all to 5 s); only longer timeouts remove episodes, at the price
+/// of leaderless time.
+#[test]
+fn split_brain_gc() {
+    let s = simulate(&load("split-brain-gc"));
+    let cluster = |label: &str| {
+        let c = s.cluster.iter().find(|c| c.detector == label).unwrap_or_else(|| panic!("{label}"));
+        assert_eq!(c.rules.len(), 2);
+        let (lowest, majority) = (&c.rules[0], &c.rules[1]);
+        assert_eq!(lowest.rule, fdlab::experiment::LeaderRule::LowestUnsuspected);
+        // The woken leader's buffered heartbeats restore its majority at once.
+        assert_eq!(
+            (lowest.split_brain_s, lowest.split_brain_episodes),
+            (majority.split_brain_s, majority.split_brain_episodes),
+            "{label}"
+        );
+        // Each episode lasts until the old leader's next heartbeat arrives: under 1 s + delay.
+        assert!(lowest.split_brain_longest_s < 1.1, "{label}: {}", lowest.split_brain_longest_s);
+        lowest.clone()
+    };
+    let phi: Vec<_> = [4, 8, 12, 16].iter().map(|t| cluster(&format!("akka-cluster:threshold={t}"))).collect();
+    assert!(phi.windows(2).all(|w| w[0].split_brain_s == w[1].split_brain_s), "thresholds 4–16 alike");
+    assert!(phi[0].split_brain_episodes > 0);
+    let fixed: Vec<_> = ["2s", "5s", "10s"].iter().map(|t| cluster(&format!("fixed:timeout={t}"))).collect();
+    for w in fixed.windows(2) {
+        // Longer timeouts: fewer episodes beyond doubt, more leaderless time.
+        assert!(w[1].split_brain_rate_per_s_ci95.unwrap()[1] < w[0].split_brain_rate_per_s_ci95.unwrap()[1]);
+        assert!(w[1].split_brain_episodes < w[0].split_brain_episodes);
+        assert!(w[1].leaderless_s > w[0].leaderless_s);
+    }
+    assert!(fewer(fixed[2].split_brain_rate_per_s_ci95, fixed[0].split_brain_rate_per_s_ci95));
 }

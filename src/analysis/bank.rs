@@ -20,6 +20,8 @@ struct Member {
     /// The last arrival before the current suspicion began: the silence that caused it
     /// started there (for attributing a cause).
     silence_from: Nanos,
+    /// Every suspicion interval so far, when recorded ([`DetectorBank::record_suspicions`]).
+    suspicions: Option<Vec<(Nanos, Nanos)>>,
 }
 
 /// Names the cause of a mistake from the silence before it: `(silence_from, start)`.
@@ -52,6 +54,7 @@ impl DetectorBank {
                 detector,
                 qos: QosAccumulator::new(truth.clone()),
                 silence_from: Nanos::ZERO,
+                suspicions: None,
             })
             .collect();
         DetectorBank {
@@ -67,6 +70,14 @@ impl DetectorBank {
     /// Sets how mistakes are attributed to causes (the default says `network` always).
     pub fn set_cause(&mut self, cause: CauseFn) {
         self.cause = cause;
+    }
+
+    /// Keeps every suspicion interval of every member (for cluster views), reported in
+    /// [`QosReport::suspicions`].
+    pub fn record_suspicions(&mut self) {
+        for m in &mut self.members {
+            m.suspicions.get_or_insert_with(Vec::new);
+        }
     }
 
     /// Delivers one heartbeat to every detector.
@@ -89,6 +100,9 @@ impl DetectorBank {
                 Some(Transition::Trust { since, at }) => {
                     let silence_from = m.silence_from;
                     m.qos.on_suspicion(since, Some(at), Nanos::MAX, |s| (self.cause)(silence_from, s));
+                    if let Some(list) = &mut m.suspicions {
+                        list.push((since, at));
+                    }
                 }
                 Some(Transition::Suspect(_)) => m.silence_from = before,
                 None => {}
@@ -142,6 +156,9 @@ impl DetectorBank {
             let open = m.open_suspicion(self.last_arrival);
             let silence_from = open.map_or(Nanos::ZERO, |o| o.1);
             m.qos.on_observer_stop(open.map(|o| o.0), at, |s| (self.cause)(silence_from, s));
+            if let (Some(list), Some((start, _))) = (&mut m.suspicions, open.filter(|o| o.0 < at)) {
+                list.push((start, at));
+            }
             m.tracker = SuspicionTracker::checking_every(m.point.check_every);
             m.silence_from = Nanos::ZERO;
         }
@@ -157,8 +174,13 @@ impl DetectorBank {
             .map(|mut m| {
                 if let Some((start, silence_from)) = m.open_suspicion(last_arrival) {
                     m.qos.on_suspicion(start, None, run_end, |s| cause(silence_from, s));
+                    if let Some(list) = m.suspicions.as_mut().filter(|_| start < run_end) {
+                        list.push((start, run_end));
+                    }
                 }
-                (m.point, m.qos.report(run_end))
+                let mut report = m.qos.report(run_end);
+                report.suspicions = m.suspicions.unwrap_or_default();
+                (m.point, report)
             })
             .collect()
     }

@@ -167,6 +167,12 @@ impl LinkAnalysis {
         true
     }
 
+    /// Keeps every suspicion interval (for cluster views; see
+    /// [`DetectorBank::record_suspicions`]).
+    pub fn record_suspicions(&mut self) {
+        self.bank.record_suspicions();
+    }
+
     /// Takes the link through the monitor's crashes that are `due` (by start time), in
     /// order: one with a recovery censors what the detectors suspected, forgets what the
     /// receive policy and the arrival statistics remembered and restarts the detectors

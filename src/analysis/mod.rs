@@ -22,6 +22,7 @@
 //! `crate::report::write_results`; none computes a metric or writes a file of its own.
 
 pub mod bank;
+pub mod cluster;
 pub mod link;
 pub mod output;
 pub mod poisson;

@@ -389,6 +389,7 @@ impl QosReport {
             mistakes_listed: 0,
             listed: Vec::new(),
             exact,
+            suspicions: Vec::new(),
         }
     }
 }
@@ -461,6 +462,11 @@ pub struct QosReport {
     /// The integer accumulators, for exact figures over several links.
     #[serde(skip)]
     pub exact: Exact,
+    /// Every suspicion interval `[start, end)`, zero-length ones included, when the engine
+    /// asked for them (cluster views, [`crate::analysis::cluster`]); the monitor's time line
+    /// until the engine converts it.
+    #[serde(skip)]
+    pub suspicions: Vec<(Nanos, Nanos)>,
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ pub struct SummaryFile {
     /// What happened to the datagrams on each link (simulations).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkEntry>,
+    /// Per detector configuration, cluster views under each leader rule: split brain,
+    /// leaderless and disagreement time, wrongful downing (experiments with `[cluster]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster: Vec<super::cluster::ClusterEntry>,
     /// Rows of a replayed trace that are legal but worth knowing about (replays).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace_warnings: Vec<TraceWarning>,
@@ -109,6 +113,7 @@ impl SummaryFile {
             results,
             totals: Vec::new(),
             links: Vec::new(),
+            cluster: Vec::new(),
             trace_warnings: Vec::new(),
         }
     }

@@ -56,6 +56,9 @@ pub struct Experiment {
     pub engine: EngineRules,
     #[serde(default)]
     pub faults: Vec<FaultDecl>,
+    /// Cluster views, leader rules and split brain (`[cluster]`): measured when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSettings>,
     /// Detector specs (strings or tables; knobs may be sweeps).
     #[serde(serialize_with = "serialize_specs")]
     pub detectors: Vec<DetectorSpec>,
@@ -220,4 +223,43 @@ pub enum ResumeOrder {
     #[default]
     TimersFirst,
     DatagramsFirst,
+}
+
+/// `[cluster]`: turn every node's suspicions into the leader it believes in
+/// (`crate::analysis::cluster`; docs/split-brain.md).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// The leader rules to evaluate (default: every rule).
+    #[serde(default = "every_rule")]
+    pub rules: Vec<LeaderRule>,
+    /// How long a monitor's verdict takes to reach the nodes that do not watch that peer
+    /// themselves (gossip; default 0).
+    #[serde(default)]
+    pub gossip_delay: Nanos,
+}
+
+fn every_rule() -> Vec<LeaderRule> {
+    vec![LeaderRule::LowestUnsuspected, LeaderRule::Majority]
+}
+
+/// How a node picks the leader it believes in from its view.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaderRule {
+    /// Ω: the smallest id the node does not suspect, itself included (auto-downing plus
+    /// "the oldest node runs the singleton").
+    LowestUnsuspected,
+    /// The lowest unsuspected id, and only while the node's view holds a majority of the
+    /// configured nodes (⌊N/2⌋ + 1, itself included); otherwise no leader.
+    Majority,
+}
+
+impl LeaderRule {
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaderRule::LowestUnsuspected => "lowest-unsuspected",
+            LeaderRule::Majority => "majority",
+        }
+    }
 }

@@ -143,14 +143,69 @@ impl SummaryFile {
     pub fn table(&self) -> String {
         let links: std::collections::BTreeSet<(&Option<String>, &String)> =
             self.results.iter().map(|r| (&r.monitor, &r.target)).collect();
-        if self.totals.is_empty() || links.len() <= 1 {
-            return self.link_table();
+        let mut out = if self.totals.is_empty() || links.len() <= 1 {
+            self.link_table()
+        } else {
+            let mut rows = vec![header(&format!("links ({})", links.len()))];
+            for t in &self.totals {
+                rows.push(row(&Figures::from(t), format!("{} links", t.links), false));
+            }
+            render(rows)
+        };
+        if !self.cluster.is_empty() {
+            out.push('\n');
+            out.push_str(&self.cluster_table());
         }
-        let mut rows = vec![header(&format!("links ({})", links.len()))];
-        for t in &self.totals {
-            rows.push(row(&Figures::from(t), format!("{} links", t.links), false));
+        out
+    }
+
+    /// One row per detector configuration and leader rule: split brain and the rest of the
+    /// cluster figures.
+    pub fn cluster_table(&self) -> String {
+        let mut rows: Vec<Vec<String>> = vec![
+            [
+                "detector",
+                "rule",
+                "split brain",
+                "episodes",
+                "longest",
+                "per day [95% CI]",
+                "leaderless",
+                "disagreeing",
+                "wrongful downing",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for c in &self.cluster {
+            for f in &c.rules {
+                let per_day = match f.split_brain_rate_per_s_ci95 {
+                    Some([lo, hi]) => format!(
+                        "{} [{}, {}]",
+                        num(f.split_brain_rate_per_s * 86400.0),
+                        num(lo * 86400.0),
+                        num(hi * 86400.0)
+                    ),
+                    None => "-".into(),
+                };
+                rows.push(vec![
+                    c.detector.clone(),
+                    f.rule.name().to_string(),
+                    secs(Some(f.split_brain_s)),
+                    f.split_brain_episodes.to_string(),
+                    secs(Some(f.split_brain_longest_s)),
+                    per_day,
+                    secs(Some(f.leaderless_s)),
+                    secs(Some(f.disagreement_s)),
+                    secs(Some(c.downing.wrongful_downing_s)),
+                ]);
+            }
         }
-        render(rows)
+        columns(
+            &rows,
+            "split brain: time two or more running nodes each believed they led (episodes per day with its exact 95% \
+             CI); wrongful downing: time a live node was suspected by one of its monitors, summed over nodes\n",
+        )
     }
 
     /// One row per detector configuration and link.
@@ -199,25 +254,34 @@ fn row(f: &Figures<'_>, link: String, censored: bool) -> [String; 8] {
 }
 
 fn render(rows: Vec<[String; 8]>) -> String {
-    let widths: Vec<usize> = (0..8).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    columns(
+        &rows,
+        "T_M: mistake duration; T_D: detection time (~ = per-heartbeat estimate, no crash); \
+         P_A: query accuracy; + = a suspicion still open at the end (censored)\n",
+    )
+}
+
+/// Rows in aligned columns (the first two left-aligned, the rest right-aligned), then
+/// `footer`.
+fn columns(rows: &[Vec<String>], footer: &str) -> String {
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)
             .enumerate()
             .map(|(i, (cell, w))| {
-                let pad = w - cell.chars().count();
-                if i < 2 { format!("{cell}{}", " ".repeat(pad)) } else { format!("{}{cell}", " ".repeat(pad)) }
+                let pad = " ".repeat(w - cell.chars().count());
+                if i < 2 { format!("{cell}{pad}") } else { format!("{pad}{cell}") }
             })
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    out.push_str(
-        "T_M: mistake duration; T_D: detection time (~ = per-heartbeat estimate, no crash); \
-         P_A: query accuracy; + = a suspicion still open at the end (censored)\n",
-    );
+    out.push_str(footer);
     out
 }
 

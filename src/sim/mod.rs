@@ -228,6 +228,7 @@ pub fn run(
             trace: if primary { writers[m].lock().expect("trace writer").take() } else { None },
             samples,
             sampled_labels: &sampled_labels,
+            record_suspicions: e.cluster.is_some(),
         };
         let incoming = all_links
             .iter()
@@ -307,6 +308,9 @@ pub fn run(
         }
     }
     let mut summary = builder.finish(e.name.clone(), Some(seed), Engine::Sim, e.duration);
+    if let Some(settings) = &e.cluster {
+        summary.cluster = cluster_views(e, settings, &timeline, &mut summary.results);
+    }
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
     // A fixed order, whatever thread produced what.
@@ -323,6 +327,66 @@ pub fn run(
         deliveries: stats.deliveries,
         timeline: Some(FaultTimeline { faults, levels, arrivals }),
     })
+}
+
+/// The cluster figures of every detector configuration (`[cluster]`), from each link's
+/// suspicion intervals (real time), which are dropped afterwards.
+fn cluster_views(
+    e: &Experiment,
+    settings: &crate::experiment::ClusterSettings,
+    timeline: &Timeline,
+    results: &mut [crate::analysis::results::ResultEntry],
+) -> Vec<crate::analysis::cluster::ClusterEntry> {
+    use crate::analysis::cluster::{ClusterEntry, ClusterInput, LinkSuspicions, analyze};
+    use std::collections::BTreeMap;
+    let ids: Vec<String> = e.nodes.iter().map(|n| n.id.clone()).collect();
+    let index: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let crashed: Vec<Vec<(Nanos, Nanos)>> = timeline
+        .nodes
+        .iter()
+        .map(|f| f.crashes.iter().map(|c| (c.from, c.to.unwrap_or(e.duration))).collect())
+        .collect();
+    // A whole-node pause stops both sending and receiving: the windows in both lists.
+    let paused: Vec<Vec<(Nanos, Nanos)>> = timeline
+        .nodes
+        .iter()
+        .map(|f| f.send_pauses.iter().filter(|w| f.recv_pauses.contains(w)).map(|w| (w.from, w.to)).collect())
+        .collect();
+    // (label, its links' suspicions, its first result's index)
+    let mut by_label: Vec<(String, LinkSuspicions, usize)> = Vec::new();
+    for (i, r) in results.iter_mut().enumerate() {
+        let link = (index[r.monitor.as_deref().unwrap_or_default()], index[r.target.as_str()]);
+        let suspicions = std::mem::take(&mut r.qos.suspicions);
+        match by_label.iter_mut().find(|(label, _, _)| *label == r.detector) {
+            Some((_, map, _)) => {
+                map.insert(link, suspicions);
+            }
+            None => by_label.push((r.detector.clone(), BTreeMap::from([(link, suspicions)]), i)),
+        }
+    }
+    by_label
+        .into_iter()
+        .map(|(detector, suspicions, first)| {
+            let input = ClusterInput {
+                ids: &ids,
+                crashed: &crashed,
+                paused: &paused,
+                suspicions: &suspicions,
+                gossip_delay: settings.gossip_delay,
+                end: e.duration,
+            };
+            let (downing, rules) = analyze(&input, &settings.rules);
+            let r = &results[first];
+            ClusterEntry {
+                detector,
+                kind: r.kind.clone(),
+                knob: r.knob.clone(),
+                threshold: r.threshold,
+                downing,
+                rules,
+            }
+        })
+        .collect()
 }
 
 /// Splits detector specs into at most `count` contiguous groups of about equal numbers of

@@ -67,6 +67,8 @@ pub struct MonitorSetup<'a> {
     pub samples: Vec<SampleWindow>,
     /// The detector configurations (labels) whose levels are sampled.
     pub sampled_labels: &'a BTreeSet<String>,
+    /// Keep every suspicion interval, reported in real time (for cluster views).
+    pub record_suspicions: bool,
 }
 
 /// The outcome for one link.
@@ -170,7 +172,11 @@ pub fn run(
                 target_pauses: local(link.target_pauses),
                 cuts: local(link.cuts),
             };
-            LinkAnalysis::new(detectors, facts, setup.policy)
+            let mut analysis = LinkAnalysis::new(detectors, facts, setup.policy);
+            if setup.record_suspicions {
+                analysis.record_suspicions();
+            }
+            analysis
         })
         .collect();
     let mut state = State {
@@ -257,9 +263,12 @@ pub fn run(
     let State { links, analyses, mut result, trace } = state;
     result.trace = trace.map(SpillWriter::finish).transpose();
     for (link, analysis) in links.into_iter().zip(analyses) {
-        result
-            .links
-            .push(LinkResult { target: link.target, outcome: analysis.finish(end_local, Some(link.stream.counts)) });
+        let mut outcome = analysis.finish(end_local, Some(link.stream.counts));
+        // Cluster views compare nodes: their suspicions in real time.
+        for (_, q) in &mut outcome.reports {
+            q.suspicions.iter_mut().for_each(|(s, e)| (*s, *e) = (clock.real(*s), clock.real(*e)));
+        }
+        result.links.push(LinkResult { target: link.target, outcome });
     }
     result
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use fdlab::experiment::{Experiment, QUICKSTART};
-use fdlab::report::charts::{ChartError, plot, plot_and_report};
+use fdlab::report::charts::{ChartError, layouts, plot, plot_and_report};
 use fdlab::report::{outputs, write_dir_atomic};
 use fdlab::sim::{RunOptions, run};
 
@@ -172,4 +172,44 @@ fn report_references_only_local_files_that_decode() {
     }
     // Five charts, each as a PNG image and an SVG link.
     assert_eq!(references, 10);
+}
+
+/// Issue 17 item 5: in every chart drawn for the committed results, no two text boxes
+/// overlap and no text leaves the image, measured from the layout (the font's extents).
+#[test]
+fn no_text_overlaps_or_leaves_the_image_in_any_committed_chart() {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let mut dirs: Vec<_> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| d.join("summary.json").is_file())
+        .collect();
+    dirs.sort();
+    let names: Vec<String> = dirs.iter().map(|d| d.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for expected in ["quickstart", "sweep", "cluster", "gc-pause", "bursty-loss", "crash-recovery"] {
+        assert!(names.iter().any(|n| n == expected), "results/{expected} is missing: {names:?}");
+    }
+    let mut problems = Vec::new();
+    let mut measured = 0;
+    for dir in &dirs {
+        let layouts = layouts(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        // Every chart committed for this directory was measured.
+        let mut committed: Vec<String> = std::fs::read_dir(dir.join("charts"))
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().to_string_lossy().strip_suffix(".png").map(str::to_string))
+            .collect();
+        committed.sort();
+        let mut names: Vec<String> = layouts.iter().map(|(n, _)| n.clone()).collect();
+        names.sort();
+        assert_eq!(names, committed, "{}", dir.display());
+        for (name, layout) in &layouts {
+            assert!(layout.texts.len() > 5, "{}/{name}: only {} strings measured", dir.display(), layout.texts.len());
+            measured += 1;
+            for p in layout.problems() {
+                problems.push(format!("{}/{name}: {p}", dir.file_name().unwrap().to_string_lossy()));
+            }
+        }
+    }
+    assert!(measured >= 20, "only {measured} charts measured");
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }

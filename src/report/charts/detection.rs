@@ -10,8 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    ChartError, Drawn, FONT_FAMILY, Figure, color, draw_legend, err, legend_line, read, save, seconds_label, summary,
-    thin,
+    ChartError, FONT_FAMILY, Figure, Prepared, color, draw_legend, err, legend_line, read, seconds_label, summary, thin,
 };
 use crate::analysis::qos::DetectionBasis;
 use crate::report::file_stem;
@@ -120,9 +119,8 @@ impl Detection {
     }
 }
 
-pub fn draw(dir: &Path, out: &Path) -> Result<Drawn, ChartError> {
+pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
     let d = load(dir)?;
-    let (png, svg) = save(&d, out, "detection")?;
     let caption = if d.estimate {
         "No crash was injected, so this is the φ paper's estimate: for each detector and each heartbeat, how \
          long after it the detector would have suspected the target had it crashed right then (the share of \
@@ -131,11 +129,6 @@ pub fn draw(dir: &Path, out: &Path) -> Result<Drawn, ChartError> {
         "For each detector, the share of injected crashes it had noticed after a given time: curves further \
          left detect faster."
     };
-    Ok(Drawn {
-        name: "detection".into(),
-        title: d.title().trim_end_matches(" (CDF)").into(),
-        caption: caption.into(),
-        png,
-        svg,
-    })
+    let title = d.title().trim_end_matches(" (CDF)").into();
+    Ok(vec![Prepared::new("detection".into(), title, caption.into(), d)])
 }

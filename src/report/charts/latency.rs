@@ -10,7 +10,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, read, save};
+use super::{ChartError, FONT_FAMILY, Figure, Prepared, color, err, read};
 use crate::report::hgrm::parse_rows;
 
 const CHART: &str = "latency chart";
@@ -133,16 +133,10 @@ impl Figure for Latency {
     }
 }
 
-pub fn draw(dir: &Path, out: &Path) -> Result<Drawn, ChartError> {
+pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
     let l = load(dir)?;
-    let (png, svg) = save(&l, out, "latency")?;
-    Ok(Drawn {
-        name: "latency".into(),
-        title: "Latency distributions".into(),
-        caption: "One-way delay and inter-arrival time of the delivered heartbeats: percentile plots on a \
+    let caption = "One-way delay and inter-arrival time of the delivered heartbeats: percentile plots on a \
                   1/(1−p) axis that gives the tail room (top), histograms up to the 99.9th percentile (bottom)."
-            .into(),
-        png,
-        svg,
-    })
+        .into();
+    Ok(vec![Prepared::new("latency".into(), "Latency distributions".into(), caption, l)])
 }

@@ -14,7 +14,7 @@ use plotters::prelude::*;
 
 use crate::analysis::output::FaultView;
 
-use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, read, save, thin};
+use super::{ChartError, FONT_FAMILY, Figure, Prepared, color, err, read, thin};
 
 const CHART: &str = "suspicion timeline";
 /// Panels per chart; a larger sweep is thinned evenly.
@@ -203,22 +203,15 @@ impl Figure for Timeline {
     }
 }
 
-/// Draws `charts/timeline-N.{png,svg}` for every sampled fault.
-pub fn draw(dir: &Path, out: &Path) -> Result<Vec<Drawn>, ChartError> {
-    load(dir)?
+/// Prepares `charts/timeline-N.{png,svg}` for every sampled fault.
+pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
+    Ok(load(dir)?
         .into_iter()
         .map(|(id, t)| {
-            let name = format!("timeline-{id}");
-            let (png, svg) = save(&t, out, &name)?;
-            Ok(Drawn {
-                name,
-                title: t.title.clone(),
-                caption: "Each panel is one detector: its suspicion level as the fault unfolds (grey), the \
+            let caption = "Each panel is one detector: its suspicion level as the fault unfolds (grey), the \
                           threshold (red), when it suspected (orange) and the heartbeats that arrived (ticks)."
-                    .into(),
-                png,
-                svg,
-            })
+                .into();
+            Prepared::new(format!("timeline-{id}"), t.title.clone(), caption, t)
         })
-        .collect()
+        .collect())
 }

@@ -14,9 +14,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
-    ChartError, Drawn, FONT_FAMILY, Figure, color, draw_legend, err, legend_line, save, seconds_label, summary,
-};
+use super::{ChartError, FONT_FAMILY, Figure, Prepared, color, draw_legend, err, legend_line, seconds_label, summary};
 use crate::analysis::qos::DetectionBasis;
 
 const CHART: &str = "trade-off chart";
@@ -173,22 +171,16 @@ impl Figure for Tradeoff {
     }
 }
 
-/// Draws `charts/tradeoff.{png,svg}`.
-pub fn draw(dir: &Path, out: &Path) -> Result<Drawn, ChartError> {
+/// Prepares `charts/tradeoff.{png,svg}`.
+pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
     let t = load(dir)?;
-    let (png, svg) = save(&t, out, "tradeoff")?;
-    Ok(Drawn {
-        name: "tradeoff".into(),
-        title: t.title.clone(),
-        caption: format!(
-            "Each curve is one detector family across its sweep: further right notices crashes later, higher \
+    let caption = format!(
+        "Each curve is one detector family across its sweep: further right notices crashes later, higher \
              makes more false suspicions; bars are 95 % intervals, hollow points had no mistakes and sit at \
              their upper bound (detection time {}).",
-            t.basis
-        ),
-        png,
-        svg,
-    })
+        t.basis
+    );
+    Ok(vec![Prepared::new("tradeoff".into(), t.title.clone(), caption, t)])
 }
 
 #[cfg(test)]

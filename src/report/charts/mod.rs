@@ -250,24 +250,23 @@ pub(crate) fn color(i: usize) -> RGBColor {
 
 pub use crate::analysis::sampling::{thin, timeline_labels};
 
-/// A legend entry: a short thick line in the series' colour.
-pub(crate) fn legend_line(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3))
-}
-
-/// Draws the legend box of a chart with labelled series.
-pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .label_font((FONT_FAMILY, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)
+/// Legend entries laid out left to right in rows under a chart `width` wide, each a
+/// swatch `swatch` wide and its label: `(x, row)` per entry. A legend outside the plot
+/// never covers data.
+pub(crate) fn legend_flow(labels: &[&str], font_size: f64, swatch: i32, width: u32) -> Vec<(i32, i32)> {
+    const LEFT: i32 = 20;
+    const GAP: i32 = 24;
+    let mut placed = Vec::new();
+    let (mut x, mut row) = (LEFT, 0);
+    for label in labels {
+        let w = swatch + layout::text_size(label, font_size).0;
+        if x > LEFT && x + w > width as i32 - LEFT {
+            (x, row) = (LEFT, row + 1);
+        }
+        placed.push((x, row));
+        x += w + GAP;
+    }
+    placed
 }
 
 pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {

@@ -27,9 +27,11 @@ const LEGEND_FONT: f64 = 15.0;
 const LEGEND_ROW: i32 = 24;
 const SWATCH: i32 = 34;
 
+/// A configuration's label, its CDF's points (seconds, cumulative share) and how many values.
+type Curve = (String, Vec<(f64, f64)>, u64);
+
 pub struct Detection {
-    /// (label, points: seconds, cumulative share, how many values)
-    curves: Vec<(String, Vec<(f64, f64)>, u64)>,
+    curves: Vec<Curve>,
     /// The times are per-heartbeat estimates (no crash was injected), not measured.
     estimate: bool,
 }

@@ -85,10 +85,12 @@ impl<F: Figure> Render for F {
     }
 }
 
+/// Reads a results directory and prepares one kind of chart (as many as the data supports).
+pub type Prepare = fn(&Path) -> Result<Vec<Prepared>, ChartError>;
+
 /// Every chart fdlab draws, in the order the report shows them: each reads a results
 /// directory and prepares its charts (none, or an error saying what is missing).
-pub const CHARTS: [fn(&Path) -> Result<Vec<Prepared>, ChartError>; 4] =
-    [tradeoff::prepare, timeline::prepare, latency::prepare, detection::prepare];
+pub const CHARTS: [Prepare; 4] = [tradeoff::prepare, timeline::prepare, latency::prepare, detection::prepare];
 
 /// A chart written to disk.
 #[derive(Clone, Debug, PartialEq)]

@@ -245,7 +245,7 @@ mod tests {
             root.draw(&Text::new("first", (10, 10), font.clone())).map_err(super::super::err)?;
             root.draw(&Text::new("second", (10, self.0), font.clone())).map_err(super::super::err)?;
             let rotated = font.transform(FontTransform::Rotate270);
-            root.draw(&Text::new("up", (190, 90), rotated)).map_err(super::super::err)
+            root.draw(&Text::new("up", (170, 90), rotated)).map_err(super::super::err)
         }
     }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use fdlab::experiment::{Experiment, QUICKSTART};
-use fdlab::report::charts::{ChartError, plot, plot_and_report};
+use fdlab::report::charts::{ChartError, layouts, plot, plot_and_report};
 use fdlab::report::{outputs, write_dir_atomic};
 use fdlab::sim::{RunOptions, run};
 
@@ -56,9 +56,11 @@ fn every_chart_renders_to_png_and_svg_of_the_expected_size() {
     assert_eq!(names, ["tradeoff", "timeline-0", "timeline-1", "latency", "detection"]);
     for d in &drawn {
         let expected = match d.name.as_str() {
+            // A plot of 700 (640) px and, below it, the legend: one row of families and one
+            // of notes (one row of families).
             "tradeoff" => (1200, 760),
             "latency" => (1200, 900),
-            "detection" => (1200, 700),
+            "detection" => (1200, 676),
             // Three detectors: three panels.
             _ => (1200, 120 + 190 * 3),
         };
@@ -154,22 +156,92 @@ fn report_references_only_local_files_that_decode() {
     for remote in ["http://", "https://", "src=\"//", "href=\"//", "@import", "url("] {
         assert!(!lower.contains(remote), "report.html fetches from the network: {remote}");
     }
+    // Each chart's PNG embedded (so the one file can be mailed), its SVG linked beside it.
     let mut references = 0;
-    for attribute in ["src=\"", "href=\""] {
+    for (attribute, embedded) in [("src=\"", true), ("href=\"", false)] {
         for piece in html.split(attribute).skip(1) {
             let target = &piece[..piece.find('"').unwrap()];
-            let path = results.join(target);
-            assert!(path.is_file(), "report.html references missing {target}");
-            match path.extension().and_then(|e| e.to_str()) {
-                Some("png") => {
-                    png_size(&path);
-                }
-                Some("svg") => assert_svg(&path),
-                other => panic!("unexpected reference {target} ({other:?})"),
+            if embedded {
+                let data = target
+                    .strip_prefix("data:image/png;base64,")
+                    .unwrap_or_else(|| panic!("not embedded: {target:.80}"));
+                let file = dir.path().join(format!("embedded-{references}.png"));
+                std::fs::write(&file, decode_base64(data)).unwrap();
+                png_size(&file);
+            } else {
+                let path = results.join(target);
+                assert!(path.is_file(), "report.html references missing {target}");
+                assert_eq!(path.extension().and_then(|e| e.to_str()), Some("svg"), "{target}");
+                assert_svg(&path);
             }
             references += 1;
         }
     }
-    // Five charts, each as a PNG image and an SVG link.
+    // Five charts, each as an embedded PNG and an SVG link.
     assert_eq!(references, 10);
+    // Each chart's title is drawn in the image, not repeated above it.
+    assert!(!html.contains("<h2>"), "a heading repeats a chart's title");
+    // The quickstart's totals are over one link each: the column names it.
+    assert!(!html.contains("1 link<") && html.contains("<td>b→a</td>"), "link column");
+    // The definitions the table needs are on the page, not behind a link.
+    assert!(!html.contains("docs/summary.md") && html.contains("<dt>T<sub>D</sub></dt>"));
+}
+
+/// Standard base64 with padding, decoded (a test's own oracle for the page's encoder).
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let mut out = Vec::new();
+    for chunk in text.as_bytes().chunks(4) {
+        let digits: Vec<u8> = chunk.iter().filter(|c| **c != b'=').map(|c| value(*c)).collect();
+        let n = digits.iter().enumerate().fold(0u32, |n, (i, d)| n | (u32::from(*d) << (18 - 6 * i)));
+        out.extend(n.to_be_bytes()[1..digits.len()].iter());
+    }
+    out
+}
+
+/// Issue 17 item 5: in every chart drawn for the committed results, no two text boxes
+/// overlap and no text leaves the image, measured from the layout (the font's extents).
+#[test]
+fn no_text_overlaps_or_leaves_the_image_in_any_committed_chart() {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let mut dirs: Vec<_> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| d.join("summary.json").is_file())
+        .collect();
+    dirs.sort();
+    let names: Vec<String> = dirs.iter().map(|d| d.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for expected in ["quickstart", "sweep", "cluster", "gc-pause", "bursty-loss", "crash-recovery"] {
+        assert!(names.iter().any(|n| n == expected), "results/{expected} is missing: {names:?}");
+    }
+    let mut problems = Vec::new();
+    let mut measured = 0;
+    for dir in &dirs {
+        let layouts = layouts(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        // Every chart committed for this directory was measured.
+        let mut committed: Vec<String> = std::fs::read_dir(dir.join("charts"))
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().to_string_lossy().strip_suffix(".png").map(str::to_string))
+            .collect();
+        committed.sort();
+        let mut names: Vec<String> = layouts.iter().map(|(n, _)| n.clone()).collect();
+        names.sort();
+        assert_eq!(names, committed, "{}", dir.display());
+        for (name, layout) in &layouts {
+            assert!(layout.texts.len() > 5, "{}/{name}: only {} strings measured", dir.display(), layout.texts.len());
+            measured += 1;
+            for p in layout.problems() {
+                problems.push(format!("{}/{name}: {p}", dir.file_name().unwrap().to_string_lossy()));
+            }
+        }
+    }
+    assert!(measured >= 20, "only {measured} charts measured");
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }

@@ -1,13 +1,15 @@
 //! Charts, drawn from the files a run writes (DESIGN.md §2 point 6), never by re-running.
 //!
 //! One file per chart; each reads what it needs from the results directory, reports
-//! [`ChartError::MissingData`] if it is not there, and draws a [`Figure`] to PNG and SVG.
-//! Text uses DejaVu Sans embedded in the binary (through plotters' `ab_glyph` backend), so
-//! no system fonts or fontconfig are needed. A new kind of run adds a chart by adding a file
-//! and a line in [`plot`].
+//! [`ChartError::MissingData`] if it is not there, and prepares a [`Figure`] that [`plot`]
+//! draws to PNG and SVG and [`layouts`] measures (`layout`: where its text lands, so that a
+//! test can check that no text overlaps or leaves the image). Text uses DejaVu Sans embedded
+//! in the binary (through plotters' `ab_glyph` backend), so no system fonts or fontconfig are
+//! needed. A new kind of run adds a chart by adding a file and a line in [`CHARTS`].
 
 pub mod detection;
 pub mod latency;
+pub mod layout;
 pub mod timeline;
 pub mod tradeoff;
 
@@ -46,6 +48,50 @@ pub trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
+/// A chart read from a results directory, ready to draw.
+pub struct Prepared {
+    /// File stem under `charts/`, e.g. `tradeoff`.
+    pub name: String,
+    pub title: String,
+    /// One sentence on what the chart shows.
+    pub caption: String,
+    figure: Box<dyn Render>,
+}
+
+impl Prepared {
+    pub fn new(name: String, title: String, caption: String, figure: impl Figure + 'static) -> Self {
+        Prepared { name, title, caption, figure: Box::new(figure) }
+    }
+
+    /// Where the chart's text lands.
+    pub fn layout(&self) -> Result<layout::Layout, String> {
+        self.figure.layout()
+    }
+}
+
+/// [`Figure`] as a trait object: its generic `draw` at each backend fdlab uses.
+trait Render {
+    fn save(&self, dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), ChartError>;
+    fn layout(&self) -> Result<layout::Layout, String>;
+}
+
+impl<F: Figure> Render for F {
+    fn save(&self, dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), ChartError> {
+        save(self, dir, name)
+    }
+
+    fn layout(&self) -> Result<layout::Layout, String> {
+        layout::measure(self)
+    }
+}
+
+/// Reads a results directory and prepares one kind of chart (as many as the data supports).
+pub type Prepare = fn(&Path) -> Result<Vec<Prepared>, ChartError>;
+
+/// Every chart fdlab draws, in the order the report shows them: each reads a results
+/// directory and prepares its charts (none, or an error saying what is missing).
+pub const CHARTS: [Prepare; 4] = [tradeoff::prepare, timeline::prepare, latency::prepare, detection::prepare];
+
 /// A chart written to disk.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Drawn {
@@ -58,7 +104,7 @@ pub struct Drawn {
     pub svg: PathBuf,
 }
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Cannot fail: the embedded file is a valid TrueType font (tested by every chart test).
@@ -109,15 +155,16 @@ pub fn plot(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
     }
     let mut drawn = Vec::new();
     let mut skipped = Vec::new();
-    let mut keep = |result: Result<Vec<Drawn>, ChartError>| match result {
-        Ok(d) => drawn.extend(d),
-        Err(e @ (ChartError::MissingData { .. } | ChartError::BadData { .. })) => skipped.push(e),
-        Err(e) => skipped.push(e),
-    };
-    keep(tradeoff::draw(dir, &out).map(|d| vec![d]));
-    keep(timeline::draw(dir, &out));
-    keep(latency::draw(dir, &out).map(|d| vec![d]));
-    keep(detection::draw(dir, &out).map(|d| vec![d]));
+    for prepare in CHARTS {
+        let save = |p: Prepared| {
+            let (png, svg) = p.figure.save(&out, &p.name)?;
+            Ok(Drawn { name: p.name, title: p.title, caption: p.caption, png, svg })
+        };
+        match prepare(dir).and_then(|charts| charts.into_iter().map(save).collect::<Result<Vec<_>, _>>()) {
+            Ok(d) => drawn.extend(d),
+            Err(e) => skipped.push(e),
+        }
+    }
     let files: Vec<PathBuf> = drawn.iter().flat_map(|d| [d.png.clone(), d.svg.clone()]).collect();
     crate::report::record_written(dir, &files)?;
     if drawn.is_empty() {
@@ -131,6 +178,24 @@ pub fn plot(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
         });
     }
     Ok((drawn, skipped))
+}
+
+/// Where the text of every chart the results in `dir` support lands, by chart name; the
+/// charts the data does not support are left out. Nothing is written.
+pub fn layouts(dir: &Path) -> Result<Vec<(String, layout::Layout)>, ChartError> {
+    let mut layouts = Vec::new();
+    for prepare in CHARTS {
+        let charts = match prepare(dir) {
+            Ok(charts) => charts,
+            Err(ChartError::MissingData { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        for c in charts {
+            let layout = c.layout().map_err(|message| ChartError::Draw { file: dir.join(&c.name), message })?;
+            layouts.push((c.name, layout));
+        }
+    }
+    Ok(layouts)
 }
 
 /// Draws every chart the results in `dir` support and writes `dir/report.html`. Returns
@@ -187,24 +252,23 @@ pub(crate) fn color(i: usize) -> RGBColor {
 
 pub use crate::analysis::sampling::{thin, timeline_labels};
 
-/// A legend entry: a short thick line in the series' colour.
-pub(crate) fn legend_line(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3))
-}
-
-/// Draws the legend box of a chart with labelled series.
-pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .label_font((FONT_FAMILY, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)
+/// Legend entries laid out left to right in rows under a chart `width` wide, each a
+/// swatch `swatch` wide and its label: `(x, row)` per entry. A legend outside the plot
+/// never covers data.
+pub(crate) fn legend_flow(labels: &[&str], font_size: f64, swatch: i32, width: u32) -> Vec<(i32, i32)> {
+    const LEFT: i32 = 20;
+    const GAP: i32 = 24;
+    let mut placed = Vec::new();
+    let (mut x, mut row) = (LEFT, 0);
+    for label in labels {
+        let w = swatch + layout::text_size(label, font_size).0;
+        if x > LEFT && x + w > width as i32 - LEFT {
+            (x, row) = (LEFT, row + 1);
+        }
+        placed.push((x, row));
+        x += w + GAP;
+    }
+    placed
 }
 
 pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {

@@ -5,7 +5,10 @@
 //!
 //! Reads `faults.json` (into [`FaultView`]s), `timeline/levels.csv` and
 //! `timeline/arrivals.csv`, written by the simulator for up to six faults (one
-//! representative monitored link each).
+//! representative monitored link each), and each configuration's `kind` from
+//! `summary.json`, which names the level's unit on the y axis. A level above
+//! [`CAP`] times its threshold is drawn at the cap with ▲ markers, and the panel says so, so
+//! that a curve that keeps rising never looks as if it flattened.
 
 use std::path::Path;
 
@@ -14,14 +17,31 @@ use plotters::prelude::*;
 
 use crate::analysis::output::FaultView;
 
-use super::{ChartError, Drawn, FONT_FAMILY, Figure, color, err, read, save, thin};
+use super::{ChartError, FONT_FAMILY, Figure, Prepared, color, err, read, thin};
 
 const CHART: &str = "suspicion timeline";
 /// Panels per chart; a larger sweep is thinned evenly.
 pub(crate) const MAX_PANELS: usize = crate::analysis::sampling::MAX_SAMPLED;
+/// The highest level a panel shows, as a multiple of the threshold.
+pub const CAP: f64 = 4.0;
+const LEGEND_FONT: f64 = 15.0;
+const SWATCH: i32 = 30;
+
+/// What a kind's level measures, for its y axis (by the `kind` summary.json records).
+fn level_unit(kind: Option<&str>) -> &'static str {
+    match kind {
+        Some("phi" | "phi-exp") => "φ",
+        Some("fixed" | "deadline") => "silence (s)",
+        Some("chen" | "2w") => "s past expected arrival",
+        Some("empirical") => "share of gaps shorter",
+        Some("bertier" | "eventually-perfect") => "suspected (0/1)",
+        _ => "level",
+    }
+}
 
 struct Series {
     label: String,
+    unit: &'static str,
     threshold: f64,
     /// (seconds, level, suspected)
     samples: Vec<(f64, f64, bool)>,
@@ -55,6 +75,11 @@ pub fn load(dir: &Path) -> Result<Vec<(usize, Timeline)>, ChartError> {
         });
     }
     let levels = read(dir, "timeline/levels.csv", CHART)?;
+    let kinds: Vec<(String, String)> = match super::summary(dir, CHART) {
+        Ok(s) => s.results.iter().map(|r| (r.detector.clone(), r.kind.clone())).collect(),
+        Err(_) => Vec::new(),
+    };
+    let unit = |label: &str| level_unit(kinds.iter().find(|(d, _)| d == label).map(|(_, k)| k.as_str()));
     let arrivals = read(dir, "timeline/arrivals.csv", CHART)?;
     let mut charts = Vec::new();
     for f in &faults {
@@ -79,9 +104,12 @@ pub fn load(dir: &Path) -> Result<Vec<(usize, Timeline)>, ChartError> {
             let suspected = field(7) == "true";
             match series.iter_mut().find(|s| s.label == field(4)) {
                 Some(s) => s.samples.push((t, level, suspected)),
-                None => {
-                    series.push(Series { label: field(4).to_string(), threshold, samples: vec![(t, level, suspected)] })
-                }
+                None => series.push(Series {
+                    label: field(4).to_string(),
+                    unit: unit(field(4)),
+                    threshold,
+                    samples: vec![(t, level, suspected)],
+                }),
             }
         }
         if series.is_empty() {
@@ -124,26 +152,58 @@ impl Figure for Timeline {
         root.fill(&WHITE).map_err(err)?;
         let titled = root.titled(&self.title, (FONT_FAMILY, 24)).map_err(err)?;
         let (legend, body) = titled.split_vertically(30);
-        legend
-            .draw(&Text::new(
-                "grey: fault window · orange: suspected · red line: threshold · ticks: heartbeats received",
-                (90, 6),
-                (FONT_FAMILY, 15).into_font(),
-            ))
-            .map_err(err)?;
-        let panels = body.split_evenly((self.series.len(), 1));
         let grey = RGBColor(120, 120, 120).mix(0.2);
         let orange = RGBColor(255, 140, 0).mix(0.35);
+        // The legend: a swatch drawn as the panels draw it, then its meaning.
+        let entries: [(&str, u8); 6] = [
+            ("fault window", 0),
+            ("suspected", 1),
+            ("suspected during the fault", 2),
+            ("threshold", 3),
+            ("heartbeat received", 4),
+            ("level above the axis", 5),
+        ];
+        let labels: Vec<&str> = entries.iter().map(|e| e.0).collect();
+        let font = (FONT_FAMILY, LEGEND_FONT).into_font();
+        for ((label, swatch), (x, _)) in entries.iter().zip(super::legend_flow(&labels, LEGEND_FONT, SWATCH, 1200)) {
+            let (y, box_) = (6, [(x, 4), (x + 22, 20)]);
+            match swatch {
+                0 => legend.draw(&Rectangle::new(box_, grey.filled())),
+                1 => legend.draw(&Rectangle::new(box_, orange.filled())),
+                2 => legend
+                    .draw(&Rectangle::new(box_, grey.filled()))
+                    .and_then(|_| legend.draw(&Rectangle::new(box_, orange.filled()))),
+                3 => legend.draw(&PathElement::new(vec![(x, 12), (x + 22, 12)], RED.stroke_width(1))),
+                4 => legend.draw(&PathElement::new(vec![(x + 11, 6), (x + 11, 20)], BLACK.stroke_width(1))),
+                _ => legend.draw(&up_marker(color(0))((x + 11, 12))),
+            }
+            .map_err(err)?;
+            legend.draw(&Text::new(*label, (x + SWATCH, y), font.clone())).map_err(err)?;
+        }
+        let panels = body.split_evenly((self.series.len(), 1));
         for (i, (panel, s)) in panels.iter().zip(&self.series).enumerate() {
             let binary = s.samples.iter().all(|(_, l, _)| *l == 0.0 || *l == 1.0) && s.threshold <= 1.0;
             let finite_max = s.samples.iter().map(|x| x.1).filter(|l| l.is_finite()).fold(0.0, f64::max);
             let finite_min = s.samples.iter().map(|x| x.1).filter(|l| l.is_finite()).fold(0.0, f64::min);
-            let top = if binary { 1.2 } else { (s.threshold * 2.0).max(finite_max.min(s.threshold * 4.0)) * 1.05 };
+            let cap = s.threshold * CAP;
+            let capped = !binary && s.threshold > 0.0 && s.samples.iter().any(|x| x.1 > cap);
+            let top = if binary {
+                1.2
+            } else if capped {
+                cap
+            } else {
+                (s.threshold * 2.0).max(finite_max) * 1.05
+            };
             let bottom = if binary { 0.0 } else { finite_min.min(0.0) };
+            let caption = if capped {
+                format!("{}: axis capped at {CAP}× the threshold, ▲ where the level is above", s.label)
+            } else {
+                s.label.clone()
+            };
             let mut chart = ChartBuilder::on(panel)
-                .caption(&s.label, (FONT_FAMILY, 16))
+                .caption(caption, (FONT_FAMILY, 16))
                 .margin_left(10)
-                .margin_right(20)
+                .margin_right(30)
                 .x_label_area_size(if i + 1 == self.series.len() { 40 } else { 20 })
                 .y_label_area_size(80)
                 .build_cartesian_2d(self.view.0..self.view.1, bottom..top)
@@ -153,7 +213,7 @@ impl Figure for Timeline {
             if i + 1 == self.series.len() {
                 mesh.x_desc("time (s)");
             }
-            mesh.y_desc(if binary { "suspected" } else { "level" }).draw().map_err(err)?;
+            mesh.y_desc(if binary { "suspected (0/1)" } else { s.unit }).draw().map_err(err)?;
             chart
                 .draw_series(std::iter::once(Rectangle::new(
                     [(self.fault.0, bottom), (self.fault.1, top)],
@@ -184,6 +244,18 @@ impl Figure for Timeline {
             }
             let line = s.samples.iter().map(|(t, l, _)| (*t, if l.is_finite() { l.clamp(bottom, top) } else { top }));
             chart.draw_series(LineSeries::new(line, color(0).stroke_width(2))).map_err(err)?;
+            if capped {
+                // ▲ along each stretch above the cap, at most one per 40 px.
+                let seconds_per_marker = (self.view.1 - self.view.0) * 40.0 / 1100.0;
+                let mut last_marker = f64::MIN;
+                for (t, l, _) in &s.samples {
+                    if *l > top && *t - last_marker >= seconds_per_marker {
+                        let at = chart.backend_coord(&(*t, top));
+                        root.draw(&up_marker(color(0))((at.0, at.1 + 8))).map_err(err)?;
+                        last_marker = *t;
+                    }
+                }
+            }
             chart
                 .draw_series(std::iter::once(PathElement::new(
                     vec![(self.view.0, s.threshold), (self.view.1, s.threshold)],
@@ -203,22 +275,23 @@ impl Figure for Timeline {
     }
 }
 
-/// Draws `charts/timeline-N.{png,svg}` for every sampled fault.
-pub fn draw(dir: &Path, out: &Path) -> Result<Vec<Drawn>, ChartError> {
-    load(dir)?
+/// A filled triangle pointing up, centred on the point: the level is above the axis.
+fn up_marker(c: RGBColor) -> impl Fn((i32, i32)) -> Polygon<(i32, i32)> {
+    move |(x, y)| Polygon::new(vec![(x - 6, y + 5), (x + 6, y + 5), (x, y - 6)], c.filled())
+}
+
+/// Prepares `charts/timeline-N.{png,svg}` for every sampled fault.
+pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
+    Ok(load(dir)?
         .into_iter()
         .map(|(id, t)| {
-            let name = format!("timeline-{id}");
-            let (png, svg) = save(&t, out, &name)?;
-            Ok(Drawn {
-                name,
-                title: t.title.clone(),
-                caption: "Each panel is one detector: its suspicion level as the fault unfolds (grey), the \
-                          threshold (red), when it suspected (orange) and the heartbeats that arrived (ticks)."
-                    .into(),
-                png,
-                svg,
-            })
+            let caption = format!(
+                "Each panel is one detector: its suspicion level in its own unit as the fault (grey) unfolds, the \
+                 threshold (red), when it suspected (orange; darker where that was during the fault) and the \
+                 heartbeats that arrived (ticks). A level above {CAP}× its threshold is drawn at the top of its \
+                 panel with ▲ markers."
+            );
+            Prepared::new(format!("timeline-{id}"), t.title.clone(), caption, t)
         })
-        .collect()
+        .collect())
 }

@@ -14,9 +14,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
-    ChartError, Drawn, FONT_FAMILY, Figure, color, draw_legend, err, legend_line, save, seconds_label, summary,
-};
+use super::{ChartError, FONT_FAMILY, Figure, Prepared, color, err, seconds_label, summary};
 use crate::analysis::qos::DetectionBasis;
 
 const CHART: &str = "trade-off chart";
@@ -113,25 +111,117 @@ pub fn load(dir: &Path) -> Result<Tradeoff, ChartError> {
     Ok(Tradeoff { title: format!("Detection time vs mistakes: {}", s.experiment), families, basis: basis.to_string() })
 }
 
+/// The chart's size; the legend below the plot grows by rows as the families need.
+const WIDTH: u32 = 1200;
+const PLOT_HEIGHT: u32 = 700;
+const LEGEND_FONT: f64 = 15.0;
+const LABEL_FONT: f64 = 14.0;
+const LEGEND_ROW: i32 = 24;
+/// The legend's left edge and its entries' swatch width.
+const LEGEND_LEFT: i32 = 20;
+const SWATCH: i32 = 34;
+
+/// A log axis's range, widened to whole decades around the data (`min`, `max` > 0), so
+/// that at least two powers of ten, each labelled, are on the axis at any range.
+fn decades(min: f64, max: f64) -> (f64, f64) {
+    let lo = 10f64.powf(min.log10().floor());
+    let hi = 10f64.powf(max.log10().ceil());
+    if hi / lo < 10.0 - 1e-9 { (lo, lo * 10.0) } else { (lo, hi) }
+}
+
+/// A pixel rectangle: left, top, right, bottom.
+type Rect = (i32, i32, i32, i32);
+
+fn overlaps(a: Rect, b: Rect) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// Where a point's label goes: the first of the positions around the point (right, left,
+/// above, below, the diagonals, then the same further out with a leader line) that stays in
+/// `area` and clears every box in `taken` (other labels and the markers); `None` when none
+/// does, and the label is left out.
+fn place_label(point: (i32, i32), size: (i32, i32), area: Rect, taken: &[Rect]) -> Option<(Rect, bool)> {
+    let (px, py) = point;
+    let (w, h) = size;
+    for (distance, leader) in [(9, false), (22, true), (38, true)] {
+        let d = distance;
+        let candidates = [
+            (px + d, py - h / 2),
+            (px - d - w, py - h / 2),
+            (px - w / 2, py - d - h),
+            (px - w / 2, py + d),
+            (px + d * 2 / 3, py - d * 2 / 3 - h),
+            (px + d * 2 / 3, py + d * 2 / 3),
+            (px - d * 2 / 3 - w, py - d * 2 / 3 - h),
+            (px - d * 2 / 3 - w, py + d * 2 / 3),
+        ];
+        for (x, y) in candidates {
+            let rect = (x, y, x + w, y + h);
+            let inside = rect.0 >= area.0 && rect.1 >= area.1 && rect.2 <= area.2 && rect.3 <= area.3;
+            if inside && !taken.iter().any(|t| overlaps(*t, rect)) {
+                return Some((rect, leader));
+            }
+        }
+    }
+    None
+}
+
+impl Tradeoff {
+    /// The legend's entries laid out in rows: (family index, x, row).
+    fn legend_rows(&self) -> Vec<(usize, i32, i32)> {
+        let labels: Vec<&str> = self.families.iter().map(|(f, _)| f.as_str()).collect();
+        super::legend_flow(&labels, LEGEND_FONT, SWATCH, WIDTH)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (x, r))| (i, x, r))
+            .collect()
+    }
+
+    fn any_zero(&self) -> bool {
+        self.families.iter().flat_map(|(_, p)| p).any(|p| p.zero)
+    }
+
+    fn legend_height(&self) -> u32 {
+        let rows = self.legend_rows().last().map_or(0, |l| l.2 + 1) + 1 + i32::from(self.any_zero());
+        (rows * LEGEND_ROW + 12) as u32
+    }
+}
+
+/// The marker of a point with no mistakes: a hollow triangle pointing down (the true rate
+/// is below it), centred on the point.
+fn at_most_marker(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x - 7, y - 6), (x + 7, y - 6), (x, y + 7), (x - 7, y - 6)], c.stroke_width(2))
+}
+
 impl Figure for Tradeoff {
     fn size(&self) -> (u32, u32) {
-        (1200, 760)
+        (WIDTH, PLOT_HEIGHT + self.legend_height())
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         root.fill(&WHITE).map_err(err)?;
+        let (plot_area, legend_area) = root.split_vertically(PLOT_HEIGHT);
         let all: Vec<&Point> = self.families.iter().flat_map(|(_, p)| p).collect();
-        // Detection times span orders of magnitude (a tight timeout vs ◇P): log on both axes.
-        let x_max = all.iter().map(|p| p.detection_s).fold(0.0, f64::max) * 1.5 + 1e-6;
-        let x_min =
-            (all.iter().map(|p| p.detection_s).filter(|x| *x > 0.0).fold(f64::MAX, f64::min) / 1.5).min(x_max / 10.0);
+        // Detection times span orders of magnitude (a tight timeout vs ◇P): log on both axes,
+        // each widened to whole decades so that it always has labelled ticks.
+        let positive = |v: &f64| *v > 0.0 && v.is_finite();
+        let xs: Vec<f64> = all.iter().map(|p| p.detection_s).filter(positive).collect();
+        let (x_min, x_max) = if xs.is_empty() {
+            (0.1, 10.0)
+        } else {
+            decades(xs.iter().copied().fold(f64::MAX, f64::min) / 1.3, xs.iter().copied().fold(0.0, f64::max) * 1.3)
+        };
         let shown = |p: &Point| if p.zero { p.ci[1] } else { p.per_day };
-        let y_min = all.iter().flat_map(|p| [shown(p), p.ci[0]]).filter(|v| *v > 0.0).fold(f64::MAX, f64::min) / 2.0;
-        let y_max = all.iter().map(|p| p.ci[1].max(shown(p))).fold(0.0, f64::max) * 2.0;
-        let (y_min, y_max) = if y_min < y_max { (y_min, y_max) } else { (1e-3, 1e3) };
-        let mut chart = ChartBuilder::on(root)
+        let ys: Vec<f64> = all.iter().flat_map(|p| [shown(p), p.ci[0], p.ci[1]]).filter(positive).collect();
+        let (y_min, y_max) = if ys.is_empty() {
+            (1e-3, 1e3)
+        } else {
+            decades(ys.iter().copied().fold(f64::MAX, f64::min) / 1.5, ys.iter().copied().fold(0.0, f64::max) * 1.5)
+        };
+        let mut chart = ChartBuilder::on(&plot_area)
             .caption(&self.title, (FONT_FAMILY, 26))
             .margin(16)
+            .margin_right(40)
             .x_label_area_size(56)
             .y_label_area_size(90)
             .build_cartesian_2d((x_min..x_max).log_scale(), (y_min..y_max).log_scale())
@@ -146,49 +236,105 @@ impl Figure for Tradeoff {
             .axis_desc_style((FONT_FAMILY, 18))
             .draw()
             .map_err(err)?;
-        for (i, (family, points)) in self.families.iter().enumerate() {
+        for (i, (_, points)) in self.families.iter().enumerate() {
             let c = color(i);
             let line: Vec<(f64, f64)> = points.iter().map(|p| (p.detection_s, shown(p))).collect();
-            chart
-                .draw_series(LineSeries::new(line, c.stroke_width(2)))
-                .map_err(err)?
-                .label(family.clone())
-                .legend(legend_line(c));
+            chart.draw_series(LineSeries::new(line, c.stroke_width(2))).map_err(err)?;
             for p in points {
                 let y = shown(p);
                 let lo = p.ci[0].max(y_min);
                 chart
                     .draw_series(std::iter::once(ErrorBar::new_vertical(p.detection_s, lo, y, p.ci[1], c, 8)))
                     .map_err(err)?;
-                let marker: ShapeStyle = if p.zero { c.stroke_width(2) } else { c.filled() };
-                chart.draw_series(std::iter::once(Circle::new((p.detection_s, y), 5, marker))).map_err(err)?;
-                if !p.knob.is_empty() {
-                    let label = EmptyElement::at((p.detection_s, y))
-                        + Text::new(p.knob.clone(), (7, -18), (FONT_FAMILY, 14).into_font());
-                    chart.draw_series(std::iter::once(label)).map_err(err)?;
+                let at = chart.backend_coord(&(p.detection_s, y));
+                if p.zero {
+                    root.draw(&at_most_marker(c)(at)).map_err(err)?;
+                } else {
+                    root.draw(&Circle::new(at, 5, c.filled())).map_err(err)?;
                 }
             }
         }
-        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
+        // Point labels, placed so that none covers another or a marker.
+        let (x_range, y_range) = chart.plotting_area().get_pixel_range();
+        let area = (x_range.start, y_range.start, x_range.end, y_range.end);
+        let points: Vec<(usize, &Point, (i32, i32))> = self
+            .families
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, ps))| ps.iter().map(move |p| (i, p)))
+            .map(|(i, p)| (i, p, chart.backend_coord(&(p.detection_s, shown(p)))))
+            .collect();
+        let mut taken: Vec<Rect> = points.iter().map(|(_, _, (x, y))| (x - 7, y - 7, x + 8, y + 8)).collect();
+        let mut left_out = 0;
+        for (i, p, at) in &points {
+            if p.knob.is_empty() {
+                continue;
+            }
+            let size = super::layout::text_size(&p.knob, LABEL_FONT);
+            match place_label(*at, size, area, &taken) {
+                Some((rect, leader)) => {
+                    if leader {
+                        // The label's nearest point to the marker.
+                        let end = (at.0.clamp(rect.0, rect.2), at.1.clamp(rect.1, rect.3));
+                        root.draw(&PathElement::new(vec![*at, end], color(*i).mix(0.6).stroke_width(1)))
+                            .map_err(err)?;
+                    }
+                    root.draw(&Text::new(p.knob.clone(), (rect.0, rect.1), (FONT_FAMILY, LABEL_FONT).into_font()))
+                        .map_err(err)?;
+                    taken.push(rect);
+                }
+                None => left_out += 1,
+            }
+        }
+        // The legend, below the plot so that it never covers a point.
+        let font = (FONT_FAMILY, LEGEND_FONT).into_font();
+        let row_y = |row: i32| 6 + row * LEGEND_ROW;
+        let mut last_row = 0;
+        for (i, x, row) in self.legend_rows() {
+            let y = row_y(row);
+            legend_area
+                .draw(&PathElement::new(vec![(x, y + 8), (x + 24, y + 8)], color(i).stroke_width(3)))
+                .map_err(err)?;
+            legend_area.draw(&Text::new(self.families[i].0.clone(), (x + SWATCH, y), font.clone())).map_err(err)?;
+            last_row = row;
+        }
+        let mut notes = vec![(
+            false,
+            format!(
+                "● mistakes per day measured, bar: its 95 % interval; labels: the swept setting{}",
+                if left_out > 0 { format!(" ({left_out} left out for lack of room)") } else { String::new() }
+            ),
+        )];
+        if self.any_zero() {
+            notes.push((
+                true,
+                "no mistakes in the run: drawn at the upper end of its 95 % interval (the rate is below it)".into(),
+            ));
+        }
+        for (k, (triangle, note)) in notes.into_iter().enumerate() {
+            let y = row_y(last_row + 1 + k as i32);
+            let x = if triangle {
+                legend_area.draw(&at_most_marker(BLACK)((LEGEND_LEFT + 12, y + 8))).map_err(err)?;
+                LEGEND_LEFT + SWATCH
+            } else {
+                LEGEND_LEFT
+            };
+            legend_area.draw(&Text::new(note, (x, y), font.clone())).map_err(err)?;
+        }
+        Ok(())
     }
 }
 
-/// Draws `charts/tradeoff.{png,svg}`.
-pub fn draw(dir: &Path, out: &Path) -> Result<Drawn, ChartError> {
+/// Prepares `charts/tradeoff.{png,svg}`.
+pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
     let t = load(dir)?;
-    let (png, svg) = save(&t, out, "tradeoff")?;
-    Ok(Drawn {
-        name: "tradeoff".into(),
-        title: t.title.clone(),
-        caption: format!(
-            "Each curve is one detector family across its sweep: further right notices crashes later, higher \
-             makes more false suspicions; bars are 95 % intervals, hollow points had no mistakes and sit at \
-             their upper bound (detection time {}).",
-            t.basis
-        ),
-        png,
-        svg,
-    })
+    let caption = format!(
+        "Each curve is one detector family across its sweep: further right notices crashes later, higher \
+             makes more false suspicions; bars are 95 % intervals, hollow triangles had no mistakes and sit at \
+             the upper end of their interval (detection time {}).",
+        t.basis
+    );
+    Ok(vec![Prepared::new("tradeoff".into(), t.title.clone(), caption, t)])
 }
 
 #[cfg(test)]

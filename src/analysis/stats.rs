@@ -81,7 +81,9 @@ impl HdrCounts {
         self.counts[index - self.first] += 1;
     }
 
-    /// Extends the kept span to include buckets `start..end`, in whole ranges.
+    /// Extends the kept span to include buckets `start..end`, in whole ranges. (It may keep
+    /// more than needed: a wider span only costs memory, so mutants that widen it or skip
+    /// the early return are equivalent.)
     fn cover(&mut self, start: usize, end: usize) {
         let (start, end) = (start & !(RANGE - 1), (end - 1) | (RANGE - 1));
         let (first, last) = if self.counts.is_empty() {
@@ -198,6 +200,21 @@ pub struct Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_stats_add_exactly_and_an_empty_one_summarizes_to_nulls() {
+        let empty = DurationStats::default().summary();
+        assert_eq!((empty.count, empty.mean, empty.p50, empty.max), (0, None, None, None));
+        let (mut a, mut b) = (DurationStats::default(), DurationStats::default());
+        [3u64, 5].iter().for_each(|&v| a.record(v));
+        [7u64, 1, 9].iter().for_each(|&v| b.record(v));
+        a.add(&b);
+        let s = a.summary();
+        assert_eq!((s.count, s.max), (5, Some(9e-9)));
+        assert_eq!(a.mean_s(), Some(25.0 / 5.0 / 1e9));
+        assert_eq!(a.to_histogram().len(), 5);
+        assert_eq!((a.to_histogram().min(), s.p50), (1, Some(5e-9)));
+    }
 
     #[test]
     fn poisson_interval_matches_tables() {

@@ -112,3 +112,47 @@ impl Detector for Bertier {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::DetectorSpec;
+
+    /// Bertier's estimators worked by hand (β = 1, φ = 4, γ = 0.1, η = 100 ms) for
+    /// heartbeats 0–3 arriving 10, 20, 10 and 30 ms after their slots:
+    /// - heartbeat 1 at 120 ms, expected at 110 ms (EA from heartbeat 0): error 10 ms,
+    ///   delay 1 ms, var 1 ms, margin 1 + 4·1 = 5 ms;
+    /// - heartbeat 2 at 210 ms, expected at 215 ms: error −5 − 1 = −6 ms, delay 0.4 ms,
+    ///   var 1 + 0.1·(6 − 1) = 1.5 ms, margin 0.4 + 6 = 6.4 ms;
+    /// - heartbeat 3 at 330 ms, expected at 313.33 ms: error 16.2667 ms, delay 2.0267 ms,
+    ///   var 2.9767 ms, margin ⌈13,933,333.3⌉ ns.
+    /// The freshness point is EA of the next heartbeat plus the margin.
+    #[test]
+    fn the_margin_follows_jacobsons_estimators() {
+        let mut b = Bertier::new(BertierConfig {
+            interval: Nanos::from_millis(100),
+            window: 1000,
+            beta: 1.0,
+            phi: 4.0,
+            gamma: 0.1,
+        });
+        let expected =
+            [(0, 110_000_000), (5_000_000, 220_000_000), (6_400_000, 319_733_334), (13_933_334, 431_433_334)];
+        for (k, (delay_ms, (margin, tau))) in [10u64, 20, 10, 30].into_iter().zip(expected).enumerate() {
+            let at = Nanos(k as u64 * 100_000_000 + delay_ms * 1_000_000);
+            b.heartbeat(&Arrival { at, seq: Some(k as u64), incarnation: Some(0), sent: None }, 1.0);
+            assert_eq!(b.margin_ns(), margin, "after heartbeat {k}");
+            assert_eq!(b.suspect_at(1.0, at), Some(Nanos(tau)), "after heartbeat {k}");
+            assert_eq!((b.level(Nanos(tau - 1)), b.level(Nanos(tau))), (0.0, 1.0));
+        }
+    }
+
+    #[test]
+    fn gamma_must_be_in_the_unit_interval() {
+        assert!(DetectorSpec::parse("bertier:interval=1s,gamma=1").is_ok());
+        for bad in ["0", "1.5", "-0.1"] {
+            let e = DetectorSpec::parse(&format!("bertier:interval=1s,gamma={bad}")).unwrap_err().to_string();
+            assert!(e.contains("gamma") && e.contains("(0, 1]"), "{e}");
+        }
+    }
+}

@@ -35,6 +35,7 @@ impl Chen {
 
     /// The first whole nanosecond with `level >= threshold`, from `now` on.
     pub(crate) fn crossing(estimate: &ExpectedArrival, threshold: f64, now: Nanos) -> Option<Nanos> {
+        // (Only a guess: `refine_crossing` corrects any, so mutants of it change speed.)
         let guess = estimate.expected_plus((threshold * 1e9).round() as i128)?;
         refine_crossing(now, guess.0 as f64, |t| estimate.seconds_since_expected(t) >= threshold)
     }

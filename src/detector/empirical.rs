@@ -51,6 +51,10 @@ impl Empirical {
     /// The smallest j with j/n ≥ threshold, computed with the level's own arithmetic.
     fn rank(&self, threshold: f64) -> Option<usize> {
         let n = self.sorted.len();
+        // The guess, then two walks that each end at the smallest j with j/n ≥ threshold
+        // whatever the guess: mutants of the guess or of the first walk's test are corrected
+        // by the second walk (equivalent); the second walk runs only when the float product
+        // rounds the guess below the rank, which no test reaches.
         let mut j = ((threshold * n as f64).ceil().max(1.0) as usize).min(n + 1);
         while j > 1 && self.fraction(j - 1) >= threshold {
             j -= 1;

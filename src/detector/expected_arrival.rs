@@ -143,6 +143,17 @@ mod tests {
     }
 
     #[test]
+    fn it_knows_the_highest_seq_and_whether_it_has_heard_anything() {
+        let mut ea = ExpectedArrival::new(Nanos(100), 1000);
+        assert!(ea.is_empty() && ea.highest_seq().is_none());
+        for seq in [3, 7, 5] {
+            ea.record(&hb(seq * 100, seq));
+        }
+        // Seq 5 after 7 is stale: not recorded.
+        assert_eq!((ea.highest_seq(), ea.len(), ea.is_empty()), (Some(7), 2, false));
+    }
+
+    #[test]
     fn losses_do_not_shift_the_estimate() {
         // η = 100, delay 7: seq 0, 1, (2, 3 lost), 4 → EA_5 = 507 exactly.
         let mut ea = ExpectedArrival::new(Nanos(100), 1000);

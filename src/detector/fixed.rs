@@ -58,6 +58,9 @@ impl Detector for FixedTimeout {
     fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
         let last = self.last?;
         let (cached_threshold, cached_silence) = self.crossing.get();
+        // (A cache: `> 0` only tells a filled entry from the empty one, whose threshold bits,
+        // +0.0, no valid threshold has; the guess `threshold * 1e9` is refined exactly.
+        // Mutants of either change speed only.)
         let silence = if cached_threshold == threshold.to_bits() && cached_silence > 0 {
             cached_silence
         } else {

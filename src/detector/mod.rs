@@ -107,6 +107,8 @@ pub trait Detector: Send {
     }
 
     /// Whether the state after a heartbeat depends on the threshold (see the trait docs).
+    /// (`true` for a detector whose state does not is only slower: the bank then builds one
+    /// instance per threshold, each computing the same. An equivalent mutant.)
     fn state_depends_on_threshold(&self) -> bool {
         false
     }
@@ -131,6 +133,9 @@ pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) 
         return Some(now);
     }
     let guess = guess.ceil();
+    // Everything from here to the final search only saves calls: a guess that is wrong (or
+    // a walk that goes astray, as mutants of this loop make it) ends in `search_crossing`,
+    // which is exact on its own. Mutants here change speed, never an answer.
     if guess.is_nan() || guess >= u64::MAX as f64 {
         return search_crossing(now, reached);
     }

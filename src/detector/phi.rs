@@ -198,6 +198,10 @@ impl Phi {
         // (two roundings of at most 2^-53 each), more than an ulp below fl(floor²), so the
         // rounded quotient is at most fl(floor²) too: the division is skipped as well. Only
         // near the boundary is the quotient computed and compared as written.
+        // (Both tests only decide whether σ' is the floor; a mutant that loosens the first
+        // or reverses the second computes √variance for a variance within 2^-50 of floor²,
+        // which equals the floor to the last bit or an ulp from it: no crossing moves in any
+        // test, and none could but at the last nanosecond of a crossing.)
         let (numerator, n_squared) = self.history.variance_parts();
         if numerator <= n_squared * self.clearly_below_floor_var || numerator / n_squared <= self.floor_var {
             self.std = self.floor_std;
@@ -249,7 +253,10 @@ impl Phi {
         let reached = |s: u64| self.y(s) >= y_star;
         let guess = self.mean_plus_pause + self.std * y_star;
         // The usual case, checked inline: the analytic crossing (truncated) or the next
-        // nanosecond is exact. Anything else goes through the general refinement.
+        // nanosecond is exact. Anything else goes through the general refinement. (The
+        // guess is within a nanosecond of the crossing below 2^53 ns, so mutants of the
+        // guess or of these two checks change speed, or an answer only for silences beyond
+        // 104 days; `refine_crossing` corrects any other guess.)
         if guess >= 1.0 && guess < i64::MAX as f64 {
             // 1 ≤ g < 2^63 − 1: the same decisions as `reached`, without its saturation.
             let g = guess as i64;
@@ -332,6 +339,35 @@ mod tests {
         assert!((phi_logistic(6.0) - 10.78).abs() < 0.01);
         assert!((phi_exact(6.0) - 9.01).abs() < 0.01);
         assert!((phi_logistic(0.0) - 2f64.log10()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn phi_is_never_negative_zero() {
+        // Far below the mean φ is −log10(1) = −0 before the `+ 0.0`: levels print as 0.
+        for phi in [phi_logistic as fn(f64) -> f64, phi_exact] {
+            let low = phi(-40.0);
+            assert!(low == 0.0 && low.is_sign_positive(), "{low:?}");
+        }
+    }
+
+    #[test]
+    fn y_star_of_an_infinite_threshold_is_where_phi_becomes_infinite() {
+        for phi in [phi_logistic as fn(f64) -> f64, phi_exact] {
+            let y = y_star(phi, f64::INFINITY).expect("φ(64) is +∞");
+            assert!(phi(y).is_infinite() && phi(y.next_down()).is_finite(), "{y}");
+        }
+    }
+
+    #[test]
+    fn intervals_of_two_thirds_of_the_pause_are_warned_about_as_akka_does() {
+        // Pause 3 s: intervals of 2 s or more (and φ below its threshold) are counted.
+        let mut phi = Phi::new(PhiConfig { pause: Nanos::from_secs(3), ..PhiConfig::default() });
+        let mut at = Nanos::ZERO;
+        for gap_ms in [0u64, 1_000, 1_999, 2_000, 2_500, 1_000] {
+            at = at + Nanos::from_millis(gap_ms);
+            phi.heartbeat(&Arrival::at(at), 8.0);
+        }
+        assert_eq!(phi.long_interval_warnings(), 2);
     }
 
     #[test]

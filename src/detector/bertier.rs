@@ -126,6 +126,7 @@ mod tests {
     ///   var 1 + 0.1·(6 − 1) = 1.5 ms, margin 0.4 + 6 = 6.4 ms;
     /// - heartbeat 3 at 330 ms, expected at 313.33 ms: error 16.2667 ms, delay 2.0267 ms,
     ///   var 2.9767 ms, margin ⌈13,933,333.3⌉ ns.
+    ///
     /// The freshness point is EA of the next heartbeat plus the margin.
     #[test]
     fn the_margin_follows_jacobsons_estimators() {

@@ -147,9 +147,10 @@ impl LinkAnalysis {
     /// known). Returns whether the receive policy handed it to the detectors; if it did, it
     /// is counted in `stats`. The caller has taken the link through the monitor's crashes
     /// up to `arrival.at` ([`Self::catch_up`]).
-    #[inline]
+    #[inline(always)]
     pub fn receive(&mut self, arrival: &Arrival, delay: Option<Nanos>, stats: &mut ArrivalStats) -> bool {
-        if let (Some(seq), ReceivePolicy::Dedup | ReceivePolicy::DropStale) = (arrival.seq, self.policy)
+        if self.policy != ReceivePolicy::Raw
+            && let Some(seq) = arrival.seq
             && !self.receive.accept(self.policy, arrival.incarnation.unwrap_or(0), seq)
         {
             return false;

@@ -124,6 +124,7 @@ impl Detector for PhiExp {
     fn suspect_at(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
         let last = self.last?;
         let from = now.max(self.guard_until);
+        // (A guess: `refine_crossing` corrects any, so mutants of it change speed only.)
         let guess = last.0 as f64 + threshold * self.mean / PHI_FACTOR;
         refine_crossing(from, guess, |t| self.level(t) >= threshold)
     }
@@ -161,5 +162,24 @@ mod tests {
         d.heartbeat(&Arrival::at(Nanos(0)), 8.0);
         d.on_local_stall(Nanos::from_secs(1), Nanos::from_secs(5));
         assert_eq!(d.suspect_at(8.0, Nanos(0)), Some(plain));
+    }
+
+    #[test]
+    fn the_guard_needs_a_stall_longer_than_it_and_zero_disables_it() {
+        // Threshold 1 with a 2 s mean: the crossing comes 2·ln 10 = 4.6 s after the
+        // heartbeat, inside the 5 s a guard would hold after any of these stalls.
+        let crossing = |guard: Nanos, stall: (u64, u64)| {
+            let mut d = PhiExp::new(PhiExpConfig { pause_guard: guard, ..PhiExpConfig::default() });
+            d.heartbeat(&Arrival::at(Nanos(0)), 1.0);
+            d.on_local_stall(Nanos::from_millis(stall.0), Nanos::from_millis(stall.1));
+            d.suspect_at(1.0, Nanos(0)).unwrap().as_secs_f64()
+        };
+        let plain = 2.0 * std::f64::consts::LN_10;
+        let five = Nanos::from_secs(5);
+        // Cassandra guards only after a pause longer than the limit (`diff > MAX_LOCAL_PAUSE`).
+        assert!((crossing(five, (1_000, 5_000)) - plain).abs() < 1e-6, "a 4 s stall");
+        assert!((crossing(five, (500, 5_500)) - plain).abs() < 1e-6, "a stall of exactly 5 s");
+        assert_eq!(crossing(five, (500, 5_501)), 10.501, "longer: held 5 s after it");
+        assert!((crossing(Nanos::ZERO, (1_000, 11_000)) - plain).abs() < 1e-6, "no guard");
     }
 }

@@ -131,6 +131,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn it_keeps_at_most_its_capacity() {
+        let mut w = Window::new(3);
+        assert!(w.is_empty() && w.capacity() == 3);
+        for v in 1..=5 {
+            w.push(v);
+        }
+        assert_eq!((w.len(), w.is_empty(), w.capacity()), (3, false, 3));
+        assert_eq!(w.mean(), 4.0, "the last three: 3, 4, 5");
+    }
+
+    #[test]
     fn identical_large_samples_have_zero_variance() {
         // 200 ms in ns: the float form sum_sq/n - mean² is not reliably 0 here.
         let mut w = Window::new(1000);

@@ -361,6 +361,17 @@ mod tests {
     }
 
     #[test]
+    fn what_runs_past_the_end_is_cut_at_the_end() {
+        // b suspects a from 99 s until after the run's end at 100 s; a is paused from 99.5 s
+        // on, past the end: split brain [99, 99.5), downing [99, 100).
+        let paused = vec![vec![(ms(99_500), ms(200_000))], vec![], vec![]];
+        let (downing, f) = run(&[((1, 0), (99_000, 150_000))], &paused, false);
+        assert!((f[0].split_brain_s - 0.5).abs() < 1e-12 && f[0].split_brain_episodes == 1, "{f:?}");
+        assert!((downing.wrongful_downing_s - 1.0).abs() < 1e-12);
+        assert!((f[0].split_brain_fraction - 0.5 / 100.0).abs() < 1e-15);
+    }
+
+    #[test]
     fn split_brain_is_zero_when_no_running_node_is_suspected() {
         let (downing, f) = run(&[], &[vec![(ms(1_000), ms(2_000))], vec![], vec![]], false);
         assert!(f.iter().all(|f| f.split_brain_s == 0.0 && f.split_brain_episodes == 0));

@@ -47,7 +47,9 @@ enum Command {
         /// Where the results directories are, named after the experiments.
         #[arg(long, default_value = "results")]
         results: PathBuf,
-        /// The page [default: RESULTS/index.html]; replaced only if fdlab wrote it.
+        /// The page [default: RESULTS/index.html]; replaced only if fdlab wrote it. Its links
+        /// are relative to RESULTS, so a page written elsewhere links correctly only when
+        /// moved there.
         #[arg(long)]
         out: Option<PathBuf>,
     },

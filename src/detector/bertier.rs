@@ -149,6 +149,30 @@ mod tests {
     }
 
     #[test]
+    fn a_new_incarnation_teaches_nothing_until_its_second_heartbeat() {
+        let mut b = Bertier::new(BertierConfig {
+            interval: Nanos::from_millis(100),
+            window: 1000,
+            beta: 1.0,
+            phi: 4.0,
+            gamma: 0.1,
+        });
+        let hb = |at_ms: u64, seq: u64, incarnation: u64| Arrival {
+            at: Nanos::from_millis(at_ms),
+            seq: Some(seq),
+            incarnation: Some(incarnation),
+            sent: None,
+        };
+        b.heartbeat(&hb(10, 0, 0), 1.0);
+        b.heartbeat(&hb(120, 1, 0), 1.0);
+        assert_eq!(b.margin_ns(), 5_000_000);
+        // A restart: its first heartbeat, 5 s late by the old estimate, resets the window and
+        // is no error sample; the margin stays.
+        b.heartbeat(&hb(5_000, 0, 1), 1.0);
+        assert_eq!(b.margin_ns(), 5_000_000);
+    }
+
+    #[test]
     fn gamma_must_be_in_the_unit_interval() {
         assert!(DetectorSpec::parse("bertier:interval=1s,gamma=1").is_ok());
         for bad in ["0", "1.5", "-0.1"] {

@@ -76,7 +76,8 @@ impl Default for PhiConfig {
 /// e = exp(−y·(1.5976 + 0.070566·y²)); φ = −log10(e/(1+e)) if y > 0, else −log10(1 − 1/(1+e)).
 pub fn phi_logistic(y: f64) -> f64 {
     let e = (-y * (1.5976 + 0.070566 * y * y)).exp();
-    // `+ 0.0` turns the −0 of −log10(1) into 0.
+    // `+ 0.0` turns the −0 of −log10(1) into 0. (At y = 0 both branches give log10 2, so
+    // `y >= 0.0` would be an equivalent mutant.)
     let phi = if y > 0.0 { -(e / (1.0 + e)).log10() } else { -(1.0 - 1.0 / (1.0 + e)).log10() };
     phi + 0.0
 }

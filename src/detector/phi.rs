@@ -95,6 +95,7 @@ pub fn y_star(phi: fn(f64) -> f64, threshold: f64) -> Option<f64> {
     // Maps a double to an integer with the same order, and back.
     fn key(x: f64) -> u64 {
         let b = x.to_bits();
+        // (For a sign bit of 0, `|` and `^` agree: an equivalent mutant.)
         if b >> 63 == 0 { b | (1 << 63) } else { !b }
     }
     fn unkey(k: u64) -> f64 {
@@ -340,6 +341,33 @@ mod tests {
         assert!((phi_logistic(6.0) - 10.78).abs() < 0.01);
         assert!((phi_exact(6.0) - 9.01).abs() < 0.01);
         assert!((phi_logistic(0.0) - 2f64.log10()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn crossings_off_the_fast_path_agree_with_the_level() {
+        // A threshold reached at once (the analytic crossing is below 1 ns: the refinement
+        // answers) and a pause beyond 2^53 ns (the guess is no longer within a nanosecond):
+        // `suspect_at` equals the exact search on `level`.
+        let cases = [
+            (
+                PhiConfig {
+                    min_std: Nanos::from_secs(1),
+                    pause: Nanos::ZERO,
+                    first: Nanos::from_millis(100),
+                    ..PhiConfig::default()
+                },
+                0.01,
+            ),
+            (PhiConfig { pause: Nanos::from_secs(200 * 86_400), ..PhiConfig::default() }, 8.0),
+        ];
+        for (config, threshold) in cases {
+            let mut phi = Phi::new(config.clone());
+            let at = Nanos::from_secs(7);
+            phi.heartbeat(&Arrival::at(at), threshold);
+            let exact = crate::detector::search_crossing(at, |t| phi.level(t) >= threshold);
+            assert!(exact.is_some());
+            assert_eq!(phi.suspect_at(threshold, at), exact, "{config:?}");
+        }
     }
 
     #[test]

@@ -371,6 +371,20 @@ mod tests {
     }
 
     #[test]
+    fn a_heartbeat_at_the_crossing_itself_is_not_recorded() {
+        // Akka records an interval only while φ < threshold: a heartbeat arriving at the
+        // first nanosecond with φ ≥ threshold is not recorded; one a nanosecond earlier is.
+        let recorded = |early: u64| {
+            let mut phi = Phi::new(PhiConfig::default());
+            phi.heartbeat(&Arrival::at(Nanos::ZERO), 8.0);
+            let crossing = phi.suspect_at(8.0, Nanos::ZERO).unwrap();
+            phi.heartbeat(&Arrival::at(Nanos(crossing.0 - early)), 8.0);
+            phi.history().count()
+        };
+        assert_eq!((recorded(1), recorded(0)), (3, 2));
+    }
+
+    #[test]
     fn phi_is_never_negative_zero() {
         // Far below the mean φ is −log10(1) = −0 before the `+ 0.0`: levels print as 0.
         for phi in [phi_logistic as fn(f64) -> f64, phi_exact] {

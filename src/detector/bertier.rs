@@ -118,6 +118,11 @@ mod tests {
     use super::*;
     use crate::detector::DetectorSpec;
 
+    /// The paper's parameters (β = 1, φ = 4, γ = 0.1) for 100 ms heartbeats.
+    fn paper() -> Bertier {
+        Bertier::new(BertierConfig { interval: Nanos::from_millis(100), window: 1000, beta: 1.0, phi: 4.0, gamma: 0.1 })
+    }
+
     /// Bertier's estimators worked by hand (β = 1, φ = 4, γ = 0.1, η = 100 ms) for
     /// heartbeats 0–3 arriving 10, 20, 10 and 30 ms after their slots:
     /// - heartbeat 1 at 120 ms, expected at 110 ms (EA from heartbeat 0): error 10 ms,
@@ -130,13 +135,7 @@ mod tests {
     /// The freshness point is EA of the next heartbeat plus the margin.
     #[test]
     fn the_margin_follows_jacobsons_estimators() {
-        let mut b = Bertier::new(BertierConfig {
-            interval: Nanos::from_millis(100),
-            window: 1000,
-            beta: 1.0,
-            phi: 4.0,
-            gamma: 0.1,
-        });
+        let mut b = paper();
         let expected =
             [(0, 110_000_000), (5_000_000, 220_000_000), (6_400_000, 319_733_334), (13_933_334, 431_433_334)];
         for (k, (delay_ms, (margin, tau))) in [10u64, 20, 10, 30].into_iter().zip(expected).enumerate() {
@@ -150,13 +149,7 @@ mod tests {
 
     #[test]
     fn a_new_incarnation_teaches_nothing_until_its_second_heartbeat() {
-        let mut b = Bertier::new(BertierConfig {
-            interval: Nanos::from_millis(100),
-            window: 1000,
-            beta: 1.0,
-            phi: 4.0,
-            gamma: 0.1,
-        });
+        let mut b = paper();
         let hb = |at_ms: u64, seq: u64, incarnation: u64| Arrival {
             at: Nanos::from_millis(at_ms),
             seq: Some(seq),

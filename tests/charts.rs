@@ -1,6 +1,8 @@
 //! Charts and report.html, drawn from the files a run writes.
 
 use std::path::Path;
+
+mod common;
 use std::process::Command;
 
 use fdlab::experiment::{Experiment, QUICKSTART};
@@ -210,13 +212,7 @@ fn decode_base64(text: &str) -> Vec<u8> {
 /// overlap and no text leaves the image, measured from the layout (the font's extents).
 #[test]
 fn no_text_overlaps_or_leaves_the_image_in_any_committed_chart() {
-    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-    let mut dirs: Vec<_> = std::fs::read_dir(&results)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|d| d.join("summary.json").is_file())
-        .collect();
-    dirs.sort();
+    let dirs = common::committed_results();
     let names: Vec<String> = dirs.iter().map(|d| d.file_name().unwrap().to_string_lossy().into_owned()).collect();
     for expected in ["quickstart", "sweep", "cluster", "gc-pause", "bursty-loss", "crash-recovery"] {
         assert!(names.iter().any(|n| n == expected), "results/{expected} is missing: {names:?}");

@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 use fdlab::analysis::output::FaultView;
 use fdlab::experiment::{Experiment, QUICKSTART};
 use fdlab::report::charts::timeline::faults;
@@ -28,14 +30,7 @@ fn assert_round_trip(text: &[u8], what: &str) -> SummaryFile {
 }
 
 fn committed() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|d| d.join("summary.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs
+    common::committed_results()
 }
 
 #[test]

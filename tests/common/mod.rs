@@ -54,3 +54,15 @@ pub fn simulate_with(e: &ValidExperiment, options: RunOptions) -> RunOutput {
 pub fn simulate(e: &ValidExperiment) -> RunOutput {
     simulate_with(e, RunOptions::default())
 }
+
+/// The committed results directories (those with a `summary.json`), by name.
+pub fn committed_results() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| d.join("summary.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}

@@ -66,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         crashes: vec![],
         monitor_crashes: vec![],
         end: None,
+        ..ReplayConfig::default()
     };
     println!("Replayed trace:");
     print!("{}", replay(&config, None)?.summary.table());

@@ -45,6 +45,9 @@
 //!   ([`experiment::ValidExperiment`]) and its size estimate.
 //! - [`sim`]: the deterministic simulator (virtual time, one thread per monitor).
 //! - [`replay`]: the replay engine (a trace through any detectors).
+//! - `live` (Unix): the live engine: `fdlab node` processes sending real UDP heartbeats
+//!   through a fault-injecting relay, crashed and paused with real signals; its traces go
+//!   through the replay engine's analysis.
 //! - [`report`]: `summary.json`, the readable table, `.hgrm` percentile files, charts
 //!   (`report::charts`, one file per chart, drawn from the results files) and `report.html`;
 //!   the one results-directory writer (manifest, staging, cleanup after signals).
@@ -57,6 +60,8 @@ pub mod analysis;
 pub mod detector;
 pub mod experiment;
 pub mod fault;
+#[cfg(unix)]
+pub mod live;
 pub mod replay;
 pub mod report;
 pub mod sim;

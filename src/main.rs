@@ -39,6 +39,14 @@ enum Command {
         /// A results directory written by `run` (or `replay`).
         dir: PathBuf,
     },
+    /// Run an experiment live: one real process per node on 127.0.0.1, real UDP heartbeats
+    /// through a fault-injecting relay, crashes as SIGKILL, pauses as SIGSTOP/SIGCONT.
+    #[cfg(unix)]
+    Live(LiveArgs),
+    /// One live node: send heartbeats over UDP to peers, watch theirs with detectors, and
+    /// write the arrival trace and suspicion transitions as it goes (across machines too).
+    #[cfg(unix)]
+    Node(Box<NodeArgs>),
     /// Write results/index.html: every experiment's question and answer, linked to its report.
     Index {
         /// The experiment files (`*.toml`; subdirectories are not part of the suite).
@@ -77,6 +85,12 @@ struct ReplayArgs {
     /// without a `monitor` column names its one monitor as empty: `@90s..2m`.
     #[arg(long = "monitor-crash", value_name = "MONITOR@TIME|MONITOR@FROM..TO")]
     monitor_crashes: Vec<CrashDecl>,
+    /// Declare that NODE was paused (alive but stalled: a GC pause, SIGSTOP) from FROM to
+    /// TO, `b@90s..92s`; repeat for more. A paused target's mistakes are attributed to the
+    /// pause; a paused monitor's checks that fell due in the pause fire at its end, before
+    /// the heartbeats it buffered (as the simulator's default `resume_order`).
+    #[arg(long = "pause", value_name = "NODE@FROM..TO", value_parser = parse_pause)]
+    pauses: Vec<CrashDecl>,
     /// Where the run ends [default: the last arrival], e.g. the duration of the simulation
     /// that wrote the trace.
     #[arg(long, value_name = "TIME")]
@@ -94,6 +108,112 @@ struct ReplayArgs {
     /// Write --every's levels even when they are estimated above 2 GB.
     #[arg(long, requires = "every")]
     allow_large: bool,
+}
+
+#[cfg(unix)]
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// Experiment file (TOML). Fields live mode cannot honour are refused by name.
+    experiment: PathBuf,
+    /// Override the experiment's seed (it seeds the relay's link models and random faults).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Results directory [default: results/<experiment name>-live].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// A file whose bytes are a shared key: heartbeats then carry an HMAC-SHA256 tag, and
+    /// forged or replayed ones are rejected.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Do not draw charts and report.html.
+    #[arg(long)]
+    no_charts: bool,
+}
+
+#[cfg(unix)]
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// This node's id (its name in traces; the wire carries a 32-bit hash of it).
+    #[arg(long)]
+    id: String,
+    /// The UDP address to bind, e.g. `0.0.0.0:7000` (`127.0.0.1:0`: any free port). The bound
+    /// address is printed on stdout as `listening ADDR`.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// A peer that receives this node's heartbeats: `ID=ADDR`; repeat for more.
+    #[arg(long = "peer", value_name = "ID=ADDR", value_parser = parse_peer)]
+    peers: Vec<(String, std::net::SocketAddr)>,
+    /// A peer whose heartbeats this node watches [default: every --peer]; repeat for more.
+    #[arg(long = "monitor", value_name = "ID")]
+    monitor: Vec<String>,
+    /// Heartbeat interval.
+    #[arg(long, default_value = "100ms")]
+    interval: Nanos,
+    /// Uniform random delay added to each send, below the interval.
+    #[arg(long, default_value = "0")]
+    jitter: Nanos,
+    /// After the process was stopped past its slots: `skip` them, or `send-now` (one at once).
+    #[arg(long, default_value = "skip", value_parser = ["skip", "send-now"])]
+    after_pause: String,
+    /// A detector spec, as for `replay`; repeat for more. Sequence-aware ones get this node's
+    /// --interval as the peers' interval unless the spec gives one.
+    #[arg(long = "detector", short = 'd', required = true, value_name = "SPEC")]
+    detectors: Vec<DetectorSpec>,
+    /// Receive policy: `raw`, `dedup` or `drop-stale`.
+    #[arg(long = "receive", default_value = "raw", value_parser = ["raw", "dedup", "drop-stale"])]
+    receive: String,
+    /// Cluster id: heartbeats of other clusters are rejected.
+    #[arg(long, default_value_t = 0)]
+    cluster: u64,
+    /// A file whose bytes are the shared key (HMAC-SHA256); also FDLAB_KEY (hex) in the
+    /// environment.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// This process's incarnation [default: ms since the Unix epoch, which grows across
+    /// restarts].
+    #[arg(long)]
+    incarnation: Option<u64>,
+    /// The seq of the first heartbeat.
+    #[arg(long, default_value_t = 0)]
+    seq_start: u64,
+    /// CLOCK_MONOTONIC ns of time 0 [default: now]: nodes on one machine given one epoch
+    /// share a time line, and one-way delays are exact.
+    #[arg(long)]
+    epoch_ns: Option<u64>,
+    /// Stop after this long from the epoch [default: at SIGTERM or Ctrl-C].
+    #[arg(long)]
+    duration: Option<Nanos>,
+    /// Directory for trace.csv, transitions.csv and timing-<incarnation>.json (new files;
+    /// existing ones are refused unless --append).
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the files in --out (a restarted node).
+    #[arg(long)]
+    append: bool,
+    /// Seed of the send jitter.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Die with the process that started this one (the orchestrator of `fdlab live`).
+    #[arg(long)]
+    die_with_parent: bool,
+}
+
+#[cfg(unix)]
+fn parse_peer(s: &str) -> Result<(String, std::net::SocketAddr), String> {
+    let (id, addr) = s.split_once('=').ok_or_else(|| format!("`{s}` is not ID=ADDR, e.g. `b=10.0.0.2:7000`"))?;
+    let addr = addr.parse().map_err(|e| format!("`{s}`: {e}"))?;
+    if id.is_empty() {
+        return Err(format!("`{s}`: the id is empty"));
+    }
+    Ok((id.to_string(), addr))
+}
+
+fn parse_pause(s: &str) -> Result<CrashDecl, String> {
+    let d: CrashDecl = s.parse()?;
+    if d.to.is_none() {
+        return Err(format!("`{s}`: a pause ends: NODE@FROM..TO, e.g. `b@90s..92s`"));
+    }
+    Ok(d)
 }
 
 #[derive(clap::Args)]
@@ -123,6 +243,16 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(unix)]
+    if let Command::Node(args) = cli.command {
+        return match node_command(*args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {}", message(&e));
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(e) = remove_staging_on_signals() {
         eprintln!("error: installing the signal handler: {e}");
         return ExitCode::FAILURE;
@@ -148,6 +278,8 @@ fn remove_staging_on_signals() -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new().name("signals".into()).spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            // Live nodes first: no process is left behind.
+            fdlab::live::kill_all();
             fdlab::report::staging::remove_all_and_exit(128 + signal);
         }
     })?;
@@ -194,6 +326,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate { files } => validate_command(&files),
         Command::Plot { dir } => plot_command(&dir),
         Command::Detectors => print_stdout(&fdlab::detector::catalog::describe_kinds()),
+        #[cfg(unix)]
+        Command::Live(args) => live_command(args),
+        #[cfg(unix)]
+        Command::Node(_) => unreachable!("handled in main"),
         Command::Index { experiments, results, out } => {
             let out = out.unwrap_or_else(|| results.join("index.html"));
             let n = fdlab::report::index::write_index(&experiments, &results, &out)?;
@@ -260,6 +396,124 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     if !args.no_charts {
         plot_command(&out)?;
     }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn read_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let key = std::fs::read(path).with_context(|| format!("--key-file {}", path.display()))?;
+    anyhow::ensure!(!key.is_empty(), "--key-file {}: the file is empty", path.display());
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn live_command(args: LiveArgs) -> anyhow::Result<()> {
+    let mut experiment = Experiment::load(&args.experiment)?;
+    if let Some(seed) = args.seed {
+        let mut e = experiment.into_inner();
+        e.seed = seed;
+        experiment = e.check(&args.experiment)?;
+    }
+    let base_dir = args.experiment.parent().map(PathBuf::from).unwrap_or_default();
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(format!("{}-live", experiment.name)));
+    let opts = fdlab::live::LiveOptions {
+        key: args.key_file.as_deref().map(read_key).transpose()?,
+        ..fdlab::live::LiveOptions::default()
+    };
+    eprintln!(
+        "running {} live for {} ({} nodes; Ctrl-C stops it and removes what it wrote)",
+        experiment.name,
+        experiment.duration,
+        experiment.nodes.len()
+    );
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let summary =
+        fdlab::report::live_dir::live_to_dir(&experiment, &args.experiment, &base_dir, &out, &opts, &never)?;
+    eprintln!("wrote {}", out.display());
+    print_stdout(&summary.table())?;
+    if let Some(live) = &summary.live {
+        let show = |name: &str, l: &Option<fdlab::analysis::results::LatenessSummary>| match l {
+            Some(l) => eprintln!(
+                "{name} lateness: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} events)",
+                l.p50_us, l.p99_us, l.max_us, l.count
+            ),
+            None => eprintln!("{name} lateness: no events"),
+        };
+        show("send", &live.send_lateness);
+        show("check", &live.check_lateness);
+        show("relay", &live.relay_lateness);
+    }
+    if !args.no_charts {
+        plot_command(&out)?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn node_command(args: NodeArgs) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT, signal_hook::consts::SIGHUP] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing the signal handler")?;
+    }
+    if args.die_with_parent {
+        let parent = nix::unistd::getppid();
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).context("--die-with-parent")?;
+        // The parent may have died before the line above: then no signal would come.
+        anyhow::ensure!(nix::unistd::getppid() == parent, "--die-with-parent: the parent has already exited");
+    }
+    let key = match (&args.key_file, std::env::var("FDLAB_KEY")) {
+        (Some(path), _) => Some(read_key(path)?),
+        (None, Ok(hex)) => Some(
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .filter(|k| !k.is_empty())
+                .context("FDLAB_KEY: not a key in hex")?,
+        ),
+        (None, Err(_)) => None,
+    };
+    let incarnation = args.incarnation.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    });
+    let mut detectors = args.detectors;
+    for d in &mut detectors {
+        d.fill("interval", &args.interval.to_string()).context("--detector")?;
+    }
+    let policy = match args.receive.as_str() {
+        "dedup" => fdlab::experiment::ReceivePolicy::Dedup,
+        "drop-stale" => fdlab::experiment::ReceivePolicy::DropStale,
+        _ => fdlab::experiment::ReceivePolicy::Raw,
+    };
+    let opts = fdlab::live::node::NodeOptions {
+        id: args.id,
+        listen: args.listen,
+        peers: args.peers,
+        monitor: args.monitor,
+        interval: args.interval,
+        jitter: args.jitter,
+        after_pause: if args.after_pause == "send-now" {
+            fdlab::experiment::AfterPause::SendNow
+        } else {
+            fdlab::experiment::AfterPause::Skip
+        },
+        detectors,
+        policy,
+        cluster: args.cluster,
+        key,
+        incarnation,
+        seq_start: args.seq_start,
+        epoch_ns: args.epoch_ns,
+        duration: args.duration,
+        out: args.out,
+        append: args.append,
+        seed: args.seed,
+    };
+    anyhow::ensure!(opts.interval > Nanos::ZERO, "--interval: must be greater than zero");
+    anyhow::ensure!(opts.jitter < opts.interval, "--jitter: must be shorter than --interval");
+    fdlab::live::node::run_node(opts, stop)?;
     Ok(())
 }
 
@@ -346,6 +600,8 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
         crashes: args.crashes,
         monitor_crashes: args.monitor_crashes,
         end: args.end,
+        pauses: args.pauses,
+        ..ReplayConfig::default()
     };
     let summary = replay_to_dir(&config, &out, levels.as_ref())?;
     for w in &summary.trace_warnings {

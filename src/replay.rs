@@ -150,6 +150,29 @@ pub struct ReplayConfig {
     pub monitor_crashes: Vec<CrashDecl>,
     /// Where the run ends (default: the last arrival), e.g. a simulation's duration.
     pub end: Option<Nanos>,
+    /// Declared pauses (`--pause NODE@FROM..TO`): the node was alive but stalled. Not down
+    /// time: mistakes in them are attributed to the pause of the target or of the monitor.
+    pub pauses: Vec<CrashDecl>,
+    /// Links cut (`from` → `to`, in `[at, until)`): mistakes in them are attributed to the
+    /// partition.
+    pub cuts: Vec<CutDecl>,
+}
+
+/// A declared cut of the link from `from` to `to` over `[at, until)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CutDecl {
+    pub from: String,
+    pub to: String,
+    pub at: Nanos,
+    pub until: Nanos,
+}
+
+/// The declared windows of one name (a pause's node), sorted.
+fn windows_of(decls: &[CrashDecl], node: &str) -> Vec<(Nanos, Nanos)> {
+    let mut w: Vec<(Nanos, Nanos)> =
+        decls.iter().filter(|d| d.node == node).map(|d| (d.from, d.to.unwrap_or(Nanos::MAX))).collect();
+    w.sort();
+    w
 }
 
 /// Sampled levels for charts, every `every` from 0 to the run's end, in the one schema of
@@ -169,6 +192,21 @@ struct Link {
     analysis: LinkAnalysis,
     /// The incarnation of the last row with a `seq`, and the highest `seq` seen in it.
     highest_seq: Option<(Option<u64>, u64)>,
+    /// The monitor's declared pauses, and how many of them it has resumed from.
+    monitor_pauses: Vec<(Nanos, Nanos)>,
+    resumed: usize,
+}
+
+impl Link {
+    /// Resumes the monitor from every declared pause that ended at or before `t` (`until`
+    /// holds for `t`): checks that fell due in a pause fire at its end, before the datagrams
+    /// buffered meanwhile, as in the simulator's default `resume_order`.
+    fn resume_until(&mut self, until: impl Fn(Nanos) -> bool) {
+        while let Some(&(from, to)) = self.monitor_pauses.get(self.resumed).filter(|p| until(p.1)) {
+            self.analysis.on_resume(from, to, true);
+            self.resumed += 1;
+        }
+    }
 }
 
 impl Link {
@@ -265,8 +303,22 @@ pub fn replay_from<R: std::io::Read>(
             let i = *index.entry((row.monitor, row.target)).or_insert_with(|| {
                 let truth = target_down.get(reader.name(row.target)).cloned().unwrap_or_default();
                 let down = monitor_down.get(reader.name(row.monitor)).map_or(&[][..], |t| t.down_windows());
-                let facts =
-                    LinkFacts { target_down: truth.clone(), monitor_down: down.to_vec(), ..LinkFacts::default() };
+                let (monitor, target) = (reader.name(row.monitor), reader.name(row.target));
+                let mut cuts: Vec<(Nanos, Nanos)> = config
+                    .cuts
+                    .iter()
+                    .filter(|c| c.from == target && c.to == monitor)
+                    .map(|c| (c.at, c.until))
+                    .collect();
+                cuts.sort();
+                let monitor_pauses = windows_of(&config.pauses, monitor);
+                let facts = LinkFacts {
+                    target_down: truth.clone(),
+                    monitor_down: down.to_vec(),
+                    target_pauses: windows_of(&config.pauses, target),
+                    monitor_pauses: monitor_pauses.clone(),
+                    cuts,
+                };
                 links.push(Link {
                     monitor: row.monitor,
                     target: row.target,
@@ -274,6 +326,8 @@ pub fn replay_from<R: std::io::Read>(
                     analysis: LinkAnalysis::new(&config.detectors, facts, ReceivePolicy::Raw),
                     truth,
                     highest_seq: None,
+                    monitor_pauses,
+                    resumed: 0,
                 });
                 links.len() - 1
             });
@@ -309,6 +363,7 @@ pub fn replay_from<R: std::io::Read>(
             continue;
         }
         let delay = row.arrival.sent.filter(|&sent| sent <= t).map(|sent| t - sent);
+        link.resume_until(|to| to <= t);
         link.analysis.receive(&row.arrival, delay, &mut stats);
     }
     let last = end.ok_or(ReplayError::Empty { path: path.clone() })?;
@@ -368,9 +423,10 @@ pub fn replay_from<R: std::io::Read>(
             });
         }
     }
-    // The monitors' crashes before the end.
+    // The monitors' crashes and resumptions before the end.
     for link in &mut links {
         link.analysis.catch_up(|from| from < end);
+        link.resume_until(|to| to <= end);
     }
 
     let mut builder = ResultsBuilder::default();
@@ -471,7 +527,7 @@ mod tests {
             detectors: vec![DetectorSpec::parse("fixed:timeout=300ms").unwrap()],
             crashes: crashes.iter().map(|c| c.parse().unwrap()).collect(),
             monitor_crashes: monitor_crashes.iter().map(|c| c.parse().unwrap()).collect(),
-            end: None,
+            ..ReplayConfig::default()
         };
         replay_from(&mut TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap(), &config, None)
             .map(|o| o.summary)

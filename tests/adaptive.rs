@@ -162,6 +162,7 @@ fn detection_means(detectors: &[&str]) -> Vec<(f64, f64, f64)> {
         crashes: vec![],
         monitor_crashes: vec![],
         end: None,
+        ..ReplayConfig::default()
     };
     let summary = replay_from(&mut reader, &config, None).unwrap().summary;
     summary
@@ -221,6 +222,7 @@ fn sequence_aware_detectors_reject_a_trace_without_seq() {
         crashes: vec![],
         monitor_crashes: vec![],
         end: None,
+        ..ReplayConfig::default()
     };
     let e = replay_from(&mut reader, &config, None).map(|o| o.summary).unwrap_err().to_string();
     assert!(e.contains("noseq.csv") && e.contains("seq") && e.contains("chen"), "{e}");
@@ -232,6 +234,7 @@ fn sequence_aware_detectors_reject_a_trace_without_seq() {
         crashes: vec![],
         monitor_crashes: vec![],
         end: None,
+        ..ReplayConfig::default()
     };
     let e = replay_from(&mut reader, &config, None).map(|o| o.summary).unwrap_err().to_string();
     assert!(e.contains("`interval`"), "{e}");

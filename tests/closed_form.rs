@@ -38,6 +38,7 @@ fn run(trace: &[u8], detectors: &[&str], crashes: Vec<CrashDecl>) -> fdlab::repo
         crashes,
         monitor_crashes: vec![],
         end: None,
+        ..ReplayConfig::default()
     };
     replay_from(&mut reader, &config, None).unwrap().summary
 }

@@ -204,6 +204,7 @@ fn fuzz(seed: u64, count: usize) -> usize {
             crashes,
             monitor_crashes: vec![],
             end: rng.random_bool(0.1).then(|| Nanos(rng.random_range(0..30_000_000_000))),
+            ..ReplayConfig::default()
         };
         let levels = rng.random_bool(0.3).then(|| LevelsOutput {
             // At least 10 ms: levels stay small (about a megabyte at most) unless timestamps are

@@ -412,6 +412,7 @@ fn sim_then_trace_then_replay_gives_the_same_metrics() {
         crashes: vec![CrashDecl::stop("a", Nanos::from_secs(700))],
         monitor_crashes: vec![],
         end: Some(e.duration),
+        ..ReplayConfig::default()
     };
     let replayed = replay_from(&mut reader, &config, None).unwrap().summary;
     assert_eq!(sim.summary.results.len(), replayed.results.len());
@@ -466,6 +467,7 @@ fn sim_then_trace_then_replay_agrees_across_crash_recovery_and_monitor_crashes()
         ],
         monitor_crashes: vec![CrashDecl::down("b", s(250), s(290)), CrashDecl::stop("c", s(700))],
         end: Some(e.duration),
+        ..ReplayConfig::default()
     };
     let replayed = replay_from(&mut TraceReader::new(Path::new("sim.csv"), text.as_slice()).unwrap(), &config, None)
         .unwrap_or_else(|e| panic!("{e}"))
@@ -959,6 +961,7 @@ fn replay_names_a_mistake_after_a_short_crash_recovery_as_the_simulator_does() {
             crashes: vec![crash],
             monitor_crashes: vec![],
             end: None,
+            ..ReplayConfig::default()
         };
         let mut reader = TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap();
         replay_from(&mut reader, &config, None).unwrap().summary

@@ -81,22 +81,36 @@ impl DetectorBank {
     }
 
     /// Delivers one heartbeat to every detector.
+    #[inline]
     pub fn on_arrival(&mut self, arrival: &Arrival) {
+        self.on_arrival_noting(arrival, |_, _| {});
+    }
+
+    /// As [`Self::on_arrival`], telling `note` every transition of every member (by its
+    /// index, in spec order) as it is found: a suspicion whose crossing came before this
+    /// arrival, then what the arrival changed (live nodes log them as they happen).
+    #[inline]
+    pub fn on_arrival_noting(&mut self, arrival: &Arrival, mut note: impl FnMut(usize, Transition)) {
         let t = arrival.at;
         let before = self.last_arrival.unwrap_or(t);
         for (d, &threshold) in self.detectors.iter_mut().zip(&self.detector_threshold) {
             d.heartbeat(arrival, threshold);
         }
-        for m in &mut self.members {
+        for (i, m) in self.members.iter_mut().enumerate() {
             // A crossing before this arrival began a suspicion (the tracker holds the
             // crossing from before the heartbeat, so asking after it is the same); it is
             // reported when it ends (or at finish).
-            if m.tracker.before_arrival(t).is_some() {
+            if let Some(began) = m.tracker.before_arrival(t) {
                 m.silence_from = before;
+                note(i, began);
             }
             let detector = &self.detectors[m.detector];
             let crossing = detector.suspect_at(m.point.threshold, t);
-            match m.tracker.after_arrival(t, crossing) {
+            let transition = m.tracker.after_arrival(t, crossing);
+            if let Some(transition) = transition {
+                note(i, transition);
+            }
+            match transition {
                 Some(Transition::Trust { since, at }) => {
                     let silence_from = m.silence_from;
                     m.qos.on_suspicion(since, Some(at), Nanos::MAX, |s| (self.cause)(silence_from, s));
@@ -137,6 +151,17 @@ impl DetectorBank {
                 m.silence_from = before;
             }
         }
+    }
+
+    /// The configurations, one per member, in spec order.
+    pub fn points(&self) -> impl Iterator<Item = &DetectorPoint> + '_ {
+        self.members.iter().map(|m| &m.point)
+    }
+
+    /// Each member that is not suspecting and will begin to at a known instant if nothing
+    /// more arrives: `(member, instant)` (with periodic checking, the tick that notices it).
+    pub fn pending(&self) -> impl Iterator<Item = (usize, Nanos)> + '_ {
+        self.members.iter().enumerate().filter_map(|(i, m)| Some((i, m.tracker.next_crossing()?)))
     }
 
     /// The suspicion level of each member at `now` (for sampled charts), with whether the

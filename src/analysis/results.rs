@@ -47,6 +47,69 @@ pub struct SummaryFile {
     /// Rows of a replayed trace that are legal but worth knowing about (replays).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace_warnings: Vec<TraceWarning>,
+    /// How good the real timers were and what the orchestrator did (live runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveReport>,
+}
+
+/// A distribution of lateness (how long after its deadline something happened), in µs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatenessSummary {
+    pub count: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    pub max_us: f64,
+}
+
+impl LatenessSummary {
+    /// The summary of a histogram of ns; `None` when it is empty.
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Option<LatenessSummary> {
+        let us = |ns: u64| ns as f64 / 1e3;
+        (!h.is_empty()).then(|| LatenessSummary {
+            count: h.len(),
+            p50_us: us(h.value_at_quantile(0.5)),
+            p99_us: us(h.value_at_quantile(0.99)),
+            p999_us: us(h.value_at_quantile(0.999)),
+            max_us: us(h.max()),
+        })
+    }
+}
+
+/// What a live run adds: the quality of its real timing, the datagrams its nodes rejected
+/// and the orchestrator's record of what it did (the run's ground truth).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveReport {
+    /// How late each heartbeat left after its slot's deadline.
+    pub send_lateness: Option<LatenessSummary>,
+    /// How late each suspicion's timer fired after the exact crossing (not counting
+    /// crossings while the monitor was stopped, `checks_in_pauses`).
+    pub check_lateness: Option<LatenessSummary>,
+    /// Suspicions that fell due while their monitor was stopped: their timers fired at the
+    /// resume.
+    pub checks_in_pauses: u64,
+    /// How late the relay released each datagram after the time its drawn delay gave.
+    pub relay_lateness: Option<LatenessSummary>,
+    /// Datagrams the nodes rejected, by reason (docs/wire.md).
+    pub rejected: BTreeMap<String, u64>,
+    /// Heartbeat slots skipped because the sender was stopped past them.
+    pub skipped_slots: u64,
+    /// Whether heartbeats carried an HMAC-SHA256 tag (the receive policy is then at least
+    /// `dedup`: the replay window drops repeats).
+    pub authenticated: bool,
+    /// The receive policy the nodes applied.
+    pub receive_policy: String,
+    /// Every signal sent and restart made, in order, in ns since the run's epoch.
+    pub actions: Vec<LiveAction>,
+}
+
+/// One thing the orchestrator did: `kill` (SIGKILL, recorded once the kernel reported the
+/// process dead), `restart`, `stop` (SIGSTOP), `continue` (SIGCONT).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveAction {
+    pub node: String,
+    pub action: String,
+    pub at_ns: u64,
 }
 
 /// The engine that produced a results directory.
@@ -110,6 +173,7 @@ impl SummaryFile {
             engine,
             run_end_s: run_end.as_secs_f64(),
             experiment_config: None,
+            live: None,
             results,
             totals: Vec::new(),
             links: Vec::new(),

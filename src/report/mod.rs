@@ -12,6 +12,8 @@ pub mod charts;
 pub mod hgrm;
 pub mod html;
 pub mod index;
+#[cfg(unix)]
+pub mod live_dir;
 pub mod replay_dir;
 pub mod results_dir;
 pub mod staging;

@@ -461,10 +461,13 @@ pub struct TraceWriter<W: std::io::Write> {
     with_monitor: bool,
 }
 
+/// The header of a trace with a `monitor` column, as [`TraceWriter`] writes it.
+pub const HEADER_WITH_MONITOR: &str = "monitor,target,received_ns,seq,sent_ns,incarnation\n";
+
 impl<W: std::io::Write> TraceWriter<W> {
     pub fn new(mut out: W, with_monitor: bool) -> std::io::Result<Self> {
         if with_monitor {
-            writeln!(out, "monitor,target,received_ns,seq,sent_ns,incarnation")?;
+            out.write_all(HEADER_WITH_MONITOR.as_bytes())?;
         } else {
             writeln!(out, "target,received_ns,seq,sent_ns,incarnation")?;
         }

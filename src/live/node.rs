@@ -1,0 +1,493 @@
+//! `fdlab node`: one real process that sends heartbeats over UDP, receives its peers',
+//! runs the configured detectors on them, and writes what it saw as it goes.
+//!
+//! - **Sending**: a thread of its own sends slot k at `epoch + k·η` (+ jitter) on the
+//!   monotonic clock, sleeping until 200 µs before each deadline and spinning the rest
+//!   ([`super::clock::sleep_until`]): absolute deadlines, so no drift accumulates, and
+//!   microseconds of lateness where a tokio timer is a millisecond late. A slot found more
+//!   than half an interval late was missed (the process was stopped): it is skipped, as the
+//!   simulator skips slots in a pause, and with `after_pause = "send-now"` the last missed
+//!   slot is sent at once. Each send's lateness is recorded.
+//! - **Receiving** (tokio, one thread): every datagram is decoded and checked
+//!   ([`super::wire`]); with a key, a replay window per sender rejects old and repeated
+//!   datagrams; then the receive policy. Accepted heartbeats go to the node's
+//!   [`DetectorBank`] per monitored peer and into `trace.csv` (the CSV `fdlab replay` reads,
+//!   in the node's time line: ns since the epoch).
+//! - **Suspicions**: after each heartbeat each configuration knows its exact crossing
+//!   (`suspect_at`); a timer wakes at the earliest one and logs it. `transitions.csv` holds
+//!   each suspicion with its exact start (`at_ns`) and the instant the node's timer fired
+//!   (`fired_ns`, empty when the next heartbeat arrived first): their difference is the
+//!   check lateness. Trust is logged at the heartbeat that restores it.
+//! - **Files** are flushed every 200 ms, so a SIGKILL loses at most that much; `timing.json`
+//!   (counts, rejects by reason, send and check lateness) is rewritten atomically then too.
+//!   SIGTERM and SIGINT end the node cleanly.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hdrhistogram::Histogram;
+use rand::Rng;
+
+use super::clock::{mono_ns, sleep_until};
+use super::wire::{self, Heartbeat, Reject, ReplayWindow};
+use crate::analysis::DetectorBank;
+use crate::analysis::GroundTruth;
+use crate::analysis::link::ReceiveState;
+use crate::analysis::tracker::Transition;
+use crate::detector::{Arrival, DetectorSpec};
+use crate::experiment::{AfterPause, ReceivePolicy};
+use crate::time::Nanos;
+use crate::trace::HEADER_WITH_MONITOR;
+
+/// How often files are flushed and the stop flag is looked at.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("--listen {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+    #[error("{path}: already exists; a node never writes over a file (choose another --out, or --append to continue it)")]
+    Exists { path: PathBuf },
+    #[error("{0}")]
+    Config(String),
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// What one node does.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    pub id: String,
+    pub listen: SocketAddr,
+    /// Where this node's heartbeats go: (peer id, address).
+    pub peers: Vec<(String, SocketAddr)>,
+    /// Whose heartbeats this node watches (default: every peer).
+    pub monitor: Vec<String>,
+    pub interval: Nanos,
+    pub jitter: Nanos,
+    pub after_pause: AfterPause,
+    pub detectors: Vec<DetectorSpec>,
+    pub policy: ReceivePolicy,
+    pub cluster: u64,
+    pub key: Option<Vec<u8>>,
+    pub incarnation: u64,
+    /// The seq of slot 0 (a restart with `seq_after_restart = "continue"` goes on).
+    pub seq_start: u64,
+    /// `CLOCK_MONOTONIC` ns of time 0 (the orchestrator's epoch); default: the node's start.
+    pub epoch_ns: Option<u64>,
+    /// Stop after this long from the epoch (default: until SIGTERM).
+    pub duration: Option<Nanos>,
+    pub out: PathBuf,
+    /// Continue the files in `out` (a restart) instead of refusing to touch them.
+    pub append: bool,
+    /// Seeds the jitter.
+    pub seed: u64,
+}
+
+/// Lateness of one kind, in ns, and how many.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Lateness {
+    /// (value, count) pairs at HdrHistogram's 3-digit resolution.
+    pub buckets: Vec<(u64, u64)>,
+}
+
+impl Lateness {
+    fn of(h: &Histogram<u64>) -> Lateness {
+        Lateness { buckets: h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect() }
+    }
+
+    /// Adds these counts to `h`.
+    pub fn add_to(&self, h: &mut Histogram<u64>) {
+        for &(value, count) in &self.buckets {
+            // Values come from a histogram of the same layout: always recordable.
+            let _ = h.record_n(value, count);
+        }
+    }
+}
+
+/// `timing.json`: what a node counted, rewritten every flush.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct NodeTiming {
+    pub node: String,
+    pub incarnation: u64,
+    pub sent: u64,
+    pub skipped_slots: u64,
+    pub received: u64,
+    pub accepted: u64,
+    /// Datagrams the receive policy dropped (duplicates, stale seqs).
+    pub policy_dropped: u64,
+    pub rejected: BTreeMap<Reject, u64>,
+    pub send_lateness: Lateness,
+    pub check_lateness: Lateness,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 3 significant digits over any u64: cannot fail.
+    Histogram::new(3).expect("a 3-digit histogram")
+}
+
+/// Opens `path` for writing: new (refusing an existing file) or, with `append`, continued.
+/// Returns the file and whether it was empty (needs a header).
+fn open(path: &Path, append: bool) -> Result<(std::fs::File, bool), NodeError> {
+    let file = |source| NodeError::File { path: path.to_path_buf(), source };
+    if append {
+        // A node killed mid-write may have left half a row: cut it off before continuing.
+        if let Ok(bytes) = std::fs::read(path) {
+            let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            if whole < bytes.len() {
+                let f = std::fs::OpenOptions::new().write(true).open(path).map_err(file)?;
+                f.set_len(whole as u64).map_err(file)?;
+            }
+        }
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(file)?;
+        let empty = f.metadata().map_err(file)?.len() == 0;
+        Ok((f, empty))
+    } else {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(f) => Ok((f, true)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(NodeError::Exists { path: path.to_path_buf() })
+            }
+            Err(e) => Err(file(e)),
+        }
+    }
+}
+
+/// The header of `transitions.csv`.
+pub const TRANSITIONS_HEADER: &str = "monitor,target,detector,event,at_ns,fired_ns\n";
+
+/// One watched peer.
+struct Watched {
+    name: String,
+    bank: DetectorBank,
+    receive: ReceiveState,
+    window: ReplayWindow,
+    /// Per member: its current suspicion has been logged.
+    logged: Vec<bool>,
+}
+
+/// The receiving side's state.
+struct Receiver {
+    opts: NodeOptions,
+    epoch: u64,
+    by_id: BTreeMap<u32, usize>,
+    watched: Vec<Watched>,
+    labels: Vec<String>,
+    trace: BufWriter<std::fs::File>,
+    transitions: BufWriter<std::fs::File>,
+    timing: NodeTiming,
+    check_lateness: Histogram<u64>,
+}
+
+impl Receiver {
+    fn now(&self) -> Nanos {
+        Nanos(mono_ns().saturating_sub(self.epoch))
+    }
+
+    fn log(&mut self, target: usize, member: usize, event: &str, at: Nanos, fired: Option<Nanos>) {
+        let fired = fired.map(|f| f.0.to_string()).unwrap_or_default();
+        let label = crate::trace::csv_field(&self.labels[member]);
+        let line = format!("{},{},{label},{event},{},{fired}\n", self.opts.id, self.watched[target].name, at.0);
+        // One write per row, so a buffer flushed at any moment holds whole rows. A failed
+        // write is seen at the next flush, which reports it.
+        let _ = self.transitions.write_all(line.as_bytes());
+    }
+
+    fn on_datagram(&mut self, bytes: &[u8], at: Nanos) {
+        self.timing.received += 1;
+        let h = match wire::decode(bytes, self.opts.cluster, self.opts.key.as_deref()) {
+            Ok(h) => h,
+            Err(r) => return self.reject(r),
+        };
+        let Some(&w) = self.by_id.get(&h.sender) else { return self.reject(Reject::UnknownSender) };
+        if self.opts.key.is_some()
+            && let Err(r) = self.watched[w].window.accept(h.incarnation, h.seq)
+        {
+            return self.reject(r);
+        }
+        if !self.watched[w].receive.accept(self.opts.policy, h.incarnation, h.seq) {
+            self.timing.policy_dropped += 1;
+            return;
+        }
+        self.timing.accepted += 1;
+        let arrival = Arrival { at, seq: Some(h.seq), incarnation: Some(h.incarnation), sent: Some(Nanos(h.sent_ns)) };
+        // The trace's columns (`trace::HEADER_WITH_MONITOR`), one write per row.
+        let row = format!(
+            "{},{},{},{},{},{}\n",
+            self.opts.id, self.watched[w].name, at.0, h.seq, h.sent_ns, h.incarnation
+        );
+        let _ = self.trace.write_all(row.as_bytes());
+        let mut notes = Vec::new();
+        self.watched[w].bank.on_arrival_noting(&arrival, |member, t| notes.push((member, t)));
+        for (member, t) in notes {
+            match t {
+                Transition::Suspect(since) => {
+                    if !self.watched[w].logged[member] {
+                        // Began before this heartbeat and the timer had not fired yet (or
+                        // began at it: a heartbeat that does not restore trust).
+                        let fired = (since == at).then_some(at);
+                        self.log(w, member, "suspect", since, fired);
+                        self.watched[w].logged[member] = true;
+                    }
+                }
+                Transition::Trust { at: trusted, .. } => {
+                    self.log(w, member, "trust", trusted, None);
+                    self.watched[w].logged[member] = false;
+                }
+            }
+        }
+        // A member not suspecting now has a new crossing to announce.
+        let pending: Vec<usize> = self.watched[w].bank.pending().map(|(m, _)| m).collect();
+        for m in pending {
+            self.watched[w].logged[m] = false;
+        }
+    }
+
+    fn reject(&mut self, r: Reject) {
+        *self.timing.rejected.entry(r).or_default() += 1;
+    }
+
+    /// The earliest crossing not yet logged.
+    fn next_check(&self) -> Option<Nanos> {
+        self.watched
+            .iter()
+            .flat_map(|w| w.bank.pending().filter(|&(m, _)| !w.logged[m]).map(|(_, t)| t))
+            .min()
+    }
+
+    /// Logs every crossing due at `now`.
+    fn check(&mut self, now: Nanos) {
+        for w in 0..self.watched.len() {
+            let due: Vec<(usize, Nanos)> =
+                self.watched[w].bank.pending().filter(|&(m, t)| t <= now && !self.watched[w].logged[m]).collect();
+            for (member, crossing) in due {
+                self.log(w, member, "suspect", crossing, Some(now));
+                self.watched[w].logged[member] = true;
+                let _ = self.check_lateness.record((now - crossing).0);
+            }
+        }
+    }
+
+    fn flush(&mut self, send: &Mutex<SendStats>) -> Result<(), NodeError> {
+        let file = |path: PathBuf| move |source| NodeError::File { path, source };
+        self.trace.flush().map_err(file(self.opts.out.join("trace.csv")))?;
+        self.transitions.flush().map_err(file(self.opts.out.join("transitions.csv")))?;
+        {
+            let s = send.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.timing.sent = s.sent;
+            self.timing.skipped_slots = s.skipped;
+            self.timing.send_lateness = Lateness::of(&s.lateness);
+        }
+        self.timing.check_lateness = Lateness::of(&self.check_lateness);
+        let path = self.opts.out.join(timing_file(self.opts.incarnation));
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(&self.timing).expect("plain data serializes") + "\n";
+        std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)).map_err(file(path))
+    }
+}
+
+/// The timing file of one incarnation of a node.
+pub fn timing_file(incarnation: u64) -> String {
+    format!("timing-{incarnation}.json")
+}
+
+#[derive(Debug)]
+struct SendStats {
+    sent: u64,
+    skipped: u64,
+    lateness: Histogram<u64>,
+}
+
+/// The sending thread's loop (see the module doc).
+#[allow(clippy::too_many_arguments)]
+fn send_loop(
+    socket: UdpSocket,
+    peers: Vec<SocketAddr>,
+    opts: &NodeOptions,
+    epoch: u64,
+    stop: &AtomicBool,
+    stats: &Mutex<SendStats>,
+) {
+    let interval = opts.interval.0.max(1);
+    let sender = wire::node_id(&opts.id);
+    let mut rng = crate::fault::rng::stream(opts.seed, &format!("live/{}/{}/jitter", opts.id, opts.incarnation));
+    let end = opts.duration.map(|d| epoch.saturating_add(d.0));
+    // Slot 0 is at the epoch, or at the node's start if it starts later (a restart), as
+    // the simulator restarts a recovered node's slots at its recovery.
+    let origin = epoch.max(mono_ns());
+    let mut slot = 0u64;
+    let send = |slot: u64, stats: &mut SendStats, late: Option<u64>| {
+        let h = Heartbeat {
+            cluster: opts.cluster,
+            sender,
+            incarnation: opts.incarnation,
+            seq: opts.seq_start.saturating_add(slot),
+            sent_ns: mono_ns().saturating_sub(epoch),
+        };
+        let bytes = wire::encode(&h, opts.key.as_deref());
+        for p in &peers {
+            // A peer that is down refuses (ICMP): nothing to do about it, as with any UDP.
+            let _ = socket.send_to(&bytes, p);
+        }
+        stats.sent += 1;
+        if let Some(late) = late {
+            let _ = stats.lateness.record(late);
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let jitter = if opts.jitter.0 > 0 { rng.random_range(0..opts.jitter.0) } else { 0 };
+        let deadline = origin.saturating_add(slot.saturating_mul(interval)).saturating_add(jitter);
+        if end.is_some_and(|end| deadline >= end) {
+            break;
+        }
+        // Sleep in steps, so that a stop is noticed within 50 ms.
+        while deadline.saturating_sub(mono_ns()) > 50_000_000 && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(40));
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        sleep_until(deadline);
+        let late = mono_ns().saturating_sub(deadline);
+        let mut s = stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if late > interval / 2 {
+            // Stopped past this slot: skip every slot whose time has passed.
+            let next = (mono_ns().saturating_sub(origin)).div_ceil(interval).max(slot + 1);
+            s.skipped += next - slot;
+            if opts.after_pause == AfterPause::SendNow {
+                send(next - 1, &mut s, None);
+            }
+            slot = next;
+            continue;
+        }
+        send(slot, &mut s, Some(late));
+        slot += 1;
+    }
+}
+
+/// Runs a node until its duration ends or it is told to stop (`stop`, set by SIGTERM or
+/// SIGINT in the binary). Prints `listening ADDR` on stdout once its socket is bound.
+pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, NodeError> {
+    // Wire ids must be distinct among the names this node knows.
+    let mut ids: BTreeMap<u32, &str> = BTreeMap::new();
+    let names = std::iter::once(opts.id.as_str()).chain(opts.peers.iter().map(|p| p.0.as_str()));
+    for name in names.chain(opts.monitor.iter().map(String::as_str)) {
+        if let Some(other) = ids.insert(wire::node_id(name), name).filter(|o| *o != name) {
+            return Err(NodeError::Config(format!("node ids `{other}` and `{name}` have the same wire id; rename one")));
+        }
+    }
+    for spec in &opts.detectors {
+        spec.require_complete().map_err(|e| NodeError::Config(format!("--detector: {e}")))?;
+    }
+    let socket = UdpSocket::bind(opts.listen).map_err(|source| NodeError::Bind { addr: opts.listen, source })?;
+    let local = socket.local_addr().map_err(|source| NodeError::Bind { addr: opts.listen, source })?;
+    std::fs::create_dir_all(&opts.out).map_err(|source| NodeError::File { path: opts.out.clone(), source })?;
+    let (trace_file, trace_empty) = open(&opts.out.join("trace.csv"), opts.append)?;
+    let (transitions_file, transitions_empty) = open(&opts.out.join("transitions.csv"), opts.append)?;
+    let mut trace = BufWriter::new(trace_file);
+    if trace_empty {
+        trace
+            .write_all(HEADER_WITH_MONITOR.as_bytes())
+            .map_err(|source| NodeError::File { path: opts.out.join("trace.csv"), source })?;
+    }
+    let mut transitions = BufWriter::new(transitions_file);
+    if transitions_empty {
+        transitions
+            .write_all(TRANSITIONS_HEADER.as_bytes())
+            .map_err(|source| NodeError::File { path: opts.out.join("transitions.csv"), source })?;
+    }
+    let epoch = opts.epoch_ns.unwrap_or_else(mono_ns);
+    let monitor = if opts.monitor.is_empty() { opts.peers.iter().map(|p| p.0.clone()).collect() } else { opts.monitor.clone() };
+    let watched: Vec<Watched> = monitor
+        .iter()
+        .map(|name| {
+            let bank = DetectorBank::new(&opts.detectors, &GroundTruth::always_up());
+            let members = bank.points().count();
+            Watched {
+                name: name.clone(),
+                bank,
+                receive: ReceiveState::default(),
+                window: ReplayWindow::default(),
+                logged: vec![false; members],
+            }
+        })
+        .collect();
+    let labels = watched.first().map(|w| w.bank.points().map(|p| p.label.clone()).collect()).unwrap_or_default();
+    let by_id = monitor.iter().enumerate().map(|(i, name)| (wire::node_id(name), i)).collect();
+    println!("listening {local}");
+    let _ = std::io::stdout().flush();
+
+    let stats = Arc::new(Mutex::new(SendStats { sent: 0, skipped: 0, lateness: histogram() }));
+    let sender = {
+        let socket = socket.try_clone().map_err(NodeError::Runtime)?;
+        let peers = opts.peers.iter().map(|p| p.1).collect();
+        let (opts, stop, stats) = (opts.clone(), stop.clone(), stats.clone());
+        std::thread::Builder::new()
+            .name("send".into())
+            .spawn(move || send_loop(socket, peers, &opts, epoch, &stop, &stats))
+            .map_err(NodeError::Runtime)?
+    };
+    let timing = NodeTiming { node: opts.id.clone(), incarnation: opts.incarnation, ..NodeTiming::default() };
+    let mut rx = Receiver {
+        opts,
+        epoch,
+        by_id,
+        watched,
+        labels,
+        trace,
+        transitions,
+        timing,
+        check_lateness: histogram(),
+    };
+    let result = receive_loop(&mut rx, socket, &stop, &stats);
+    stop.store(true, Ordering::Relaxed);
+    let _ = sender.join();
+    result?;
+    rx.flush(&stats)?;
+    Ok(rx.timing)
+}
+
+fn receive_loop(rx: &mut Receiver, socket: UdpSocket, stop: &AtomicBool, stats: &Mutex<SendStats>) -> Result<(), NodeError> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(NodeError::Runtime)?;
+    runtime.block_on(async {
+        socket.set_nonblocking(true).map_err(NodeError::Runtime)?;
+        let socket = tokio::net::UdpSocket::from_std(socket).map_err(NodeError::Runtime)?;
+        let mut buf = vec![0u8; 2048];
+        let mut flush = tokio::time::interval(FLUSH_EVERY);
+        let end = rx.opts.duration;
+        loop {
+            let next = rx.next_check();
+            let wake = next.map(|t| {
+                tokio::time::Instant::now() + std::time::Duration::from_nanos(t.0.saturating_sub(rx.now().0))
+            });
+            tokio::select! {
+                // Timers first: after a stop, the checks that fell due fire before the
+                // datagrams buffered meanwhile are read (the simulator's default order).
+                biased;
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => {
+                    let now = rx.now();
+                    rx.check(now);
+                }
+                r = socket.recv_from(&mut buf) => {
+                    let at = rx.now();
+                    if let Ok((n, _)) = r {
+                        rx.on_datagram(&buf[..n], at);
+                    }
+                }
+                _ = flush.tick() => {
+                    rx.flush(stats)?;
+                    if stop.load(Ordering::Relaxed) || end.is_some_and(|d| rx.now() >= d) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,302 @@
+//! Live mode on 127.0.0.1 with ephemeral ports: real processes, real datagrams, real
+//! signals. Every test checks, by scanning the process table, that no node it started
+//! outlives it, also when it fails (the guard kills leftovers as it drops).
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{arg, experiments, write};
+use fdlab::analysis::DetectorBank;
+use fdlab::analysis::GroundTruth;
+use fdlab::analysis::results::{Engine, SummaryFile};
+use fdlab::detector::DetectorSpec;
+use fdlab::live::wire::{self, Heartbeat};
+use fdlab::time::Nanos;
+use fdlab::trace::TraceReader;
+
+/// The pids of processes whose command line mentions `marker` (a test's unique directory).
+fn processes_mentioning(marker: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if String::from_utf8_lossy(&cmdline).contains(marker) && pid != std::process::id() as i32 {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// A test's directory; dropping it kills any process still mentioning it, so a failing
+/// test leaves nothing running either.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox { dir: tempfile::Builder::new().prefix("fdlab-live-test-").tempdir().unwrap() }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn leftovers(&self) -> Vec<i32> {
+        // Reaped processes can linger as zombies for a moment: give them time.
+        for _ in 0..50 {
+            let left = processes_mentioning(arg(self.path()));
+            if left.is_empty() {
+                return left;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        processes_mentioning(arg(self.path()))
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for pid in processes_mentioning(arg(self.path())) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+fn summary(dir: &Path) -> SummaryFile {
+    let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Mistakes of `label` on the link monitor ← target, by cause name.
+fn causes(s: &SummaryFile, monitor: &str, target: &str, label: &str) -> BTreeMap<String, u64> {
+    let r = s
+        .results
+        .iter()
+        .find(|r| r.monitor.as_deref() == Some(monitor) && r.target == target && r.detector == label)
+        .unwrap_or_else(|| panic!("no result {monitor} ← {target} {label}"));
+    r.qos.mistakes_by_cause.iter().map(|(c, n)| (serde_json::to_value(c).unwrap().as_str().unwrap().into(), *n)).collect()
+}
+
+/// The suspicions a node logged, per (target, detector): (start, end if trusted again).
+fn logged(transitions: &Path) -> BTreeMap<(String, String), Vec<(u64, Option<u64>)>> {
+    let mut out: BTreeMap<(String, String), Vec<(u64, Option<u64>)>> = BTreeMap::new();
+    let text = std::fs::read_to_string(transitions).unwrap();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let n = f.len();
+        let label = f[2..n - 3].join(",").trim_matches('"').to_string();
+        let list = out.entry((f[1].to_string(), label)).or_default();
+        let at: u64 = f[n - 2].parse().unwrap();
+        match f[n - 3] {
+            "suspect" => list.push((at, None)),
+            "trust" => {
+                let last = list.last_mut().expect("trust after a suspicion");
+                assert_eq!(last.1, None, "{line}: trusted twice");
+                last.1 = Some(at);
+            }
+            other => panic!("{other}"),
+        }
+    }
+    out
+}
+
+/// One live run of `experiments/live-smoke.toml` (20 s): the pause, the partition and the
+/// crash are each seen where they must be, no process outlives the run, and the trace a
+/// node wrote replays to exactly the suspicions it logged.
+#[test]
+fn live_smoke_shows_the_pause_the_partition_and_the_crash() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("out");
+    let status = Command::new(env!("CARGO_BIN_EXE_fdlab"))
+        .args(["live", arg(&experiments().join("live-smoke.toml")), "--no-charts", "--out", arg(&out)])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(sandbox.leftovers(), Vec::<i32>::new(), "node processes outlived the run");
+    let s = summary(&out);
+    assert_eq!(s.engine, Engine::Live);
+    let live = s.live.as_ref().unwrap();
+    let actions: Vec<(&str, &str)> = live.actions.iter().map(|a| (a.node.as_str(), a.action.as_str())).collect();
+    assert_eq!(actions, [("b", "stop"), ("b", "continue"), ("c", "kill")]);
+    let fixed = "fixed:timeout=500ms";
+    for label in s.totals.iter().map(|t| t.detector.as_str()) {
+        // b stopped for 2.5 s: a and c, which watch it, suspect it (a mistake: b was alive).
+        for m in ["a", "c"] {
+            assert_eq!(causes(&s, m, "b", label).get("target_pause"), Some(&1), "{m} ← b {label}");
+        }
+        // {a} | {b, c} for 4 s: seen from both sides, and not between b and c.
+        for (m, t) in [("a", "b"), ("b", "a"), ("a", "c"), ("c", "a")] {
+            assert_eq!(causes(&s, m, t, label).get("partition"), Some(&1), "{m} ← {t} {label}");
+        }
+        for (m, t) in [("b", "c"), ("c", "b")] {
+            assert_eq!(causes(&s, m, t, label).get("partition"), None, "{m} ← {t} {label}");
+        }
+        // c was killed: both of its monitors detected it.
+        for m in ["a", "b"] {
+            let r = s.results.iter().find(|r| r.monitor.as_deref() == Some(m) && r.target == "c" && r.detector == label);
+            let crashes = &r.unwrap().qos.crashes;
+            assert_eq!(crashes.len(), 1);
+            let td = crashes[0].detection_time_s.expect("detected");
+            if label == fixed {
+                // The silence that triggers a 500 ms timeout began at c's last heartbeat,
+                // which left at most one interval (100 ms) before the kill and arrived after
+                // at least the relay's 0.5 ms: T_D ∈ [0.4 s, 0.5 s] plus the delay of that
+                // last datagram (the model's lognormal, median 2 ms; 50 ms is far in its
+                // tail).
+                assert!((0.399..0.55).contains(&td), "{m} ← c: T_D {td}");
+            } else {
+                assert!(td > 0.0 && td < 2.0, "{m} ← c {label}: T_D {td}");
+            }
+        }
+    }
+    // Every node sent, and nothing was rejected on a clean relay.
+    assert!(live.send_lateness.as_ref().unwrap().count > 300);
+    assert!(live.rejected.is_empty(), "{:?}", live.rejected);
+    assert!(live.checks_in_pauses > 0, "b's timers fell due while it was stopped");
+
+    // a was never stopped: its own trace, replayed, gives exactly the suspicions it logged.
+    let node = out.join("nodes").join("a");
+    let logged = logged(&node.join("transitions.csv"));
+    let mut reader = TraceReader::open(&node.join("trace.csv")).unwrap();
+    let specs: Vec<DetectorSpec> = s.totals.iter().map(|t| {
+        let mut d = DetectorSpec::parse(&t.detector).unwrap();
+        d.fill("interval", "100ms").unwrap();
+        d
+    }).collect();
+    let mut banks: BTreeMap<String, DetectorBank> = BTreeMap::new();
+    let mut last = Nanos::ZERO;
+    while let Some(row) = reader.next_row().unwrap() {
+        let target = reader.name(row.target).to_string();
+        let bank = banks.entry(target).or_insert_with(|| {
+            let mut b = DetectorBank::new(&specs, &GroundTruth::always_up());
+            b.record_suspicions();
+            b
+        });
+        bank.on_arrival(&row.arrival);
+        last = row.arrival.at;
+    }
+    let mut compared = 0;
+    for (target, bank) in banks {
+        for (point, report) in bank.finish(last) {
+            // (The node went on a moment after its last heartbeat: what began after it is not
+            // in the trace.)
+            let mut from_log = logged.get(&(target.clone(), point.label.clone())).cloned().unwrap_or_default();
+            from_log.retain(|&(start, _)| start < last.0);
+            let replayed: Vec<(u64, Option<u64>)> = report
+                .suspicions
+                .iter()
+                .map(|&(from, to)| (from.0, (to < last || from == to).then_some(to.0)))
+                .collect();
+            // The last suspicion may still be open in both (c stays dead).
+            assert_eq!(from_log, replayed, "a ← {target} {}", point.label);
+            compared += from_log.len();
+        }
+    }
+    assert!(compared >= 2 * 3, "a suspected b and c in the partition and c after its crash: {compared}");
+}
+
+/// Ctrl-C in the middle of a live run: exit 130, no node left, no results directory.
+#[test]
+fn an_interrupted_live_run_leaves_nothing_behind() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fdlab"))
+        .args(["live", arg(&experiments().join("live-smoke.toml")), "--no-charts", "--out", arg(&out)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the three nodes run.
+    for _ in 0..100 {
+        if processes_mentioning(arg(sandbox.path())).len() >= 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(processes_mentioning(arg(sandbox.path())).len() >= 4, "the orchestrator and three nodes");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(sandbox.leftovers(), Vec::<i32>::new());
+    assert!(!out.exists());
+    let entries: Vec<PathBuf> = std::fs::read_dir(sandbox.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(entries.is_empty(), "left behind: {entries:?}");
+}
+
+/// What live mode cannot honour is refused by name before anything starts.
+#[test]
+fn fields_live_mode_cannot_honour_are_refused_by_name() {
+    let sandbox = Sandbox::new();
+    let base = std::fs::read_to_string(experiments().join("live-smoke.toml")).unwrap();
+    for (change, field) in [
+        (base.replace("[[nodes]]\nid = \"a\"", "[[nodes]]\nid = \"a\"\nclock_rate = 1.001"), "nodes[0].clock_rate"),
+        (base.replace("node = \"b\"\n", "node = \"b\"\nwhat = \"sender\"\n"), "faults[0].what"),
+        (base.clone() + "\n[engine]\nresume_order = \"datagrams-first\"\n", "engine.resume_order"),
+    ] {
+        let path = write(sandbox.path(), "e.toml", &change);
+        let o = common::fdlab(&["live", arg(&path), "--out", arg(&sandbox.path().join("out"))]);
+        let err = common::stderr(&o);
+        assert!(!o.status.success());
+        assert!(err.contains(&format!("`{field}`")), "{field}: {err}");
+    }
+    assert!(!sandbox.path().join("out").exists());
+}
+
+/// A node counts and drops every datagram that is not a valid heartbeat of its cluster
+/// from a peer it watches, and with a key, forged and replayed ones too.
+#[test]
+fn a_node_rejects_garbage_forgeries_and_replays() {
+    let sandbox = Sandbox::new();
+    let key = b"the cluster's secret";
+    let key_file = sandbox.path().join("key");
+    std::fs::write(&key_file, key).unwrap();
+    let out = sandbox.path().join("node");
+    let mut node = Command::new(env!("CARGO_BIN_EXE_fdlab"))
+        .args(["node", "--id", "a", "--monitor", "b", "--cluster", "9", "--duration", "3s", "--incarnation", "0"])
+        .args(["--detector", "fixed:timeout=1s", "--key-file", arg(&key_file), "--out", arg(&out)])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(node.stdout.take().unwrap()), &mut line).unwrap();
+    let addr: std::net::SocketAddr = line.trim().strip_prefix("listening ").unwrap().parse().unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let hb = |seq: u64| Heartbeat { cluster: 9, sender: wire::node_id("b"), incarnation: 1, seq, sent_ns: 0 };
+    let send = |bytes: &[u8]| socket.send_to(bytes, addr).unwrap();
+    send(b"not a heartbeat at all");
+    send(&wire::encode(&hb(0), Some(key))[..30]);
+    send(&wire::encode(&Heartbeat { cluster: 8, ..hb(0) }, Some(key)));
+    send(&wire::encode(&hb(0), None));
+    send(&wire::encode(&hb(0), Some(b"a guess at the key")));
+    send(&wire::encode(&Heartbeat { sender: wire::node_id("z"), ..hb(0) }, Some(key)));
+    for seq in [1, 2, 1, 2] {
+        send(&wire::encode(&hb(seq), Some(key)));
+    }
+    send(&wire::encode(&Heartbeat { incarnation: 0, ..hb(3) }, Some(key)));
+    let status = node.wait().unwrap();
+    assert!(status.success());
+    let timing: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(fdlab::live::node::timing_file(0))).unwrap()).unwrap();
+    let rejected = &timing["rejected"];
+    let count = |k: &str| rejected[k].as_u64().unwrap_or(0);
+    assert_eq!(count("garbage"), 1);
+    assert_eq!(count("truncated"), 1);
+    assert_eq!(count("wrong-cluster"), 1);
+    assert_eq!(count("unauthenticated"), 1);
+    assert_eq!(count("bad-tag"), 1);
+    assert_eq!(count("unknown-sender"), 1);
+    assert_eq!(count("replayed"), 2);
+    assert_eq!(count("stale-incarnation"), 1);
+    assert_eq!(timing["accepted"], 2);
+    // Only the two genuine heartbeats reached the trace.
+    let trace = std::fs::read_to_string(out.join("trace.csv")).unwrap();
+    assert_eq!(trace.lines().count(), 3, "{trace}");
+    assert_eq!(sandbox.leftovers(), Vec::<i32>::new());
+}

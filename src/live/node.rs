@@ -116,6 +116,8 @@ impl Lateness {
 pub struct NodeTiming {
     pub node: String,
     pub incarnation: u64,
+    /// Whether the sending thread runs in the real-time scheduling class (SCHED_FIFO).
+    pub realtime: bool,
     pub sent: u64,
     pub skipped_slots: u64,
     pub received: u64,
@@ -281,6 +283,7 @@ impl Receiver {
         {
             let s = send.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             self.timing.sent = s.sent;
+            self.timing.realtime = s.realtime;
             self.timing.skipped_slots = s.skipped;
             self.timing.send_lateness = Lateness::of(&s.lateness);
         }
@@ -299,6 +302,7 @@ pub fn timing_file(incarnation: u64) -> String {
 
 #[derive(Debug)]
 struct SendStats {
+    realtime: bool,
     sent: u64,
     skipped: u64,
     lateness: Histogram<u64>,
@@ -314,6 +318,8 @@ fn send_loop(
     stop: &AtomicBool,
     stats: &Mutex<SendStats>,
 ) {
+    let realtime = super::clock::realtime();
+    stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).realtime = realtime;
     let interval = opts.interval.0.max(1);
     let sender = wire::node_id(&opts.id);
     let mut rng = crate::fault::rng::stream(opts.seed, &format!("live/{}/{}/jitter", opts.id, opts.incarnation));
@@ -423,7 +429,7 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
     println!("listening {local}");
     let _ = std::io::stdout().flush();
 
-    let stats = Arc::new(Mutex::new(SendStats { sent: 0, skipped: 0, lateness: histogram() }));
+    let stats = Arc::new(Mutex::new(SendStats { realtime: false, sent: 0, skipped: 0, lateness: histogram() }));
     let sender = {
         let socket = socket.try_clone().map_err(NodeError::Runtime)?;
         let peers = opts.peers.iter().map(|p| p.1).collect();

@@ -282,6 +282,7 @@ fn receive_loop(
 }
 
 fn release_loop(shared: &Shared, stop: &AtomicBool, senders: &[UdpSocket], links_to: Vec<usize>) {
+    super::clock::realtime();
     let mut queue = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
     while !stop.load(Ordering::Relaxed) {
         let Some(Reverse(((at, _), _, _))) = queue.peek() else {

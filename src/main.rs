@@ -47,6 +47,19 @@ enum Command {
     /// write the arrival trace and suspicion transitions as it goes (across machines too).
     #[cfg(unix)]
     Node(Box<NodeArgs>),
+    /// Benchmark helper: play PEERS senders heartbeating one node (scripts/bench-live.py).
+    #[cfg(unix)]
+    #[command(hide = true)]
+    BenchPeers {
+        #[arg(long)]
+        target: std::net::SocketAddr,
+        #[arg(long)]
+        peers: usize,
+        #[arg(long, default_value = "100ms")]
+        interval: Nanos,
+        #[arg(long)]
+        duration: Nanos,
+    },
     /// Write results/index.html: every experiment's question and answer, linked to its report.
     Index {
         /// The experiment files (`*.toml`; subdirectories are not part of the suite).
@@ -329,6 +342,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(unix)]
         Command::Live(args) => live_command(args),
         #[cfg(unix)]
+        Command::BenchPeers { target, peers, interval, duration } => {
+            let sent = fdlab::live::load::play_peers(target, peers, interval, duration, 0)?;
+            println!("{sent}");
+            Ok(())
+        }
+        #[cfg(unix)]
         Command::Node(_) => unreachable!("handled in main"),
         Command::Index { experiments, results, out } => {
             let out = out.unwrap_or_else(|| results.join("index.html"));
@@ -427,8 +446,7 @@ fn live_command(args: LiveArgs) -> anyhow::Result<()> {
         experiment.nodes.len()
     );
     let never = std::sync::atomic::AtomicBool::new(false);
-    let summary =
-        fdlab::report::live_dir::live_to_dir(&experiment, &args.experiment, &base_dir, &out, &opts, &never)?;
+    let summary = fdlab::report::live_dir::live_to_dir(&experiment, &args.experiment, &base_dir, &out, &opts, &never)?;
     eprintln!("wrote {}", out.display());
     print_stdout(&summary.table())?;
     if let Some(live) = &summary.live {

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::analysis::GroundTruth;
 use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts};
 use crate::analysis::output::{LEVELS_HEADER, LevelRow, RunOutput};
-use crate::analysis::results::{Engine, ResultsBuilder, TraceWarning, TraceWarningKind};
+use crate::analysis::results::{DatagramCounts, Engine, ResultsBuilder, TraceWarning, TraceWarningKind};
 use crate::analysis::truth::DownWindow;
 use crate::detector::DetectorSpec;
 use crate::experiment::ReceivePolicy;
@@ -156,6 +156,9 @@ pub struct ReplayConfig {
     /// Links cut (`from` → `to`, in `[at, until)`): mistakes in them are attributed to the
     /// partition.
     pub cuts: Vec<CutDecl>,
+    /// What happened to the datagrams of each (monitor, target) link on the way, when the
+    /// engine that recorded the trace knows (live mode's relay); reported in `links`.
+    pub link_counts: BTreeMap<(String, String), DatagramCounts>,
 }
 
 /// A declared cut of the link from `from` to `to` over `[at, until)`.
@@ -432,7 +435,9 @@ pub fn replay_from<R: std::io::Read>(
     let mut builder = ResultsBuilder::default();
     for link in links {
         let monitor = reader.has_monitor().then(|| reader.name(link.monitor));
-        builder.add_link(monitor, reader.name(link.target), link.analysis.finish(end, None));
+        let target = reader.name(link.target);
+        let counts = config.link_counts.get(&(reader.name(link.monitor).to_string(), target.to_string())).copied();
+        builder.add_link(monitor, target, link.analysis.finish(end, counts));
     }
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut summary = builder.finish(format!("replay of {name}"), None, Engine::Replay, end);

@@ -16,7 +16,7 @@ use common::{experiments as dir, load};
 
 /// The experiments with a test below.
 const TESTED: &[&str] =
-    &["bursty-loss", "cluster", "crash-recovery", "gc-pause", "quickstart", "split-brain-gc", "sweep"];
+    &["bursty-loss", "cluster", "crash-recovery", "gc-pause", "live-smoke", "quickstart", "split-brain-gc", "sweep"];
 
 fn simulate(e: &ValidExperiment) -> SummaryFile {
     common::simulate(e).summary
@@ -295,4 +295,36 @@ fn split_brain_gc() {
         assert!(w[1].leaderless_s > w[0].leaderless_s);
     }
     assert!(fewer(fixed[2].split_brain_rate_per_s_ci95, fixed[0].split_brain_rate_per_s_ci95));
+}
+
+/// live-smoke, simulated: the answer's mistakes and causes, which the live run of the same
+/// file must also show (tests/live.rs runs it live and asserts the same).
+#[test]
+fn live_smoke() {
+    use fdlab::analysis::qos::Cause;
+    let s = simulate(&load("live-smoke"));
+    for t in &s.totals {
+        assert_eq!(t.mistakes, 8, "{}", t.detector);
+        let cause = |m: &str, target: &str, c: Cause| {
+            entry(&s, m, target, &t.detector).qos.mistakes_by_cause.get(&c).copied().unwrap_or(0)
+        };
+        for m in ["a", "c"] {
+            assert_eq!(cause(m, "b", Cause::TargetPause), 1, "{m} ← b {}", t.detector);
+        }
+        for (m, target) in [("a", "b"), ("b", "a"), ("a", "c"), ("c", "a")] {
+            assert_eq!(cause(m, target, Cause::Partition), 1, "{m} ← {target} {}", t.detector);
+        }
+        for target in ["a", "c"] {
+            assert_eq!(cause("b", target, Cause::MonitorPause), 1, "b ← {target} {}", t.detector);
+        }
+        for m in ["a", "b"] {
+            let crashes = &entry(&s, m, "c", &t.detector).qos.crashes;
+            assert_eq!(crashes.len(), 1);
+            assert!(crashes[0].detection_time_s.is_some(), "{m} ← c {}", t.detector);
+        }
+    }
+    // c's last heartbeat left at 15.0 s, 50 ms before the kill: the 500 ms timeout detects
+    // it 0.45 s after the kill, plus that heartbeat's delay (median 2 ms).
+    let td = entry(&s, "a", "c", "fixed:timeout=500ms").qos.crashes[0].detection_time_s.unwrap();
+    assert!((0.4505..0.47).contains(&td), "{td}");
 }

@@ -54,6 +54,20 @@ pub fn realtime() -> bool {
     .is_ok()
 }
 
+/// How many bytes of datagrams a live socket may hold unread: 8 MiB, where Linux's default
+/// (208 KiB, ~300 heartbeats) overflows when hundreds of peers' heartbeats arrive together
+/// or a stopped process resumes, and the datagrams lost that way would be counted as the
+/// network's. As root the kernel's cap (`rmem_max`) is overridden; otherwise it applies.
+pub const RECV_BUFFER: usize = 8 << 20;
+
+/// Gives `socket` a [`RECV_BUFFER`]-byte receive buffer, as far as the kernel allows.
+pub fn large_receive_buffer(socket: &std::net::UdpSocket) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if setsockopt(socket, sockopt::RcvBufForce, &RECV_BUFFER).is_err() {
+        let _ = setsockopt(socket, sockopt::RcvBuf, &RECV_BUFFER);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

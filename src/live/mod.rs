@@ -21,6 +21,7 @@
 //! were sent, and leaves delays out).
 
 pub mod clock;
+pub mod load;
 pub mod node;
 pub mod relay;
 pub mod wire;
@@ -258,7 +259,13 @@ struct Launch<'a> {
 }
 
 impl Launch<'_> {
-    fn spawn(&self, i: usize, incarnation: u64, seq_start: u64, append: bool) -> Result<(Child, SocketAddr), LiveError> {
+    fn spawn(
+        &self,
+        i: usize,
+        incarnation: u64,
+        seq_start: u64,
+        append: bool,
+    ) -> Result<(Child, SocketAddr), LiveError> {
         let node = self.e.node(i);
         let dir = self.work.join("nodes").join(&node.id);
         std::fs::create_dir_all(&dir).map_err(|source| LiveError::File { path: dir.clone(), source })?;
@@ -273,7 +280,10 @@ impl Launch<'_> {
             .args(["--id", &node.id, "--listen", "127.0.0.1:0"])
             .args(["--interval", &format!("{}ns", node.interval.0)])
             .args(["--jitter", &format!("{}ns", node.jitter.0)])
-            .args(["--after-pause", if node.after_pause == crate::experiment::AfterPause::SendNow { "send-now" } else { "skip" }])
+            .args([
+                "--after-pause",
+                if node.after_pause == crate::experiment::AfterPause::SendNow { "send-now" } else { "skip" },
+            ])
             .args(["--receive", policy_name(self.e.receive)])
             .args(["--cluster", &self.cluster.to_string()])
             .args(["--incarnation", &incarnation.to_string(), "--seq-start", &seq_start.to_string()])
@@ -297,11 +307,8 @@ impl Launch<'_> {
         if let Some(key) = &self.opts.key {
             cmd.env("FDLAB_KEY", hex(key));
         }
-        let start_error = |message: String| LiveError::Start {
-            node: node.id.clone(),
-            program: self.opts.program.clone(),
-            message,
-        };
+        let start_error =
+            |message: String| LiveError::Start { node: node.id.clone(), program: self.opts.program.clone(), message };
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -564,6 +571,11 @@ pub fn run(
         end: Some(end),
         pauses,
         cuts,
+        link_counts: monitored
+            .iter()
+            .zip(&relay_report.counts)
+            .map(|(&(m, t), c)| ((ids[m].clone(), ids[t].clone()), *c))
+            .collect(),
     };
     let mut output = crate::replay::replay(&config, None)?;
 

@@ -22,7 +22,8 @@
 //!   (counts, rejects by reason, send and check lateness) is rewritten atomically then too.
 //!   SIGTERM and SIGINT end the node cleanly.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{BufWriter, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -52,7 +53,9 @@ pub enum NodeError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("{path}: {source}")]
     File { path: PathBuf, source: std::io::Error },
-    #[error("{path}: already exists; a node never writes over a file (choose another --out, or --append to continue it)")]
+    #[error(
+        "{path}: already exists; a node never writes over a file (choose another --out, or --append to continue it)"
+    )]
     Exists { path: PathBuf },
     #[error("{0}")]
     Config(String),
@@ -185,6 +188,11 @@ struct Receiver {
     transitions: BufWriter<std::fs::File>,
     timing: NodeTiming,
     check_lateness: Histogram<u64>,
+    /// Crossings not yet logged, earliest first, as (instant, watched peer, member); an
+    /// entry is stale once its member's crossing changed (checked against `pending`).
+    crossings: BinaryHeap<Reverse<(Nanos, usize, usize)>>,
+    /// Per watched peer and member: its current crossing not yet logged.
+    pending: Vec<Vec<Option<Nanos>>>,
 }
 
 impl Receiver {
@@ -220,10 +228,8 @@ impl Receiver {
         self.timing.accepted += 1;
         let arrival = Arrival { at, seq: Some(h.seq), incarnation: Some(h.incarnation), sent: Some(Nanos(h.sent_ns)) };
         // The trace's columns (`trace::HEADER_WITH_MONITOR`), one write per row.
-        let row = format!(
-            "{},{},{},{},{},{}\n",
-            self.opts.id, self.watched[w].name, at.0, h.seq, h.sent_ns, h.incarnation
-        );
+        let row =
+            format!("{},{},{},{},{},{}\n", self.opts.id, self.watched[w].name, at.0, h.seq, h.sent_ns, h.incarnation);
         let _ = self.trace.write_all(row.as_bytes());
         let mut notes = Vec::new();
         self.watched[w].bank.on_arrival_noting(&arrival, |member, t| notes.push((member, t)));
@@ -245,9 +251,14 @@ impl Receiver {
             }
         }
         // A member not suspecting now has a new crossing to announce.
-        let pending: Vec<usize> = self.watched[w].bank.pending().map(|(m, _)| m).collect();
-        for m in pending {
+        let pending: Vec<(usize, Nanos)> = self.watched[w].bank.pending().collect();
+        for slot in &mut self.pending[w] {
+            *slot = None;
+        }
+        for (m, t) in pending {
             self.watched[w].logged[m] = false;
+            self.pending[w][m] = Some(t);
+            self.crossings.push(Reverse((t, w, m)));
         }
     }
 
@@ -255,24 +266,25 @@ impl Receiver {
         *self.timing.rejected.entry(r).or_default() += 1;
     }
 
-    /// The earliest crossing not yet logged.
-    fn next_check(&self) -> Option<Nanos> {
-        self.watched
-            .iter()
-            .flat_map(|w| w.bank.pending().filter(|&(m, _)| !w.logged[m]).map(|(_, t)| t))
-            .min()
+    /// The earliest crossing not yet logged (stale entries are dropped on the way).
+    fn next_check(&mut self) -> Option<Nanos> {
+        while let Some(&Reverse((t, w, m))) = self.crossings.peek() {
+            if self.pending[w][m] == Some(t) && !self.watched[w].logged[m] {
+                return Some(t);
+            }
+            self.crossings.pop();
+        }
+        None
     }
 
     /// Logs every crossing due at `now`.
     fn check(&mut self, now: Nanos) {
-        for w in 0..self.watched.len() {
-            let due: Vec<(usize, Nanos)> =
-                self.watched[w].bank.pending().filter(|&(m, t)| t <= now && !self.watched[w].logged[m]).collect();
-            for (member, crossing) in due {
-                self.log(w, member, "suspect", crossing, Some(now));
-                self.watched[w].logged[member] = true;
-                let _ = self.check_lateness.record((now - crossing).0);
-            }
+        while let Some(crossing) = self.next_check().filter(|t| *t <= now) {
+            let Some(Reverse((_, w, member))) = self.crossings.pop() else { break };
+            self.log(w, member, "suspect", crossing, Some(now));
+            self.watched[w].logged[member] = true;
+            self.pending[w][member] = None;
+            let _ = self.check_lateness.record((now - crossing).0);
         }
     }
 
@@ -328,6 +340,7 @@ fn send_loop(
     // the simulator restarts a recovered node's slots at its recovery.
     let origin = epoch.max(mono_ns());
     let mut slot = 0u64;
+    // `late`: the deadline the heartbeat is measured against (none for `send-now`'s).
     let send = |slot: u64, stats: &mut SendStats, late: Option<u64>| {
         let h = Heartbeat {
             cluster: opts.cluster,
@@ -340,11 +353,13 @@ fn send_loop(
         for p in &peers {
             // A peer that is down refuses (ICMP): nothing to do about it, as with any UDP.
             let _ = socket.send_to(&bytes, p);
+            // Each heartbeat's lateness: when it left, after the slot's deadline (with many
+            // peers, the last leaves well after the first).
+            if let Some(deadline) = late {
+                let _ = stats.lateness.record(mono_ns().saturating_sub(deadline));
+            }
         }
         stats.sent += 1;
-        if let Some(late) = late {
-            let _ = stats.lateness.record(late);
-        }
     };
     while !stop.load(Ordering::Relaxed) {
         let jitter = if opts.jitter.0 > 0 { rng.random_range(0..opts.jitter.0) } else { 0 };
@@ -372,7 +387,7 @@ fn send_loop(
             slot = next;
             continue;
         }
-        send(slot, &mut s, Some(late));
+        send(slot, &mut s, Some(deadline));
         slot += 1;
     }
 }
@@ -385,7 +400,9 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
     let names = std::iter::once(opts.id.as_str()).chain(opts.peers.iter().map(|p| p.0.as_str()));
     for name in names.chain(opts.monitor.iter().map(String::as_str)) {
         if let Some(other) = ids.insert(wire::node_id(name), name).filter(|o| *o != name) {
-            return Err(NodeError::Config(format!("node ids `{other}` and `{name}` have the same wire id; rename one")));
+            return Err(NodeError::Config(format!(
+                "node ids `{other}` and `{name}` have the same wire id; rename one"
+            )));
         }
     }
     for spec in &opts.detectors {
@@ -393,6 +410,7 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
     }
     let socket = UdpSocket::bind(opts.listen).map_err(|source| NodeError::Bind { addr: opts.listen, source })?;
     let local = socket.local_addr().map_err(|source| NodeError::Bind { addr: opts.listen, source })?;
+    super::clock::large_receive_buffer(&socket);
     std::fs::create_dir_all(&opts.out).map_err(|source| NodeError::File { path: opts.out.clone(), source })?;
     let (trace_file, trace_empty) = open(&opts.out.join("trace.csv"), opts.append)?;
     let (transitions_file, transitions_empty) = open(&opts.out.join("transitions.csv"), opts.append)?;
@@ -409,7 +427,8 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
             .map_err(|source| NodeError::File { path: opts.out.join("transitions.csv"), source })?;
     }
     let epoch = opts.epoch_ns.unwrap_or_else(mono_ns);
-    let monitor = if opts.monitor.is_empty() { opts.peers.iter().map(|p| p.0.clone()).collect() } else { opts.monitor.clone() };
+    let monitor =
+        if opts.monitor.is_empty() { opts.peers.iter().map(|p| p.0.clone()).collect() } else { opts.monitor.clone() };
     let watched: Vec<Watched> = monitor
         .iter()
         .map(|name| {
@@ -450,7 +469,10 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
         transitions,
         timing,
         check_lateness: histogram(),
+        crossings: BinaryHeap::new(),
+        pending: Vec::new(),
     };
+    rx.pending = rx.watched.iter().map(|w| vec![None; w.logged.len()]).collect();
     let result = receive_loop(&mut rx, socket, &stop, &stats);
     stop.store(true, Ordering::Relaxed);
     let _ = sender.join();
@@ -459,9 +481,13 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
     Ok(rx.timing)
 }
 
-fn receive_loop(rx: &mut Receiver, socket: UdpSocket, stop: &AtomicBool, stats: &Mutex<SendStats>) -> Result<(), NodeError> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(NodeError::Runtime)?;
+fn receive_loop(
+    rx: &mut Receiver,
+    socket: UdpSocket,
+    stop: &AtomicBool,
+    stats: &Mutex<SendStats>,
+) -> Result<(), NodeError> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(NodeError::Runtime)?;
     runtime.block_on(async {
         socket.set_nonblocking(true).map_err(NodeError::Runtime)?;
         let socket = tokio::net::UdpSocket::from_std(socket).map_err(NodeError::Runtime)?;
@@ -470,9 +496,8 @@ fn receive_loop(rx: &mut Receiver, socket: UdpSocket, stop: &AtomicBool, stats: 
         let end = rx.opts.duration;
         loop {
             let next = rx.next_check();
-            let wake = next.map(|t| {
-                tokio::time::Instant::now() + std::time::Duration::from_nanos(t.0.saturating_sub(rx.now().0))
-            });
+            let wake = next
+                .map(|t| tokio::time::Instant::now() + std::time::Duration::from_nanos(t.0.saturating_sub(rx.now().0)));
             tokio::select! {
                 // Timers first: after a stop, the checks that fell due fire before the
                 // datagrams buffered meanwhile are read (the simulator's default order).

@@ -93,7 +93,9 @@ impl Relay {
         let mut sockets = Vec::new();
         let mut samplers = Vec::new();
         for l in &links {
-            sockets.push(UdpSocket::bind((ip, 0)).map_err(RelayError::Io)?);
+            let socket = UdpSocket::bind((ip, 0)).map_err(RelayError::Io)?;
+            super::clock::large_receive_buffer(&socket);
+            sockets.push(socket);
             samplers.push(DelaySampler::new(&l.model.delay, l.model.correlation, base_dir)?);
         }
         let shared = Arc::new(Shared {
@@ -286,7 +288,10 @@ fn release_loop(shared: &Shared, stop: &AtomicBool, senders: &[UdpSocket], links
     let mut queue = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
     while !stop.load(Ordering::Relaxed) {
         let Some(Reverse(((at, _), _, _))) = queue.peek() else {
-            queue = shared.wake.wait_timeout(queue, std::time::Duration::from_millis(50)).map_or_else(|e| e.into_inner().0, |r| r.0);
+            queue = shared
+                .wake
+                .wait_timeout(queue, std::time::Duration::from_millis(50))
+                .map_or_else(|e| e.into_inner().0, |r| r.0);
             continue;
         };
         let at = *at;

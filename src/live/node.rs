@@ -487,6 +487,9 @@ fn receive_loop(
     stop: &AtomicBool,
     stats: &Mutex<SendStats>,
 ) -> Result<(), NodeError> {
+    // Receipt times are read when this thread runs: in the real-time class, other work on a
+    // busy machine does not delay them.
+    super::clock::realtime();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(NodeError::Runtime)?;
     runtime.block_on(async {
         socket.set_nonblocking(true).map_err(NodeError::Runtime)?;

@@ -231,6 +231,9 @@ fn receive_loop(
     seed: u64,
     epoch: u64,
 ) {
+    // A datagram's time at the relay is read when this thread runs: real-time class, as the
+    // release thread.
+    super::clock::realtime();
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
     runtime.block_on(async {
         let order = Arc::new(std::sync::atomic::AtomicU64::new(0));

@@ -311,5 +311,30 @@ fn a_node_rejects_garbage_forgeries_and_replays() {
     // Only the two genuine heartbeats reached the trace.
     let trace = std::fs::read_to_string(out.join("trace.csv")).unwrap();
     assert_eq!(trace.lines().count(), 3, "{trace}");
+
+    // Its files are its own: a second node into the same directory is refused, and a
+    // restart (`--append`) continues them, after cutting off a half-written row, without
+    // overwriting the first incarnation's counts.
+    std::fs::write(out.join("trace.csv"), trace.clone() + "a,b,123").unwrap();
+    let node = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fdlab"))
+            .args(["node", "--id", "a", "--monitor", "b", "--cluster", "9", "--duration", "300ms"])
+            .args(["--incarnation", "0", "--detector", "fixed:timeout=1s", "--out", arg(&out)])
+            .args(extra)
+            .stdout(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let refused = node(&[]);
+    assert!(!refused.status.success());
+    assert!(common::stderr(&refused).contains("trace.csv: already exists"), "{}", common::stderr(&refused));
+    assert!(node(&["--append"]).status.success());
+    assert_eq!(std::fs::read_to_string(out.join("trace.csv")).unwrap(), trace, "the half row is gone, no header again");
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("timing-0.json")).unwrap()).unwrap();
+    assert_eq!(first["accepted"], 2, "the first run's counts are kept");
+    let second: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("timing-0-1.json")).unwrap()).unwrap();
+    assert_eq!(second["accepted"], 0);
     assert_eq!(sandbox.leftovers(), Vec::<i32>::new());
 }

@@ -188,6 +188,7 @@ struct Receiver {
     transitions: BufWriter<std::fs::File>,
     timing: NodeTiming,
     check_lateness: Histogram<u64>,
+    timing_path: PathBuf,
     /// Crossings not yet logged, earliest first, as (instant, watched peer, member); an
     /// entry is stale once its member's crossing changed (checked against `pending`).
     crossings: BinaryHeap<Reverse<(Nanos, usize, usize)>>,
@@ -300,16 +301,25 @@ impl Receiver {
             self.timing.send_lateness = Lateness::of(&s.lateness);
         }
         self.timing.check_lateness = Lateness::of(&self.check_lateness);
-        let path = self.opts.out.join(timing_file(self.opts.incarnation));
+        let path = self.timing_path.clone();
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&self.timing).expect("plain data serializes") + "\n";
         std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)).map_err(file(path))
     }
 }
 
-/// The timing file of one incarnation of a node.
+/// The timing file of one incarnation of a node (a restart that keeps its incarnation
+/// writes `timing-<incarnation>-<k>.json`, the first name not taken: nothing is overwritten).
 pub fn timing_file(incarnation: u64) -> String {
     format!("timing-{incarnation}.json")
+}
+
+fn free_timing_path(dir: &Path, incarnation: u64) -> PathBuf {
+    let first = dir.join(timing_file(incarnation));
+    if !first.exists() {
+        return first;
+    }
+    (1u64..).map(|k| dir.join(format!("timing-{incarnation}-{k}.json"))).find(|p| !p.exists()).unwrap_or(first)
 }
 
 #[derive(Debug)]
@@ -459,6 +469,7 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
             .map_err(NodeError::Runtime)?
     };
     let timing = NodeTiming { node: opts.id.clone(), incarnation: opts.incarnation, ..NodeTiming::default() };
+    let (opts_out, opts_incarnation) = (opts.out.clone(), opts.incarnation);
     let mut rx = Receiver {
         opts,
         epoch,
@@ -469,6 +480,7 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
         transitions,
         timing,
         check_lateness: histogram(),
+        timing_path: free_timing_path(&opts_out, opts_incarnation),
         crossings: BinaryHeap::new(),
         pending: Vec::new(),
     };

@@ -20,6 +20,7 @@ const TESTED: &[&str] = &[
     "cluster",
     "crash-recovery",
     "gc-pause",
+    "heartbeat-rate",
     "quickstart",
     "split-brain-gc",
     "sweep",
@@ -346,4 +347,49 @@ fn wan_phi_vs_chen() {
     // ◇P: almost never wrong, slow.
     let ep = total(&s, "eventually-perfect:initial=150ms");
     assert!(ep.mistakes <= 5 && td(ep) > 0.5);
+}
+
+/// Heartbeat rate: for one detection time, more heartbeats mean fewer mistakes, down to none;
+/// Cassandra's φ turns the rate into detection time (18.4 intervals); Akka's φ with a tiny σ
+/// errs more the more it is sent.
+#[test]
+fn heartbeat_rate() {
+    let s = simulate(&load("heartbeat-rate"));
+    let targets = ["hb10ms", "hb50ms", "hb100ms", "hb250ms", "hb500ms", "hb1s", "hb2s", "hb5s"];
+    let intervals = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0];
+    let q = |label: &str, target: &str| &entry(&s, "m", target, label).qos;
+    let rates = |label: &str| targets.map(|t| q(label, t).mistake_rate_per_s_ci95);
+    // A 1 s timeout: each step down in rate errs more beyond doubt from 10 heartbeats a second
+    // on; at 100 a second, never.
+    let one_s = rates("fixed:timeout=1s");
+    assert_eq!(q("fixed:timeout=1s", "hb10ms").mistakes, 0);
+    for i in 2..5 {
+        assert!(fewer(one_s[i], one_s[i + 1]), "1 s timeout: {} against {}", targets[i], targets[i + 1]);
+    }
+    assert!(per_day(one_s[0])[0] <= per_day(one_s[2])[1]);
+    assert!(per_day(one_s[5])[0] > 10_000.0, "a timeout of one interval errs at every late heartbeat");
+    // 2 s: none from 4 heartbeats a second on, and 1/s errs beyond doubt more than 2/s.
+    let two_s = rates("fixed:timeout=2s");
+    assert!(targets[..4].iter().all(|t| q("fixed:timeout=2s", t).mistakes == 0));
+    assert!(fewer(two_s[4], two_s[5]));
+    // Cassandra's φ at 8: detection ≈ 18.4 intervals; errs only at the fastest rates.
+    let cassandra = "phi-exp:threshold=8,initial=100ms,max_interval=20s,pause_guard=0";
+    for (t, eta) in targets.iter().zip(intervals).skip(1) {
+        let td = q(cassandra, t).detection_time_s.mean.unwrap();
+        assert!((17.5 * eta..19.5 * eta).contains(&td), "{t}: {td} s");
+    }
+    let c = rates(cassandra);
+    assert!(fewer(c[1], c[0]) && per_day(c[0])[0] > 50.0);
+    assert!(targets[2..6].iter().all(|t| q(cassandra, t).mistakes == 0));
+    // Akka's φ with a 1 ms floor: more heartbeats, more mistakes; detection just after the
+    // interval.
+    let akka = "phi:threshold=8,first=5s,min_std=1ms,pause=0";
+    let a = rates(akka);
+    for w in [[7, 5], [5, 2], [2, 0]] {
+        assert!(fewer(a[w[0]], a[w[1]]), "{} against {}", targets[w[0]], targets[w[1]]);
+    }
+    for (t, eta) in targets.iter().zip(intervals) {
+        let td = q(akka, t).detection_time_s.mean.unwrap();
+        assert!(td > eta && td < eta + 0.03, "{t}: {td} s");
+    }
 }

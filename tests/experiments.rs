@@ -17,6 +17,7 @@ use common::{experiments as dir, load};
 /// The experiments with a test below.
 const TESTED: &[&str] = &[
     "bursty-loss",
+    "cloud-defaults",
     "cluster",
     "crash-recovery",
     "gc-pause",
@@ -392,4 +393,44 @@ fn heartbeat_rate() {
         let td = q(akka, t).detection_time_s.mean.unwrap();
         assert!(td > eta && td < eta + 0.03, "{t}: {td} s");
     }
+}
+
+/// Cloud defaults: only Akka's cluster detector errs on a live process; threshold 12 does not
+/// change that beyond the intervals (the acceptable pause sets its timeout); the others trade
+/// mistakes for detection times of 12 s to a minute.
+#[test]
+fn cloud_defaults() {
+    let s = simulate(&load("cloud-defaults"));
+    use fdlab::analysis::qos::Cause::{Network, Recovery, TargetPause};
+    let q = |label: &str, target: &str| &entry(&s, "m", target, label).qos;
+    let live = |label: &str, target: &str| q(label, target).mistakes - q(label, target).mistakes_by_cause.get(&Recovery).copied().unwrap_or(0);
+    let td = |label: &str, target: &str| q(label, target).detection_time_s.mean.unwrap();
+    let (akka, akka12) = ("akka-cluster:threshold=8", "akka-cluster:threshold=12");
+    // Akka's cluster detector errs on blips and pauses, at 8 and at 12.
+    for label in [akka, akka12] {
+        let by_cause = &q(label, "s1").mistakes_by_cause;
+        assert!(by_cause[&Network] >= 50 && by_cause[&TargetPause] >= 5, "{label}: {by_cause:?}");
+    }
+    // 12 removes less than a fifth of them, not beyond the intervals, for under 0.5 s more.
+    assert!(live(akka12, "s1") * 5 >= live(akka, "s1") * 4);
+    assert!(!fewer(q(akka12, "s1").mistake_rate_per_s_ci95, q(akka, "s1").mistake_rate_per_s_ci95));
+    assert!(td(akka12, "s1") > td(akka, "s1") && td(akka12, "s1") - td(akka, "s1") < 0.5);
+    // A 10 s acceptable pause removes them: remote watch errs at most a few times.
+    let remote = "akka-remote-watch:threshold=10";
+    assert!(live(remote, "s1") <= 3 && fewer(q(remote, "s1").mistake_rate_per_s_ci95, q(akka, "s1").mistake_rate_per_s_ci95));
+    // Cassandra (1 s) and Hazelcast (5 s) never suspect a live process on their own links.
+    for (label, target) in [
+        ("cassandra:threshold=8", "s1"),
+        ("cassandra:threshold=12", "s1"),
+        ("hazelcast-deadline:timeout=1m", "s5"),
+        ("hazelcast-phi:threshold=10", "s5"),
+    ] {
+        assert_eq!(live(label, target), 0, "{label}");
+    }
+    // Detection: Akka 4–5 s, remote watch 11–13 s, Cassandra 18.4 s (27.7 s at 12), Hazelcast about a minute.
+    assert!((4.0..5.0).contains(&td(akka, "s1")) && (11.0..13.0).contains(&td(remote, "s1")));
+    assert!((17.5..19.5).contains(&td("cassandra:threshold=8", "s1")));
+    assert!((26.5..29.0).contains(&td("cassandra:threshold=12", "s1")));
+    assert!((55.0..70.0).contains(&td("hazelcast-deadline:timeout=1m", "s5")));
+    assert!((60.0..75.0).contains(&td("hazelcast-phi:threshold=10", "s5")));
 }

@@ -158,7 +158,13 @@ pub fn run(
     let mut samplers = Vec::with_capacity(all_links.len());
     for &(m, t) in &all_links {
         let link = e.link(t, m);
-        samplers.push(DelaySampler::new(&link.delay, link.correlation, &options.base_dir)?);
+        let changes = timeline
+            .link(t, m)
+            .delay_changes
+            .iter()
+            .map(|(at, model)| Ok((*at, DelaySampler::new(model, link.correlation, &options.base_dir)?)))
+            .collect::<Result<Vec<_>, EmpiricalError>>()?;
+        samplers.push((DelaySampler::new(&link.delay, link.correlation, &options.base_dir)?, changes));
     }
 
     let threads = match options.threads {
@@ -234,7 +240,7 @@ pub fn run(
             .iter()
             .zip(&samplers)
             .filter(|((monitor, _), _)| *monitor == m)
-            .map(|(&(_, t), sampler)| {
+            .map(|(&(_, t), (sampler, changes))| {
                 let name = format!("link/{}->{}", nodes[t].id, node.id);
                 let sender = Sender::new(&nodes[t], &timeline.nodes[t], end, stream(seed, &format!("{name}/sender")));
                 let link = e.link(t, m);
@@ -245,6 +251,7 @@ pub fn run(
                         sender,
                         &link,
                         sampler.clone(),
+                        changes.clone(),
                         faults,
                         stream(seed, &format!("{name}/delay")),
                         stream(seed, &format!("{name}/loss")),

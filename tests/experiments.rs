@@ -23,6 +23,7 @@ const TESTED: &[&str] = &[
     "gc-pause",
     "heartbeat-rate",
     "quickstart",
+    "regime-change",
     "split-brain-gc",
     "sweep",
     "wan-phi-vs-chen",
@@ -433,4 +434,41 @@ fn cloud_defaults() {
     assert!((26.5..29.0).contains(&td("cassandra:threshold=12", "s1")));
     assert!((55.0..70.0).contains(&td("hazelcast-deadline:timeout=1m", "s5")));
     assert!((60.0..75.0).contains(&td("hazelcast-phi:threshold=10", "s5")));
+}
+
+/// A route change (delay +65 ms): Chen with α below the step errs at nearly every heartbeat
+/// until its 1000-heartbeat mean catches up, then as before; the detectors that measure from
+/// the last arrival (φ, 2W-FD, a timeout, ◇P) and Bertier keep their old rates.
+#[test]
+fn regime_change() {
+    let s = simulate(&load("regime-change"));
+    let change = 3.0 * 3600.0;
+    // Mistakes that began in [from, to) and the 95 % interval of their rate.
+    let window = |label: &str, from: f64, to: f64| {
+        let n = mistakes_from(&entry(&s, "m", "a", label).qos, from, to).len() as u64;
+        (n, fdlab::analysis::poisson::poisson_rate_ci95(n, to - from))
+    };
+    let before = |label: &str| window(label, change - 3600.0, change);
+    let after = |label: &str| window(label, change, change + 600.0);
+    let chen = "chen:alpha=50ms";
+    assert!(after(chen).0 >= 100 && fewer(before(chen).1, after(chen).1), "{:?} {:?}", before(chen), after(chen));
+    let later = window(chen, change + 600.0, 6.0 * 3600.0);
+    assert!(!fewer(before(chen).1, later.1), "Chen back to its old rate: {:?} {:?}", before(chen), later);
+    for label in [
+        "chen:alpha=100ms",
+        "2w:alpha=50ms",
+        "2w:alpha=100ms",
+        "phi:threshold=8,first=100ms,min_std=5ms,pause=0",
+        "phi:threshold=12,first=100ms,min_std=5ms,pause=0",
+        "fixed:timeout=200ms",
+        "bertier",
+        "eventually-perfect:initial=150ms",
+    ] {
+        assert!(!fewer(before(label).1, after(label).1), "{label}: {:?} then {:?}", before(label), after(label));
+    }
+    // 2W-FD: far fewer mistakes than Chen at the change, for the same α and detection time.
+    let (two, c) = (total(&s, "2w:alpha=50ms"), total(&s, chen));
+    assert!(fewer(after("2w:alpha=50ms").1, after(chen).1));
+    assert!((two.detection_time_s.mean.unwrap() - c.detection_time_s.mean.unwrap()).abs() < 0.005);
+    assert!(fewer(two.mistake_rate_per_s_ci95, c.mistake_rate_per_s_ci95));
 }

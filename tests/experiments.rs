@@ -26,6 +26,7 @@ const TESTED: &[&str] = &[
     "regime-change",
     "split-brain-gc",
     "sweep",
+    "synchrony",
     "wan-phi-vs-chen",
 ];
 
@@ -471,4 +472,46 @@ fn regime_change() {
     assert!(fewer(after("2w:alpha=50ms").1, after(chen).1));
     assert!((two.detection_time_s.mean.unwrap() - c.detection_time_s.mean.unwrap()).abs() < 0.005);
     assert!(fewer(two.mistake_rate_per_s_ci95, c.mistake_rate_per_s_ci95));
+}
+
+/// Synchrony: bounded delay, a timeout that never errs and ◇P converging at once; heavy-tailed
+/// delay, every timeout errs and ◇P errs on; GST, nothing errs after it and ◇P keeps the
+/// timeout it grew before.
+#[test]
+fn synchrony() {
+    let s = simulate(&load("synchrony"));
+    let (gst, day) = (12.0 * 3600.0, 24.0 * 3600.0);
+    let fixed = ["200ms", "500ms", "1s", "2s", "5s", "10s", "30s", "1m"].map(|t| format!("fixed:timeout={t}"));
+    let (doubling, additive) =
+        ("eventually-perfect:initial=100ms", "eventually-perfect:factor=1,initial=100ms,step=100ms");
+    let q = |target: &str, label: &str| &entry(&s, "m", target, label).qos;
+    // Bounded: no timeout errs; ◇P errs at most twice, in the first second.
+    for label in &fixed {
+        assert_eq!(q("sync", label).mistakes, 0, "{label}");
+    }
+    for label in [doubling, additive] {
+        let m = mistakes_from(q("sync", label), 0.0, day);
+        assert!(!m.is_empty() && m.len() <= 2 && m.iter().all(|&(start, _)| start < 1.0), "{label}: {m:?}");
+    }
+    // Heavy tail: every timeout errs, beyond doubt, and ◇P errs on in the second half of the
+    // day (by 100 ms: in every quarter).
+    for label in &fixed {
+        assert!(per_day(q("async", label).mistake_rate_per_s_ci95)[0] > 1.0, "{label}");
+    }
+    assert!(!mistakes_from(q("async", doubling), gst, day).is_empty());
+    for quarter in 0..4 {
+        let from = quarter as f64 * day / 4.0;
+        assert!(!mistakes_from(q("async", additive), from, from + day / 4.0).is_empty(), "quarter {quarter}");
+    }
+    // GST: every timeout errs before it, none after it; ◇P stopped before it.
+    for label in fixed.iter().map(String::as_str).chain([doubling, additive]) {
+        let link = q("gst", label);
+        assert!(!mistakes_from(link, 0.0, gst).is_empty(), "{label}");
+        assert!(mistakes_from(link, gst, day).is_empty(), "{label}");
+    }
+    // ◇P's timeout never shrinks: it detects far more slowly than on the synchronous link.
+    for label in [doubling, additive] {
+        let td = |target: &str| q(target, label).detection_time_s.mean.unwrap();
+        assert!(td("gst") > 10.0 * td("sync") && td("sync") < 0.3, "{label}");
+    }
 }

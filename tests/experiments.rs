@@ -405,7 +405,9 @@ fn cloud_defaults() {
     let s = simulate(&load("cloud-defaults"));
     use fdlab::analysis::qos::Cause::{Network, Recovery, TargetPause};
     let q = |label: &str, target: &str| &entry(&s, "m", target, label).qos;
-    let live = |label: &str, target: &str| q(label, target).mistakes - q(label, target).mistakes_by_cause.get(&Recovery).copied().unwrap_or(0);
+    let live = |label: &str, target: &str| {
+        q(label, target).mistakes - q(label, target).mistakes_by_cause.get(&Recovery).copied().unwrap_or(0)
+    };
     let td = |label: &str, target: &str| q(label, target).detection_time_s.mean.unwrap();
     let (akka, akka12) = ("akka-cluster:threshold=8", "akka-cluster:threshold=12");
     // Akka's cluster detector errs on blips and pauses, at 8 and at 12.
@@ -419,7 +421,10 @@ fn cloud_defaults() {
     assert!(td(akka12, "s1") > td(akka, "s1") && td(akka12, "s1") - td(akka, "s1") < 0.5);
     // A 10 s acceptable pause removes them: remote watch errs at most a few times.
     let remote = "akka-remote-watch:threshold=10";
-    assert!(live(remote, "s1") <= 3 && fewer(q(remote, "s1").mistake_rate_per_s_ci95, q(akka, "s1").mistake_rate_per_s_ci95));
+    assert!(
+        live(remote, "s1") <= 3
+            && fewer(q(remote, "s1").mistake_rate_per_s_ci95, q(akka, "s1").mistake_rate_per_s_ci95)
+    );
     // Cassandra (1 s) and Hazelcast (5 s) never suspect a live process on their own links.
     for (label, target) in [
         ("cassandra:threshold=8", "s1"),

@@ -383,7 +383,8 @@ mod tests {
             delay: delay::DelayModel::Empirical { trace: "no-such-trace.csv".into() },
             links: Links::Monitored,
         };
-        let e = Timeline::build(&[change], 2, Nanos::from_secs(10), &[(1, 0)], 1, Path::new("/nonexistent")).unwrap_err();
+        let e =
+            Timeline::build(&[change], 2, Nanos::from_secs(10), &[(1, 0)], 1, Path::new("/nonexistent")).unwrap_err();
         assert!(e.to_string().contains("no-such-trace.csv"), "{e}");
     }
 

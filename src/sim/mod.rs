@@ -103,7 +103,13 @@ fn fault_views(
         // window of 1000 takes that long to follow a step), like a crash-stop.
         let span = Nanos(e.node(t).interval.0.saturating_mul(300));
         for (at, _) in &timeline.link(t, m).delay_changes {
-            candidates.push(("delay change".into(), None, (m, t), Window { from: *at, to: at.saturating_add(span) }, true));
+            candidates.push((
+                "delay change".into(),
+                None,
+                (m, t),
+                Window { from: *at, to: at.saturating_add(span) },
+                true,
+            ));
         }
         for w in &timeline.link(t, m).cuts {
             if !candidates.iter().any(|c| c.0 == "partition" && c.3 == *w) {

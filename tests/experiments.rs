@@ -20,6 +20,7 @@ const TESTED: &[&str] = &[
     "cloud-defaults",
     "cluster",
     "crash-recovery",
+    "estimators",
     "gc-pause",
     "heartbeat-rate",
     "quickstart",
@@ -519,4 +520,58 @@ fn synchrony() {
         let td = |target: &str| q(target, label).detection_time_s.mean.unwrap();
         assert!(td("gst") > 10.0 * td("sync") && td("sync") < 0.3, "{label}");
     }
+}
+
+/// Estimator × margin: `last` beats Chen (winmean + const) beyond doubt in the aggressive
+/// range; the frontier is made of last and ar1; mean and winmean are alike.
+#[test]
+fn estimators() {
+    let s = simulate(&load("estimators"));
+    let label = |alpha: &str, estimator: &str, margin: &str| {
+        let mut l = format!("estimate:alpha={alpha}");
+        if estimator != "winmean" {
+            l += &format!(",estimator={estimator}");
+        }
+        if margin != "const" {
+            l += &format!(",margin={margin}");
+        }
+        l
+    };
+    let td = |t: &TotalEntry| t.detection_time_s.mean.unwrap();
+    let alphas = ["5ms", "10ms", "20ms", "40ms", "70ms", "100ms", "150ms", "200ms", "300ms"];
+    for alpha in &alphas[..5] {
+        let chen = total(&s, &label(alpha, "winmean", "const"));
+        let beaten = s.totals.iter().any(|t| {
+            t.detector.contains("estimator=last")
+                && td(t) <= td(chen)
+                && fewer(t.mistake_rate_per_s_ci95, chen.mistake_rate_per_s_ci95)
+        });
+        assert!(beaten, "Chen at α {alpha}: no `last` combination beats it");
+    }
+    for alpha in alphas {
+        let (chen, mean) = (total(&s, &label(alpha, "winmean", "const")), total(&s, &label(alpha, "mean", "const")));
+        let (a, b) = (chen.mistake_rate_per_s_ci95, mean.mistake_rate_per_s_ci95);
+        assert!(!fewer(a, b) && !fewer(b, a), "α {alpha}: mean and winmean differ");
+    }
+    // The frontier: configurations no other beats on both detection time and mistakes.
+    let frontier: Vec<&TotalEntry> = s
+        .totals
+        .iter()
+        .filter(|p| {
+            !s.totals.iter().any(|q| {
+                let (tq, tp) = (td(q), td(p));
+                let (rq, rp) = (q.mistakes_per_day.unwrap(), p.mistakes_per_day.unwrap());
+                tq <= tp && rq <= rp && (tq < tp || rq < rp)
+            })
+        })
+        .collect();
+    let follows_latest =
+        |t: &&TotalEntry| t.detector.contains("estimator=last") || t.detector.contains("estimator=ar1");
+    assert!(frontier.len() >= 10);
+    assert!(
+        frontier.iter().filter(|t| !follows_latest(t)).count() <= 1,
+        "{:?}",
+        frontier.iter().map(|t| &t.detector).collect::<Vec<_>>()
+    );
+    assert!(frontier.iter().all(|t| t.detector.contains("estimator=") && !t.detector.contains("estimator=mean")));
 }

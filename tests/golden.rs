@@ -83,6 +83,7 @@ fn the_committed_results_of_the_rest_of_the_suite_are_what_this_build_writes() {
         "cloud-defaults",
         "regime-change",
         "synchrony",
+        "estimators",
     ] {
         check(name);
     }

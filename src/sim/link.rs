@@ -249,6 +249,17 @@ impl<'a> LinkStream<'a> {
     /// Appends the link's next deliveries, in arrival order (ties in send order), to `out`
     /// until it holds `max` or the link is drained.
     pub fn fill(&mut self, out: &mut Vec<Delivery>, max: usize) {
+        // A link with no delay change pending takes a copy of the loop without the check, so
+        // that it costs nothing per datagram where no change is declared (or after the last).
+        if self.next_change == Nanos::MAX {
+            self.fill_with::<false>(out, max)
+        } else {
+            self.fill_with::<true>(out, max)
+        }
+    }
+
+    #[inline(always)]
+    fn fill_with<const CHANGES: bool>(&mut self, out: &mut Vec<Delivery>, max: usize) {
         // (`max` sizes the batch, not the results: filling one more changes nothing.)
         while out.len() < max {
             if let Some(Reverse(top)) = self.heap.peek()
@@ -262,7 +273,7 @@ impl<'a> LinkStream<'a> {
             // The sender and the link draw from separate streams, so asking for the next send
             // first changes no value.
             self.lookahead = self.sender.next_send();
-            self.transmit(send, out);
+            self.transmit::<CHANGES>(send, out);
         }
     }
 
@@ -270,7 +281,7 @@ impl<'a> LinkStream<'a> {
     /// case (nothing waiting, one datagram, arriving before the next one leaves); otherwise
     /// through the reorder heap.
     #[inline(always)]
-    fn transmit(&mut self, send: Send, out: &mut Vec<Delivery>) {
+    fn transmit<const CHANGES: bool>(&mut self, send: Send, out: &mut Vec<Delivery>) {
         self.counts.sent += 1;
         let t = send.at;
         if self.cuts.at(t).is_some() {
@@ -284,7 +295,7 @@ impl<'a> LinkStream<'a> {
             self.counts.lost += 1;
             return;
         }
-        if t >= self.next_change {
+        if CHANGES && t >= self.next_change {
             self.change_delay(t);
         }
         let extra = self.spikes.at(t).map_or(Nanos::ZERO, |s| s.1);

@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked
-fdlab=./target/release/fdlab
+# Built where cargo builds: $CARGO_TARGET_DIR when set (a shared machine, a worktree).
+fdlab="${CARGO_TARGET_DIR:-target}/release/fdlab"
 if [ "$#" -gt 0 ]; then
     names=("$@")
 else

@@ -38,6 +38,17 @@ fn specs() -> impl Strategy<Value = (String, Vec<f64>)> {
             format!("bertier:interval={interval},window={w},gamma={gamma},beta={beta},phi={phi}")
         },
     );
+    let estimate = (
+        duration(10, 2000),
+        prop::sample::select(vec!["last", "mean", "winmean", "lpf", "ar1"]),
+        prop::sample::select(vec!["const", "ci", "jacobson"]),
+        1usize..30,
+        0.01f64..=1.0,
+        0.0f64..4.0,
+    )
+        .prop_map(|(interval, estimator, margin, w, gain, k)| {
+            format!("estimate:interval={interval},estimator={estimator},margin={margin},window={w},gain={gain},k={k}")
+        });
     let empirical = (1usize..30).prop_map(|w| format!("empirical:window={w}"));
     let eventually = (duration(1, 3000), 1.0f64..3.0, duration(0, 500)).prop_map(|(initial, factor, step)| {
         format!("eventually-perfect:initial={initial},factor={factor},step={step}")
@@ -50,6 +61,7 @@ fn specs() -> impl Strategy<Value = (String, Vec<f64>)> {
         chen,
         two_w,
         bertier,
+        estimate,
         empirical,
         eventually,
     ]

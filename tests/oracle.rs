@@ -25,6 +25,10 @@ const SPECS: &[&str] = &[
     "chen:alpha=400ns|1us|2us,interval=2us,window=100",
     "2w:alpha=400ns|1us,interval=2us,small=1,large=100",
     "bertier:interval=2us",
+    "estimate:alpha=400ns|1us,interval=2us,estimator=last,margin=ci,k=1",
+    "estimate:alpha=100ns|1us,interval=2us,estimator=mean,margin=jacobson",
+    "estimate:alpha=400ns|1us,interval=2us,estimator=lpf,gain=0.3,window=50",
+    "estimate:alpha=400ns|2us,interval=2us,estimator=ar1,margin=ci,window=20",
     "empirical:threshold=0.5|0.9|0.99,window=100",
     "eventually-perfect:initial=3us,factor=2,step=0",
 ];

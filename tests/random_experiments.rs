@@ -116,7 +116,7 @@ fn random_file(rng: &mut impl Rng) -> String {
         text.push_str(&format!("[[nodes]]\nid = \"{id}\"\n"));
     }
     for _ in 0..rng.random_range(0..=4) {
-        let fault = match rng.random_range(0..9) {
+        let fault = match rng.random_range(0..10) {
             0 => format!("kind = \"crash\"\nnode = \"{}\"\nat = \"{}\"\n", node(rng), pick(rng, INSTANTS)),
             1 => format!(
                 "kind = \"crash\"\nnode = \"{}\"\nat = \"{}\"\ndown = \"{}\"\nnew_incarnation = {}\n",
@@ -163,11 +163,24 @@ fn random_file(rng: &mut impl Rng) -> String {
                 pick(rng, LENGTHS),
                 pick(rng, LENGTHS)
             ),
-            _ => format!(
+            8 => format!(
                 "kind = \"loss-burst\"\nat = \"{}\"\nduration = \"{}\"\np = {}\n",
                 pick(rng, INSTANTS),
                 pick(rng, LENGTHS),
                 pick(rng, &["0.5", "1"])
+            ),
+            _ => format!(
+                "kind = \"delay-change\"\nat = \"{}\"\ndelay = {}\n",
+                pick(rng, INSTANTS),
+                pick(
+                    rng,
+                    &[
+                        "{ dist = \"constant\", value = \"0\" }",
+                        "{ dist = \"pareto\", scale = \"1ms\", shape = 0.5 }",
+                        "{ dist = \"uniform\", min = \"2ms\", max = \"1ms\" }",
+                        "{ dist = \"lognormal\", median = \"40000d\", sigma = 3 }",
+                    ]
+                )
             ),
         };
         text.push_str("[[faults]]\n");

@@ -11,7 +11,7 @@
 //! numbers).
 
 use super::kind::{CHECK_EVERY, KindInfo};
-use super::{bertier, chen, empirical, eventually_perfect, fixed, phi, phi_exp, two_windows};
+use super::{bertier, chen, empirical, estimate, eventually_perfect, fixed, phi, phi_exp, two_windows};
 
 /// Every built-in kind, in the order `fdlab detectors` and error messages list them.
 pub const KINDS: &[KindInfo] = &[
@@ -22,6 +22,7 @@ pub const KINDS: &[KindInfo] = &[
     chen::KIND,
     bertier::KIND,
     two_windows::KIND,
+    estimate::KIND,
     empirical::KIND,
     eventually_perfect::KIND,
 ];
@@ -148,6 +149,7 @@ mod tests {
             ("", ValueKind::Number) => "0.5".into(),
             ("", ValueKind::Window) => "10".into(),
             ("", ValueKind::Bool) => "true".into(),
+            ("", ValueKind::Choice(names)) => names[0].into(),
             (default, _) => default.into(),
         }
     }
@@ -161,6 +163,10 @@ mod tests {
             Value::Number(x) => (x / 2.0).to_string(),
             Value::Count(n) => (n + 1).to_string(),
             Value::Bool(b) => (!b).to_string(),
+            Value::Choice(name) => match key.kind {
+                ValueKind::Choice(names) => names.iter().find(|n| **n != name).unwrap_or(&name).to_string(),
+                _ => unreachable!("a choice's key is declared as one"),
+            },
         }
     }
 
@@ -244,7 +250,7 @@ mod tests {
         // The ones that read `Arrival::seq`, by name, so that a flag lost from a declaration
         // is noticed even if the detector lost it too.
         let seq: Vec<&str> = KINDS.iter().filter(|k| k.needs_seq).map(|k| k.name).collect();
-        assert_eq!(seq, ["chen", "bertier", "2w"]);
+        assert_eq!(seq, ["chen", "bertier", "2w", "estimate"]);
     }
 
     #[test]

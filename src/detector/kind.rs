@@ -58,6 +58,16 @@ impl KeyInfo {
         KeyInfo::new(name, default, ValueKind::Bool, doc)
     }
 
+    /// One of `names` (never a knob).
+    pub(crate) const fn choice(
+        name: &'static str,
+        default: &'static str,
+        names: &'static [&'static str],
+        doc: &'static str,
+    ) -> KeyInfo {
+        KeyInfo::new(name, default, ValueKind::Choice(names), doc)
+    }
+
     /// The same key, whose values must also pass `check`.
     pub(crate) const fn checked(self, check: Check) -> KeyInfo {
         KeyInfo { check: Some(check), ..self }
@@ -194,6 +204,10 @@ impl Params<'_> {
 
     pub(crate) fn bool(&self, key: &str) -> bool {
         self.get(key).bool()
+    }
+
+    pub(crate) fn choice(&self, key: &str) -> &'static str {
+        self.get(key).choice()
     }
 }
 

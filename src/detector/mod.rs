@@ -24,6 +24,7 @@ pub mod bertier;
 pub mod catalog;
 pub mod chen;
 pub mod empirical;
+pub mod estimate;
 pub mod eventually_perfect;
 pub mod expected_arrival;
 pub mod fixed;

@@ -24,6 +24,8 @@ pub(crate) enum ValueKind {
     Window,
     /// `true` or `false`.
     Bool,
+    /// One of a fixed list of names (`estimator=winmean`).
+    Choice(&'static [&'static str]),
 }
 
 /// What a window key may hold; the text of its error.
@@ -36,6 +38,7 @@ pub(crate) enum Value {
     Number(f64),
     Count(usize),
     Bool(bool),
+    Choice(&'static str),
 }
 
 impl fmt::Display for Value {
@@ -45,6 +48,7 @@ impl fmt::Display for Value {
             Value::Number(x) => write!(f, "{x}"),
             Value::Count(n) => write!(f, "{n}"),
             Value::Bool(b) => write!(f, "{b}"),
+            Value::Choice(name) => write!(f, "{name}"),
         }
     }
 }
@@ -76,6 +80,12 @@ impl Value {
             _ => unreachable!("key declared as a bool"),
         }
     }
+    pub(crate) fn choice(self) -> &'static str {
+        match self {
+            Value::Choice(name) => name,
+            _ => unreachable!("key declared as a choice"),
+        }
+    }
     /// The value in the level's units: seconds for durations.
     pub(crate) fn level_units(self) -> f64 {
         match self {
@@ -83,6 +93,8 @@ impl Value {
             Value::Number(x) => x,
             Value::Count(n) => n as f64,
             Value::Bool(b) => f64::from(u8::from(b)),
+            // A choice is never a knob (it has no order).
+            Value::Choice(_) => f64::NAN,
         }
     }
 }
@@ -113,6 +125,10 @@ impl ValueKind {
                 "true" => Ok(Value::Bool(true)),
                 "false" => Ok(Value::Bool(false)),
                 _ => Err(bad("expected `true` or `false`".into())),
+            },
+            ValueKind::Choice(names) => match names.iter().find(|n| **n == text) {
+                Some(name) => Ok(Value::Choice(name)),
+                None => Err(bad(format!("expected one of {}", names.join(", ")))),
             },
         }
     }

@@ -131,7 +131,9 @@ impl ValidExperiment {
                     (sizes.iter().map(|s| s * (total - s)).sum::<u128>(), 0)
                 }
                 Fault::Partition { cut: Cut::OneWay { from, to }, .. } => ((from.len() * to.len()) as u128, 0),
-                Fault::DelaySpike { links: l, .. } | Fault::LossBurst { links: l, .. } => match l {
+                Fault::DelaySpike { links: l, .. }
+                | Fault::LossBurst { links: l, .. }
+                | Fault::DelayChange { links: l, .. } => match l {
                     Links::Monitored => (links as u128, 0),
                     Links::Listed(l) => (l.len() as u128, 0),
                 },

@@ -158,7 +158,8 @@ impl Experiment {
                 | Fault::Partition { .. }
                 | Fault::Omission { .. }
                 | Fault::DelaySpike { .. }
-                | Fault::LossBurst { .. } => {}
+                | Fault::LossBurst { .. }
+                | Fault::DelayChange { .. } => {}
             }
         }
         let overlap = |windows: &mut Vec<(Nanos, Nanos)>| {

@@ -138,6 +138,14 @@ impl DelaySampler {
         Ok(DelaySampler { shape, rho: correlation, z: 0.0 })
     }
 
+    /// Draws from now on from `other`'s distribution and correlation, continuing this
+    /// sampler's correlated state (a route change on a correlated path).
+    pub fn replace_model(&mut self, other: DelaySampler) {
+        let z = self.z;
+        *self = other;
+        self.z = z;
+    }
+
     /// The next delay.
     #[inline(always)]
     pub fn sample(&mut self, rng: &mut impl Rng) -> Nanos {

@@ -75,6 +75,9 @@ pub struct LinkFaults {
     pub spikes: Vec<(Window, Nanos)>,
     /// Extra loss probability (combined as independent losses where bursts overlap).
     pub bursts: Vec<(Window, f64)>,
+    /// Delay models that replace the link's from an instant on (by send time), sorted by
+    /// instant; at one instant the later in the experiment's list comes last (and wins).
+    pub delay_changes: Vec<(Nanos, delay::DelayModel)>,
 }
 
 /// The whole fault schedule of a run.
@@ -87,7 +90,8 @@ pub struct Timeline {
 }
 
 /// A link no fault touches.
-static NO_LINK_FAULTS: LinkFaults = LinkFaults { cuts: Vec::new(), spikes: Vec::new(), bursts: Vec::new() };
+static NO_LINK_FAULTS: LinkFaults =
+    LinkFaults { cuts: Vec::new(), spikes: Vec::new(), bursts: Vec::new(), delay_changes: Vec::new() };
 
 impl Timeline {
     /// Expands checked faults, in the order of the experiment's list, over a run of `nodes`
@@ -106,6 +110,7 @@ impl Timeline {
         let mut cuts: BTreeMap<(usize, usize), Vec<Window>> = BTreeMap::new();
         let mut spikes: BTreeMap<(usize, usize), Vec<(Window, Nanos)>> = BTreeMap::new();
         let mut bursts: BTreeMap<(usize, usize), Vec<(Window, f64)>> = BTreeMap::new();
+        let mut delay_changes: BTreeMap<(usize, usize), Vec<(Nanos, delay::DelayModel)>> = BTreeMap::new();
         let links_of = |links: &Links| -> Vec<(usize, usize)> {
             match links {
                 // A heartbeat travels from the target to its monitor.
@@ -205,6 +210,14 @@ impl Timeline {
                         bursts.entry(l).or_default().push((Window { from: *at, to: at.saturating_add(*duration) }, *p));
                     }
                 }
+                Fault::DelayChange { at, delay: model, links } => {
+                    // An empirical model's trace is read here, so that a bad one fails before
+                    // the run (the engine reads it again for each link it drives).
+                    DelaySampler::new(model, 0.0, base_dir)?;
+                    for l in links_of(links) {
+                        delay_changes.entry(l).or_default().push((*at, model.clone()));
+                    }
+                }
             }
         }
         for f in &mut node_faults {
@@ -214,7 +227,7 @@ impl Timeline {
             f.omissions = segments(std::mem::take(&mut f.omissions), |a, b| 1.0 - (1.0 - a) * (1.0 - b));
         }
         let touched: BTreeSet<(usize, usize)> =
-            cuts.keys().chain(spikes.keys()).chain(bursts.keys()).copied().collect();
+            cuts.keys().chain(spikes.keys()).chain(bursts.keys()).chain(delay_changes.keys()).copied().collect();
         let links = touched
             .into_iter()
             .map(|l| {
@@ -222,6 +235,12 @@ impl Timeline {
                     cuts: merge(cuts.remove(&l).unwrap_or_default()),
                     spikes: segments(spikes.remove(&l).unwrap_or_default(), |a, b| a.saturating_add(b)),
                     bursts: segments(bursts.remove(&l).unwrap_or_default(), |a, b| 1.0 - (1.0 - a) * (1.0 - b)),
+                    delay_changes: {
+                        let mut changes = delay_changes.remove(&l).unwrap_or_default();
+                        // Stable: at one instant, the experiment's order is kept.
+                        changes.sort_by_key(|c| c.0);
+                        changes
+                    },
                 };
                 (l, faults)
             })
@@ -323,6 +342,9 @@ mod tests {
             Fault::Omission { node: 2, p: 0.5, at: s(1), duration: None },
             Fault::DelaySpike { at: s(6), duration: s(1), extra: s(1), links: Links::Monitored },
             Fault::LossBurst { at: s(7), duration: s(1), p: 0.5, links: Links::Listed(vec![(1, 2)]) },
+            Fault::DelayChange { at: s(8), delay: constant(3), links: Links::Monitored },
+            Fault::DelayChange { at: s(4), delay: constant(2), links: Links::Listed(vec![(0, 1)]) },
+            Fault::DelayChange { at: s(4), delay: constant(1), links: Links::Listed(vec![(0, 1)]) },
         ];
         // 1 and 2 watch 0.
         let t = Timeline::build(&faults, 3, s(10), &[(1, 0), (2, 0)], 1, Path::new("")).unwrap();
@@ -343,6 +365,27 @@ mod tests {
         assert_eq!(t.link(0, 2).spikes, [(w(6_000_000_000, 7_000_000_000), s(1))]);
         assert!(t.link(1, 0).spikes.is_empty());
         assert_eq!(t.link(1, 2).bursts, [(w(7_000_000_000, 8_000_000_000), 0.5)]);
+        // Delay changes: sorted by instant, file order kept at one instant; without links,
+        // the monitored ones.
+        assert_eq!(t.link(0, 1).delay_changes, [(s(4), constant(2)), (s(4), constant(1)), (s(8), constant(3))]);
+        assert_eq!(t.link(0, 2).delay_changes, [(s(8), constant(3))]);
+        assert!(t.link(1, 0).delay_changes.is_empty() && t.link(1, 2).delay_changes.is_empty());
+    }
+
+    fn constant(ms: u64) -> delay::DelayModel {
+        delay::DelayModel::Constant { value: Nanos::from_millis(ms) }
+    }
+
+    #[test]
+    fn a_delay_change_to_a_missing_trace_fails_when_the_timeline_is_built() {
+        let change = Fault::DelayChange {
+            at: Nanos::from_secs(1),
+            delay: delay::DelayModel::Empirical { trace: "no-such-trace.csv".into() },
+            links: Links::Monitored,
+        };
+        let e =
+            Timeline::build(&[change], 2, Nanos::from_secs(10), &[(1, 0)], 1, Path::new("/nonexistent")).unwrap_err();
+        assert!(e.to_string().contains("no-such-trace.csv"), "{e}");
     }
 
     #[test]

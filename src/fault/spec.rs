@@ -103,6 +103,15 @@ pub enum FaultDecl {
         #[serde(default)]
         links: Vec<[String; 2]>,
     },
+    /// A route change: datagrams sent on `links` (default all monitored) from `at` on draw
+    /// their one-way delay from `delay` instead of the link's model, until the next change of
+    /// the link. The link's `correlation` carries across the change.
+    DelayChange {
+        at: Nanos,
+        delay: DelayModel,
+        #[serde(default)]
+        links: Vec<[String; 2]>,
+    },
 }
 
 fn yes() -> bool {
@@ -126,6 +135,8 @@ pub enum Fault {
     DelaySpike { at: Nanos, duration: Nanos, extra: Nanos, links: Links },
     /// Datagrams sent on `links` from `at` for `duration` are also lost with probability `p`.
     LossBurst { at: Nanos, duration: Nanos, p: f64, links: Links },
+    /// Datagrams sent on `links` from `at` on take their delay from `delay`.
+    DelayChange { at: Nanos, delay: DelayModel, links: Links },
 }
 
 /// When a node crashes.
@@ -318,6 +329,11 @@ impl FaultDecl {
                 let links = links(list)?;
                 Ok(Fault::LossBurst { at: *at, duration: *duration, p: probability(*p, "p")?, links })
             }
+            FaultDecl::DelayChange { at, delay, links: list } => {
+                within(*at, "at")?;
+                delay.validate().map_err(|m| ("delay", m))?;
+                Ok(Fault::DelayChange { at: *at, delay: delay.clone(), links: links(list)? })
+            }
         }
     }
 }
@@ -498,6 +514,14 @@ mod tests {
             }
         );
         assert_eq!(
+            resolve("kind = \"delay-change\"\nat = \"1s\"\ndelay = { dist = \"constant\", value = \"9ms\" }").unwrap(),
+            Fault::DelayChange {
+                at: Nanos::from_secs(1),
+                delay: DelayModel::Constant { value: Nanos::from_millis(9) },
+                links: Links::Monitored
+            }
+        );
+        assert_eq!(
             resolve("kind = \"loss-burst\"\nat = \"1s\"\nduration = \"1s\"\np = 1\nlinks = [[\"b\", \"a\"]]").unwrap(),
             Fault::LossBurst {
                 at: Nanos::from_secs(1),
@@ -515,6 +539,21 @@ mod tests {
                 "kind = \"loss-burst\"\nat = \"1s\"\nduration = \"1s\"\np = 1\nlinks = [[\"a\", \"x\"]]",
                 "links",
                 "no node `x`",
+            ),
+            (
+                "kind = \"delay-change\"\nat = \"1s\"\ndelay = { dist = \"uniform\", min = \"2ms\", max = \"1ms\" }",
+                "delay",
+                "`min` is above `max`",
+            ),
+            (
+                "kind = \"delay-change\"\nat = \"2m\"\ndelay = { dist = \"constant\", value = \"1ms\" }",
+                "at",
+                "end of the run",
+            ),
+            (
+                "kind = \"delay-change\"\nat = \"1s\"\ndelay = { dist = \"constant\", value = \"1ms\" }\nlinks = [[\"q\", \"a\"]]",
+                "links",
+                "no node `q`",
             ),
         ] {
             let (f, message) = error(table);

@@ -99,6 +99,18 @@ fn fault_views(
         }
     }
     for &(m, t) in links {
+        // A delay change has no end: viewed from before it to 300 heartbeats after (Chen's
+        // window of 1000 takes that long to follow a step), like a crash-stop.
+        let span = Nanos(e.node(t).interval.0.saturating_mul(300));
+        for (at, _) in &timeline.link(t, m).delay_changes {
+            candidates.push((
+                "delay change".into(),
+                None,
+                (m, t),
+                Window { from: *at, to: at.saturating_add(span) },
+                true,
+            ));
+        }
         for w in &timeline.link(t, m).cuts {
             if !candidates.iter().any(|c| c.0 == "partition" && c.3 == *w) {
                 candidates.push(("partition".into(), None, (m, t), *w, false));
@@ -158,7 +170,13 @@ pub fn run(
     let mut samplers = Vec::with_capacity(all_links.len());
     for &(m, t) in &all_links {
         let link = e.link(t, m);
-        samplers.push(DelaySampler::new(&link.delay, link.correlation, &options.base_dir)?);
+        let changes = timeline
+            .link(t, m)
+            .delay_changes
+            .iter()
+            .map(|(at, model)| Ok((*at, DelaySampler::new(model, link.correlation, &options.base_dir)?)))
+            .collect::<Result<Vec<_>, EmpiricalError>>()?;
+        samplers.push((DelaySampler::new(&link.delay, link.correlation, &options.base_dir)?, changes));
     }
 
     let threads = match options.threads {
@@ -234,7 +252,7 @@ pub fn run(
             .iter()
             .zip(&samplers)
             .filter(|((monitor, _), _)| *monitor == m)
-            .map(|(&(_, t), sampler)| {
+            .map(|(&(_, t), (sampler, changes))| {
                 let name = format!("link/{}->{}", nodes[t].id, node.id);
                 let sender = Sender::new(&nodes[t], &timeline.nodes[t], end, stream(seed, &format!("{name}/sender")));
                 let link = e.link(t, m);
@@ -245,6 +263,7 @@ pub fn run(
                         sender,
                         &link,
                         sampler.clone(),
+                        changes.clone(),
                         faults,
                         stream(seed, &format!("{name}/delay")),
                         stream(seed, &format!("{name}/loss")),

@@ -212,6 +212,7 @@ impl ReplayWindow {
         if seq > highest {
             let shift = seq - highest;
             let seen = if shift >= WINDOW { 0 } else { seen << shift };
+            // (Bit 0 is clear after a shift: `^ 1` would be the same, an equivalent mutant.)
             self.state = Some((inc, seq, seen | 1));
             return Ok(());
         }
@@ -219,6 +220,7 @@ impl ReplayWindow {
         if back >= WINDOW || seen & (1 << back) != 0 {
             return Err(Reject::Replayed);
         }
+        // (The bit is clear, checked above: `^` would be the same, an equivalent mutant.)
         self.state = Some((inc, highest, seen | (1 << back)));
         Ok(())
     }
@@ -269,6 +271,10 @@ mod tests {
         assert_eq!(decode(b"", 7, None), Err(Reject::Truncated));
         assert_eq!(decode(b"GET / HTTP/1.1", 7, None), Err(Reject::Garbage));
         assert_eq!(decode(b"GET ", 7, None), Err(Reject::Garbage));
+        // Six bytes are enough to read the version and the flags.
+        assert_eq!(decode(b"FDLB\x02\x00", 7, None), Err(Reject::WrongVersion));
+        assert_eq!(decode(b"FDLB\x01\x04", 7, None), Err(Reject::BadHeader));
+        assert_eq!(decode(b"FDLB\x01", 7, None), Err(Reject::Truncated));
         let mut long = plain.clone();
         long.push(0);
         assert_eq!(decode(&long, 7, None), Err(Reject::TooLong));

@@ -341,6 +341,7 @@ fn live_smoke() {
     // it 0.45 s after the kill, plus that heartbeat's delay (median 2 ms).
     let td = entry(&s, "a", "c", "fixed:timeout=500ms").qos.crashes[0].detection_time_s.unwrap();
     assert!((0.4505..0.47).contains(&td), "{td}");
+}
 
 /// The φ paper's comparison: φ errs less than Chen in the aggressive range, Bertier is one
 /// fast and wrong point, Φ 0.5 → 2 removes most mistakes; but φ without a floor on σ never

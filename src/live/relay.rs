@@ -59,7 +59,8 @@ struct Shared {
 pub struct Relay {
     links: Vec<RelayLink>,
     sockets: Vec<UdpSocket>,
-    samplers: Vec<DelaySampler>,
+    /// Per link: its delay model's sampler and those of its later delay changes.
+    samplers: Vec<(DelaySampler, Vec<(Nanos, DelaySampler)>)>,
     shared: Arc<Shared>,
     seed: u64,
 }
@@ -96,7 +97,13 @@ impl Relay {
             let socket = UdpSocket::bind((ip, 0)).map_err(RelayError::Io)?;
             super::clock::large_receive_buffer(&socket);
             sockets.push(socket);
-            samplers.push(DelaySampler::new(&l.model.delay, l.model.correlation, base_dir)?);
+            let changes = l
+                .faults
+                .delay_changes
+                .iter()
+                .map(|(at, model)| Ok((*at, DelaySampler::new(model, l.model.correlation, base_dir)?)))
+                .collect::<Result<Vec<_>, EmpiricalError>>()?;
+            samplers.push((DelaySampler::new(&l.model.delay, l.model.correlation, base_dir)?, changes));
         }
         let shared = Arc::new(Shared {
             queue: Mutex::new(BinaryHeap::new()),
@@ -179,6 +186,8 @@ struct LinkState<'a> {
     fifo: bool,
     loss: LossProcess,
     delay: DelaySampler,
+    /// Later delay models (route changes), by the time a datagram reaches the relay.
+    changes: std::vec::IntoIter<(Nanos, DelaySampler)>,
     cuts: Cursor<'a, Window>,
     spikes: Cursor<'a, (Window, Nanos)>,
     bursts: Cursor<'a, (Window, f64)>,
@@ -203,6 +212,13 @@ impl LinkState<'_> {
             return Vec::new();
         }
         let extra = self.spikes.at(t).map_or(Nanos::ZERO, |s| s.1);
+        // Delay changes due by now, the last one winning; the correlated state carries over
+        // (as in the simulator's `change_delay`).
+        while self.changes.as_slice().first().is_some_and(|c| c.0 <= t) {
+            if let Some((_, sampler)) = self.changes.next() {
+                self.delay.replace_model(sampler);
+            }
+        }
         let copies = if self.duplicate > 0.0 && self.loss_rng.random::<f64>() < self.duplicate {
             counts.duplicated += 1;
             2
@@ -227,7 +243,7 @@ fn receive_loop(
     stop: Arc<AtomicBool>,
     links: Vec<RelayLink>,
     sockets: Vec<UdpSocket>,
-    samplers: Vec<DelaySampler>,
+    samplers: Vec<(DelaySampler, Vec<(Nanos, DelaySampler)>)>,
     seed: u64,
     epoch: u64,
 ) {
@@ -249,7 +265,8 @@ fn receive_loop(
                     duplicate: link.model.duplicate,
                     fifo: link.model.fifo,
                     loss: LossProcess::new(&link.model.loss),
-                    delay: sampler,
+                    delay: sampler.0,
+                    changes: sampler.1.into_iter(),
                     cuts: Cursor::new(&link.faults.cuts, |w| *w),
                     spikes: Cursor::new(&link.faults.spikes, |s| s.0),
                     bursts: Cursor::new(&link.faults.bursts, |b| b.0),
@@ -334,6 +351,12 @@ mod tests {
             fifo: model.fifo,
             loss: LossProcess::new(&model.loss),
             delay: DelaySampler::new(&model.delay, model.correlation, Path::new(".")).unwrap(),
+            changes: faults
+                .delay_changes
+                .iter()
+                .map(|(at, m)| (*at, DelaySampler::new(m, model.correlation, Path::new(".")).unwrap()))
+                .collect::<Vec<_>>()
+                .into_iter(),
             cuts: Cursor::new(&faults.cuts, |w| *w),
             spikes: Cursor::new(&faults.spikes, |s| s.0),
             bursts: Cursor::new(&faults.bursts, |b| b.0),
@@ -357,6 +380,7 @@ mod tests {
             cuts: vec![Window { from: ms(100), to: ms(200) }],
             spikes: vec![(Window { from: ms(300), to: ms(400) }, ms(50))],
             bursts: vec![(Window { from: ms(500), to: ms(600) }, 1.0)],
+            delay_changes: vec![(ms(650), DelayModel::Constant { value: ms(9) })],
         };
         let mut s = state(&model, &faults);
         let mut c = DatagramCounts::default();
@@ -366,8 +390,9 @@ mod tests {
         // FIFO: the next one may not overtake it.
         assert_eq!(s.fate(ms(351), &mut c), vec![ms(406)]);
         assert_eq!(s.fate(ms(550), &mut c), vec![], "a certain loss burst");
-        assert_eq!(s.fate(ms(700), &mut c), vec![ms(705)]);
-        assert_eq!((c.sent, c.cut, c.lost, c.duplicated), (6, 1, 1, 0));
+        assert_eq!(s.fate(ms(640), &mut c), vec![ms(645)]);
+        assert_eq!(s.fate(ms(700), &mut c), vec![ms(709)], "the route changed at 650 ms");
+        assert_eq!((c.sent, c.cut, c.lost, c.duplicated), (7, 1, 1, 0));
         let dup = Link { duplicate: 1.0, ..model };
         let none = LinkFaults::default();
         let mut s = state(&dup, &none);

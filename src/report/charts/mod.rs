@@ -11,6 +11,7 @@ pub mod detection;
 pub mod latency;
 pub mod layout;
 pub mod timeline;
+pub mod timing;
 pub mod tradeoff;
 
 use std::path::{Path, PathBuf};
@@ -90,7 +91,8 @@ pub type Prepare = fn(&Path) -> Result<Vec<Prepared>, ChartError>;
 
 /// Every chart fdlab draws, in the order the report shows them: each reads a results
 /// directory and prepares its charts (none, or an error saying what is missing).
-pub const CHARTS: [Prepare; 4] = [tradeoff::prepare, timeline::prepare, latency::prepare, detection::prepare];
+pub const CHARTS: [Prepare; 5] =
+    [tradeoff::prepare, timeline::prepare, latency::prepare, detection::prepare, timing::prepare];
 
 /// A chart written to disk.
 #[derive(Clone, Debug, PartialEq)]

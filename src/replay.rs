@@ -185,6 +185,16 @@ fn windows_of(decls: &[CrashDecl], node: &str) -> Vec<(Nanos, Nanos)> {
 pub struct LevelSampler<'a> {
     pub every: Nanos,
     pub out: &'a mut dyn Write,
+    /// Sample only within `[from, until]` (default: the whole run), starting at `from`.
+    pub from: Nanos,
+    pub until: Option<Nanos>,
+}
+
+impl<'a> LevelSampler<'a> {
+    /// Samples every `every` over the whole run into `out`.
+    pub fn new(every: Nanos, out: &'a mut dyn Write) -> LevelSampler<'a> {
+        LevelSampler { every, out, from: Nanos::ZERO, until: None }
+    }
 }
 
 struct Link {
@@ -281,7 +291,7 @@ pub fn replay_from<R: std::io::Read>(
     let mut links: Vec<Link> = Vec::new();
     let mut index: BTreeMap<(u32, u32), usize> = BTreeMap::new();
     let mut last_key = (u32::MAX, u32::MAX, 0usize);
-    let mut next_sample = Nanos::ZERO;
+    let mut next_sample = levels.as_ref().map_or(Nanos::ZERO, |l| l.from);
     let mut end = None;
     let mut last_line = 0;
     let (mut reordered, mut received_before_sent) = (Tally::default(), Tally::default());
@@ -295,7 +305,7 @@ pub fn replay_from<R: std::io::Read>(
         end = Some(t);
         last_line = row.line;
         if let Some(l) = levels.as_mut() {
-            while next_sample < t {
+            while next_sample < t && l.until.is_none_or(|u| next_sample <= u) {
                 write_levels(l, next_sample, &mut links, reader)?;
                 next_sample = next_sample.saturating_add(l.every);
             }
@@ -380,7 +390,7 @@ pub fn replay_from<R: std::io::Read>(
     }
     let end = config.end.unwrap_or(last);
     if let Some(l) = levels.as_mut() {
-        while next_sample <= end {
+        while next_sample <= end.min(l.until.unwrap_or(Nanos::MAX)) {
             write_levels(l, next_sample, &mut links, reader)?;
             match next_sample.checked_add(l.every) {
                 Some(n) if l.every > Nanos::ZERO => next_sample = n,

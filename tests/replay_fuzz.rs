@@ -223,7 +223,7 @@ fn fuzz(seed: u64, count: usize) -> usize {
             let sampler = levels
                 .as_ref()
                 .filter(|l| estimate_levels(&config, l.every).is_ok_and(|e| e.bytes < 1 << 24))
-                .map(|l| LevelSampler { every: l.every, out: &mut sink });
+                .map(|l| LevelSampler::new(l.every, &mut sink));
             replay(&config, sampler).map(|o| o.summary).map_err(|e| e.to_string())
         }));
         let show = || String::from_utf8_lossy(&bytes[..bytes.len().min(600)]).into_owned();

@@ -263,7 +263,7 @@ pub fn replay_to_dir(
             left: if levels.is_some_and(|l| l.allow_large) { u64::MAX } else { 2 * LEVELS_LIMIT_BYTES },
         });
         let sampler = match (&mut capped, levels) {
-            (Some(c), Some(l)) => Some(LevelSampler { every: l.every, out: c }),
+            (Some(c), Some(l)) => Some(LevelSampler::new(l.every, c)),
             _ => None,
         };
         replay(config, sampler)?

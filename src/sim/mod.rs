@@ -63,10 +63,10 @@ pub struct RunOptions {
 /// At most this many faults get a sampled timeline.
 const MAX_FAULT_VIEWS: usize = 6;
 /// Samples per timeline.
-const SAMPLES_PER_VIEW: u64 = 600;
+pub const SAMPLES_PER_VIEW: u64 = 600;
 
-/// Chooses the faults to chart and the link and window of each.
-fn fault_views(
+/// Chooses the faults to chart and the link and window of each (also for live runs).
+pub fn fault_views(
     e: &Experiment,
     timeline: &Timeline,
     links: &[(usize, usize)],

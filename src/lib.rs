@@ -45,6 +45,9 @@
 //!   ([`experiment::ValidExperiment`]) and its size estimate.
 //! - [`sim`]: the deterministic simulator (virtual time, one thread per monitor).
 //! - [`replay`]: the replay engine (a trace through any detectors).
+//! - [`tune`]: `fdlab tune`: the fastest configuration per family whose mistake rate meets a
+//!   target with 95 % confidence, searched in one engine pass; exports for Akka/Pekko,
+//!   Cassandra and Hazelcast.
 //! - [`report`]: `summary.json`, the readable table, `.hgrm` percentile files, charts
 //!   (`report::charts`, one file per chart, drawn from the results files) and `report.html`;
 //!   the one results-directory writer (manifest, staging, cleanup after signals).
@@ -62,6 +65,7 @@ pub mod report;
 pub mod sim;
 pub mod time;
 pub mod trace;
+pub mod tune;
 
 pub use detector::{Arrival, Detector, DetectorSpec};
 pub use time::Nanos;

@@ -51,7 +51,7 @@ impl Family {
 /// `1, 1.5, 2, …, 16`: φ thresholds.
 fn steps(from: f64, to: f64, step: f64) -> String {
     let n = ((to - from) / step).round() as usize;
-    (0..=n).map(|i| format!("{}", (from + step * i as f64 * 1e6).round() / 1e6)).collect::<Vec<_>>().join("|")
+    (0..=n).map(|i| format!("{}", ((from + step * i as f64) * 1e6).round() / 1e6)).collect::<Vec<_>>().join("|")
 }
 
 /// Durations from 10 ms to 120 s, 9 to a decade (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8): the

@@ -615,7 +615,7 @@ impl TuneFile {
             self.target,
             self.per.name(),
             human_duration(self.observed_s),
-            crate::time::Nanos::from_secs_f64(self.heartbeat_interval_s),
+            seconds(Some(self.heartbeat_interval_s)),
         );
         let mut rows: Vec<[String; 7]> = vec![[
             "family".into(),
@@ -700,5 +700,5 @@ impl TuneFile {
 }
 
 fn seconds(s: Option<f64>) -> String {
-    s.map_or_else(String::new, |s| Nanos::from_secs_f64((s * 1e3).round() / 1e3).to_string())
+    s.map_or_else(String::new, |s| Nanos::from_millis((s * 1e3).round() as u64).to_string())
 }

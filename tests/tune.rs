@@ -224,13 +224,9 @@ fn a_phi_grid_is_the_one_the_exhaustive_sweep_chooses_at_bonferroni_alpha() {
                     assert!((p99(&got) - p99(&want)).abs() <= 2e-3 * p99(&want), "{target}: {got} vs {want}");
                 }
             }
-            assert!(got_some(f), "{target}: a grid of 6 over 2 days supports {target}");
+            assert!(f.chosen.is_some(), "{target}: a grid of 6 over 2 days supports {target}");
         }
     }
-}
-
-fn got_some(f: &fdlab::tune::FamilyResult) -> bool {
-    f.chosen.is_some()
 }
 
 #[test]
@@ -247,7 +243,6 @@ fn clustered_mistakes_are_bounded_by_batch_means_and_say_so() {
     assert_eq!((c.label.as_str(), c.mistakes), ("fixed:timeout=2s", 12));
     assert_eq!(c.bound_method, BoundMethod::BatchMeans);
     // All 12 in the first of 20 slices: mean 0.6, s² = (11.4² + 19 × 0.6²)/19 = 7.2.
-    let run_s = (times[times.len() - 1]) as f64 / 1e9;
     let exposure = (times[times.len() - 1] - times[0]) as f64 / 1e9;
     let t19 = fdlab::tune::select::t_quantile(0.05, 19.0);
     let per_slice = 0.6 + t19 * (7.2f64 / 20.0).sqrt();
@@ -255,7 +250,6 @@ fn clustered_mistakes_are_bounded_by_batch_means_and_say_so() {
     assert!((c.upper_per_day - expected).abs() < 1e-9 * expected, "{} vs {expected}", c.upper_per_day);
     assert!(c.upper_per_day > poisson_count_upper(12, 0.05).unwrap() / exposure * 86_400.0);
     assert!(c.dispersion.unwrap() > fdlab::tune::select::DISPERSION_95);
-    assert!(run_s > 0.0);
     assert!(t.table().contains("batch means"), "{}", t.table());
 }
 

@@ -648,8 +648,15 @@ impl TuneFile {
                 (None, best) => rows.push([
                     f.name.clone(),
                     match best {
-                        Some(b) if self.supported => format!("none qualifies (most accurate: {})", b.label),
-                        _ => "none can qualify".into(),
+                        _ if !self.supported => "none can qualify".into(),
+                        // Its m cells are tested at 5 %/m: even no mistakes need −ln(α)/target.
+                        _ if self.observed_s < -f.alpha.ln() / self.target_per_s => format!(
+                            "none can qualify: its {} cells need {} observed",
+                            f.cells,
+                            human_duration(-f.alpha.ln() / self.target_per_s)
+                        ),
+                        Some(b) => format!("none qualifies (most accurate: {})", b.label),
+                        None => "none qualifies".into(),
                     },
                     best.as_ref().map_or(String::new(), |b| b.mistakes.to_string()),
                     best.as_ref().map_or(String::new(), |b| short_number(b.mistakes_per_day)),

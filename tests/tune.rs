@@ -152,9 +152,8 @@ fn a_fixed_timeout_is_the_one_the_exhaustive_sweep_chooses() {
         ("60/day", "fixed:timeout=1s", 60),
     ] {
         let t = tune(&config(Input::Trace(trace.clone()), target, &[&sweep], Objective::P99)).unwrap();
-        let cells: Vec<Vec<(String, f64)>> = vec![
-            DetectorSpec::parse(&sweep).unwrap().points().into_iter().map(|p| (p.label, p.threshold)).collect(),
-        ];
+        let cells: Vec<Vec<(String, f64)>> =
+            vec![DetectorSpec::parse(&sweep).unwrap().points().into_iter().map(|p| (p.label, p.threshold)).collect()];
         let target_per_s = target.parse::<MistakeTarget>().unwrap().per_s;
         let independent = exhaustive_choice(&cells, &times, target_per_s, false);
         let c = chosen(&t, "fixed").unwrap_or_else(|| panic!("{target}: nothing chosen"));
@@ -297,7 +296,9 @@ fn targets_are_parsed_as_users_write_them_and_bad_ones_refused_naming_the_argume
     }
     let dir = tempfile::tempdir().unwrap();
     let trace = write(dir.path(), "t.csv", &trace_csv(&arrivals(60, 0.0, &[], 1)));
-    for (target, why) in [("0/day", "greater than zero"), ("NaN/day", "NaN"), ("soon", "not a rate"), ("1/eon", "time unit")] {
+    for (target, why) in
+        [("0/day", "greater than zero"), ("NaN/day", "NaN"), ("soon", "not a rate"), ("1/eon", "time unit")]
+    {
         let out = dir.path().join("out");
         let o = fdlab(&["tune", "--trace", arg(&trace), "--max-mistakes", target, "--out", arg(&out)]);
         assert!(!o.status.success(), "{target}");

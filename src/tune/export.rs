@@ -143,10 +143,12 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
             let threshold = threshold_text(number(v, "threshold"));
             let pause = ceil_ms(duration(v, "pause", "3s"));
             let min_std = ceil_ms(duration(v, "min_std", "100ms")).max(Nanos::from_millis(1));
-            let window = v.get("window").cloned().unwrap_or_else(|| {
-                if family.name == "akka-cluster" { "1000".into() } else { "200".into() }
-            });
-            let section = if family.name == "akka-cluster" { "akka.cluster" } else { "akka.remote.watch-failure-detector" };
+            let window = v
+                .get("window")
+                .cloned()
+                .unwrap_or_else(|| if family.name == "akka-cluster" { "1000".into() } else { "200".into() });
+            let section =
+                if family.name == "akka-cluster" { "akka.cluster" } else { "akka.remote.watch-failure-detector" };
             let prefix = if family.name == "akka-cluster" { "failure-detector." } else { "" };
             for (k, val) in [
                 ("heartbeat-interval", hocon_ms(interval_ms)),
@@ -204,12 +206,7 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
                 "{}:threshold={threshold},pause={pause},min_std={min_std},window={window},first={interval_ms}",
                 family.name
             );
-            (
-                "akka",
-                format!("{}.conf", family.name),
-                text,
-                model,
-            )
+            ("akka", format!("{}.conf", family.name), text, model)
         }
         "cassandra" => {
             let tuned = number(v, "threshold");
@@ -234,12 +231,13 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
                  is not tuned"
                     .into(),
             );
-            let text = format!("# {header}\n# in cassandra.yaml (accepted: 5 to 16)\nphi_convict_threshold: {threshold}\n");
+            let text =
+                format!("# {header}\n# in cassandra.yaml (accepted: 5 to 16)\nphi_convict_threshold: {threshold}\n");
             ("cassandra", "cassandra.yaml".to_string(), text, format!("cassandra:threshold={threshold}"))
         }
         "hazelcast-deadline" | "hazelcast-phi" => {
             let hz_interval = whole_seconds_at_least_one(interval);
-            let exact_seconds = interval.0 % 1_000_000_000 == 0 && interval.0 > 0;
+            let exact_seconds = interval.0.is_multiple_of(1_000_000_000) && interval.0 > 0;
             let near = (interval.0 as f64 - hz_interval.0 as f64).abs() <= 0.01 * interval.0 as f64;
             if !(exact_seconds || near) {
                 representable = false;
@@ -283,7 +281,8 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
                 )
             };
             values.insert("hazelcast.heartbeat.failuredetector.type".into(), kind.into());
-            let mut text = format!("# {header}\n# Hazelcast properties (or <property name=\"…\">…</property> in hazelcast.xml)\n");
+            let mut text =
+                format!("# {header}\n# Hazelcast properties (or <property name=\"…\">…</property> in hazelcast.xml)\n");
             for (k, val) in &values {
                 text.push_str(&format!("{k}={val}\n"));
             }
@@ -326,8 +325,7 @@ pub(crate) fn exports(
     results: &[FamilyResult],
     interval: Nanos,
 ) -> Result<Vec<Export>, TuneError> {
-    let drafts: Vec<Draft> =
-        families.iter().zip(results).filter_map(|(f, r)| draft(config, f, r, interval)).collect();
+    let drafts: Vec<Draft> = families.iter().zip(results).filter_map(|(f, r)| draft(config, f, r, interval)).collect();
     if drafts.is_empty() {
         return Ok(Vec::new());
     }

@@ -333,7 +333,9 @@ impl Figure for Tradeoff {
             .collect();
         let mut taken: Vec<Rect> = points
             .iter()
-            .map(|(_, p, (x, y))| if p.chosen { (x - 13, y - 13, x + 14, y + 14) } else { (x - 7, y - 7, x + 8, y + 8) })
+            .map(
+                |(_, p, (x, y))| if p.chosen { (x - 13, y - 13, x + 14, y + 14) } else { (x - 7, y - 7, x + 8, y + 8) },
+            )
             .collect();
         let mut left_out = 0;
         for (i, p, at) in &points {
@@ -381,11 +383,13 @@ impl Figure for Tradeoff {
                 "no mistakes in the run: drawn at the upper end of its 95 % interval (the rate is below it)".into(),
             ));
         }
-        let notes: Vec<(Option<bool>, String)> = notes.into_iter().map(|(t, n)| (Some(t), n)).chain(
-            self.any_chosen().then(|| {
+        let notes: Vec<(Option<bool>, String)> = notes
+            .into_iter()
+            .map(|(t, n)| (Some(t), n))
+            .chain(self.any_chosen().then(|| {
                 (None, "ringed: recommended, the fastest that meets the target with 95 % confidence".to_string())
-            }),
-        ).collect();
+            }))
+            .collect();
         for (k, (marker, note)) in notes.into_iter().enumerate() {
             let y = row_y(last_row + 1 + k as i32);
             let x = match marker {
@@ -411,11 +415,15 @@ pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
     if !dir.join("summary.json").exists() && dir.join("tune.json").exists() {
         let path = dir.join("tune.json");
         let text = super::read(dir, "tune.json", CHART)?;
-        let tune: crate::tune::TuneFile = serde_json::from_str(&text)
-            .map_err(|e| ChartError::BadData { file: path, message: e.to_string() })?;
+        let tune: crate::tune::TuneFile =
+            serde_json::from_str(&text).map_err(|e| ChartError::BadData { file: path, message: e.to_string() })?;
         let t = from_tune(&tune);
         if t.families.is_empty() {
-            return Err(ChartError::MissingData { chart: CHART, dir: dir.to_path_buf(), what: "tested configurations with a detection time in tune.json".into() });
+            return Err(ChartError::MissingData {
+                chart: CHART,
+                dir: dir.to_path_buf(),
+                what: "tested configurations with a detection time in tune.json".into(),
+            });
         }
         let caption = format!(
             "Each curve is one family's frontier ({}): further right notices crashes later, higher makes more false \

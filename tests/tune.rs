@@ -509,3 +509,35 @@ fn a_value_outside_what_the_system_accepts_is_moved_and_said() {
     assert_eq!(e.status, ExportStatus::Meets);
     assert!(e.detection_p99_s.unwrap() > chosen(&t, "cassandra").unwrap().detection_p99_s.unwrap());
 }
+
+#[test]
+fn the_input_and_users_files_are_never_written_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = write(dir.path(), "t.csv", &trace_csv(&arrivals(600, 5.0, &[], 2)));
+    // The directory holding the trace.
+    let o = fdlab(&["tune", "--trace", arg(&trace), "--max-mistakes", "100/day", "--out", arg(dir.path())]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--out") && stderr(&o).contains("the input trace"), "{}", stderr(&o));
+    // A directory with a user's file in it.
+    let out = dir.path().join("mine");
+    std::fs::create_dir(&out).unwrap();
+    let notes = write(&out, "notes.txt", "mine");
+    let o = fdlab(&["tune", "--trace", arg(&trace), "--max-mistakes", "100/day", "--out", arg(&out)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("notes.txt"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    // fdlab's own results directory is replaced as a whole.
+    let ours = dir.path().join("ours");
+    for _ in 0..2 {
+        let o =
+            fdlab(&["tune", "--trace", arg(&trace), "--max-mistakes", "100/day", "-d", "fixed", "--out", arg(&ours)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let t: TuneFile = serde_json::from_str(&std::fs::read_to_string(ours.join("tune.json")).unwrap()).unwrap();
+    assert_eq!(t.families.len(), 1);
+    // A trace with a single heartbeat has nothing to tune on.
+    let one = write(dir.path(), "one.csv", "target,received_ns\nb,5\n");
+    let o = fdlab(&["tune", "--trace", arg(&one), "--max-mistakes", "1/day", "--out", arg(&dir.path().join("x"))]);
+    assert!(!o.status.success() && stderr(&o).contains("nothing to tune on"), "{}", stderr(&o));
+}

@@ -141,7 +141,7 @@ pub enum TuneError {
     Sim { path: PathBuf, source: SimError },
     #[error("--detector `{0}` is given twice")]
     Duplicate(String),
-    #[error("{0}: no heartbeats to tune on")]
+    #[error("{0}: no link has two heartbeats: nothing to tune on")]
     Empty(PathBuf),
 }
 
@@ -228,7 +228,8 @@ pub struct Tested {
     pub knob_value: String,
     pub mistakes: u64,
     pub mistakes_per_day: f64,
-    pub ci95_per_day: [f64; 2],
+    /// The exact two-sided 95 % interval; `null` without exposure.
+    pub ci95_per_day: Option<[f64; 2]>,
     pub objective_s: Option<f64>,
     /// On the family's frontier: no other configuration is both faster and less often
     /// wrong (point estimates).
@@ -350,18 +351,18 @@ pub(crate) fn measure(summary: &SummaryFile, per: Per, objective: Objective) -> 
     out
 }
 
-fn choice(f: &Figures, values: BTreeMap<String, String>, alpha: f64) -> Choice {
+/// A configuration with its bound (only configurations with one are chosen or reported).
+fn choice(f: &Figures, values: BTreeMap<String, String>, bound: select::Bound) -> Choice {
     let m = &f.measured;
-    let bound = select::bound(m, alpha);
     Choice {
         label: m.label.clone(),
         values,
         mistakes: m.mistakes,
         exposure_s: m.exposure_s,
         mistakes_per_day: per_day(m),
-        upper_per_day: bound.map_or(f64::INFINITY, |b| b.upper_per_s * 86_400.0),
-        bound_method: bound.map_or(BoundMethod::Poisson, |b| b.method),
-        dispersion: bound.and_then(|b| b.dispersion),
+        upper_per_day: bound.upper_per_s * 86_400.0,
+        bound_method: bound.method,
+        dispersion: bound.dispersion,
         detection_p99_s: f.p99_s,
         detection_mean_s: f.mean_s,
     }
@@ -389,30 +390,35 @@ pub(crate) fn choose_family(
     let alpha = select::cell_alpha(m);
     let labels: Vec<Vec<String>> =
         family.cells.iter().map(|c| c.spec.points().into_iter().map(|p| p.label).collect()).collect();
+    // A configuration the engine reported nothing for (no link observed) stays in its place,
+    // without exposure: it has no bound, so it fails its test and is never chosen.
+    let unobserved =
+        |l: &String| Measured { label: l.clone(), mistakes: 0, exposure_s: 0.0, objective_s: None, batches: None };
     let cells: Vec<Vec<Measured>> = labels
         .iter()
-        .map(|ls| ls.iter().filter_map(|l| figures.get(l)).map(|f| f.measured.clone()).collect())
+        .map(|ls| ls.iter().map(|l| figures.get(l).map_or_else(|| unobserved(l), |f| f.measured.clone())).collect())
         .collect();
     let grid_choice = if supported { select::choose_in_grid(&cells, target_per_s) } else { None };
     let chosen = grid_choice.map(|g| {
         let cell = &family.cells[g.cell];
         let f = &figures[&cells[g.cell][g.point].label];
-        choice(f, cell_values(family, cell, &cell.knob_values[g.point]), alpha)
+        choice(f, cell_values(family, cell, &cell.knob_values[g.point]), g.bound)
     });
     let most_accurate = if chosen.is_none() {
-        let mut best: Option<(f64, usize, usize)> = None;
+        let mut best: Option<(select::Bound, usize, usize)> = None;
         for (c, points) in cells.iter().enumerate() {
             for (p, point) in points.iter().enumerate() {
                 if let Some(b) = select::bound(point, alpha)
-                    && best.is_none_or(|(u, _, _)| b.upper_per_s < u)
+                    && best.is_none_or(|(u, _, _)| b.upper_per_s < u.upper_per_s)
                 {
-                    best = Some((b.upper_per_s, c, p));
+                    best = Some((b, c, p));
                 }
             }
         }
-        best.map(|(_, c, p)| {
+        // A bound needs exposure, which only a reported configuration has.
+        best.map(|(b, c, p)| {
             let cell = &family.cells[c];
-            choice(&figures[&cells[c][p].label], cell_values(family, cell, &cell.knob_values[p]), alpha)
+            choice(&figures[&cells[c][p].label], cell_values(family, cell, &cell.knob_values[p]), b)
         })
     } else {
         None
@@ -421,14 +427,14 @@ pub(crate) fn choose_family(
     let mut tested = Vec::new();
     for (c, points) in cells.iter().enumerate() {
         for (p, point) in points.iter().enumerate() {
-            let ci = poisson_rate_ci95(point.mistakes, point.exposure_s).unwrap_or([0.0, f64::INFINITY]);
+            let ci = poisson_rate_ci95(point.mistakes, point.exposure_s);
             tested.push(Tested {
                 label: point.label.clone(),
                 cell: c,
                 knob_value: family.cells[c].knob_values[p].clone(),
                 mistakes: point.mistakes,
                 mistakes_per_day: per_day(point),
-                ci95_per_day: [ci[0] * 86_400.0, ci[1] * 86_400.0],
+                ci95_per_day: ci.map(|[lo, hi]| [lo * 86_400.0, hi * 86_400.0]),
                 objective_s: point.objective_s,
                 frontier: false,
                 chosen: grid_choice.is_some_and(|g| g.cell == c && g.point == p),

@@ -131,12 +131,12 @@ pub fn from_tune(t: &crate::tune::TuneFile) -> Tradeoff {
             .iter()
             .filter(|c| c.frontier || c.chosen)
             .filter_map(|c| {
-                let detection_s = c.objective_s?;
+                let (detection_s, ci) = (c.objective_s?, c.ci95_per_day?);
                 Some(Point {
                     knob: if c.chosen { c.knob_value.clone() } else { String::new() },
                     detection_s,
                     per_day: c.mistakes_per_day,
-                    ci: c.ci95_per_day,
+                    ci,
                     zero: c.mistakes == 0,
                     chosen: c.chosen,
                 })

@@ -491,6 +491,12 @@ fn every_export_parses_back_to_the_chosen_values_and_its_system_model_meets_the_
         assert!(k2 as f64 / up2 <= per_s, "{spec}, another seed: {k2} mistakes in {} days", up2 / 86_400.0);
     }
     assert!(out.join("charts/tradeoff.png").exists() && out.join("charts/tradeoff.svg").exists());
+    // The frontier chart, drawn from tune.json: its text neither overlaps nor leaves the image.
+    let layouts = fdlab::report::charts::layouts(&out).unwrap();
+    assert_eq!(layouts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["tradeoff"]);
+    let layout = &layouts[0].1;
+    assert!(layout.texts.iter().any(|t| t.text.contains("ringed: recommended")), "the ring's legend");
+    assert_eq!(layout.problems(), Vec::<String>::new());
 }
 
 #[test]

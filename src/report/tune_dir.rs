@@ -6,8 +6,7 @@
 //! The directory holds `tune.json` (the typed [`TuneFile`]: every configuration tested, the
 //! choices, the exports and their re-checks), one file per exported system (`akka-cluster.conf`,
 //! `cassandra.yaml`, `hazelcast-*.properties`) and `charts/tradeoff.{png,svg}`: each family's
-//! frontier with the recommendation ringed (drawn from `tune.json`, so `fdlab plot` can
-//! redraw it).
+//! frontier with the recommendation ringed (drawn from `tune.json` alone).
 
 use std::path::{Path, PathBuf};
 

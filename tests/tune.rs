@@ -547,3 +547,36 @@ fn the_input_and_users_files_are_never_written_over() {
     let o = fdlab(&["tune", "--trace", arg(&one), "--max-mistakes", "1/day", "--out", arg(&dir.path().join("x"))]);
     assert!(!o.status.success() && stderr(&o).contains("nothing to tune on"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_target_is_per_link_per_node_or_per_cluster() {
+    // Three nodes watching each other: 6 links, 3 targets with 2 monitors each.
+    let dir = tempfile::tempdir().unwrap();
+    let model = write(
+        dir.path(),
+        "three.toml",
+        &MODEL
+            .replace("duration = \"10d\"", "duration = \"1d\"")
+            .replace("[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]", "[monitoring]\nmode = \"all\"")
+            .replace("[[nodes]]\nid = \"b\"", "[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\""),
+    );
+    let mut observed = Vec::new();
+    for per in [Per::Link, Per::Node, Per::Cluster] {
+        let mut c = config(Input::Experiment(model.clone()), "100/day", &["fixed:timeout=1500ms|3s"], Objective::P99);
+        c.per = per;
+        let t = tune(&c).unwrap();
+        assert_eq!(t.per, per);
+        let tested = &t.families[0].tested;
+        observed.push((
+            t.observed_s,
+            tested.iter().map(|c| c.mistakes).collect::<Vec<_>>(),
+            tested[0].mistakes_per_day,
+        ));
+    }
+    let (link, node, cluster) = (&observed[0], &observed[1], &observed[2]);
+    // The same mistakes, over 6 links' time, over each node's 2 links, over the cluster's time.
+    assert!(link.1 == node.1 && node.1 == cluster.1 && link.1[0] > 0, "{observed:?}");
+    assert!((link.0 / node.0 - 2.0).abs() < 1e-12 && (link.0 / cluster.0 - 6.0).abs() < 1e-12, "{observed:?}");
+    assert!(link.0 > 5.9 * 86_400.0 && link.0 <= 6.0 * 86_400.0, "{}", link.0);
+    assert!((cluster.2 / link.2 - 6.0).abs() < 1e-9);
+}

@@ -166,6 +166,7 @@ pub fn family(text: &str, interval: Nanos) -> Result<Family, GridError> {
         return Err(bad(format!("give the values of `{}` to search, e.g. `{head}:{}=…|…`", knob.name, knob.name)));
     }
     // The knob's sweep, expanded through the spec parser (ranges, units), in increasing order.
+    // Cannot fail: checked just above.
     let knob_sweep = &grid.iter().find(|(k, _)| k == knob.name).expect("checked above").1;
     let others: Vec<(String, Vec<String>)> = grid
         .iter()

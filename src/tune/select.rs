@@ -101,6 +101,8 @@ pub fn bound(m: &Measured, alpha: f64) -> Option<Bound> {
     }
     let poisson = poisson_count_upper(m.mistakes, alpha)? / m.exposure_s;
     let dispersion = m.batches.as_deref().filter(|b| b.len() >= 2).and_then(dispersion_index);
+    // `>` against `>=` is an equivalent mutant: an index of integer counts never equals the
+    // irrational-looking χ² point exactly.
     if let (Some(d), Some(batches)) = (dispersion, m.batches.as_deref())
         && d > DISPERSION_95
     {
@@ -140,12 +142,12 @@ pub fn choose_in_grid(cells: &[Vec<Measured>], target_per_s: f64) -> Option<Grid
     let alpha = cell_alpha(cells.len());
     let mut best: Option<(GridChoice, f64)> = None;
     for (c, points) in cells.iter().enumerate() {
-        let Some((p, b)) = choose_along_knob(points, alpha, target_per_s) else { continue };
+        let Some((p, _)) = choose_along_knob(points, alpha, target_per_s) else { continue };
         // The cautious end passes; walk back up to the first value that has an objective
         // (a point without detection data cannot be recommended).
         let Some((p, b)) = (p..points.len())
             .find(|&i| points[i].objective_s.is_some())
-            .and_then(|i| bound(&points[i], alpha).map(|b2| (i, if i == p { b } else { b2 })))
+            .and_then(|i| bound(&points[i], alpha).map(|b| (i, b)))
         else {
             continue;
         };
@@ -205,6 +207,21 @@ mod tests {
         let mut two = vec![0u64; 20];
         two[3] = 2;
         assert!((dispersion_index(&two).unwrap() - 38.0).abs() < 1e-12);
+        // Two slices are enough; one is not.
+        assert_eq!(dispersion_index(&[1, 3]), Some(1.0));
+        assert_eq!(dispersion_index(&[5]), None);
+    }
+
+    #[test]
+    fn the_batch_means_bound_by_hand() {
+        // Four mistakes in the first of 20 slices: mean 0.2, s² = (3.8² + 19 × 0.2²)/19 = 0.8,
+        // s/√20 = 0.2.
+        let mut batches = vec![0u64; 20];
+        batches[0] = 4;
+        let expected = 0.2 + t_quantile(0.05, 19.0) * 0.2;
+        assert!((batch_means_upper(&batches, 0.05) - expected).abs() < 1e-12, "{}", batch_means_upper(&batches, 0.05));
+        assert!(batch_means_upper(&batches, 0.01) > batch_means_upper(&batches, 0.05));
+        assert_eq!(batch_means_upper(&[3; 20], 0.05), 3.0, "no spread: the mean");
     }
 
     #[test]
@@ -261,6 +278,15 @@ mod tests {
         // Ties in the objective go to the lower bound.
         let tie = choose_in_grid(&[cell(1, 2.0), cell(0, 2.0)], target).unwrap();
         assert_eq!(tie.cell, 1);
+        // Faster wins even with more mistakes: the bound only breaks ties.
+        assert_eq!(choose_in_grid(&[cell(2, 1.0), cell(0, 2.0)], target).unwrap().cell, 0);
+        // A full tie goes to the earlier cell.
+        assert_eq!(choose_in_grid(&[cell(0, 2.0), cell(0, 2.0)], target).unwrap().cell, 0);
+        // A passing value without a detection time is passed over for the next one up.
+        let mut blind = cell(0, 1.0);
+        blind[0].objective_s = None;
+        let g = choose_in_grid(&[blind], target).unwrap();
+        assert_eq!((g.cell, g.point), (0, 1));
         assert_eq!(choose_in_grid(&[vec![point(50, 10.0 * day, 1.0)]], target), None);
         assert!((cell_alpha(4) - 0.0125).abs() < 1e-18);
     }
@@ -273,5 +299,8 @@ mod tests {
         assert_eq!(counts[10], 1);
         assert_eq!(counts[19], 2);
         assert_eq!(counts.iter().sum::<u64>(), 7);
+        // A run that does not start at 0; and one of no length, where every start is in the first.
+        assert_eq!(batch_counts([10.0, 15.0, 19.9], 10.0, 20.0, 2), [1, 2]);
+        assert_eq!(batch_counts([5.0, 6.0], 5.0, 5.0, 3), [2, 0, 0]);
     }
 }

@@ -580,3 +580,23 @@ fn the_target_is_per_link_per_node_or_per_cluster() {
     assert!(link.0 > 5.9 * 86_400.0 && link.0 <= 6.0 * 86_400.0, "{}", link.0);
     assert!((cluster.2 / link.2 - 6.0).abs() < 1e-9);
 }
+
+#[test]
+fn hazelcast_takes_a_jittered_one_second_trace_but_not_a_100_ms_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let jittered =
+        write(dir.path(), "1s.csv", &trace_csv(&arrivals(4 * 86_400, 80.0, &spread(20, 2, 4 * 86_400, 9), 4)));
+    let t = tune(&config(Input::Trace(jittered), "1/day", &["hazelcast-deadline"], Objective::P99)).unwrap();
+    let e = &t.exports[0];
+    assert_eq!((e.status, e.values["hazelcast.heartbeat.interval.seconds"].as_str()), (ExportStatus::Meets, "1"));
+    // The gaps are 3 s (jittered): 3 s qualifies, 2 s errs on every gap.
+    assert_eq!(e.values["hazelcast.max.no.heartbeat.seconds"], "3");
+    assert_eq!(e.model, "hazelcast-deadline:timeout=3s,check_every=1s");
+    // Heartbeats every 100 ms: Hazelcast cannot send them, and the export says so.
+    let fast: Vec<u64> = (0..600_000u64).map(|i| i * 100_000_000 + 1_000_000).collect();
+    let fast = write(dir.path(), "100ms.csv", &trace_csv(&fast));
+    let t = tune(&config(Input::Trace(fast), "100/day", &["hazelcast-deadline"], Objective::P99)).unwrap();
+    let e = &t.exports[0];
+    assert_eq!(e.status, ExportStatus::NotRepresentable);
+    assert!(e.notes.iter().any(|n| n.contains("whole number of seconds") && n.contains("100ms")), "{:?}", e.notes);
+}

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::grid::{Family, whole_seconds_at_least_one};
+use super::grid::{Family, hazelcast_interval, whole_seconds_at_least_one};
 use super::{FamilyResult, Per, TuneConfig, TuneError, human_duration, measure, run_engine, select, short_number};
 use crate::detector::DetectorSpec;
 use crate::time::{Nanos, parse_duration};
@@ -236,10 +236,10 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
             ("cassandra", "cassandra.yaml".to_string(), text, format!("cassandra:threshold={threshold}"))
         }
         "hazelcast-deadline" | "hazelcast-phi" => {
-            let hz_interval = whole_seconds_at_least_one(interval);
-            let exact_seconds = interval.0.is_multiple_of(1_000_000_000) && interval.0 > 0;
+            let hz_interval = hazelcast_interval(interval);
+            // A trace's median interval within 1 % of a whole second is that second.
             let near = (interval.0 as f64 - hz_interval.0 as f64).abs() <= 0.01 * interval.0 as f64;
-            if !(exact_seconds || near) {
+            if !near {
                 representable = false;
                 notes.push(format!(
                     "Hazelcast sends heartbeats every whole number of seconds; the input's interval is {}, which it \
@@ -380,5 +380,9 @@ mod tests {
         assert_eq!(hocon_ms(Nanos::from_secs(2)), "2000ms");
         assert_eq!(whole_seconds_at_least_one(Nanos::from_millis(100)), Nanos::from_secs(1));
         assert_eq!(whole_seconds_at_least_one(Nanos::from_millis(2001)), Nanos::from_secs(3));
+        // A trace's median interval, a little off the setting, is the setting.
+        assert_eq!(hazelcast_interval(Nanos(1_000_003_000)), Nanos::from_secs(1));
+        assert_eq!(hazelcast_interval(Nanos(4_999_000_000)), Nanos::from_secs(5));
+        assert_eq!(hazelcast_interval(Nanos::from_millis(100)), Nanos::from_secs(1));
     }
 }

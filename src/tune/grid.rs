@@ -81,11 +81,17 @@ pub fn whole_seconds_at_least_one(d: Nanos) -> Nanos {
     Nanos::from_secs(d.0.div_ceil(1_000_000_000).max(1))
 }
 
+/// A heartbeat interval as Hazelcast can set it: the nearest whole number of seconds, at
+/// least 1 s (a trace's median interval is a little off the sender's setting).
+pub fn hazelcast_interval(interval: Nanos) -> Nanos {
+    Nanos::from_secs(((interval.0 + 500_000_000) / 1_000_000_000).max(1))
+}
+
 /// The default grid of a family (`name`, a kind or preset, of kind `kind`), given the
 /// heartbeat interval: `(key, values)`, the knob first; `values` may list alternatives.
 pub fn default_grid(name: &str, kind: &str, interval: Nanos) -> Vec<(String, String)> {
     let interval_ms = Nanos::from_millis((interval.0 + 500_000) / 1_000_000).max(Nanos::from_millis(1));
-    let hz_interval = whole_seconds_at_least_one(interval);
+    let hz_interval = hazelcast_interval(interval);
     let g: Vec<(&str, String)> = match (name, kind) {
         ("hazelcast-deadline", _) => vec![("timeout", whole_seconds()), ("check_every", hz_interval.to_string())],
         ("hazelcast-phi", _) => vec![

@@ -157,6 +157,7 @@ mod tests {
             ("once a month", 1.0 / (30.0 * day)),
             ("Once a Month", 1.0 / (30.0 * day)),
             ("twice a day", 2.0 / day),
+            ("thrice a week", 3.0 / (7.0 * day)),
             ("3 times per hour", 3.0 / 3600.0),
             ("once an hour", 1.0 / 3600.0),
             ("1/year", 1.0 / (365.0 * day)),
@@ -171,6 +172,14 @@ mod tests {
         ] {
             assert!(close(per_s(text), expected), "{text}: {} != {expected}", per_s(text));
         }
+    }
+
+    #[test]
+    fn per_day_and_as_printed() {
+        let t: MistakeTarget = "once a week".parse().unwrap();
+        assert!(close(t.per_day(), 1.0 / 7.0));
+        assert_eq!(t.to_string(), "once a week (0.143 per day)");
+        assert_eq!("2/h".parse::<MistakeTarget>().unwrap().to_string(), "2/h (48 per day)");
     }
 
     #[test]

@@ -48,6 +48,9 @@
 //! - `live` (Unix): the live engine: `fdlab node` processes sending real UDP heartbeats
 //!   through a fault-injecting relay, crashed and paused with real signals; its traces go
 //!   through the replay engine's analysis.
+//! - [`tune`]: `fdlab tune`: the fastest configuration per family whose mistake rate meets a
+//!   target with 95 % confidence, searched in one engine pass; exports for Akka/Pekko,
+//!   Cassandra and Hazelcast.
 //! - [`report`]: `summary.json`, the readable table, `.hgrm` percentile files, charts
 //!   (`report::charts`, one file per chart, drawn from the results files) and `report.html`;
 //!   the one results-directory writer (manifest, staging, cleanup after signals).
@@ -67,6 +70,7 @@ pub mod report;
 pub mod sim;
 pub mod time;
 pub mod trace;
+pub mod tune;
 
 pub use detector::{Arrival, Detector, DetectorSpec};
 pub use time::Nanos;

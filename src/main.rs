@@ -60,6 +60,10 @@ enum Command {
         #[arg(long)]
         duration: Nanos,
     },
+    /// Recommend, per detector family and preset, the fastest configuration whose mistake rate
+    /// meets a target with 95 % confidence, from a trace or an experiment; export it for
+    /// Akka/Pekko, Cassandra and Hazelcast.
+    Tune(TuneArgs),
     /// Write results/index.html: every experiment's question and answer, linked to its report.
     Index {
         /// The experiment files (`*.toml`; subdirectories are not part of the suite).
@@ -230,6 +234,43 @@ fn parse_pause(s: &str) -> Result<CrashDecl, String> {
 }
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("input").required(true).args(["trace", "experiment"]))]
+struct TuneArgs {
+    /// A recorded trace (CSV, as `replay` reads it), replayed.
+    #[arg(long, value_name = "TRACE.csv")]
+    trace: Option<PathBuf>,
+    /// An experiment file, simulated (e.g. a fitted model of a trace, run long).
+    #[arg(long, value_name = "EXP.toml")]
+    experiment: Option<PathBuf>,
+    /// The most mistakes allowed: `1/day`, `0.001/s`, `2/h`, `1 per week`, `once a month`
+    /// (month = 30 d, year = 365 d).
+    #[arg(long, value_name = "RATE")]
+    max_mistakes: fdlab::tune::MistakeTarget,
+    /// A family to tune, `KIND` or `PRESET`, with keys to hold (`phi:window=200`) or to search
+    /// (`phi:pause=0|1s|3s`; the knob as a sweep, `threshold=4..12`); repeat for more
+    /// [default: fixed, phi, phi-exp, chen (with seq), akka-cluster, cassandra,
+    /// hazelcast-deadline, hazelcast-phi].
+    #[arg(long = "detector", short = 'd', value_name = "SPEC")]
+    detectors: Vec<String>,
+    /// What fastest means: `p99` or `mean` detection time.
+    #[arg(long, default_value = "p99")]
+    objective: fdlab::tune::Objective,
+    /// What the target is per: `link`, `node` (all its monitors) or `cluster`.
+    #[arg(long, default_value = "link")]
+    per: fdlab::tune::Per,
+    /// Override the experiment's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Results directory [default: results/tune-<input file stem>]: tune.json, the exported
+    /// configurations, charts/tradeoff.png. Replaced as a whole, and only if fdlab wrote it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Simulate even when the estimate exceeds this machine's memory or hours of work.
+    #[arg(long)]
+    allow_large: bool,
+}
+
+#[derive(clap::Args)]
 struct RunArgs {
     /// Experiment file (TOML); without one, the built-in quickstart (experiments/quickstart.toml).
     experiment: Option<PathBuf>,
@@ -338,6 +379,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run_command(args),
         Command::Validate { files } => validate_command(&files),
         Command::Plot { dir } => plot_command(&dir),
+        Command::Tune(args) => tune_command(args),
         Command::Detectors => print_stdout(&fdlab::detector::catalog::describe_kinds()),
         #[cfg(unix)]
         Command::Live(args) => live_command(args),
@@ -627,6 +669,32 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
     }
     eprintln!("wrote {}", out.display());
     print_stdout(&summary.table())
+}
+
+fn tune_command(args: TuneArgs) -> anyhow::Result<()> {
+    use fdlab::tune::{Input, TuneConfig};
+    let input = match (args.trace, args.experiment) {
+        (Some(t), _) => Input::Trace(t),
+        (None, Some(e)) => Input::Experiment(e),
+        (None, None) => anyhow::bail!("give --trace TRACE.csv or --experiment EXP.toml"),
+    };
+    let path = match &input {
+        Input::Trace(p) | Input::Experiment(p) => p.clone(),
+    };
+    let stem = path.file_stem().map_or("input".into(), |s| s.to_string_lossy().into_owned());
+    let out = args.out.unwrap_or_else(|| Path::new("results").join(format!("tune-{stem}")));
+    let config = TuneConfig {
+        input,
+        target: args.max_mistakes,
+        detectors: args.detectors,
+        objective: args.objective,
+        per: args.per,
+        seed: args.seed,
+        allow_large: args.allow_large,
+    };
+    let file = fdlab::report::tune_dir::tune_to_dir(&config, &out)?;
+    eprintln!("wrote {}", out.display());
+    print_stdout(&file.table())
 }
 
 /// Prints to stdout; a reader that went away (`fdlab ... | head`) is not an error.

@@ -29,6 +29,7 @@ const TESTED: &[&str] = &[
     "split-brain-gc",
     "sweep",
     "synchrony",
+    "tune-demo",
     "wan-phi-vs-chen",
 ];
 
@@ -607,4 +608,43 @@ fn estimators() {
         frontier.iter().map(|t| &t.detector).collect::<Vec<_>>()
     );
     assert!(frontier.iter().all(|t| t.detector.contains("estimator=") && !t.detector.contains("estimator=mean")));
+/// `fdlab tune` on the demo model: every preset meets once a day with a p99 detection time of
+/// about 5 s, Cassandra's tuned threshold is raised to its least (5) and said so, and the
+/// defaults of Cassandra and Hazelcast detect far later.
+#[test]
+fn tune_demo() {
+    use fdlab::tune::export::ExportStatus;
+    use fdlab::tune::{Input, Objective, Per, TuneConfig, tune};
+    let config = TuneConfig {
+        input: Input::Experiment(dir().join("tune-demo.toml")),
+        target: "1/day".parse().unwrap(),
+        detectors: ["akka-cluster", "cassandra", "hazelcast-deadline", "hazelcast-phi"].map(String::from).to_vec(),
+        objective: Objective::P99,
+        per: Per::Link,
+        seed: None,
+        allow_large: false,
+    };
+    let t = tune(&config).unwrap();
+    assert!(t.supported && (t.observed_s - 14.0 * 86_400.0).abs() < 10.0);
+    let p99 = |family: &str, label: &str| {
+        let f = t.families.iter().find(|f| f.name == family).unwrap();
+        f.tested.iter().find(|c| c.label == label).unwrap_or_else(|| panic!("{label}")).objective_s.unwrap()
+    };
+    for f in &t.families {
+        let c = f.chosen.as_ref().unwrap_or_else(|| panic!("{}: nothing chosen", f.name));
+        assert!(c.upper_per_day <= 1.0, "{}: {}", f.name, c.upper_per_day);
+        if f.name != "cassandra" {
+            assert!(c.detection_p99_s.unwrap() < 5.1, "{}: {:?}", f.name, c.detection_p99_s);
+        }
+    }
+    assert_eq!(t.exports.len(), 4);
+    assert!(t.exports.iter().all(|e| e.status == ExportStatus::Meets), "{:?}", t.exports);
+    let cassandra = t.exports.iter().find(|e| e.system == "cassandra").unwrap();
+    assert_eq!(cassandra.values["phi_convict_threshold"], "5");
+    assert!(cassandra.notes.iter().any(|n| n.contains("raised to 5")));
+    let deadline = t.exports.iter().find(|e| e.family == "hazelcast-deadline").unwrap();
+    assert_eq!(deadline.values["hazelcast.max.no.heartbeat.seconds"], "4");
+    // The defaults: Cassandra's 8 and Hazelcast's 60 s deadline detect far later.
+    assert!(p99("cassandra", "cassandra:threshold=8") > 1.5 * cassandra.detection_p99_s.unwrap());
+    assert!(p99("hazelcast-deadline", "hazelcast-deadline:timeout=1m,check_every=1s") > 60.0);
 }

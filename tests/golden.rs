@@ -85,6 +85,7 @@ fn the_committed_results_of_the_rest_of_the_suite_are_what_this_build_writes() {
         "synchrony",
         "estimators",
         "live-smoke",
+        "tune-demo",
     ] {
         check(name);
     }

@@ -53,6 +53,13 @@ pub fn poisson_count_upper95(count: u64) -> f64 {
     gamma_quantile(count as f64 + 1.0, Tail::Upper, 0.05)
 }
 
+/// The one-sided upper bound on the mean of a Poisson count at error probability `alpha`
+/// (`χ²₁₋α(2k+2)/2`): what `tune` uses at `0.05/m` for a grid of `m` tests (Bonferroni).
+/// `alpha = 0.05` gives [`poisson_count_upper95`]. `None` unless `0 < alpha < 1`.
+pub fn poisson_count_upper(count: u64, alpha: f64) -> Option<f64> {
+    (alpha > 0.0 && alpha < 1.0).then(|| gamma_quantile(count as f64 + 1.0, Tail::Upper, alpha))
+}
+
 /// The exact (Garwood, chi-square) two-sided 95 % interval for a Poisson rate: `count`
 /// events over `exposure_s` seconds ([`poisson_count_ci95`] divided by the exposure).
 /// Assumes independent events; see REFERENCES.md §1 for when that does not hold. `None`
@@ -440,6 +447,24 @@ mod tests {
 
     fn relative_error(got: f64, want: f64) -> f64 {
         ((got - want) / want).abs()
+    }
+
+    #[test]
+    fn the_upper_bound_at_any_alpha() {
+        // Zero events: P(0 | λ) = e^-λ = α, so the bound is −ln α exactly.
+        for alpha in [0.05, 0.05 / 24.0, 1e-6, 0.5] {
+            let bound = poisson_count_upper(0, alpha).unwrap();
+            assert!(relative_error(bound, -alpha.ln()) < 1e-13, "{alpha}: {bound}");
+        }
+        // One event: (1 + λ)e^-λ = α; at α = 0.05, λ = 4.743864518...
+        assert!(relative_error(poisson_count_upper(1, 0.05).unwrap(), 4.743_864_518_2) < 1e-9);
+        for k in [0, 3, 1000] {
+            assert_eq!(poisson_count_upper(k, 0.05), Some(poisson_count_upper95(k)));
+            assert!(poisson_count_upper(k, 0.01).unwrap() > poisson_count_upper95(k));
+        }
+        for alpha in [0.0, 1.0, -0.1, f64::NAN] {
+            assert_eq!(poisson_count_upper(2, alpha), None, "{alpha}");
+        }
     }
 
     #[test]

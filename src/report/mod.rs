@@ -18,6 +18,7 @@ pub mod replay_dir;
 pub mod results_dir;
 pub mod staging;
 pub mod summary;
+pub mod tune_dir;
 
 use std::path::{Path, PathBuf};
 

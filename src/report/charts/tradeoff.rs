@@ -28,12 +28,16 @@ pub struct Point {
     pub per_day: f64,
     pub ci: [f64; 2],
     pub zero: bool,
+    /// The configuration `tune` recommends in its family: ringed.
+    pub chosen: bool,
 }
 
 pub struct Tradeoff {
     pub title: String,
     pub families: Vec<(String, Vec<Point>)>,
     pub basis: String,
+    /// What the x axis measures (`mean detection time`; `tune`'s objective).
+    pub x_label: String,
 }
 
 /// Splits a canonical label (`HEAD[:KEY=VALUE,...]`, the knob's `KEY=VALUE` first) into
@@ -91,7 +95,7 @@ pub fn load(dir: &Path) -> Result<Tradeoff, ChartError> {
         let ci = [lo * 86_400.0, hi * 86_400.0];
         let per_day = e.mistakes_per_day.unwrap_or(0.0);
         let (family, knob) = split_label(e.detector, e.knob);
-        let point = Point { knob, detection_s, per_day, ci, zero: per_day == 0.0 };
+        let point = Point { knob, detection_s, per_day, ci, zero: per_day == 0.0, chosen: false };
         match families.iter_mut().find(|(f, _)| *f == family) {
             Some((_, points)) => points.push(point),
             None => families.push((family, vec![point])),
@@ -108,7 +112,55 @@ pub fn load(dir: &Path) -> Result<Tradeoff, ChartError> {
         points.sort_by(|a, b| a.detection_s.total_cmp(&b.detection_s));
     }
     let basis = if crash_based > 0 { "over injected crashes" } else { "per-heartbeat estimate" };
-    Ok(Tradeoff { title: format!("Detection time vs mistakes: {}", s.experiment), families, basis: basis.to_string() })
+    Ok(Tradeoff {
+        title: format!("Detection time vs mistakes: {}", s.experiment),
+        families,
+        basis: basis.to_string(),
+        x_label: "mean detection time".into(),
+    })
+}
+
+/// The frontier `tune` searched (`tune.json`): per family the configurations no other is
+/// both faster and less often wrong than, on `tune`'s objective, the recommended one ringed
+/// and labelled with its label's knob.
+pub fn from_tune(t: &crate::tune::TuneFile) -> Tradeoff {
+    let mut families = Vec::new();
+    for f in &t.families {
+        let mut points: Vec<Point> = f
+            .tested
+            .iter()
+            .filter(|c| c.frontier || c.chosen)
+            .filter_map(|c| {
+                let (detection_s, ci) = (c.objective_s?, c.ci95_per_day?);
+                Some(Point {
+                    knob: if c.chosen { c.knob_value.clone() } else { String::new() },
+                    detection_s,
+                    per_day: c.mistakes_per_day,
+                    ci,
+                    zero: c.mistakes == 0,
+                    chosen: c.chosen,
+                })
+            })
+            .collect();
+        points.sort_by(|a, b| a.detection_s.total_cmp(&b.detection_s));
+        if !points.is_empty() {
+            families.push((f.name.clone(), points));
+        }
+    }
+    let basis = match t.detection_basis {
+        DetectionBasis::Crashes => "over crashes",
+        DetectionBasis::PerHeartbeatEstimate => "per-heartbeat estimate",
+    };
+    let objective = match t.objective {
+        crate::tune::Objective::P99 => "p99 detection time",
+        crate::tune::Objective::Mean => "mean detection time",
+    };
+    Tradeoff {
+        title: format!("Tuning frontier, target {} per {}: {}", t.target, t.per.name(), t.experiment),
+        families,
+        basis: basis.to_string(),
+        x_label: objective.to_string(),
+    }
 }
 
 /// The chart's size; the legend below the plot grows by rows as the families need.
@@ -181,10 +233,22 @@ impl Tradeoff {
         self.families.iter().flat_map(|(_, p)| p).any(|p| p.zero)
     }
 
+    fn any_chosen(&self) -> bool {
+        self.families.iter().flat_map(|(_, p)| p).any(|p| p.chosen)
+    }
+
     fn legend_height(&self) -> u32 {
-        let rows = self.legend_rows().last().map_or(0, |l| l.2 + 1) + 1 + i32::from(self.any_zero());
+        let rows = self.legend_rows().last().map_or(0, |l| l.2 + 1)
+            + 1
+            + i32::from(self.any_zero())
+            + i32::from(self.any_chosen());
         (rows * LEGEND_ROW + 12) as u32
     }
+}
+
+/// The ring around a recommended configuration.
+fn chosen_marker(c: RGBColor) -> impl Fn((i32, i32)) -> Circle<(i32, i32), i32> {
+    move |at| Circle::new(at, 11, c.stroke_width(3))
 }
 
 /// The marker of a point with no mistakes: a hollow triangle pointing down (the true rate
@@ -228,7 +292,7 @@ impl Figure for Tradeoff {
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc(format!("mean detection time, log ({})", self.basis))
+            .x_desc(format!("{}, log ({})", self.x_label, self.basis))
             .y_desc("mistakes per day (log)")
             .x_label_formatter(&|x| seconds_label(*x))
             .y_label_formatter(&|y| per_day_label(*y))
@@ -252,6 +316,9 @@ impl Figure for Tradeoff {
                 } else {
                     root.draw(&Circle::new(at, 5, c.filled())).map_err(err)?;
                 }
+                if p.chosen {
+                    root.draw(&chosen_marker(c)(at)).map_err(err)?;
+                }
             }
         }
         // Point labels, placed so that none covers another or a marker.
@@ -264,7 +331,12 @@ impl Figure for Tradeoff {
             .flat_map(|(i, (_, ps))| ps.iter().map(move |p| (i, p)))
             .map(|(i, p)| (i, p, chart.backend_coord(&(p.detection_s, shown(p)))))
             .collect();
-        let mut taken: Vec<Rect> = points.iter().map(|(_, _, (x, y))| (x - 7, y - 7, x + 8, y + 8)).collect();
+        let mut taken: Vec<Rect> = points
+            .iter()
+            .map(
+                |(_, p, (x, y))| if p.chosen { (x - 13, y - 13, x + 14, y + 14) } else { (x - 7, y - 7, x + 8, y + 8) },
+            )
+            .collect();
         let mut left_out = 0;
         for (i, p, at) in &points {
             if p.knob.is_empty() {
@@ -311,13 +383,25 @@ impl Figure for Tradeoff {
                 "no mistakes in the run: drawn at the upper end of its 95 % interval (the rate is below it)".into(),
             ));
         }
-        for (k, (triangle, note)) in notes.into_iter().enumerate() {
+        let notes: Vec<(Option<bool>, String)> = notes
+            .into_iter()
+            .map(|(t, n)| (Some(t), n))
+            .chain(self.any_chosen().then(|| {
+                (None, "ringed: recommended, the fastest that meets the target with 95 % confidence".to_string())
+            }))
+            .collect();
+        for (k, (marker, note)) in notes.into_iter().enumerate() {
             let y = row_y(last_row + 1 + k as i32);
-            let x = if triangle {
-                legend_area.draw(&at_most_marker(BLACK)((LEGEND_LEFT + 12, y + 8))).map_err(err)?;
-                LEGEND_LEFT + SWATCH
-            } else {
-                LEGEND_LEFT
+            let x = match marker {
+                Some(true) => {
+                    legend_area.draw(&at_most_marker(BLACK)((LEGEND_LEFT + 12, y + 8))).map_err(err)?;
+                    LEGEND_LEFT + SWATCH
+                }
+                None => {
+                    legend_area.draw(&chosen_marker(BLACK)((LEGEND_LEFT + 12, y + 8))).map_err(err)?;
+                    LEGEND_LEFT + SWATCH
+                }
+                Some(false) => LEGEND_LEFT,
             };
             legend_area.draw(&Text::new(note, (x, y), font.clone())).map_err(err)?;
         }
@@ -327,6 +411,27 @@ impl Figure for Tradeoff {
 
 /// Prepares `charts/tradeoff.{png,svg}`.
 pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
+    // A `tune` results directory holds tune.json instead of summary.json.
+    if !dir.join("summary.json").exists() && dir.join("tune.json").exists() {
+        let path = dir.join("tune.json");
+        let text = super::read(dir, "tune.json", CHART)?;
+        let tune: crate::tune::TuneFile =
+            serde_json::from_str(&text).map_err(|e| ChartError::BadData { file: path, message: e.to_string() })?;
+        let t = from_tune(&tune);
+        if t.families.is_empty() {
+            return Err(ChartError::MissingData {
+                chart: CHART,
+                dir: dir.to_path_buf(),
+                what: "tested configurations with a detection time in tune.json".into(),
+            });
+        }
+        let caption = format!(
+            "Each curve is one family's frontier ({}): further right notices crashes later, higher makes more false \
+             suspicions; the ringed point is the recommendation.",
+            t.basis
+        );
+        return Ok(vec![Prepared::new("tradeoff".into(), t.title.clone(), caption, t)]);
+    }
     let t = load(dir)?;
     let caption = format!(
         "Each curve is one detector family across its sweep: further right notices crashes later, higher \

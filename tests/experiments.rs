@@ -608,6 +608,8 @@ fn estimators() {
         frontier.iter().map(|t| &t.detector).collect::<Vec<_>>()
     );
     assert!(frontier.iter().all(|t| t.detector.contains("estimator=") && !t.detector.contains("estimator=mean")));
+}
+
 /// `fdlab tune` on the demo model: every preset meets once a day with a p99 detection time of
 /// about 5 s, Cassandra's tuned threshold is raised to its least (5) and said so, and the
 /// defaults of Cassandra and Hazelcast detect far later.

@@ -39,6 +39,9 @@ enum Command {
         /// A results directory written by `run` (or `replay`).
         dir: PathBuf,
     },
+    /// Fit a network model to a trace (delay, correlation, loss, duplication, pauses) and write it
+    /// as an experiment that reproduces the trace's network.
+    Fit(FitArgs),
     /// Write results/index.html: every experiment's question and answer, linked to its report.
     Index {
         /// The experiment files (`*.toml`; subdirectories are not part of the suite).
@@ -94,6 +97,16 @@ struct ReplayArgs {
     /// Write --every's levels even when they are estimated above 2 GB.
     #[arg(long, requires = "every")]
     allow_large: bool,
+}
+
+#[derive(clap::Args)]
+struct FitArgs {
+    /// Trace CSV (the format `replay` reads); `sent_ns` gives one-way delays, `seq` losses.
+    trace: PathBuf,
+    /// Output directory [default: results/<trace file stem>-fit]: fit.json, experiment.toml (and
+    /// delays/*.csv for empirical delays). Replaced as a whole, and only if fdlab wrote it.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -193,6 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run_command(args),
         Command::Validate { files } => validate_command(&files),
         Command::Plot { dir } => plot_command(&dir),
+        Command::Fit(args) => fit_command(args),
         Command::Detectors => print_stdout(&fdlab::detector::catalog::describe_kinds()),
         Command::Index { experiments, results, out } => {
             let out = out.unwrap_or_else(|| results.join("index.html"));
@@ -353,6 +367,17 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
     }
     eprintln!("wrote {}", out.display());
     print_stdout(&summary.table())
+}
+
+fn fit_command(args: FitArgs) -> anyhow::Result<()> {
+    let out = args.out.unwrap_or_else(|| fdlab::fit::default_out_dir(&args.trace));
+    let report = fdlab::fit::fit_to_dir(&args.trace, &out)?;
+    eprintln!(
+        "wrote {} (simulate it: fdlab run {})",
+        out.display(),
+        out.join(fdlab::fit::EXPERIMENT_FILE).display()
+    );
+    print_stdout(&report.table())
 }
 
 /// Prints to stdout; a reader that went away (`fdlab ... | head`) is not an error.

@@ -372,11 +372,7 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
 fn fit_command(args: FitArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| fdlab::fit::default_out_dir(&args.trace));
     let report = fdlab::fit::fit_to_dir(&args.trace, &out)?;
-    eprintln!(
-        "wrote {} (simulate it: fdlab run {})",
-        out.display(),
-        out.join(fdlab::fit::EXPERIMENT_FILE).display()
-    );
+    eprintln!("wrote {} (simulate it: fdlab run {})", out.display(), out.join(fdlab::fit::EXPERIMENT_FILE).display());
     print_stdout(&report.table())
 }
 

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Bottom first: a module may import only modules before it.
-const ORDER: &[&str] = &["time", "detector", "trace", "fault", "experiment", "analysis", "sim", "replay", "report", "fit"];
+const ORDER: &[&str] =
+    &["time", "detector", "trace", "fault", "experiment", "analysis", "sim", "replay", "report", "fit"];
 
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -200,7 +200,9 @@ pub fn lognormal_standard_errors(base: f64, median: f64, sigma: f64, n: f64) -> 
     let z: Vec<f64> = LOGNORMAL_QUANTILES.iter().map(|&p| standard.inverse_cdf(p)).collect();
     let q: Vec<f64> = z.iter().map(|z| base + median * (sigma * z).exp()).collect();
     // f(q) = φ(z)/(σ·(q − base)).
-    let f: Vec<f64> = (0..3).map(|i| (-z[i] * z[i] / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt() / (sigma * (q[i] - base))).collect();
+    let f: Vec<f64> = (0..3)
+        .map(|i| (-z[i] * z[i] / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt() / (sigma * (q[i] - base)))
+        .collect();
     let mut cov = [[0.0; 3]; 3];
     for i in 0..3 {
         for j in 0..3 {
@@ -272,8 +274,12 @@ pub fn fit_delays(delays: &[f64], rho: f64) -> DelayFit {
         Some(normal) => {
             let ks = ks_distance(&sorted, |x| normal.cdf(x), |x| normal.cdf(x));
             // SE of the mean σ/√n; of the MLE sd σ/√(2n).
-            let params =
-                DelayParams::Normal { mean_s: s(mean), mean_se_s: s(sd / nf.sqrt()), sd_s: s(sd), sd_se_s: s(sd / (2.0 * nf).sqrt()) };
+            let params = DelayParams::Normal {
+                mean_s: s(mean),
+                mean_se_s: s(sd / nf.sqrt()),
+                sd_s: s(sd),
+                sd_se_s: s(sd / (2.0 * nf).sqrt()),
+            };
             candidates.push(found(params, ks));
         }
         None => candidates.push(missing("normal", "every delay is the same (sd = 0)")),
@@ -307,7 +313,9 @@ pub fn fit_delays(delays: &[f64], rho: f64) -> DelayFit {
             let ks = ks_distance(&sorted, |x| pareto.cdf(x), |x| pareto.cdf(x));
             candidates.push(found(DelayParams::Pareto { scale_s: s(scale), shape, shape_se: shape / nf.sqrt() }, ks));
         }
-        None if scale <= 0.0 => candidates.push(missing("pareto", "the smallest delay is 0 (a Pareto's scale must be > 0)")),
+        None if scale <= 0.0 => {
+            candidates.push(missing("pareto", "the smallest delay is 0 (a Pareto's scale must be > 0)"))
+        }
         None => candidates.push(missing("pareto", "every delay is the same")),
     }
 

@@ -132,8 +132,8 @@ pub struct GilbertFit {
     /// P(received | previous lost): netem's r (bad → good).
     pub r: f64,
     pub r_se: f64,
-    /// 1/r, heartbeats.
-    pub mean_burst: f64,
+    /// 1/r, heartbeats (`None` without losses).
+    pub mean_burst: Option<f64>,
     /// p/(p + r).
     pub loss_rate: f64,
     pub log_likelihood: f64,
@@ -214,7 +214,7 @@ pub fn fit_loss(t: Transitions, runs: &[u64]) -> LossFit {
             p_se: se(p_g, t.received_lost + t.received_received),
             r: r_g,
             r_se: se(r_g, t.lost_received + t.lost_lost),
-            mean_burst: if r_g > 0.0 { 1.0 / r_g } else { f64::INFINITY },
+            mean_burst: (r_g > 0.0).then(|| 1.0 / r_g),
             loss_rate: if p_g + r_g > 0.0 { p_g / (p_g + r_g) } else { 0.0 },
             log_likelihood: ll_g,
         },
@@ -307,8 +307,11 @@ pub fn fit_gaps(gaps: &mut [Option<GapKind>]) -> LossFit {
         };
         let runs: Vec<u64> = gaps.iter().filter_map(lost).filter(|&n| n > 0).collect();
         let fit = fit_loss(Transitions::from_gaps(gaps.iter().filter_map(lost)), &runs);
-        let Some((longest_at, longest)) =
-            gaps.iter().enumerate().filter_map(|(i, g)| lost(g).map(|n| (i, n))).max_by_key(|&(i, n)| (n, usize::MAX - i))
+        let Some((longest_at, longest)) = gaps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| lost(g).map(|n| (i, n)))
+            .max_by_key(|&(i, n)| (n, usize::MAX - i))
         else {
             return fit;
         };

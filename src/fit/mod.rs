@@ -174,9 +174,7 @@ pub fn fit_trace(path: &Path) -> Result<FitReport, FitError> {
         let missing = |column: &str| FitError::Bad {
             path: path.to_path_buf(),
             line: row.line,
-            message: format!(
-                "column `{column}` is empty; fit needs it in every row (or no `{column}` column at all)"
-            ),
+            message: format!("column `{column}` is empty; fit needs it in every row (or no `{column}` column at all)"),
         };
         if has_seq && a.seq.is_none() {
             return Err(missing("seq"));
@@ -354,14 +352,22 @@ fn fit_link(
              sender's jitter is part of them"
                 .into(),
         );
-        (rows.iter().map(|r| (residual(r) - min_of[&r.incarnation]) as f64).collect(), DelayReference::ArrivalRelativeToMinimum)
+        (
+            rows.iter().map(|r| (residual(r) - min_of[&r.incarnation]) as f64).collect(),
+            DelayReference::ArrivalRelativeToMinimum,
+        )
     };
     let n = delays.len() as f64;
     let rho = lag1(&normal_scores(&delays));
     let rho_se = ((1.0 - rho * rho).max(0.0) / n).sqrt();
     let correlation = if rho > 3.0 / n.sqrt() { rho.min(0.99) } else { 0.0 };
     if rho < -3.0 / n.sqrt() {
-        note(false, format!("successive delays are negatively correlated (ρ = {rho:.3}); the simulator's correlation is ≥ 0, so 0 is written"));
+        note(
+            false,
+            format!(
+                "successive delays are negatively correlated (ρ = {rho:.3}); the simulator's correlation is ≥ 0, so 0 is written"
+            ),
+        );
     }
     let autocorrelation = Autocorrelation { lag1: lag1(&delays), normal_score_rho: rho, rho_se, correlation };
     let delay = fit_delays(&delays, correlation);
@@ -523,7 +529,7 @@ impl FitReport {
             let s = &l.loss;
             t += &format!(
                 "  loss: {:.4} % ± {:.4} ({} of {}), {} runs, longest {}; bernoulli p = {:.5}; gilbert p = {:.5}, \
-                 r = {:.4} (mean burst {:.2}); LR = {:.2} (p = {:.2e}) → {}\n",
+                 r = {:.4} (mean burst {}); LR = {:.2} (p = {:.2e}) → {}\n",
                 s.rate * 100.0,
                 s.rate_se * 100.0,
                 s.lost,
@@ -533,7 +539,7 @@ impl FitReport {
                 s.bernoulli.p,
                 s.gilbert.p,
                 s.gilbert.r,
-                s.gilbert.mean_burst,
+                s.gilbert.mean_burst.map_or("-".into(), |b| format!("{b:.2}")),
                 s.lr_statistic,
                 s.lr_p_value,
                 match s.chosen {

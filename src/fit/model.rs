@@ -99,8 +99,9 @@ pub fn experiment_files(report: &FitReport, experiment: &Path) -> Result<Vec<(Pa
     let first = &report.links[0];
     let interval = |s: f64| Nanos((s * 1e9).round() as u64);
     let end = report.links.iter().map(|l| l.span_s + l.interval_s).fold(0.0, f64::max);
-    // Whole seconds, at least one.
-    let duration_ns = (end.ceil().max(1.0) * 1e9) as u64;
+    // The span of the trace (its first heartbeat to one interval after its last), to the
+    // nearest second, at least one.
+    let duration_ns = (end.round().max(1.0) * 1e9) as u64;
     let weak: Vec<String> = report
         .links
         .iter()
@@ -110,12 +111,17 @@ pub fn experiment_files(report: &FitReport, experiment: &Path) -> Result<Vec<(Pa
     let heartbeats: u64 = report.links.iter().map(|l| l.heartbeats).sum();
 
     let mut t = String::new();
-    let _ = writeln!(t, "# Fitted by `fdlab fit {}` (fdlab {}); fit.json beside this file", report.trace, report.fdlab_version);
+    let _ = writeln!(
+        t,
+        "# Fitted by `fdlab fit {}` (fdlab {}); fit.json beside this file",
+        report.trace, report.fdlab_version
+    );
     let _ = writeln!(t, "# holds every estimate with its standard error and the KS distance of every candidate.");
     let _ = writeln!(t, "# Set `duration` to simulate longer than the trace (e.g. \"365d\"); replace the detectors.");
     for l in &report.links {
         for n in &l.notes {
-            let _ = writeln!(t, "# {} {}: {}", if n.weak { "WEAK" } else { "note" }, l.target, n.text.replace('\n', " "));
+            let _ =
+                writeln!(t, "# {} {}: {}", if n.weak { "WEAK" } else { "note" }, l.target, n.text.replace('\n', " "));
         }
     }
     let _ = writeln!(t, "name = {}", quoted(&report.experiment_name));

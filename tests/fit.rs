@@ -398,3 +398,67 @@ fn empirical_delays_are_written_beside_the_experiment_and_resampled() {
     assert!((0.005..0.0051).contains(&again.delay.p90_s), "{}", again.delay.p90_s);
     assert_eq!(again.delay.chosen, "empirical");
 }
+
+#[test]
+fn every_link_of_a_cluster_trace_gets_its_own_model() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three nodes watching each other (six links); the links into c lose 5 %, the others 1 %.
+    let text = "name = \"three\"\nseed = 3\nduration = \"30m\"\ndetectors = [\"fixed:timeout=1s\"]\n\
+                [defaults]\ninterval = \"100ms\"\n[[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n\
+                [network]\ndelay = { dist = \"constant\", value = \"1ms\" }\nloss = { model = \"bernoulli\", p = 0.01 }\n\
+                [[network.links]]\nfrom = \"a\"\nto = \"c\"\nloss = { model = \"bernoulli\", p = 0.05 }\n\
+                [[network.links]]\nfrom = \"b\"\nto = \"c\"\nloss = { model = \"bernoulli\", p = 0.05 }\n";
+    let file = common::write(dir.path(), "three.toml", text);
+    let trace = simulate(&file, dir.path(), "run");
+    let (report, fitted) = fit(&trace, dir.path(), "fit");
+    assert!(!report.pooled);
+    assert_eq!(report.links.len(), 6);
+    for l in &report.links {
+        let p = if l.monitor == "c" { 0.05 } else { 0.01 };
+        // Binomial SE over the link's 18 000 slots.
+        let se = (p * (1.0 - p) / l.loss.expected as f64).sqrt();
+        assert!((l.loss.bernoulli.p - p).abs() < K * se, "{}→{}: {}", l.target, l.monitor, l.loss.bernoulli.p);
+    }
+    let e = Experiment::load(&fitted).unwrap();
+    assert_eq!(e.monitoring.pairs.len(), 6);
+    assert_eq!(e.network.links.len(), 6);
+    for (l, over) in report.links.iter().zip(&e.network.links) {
+        assert_eq!((&over.from, &over.to), (&l.target, &l.monitor));
+        // The model chosen for that link, with its parameters (the LR test picks Gilbert on a
+        // Bernoulli link 5 % of the time; either way the rate is the link's).
+        let want = match l.loss.chosen {
+            LossChoice::Bernoulli => LossModel::Bernoulli { p: l.loss.bernoulli.p },
+            LossChoice::Gilbert => {
+                LossModel::GilbertElliott { p: l.loss.gilbert.p, r: l.loss.gilbert.r, h: 0.0, k: 1.0 }
+            }
+            LossChoice::None => LossModel::None,
+        };
+        assert_eq!(over.settings.loss.as_ref(), Some(&want));
+    }
+    // Three or more false rejections among six links at 5 % each: probability 0.2 %.
+    assert!(report.links.iter().filter(|l| l.loss.chosen == LossChoice::Bernoulli).count() >= 4);
+}
+
+#[test]
+fn names_an_experiment_cannot_hold_become_distinct_node_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    // No monitor column (the monitor is called `monitor`), and a target already called that,
+    // and one whose name has a comma.
+    let mut text = String::from("target,received_ns,seq\n");
+    for seq in 0..20u64 {
+        text += &format!(
+            "monitor,{},{seq}\n\"x,y\",{},{seq}\n",
+            seq * 100_000_000 + 1_000_000,
+            seq * 100_000_000 + 2_000_000
+        );
+    }
+    let trace = common::write(dir.path(), "names.csv", &text);
+    let (_, fitted) = fit(&trace, dir.path(), "fit");
+    let e = Experiment::load(&fitted).unwrap();
+    let ids: Vec<&str> = e.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["monitor", "monitor-2", "x_y"]);
+    assert_eq!(
+        e.monitoring.pairs,
+        [["monitor-2".to_string(), "monitor".to_string()], ["monitor-2".into(), "x_y".into()]]
+    );
+}

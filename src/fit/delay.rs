@@ -433,6 +433,34 @@ mod tests {
     }
 
     #[test]
+    fn the_delta_method_standard_errors_match_repeated_samples() {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, StandardNormal};
+        let (b, m, s, n, reps) = (500_000.0, 2_000_000.0, 0.5, 5000, 400);
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        let mut estimates = Vec::new();
+        for _ in 0..reps {
+            let mut x: Vec<f64> = (0..n)
+                .map(|_| {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    b + m * (s * z).exp()
+                })
+                .collect();
+            x.sort_by(f64::total_cmp);
+            let (b2, m2, s2) = three_quantile_lognormal(LOGNORMAL_QUANTILES.map(|p| quantile(&x, p)));
+            estimates.push([b2, m2, s2]);
+        }
+        let se = lognormal_standard_errors(b, m, s, n as f64);
+        for k in 0..3 {
+            let mean = estimates.iter().map(|e| e[k]).sum::<f64>() / reps as f64;
+            let sd = (estimates.iter().map(|e| (e[k] - mean).powi(2)).sum::<f64>() / (reps - 1) as f64).sqrt();
+            // The standard deviation of 400 draws has a relative standard error of
+            // 1/√(2·400) = 3.5 %: 15 % is four of them (plus the delta method's O(1/n) error).
+            assert!((sd / se[k] - 1.0).abs() < 0.15, "parameter {k}: {sd} against {}", se[k]);
+        }
+    }
+
+    #[test]
     fn quantiles_interpolate() {
         assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
         assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 1.0), 4.0);

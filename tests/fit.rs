@@ -462,3 +462,19 @@ fn names_an_experiment_cannot_hold_become_distinct_node_ids() {
         [["monitor-2".to_string(), "monitor".to_string()], ["monitor-2".into(), "x_y".into()]]
     );
 }
+
+#[test]
+fn a_restart_is_noted_and_its_downtime_is_not_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = 0.01;
+    let network = "delay = { dist = \"constant\", value = \"1ms\" }\nloss = { model = \"bernoulli\", p = 0.01 }";
+    let crash = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10m\"\ndown = \"30s\"";
+    let file = common::write(dir.path(), "known.toml", &experiment("30m", "0", network, crash));
+    let trace = simulate(&file, dir.path(), "run");
+    let l = &fit_trace(&trace).unwrap().links[0];
+    assert!(l.notes.iter().any(|n| n.weak && n.text.starts_with("1 restart")), "{:?}", l.notes);
+    // 300 slots of downtime would be 1.7 % more loss: p̂ stays within 4 binomial SE of p.
+    let se = (p * (1.0 - p) / l.loss.expected as f64).sqrt();
+    assert!((l.loss.bernoulli.p - p).abs() < K * se, "{}", l.loss.bernoulli.p);
+    assert!(l.pauses.is_empty());
+}

@@ -302,7 +302,10 @@ pub fn fit_delays(delays: &[f64], rho: f64) -> DelayFit {
             };
             candidates.push(found(params, ks));
         }
-        None => candidates.push(missing("lognormal", "the 10 % and 90 % quantiles are equal (σ = 0)")),
+        None => candidates.push(missing(
+            "lognormal",
+            "the 10, 50 and 90 % quantiles give no lognormal (a quantile at the floor, or σ = 0)",
+        )),
     }
 
     let scale = sorted[0];

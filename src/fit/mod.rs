@@ -292,6 +292,16 @@ fn fit_link(
         beats.push(Beat { incarnation: r.incarnation, seq: seq(r), time: time(r), line: r.line });
     }
     let duplicates = (rows.len() - beats.len()) as u64;
+    let incarnations = beats.windows(2).filter(|w| w[0].incarnation != w[1].incarnation).count();
+    if incarnations > 0 {
+        note(
+            true,
+            format!(
+                "{incarnations} restart(s) (a new incarnation): crashes are not fitted, and the time each target was \
+                 down is left out of the loss; declare crashes as faults in the experiment"
+            ),
+        );
+    }
     let Some(mut sequence) = sequence(&beats, has_sent) else {
         return Err(unfit(format!(
             "link {name}: no two heartbeats of one incarnation with increasing seq; the interval cannot be estimated"

@@ -533,7 +533,7 @@ impl FitReport {
             );
             let a = &l.autocorrelation;
             t += &format!(
-                "  autocorrelation: lag-1 {:.3}, normal-score ρ {:.3} ± {:.3} → correlation = {}\n",
+                "  autocorrelation: lag-1 {:.3}, normal-score ρ {:.3} ± {:.3} → correlation = {:.3}\n",
                 a.lag1, a.normal_score_rho, a.rho_se, a.correlation
             );
             let s = &l.loss;

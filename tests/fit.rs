@@ -193,6 +193,7 @@ fn bursty_loss_is_fitted_as_gilbert_and_a_constant_delay_as_constant() {
     );
     assert!((again.loss.gilbert.r - l.loss.gilbert.r).abs() < K * 3f64.sqrt() * se(r, from_bad));
     assert_eq!(again.delay.chosen, "constant");
+    assert_eq!(again.delay.p99_s, 0.002);
 }
 
 #[test]

@@ -237,7 +237,8 @@ fn run_at_least(fit: &LossFit, length: u64) -> f64 {
 /// The interval, jitter and gaps of a link's beats.
 #[derive(Clone, Debug)]
 pub struct Sequence {
-    /// Heartbeat interval, ns (rounded to the microsecond).
+    /// Heartbeat interval, ns: the least-squares slope of time on seq, rounded to the
+    /// microsecond.
     pub interval: u64,
     /// The first estimate (median spacing), ns.
     pub interval_rough: f64,
@@ -273,12 +274,31 @@ pub fn sequence(beats: &[Beat], sent: bool) -> Option<Sequence> {
     let jitter_rough =
         pairs.iter().filter(|p| p.1 == 1).map(|p| (p.2 - rough).abs()).filter(|&e| e < rough / 2.0).fold(0.0, f64::max);
     let is_pause = |&(_, dseq, dt): &(usize, u64, f64)| sent && dt - dseq as f64 * rough > rough / 2.0 + jitter_rough;
-    let (mut sum_t, mut sum_seq) = (0.0, 0u64);
+    // The interval: the least-squares slope of time on seq, with an intercept per segment
+    // (a new incarnation or a pause starts one), so that neither shifts the slope.
+    let mut joined = vec![false; beats.len().saturating_sub(1)];
     for p in pairs.iter().filter(|p| !is_pause(p)) {
-        sum_t += p.2;
-        sum_seq += p.1;
+        joined[p.0] = true;
     }
-    let exact = if sum_seq > 0 { sum_t / sum_seq as f64 } else { rough };
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    let mut start = 0;
+    for end in 1..=beats.len() {
+        if end < beats.len() && joined[end - 1] {
+            continue;
+        }
+        let segment = &beats[start..end];
+        // Relative to the segment's first beat: small numbers, no loss of precision.
+        let x = |b: &Beat| (b.seq - segment[0].seq) as f64;
+        let y = |b: &Beat| (b.time - segment[0].time) as f64;
+        let n = segment.len() as f64;
+        let (mx, my) = (segment.iter().map(x).sum::<f64>() / n, segment.iter().map(y).sum::<f64>() / n);
+        for b in segment {
+            sxy += (x(b) - mx) * (y(b) - my);
+            sxx += (x(b) - mx) * (x(b) - mx);
+        }
+        start = end;
+    }
+    let exact = if sxx > 0.0 { sxy / sxx } else { rough };
     let interval = ((exact / 1000.0).round() * 1000.0).max(1000.0) as u64;
     let jitter = sent.then(|| {
         let (mut lo, mut hi) = (0.0f64, 0.0f64);

@@ -214,7 +214,8 @@ pub fn fit_trace(path: &Path) -> Result<FitReport, FitError> {
 }
 
 fn link_name(monitor: &str, target: &str) -> String {
-    if monitor.is_empty() { format!("→{target}") } else { format!("{target}→{monitor}") }
+    // A trace without a `monitor` column: its monitor is `monitor` in the experiment too.
+    if monitor.is_empty() { format!("{target}→monitor") } else { format!("{target}→{monitor}") }
 }
 
 fn fit_link(

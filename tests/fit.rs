@@ -479,3 +479,24 @@ fn a_restart_is_noted_and_its_downtime_is_not_loss() {
     assert!((l.loss.bernoulli.p - p).abs() < K * se, "{}", l.loss.bernoulli.p);
     assert!(l.pauses.is_empty());
 }
+
+#[test]
+fn duplication_and_reordering_are_measured_and_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = 0.05;
+    // Delays spread over several intervals reorder heartbeats (not FIFO).
+    let network = "delay = { dist = \"lognormal\", median = \"80ms\", sigma = 0.8 }\nduplicate = 0.05\nfifo = false";
+    let (l, fitted, again) = round_trip(&experiment("1h", "0", network, ""), dir.path());
+    // duplicates / distinct heartbeats: binomial SE √(d(1 − d)/n).
+    let se = (d * (1.0 - d) / l.heartbeats as f64).sqrt();
+    assert!((l.duplicate_rate - d).abs() < K * se, "{}", l.duplicate_rate);
+    assert_eq!(l.rows, l.heartbeats + l.duplicates);
+    assert!(l.reordered > 100, "{}", l.reordered);
+    assert!(!l.fifo);
+    let settings = link(&fitted);
+    assert_eq!((settings.duplicate, settings.fifo), (Some(l.duplicate_rate), Some(false)));
+    assert!((again.duplicate_rate - l.duplicate_rate).abs() < K * 3f64.sqrt() * se);
+    assert!(again.reordered > 100);
+    // Duplicates are not losses.
+    assert_eq!(l.loss.lost, 0);
+}

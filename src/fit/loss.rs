@@ -384,6 +384,49 @@ mod tests {
         assert_eq!(fit_loss(Transitions::from_gaps([0, 0].into_iter()), &[]).chosen, LossChoice::None);
     }
 
+    fn gaps(received: usize, runs: &[u64]) -> Vec<Option<GapKind>> {
+        let mut g = vec![Some(GapKind::Lost(0)); received];
+        g.extend(runs.iter().map(|&n| Some(GapKind::Lost(n))));
+        g
+    }
+
+    #[test]
+    fn a_loss_run_the_other_runs_make_improbable_is_a_pause() {
+        // Ten single losses, then a run of 30: under Bernoulli (p ≈ 1 %) a run of 30 has
+        // probability p^29.
+        let mut g = gaps(1000, &[1; 10]);
+        g.push(Some(GapKind::Lost(30)));
+        let fit = fit_gaps(&mut g);
+        assert_eq!(g[1010], Some(GapKind::Pause(PauseEvidence::RunLength)));
+        assert_eq!((fit.lost, fit.runs, fit.longest_run, fit.chosen), (10, 10, 1, LossChoice::Bernoulli));
+        // With four other runs only, nothing is judged.
+        let mut g = gaps(1000, &[1, 1, 1, 1, 30]);
+        let fit = fit_gaps(&mut g);
+        assert_eq!((fit.lost, fit.runs), (34, 5));
+        assert!(g.iter().all(|x| !matches!(x, Some(GapKind::Pause(_)))));
+    }
+
+    #[test]
+    fn under_bursty_loss_a_long_run_is_judged_against_the_burst_length() {
+        // Runs of 1 to 5, four of each: Gilbert with r = 20/60 = 1/3. A run of 12 has
+        // P(≥ 12) = (2/3)^11 ≈ 0.012, and some run of 21 that long 1 − (1 − 0.012)^21 ≈ 0.22:
+        // loss. A run of 40: (2/3)^39 ≈ 1.4·10⁻⁷, about 3·10⁻⁶ for any: a pause.
+        let bursts: Vec<u64> = (1..=5).flat_map(|n| [n; 4]).collect();
+        for (long, pause) in [(12, false), (40, true)] {
+            let mut runs = bursts.clone();
+            runs.push(long);
+            let mut g = gaps(500, &runs);
+            let fit = fit_gaps(&mut g);
+            assert_eq!(fit.chosen, LossChoice::Gilbert);
+            assert_eq!(matches!(g[520], Some(GapKind::Pause(PauseEvidence::RunLength))), pause, "{long}");
+            assert_eq!(fit.longest_run, if pause { 5 } else { long });
+            let rest = fit_loss(Transitions::from_gaps(bursts.iter().copied()), &bursts);
+            assert!((rest.gilbert.r - 1.0 / 3.0).abs() < 1e-12);
+            let p = run_at_least(&rest, long);
+            assert!((p - (2.0f64 / 3.0).powi(long as i32 - 1)).abs() < 1e-12);
+        }
+    }
+
     #[test]
     fn interval_jitter_and_a_send_gap_pause() {
         // Counter sequence numbers, 100 ms apart, with a 5 s stall after seq 3.

@@ -102,11 +102,18 @@ pub fn experiment_files(report: &FitReport, experiment: &Path) -> Result<Vec<(Pa
     // The span of the trace (its first heartbeat to one interval after its last), to the
     // nearest second, at least one.
     let duration_ns = (end.round().max(1.0) * 1e9) as u64;
-    let weak: Vec<String> = report
-        .links
-        .iter()
-        .flat_map(|l| l.notes.iter().filter(|n| n.weak).map(move |n| format!("{}: {}", l.target, n.text)))
-        .collect();
+    // Each weak note once, with the links it concerns, in the order first met.
+    let mut weak: Vec<(String, Vec<String>)> = Vec::new();
+    for l in &report.links {
+        for n in l.notes.iter().filter(|n| n.weak) {
+            let link = format!("{}→{}", ids[&l.target], ids[&l.monitor]);
+            match weak.iter_mut().find(|(text, _)| *text == n.text) {
+                Some((_, links)) => links.push(link),
+                None => weak.push((n.text.clone(), vec![link])),
+            }
+        }
+    }
+    let weak: Vec<String> = weak.into_iter().map(|(text, links)| format!("{} ({})", text, links.join(", "))).collect();
     let trace_name = Path::new(&report.trace).file_name().map_or(report.trace.clone(), |f| f.to_string_lossy().into());
     let heartbeats: u64 = report.links.iter().map(|l| l.heartbeats).sum();
 

@@ -195,6 +195,8 @@ pub fn fit_loss(t: Transitions, runs: &[u64]) -> LossFit {
     let chosen = if lost == 0 {
         LossChoice::None
     } else if p_value < 0.05 {
+        // (`<=` is an equivalent mutant: a p-value of exactly 0.05 needs an LR statistic of
+        // exactly 3.8414588…, which counts of transitions hit only by a floating-point fluke.)
         LossChoice::Gilbert
     } else {
         LossChoice::Bernoulli
@@ -382,6 +384,24 @@ mod tests {
         assert!((fit.gilbert.r - 2.0 / 3.0).abs() < 1e-15);
         assert_eq!(fit.chosen, LossChoice::Bernoulli);
         assert_eq!(fit_loss(Transitions::from_gaps([0, 0].into_iter()), &[]).chosen, LossChoice::None);
+        // The log-likelihoods, the statistic and its χ²(1) p-value, erfc(√(x/2)).
+        let ln = f64::ln;
+        let ll_b = 3.0 * ln(3.0 / 11.0) + 8.0 * ln(8.0 / 11.0);
+        let ll_g = 2.0 * ln(2.0 / 8.0) + 6.0 * ln(6.0 / 8.0) + 2.0 * ln(2.0 / 3.0) + ln(1.0 / 3.0);
+        assert!((fit.bernoulli.log_likelihood - ll_b).abs() < 1e-12);
+        assert!((fit.gilbert.log_likelihood - ll_g).abs() < 1e-12);
+        assert!((fit.lr_statistic - 2.0 * (ll_g - ll_b)).abs() < 1e-12);
+        let p_value = statrs::function::erf::erfc((fit.lr_statistic / 2.0).sqrt());
+        assert!((fit.lr_p_value - p_value).abs() < 1e-12, "{} {p_value}", fit.lr_p_value);
+        // Binomial standard errors over the transitions each estimate counts.
+        let se = |p: f64, m: f64| (p * (1.0 - p) / m).sqrt();
+        assert!((fit.bernoulli.p_se - se(3.0 / 11.0, 11.0)).abs() < 1e-15);
+        assert!((fit.rate_se - se(3.0 / 11.0, 11.0)).abs() < 1e-15);
+        assert!((fit.gilbert.p_se - se(0.25, 8.0)).abs() < 1e-15);
+        assert!((fit.gilbert.r_se - se(2.0 / 3.0, 3.0)).abs() < 1e-15);
+        assert_eq!(fit.gilbert.mean_burst, Some(1.5));
+        assert!((fit.gilbert.loss_rate - 0.25 / (0.25 + 2.0 / 3.0)).abs() < 1e-15);
+        assert_eq!((fit.runs, fit.longest_run), (2, 2));
     }
 
     fn gaps(received: usize, runs: &[u64]) -> Vec<Option<GapKind>> {

@@ -253,6 +253,8 @@ pub struct Sequence {
 /// Estimates the interval from the spacing of `beats` (send times when `sent`), and with
 /// send times the jitter and the pauses that show as gaps in them.
 pub fn sequence(beats: &[Beat], sent: bool) -> Option<Sequence> {
+    // Pairs of successive beats of one incarnation. (Beats are distinct, so `>` against
+    // `>=` on their seq is an equivalent mutant.)
     let pairs: Vec<(usize, u64, f64)> = beats
         .windows(2)
         .enumerate()
@@ -445,6 +447,16 @@ mod tests {
             let p = run_at_least(&rest, long);
             assert!((p - (2.0f64 / 3.0).powi(long as i32 - 1)).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn a_restart_that_continues_the_numbering_is_no_gap() {
+        // Incarnation 0 sends seq 0..10; the restarted sender goes on from 20 in incarnation 1.
+        let mut b = beats(&(0..10).collect::<Vec<_>>(), 100_000_000);
+        b.extend((20..30).map(|s| Beat { incarnation: 1, seq: s, time: s * 100_000_000, line: s }));
+        let mut s = sequence(&b, true).unwrap();
+        assert_eq!(s.gaps[9], None);
+        assert_eq!(fit_gaps(&mut s.gaps).lost, 0);
     }
 
     #[test]

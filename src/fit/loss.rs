@@ -277,6 +277,7 @@ pub fn sequence(beats: &[Beat], sent: bool) -> Option<Sequence> {
     // spacing; more than half an interval beyond that is a pause.
     let jitter_rough =
         pairs.iter().filter(|p| p.1 == 1).map(|p| (p.2 - rough).abs()).filter(|&e| e < rough / 2.0).fold(0.0, f64::max);
+    // (`>` against `>=`: equal only by a floating-point fluke, an equivalent mutant.)
     let is_pause = |&(_, dseq, dt): &(usize, u64, f64)| sent && dt - dseq as f64 * rough > rough / 2.0 + jitter_rough;
     // The interval: the least-squares slope of time on seq, with an intercept per segment
     // (a new incarnation or a pause starts one), so that neither shifts the slope.
@@ -447,6 +448,35 @@ mod tests {
             let p = run_at_least(&rest, long);
             assert!((p - (2.0f64 / 3.0).powi(long as i32 - 1)).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn a_stall_is_a_pause_only_beyond_half_an_interval_plus_the_jitter() {
+        // 100 ms slots, each sent 0–39 ms late (k·7919 mod 40 ms), seq 20 lost; then a stall
+        // of S after seq 50 (seq 50 and 51 leave 30 and 29 ms late: the pair's excess is
+        // S − 1 ms). The jitter seen is 39 ms, so a pause needs an excess over 50 + 39 ms.
+        let ms = 1_000_000;
+        for (stall, pause) in [(70 * ms, false), (100 * ms, true)] {
+            let b: Vec<Beat> = (0..100u64)
+                .filter(|&k| k != 20)
+                .map(|k| Beat {
+                    incarnation: 0,
+                    seq: k,
+                    time: k * 100 * ms + (k * 7919 % 40) * ms + if k > 50 { stall } else { 0 },
+                    line: k + 2,
+                })
+                .collect();
+            let s = sequence(&b, true).unwrap();
+            assert!((90.0 * ms as f64..110.0 * ms as f64).contains(&s.interval_rough), "{}", s.interval_rough);
+            let kind = if pause { GapKind::Pause(PauseEvidence::SendGap) } else { GapKind::Lost(0) };
+            assert_eq!(s.gaps[49], Some(kind), "stall {stall}");
+            assert_eq!(s.gaps[19], Some(GapKind::Lost(1)));
+        }
+        // Without a single step (every other heartbeat lost), the rough interval is the spacing
+        // over the seq advance.
+        let s = sequence(&beats(&[0, 2, 4, 6, 8], 100_000_000), true).unwrap();
+        assert_eq!(s.interval_rough, 100_000_000.0);
+        assert_eq!(s.gaps, vec![Some(GapKind::Lost(1)); 4]);
     }
 
     #[test]

@@ -340,6 +340,9 @@ pub fn fit_gaps(gaps: &mut [Option<GapKind>]) -> LossFit {
         else {
             return fit;
         };
+        // (A run of 1 is never improbable, P(run ≥ 1) = 1: `<` against `==` is an
+        // equivalent mutant. A run of 2 is judged, and a pause only where losses are rarer
+        // than about one in 10⁵ heartbeats: `<=` is not killed by any test.)
         if longest < 2 || runs.len() <= MIN_RUNS_FOR_PAUSES {
             return fit;
         }
@@ -352,6 +355,8 @@ pub fn fit_gaps(gaps: &mut [Option<GapKind>]) -> LossFit {
             r.remove(at);
             r
         };
+        // (`other_runs` fills only `rest`'s report fields, unused here: removing another run
+        // of the list is an equivalent mutant.)
         let rest = fit_loss(others, &other_runs);
         let any_so_long = 1.0 - (1.0 - run_at_least(&rest, longest)).powf(runs.len() as f64);
         if any_so_long >= PAUSE_RUN_PROBABILITY {

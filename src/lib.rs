@@ -54,6 +54,8 @@
 //! - [`report`]: `summary.json`, the readable table, `.hgrm` percentile files, charts
 //!   (`report::charts`, one file per chart, drawn from the results files) and `report.html`;
 //!   the one results-directory writer (manifest, staging, cleanup after signals).
+//! - [`fit`]: `fdlab fit`, a network model (delay, correlation, loss, duplication, pauses)
+//!   fitted to a trace and written as an experiment that reproduces it.
 //!
 //! Data flows one way: an engine (`sim` or `replay`) feeds arrivals to
 //! [`analysis::DetectorBank`]s, whose exact QoS reports become files in a results directory,
@@ -63,6 +65,7 @@ pub mod analysis;
 pub mod detector;
 pub mod experiment;
 pub mod fault;
+pub mod fit;
 #[cfg(unix)]
 pub mod live;
 pub mod replay;

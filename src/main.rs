@@ -64,6 +64,9 @@ enum Command {
     /// meets a target with 95 % confidence, from a trace or an experiment; export it for
     /// Akka/Pekko, Cassandra and Hazelcast.
     Tune(TuneArgs),
+    /// Fit a network model to a trace (delay, correlation, loss, duplication, pauses) and write it
+    /// as an experiment that reproduces the trace's network.
+    Fit(FitArgs),
     /// Write results/index.html: every experiment's question and answer, linked to its report.
     Index {
         /// The experiment files (`*.toml`; subdirectories are not part of the suite).
@@ -271,6 +274,16 @@ struct TuneArgs {
 }
 
 #[derive(clap::Args)]
+struct FitArgs {
+    /// Trace CSV (the format `replay` reads); `sent_ns` gives one-way delays, `seq` losses.
+    trace: PathBuf,
+    /// Output directory [default: results/<trace file stem>-fit]: fit.json, experiment.toml (and
+    /// delays/*.csv for empirical delays). Replaced as a whole, and only if fdlab wrote it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
 struct RunArgs {
     /// Experiment file (TOML); without one, the built-in quickstart (experiments/quickstart.toml).
     experiment: Option<PathBuf>,
@@ -380,6 +393,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate { files } => validate_command(&files),
         Command::Plot { dir } => plot_command(&dir),
         Command::Tune(args) => tune_command(args),
+        Command::Fit(args) => fit_command(args),
         Command::Detectors => print_stdout(&fdlab::detector::catalog::describe_kinds()),
         #[cfg(unix)]
         Command::Live(args) => live_command(args),
@@ -695,6 +709,11 @@ fn tune_command(args: TuneArgs) -> anyhow::Result<()> {
     let file = fdlab::report::tune_dir::tune_to_dir(&config, &out)?;
     eprintln!("wrote {}", out.display());
     print_stdout(&file.table())
+fn fit_command(args: FitArgs) -> anyhow::Result<()> {
+    let out = args.out.unwrap_or_else(|| fdlab::fit::default_out_dir(&args.trace));
+    let report = fdlab::fit::fit_to_dir(&args.trace, &out)?;
+    eprintln!("wrote {} (simulate it: fdlab run {})", out.display(), out.join(fdlab::fit::EXPERIMENT_FILE).display());
+    print_stdout(&report.table())
 }
 
 /// Prints to stdout; a reader that went away (`fdlab ... | head`) is not an error.

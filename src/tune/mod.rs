@@ -561,10 +561,15 @@ fn unsupported_message(config: &TuneConfig, observed_s: f64, needed_s: f64, fami
             "Record at least that long, or take the model route: `fdlab fit {}` fits a network model to the trace \
              and writes an experiment reproducing it; set its `duration` to at least {} (longer is better: the bound \
              needs about 2.996 / target with no mistakes, more with some) and run `fdlab tune --experiment \
-             FITTED.toml --max-mistakes '{}'`. The answer then rests on the model, not on observation: it holds only \
+             {} --max-mistakes '{}'`. The answer then rests on the model, not on observation: it holds only \
              as far as the fit captured the network (delays, losses and pauses the trace never showed are not in it).",
             p.display(),
             human_duration(grid_needed),
+            // Where `fdlab fit` writes it by default.
+            Path::new("results")
+                .join(format!("{}-fit", p.file_stem().map_or_else(|| "trace".into(), |s| s.to_string_lossy())))
+                .join("experiment.toml")
+                .display(),
             config.target.text
         ),
         Input::Experiment(p) => format!(

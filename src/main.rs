@@ -709,6 +709,8 @@ fn tune_command(args: TuneArgs) -> anyhow::Result<()> {
     let file = fdlab::report::tune_dir::tune_to_dir(&config, &out)?;
     eprintln!("wrote {}", out.display());
     print_stdout(&file.table())
+}
+
 fn fit_command(args: FitArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| fdlab::fit::default_out_dir(&args.trace));
     let report = fdlab::fit::fit_to_dir(&args.trace, &out)?;

@@ -599,7 +599,9 @@ fn plot_command(dir: &Path) -> anyhow::Result<()> {
     for s in &skipped {
         eprintln!("not drawn: {s}");
     }
-    eprintln!("wrote {}", dir.join("report.html").display());
+    if dir.join("summary.json").exists() {
+        eprintln!("wrote {}", dir.join("report.html").display());
+    }
     Ok(())
 }
 

@@ -371,14 +371,16 @@ fn parse_yaml(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `key=value` lines of a Java properties file.
+/// The `properties` map of a hazelcast.yaml (`hazelcast:` / `  properties:` / `    key: value`).
 fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).collect();
+    assert_eq!(lines[..2], ["hazelcast:", "  properties:"], "{text}");
+    lines[2..]
+        .iter()
         .map(|l| {
-            let (k, v) = l.split_once('=').expect("key=value");
-            (k.trim().to_string(), v.trim().to_string())
+            assert!(l.starts_with("    ") && !l[4..].starts_with(' '), "{l}: one level below properties");
+            let (k, v) = l.trim().split_once(": ").expect("key: value");
+            (k.to_string(), v.to_string())
         })
         .collect()
 }
@@ -422,6 +424,10 @@ fn every_export_parses_back_to_the_chosen_values_and_its_system_model_meets_the_
         arg(&out),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // `fdlab plot` redraws a tune directory's chart (it has no summary.json, so no report).
+    let plotted = fdlab(&["plot", arg(&out)]);
+    assert!(plotted.status.success(), "{}", stderr(&plotted));
+    assert!(stderr(&plotted).contains("tradeoff.png") && !out.join("report.html").exists());
     let t: TuneFile = serde_json::from_str(&std::fs::read_to_string(out.join("tune.json")).unwrap()).unwrap();
     assert!(t.supported);
     assert_eq!(t.exports.len(), 4, "{:?}", t.exports.iter().map(|e| &e.file).collect::<Vec<_>>());

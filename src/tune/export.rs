@@ -1,5 +1,5 @@
 //! Exporting a recommendation as the configuration of the system that runs it: Akka/Pekko
-//! (HOCON), Cassandra (`cassandra.yaml`) and Hazelcast (properties).
+//! (HOCON), Cassandra (`cassandra.yaml`) and Hazelcast (`hazelcast.yaml` properties).
 //!
 //! Only the presets are exported: each models its system's detector *and* its check period
 //! (Akka's reaper every 1 s, Cassandra's 1 s gossip round, Hazelcast's check once per
@@ -281,12 +281,16 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
                 )
             };
             values.insert("hazelcast.heartbeat.failuredetector.type".into(), kind.into());
-            let mut text =
-                format!("# {header}\n# Hazelcast properties (or <property name=\"…\">…</property> in hazelcast.xml)\n");
+            // hazelcast.yaml's `properties` (in hazelcast.xml the same pairs go in
+            // <properties><property name="…">…</property></properties>).
+            let mut text = format!(
+                "# {header}\n# Hazelcast member configuration (hazelcast.yaml); in hazelcast.xml the same pairs are \
+                 <properties><property name=\"…\">…</property></properties>\nhazelcast:\n  properties:\n"
+            );
             for (k, val) in &values {
-                text.push_str(&format!("{k}={val}\n"));
+                text.push_str(&format!("    {k}: {val}\n"));
             }
-            ("hazelcast", format!("{}.properties", family.name), text, model)
+            ("hazelcast", format!("{}.yaml", family.name), text, model)
         }
         _ => return None,
     };

@@ -204,6 +204,11 @@ pub fn layouts(dir: &Path) -> Result<Vec<(String, layout::Layout)>, ChartError> 
 /// the charts drawn and the reasons others were not.
 pub fn plot_and_report(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
     let (drawn, skipped) = plot(dir)?;
+    // A `tune` directory's report is its table and tune.json: the chart is all there is to
+    // draw.
+    if !dir.join("summary.json").exists() && dir.join("tune.json").exists() {
+        return Ok((drawn, skipped));
+    }
     let s = summary(dir, "report")?;
     let html = crate::report::html::page(dir, &s, &drawn);
     let path = dir.join("report.html");

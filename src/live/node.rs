@@ -184,11 +184,10 @@ struct Receiver {
     by_id: BTreeMap<u32, usize>,
     watched: Vec<Watched>,
     labels: Vec<String>,
-    trace: BufWriter<std::fs::File>,
-    transitions: BufWriter<std::fs::File>,
+    /// Rows and timing snapshots for the writer thread.
+    files: std::sync::mpsc::Sender<ToWriter>,
     timing: NodeTiming,
     check_lateness: Histogram<u64>,
-    timing_path: PathBuf,
     /// Crossings not yet logged, earliest first, as (instant, watched peer, member); an
     /// entry is stale once its member's crossing changed (checked against `pending`).
     crossings: BinaryHeap<Reverse<(Nanos, usize, usize)>>,
@@ -207,7 +206,7 @@ impl Receiver {
         let line = format!("{},{},{label},{event},{},{fired}\n", self.opts.id, self.watched[target].name, at.0);
         // One write per row, so a buffer flushed at any moment holds whole rows. A failed
         // write is seen at the next flush, which reports it.
-        let _ = self.transitions.write_all(line.as_bytes());
+        let _ = self.files.send(ToWriter::Transition(line));
     }
 
     fn on_datagram(&mut self, bytes: &[u8], at: Nanos) {
@@ -231,7 +230,7 @@ impl Receiver {
         // The trace's columns (`trace::HEADER_WITH_MONITOR`), one write per row.
         let row =
             format!("{},{},{},{},{},{}\n", self.opts.id, self.watched[w].name, at.0, h.seq, h.sent_ns, h.incarnation);
-        let _ = self.trace.write_all(row.as_bytes());
+        let _ = self.files.send(ToWriter::Trace(row));
         let mut notes = Vec::new();
         self.watched[w].bank.on_arrival_noting(&arrival, |member, t| notes.push((member, t)));
         for (member, t) in notes {
@@ -289,10 +288,9 @@ impl Receiver {
         }
     }
 
-    fn flush(&mut self, send: &Mutex<SendStats>) -> Result<(), NodeError> {
-        let file = |path: PathBuf| move |source| NodeError::File { path, source };
-        self.trace.flush().map_err(file(self.opts.out.join("trace.csv")))?;
-        self.transitions.flush().map_err(file(self.opts.out.join("transitions.csv")))?;
+    /// Hands the writer thread a snapshot of the counts: it flushes the files and rewrites
+    /// the timing file. An error if the writer has stopped (it failed to write).
+    fn flush(&mut self, send: &Mutex<SendStats>) -> Result<(), ()> {
         {
             let s = send.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             self.timing.sent = s.sent;
@@ -301,11 +299,49 @@ impl Receiver {
             self.timing.send_lateness = Lateness::of(&s.lateness);
         }
         self.timing.check_lateness = Lateness::of(&self.check_lateness);
-        let path = self.timing_path.clone();
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(&self.timing).expect("plain data serializes") + "\n";
-        std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)).map_err(file(path))
+        self.files.send(ToWriter::Flush(Box::new(self.timing.clone()))).map_err(|_| ())
     }
+}
+
+/// What the receiving thread hands the writer thread: whole rows, and at each flush the
+/// counts to write.
+enum ToWriter {
+    Trace(String),
+    Transition(String),
+    Flush(Box<NodeTiming>),
+}
+
+/// The writer thread: a node's files are written here, so that a slow disk never delays the
+/// thread that timestamps receipts and fires checks. Each row is one write into a buffer
+/// that holds whole rows, flushed at every `Flush`, after which the timing file is replaced
+/// atomically. Returns the first error (and stops: the receiving thread then sees it).
+fn write_loop(
+    rows: std::sync::mpsc::Receiver<ToWriter>,
+    mut trace: BufWriter<std::fs::File>,
+    mut transitions: BufWriter<std::fs::File>,
+    out: &Path,
+    timing_path: &Path,
+) -> Result<(), NodeError> {
+    let file = |path: PathBuf| move |source| NodeError::File { path, source };
+    for message in rows {
+        match message {
+            ToWriter::Trace(row) => trace.write_all(row.as_bytes()).map_err(file(out.join("trace.csv")))?,
+            ToWriter::Transition(row) => {
+                transitions.write_all(row.as_bytes()).map_err(file(out.join("transitions.csv")))?
+            }
+            ToWriter::Flush(timing) => {
+                trace.flush().map_err(file(out.join("trace.csv")))?;
+                transitions.flush().map_err(file(out.join("transitions.csv")))?;
+                let tmp = timing_path.with_extension("json.tmp");
+                let text = serde_json::to_string_pretty(&timing).expect("plain data serializes") + "\n";
+                std::fs::write(&tmp, text)
+                    .and_then(|()| std::fs::rename(&tmp, timing_path))
+                    .map_err(file(timing_path.to_path_buf()))?;
+            }
+        }
+    }
+    trace.flush().map_err(file(out.join("trace.csv")))?;
+    transitions.flush().map_err(file(out.join("transitions.csv")))
 }
 
 /// The timing file of one incarnation of a node (a restart that keeps its incarnation
@@ -469,28 +505,37 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
             .map_err(NodeError::Runtime)?
     };
     let timing = NodeTiming { node: opts.id.clone(), incarnation: opts.incarnation, ..NodeTiming::default() };
-    let (opts_out, opts_incarnation) = (opts.out.clone(), opts.incarnation);
+    let (files, rows) = std::sync::mpsc::channel();
+    let writer = {
+        let (out, timing_path) = (opts.out.clone(), free_timing_path(&opts.out, opts.incarnation));
+        std::thread::Builder::new()
+            .name("write".into())
+            .spawn(move || write_loop(rows, trace, transitions, &out, &timing_path))
+            .map_err(NodeError::Runtime)?
+    };
+    let pending = watched.iter().map(|w| vec![None; w.logged.len()]).collect();
     let mut rx = Receiver {
         opts,
         epoch,
         by_id,
         watched,
         labels,
-        trace,
-        transitions,
+        files,
         timing,
         check_lateness: histogram(),
-        timing_path: free_timing_path(&opts_out, opts_incarnation),
         crossings: BinaryHeap::new(),
-        pending: Vec::new(),
+        pending,
     };
-    rx.pending = rx.watched.iter().map(|w| vec![None; w.logged.len()]).collect();
     let result = receive_loop(&mut rx, socket, &stop, &stats);
     stop.store(true, Ordering::Relaxed);
     let _ = sender.join();
+    let _ = rx.flush(&stats);
+    let Receiver { timing, files, .. } = rx;
+    drop(files);
+    // The writer's error, if it had one, is the cause of anything the receiving side saw.
+    writer.join().map_err(|_| NodeError::Config("the writer thread panicked".into()))??;
     result?;
-    rx.flush(&stats)?;
-    Ok(rx.timing)
+    Ok(timing)
 }
 
 fn receive_loop(
@@ -528,7 +573,10 @@ fn receive_loop(
                     }
                 }
                 _ = flush.tick() => {
-                    rx.flush(stats)?;
+                    // The writer stopped on an error: end, and report it (`run_node`).
+                    if rx.flush(stats).is_err() {
+                        return Ok(());
+                    }
                     if stop.load(Ordering::Relaxed) || end.is_some_and(|d| rx.now() >= d) {
                         return Ok(());
                     }

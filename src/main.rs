@@ -502,7 +502,18 @@ fn live_command(args: LiveArgs) -> anyhow::Result<()> {
         experiment.nodes.len()
     );
     let never = std::sync::atomic::AtomicBool::new(false);
-    let summary = fdlab::report::live_dir::live_to_dir(&experiment, &args.experiment, &base_dir, &out, &opts, &never)?;
+    // A bar in ms of the run, shown only on a terminal (as `run`'s).
+    let bar = Progress::new(experiment.duration.0 / 1_000_000, "of the live run");
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let progress = |t: Nanos| {
+        let ms = (t.0 / 1_000_000).min(experiment.duration.0 / 1_000_000);
+        let before = done.fetch_max(ms, std::sync::atomic::Ordering::Relaxed);
+        bar.advance(ms.saturating_sub(before));
+    };
+    let summary =
+        fdlab::report::live_dir::live_to_dir(&experiment, &args.experiment, &base_dir, &out, &opts, &never, &progress);
+    bar.finish();
+    let summary = summary?;
     eprintln!("wrote {}", out.display());
     print_stdout(&summary.table())?;
     if let Some(live) = &summary.live {

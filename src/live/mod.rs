@@ -357,7 +357,9 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Runs `e` live, writing the nodes' files under `work` (a directory of the caller's, e.g.
 /// a results directory being staged) and the merged `trace.csv` and `transitions.csv`
-/// there; `interrupted` is polled (Ctrl-C). `base_dir` resolves empirical distributions.
+/// there; `interrupted` is polled (Ctrl-C), and `progress` told how far the run has come
+/// (time since its epoch) several times a second. `base_dir` resolves empirical
+/// distributions.
 pub fn run(
     e: &ValidExperiment,
     path: &Path,
@@ -365,6 +367,7 @@ pub fn run(
     work: &Path,
     opts: &LiveOptions,
     interrupted: &AtomicBool,
+    progress: &dyn Fn(Nanos),
 ) -> Result<LiveOutput, LiveError> {
     check(e, path)?;
     let n = e.nodes.len();
@@ -430,6 +433,7 @@ pub fn run(
                     });
                 }
             }
+            progress(now());
             let left = t.0.saturating_sub(now().0);
             if left == 0 {
                 return Ok(());

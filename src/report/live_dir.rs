@@ -22,7 +22,7 @@ pub enum LiveDirError {
 }
 
 /// Runs `e` live (read from `path`; `base_dir` resolves its relative paths) and writes its
-/// results directory `out` as a whole.
+/// results directory `out` as a whole; `progress` is told the run's time as it goes.
 pub fn live_to_dir(
     e: &ValidExperiment,
     path: &Path,
@@ -30,10 +30,11 @@ pub fn live_to_dir(
     out: &Path,
     opts: &LiveOptions,
     interrupted: &AtomicBool,
+    progress: &dyn Fn(crate::time::Nanos),
 ) -> Result<SummaryFile, LiveDirError> {
     live::check(e, path)?;
     let writer = ResultsWriter::begin(out)?;
-    let run = live::run(e, path, base_dir, writer.dir(), opts, interrupted)?;
+    let run = live::run(e, path, base_dir, writer.dir(), opts, interrupted, progress)?;
     for (name, h) in [
         ("timing/send-lateness.hgrm", &run.send_lateness),
         ("timing/check-lateness.hgrm", &run.check_lateness),

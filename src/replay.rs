@@ -208,6 +208,9 @@ struct Link {
     /// The monitor's declared pauses, and how many of them it has resumed from.
     monitor_pauses: Vec<(Nanos, Nanos)>,
     resumed: usize,
+    /// The smallest `received_ns − sent_ns` of the link's replayed rows (signed: the hosts'
+    /// clocks may differ), for delays relative to it.
+    min_gap: Option<i128>,
 }
 
 impl Link {
@@ -226,9 +229,7 @@ impl Link {
     /// Whether a heartbeat sent at `sent` was sent while the target was down (one sent at
     /// the crash's instant was on its way, and counts).
     fn sent_while_down(&self, sent: Nanos) -> bool {
-        let windows = self.truth.down_windows();
-        let before = windows.partition_point(|w| w.from < sent);
-        before > 0 && windows[before - 1].to.is_none_or(|to| sent < to)
+        sent_while_down(&self.truth, sent)
     }
 }
 
@@ -341,6 +342,7 @@ pub fn replay_from<R: std::io::Read>(
                     highest_seq: None,
                     monitor_pauses,
                     resumed: 0,
+                    min_gap: None,
                 });
                 links.len() - 1
             });
@@ -374,6 +376,10 @@ pub fn replay_from<R: std::io::Read>(
         // and received after it was in flight and counts.
         if row.arrival.sent.is_some_and(|sent| link.sent_while_down(sent)) {
             continue;
+        }
+        if let Some(sent) = row.arrival.sent {
+            let gap = i128::from(t.0) - i128::from(sent.0);
+            link.min_gap = Some(link.min_gap.map_or(gap, |m| m.min(gap)));
         }
         let delay = row.arrival.sent.filter(|&sent| sent <= t).map(|sent| t - sent);
         link.resume_until(|to| to <= t);
@@ -442,6 +448,11 @@ pub fn replay_from<R: std::io::Read>(
         link.resume_until(|to| to <= end);
     }
 
+    // Each link's smallest receipt − send gap, for delays in differing clocks (below).
+    let min_gaps: BTreeMap<(String, String), i128> = links
+        .iter()
+        .filter_map(|l| Some(((reader.name(l.monitor).to_string(), reader.name(l.target).to_string()), l.min_gap?)))
+        .collect();
     let mut builder = ResultsBuilder::default();
     for link in links {
         let monitor = reader.has_monitor().then(|| reader.name(link.monitor));
@@ -451,9 +462,21 @@ pub fn replay_from<R: std::io::Read>(
     }
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut summary = builder.finish(format!("replay of {name}"), None, Engine::Replay, end);
-    // One-way delays mean something only in one clock: not when a row shows the hosts'
-    // clocks differ.
-    let delay = (reader.has_sent() && received_before_sent.rows == 0).then(|| stats.delay.to_histogram());
+    // One-way delays mean something only in one clock. When a row shows that the hosts'
+    // clocks differ, the trace is read again (a regular file can be) and each delay is
+    // reported above its link's smallest, which removes the clocks' offset (not a drift).
+    let relative = reader.has_sent()
+        && received_before_sent.rows > 0
+        && std::fs::metadata(&config.trace).is_ok_and(|m| m.is_file());
+    let delay = if !reader.has_sent() {
+        None
+    } else if received_before_sent.rows == 0 {
+        Some(stats.delay.to_histogram())
+    } else if relative {
+        Some(delays_above_minimum(config, &min_gaps, &target_down)?)
+    } else {
+        None
+    };
     summary.trace_warnings = [
         reordered.warning(
             TraceWarningKind::SeqDecreased,
@@ -463,7 +486,13 @@ pub fn replay_from<R: std::io::Read>(
         received_before_sent.warning(
             TraceWarningKind::ReceivedBeforeSent,
             "`received_ns` is earlier than `sent_ns`",
-            "`sent_ns` is in the sender's clock, which differs from the receiver's; replayed as received",
+            if relative {
+                "`sent_ns` is in the sender's clock, which differs from the receiver's; replayed as received, and \
+                 one-way delays (delay.hgrm) are reported above each link's smallest, which removes the clocks' \
+                 offset but not their drift"
+            } else {
+                "`sent_ns` is in the sender's clock, which differs from the receiver's; replayed as received"
+            },
         ),
     ]
     .into_iter()
@@ -477,6 +506,37 @@ pub fn replay_from<R: std::io::Read>(
         deliveries: stats.deliveries,
         timeline: None,
     })
+}
+
+/// Whether a heartbeat sent at `sent` was sent while the target was down (one sent at the
+/// crash's instant was on its way, and counts).
+fn sent_while_down(truth: &GroundTruth, sent: Nanos) -> bool {
+    let windows = truth.down_windows();
+    let before = windows.partition_point(|w| w.from < sent);
+    before > 0 && windows[before - 1].to.is_none_or(|to| sent < to)
+}
+
+/// The one-way delays of a trace whose hosts' clocks differ, each above its link's smallest
+/// `received_ns − sent_ns` (`min_gaps`), from a second reading of the trace; rows sent while
+/// their target was declared down are left out, as the replay leaves them out.
+fn delays_above_minimum(
+    config: &ReplayConfig,
+    min_gaps: &BTreeMap<(String, String), i128>,
+    target_down: &BTreeMap<&str, GroundTruth>,
+) -> Result<hdrhistogram::Histogram<u64>, ReplayError> {
+    let mut reader = TraceReader::open(&config.trace)?;
+    let mut counts = crate::analysis::stats::HdrCounts::default();
+    while let Some(row) = reader.next_row()? {
+        let Some(sent) = row.arrival.sent else { continue };
+        let (monitor, target) = (reader.name(row.monitor), reader.name(row.target));
+        let Some(&min) = min_gaps.get(&(monitor.to_string(), target.to_string())) else { continue };
+        let down = target_down.get(target).is_some_and(|truth| sent_while_down(truth, sent));
+        if !down {
+            let gap = i128::from(row.arrival.at.0) - i128::from(sent.0) - min;
+            counts.record(u64::try_from(gap).unwrap_or(0));
+        }
+    }
+    Ok(counts.to_histogram())
 }
 
 fn write_levels<R: std::io::Read>(

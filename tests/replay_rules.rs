@@ -126,9 +126,13 @@ fn reordering_and_clock_skew_are_replayed_and_warned_about_on_stderr_only() {
     assert_eq!(warnings.len(), 2);
     assert_eq!((warnings[0]["kind"].as_str(), warnings[0]["rows"].as_u64()), (Some("seq_decreased"), Some(1)));
     assert_eq!(warnings[1]["first_line"].as_u64(), Some(5));
-    // The hosts' clocks differ, so no one-way delays are written; inter-arrival times are
-    // in the monitor's clock alone (5 gaps).
-    assert!(!case.out().join("delay.hgrm").exists());
+    // The hosts' clocks differ, so one-way delays are written above the link's smallest
+    // received − sent (−0.5 ms, line 5): 1.5, 1.5, 111, 0, 1.5 and 0.4 ms, and the warning
+    // says so; inter-arrival times are in the monitor's clock alone (5 gaps).
+    let delays = std::fs::read_to_string(case.out().join("delay.hgrm")).unwrap();
+    assert!(delays.contains("Total count    =            6"), "{delays}");
+    assert!(delays.contains("Max     =      111.0"), "{delays}"); // 111 ms, to 3 digits
+    assert!(err.contains("above each link's smallest"), "{err}");
     let gaps = std::fs::read_to_string(case.out().join("interarrival.hgrm")).unwrap();
     assert!(gaps.contains("Total count    =            5"), "{gaps}");
 }
@@ -156,4 +160,40 @@ fn a_bom_and_crlf_line_ends_replay_as_the_plain_trace_does() {
     assert_eq!(table_a, table_b);
     // The heartbeat sent at 1 s, after the crash, is dropped.
     assert_eq!(a["results"][0]["heartbeats"], 4);
+}
+
+/// Hosts whose clocks differ: a's sender runs 1 s ahead of the monitor (every row "received
+/// before sent"), b's 2 s behind. Each link's delays are reported above its own smallest:
+/// a's 5, 7, 6, 9 ms become 0, 2, 1, 4 ms; b's 3, 4 ms become 0, 1 ms.
+#[test]
+fn delays_in_differing_clocks_are_reported_above_each_links_smallest() {
+    use fdlab::replay::{ReplayConfig, replay};
+    let case = Case::new();
+    let ms = |x: u64| x * 1_000_000;
+    let mut text = String::from("target,received_ns,seq,sent_ns\n");
+    let mut rows = Vec::new();
+    for (i, d) in [5, 7, 6, 9].into_iter().enumerate() {
+        let send = ms(1000 + 100 * i as u64);
+        rows.push((send + ms(d), format!("a,{},{i},{}\n", send + ms(d), send + ms(1000))));
+    }
+    for (i, d) in [3, 4].into_iter().enumerate() {
+        let send = ms(1050 + 100 * i as u64);
+        rows.push((send + ms(d), format!("b,{},{i},{}\n", send + ms(d), send - ms(1000))));
+    }
+    rows.sort();
+    text.extend(rows.into_iter().map(|r| r.1));
+    let trace = case.trace("clocks.csv", text.as_bytes());
+    let config =
+        ReplayConfig { trace, detectors: vec!["fixed:timeout=1s".parse().unwrap()], ..ReplayConfig::default() };
+    let out = replay(&config, None).unwrap();
+    let delay = out.delay.expect("delays above each link's smallest");
+    assert_eq!((delay.len(), delay.min()), (6, 0));
+    let values: Vec<u64> = delay.iter_recorded().map(|v| v.value_iterated_to()).collect();
+    for (expected, count) in [(ms(0), 2), (ms(1), 2), (ms(2), 1), (ms(4), 1)] {
+        let got = delay.count_between(expected, expected);
+        assert_eq!(got, count, "{expected} ns in {values:?}");
+    }
+    let w = &out.summary.trace_warnings[0];
+    assert_eq!(w.rows, 4);
+    assert!(w.message.contains("above each link's smallest"), "{}", w.message);
 }

@@ -170,12 +170,15 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
                 let key = k.rsplit('.').next().unwrap_or(k);
                 text.push_str(&format!("{indent}{key} = {val}\n"));
             }
+            // The reaper period is part of what was tuned (both presets check every 1 s): the
+            // cluster's is `akka.cluster.unreachable-nodes-reaper-interval`, remote watch's is
+            // its failure detector's own `unreachable-nodes-reaper-interval`.
             if family.name == "akka-cluster" {
                 text.push_str("    # monitored-by-nr-of-members = 9 (not tuned; see the note on --per)\n  }\n");
-                text.push_str("  # the reaper period fdlab modelled (check_every = 1s)\n");
-                text.push_str("  unreachable-nodes-reaper-interval = 1s\n");
-                values.insert("akka.cluster.unreachable-nodes-reaper-interval".into(), "1s".into());
             }
+            text.push_str("  # the reaper period fdlab modelled (check_every = 1s)\n");
+            text.push_str("  unreachable-nodes-reaper-interval = 1s\n");
+            values.insert(format!("{section}.unreachable-nodes-reaper-interval"), "1s".into());
             text.push_str("}\n");
             notes.push(format!(
                 "fdlab's `phi` is Akka's detector, logistic approximation of the normal tail included (exact=false): \
@@ -199,6 +202,15 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
                 notes.push(
                     "Akka's cluster heartbeats are request/response: the interval and delays seen by the monitor are \
                      round trips; record the trace where Akka's heartbeat responses arrive"
+                        .into(),
+                );
+            } else {
+                notes.push(
+                    "remote watch: each node that watches actors on another node runs its own detector for that node \
+                     (one monitored link per watcher and watched node, so the target per link is the one that \
+                     applies); its heartbeats are request/response (Heartbeat, HeartbeatRsp): record the trace where \
+                     the responses arrive. expected-response-after (when detection starts after the first request) \
+                     is not tuned"
                         .into(),
                 );
             }

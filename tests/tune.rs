@@ -238,7 +238,7 @@ fn clustered_mistakes_are_bounded_by_batch_means_and_say_so() {
     gaps.extend(spread(12, 2, 7_200, 50));
     let times = arrivals(seconds, 0.0, &gaps, 3);
     let trace = write(dir.path(), "burst.csv", &trace_csv(&times));
-    let t = tune(&config(Input::Trace(trace), "20/day", &["fixed:timeout=1s|2s|3s"], Objective::P99)).unwrap();
+    let t = tune(&config(Input::Trace(trace.clone()), "20/day", &["fixed:timeout=1s|2s|3s"], Objective::P99)).unwrap();
     let c = chosen(&t, "fixed").unwrap();
     assert_eq!((c.label.as_str(), c.mistakes), ("fixed:timeout=2s", 12));
     assert_eq!(c.bound_method, BoundMethod::BatchMeans);
@@ -251,6 +251,15 @@ fn clustered_mistakes_are_bounded_by_batch_means_and_say_so() {
     assert!(c.upper_per_day > poisson_count_upper(12, 0.05).unwrap() / exposure * 86_400.0);
     assert!(c.dispersion.unwrap() > fdlab::tune::select::DISPERSION_95);
     assert!(t.table().contains("batch means"), "{}", t.table());
+    // An exported preset on the same trace: its re-check is bounded the same way and says so.
+    let t = tune(&config(Input::Trace(trace), "20/day", &["hazelcast-deadline:timeout=1s|2s|3s|4s"], Objective::P99))
+        .unwrap();
+    let c = chosen(&t, "hazelcast-deadline").unwrap();
+    let e = &t.exports[0];
+    assert_eq!(e.model, format!("{},check_every=1s", c.label.split(',').next().unwrap()));
+    assert_eq!((e.mistakes, c.bound_method), (Some(c.mistakes), BoundMethod::BatchMeans));
+    assert!((e.upper_per_day.unwrap() - c.upper_per_day).abs() < 1e-9 * c.upper_per_day);
+    assert!(e.notes.iter().any(|n| n.contains("cluster beyond Poisson")), "{:?}", e.notes);
 }
 
 #[test]
@@ -622,6 +631,24 @@ fn every_export_parses_back_to_the_chosen_values_and_its_system_model_meets_the_
         let (k, up) = run_model(&model, &spec, 11);
         assert_eq!(Some(k), e.mistakes, "{spec}");
         assert!(poisson_count_upper(k, family.alpha).unwrap() / up <= per_s, "{spec}: {k} in {up} s");
+        // The re-check's bound, per day: the Poisson one, or (said in a note) batch means,
+        // never below it.
+        let poisson_per_day = poisson_count_upper(k, family.alpha).unwrap() / up * 86_400.0;
+        let upper = e.upper_per_day.unwrap();
+        if e.notes.iter().any(|n| n.contains("cluster beyond Poisson")) {
+            assert!(upper >= poisson_per_day * (1.0 - 1e-12), "{spec}: {upper} vs {poisson_per_day}");
+        } else {
+            assert!((upper - poisson_per_day).abs() <= 1e-9 * poisson_per_day, "{spec}: {upper} vs {poisson_per_day}");
+        }
+        // What each Akka file's notes must tell: how its links are counted, and where to record.
+        let notes = e.notes.join("\n");
+        match e.family.as_str() {
+            "akka-cluster" => assert!(notes.contains("monitored-by-nr-of-members"), "{notes}"),
+            "akka-remote-watch" => {
+                assert!(notes.contains("Heartbeat, HeartbeatRsp") && !notes.contains("monitored-by"), "{notes}")
+            }
+            _ => {}
+        }
         let (k2, up2) = run_model(&model, &spec, 12_345);
         assert!(k2 as f64 / up2 <= per_s, "{spec}, another seed: {k2} mistakes in {} days", up2 / 86_400.0);
     }
@@ -649,6 +676,30 @@ fn a_value_outside_what_the_system_accepts_is_moved_and_said() {
     assert!(e.notes.iter().any(|n| n.contains("below 5") && n.contains("raised to 5")), "{:?}", e.notes);
     assert_eq!(e.status, ExportStatus::Meets);
     assert!(e.detection_p99_s.unwrap() > chosen(&t, "cassandra").unwrap().detection_p99_s.unwrap());
+}
+
+#[test]
+fn a_threshold_above_what_cassandra_accepts_is_lowered_said_and_fails_its_recheck() {
+    // Two days of 1 s heartbeats with 20 silences of 38 s (37 heartbeats missing). Cassandra's
+    // level is silence / mean interval / ln 10 (intervals over 2 s are not recorded, so the
+    // mean stays 1 s), checked every 1 s: threshold 16 crosses at 36.8 s and is checked at 37 s,
+    // before the heartbeat at 38 s, so it errs on all 20 (bound 28.1 in two days, 14/day);
+    // 17 crosses at 39.1 s and never errs (bound 2.996 in two days, 1.5/day ≤ 2/day).
+    let dir = tempfile::tempdir().unwrap();
+    let seconds = 2 * 86_400;
+    let times = arrivals(seconds, 0.0, &spread(20, 37, seconds, 100), 1);
+    let trace = write(dir.path(), "long-gaps.csv", &trace_csv(&times));
+    let t = tune(&config(Input::Trace(trace), "2/day", &["cassandra:threshold=16|17|18"], Objective::P99)).unwrap();
+    let f = &t.families[0];
+    assert_eq!(f.tested.iter().map(|c| c.mistakes).collect::<Vec<_>>(), [20, 0, 0]);
+    assert_eq!(chosen(&t, "cassandra").unwrap().label, "cassandra:threshold=17");
+    // Exported as 16, the most Cassandra accepts: said, and re-checked as failing.
+    let e = &t.exports[0];
+    assert_eq!((e.values["phi_convict_threshold"].as_str(), e.model.as_str()), ("16", "cassandra:threshold=16"));
+    assert!(e.notes.iter().any(|n| n.contains("17 is above 16") && n.contains("lowered to 16")), "{:?}", e.notes);
+    assert_eq!((e.status, e.mistakes), (ExportStatus::Fails, Some(20)));
+    assert!(e.upper_per_day.unwrap() > 2.0);
+    assert!(t.table().contains("does NOT meet the target (20 mistakes"), "{}", t.table());
 }
 
 #[test]

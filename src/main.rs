@@ -261,6 +261,23 @@ struct TuneArgs {
     /// What the target is per: `link`, `node` (all its monitors) or `cluster`.
     #[arg(long, default_value = "link")]
     per: fdlab::tune::Per,
+    /// With --trace: declare that TARGET crashed at TIME (`b@90s`) or was down from FROM to TO
+    /// (`b@90s..2m`), as for `replay`; repeat for more. Detection time is then measured over
+    /// the declared crashes instead of estimated per heartbeat.
+    #[arg(long = "crash", value_name = "TARGET@TIME|TARGET@FROM..TO")]
+    crashes: Vec<CrashDecl>,
+    /// With --trace: declare that a MONITOR crashed at TIME or was down from FROM to TO, as for
+    /// `replay` (a trace without a `monitor` column names its one monitor as empty: `@90s..2m`).
+    #[arg(long = "monitor-crash", value_name = "MONITOR@TIME|MONITOR@FROM..TO")]
+    monitor_crashes: Vec<CrashDecl>,
+    /// With --trace: declare that NODE was paused (alive but stalled) from FROM to TO, as for
+    /// `replay`, `b@90s..92s`.
+    #[arg(long = "pause", value_name = "NODE@FROM..TO", value_parser = parse_pause)]
+    pauses: Vec<CrashDecl>,
+    /// With --trace: where the run ends [default: the last arrival], e.g. to give a crash
+    /// declared after the last heartbeat time to be detected.
+    #[arg(long, value_name = "TIME")]
+    end: Option<Nanos>,
     /// Override the experiment's seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -699,7 +716,7 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
 }
 
 fn tune_command(args: TuneArgs) -> anyhow::Result<()> {
-    use fdlab::tune::{Input, TuneConfig};
+    use fdlab::tune::{Input, TraceTruth, TuneConfig};
     let input = match (args.trace, args.experiment) {
         (Some(t), _) => Input::Trace(t),
         (None, Some(e)) => Input::Experiment(e),
@@ -710,8 +727,11 @@ fn tune_command(args: TuneArgs) -> anyhow::Result<()> {
     };
     let stem = path.file_stem().map_or("input".into(), |s| s.to_string_lossy().into_owned());
     let out = args.out.unwrap_or_else(|| Path::new("results").join(format!("tune-{stem}")));
+    let truth =
+        TraceTruth { crashes: args.crashes, monitor_crashes: args.monitor_crashes, pauses: args.pauses, end: args.end };
     let config = TuneConfig {
         input,
+        truth,
         target: args.max_mistakes,
         detectors: args.detectors,
         objective: args.objective,

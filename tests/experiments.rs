@@ -619,6 +619,7 @@ fn tune_demo() {
     use fdlab::tune::{Input, Objective, Per, TuneConfig, tune};
     let config = TuneConfig {
         input: Input::Experiment(dir().join("tune-demo.toml")),
+        truth: Default::default(),
         target: "1/day".parse().unwrap(),
         detectors: ["akka-cluster", "cassandra", "hazelcast-deadline", "hazelcast-phi"].map(String::from).to_vec(),
         objective: Objective::P99,

@@ -13,7 +13,7 @@ use fdlab::experiment::Experiment;
 use fdlab::sim::RunOptions;
 use fdlab::tune::export::ExportStatus;
 use fdlab::tune::select::BoundMethod;
-use fdlab::tune::{Input, MistakeTarget, Objective, Per, TuneConfig, TuneFile, tune};
+use fdlab::tune::{Input, MistakeTarget, Objective, Per, TraceTruth, TuneConfig, TuneFile, tune};
 use fdlab::{Arrival, Nanos};
 
 mod common;
@@ -64,6 +64,7 @@ fn spread(count: u64, missing: u64, seconds: u64, offset: u64) -> Vec<(u64, u64)
 fn config(input: Input, target: &str, detectors: &[&str], objective: Objective) -> TuneConfig {
     TuneConfig {
         input,
+        truth: TraceTruth::default(),
         target: target.parse().unwrap(),
         detectors: detectors.iter().map(|d| d.to_string()).collect(),
         objective,
@@ -237,7 +238,7 @@ fn clustered_mistakes_are_bounded_by_batch_means_and_say_so() {
     gaps.extend(spread(12, 2, 7_200, 50));
     let times = arrivals(seconds, 0.0, &gaps, 3);
     let trace = write(dir.path(), "burst.csv", &trace_csv(&times));
-    let t = tune(&config(Input::Trace(trace), "20/day", &["fixed:timeout=1s|2s|3s"], Objective::P99)).unwrap();
+    let t = tune(&config(Input::Trace(trace.clone()), "20/day", &["fixed:timeout=1s|2s|3s"], Objective::P99)).unwrap();
     let c = chosen(&t, "fixed").unwrap();
     assert_eq!((c.label.as_str(), c.mistakes), ("fixed:timeout=2s", 12));
     assert_eq!(c.bound_method, BoundMethod::BatchMeans);
@@ -250,6 +251,15 @@ fn clustered_mistakes_are_bounded_by_batch_means_and_say_so() {
     assert!(c.upper_per_day > poisson_count_upper(12, 0.05).unwrap() / exposure * 86_400.0);
     assert!(c.dispersion.unwrap() > fdlab::tune::select::DISPERSION_95);
     assert!(t.table().contains("batch means"), "{}", t.table());
+    // An exported preset on the same trace: its re-check is bounded the same way and says so.
+    let t = tune(&config(Input::Trace(trace), "20/day", &["hazelcast-deadline:timeout=1s|2s|3s|4s"], Objective::P99))
+        .unwrap();
+    let c = chosen(&t, "hazelcast-deadline").unwrap();
+    let e = &t.exports[0];
+    assert_eq!(e.model, format!("{},check_every=1s", c.label.split(',').next().unwrap()));
+    assert_eq!((e.mistakes, c.bound_method), (Some(c.mistakes), BoundMethod::BatchMeans));
+    assert!((e.upper_per_day.unwrap() - c.upper_per_day).abs() < 1e-9 * c.upper_per_day);
+    assert!(e.notes.iter().any(|n| n.contains("cluster beyond Poisson")), "{:?}", e.notes);
 }
 
 #[test]
@@ -280,6 +290,99 @@ fn a_one_hour_trace_cannot_support_once_a_month_and_says_so() {
     assert!(t.exports.is_empty());
     // Nothing chosen, still the frontier of what was measured.
     assert!(out.join("charts/tradeoff.png").exists());
+}
+
+#[test]
+fn declared_crashes_give_the_measured_detection_time_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two days of heartbeats arriving 1 ms after each second (slots 0 to 172 799), with 20
+    // single heartbeats missing (slots 100 + 8640 i: silences of 2 s). The last heartbeat
+    // arrives at 172 799.001 s; b is declared crashed at 172 799.5 s, and the run ends at
+    // 172 810 s so that every timeout swept has time to detect it.
+    let seconds = 2 * 86_400;
+    let times = arrivals(seconds, 0.0, &spread(20, 1, seconds, 100), 1);
+    assert_eq!(times[times.len() - 1], 172_799 * SECOND + 1_000_000);
+    let trace = write(dir.path(), "crash.csv", &trace_csv(&times));
+    let sweep = "fixed:timeout=1500ms|2500ms|4s";
+    let tune_cli = |out: &Path, declared: &[&str]| -> (TuneFile, String) {
+        let mut args = vec!["tune", "--trace", arg(&trace), "--max-mistakes", "10/day", "-d", sweep, "--out", arg(out)];
+        args.extend_from_slice(declared);
+        let o = fdlab(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let t = serde_json::from_str(&std::fs::read_to_string(out.join("tune.json")).unwrap()).unwrap();
+        (t, String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let crashed = ["--crash", "b@172799500ms", "--end", "172810s"];
+    let (t, stdout) = tune_cli(&dir.path().join("crashed"), &crashed);
+    // Observed up: from the first heartbeat (0.001 s) to the crash, 172 799.499 s.
+    let up = 172_799.499;
+    assert!((t.observed_s - up).abs() < 1e-6, "{}", t.observed_s);
+    // 1500ms errs on each of the 20 silences of 2 s: the 95 % bound on 20 events is 28.1 in
+    // two days, 14.1/day > 10/day, so it fails; 2500ms and 4s never err (bound 2.996 in two
+    // days, 1.5/day) and pass. Tested from 4s down, the choice is 2500ms.
+    let tested: Vec<u64> = t.families[0].tested.iter().map(|c| c.mistakes).collect();
+    assert_eq!(tested, [20, 0, 0]);
+    let c = chosen(&t, "fixed").unwrap();
+    assert_eq!(c.label, "fixed:timeout=2500ms");
+    // Measured: the last heartbeat at 172 799.001 s, suspected 2.5 s later at 172 801.501 s,
+    // 2.001 s after the crash at 172 799.5 s (one crash: p99 = mean = that value). The
+    // per-heartbeat estimate would say 2.5 s.
+    assert_eq!(t.detection_basis, fdlab::analysis::qos::DetectionBasis::Crashes);
+    assert_eq!(t.crashes, 1);
+    assert!((c.detection_p99_s.unwrap() - 2.001).abs() < 1e-9, "{:?}", c.detection_p99_s);
+    assert!((c.detection_mean_s.unwrap() - 2.001).abs() < 1e-9, "{:?}", c.detection_mean_s);
+    // 4s: 4 − 0.499 = 3.501 s.
+    let slow = t.families[0].tested.iter().find(|c| c.label == "fixed:timeout=4s").unwrap();
+    assert!((slow.objective_s.unwrap() - 3.501).abs() < 1e-9, "{:?}", slow.objective_s);
+    assert!(stdout.contains("p99 T_D (measured over 1 crash declared with --crash)"), "{stdout}");
+    assert!(stdout.contains("2001ms"), "{stdout}");
+    // Without the declaration: the per-heartbeat estimate, 2.5 s after every heartbeat, and
+    // the table says so.
+    let (plain, stdout) = tune_cli(&dir.path().join("plain"), &[]);
+    assert_eq!(plain.detection_basis, fdlab::analysis::qos::DetectionBasis::PerHeartbeatEstimate);
+    assert_eq!(plain.crashes, 0);
+    assert_eq!(chosen(&plain, "fixed").unwrap().detection_p99_s, Some(2.5));
+    assert!(stdout.contains("p99 T_D (per-heartbeat estimate"), "{stdout}");
+    // The monitor (unnamed: the trace has no `monitor` column) down from 100.2 s to 100.9 s,
+    // over the first silence (heartbeats at 99.001 s and 101.001 s): 1500ms's crossing at
+    // 100.501 s falls while it is down, and it restarts hearing nothing until 101.001 s, so
+    // that silence is no mistake (19 left); as at the start of the trace, observation
+    // resumes at the first heartbeat heard, so 101.001 − 100.2 = 0.801 s less is observed.
+    // A pause of b declared
+    // over another silence changes no count (its mistake is attributed to the pause).
+    let mut declared = crashed.to_vec();
+    declared.extend(["--monitor-crash", "@100200ms..100900ms", "--pause", "b@8740s..8742s"]);
+    let (t, _) = tune_cli(&dir.path().join("monitor"), &declared);
+    let tested: Vec<u64> = t.families[0].tested.iter().map(|c| c.mistakes).collect();
+    assert_eq!(tested, [19, 0, 0]);
+    assert!((t.observed_s - (up - 0.801)).abs() < 1e-6, "{}", t.observed_s);
+    assert_eq!(chosen(&t, "fixed").unwrap().detection_p99_s, c.detection_p99_s);
+    // Declarations are the replay engine's, refused as it refuses them, naming the flag.
+    let bad_out = dir.path().join("bad");
+    for (bad, why) in [
+        (vec!["--crash", "z@10s"], "--crash z@10s: target `z` does not appear"),
+        (vec!["--crash", "b@2d"], "--crash b@2d: at or after the run's end"),
+        (vec!["--pause", "b@10s"], "a pause ends"),
+        (vec!["--end", "100s"], "--end 100s: before the last arrival"),
+    ] {
+        let mut args = vec!["tune", "--trace", arg(&trace), "--max-mistakes", "10/day", "-d", "fixed"];
+        args.extend(bad.iter().copied());
+        args.extend(["--out", arg(&bad_out)]);
+        let o = fdlab(&args);
+        assert!(!o.status.success(), "{bad:?}");
+        assert!(stderr(&o).contains(why), "{bad:?}: {}", stderr(&o));
+    }
+    // An experiment's faults are its ground truth: declarations are refused, by the command
+    // line and by the library.
+    let model = write(dir.path(), "model.toml", MODEL);
+    let o = fdlab(&["tune", "--experiment", arg(&model), "--max-mistakes", "1/day", "--crash", "b@1s"]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("--crash: only a trace takes declared crashes"), "{e}");
+    assert!(e.contains("model.toml is an experiment"), "{e}");
+    let mut c = config(Input::Experiment(model), "1/day", &["fixed"], Objective::P99);
+    c.truth.end = Some(Nanos::from_secs(5));
+    let e = tune(&c).unwrap_err().to_string();
+    assert!(e.starts_with("--end: only a trace takes declared crashes"), "{e}");
 }
 
 #[test]
@@ -415,6 +518,8 @@ fn every_export_parses_back_to_the_chosen_values_and_its_system_model_meets_the_
         "-d",
         "akka-cluster:threshold=1..16,pause=0|2s,min_std=100ms|500ms",
         "-d",
+        "akka-remote-watch:threshold=1..16,pause=0|2s,min_std=100ms|500ms",
+        "-d",
         "cassandra",
         "-d",
         "hazelcast-deadline",
@@ -430,7 +535,7 @@ fn every_export_parses_back_to_the_chosen_values_and_its_system_model_meets_the_
     assert!(stderr(&plotted).contains("tradeoff.png") && !out.join("report.html").exists());
     let t: TuneFile = serde_json::from_str(&std::fs::read_to_string(out.join("tune.json")).unwrap()).unwrap();
     assert!(t.supported);
-    assert_eq!(t.exports.len(), 4, "{:?}", t.exports.iter().map(|e| &e.file).collect::<Vec<_>>());
+    assert_eq!(t.exports.len(), 5, "{:?}", t.exports.iter().map(|e| &e.file).collect::<Vec<_>>());
     let per_s = target.parse::<MistakeTarget>().unwrap().per_s;
     for e in &t.exports {
         assert_eq!(e.status, ExportStatus::Meets, "{}: {:?}", e.file, e.notes);
@@ -441,19 +546,52 @@ fn every_export_parses_back_to_the_chosen_values_and_its_system_model_meets_the_
         let spec = match e.system.as_str() {
             "akka" => {
                 let v = parse_hocon(&text);
-                let fd = |k: &str| v[&format!("akka.cluster.failure-detector.{k}")].clone();
+                // Akka's keys (REFERENCES.md §8; akka-remote's reference.conf for remote
+                // watch, whose reaper period is a key of its failure detector), and the
+                // sample size of each preset (Akka's defaults: 1000 and 200).
+                let (section, reaper, window) = match e.family.as_str() {
+                    "akka-cluster" => (
+                        "akka.cluster.failure-detector",
+                        "akka.cluster.unreachable-nodes-reaper-interval".to_string(),
+                        "1000",
+                    ),
+                    "akka-remote-watch" => (
+                        "akka.remote.watch-failure-detector",
+                        "akka.remote.watch-failure-detector.unreachable-nodes-reaper-interval".to_string(),
+                        "200",
+                    ),
+                    other => panic!("an Akka export of {other}"),
+                };
+                let fd = |k: &str| v[&format!("{section}.{k}")].clone();
+                let mut keys: Vec<String> = [
+                    "heartbeat-interval",
+                    "threshold",
+                    "acceptable-heartbeat-pause",
+                    "min-std-deviation",
+                    "max-sample-size",
+                ]
+                .iter()
+                .map(|k| format!("{section}.{k}"))
+                .collect();
+                keys.push(reaper.clone());
+                keys.sort();
+                assert_eq!(v.keys().cloned().collect::<Vec<_>>(), keys, "{text}");
+                assert_eq!(&v, &e.values, "the file says what tune.json says");
                 assert_eq!(fd("threshold").parse::<f64>().unwrap(), c.values["threshold"].parse::<f64>().unwrap());
                 assert_eq!(ms(&fd("acceptable-heartbeat-pause")), c.values["pause"].parse::<Nanos>().unwrap());
                 assert_eq!(ms(&fd("min-std-deviation")), c.values["min_std"].parse::<Nanos>().unwrap());
                 assert_eq!(ms(&fd("heartbeat-interval")), Nanos::from_secs(1));
-                assert_eq!(v["akka.cluster.unreachable-nodes-reaper-interval"], "1s");
+                assert_eq!(fd("max-sample-size"), window);
+                assert_eq!(v[&reaper], "1s");
                 format!(
-                    "akka-cluster:threshold={},pause={},min_std={},window={},first={},check_every=1s",
+                    "{}:threshold={},pause={},min_std={},window={},first={},check_every={}",
+                    e.family,
                     fd("threshold"),
                     ms(&fd("acceptable-heartbeat-pause")),
                     ms(&fd("min-std-deviation")),
                     fd("max-sample-size"),
-                    ms(&fd("heartbeat-interval"))
+                    ms(&fd("heartbeat-interval")),
+                    v[&reaper]
                 )
             }
             "cassandra" => {
@@ -493,6 +631,24 @@ fn every_export_parses_back_to_the_chosen_values_and_its_system_model_meets_the_
         let (k, up) = run_model(&model, &spec, 11);
         assert_eq!(Some(k), e.mistakes, "{spec}");
         assert!(poisson_count_upper(k, family.alpha).unwrap() / up <= per_s, "{spec}: {k} in {up} s");
+        // The re-check's bound, per day: the Poisson one, or (said in a note) batch means,
+        // never below it.
+        let poisson_per_day = poisson_count_upper(k, family.alpha).unwrap() / up * 86_400.0;
+        let upper = e.upper_per_day.unwrap();
+        if e.notes.iter().any(|n| n.contains("cluster beyond Poisson")) {
+            assert!(upper >= poisson_per_day * (1.0 - 1e-12), "{spec}: {upper} vs {poisson_per_day}");
+        } else {
+            assert!((upper - poisson_per_day).abs() <= 1e-9 * poisson_per_day, "{spec}: {upper} vs {poisson_per_day}");
+        }
+        // What each Akka file's notes must tell: how its links are counted, and where to record.
+        let notes = e.notes.join("\n");
+        match e.family.as_str() {
+            "akka-cluster" => assert!(notes.contains("monitored-by-nr-of-members"), "{notes}"),
+            "akka-remote-watch" => {
+                assert!(notes.contains("Heartbeat, HeartbeatRsp") && !notes.contains("monitored-by"), "{notes}")
+            }
+            _ => {}
+        }
         let (k2, up2) = run_model(&model, &spec, 12_345);
         assert!(k2 as f64 / up2 <= per_s, "{spec}, another seed: {k2} mistakes in {} days", up2 / 86_400.0);
     }
@@ -520,6 +676,30 @@ fn a_value_outside_what_the_system_accepts_is_moved_and_said() {
     assert!(e.notes.iter().any(|n| n.contains("below 5") && n.contains("raised to 5")), "{:?}", e.notes);
     assert_eq!(e.status, ExportStatus::Meets);
     assert!(e.detection_p99_s.unwrap() > chosen(&t, "cassandra").unwrap().detection_p99_s.unwrap());
+}
+
+#[test]
+fn a_threshold_above_what_cassandra_accepts_is_lowered_said_and_fails_its_recheck() {
+    // Two days of 1 s heartbeats with 20 silences of 38 s (37 heartbeats missing). Cassandra's
+    // level is silence / mean interval / ln 10 (intervals over 2 s are not recorded, so the
+    // mean stays 1 s), checked every 1 s: threshold 16 crosses at 36.8 s and is checked at 37 s,
+    // before the heartbeat at 38 s, so it errs on all 20 (bound 28.1 in two days, 14/day);
+    // 17 crosses at 39.1 s and never errs (bound 2.996 in two days, 1.5/day ≤ 2/day).
+    let dir = tempfile::tempdir().unwrap();
+    let seconds = 2 * 86_400;
+    let times = arrivals(seconds, 0.0, &spread(20, 37, seconds, 100), 1);
+    let trace = write(dir.path(), "long-gaps.csv", &trace_csv(&times));
+    let t = tune(&config(Input::Trace(trace), "2/day", &["cassandra:threshold=16|17|18"], Objective::P99)).unwrap();
+    let f = &t.families[0];
+    assert_eq!(f.tested.iter().map(|c| c.mistakes).collect::<Vec<_>>(), [20, 0, 0]);
+    assert_eq!(chosen(&t, "cassandra").unwrap().label, "cassandra:threshold=17");
+    // Exported as 16, the most Cassandra accepts: said, and re-checked as failing.
+    let e = &t.exports[0];
+    assert_eq!((e.values["phi_convict_threshold"].as_str(), e.model.as_str()), ("16", "cassandra:threshold=16"));
+    assert!(e.notes.iter().any(|n| n.contains("17 is above 16") && n.contains("lowered to 16")), "{:?}", e.notes);
+    assert_eq!((e.status, e.mistakes), (ExportStatus::Fails, Some(20)));
+    assert!(e.upper_per_day.unwrap() > 2.0);
+    assert!(t.table().contains("does NOT meet the target (20 mistakes"), "{}", t.table());
 }
 
 #[test]

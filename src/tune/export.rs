@@ -170,12 +170,15 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
                 let key = k.rsplit('.').next().unwrap_or(k);
                 text.push_str(&format!("{indent}{key} = {val}\n"));
             }
+            // The reaper period is part of what was tuned (both presets check every 1 s): the
+            // cluster's is `akka.cluster.unreachable-nodes-reaper-interval`, remote watch's is
+            // its failure detector's own `unreachable-nodes-reaper-interval`.
             if family.name == "akka-cluster" {
                 text.push_str("    # monitored-by-nr-of-members = 9 (not tuned; see the note on --per)\n  }\n");
-                text.push_str("  # the reaper period fdlab modelled (check_every = 1s)\n");
-                text.push_str("  unreachable-nodes-reaper-interval = 1s\n");
-                values.insert("akka.cluster.unreachable-nodes-reaper-interval".into(), "1s".into());
             }
+            text.push_str("  # the reaper period fdlab modelled (check_every = 1s)\n");
+            text.push_str("  unreachable-nodes-reaper-interval = 1s\n");
+            values.insert(format!("{section}.unreachable-nodes-reaper-interval"), "1s".into());
             text.push_str("}\n");
             notes.push(format!(
                 "fdlab's `phi` is Akka's detector, logistic approximation of the normal tail included (exact=false): \
@@ -199,6 +202,15 @@ fn draft(config: &TuneConfig, family: &Family, result: &FamilyResult, interval: 
                 notes.push(
                     "Akka's cluster heartbeats are request/response: the interval and delays seen by the monitor are \
                      round trips; record the trace where Akka's heartbeat responses arrive"
+                        .into(),
+                );
+            } else {
+                notes.push(
+                    "remote watch: each node that watches actors on another node runs its own detector for that node \
+                     (one monitored link per watcher and watched node, so the target per link is the one that \
+                     applies); its heartbeats are request/response (Heartbeat, HeartbeatRsp): record the trace where \
+                     the responses arrive. expected-response-after (when detection starts after the first request) \
+                     is not tuned"
                         .into(),
                 );
             }
@@ -345,19 +357,22 @@ pub(crate) fn exports(
     for d in drafts {
         let mut e = d.export;
         let label = d.spec.points()[0].label.clone();
+        let mut upper = None;
         if let Some(f) = figures.get(&label) {
             let bound = select::bound(&f.measured, d.alpha);
-            let upper = bound.map(|b| b.upper_per_s);
+            upper = bound.map(|b| b.upper_per_s);
             e.mistakes = Some(f.measured.mistakes);
             e.upper_per_day = upper.map(|u| u * 86_400.0);
             e.detection_p99_s = f.p99_s;
             e.detection_mean_s = f.mean_s;
-            if e.status == ExportStatus::Meets && !upper.is_some_and(|u| u <= config.target.per_s) {
-                e.status = ExportStatus::Fails;
-            }
             if bound.is_some_and(|b| b.method == select::BoundMethod::BatchMeans) {
                 e.notes.push("its mistakes cluster beyond Poisson: the bound is the batch-means one".into());
             }
+        }
+        // Without a bound (the re-check observed nothing) nothing shows that it meets the
+        // target: it fails, as an unmet bound does.
+        if e.status == ExportStatus::Meets && !upper.is_some_and(|u| u <= config.target.per_s) {
+            e.status = ExportStatus::Fails;
         }
         e.notes.push(format!(
             "re-checked on the same input ({} observed) at α = {}",
@@ -371,7 +386,112 @@ pub(crate) fn exports(
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Choice, Input, Objective, grid};
     use super::*;
+
+    /// The draft export of `family` (a `tune --detector` text) had `values` been chosen, on
+    /// an input with heartbeats every `interval`.
+    fn drafted(family: &str, values: &[(&str, &str)], interval: Nanos) -> Export {
+        let config = TuneConfig {
+            input: Input::Trace("t.csv".into()),
+            truth: Default::default(),
+            target: "1/day".parse().unwrap(),
+            detectors: vec![family.to_string()],
+            objective: Objective::P99,
+            per: Per::Link,
+            seed: None,
+            allow_large: false,
+        };
+        let family = grid::family(family, interval).unwrap();
+        let chosen = Choice {
+            label: "chosen".into(),
+            values: values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            mistakes: 0,
+            exposure_s: 1e6,
+            mistakes_per_day: 0.0,
+            upper_per_day: 0.26,
+            bound_method: select::BoundMethod::Poisson,
+            dispersion: None,
+            detection_p99_s: Some(1.0),
+            detection_mean_s: Some(1.0),
+        };
+        let result = FamilyResult {
+            name: family.name.clone(),
+            kind: family.kind.clone(),
+            knob: family.knob.clone(),
+            cells: 1,
+            configurations: 1,
+            alpha: 0.05,
+            confidence: String::new(),
+            chosen: Some(chosen),
+            most_accurate: None,
+            tested: Vec::new(),
+        };
+        draft(&config, &family, &result, interval).unwrap().export
+    }
+
+    #[test]
+    fn cassandra_takes_5_to_16_and_only_a_value_outside_is_moved_and_said() {
+        let second = Nanos::from_secs(1);
+        // On the bounds and inside: written as tuned (to 0.1 up), no note of a move.
+        for (tuned, written) in [("5", "5"), ("16", "16"), ("4.95", "5"), ("15.91", "16"), ("8.5", "8.5")] {
+            let e = drafted("cassandra", &[("threshold", tuned)], second);
+            assert_eq!(e.values["phi_convict_threshold"], written, "{tuned}");
+            assert_eq!(e.model, format!("cassandra:threshold={written}"));
+            assert!(e.notes.iter().all(|n| !n.contains("raised") && !n.contains("lowered")), "{tuned}: {:?}", e.notes);
+        }
+        let e = drafted("cassandra", &[("threshold", "4.9")], second);
+        assert_eq!(e.values["phi_convict_threshold"], "5");
+        assert!(e.notes.iter().any(|n| n.contains("4.9 is below 5") && n.contains("raised to 5")), "{:?}", e.notes);
+        let e = drafted("cassandra", &[("threshold", "16.05")], second);
+        assert_eq!(e.values["phi_convict_threshold"], "16");
+        assert!(
+            e.notes.iter().any(|n| n.contains("16.05 is above 16") && n.contains("lowered to 16")),
+            "{:?}",
+            e.notes
+        );
+    }
+
+    #[test]
+    fn hazelcast_runs_an_interval_within_1_percent_of_whole_seconds_only() {
+        let values = [("timeout", "3s")];
+        for (interval_ms, status) in [
+            (1_000, ExportStatus::Meets),
+            (1_009, ExportStatus::Meets),
+            (991, ExportStatus::Meets),
+            (1_011, ExportStatus::NotRepresentable),
+            (1_100, ExportStatus::NotRepresentable),
+            (1_500, ExportStatus::NotRepresentable),
+            (100, ExportStatus::NotRepresentable),
+        ] {
+            let e = drafted("hazelcast-deadline", &values, Nanos::from_millis(interval_ms));
+            assert_eq!(e.status, status, "{interval_ms} ms");
+        }
+    }
+
+    #[test]
+    fn describe_says_the_status_the_file_and_the_notes() {
+        let mut e = drafted("hazelcast-deadline", &[("timeout", "3s")], Nanos::from_secs(1));
+        e.mistakes = Some(2);
+        e.upper_per_day = Some(0.5);
+        let text = e.describe();
+        assert!(text.starts_with("Hazelcast (hazelcast-deadline.yaml), from hazelcast-deadline:timeout=3s"), "{text}");
+        assert!(text.contains("meets the target (2 mistakes, 95 % bound 0.500 per day)"), "{text}");
+        assert!(text.contains("\n        hazelcast.max.no.heartbeat.seconds: 3\n"), "the file, indented: {text}");
+        assert!(text.contains("\n  - deadline: suspect after"), "the notes: {text}");
+        e.status = ExportStatus::Fails;
+        assert!(e.describe().contains("does NOT meet the target"));
+        e.status = ExportStatus::NotRepresentable;
+        assert!(e.describe().contains("cannot be run as tuned"));
+        let e = drafted("cassandra", &[("threshold", "8")], Nanos::from_secs(1));
+        assert!(e.describe().starts_with("Cassandra (cassandra.yaml)") && e.describe().contains("(? mistakes"));
+        let e = drafted(
+            "akka-remote-watch",
+            &[("threshold", "8"), ("pause", "1s"), ("min_std", "100ms")],
+            Nanos::from_secs(1),
+        );
+        assert!(e.describe().starts_with("Akka/Pekko (akka-remote-watch.conf)"));
+    }
 
     #[test]
     fn rounding_is_cautious_and_exact() {

@@ -16,7 +16,10 @@
 //! it has any, otherwise the per-heartbeat estimate of the φ paper (after each heartbeat,
 //! `suspect_at` as if it were the last one: the detection time had the sender crashed right
 //! after it; with a check period, the first check at or after the crossing), measured from
-//! the heartbeat's send time when the trace has `sent_ns`, else from its arrival.
+//! the heartbeat's send time when the trace has `sent_ns`, else from its arrival. A trace's
+//! crashes are declared as for `fdlab replay` ([`TraceTruth`]: `--crash`, `--monitor-crash`,
+//! `--pause`, `--end`); `tune.json` and the table say which basis was used and over how many
+//! crashes.
 //!
 //! Writing the results directory (`tune.json`, the chart, the exported files) is
 //! `crate::report::tune_dir`'s.
@@ -37,7 +40,7 @@ use crate::analysis::qos::DetectionBasis;
 use crate::analysis::results::SummaryFile;
 use crate::detector::DetectorSpec;
 use crate::experiment::{Experiment, ExperimentError};
-use crate::replay::{ReplayConfig, ReplayError, replay};
+use crate::replay::{CrashDecl, ReplayConfig, ReplayError, replay};
 use crate::sim::{RunOptions, SimError};
 use crate::time::Nanos;
 use crate::trace::{TraceError, TraceReader};
@@ -111,10 +114,44 @@ impl Per {
     }
 }
 
+/// The ground truth a trace cannot carry, declared as for `fdlab replay` (the same
+/// [`CrashDecl`]s, passed to the replay engine unchanged, so they mean what they mean there).
+/// Only a trace takes them: an experiment's faults are its ground truth. Default: none (the
+/// targets were alive throughout, the run ends at the last arrival).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceTruth {
+    /// `--crash TARGET@TIME|TARGET@FROM..TO`: with any, detection time is measured over
+    /// these crashes instead of estimated per heartbeat.
+    pub crashes: Vec<CrashDecl>,
+    /// `--monitor-crash MONITOR@TIME|MONITOR@FROM..TO`: the monitor observed nothing then.
+    pub monitor_crashes: Vec<CrashDecl>,
+    /// `--pause NODE@FROM..TO`: alive but stalled (its mistakes are attributed to the pause).
+    pub pauses: Vec<CrashDecl>,
+    /// `--end TIME`: where the run ends (after the last arrival), e.g. so that a crash near
+    /// the end has time to be detected.
+    pub end: Option<Nanos>,
+}
+
+impl TraceTruth {
+    /// The first flag declared, for the error that an experiment takes none.
+    fn first_flag(&self) -> Option<&'static str> {
+        [
+            (!self.crashes.is_empty(), "--crash"),
+            (!self.monitor_crashes.is_empty(), "--monitor-crash"),
+            (!self.pauses.is_empty(), "--pause"),
+            (self.end.is_some(), "--end"),
+        ]
+        .into_iter()
+        .find_map(|(declared, flag)| declared.then_some(flag))
+    }
+}
+
 /// What to tune.
 #[derive(Clone, Debug)]
 pub struct TuneConfig {
     pub input: Input,
+    /// Declared crashes, pauses and end of a trace (empty for an experiment).
+    pub truth: TraceTruth,
     pub target: MistakeTarget,
     /// Families (`KIND` or `PRESET`, with keys held or listing alternatives); empty: the
     /// defaults ([`grid::default_families`]).
@@ -143,6 +180,11 @@ pub enum TuneError {
     Duplicate(String),
     #[error("{0}: no link has two heartbeats: nothing to tune on")]
     Empty(PathBuf),
+    #[error(
+        "{flag}: only a trace takes declared crashes, pauses and an end; {path} is an experiment, whose faults are \
+         its ground truth"
+    )]
+    TruthNeedsTrace { flag: &'static str, path: PathBuf },
 }
 
 /// `tune.json`: what `tune` measured, chose and exported.
@@ -163,6 +205,11 @@ pub struct TuneFile {
     pub objective: Objective,
     /// `crashes` or `per-heartbeat estimate`.
     pub detection_basis: DetectionBasis,
+    /// How many crashes (of links' targets, while observed) detection time was measured over:
+    /// declared with `--crash` for a trace, the experiment's faults for a simulation; 0 for
+    /// the per-heartbeat estimate.
+    #[serde(default)]
+    pub crashes: u64,
     /// The heartbeat interval of the input (a trace's median inter-arrival time).
     pub heartbeat_interval_s: f64,
     /// Observed time the target is per (the largest of the configurations').
@@ -279,7 +326,16 @@ pub(crate) struct EngineRun {
 pub(crate) fn run_engine(config: &TuneConfig, specs: Vec<DetectorSpec>) -> Result<EngineRun, TuneError> {
     match &config.input {
         Input::Trace(path) => {
-            let replay_config = ReplayConfig { trace: path.clone(), detectors: specs, ..ReplayConfig::default() };
+            let t = &config.truth;
+            let replay_config = ReplayConfig {
+                trace: path.clone(),
+                detectors: specs,
+                crashes: t.crashes.clone(),
+                monitor_crashes: t.monitor_crashes.clone(),
+                pauses: t.pauses.clone(),
+                end: t.end,
+                ..ReplayConfig::default()
+            };
             Ok(EngineRun { summary: replay(&replay_config, None)?.summary })
         }
         Input::Experiment(path) => {
@@ -489,6 +545,9 @@ pub fn needed_observation_s(target_per_s: f64) -> f64 {
 /// Runs the whole search: the engine once over every family's grid, the choices, the
 /// exports (their rounded configurations run again and re-checked).
 pub fn tune(config: &TuneConfig) -> Result<TuneFile, TuneError> {
+    if let (Input::Experiment(path), Some(flag)) = (&config.input, config.truth.first_flag()) {
+        return Err(TuneError::TruthNeedsTrace { flag, path: path.clone() });
+    }
     let (interval, has_seq) = probe(&config.input)?;
     let names: Vec<String> = if config.detectors.is_empty() {
         grid::default_families(has_seq).into_iter().map(str::to_string).collect()
@@ -512,6 +571,17 @@ pub fn tune(config: &TuneConfig) -> Result<TuneFile, TuneError> {
     let results: Vec<FamilyResult> =
         families.iter().map(|f| choose_family(f, &figures, config.target.per_s, supported)).collect();
     let basis = figures.values().next().map_or(DetectionBasis::PerHeartbeatEstimate, |f| f.basis);
+    // Every configuration sees the same crashes: count those of the first one's links.
+    let crashes = match (basis, figures.keys().next()) {
+        (DetectionBasis::Crashes, Some(label)) => run
+            .summary
+            .results
+            .iter()
+            .filter(|r| &r.detector == label)
+            .map(|r| r.qos.crashes.iter().filter(|c| c.observed).count() as u64)
+            .sum(),
+        _ => 0,
+    };
     let (input, engine) = match &config.input {
         Input::Trace(p) => (p, "replay"),
         Input::Experiment(p) => (p, "sim"),
@@ -529,6 +599,7 @@ pub fn tune(config: &TuneConfig) -> Result<TuneFile, TuneError> {
         per: config.per,
         objective: config.objective,
         detection_basis: basis,
+        crashes,
         heartbeat_interval_s: interval.as_secs_f64(),
         observed_s,
         needed_s,

@@ -48,9 +48,14 @@ impl TuneFile {
             Objective::Mean => "mean T_D",
         };
         let basis = match self.detection_basis {
-            DetectionBasis::Crashes => "over the crashes",
+            DetectionBasis::Crashes => format!(
+                "measured over {} crash{} {}",
+                self.crashes,
+                if self.crashes == 1 { "" } else { "es" },
+                if self.engine == "replay" { "declared with --crash" } else { "of the experiment" }
+            ),
             DetectionBasis::PerHeartbeatEstimate => {
-                "per-heartbeat estimate: had the sender crashed after each heartbeat"
+                "per-heartbeat estimate: had the sender crashed after each heartbeat".to_string()
             }
         };
         let mut out = format!(

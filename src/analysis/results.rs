@@ -370,3 +370,24 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lateness_summaries_at_the_extremes() {
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        assert_eq!(LatenessSummary::of(&h), None, "no events: no summary");
+        h.record(0).unwrap();
+        let one = LatenessSummary::of(&h).unwrap();
+        assert_eq!((one.count, one.p50_us, one.p99_us, one.max_us), (1, 0.0, 0.0, 0.0));
+        // A stopped process's hours of lateness, beside a million 50 µs ones.
+        h.record_n(50_000, 1_000_000).unwrap();
+        h.record(3_600_000_000_000).unwrap();
+        let s = LatenessSummary::of(&h).unwrap();
+        assert_eq!(s.count, 1_000_002);
+        assert!((s.p50_us - 50.0).abs() < 0.05 && (s.p99_us - 50.0).abs() < 0.05, "{s:?}");
+        assert!((s.max_us / 3.6e9 - 1.0).abs() < 1e-3, "{}", s.max_us);
+    }
+}

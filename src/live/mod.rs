@@ -694,6 +694,8 @@ fn merge_traces(work: &Path, ids: &[String], end: Nanos) -> Result<PathBuf, Live
     for id in ids {
         let path = work.join("nodes").join(id).join("trace.csv");
         if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+            // A node killed for good (a crash-stop) may have left half a row.
+            node::cut_partial_row(&path).map_err(|source| LiveError::File { path: path.clone(), source })?;
             readers.push(TraceReader::open(&path)?);
         }
     }

@@ -143,12 +143,8 @@ fn open(path: &Path, append: bool) -> Result<(std::fs::File, bool), NodeError> {
     let file = |source| NodeError::File { path: path.to_path_buf(), source };
     if append {
         // A node killed mid-write may have left half a row: cut it off before continuing.
-        if let Ok(bytes) = std::fs::read(path) {
-            let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            if whole < bytes.len() {
-                let f = std::fs::OpenOptions::new().write(true).open(path).map_err(file)?;
-                f.set_len(whole as u64).map_err(file)?;
-            }
+        if path.exists() {
+            cut_partial_row(path).map_err(file)?;
         }
         let f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(file)?;
         let empty = f.metadata().map_err(file)?.len() == 0;
@@ -162,6 +158,32 @@ fn open(path: &Path, append: bool) -> Result<(std::fs::File, bool), NodeError> {
             Err(e) => Err(file(e)),
         }
     }
+}
+
+/// Cuts a half-written last row (what a process killed in the middle of a write leaves) off
+/// the file at `path`, reading backwards from its end to the last newline.
+pub fn cut_partial_row(path: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    const CHUNK: u64 = 64 * 1024;
+    let mut f = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let len = f.metadata()?.len();
+    let (mut end, mut whole) = (len, 0);
+    let mut chunk = Vec::new();
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        f.seek(SeekFrom::Start(start))?;
+        chunk.clear();
+        (&mut f).take(end - start).read_to_end(&mut chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            whole = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if whole < len {
+        f.set_len(whole)?;
+    }
+    Ok(())
 }
 
 /// The header of `transitions.csv`.
@@ -584,4 +606,26 @@ fn receive_loop(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_half_written_last_row_is_cut_and_whole_rows_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        for (text, kept) in
+            [("h\na,1\nb,2\n", "h\na,1\nb,2\n"), ("h\na,1\nb,", "h\na,1\n"), ("no newline at all", ""), ("", "")]
+        {
+            std::fs::write(&path, text).unwrap();
+            cut_partial_row(&path).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), kept, "{text:?}");
+        }
+        // A half row longer than one read (64 KiB) is cut back to the newline before it.
+        std::fs::write(&path, format!("h\na,1\n{}", "x".repeat(200_000))).unwrap();
+        cut_partial_row(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "h\na,1\n");
+    }
 }

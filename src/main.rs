@@ -438,6 +438,9 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
             (Experiment::from_toml(Path::new("experiments/quickstart.toml (built in)"), QUICKSTART)?, PathBuf::new())
         }
     };
+    for w in experiment.warnings() {
+        eprintln!("warning: {w}");
+    }
     if !args.allow_large {
         experiment
             .estimate()
@@ -648,6 +651,9 @@ fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
                 );
                 if let Err(why) = estimate.fits() {
                     println!("  note: `fdlab run` refuses it without `--allow-large`: {why}");
+                }
+                for w in e.warnings() {
+                    println!("  warning: {w}");
                 }
             }
             Err(err) => {

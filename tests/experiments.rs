@@ -286,9 +286,9 @@ fn split_brain_gc() {
     let s = simulate(&load("split-brain-gc"));
     let cluster = |label: &str| {
         let c = s.cluster.iter().find(|c| c.detector == label).unwrap_or_else(|| panic!("{label}"));
-        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.rules.len(), 3);
         let (lowest, majority) = (&c.rules[0], &c.rules[1]);
-        assert_eq!(lowest.rule, fdlab::experiment::LeaderRule::LowestUnsuspected);
+        assert_eq!(lowest.rule, "lowest-unsuspected");
         // The woken leader's buffered heartbeats restore its majority at once.
         assert_eq!(
             (lowest.split_brain_s, lowest.split_brain_episodes),
@@ -297,6 +297,14 @@ fn split_brain_gc() {
         );
         // Each episode lasts until the old leader's next heartbeat arrives: under 1 s + delay.
         assert!(lowest.split_brain_longest_s < 1.1, "{label}: {}", lowest.split_brain_longest_s);
+        // The lease: no split brain for any setting, paid for in leaderless time.
+        let lease = &c.rules[2];
+        assert_eq!(
+            (lease.rule.as_str(), lease.split_brain_s, lease.split_brain_instants),
+            ("lease", 0.0, 0),
+            "{label}"
+        );
+        assert!(lease.leaderless_s > lowest.leaderless_s + 25.0, "{label}: {lease:?}");
         lowest.clone()
     };
     let phi: Vec<_> = [4, 8, 12, 16].iter().map(|t| cluster(&format!("akka-cluster:threshold={t}"))).collect();

@@ -7,32 +7,81 @@
 
 use std::path::Path;
 
-use fdlab::analysis::cluster::ClusterFigures;
+use fdlab::analysis::cluster::{ClusterEntry, ClusterFigures};
 use fdlab::experiment::{Experiment, LeaderRule};
 
 mod common;
 
-/// The cluster figures of the common setting with `seed`, `top` (top-level tables such as
-/// `[engine]`), `defaults` (more node defaults) and `faults` added.
+/// The cluster entry of the common setting, with `seed`, `duration`, `top` (top-level
+/// tables such as `[engine]`), `defaults` (more node defaults), `a` (more settings of node
+/// a), `cluster` (more `[cluster]` settings; the rules default to all three, with a 2.5 s
+/// lease and a 0.5 s margin) and `faults` added.
+struct Setting<'a> {
+    seed: u64,
+    detectors: &'a str,
+    duration: &'a str,
+    top: &'a str,
+    defaults: &'a str,
+    a: &'a str,
+    cluster: &'a str,
+    faults: &'a str,
+}
+
+const COMMON: Setting<'static> = Setting {
+    seed: 1,
+    detectors: "\"fixed:timeout=3s\"",
+    duration: "40s",
+    top: "",
+    defaults: "",
+    a: "",
+    cluster: "",
+    faults: "",
+};
+
+impl Setting<'_> {
+    fn experiment(&self) -> fdlab::experiment::ValidExperiment {
+        let Setting { seed, detectors, duration, top, defaults, a, cluster, faults } = self;
+        let cluster = if cluster.contains("rules") {
+            cluster.to_string()
+        } else {
+            format!(
+                "rules = [\"lowest-unsuspected\", \"majority\", \"lease\"]\nlease = \"2500ms\"\nlease_margin = \"500ms\"\n{cluster}"
+            )
+        };
+        let text = format!(
+            "name = \"sb\"\nseed = {seed}\nduration = \"{duration}\"\ndetectors = [{detectors}]\n{top}\
+             [defaults]\ninterval = \"1s\"\n{defaults}\n[[nodes]]\nid = \"a\"\n{a}\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \
+             \"c\"\n[monitoring]\nmode = \"all\"\n[network]\ndelay = {{ dist = \"constant\", value = \"10ms\" }}\n\
+             [cluster]\n{cluster}\n{faults}"
+        );
+        Experiment::from_toml(Path::new("sb.toml"), &text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn entry(&self) -> ClusterEntry {
+        let out = common::simulate(&self.experiment());
+        assert_eq!(out.summary.cluster.len(), 1);
+        out.summary.cluster[0].clone()
+    }
+
+    fn figures(&self) -> Vec<ClusterFigures> {
+        self.entry().rules
+    }
+}
+
 fn figures_of(seed: u64, top: &str, defaults: &str, faults: &str) -> Vec<ClusterFigures> {
-    let text = format!(
-        "name = \"sb\"\nseed = {seed}\nduration = \"40s\"\ndetectors = [\"fixed:timeout=3s\"]\n{top}\
-         [defaults]\ninterval = \"1s\"\n{defaults}\n[[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \
-         \"c\"\n[monitoring]\nmode = \"all\"\n[network]\ndelay = {{ dist = \"constant\", value = \"10ms\" }}\n\
-         [cluster]\nrules = [\"lowest-unsuspected\", \"majority\"]\n{faults}"
-    );
-    let e = Experiment::from_toml(Path::new("sb.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
-    let out = common::simulate(&e);
-    assert_eq!(out.summary.cluster.len(), 1);
-    out.summary.cluster[0].rules.clone()
+    Setting { seed, top, defaults, faults, ..COMMON }.figures()
 }
 
 fn figures(top: &str, defaults: &str, faults: &str) -> Vec<ClusterFigures> {
     figures_of(1, top, defaults, faults)
 }
 
-fn split(f: &[ClusterFigures], rule: LeaderRule) -> f64 {
-    f.iter().find(|f| f.rule == rule).unwrap().split_brain_s
+fn rule(f: &[ClusterFigures], rule: LeaderRule) -> &ClusterFigures {
+    f.iter().find(|f| f.rule == rule.name()).unwrap()
+}
+
+fn split(f: &[ClusterFigures], r: LeaderRule) -> f64 {
+    rule(f, r).split_brain_s
 }
 
 const PAUSE: &str =
@@ -118,7 +167,197 @@ fn split_brain_needs_a_suspected_running_node_and_majority_never_exceeds_lowest(
         some += lowest;
     }
     assert!(some > 0.0, "the property was exercised: some split brain under lowest-unsuspected");
-    // No loss, no faults: nobody is ever suspected.
+    // No loss, no faults: nobody is ever suspected. No split brain or disagreement; no
+    // leaderless time under the view rules, and under the lease only the first round: a
+    // leads once b's slot 1 acknowledges a's slot 0, at 1.01.
     let f = figures("", "", "");
-    assert!(f.iter().all(|f| f.split_brain_s == 0.0 && f.disagreement_s == 0.0 && f.leaderless_s == 0.0), "{f:?}");
+    assert!(f.iter().all(|f| f.split_brain_s == 0.0 && f.disagreement_s == 0.0), "{f:?}");
+    let leaderless: Vec<f64> = f.iter().map(|f| f.leaderless_s).collect();
+    assert_eq!(leaderless, [0.0, 0.0, 1.01], "{f:?}");
+}
+
+/// Known answer 3, under `lease` (2.5 s, margin 0.5 s), a paused over [10.5, 15.5): b and c
+/// last heard a at 10.01 and both suspect it and switch at 13.01 (3 s of silence, lease +
+/// margin), b to itself and c to b. b's slot 13 left before b followed itself, so the first
+/// acknowledgement that counts is c's slot 15, acknowledging b's slot 14, at 15.01: b leads
+/// from 15.01 (lease to 16.5). At 15.5 a's lease, last acknowledged for its slot 10 (b's
+/// buffered slot 11), ended long ago (12.5): a does not lead. a's slot-16 heartbeat reaches
+/// b at 16.01: a is b's candidate again and b, following itself, switches at once (and stops
+/// leading). b's slot 17 says it follows a (c switches to a at 17.01) and acknowledges a's
+/// slot 16: a leads from 17.01. No split brain; leaderless [0, 1.01) (a's first
+/// acknowledgement, b's slot 1 of a's slot 0), [10.5, 15.01) (a paused, nobody else leads)
+/// and [16.01, 17.01): 1.01 + 4.51 + 1.0 = 6.52 s.
+#[test]
+fn under_a_lease_the_woken_leader_waits_for_acknowledgements() {
+    let f = figures("", "", PAUSE);
+    let lease = rule(&f, LeaderRule::Lease);
+    assert_eq!(lease.split_brain_s, 0.0, "{lease:?}");
+    assert!(close(lease.leaderless_s, 6.52), "{lease:?}");
+    // Under the view rules a was leaderless only while paused and unsuspected: [10.5, 13.01).
+    assert!(close(rule(&f, LeaderRule::LowestUnsuspected).leaderless_s, 2.51), "{f:?}");
+}
+
+/// Known answer 5, under `lease`: a one-way cut a→b over [10.5, 20.5). b switches to itself
+/// at 13.01, but c still hears a, keeps following it and acknowledges only a: b never holds
+/// a majority, a keeps leading. No split brain (8.0 s under the view rules, above).
+#[test]
+fn a_one_way_cut_does_not_split_a_leased_brain() {
+    let cut = "[[faults]]\nkind = \"partition\"\nat = \"10500ms\"\nduration = \"10s\"\nfrom = [\"a\"]\nto = [\"b\"]\n";
+    let f = figures("", "", cut);
+    let lease = rule(&f, LeaderRule::Lease);
+    assert_eq!(lease.split_brain_s, 0.0, "{lease:?}");
+    // a leads throughout after its first acknowledgement at 1.01.
+    assert!(close(lease.leaderless_s, 1.01), "{lease:?}");
+}
+
+/// Known answer 6: drift under `lease` (lease 10 s, margin 1 s), partition {a} | {b, c}
+/// over [10.5, 40.5). With a's clock exact, a's last acknowledged heartbeat is its slot 9
+/// (b's slot 10 at 10.01; b's slot 11 is cut): its lease ends at 19.0. b and c switch after
+/// 11 s of silence since 10.01, at 21.01; c acknowledges b's slot 22 at 23.01: b leads from
+/// 23.01. No split brain. With a's clock at half rate a sends every 2 s of real time; its
+/// last acknowledged heartbeat left at 8.0 real, 4.0 on its clock, so its lease ends at 14.0
+/// on its clock, 28.0 real: split brain [23.01, 28.0) = 4.99 s. (After the partition b
+/// follows a again at once, a keeps following itself: no further overlap.)
+#[test]
+fn a_slow_clock_stretches_the_old_leaders_lease_into_split_brain() {
+    let cut =
+        "[[faults]]\nkind = \"partition\"\nat = \"10500ms\"\nduration = \"30s\"\ngroups = [[\"a\"], [\"b\", \"c\"]]\n";
+    let cluster = "rules = [\"lease\"]\nlease = \"10s\"\nlease_margin = \"1s\"\n";
+    let exact = Setting { duration: "60s", cluster, faults: cut, ..COMMON }.figures();
+    assert_eq!(exact[0].split_brain_s, 0.0, "{exact:?}");
+    let slow = Setting { duration: "60s", cluster, faults: cut, a: "clock_rate = 0.5", ..COMMON }.figures();
+    assert!(close(slow[0].split_brain_s, 4.99), "{slow:?}");
+    assert_eq!(slow[0].split_brain_episodes, 1);
+}
+
+/// A zero-length self-belief: b paused over [10.5, 15.5) while a leads. At 15.5 b's checks
+/// fire before its buffered heartbeats: for no time b suspects a and c, and under
+/// `lowest-unsuspected` believes it leads while a does: one instant, no split-brain time.
+/// Under `majority` b's momentary view {b} holds no majority: none.
+#[test]
+fn a_zero_length_self_belief_is_counted_apart() {
+    let pause_b = PAUSE.replace("node = \"a\"", "node = \"b\"");
+    let f = figures("", "", &pause_b);
+    let lowest = rule(&f, LeaderRule::LowestUnsuspected);
+    assert_eq!((lowest.split_brain_s, lowest.split_brain_instants), (0.0, 1), "{lowest:?}");
+    assert_eq!(rule(&f, LeaderRule::Majority).split_brain_instants, 0, "{f:?}");
+    // Without a receive buffer b suspects a and c until their slot-16 heartbeats at 16.01:
+    // real split brain [15.5, 16.01) under `lowest-unsuspected`, not an instant.
+    let f = figures("[engine]\nrecv_buffer = 0\n", "", &pause_b);
+    let lowest = rule(&f, LeaderRule::LowestUnsuspected);
+    assert!(close(lowest.split_brain_s, 0.51) && lowest.split_brain_instants == 0, "{lowest:?}");
+}
+
+/// `stable_after = 1s`, answer 1's pause: b's view {a} (from 13.01) is acted on at 14.01 and
+/// its return to {} (16.01) at 17.01, while a leads again from 15.5: split brain [15.5,
+/// 17.01) = 1.51 s under `lowest-unsuspected`. Stability delays the healing as much as the
+/// suspicion.
+#[test]
+fn stable_after_delays_acting_on_a_view_both_ways() {
+    let f = Setting { cluster: "stable_after = \"1s\"", faults: PAUSE, ..COMMON }.figures();
+    assert!(close(split(&f, LeaderRule::LowestUnsuspected), 1.51), "{f:?}");
+}
+
+/// Failover after a crash-stop of the leader a at 10.5: b and c suspect a at 13.01 (its
+/// slot-10 heartbeat at 10.01 plus 3 s). Under the view rules both name b at once: 2.51 s,
+/// the detection time. Under `lease` they switch at 13.01 and b leads once c acknowledges
+/// its slot 14, at 15.01: 4.51 s. With `stable_after = 1s`, the view rules take 1 s more.
+#[test]
+fn failover_after_the_leader_crashes_is_detection_plus_what_the_rule_waits() {
+    let crash = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10500ms\"\n";
+    let f = Setting { faults: crash, ..COMMON }.figures();
+    for (r, expected) in
+        [(LeaderRule::LowestUnsuspected, 2.51), (LeaderRule::Majority, 2.51), (LeaderRule::Lease, 4.51)]
+    {
+        let g = rule(&f, r);
+        assert_eq!((g.failovers, g.failovers_censored), (1, 0), "{g:?}");
+        assert!(close(g.failover_mean_s.unwrap(), expected) && close(g.failover_max_s.unwrap(), expected), "{g:?}");
+    }
+    let f = Setting { cluster: "stable_after = \"1s\"", faults: crash, ..COMMON }.figures();
+    assert!(close(rule(&f, LeaderRule::Majority).failover_mean_s.unwrap(), 3.51), "{f:?}");
+    // A second fault before the cluster settles censors the failover: a pause of b at 12 s.
+    let both = format!("{crash}{}", PAUSE.replace("node = \"a\"", "node = \"b\"").replace("10500ms", "12s"));
+    let f = Setting { faults: &both, ..COMMON }.figures();
+    let g = rule(&f, LeaderRule::Majority);
+    assert_eq!((g.failovers, g.failovers_censored, g.failover_mean_s), (0, 1, None), "{g:?}");
+}
+
+/// `first_timeout`: a crash-stops at 10.5; c is down over [5 s, 20 s) and restarts with
+/// fresh detectors that never hear a. With the default first timeout (the detector's own:
+/// 3 s) c counts a as suspected from 23.0 and names b like b does: disagreement [20, 23) =
+/// 3 s. With a first timeout longer than the run, c names the dead a to the end: 20 s.
+#[test]
+fn a_restarted_node_gives_up_on_a_peer_it_never_hears() {
+    let faults = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10500ms\"\n\
+                  [[faults]]\nkind = \"crash\"\nnode = \"c\"\nat = \"5s\"\ndown = \"15s\"\n";
+    let cluster = "rules = [\"lowest-unsuspected\"]";
+    let f = Setting { cluster, faults, ..COMMON }.figures();
+    assert!(close(f[0].disagreement_s, 3.0), "{f:?}");
+    let cluster = "rules = [\"lowest-unsuspected\"]\nfirst_timeout = \"100s\"";
+    let f = Setting { cluster, faults, ..COMMON }.figures();
+    assert!(close(f[0].disagreement_s, 20.0), "{f:?}");
+}
+
+/// `downing_quorum` in the partition {a} | {b, c} over [10.5, 20.5): everyone is suspected
+/// over [13.01, 21.01) by whoever is across the cut. a by both of its monitors, b and c by
+/// one of their two (a). `any`: 3 × 8 s; `majority` (2 of 2): only a, 8 s; 3 monitors: none.
+#[test]
+fn the_downing_quorum_decides_who_is_wrongly_downed() {
+    let cut =
+        "[[faults]]\nkind = \"partition\"\nat = \"10500ms\"\nduration = \"10s\"\ngroups = [[\"a\"], [\"b\", \"c\"]]\n";
+    for (quorum, expected) in [("\"any\"", 24.0), ("\"majority\"", 8.0), ("2", 8.0), ("3", 0.0)] {
+        let cluster = format!("rules = []\ndowning_quorum = {quorum}");
+        let entry = Setting { cluster: &cluster, faults: cut, ..COMMON }.entry();
+        assert!(close(entry.downing.wrongful_downing_s, expected), "{quorum}: {entry:?}");
+        assert!(entry.rules.is_empty());
+    }
+}
+
+/// Properties for any seed, on a lossy, jittery network where the leader a crash-stops at
+/// 20 s: a completed failover never comes before the first of a's monitors detects the
+/// crash (plus `stable_after`: nobody acts on a view sooner); the figures are the same on
+/// one thread and on many (the detectors then run in groups on separate threads).
+#[test]
+fn failover_never_beats_detection_and_threads_change_nothing() {
+    let faults = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"20s\"\n\
+                  [network.loss]\nmodel = \"gilbert-elliott\"\np = 0.05\nr = 0.3\n";
+    let mut completed = 0;
+    for seed in 1..=6u64 {
+        for stable in [0u64, 700] {
+            let cluster = format!("stable_after = \"{stable}ms\"");
+            let setting = Setting {
+                seed,
+                detectors: "\"fixed:timeout=2s\", \"phi:threshold=3\"",
+                defaults: "jitter = \"200ms\"",
+                cluster: &cluster,
+                faults,
+                ..COMMON
+            };
+            let e = setting.experiment();
+            let one = common::simulate_with(&e, fdlab::sim::RunOptions { threads: 1, ..Default::default() });
+            let many = common::simulate_with(&e, fdlab::sim::RunOptions { threads: 8, ..Default::default() });
+            assert_eq!(one.summary.cluster, many.summary.cluster, "seed {seed}");
+            for entry in &one.summary.cluster {
+                let detected = one
+                    .summary
+                    .results
+                    .iter()
+                    .filter(|r| r.detector == entry.detector && r.target == "a")
+                    .filter_map(|r| r.qos.crashes.first()?.detection_time_s)
+                    .fold(f64::INFINITY, f64::min);
+                for f in &entry.rules {
+                    if let Some(failover) = f.failover_max_s {
+                        completed += 1;
+                        let floor = detected + stable as f64 / 1000.0;
+                        assert!(
+                            failover >= floor - 1e-9,
+                            "seed {seed} {}: {failover} < {floor}: {f:?}",
+                            entry.detector
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(completed >= 30, "the property was exercised: {completed} failovers completed");
 }

@@ -26,8 +26,8 @@ use crate::fault::Fault;
 pub use estimate::{Estimate, WORK_LIMIT};
 pub use resolve::{Link, Node};
 pub use schema::{
-    AfterPause, ClusterSettings, EngineRules, Experiment, LeaderRule, LinkOverride, LinkSettings, Monitoring,
-    MonitoringMode, Network, NodeDecl, NodeSettings, ReceivePolicy, ResumeOrder, SeqAfterRestart,
+    AfterPause, ClusterSettings, DowningQuorum, EngineRules, Experiment, LeaderRule, LinkOverride, LinkSettings,
+    Monitoring, MonitoringMode, Network, NodeDecl, NodeSettings, ReceivePolicy, ResumeOrder, SeqAfterRestart,
 };
 pub use validate::MAX_LINKS;
 

@@ -227,20 +227,94 @@ pub enum ResumeOrder {
 
 /// `[cluster]`: turn every node's suspicions into the leader it believes in
 /// (`crate::analysis::cluster`; docs/split-brain.md).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSettings {
-    /// The leader rules to evaluate (default: every rule).
-    #[serde(default = "every_rule")]
-    pub rules: Vec<LeaderRule>,
+    /// The leader rules to evaluate (default: `lowest-unsuspected` and `majority`, and
+    /// `lease` when a `lease` is given; `[]`: none, wrongful downing only).
+    #[serde(default)]
+    pub rules: Option<Vec<LeaderRule>>,
     /// How long a monitor's verdict takes to reach the nodes that do not watch that peer
     /// themselves (gossip; default 0).
     #[serde(default)]
     pub gossip_delay: Nanos,
+    /// A node acts on its view only once its whole suspected set has been unchanged for
+    /// this long (Akka SBR's `stable-after`; default 0).
+    #[serde(default)]
+    pub stable_after: Nanos,
+    /// A peer a node has not heard within this long of its (re)start counts as suspected
+    /// (default: the detector's own, the silence after which it would suspect a peer heard
+    /// once at the start).
+    #[serde(default)]
+    pub first_timeout: Option<Nanos>,
+    /// How many of a live node's non-crashed monitors must suspect it for it to count as
+    /// wrongly downed: `"any"` (Akka's unreachable; default), `"majority"` or a number.
+    #[serde(default)]
+    pub downing_quorum: DowningQuorum,
+    /// Under `majority`, a view holding exactly half of an even number of nodes keeps a
+    /// leader when it holds the lowest id of all (Akka's keep-majority tie-break).
+    #[serde(default)]
+    pub majority_tie_break: bool,
+    /// The leader lease of the `lease` rule, by the leader's own clock.
+    #[serde(default)]
+    pub lease: Option<Nanos>,
+    /// How much longer than the lease a follower waits, by its own clock, before it
+    /// follows another node (default 0).
+    #[serde(default)]
+    pub lease_margin: Nanos,
 }
 
-fn every_rule() -> Vec<LeaderRule> {
-    vec![LeaderRule::LowestUnsuspected, LeaderRule::Majority]
+impl ClusterSettings {
+    /// The rules to evaluate: the listed ones, or the defaults.
+    pub fn rules(&self) -> Vec<LeaderRule> {
+        if let Some(rules) = &self.rules {
+            return rules.clone();
+        }
+        let mut rules = vec![LeaderRule::LowestUnsuspected, LeaderRule::Majority];
+        if self.lease.is_some() {
+            rules.push(LeaderRule::Lease);
+        }
+        rules
+    }
+}
+
+/// How many of a node's monitors must suspect it for it to be downed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DowningQuorum {
+    /// One observer is enough (Akka marks a node unreachable on one observer's word).
+    #[default]
+    Any,
+    /// More than half of its monitors that have not crashed.
+    Majority,
+    /// At least this many of its monitors that have not crashed.
+    Count(u32),
+}
+
+impl Serialize for DowningQuorum {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DowningQuorum::Any => s.serialize_str("any"),
+            DowningQuorum::Majority => s.serialize_str("majority"),
+            DowningQuorum::Count(n) => s.serialize_u32(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DowningQuorum {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Name(String),
+            Count(i64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Name(n) if n == "any" => Ok(DowningQuorum::Any),
+            Raw::Name(n) if n == "majority" => Ok(DowningQuorum::Majority),
+            Raw::Count(n) if (1..=u32::MAX as i64).contains(&n) => Ok(DowningQuorum::Count(n as u32)),
+            _ => Err(serde::de::Error::custom("must be \"any\", \"majority\" or a number of monitors of at least 1")),
+        }
+    }
 }
 
 /// How a node picks the leader it believes in from its view.
@@ -253,6 +327,9 @@ pub enum LeaderRule {
     /// The lowest unsuspected id, and only while the node's view holds a majority of the
     /// configured nodes (⌊N/2⌋ + 1, itself included); otherwise no leader.
     Majority,
+    /// Raft's check-quorum with a leader lease, acknowledged in heartbeats
+    /// (docs/split-brain.md).
+    Lease,
 }
 
 impl LeaderRule {
@@ -260,6 +337,7 @@ impl LeaderRule {
         match self {
             LeaderRule::LowestUnsuspected => "lowest-unsuspected",
             LeaderRule::Majority => "majority",
+            LeaderRule::Lease => "lease",
         }
     }
 }

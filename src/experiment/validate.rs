@@ -121,7 +121,48 @@ impl Experiment {
         if self.detectors.is_empty() {
             return err("detectors".into(), "list at least one detector spec, e.g. \"phi:threshold=8\"");
         }
+        if let Some(c) = &self.cluster {
+            if c.rules().contains(&super::LeaderRule::Lease) && c.lease.is_none_or(|l| l == Nanos::ZERO) {
+                return err(
+                    "cluster.lease".into(),
+                    "the `lease` rule needs a lease longer than zero, e.g. lease = \"4s\"",
+                );
+            }
+            if c.downing_quorum == super::DowningQuorum::Count(0) {
+                return err("cluster.downing_quorum".into(), "must be at least 1");
+            }
+            for (field, value) in [
+                ("gossip_delay", Some(c.gossip_delay)),
+                ("stable_after", Some(c.stable_after)),
+                ("first_timeout", c.first_timeout),
+                ("lease", c.lease),
+                ("lease_margin", Some(c.lease_margin)),
+            ] {
+                if value.is_some_and(|v| v > Nanos::LIMIT) {
+                    return err(format!("cluster.{field}"), "must be at most 146 years (2^62 ns)");
+                }
+            }
+        }
         Ok(faults)
+    }
+
+    /// What is valid but probably not meant, one sentence each (printed by `validate` and
+    /// `run`).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.cluster
+            && let Some(lease) = c.lease.filter(|_| c.rules().contains(&super::LeaderRule::Lease))
+        {
+            let slowest = (0..self.nodes.len()).map(|i| self.node(i).interval).max().unwrap_or(Nanos::ZERO);
+            if lease <= slowest.saturating_add(slowest) {
+                out.push(format!(
+                    "cluster.lease: {lease} is not longer than two heartbeat intervals plus the delay (2 × {slowest} + \
+                     delay): each heartbeat acknowledges the leader's previous one, so the lease lapses for a moment \
+                     every interval"
+                ));
+            }
+        }
+        out
     }
 
     /// What an unknown node id gets told.

@@ -94,6 +94,24 @@ static NO_LINK_FAULTS: LinkFaults =
     LinkFaults { cuts: Vec::new(), spikes: Vec::new(), bursts: Vec::new(), delay_changes: Vec::new() };
 
 impl Timeline {
+    /// When each fault begins (real time; unsorted, an instant once per node or link it
+    /// touches).
+    pub fn starts(&self) -> Vec<Nanos> {
+        let mut starts = Vec::new();
+        for n in &self.nodes {
+            starts.extend(n.crashes.iter().map(|c| c.from));
+            starts.extend(n.send_pauses.iter().chain(&n.recv_pauses).map(|w| w.from));
+            starts.extend(n.omissions.iter().map(|(w, _)| w.from));
+        }
+        for l in self.links.values() {
+            starts.extend(l.cuts.iter().map(|w| w.from));
+            starts.extend(l.spikes.iter().map(|(w, _)| w.from));
+            starts.extend(l.bursts.iter().map(|(w, _)| w.from));
+            starts.extend(l.delay_changes.iter().map(|(at, _)| *at));
+        }
+        starts
+    }
+
     /// Expands checked faults, in the order of the experiment's list, over a run of `nodes`
     /// nodes that ends at `end`. `monitored` lists the monitored links as (monitor, target):
     /// a spike or burst without links touches them. Fault `i` draws from the stream

@@ -170,8 +170,10 @@ impl SummaryFile {
                 "episodes",
                 "longest",
                 "per day [95% CI]",
+                "instants",
                 "leaderless",
                 "disagreeing",
+                "failover mean",
                 "wrongful downing",
             ]
             .map(String::from)
@@ -190,13 +192,15 @@ impl SummaryFile {
                 };
                 rows.push(vec![
                     c.detector.clone(),
-                    f.rule.name().to_string(),
+                    f.rule.clone(),
                     secs(Some(f.split_brain_s)),
                     f.split_brain_episodes.to_string(),
                     secs(Some(f.split_brain_longest_s)),
                     per_day,
+                    f.split_brain_instants.to_string(),
                     secs(Some(f.leaderless_s)),
                     secs(Some(f.disagreement_s)),
+                    failover(f),
                     secs(Some(c.downing.wrongful_downing_s)),
                 ]);
             }
@@ -204,7 +208,10 @@ impl SummaryFile {
         columns(
             &rows,
             "split brain: time two or more running nodes each believed they led (episodes per day with its exact 95% \
-             CI); wrongful downing: time a live node was suspected by one of its monitors, summed over nodes\n",
+             CI; instants: a node leading for no time at a resume while another led); failover: from a crash of a \
+             leader until every running node names one that leads (n = completed, + = cut short by the next fault); \
+             wrongful downing: time a live node was suspected by the downing quorum of its monitors, summed over \
+             nodes\n",
         )
     }
 
@@ -303,5 +310,16 @@ fn secs(x: Option<f64>) -> String {
         None => "-".into(),
         Some(s) if s >= 1.0 => format!("{s:.3}s"),
         Some(s) => format!("{:.1}ms", s * 1000.0),
+    }
+}
+
+/// A rule's failover column: the mean of the completed failovers, how many, and how many
+/// the next fault cut short.
+fn failover(f: &crate::analysis::cluster::ClusterFigures) -> String {
+    let censored = if f.failovers_censored > 0 { format!(" +{}", f.failovers_censored) } else { String::new() };
+    match f.failover_mean_s {
+        Some(mean) => format!("{} (n={}){censored}", secs(Some(mean)), f.failovers),
+        None if f.failovers_censored > 0 => format!("-{censored}"),
+        None => "-".into(),
     }
 }

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::analysis::cluster::{FirstHeard, Heartbeat};
 use crate::analysis::link::ArrivalStats;
 use crate::analysis::output::{FaultTimeline, FaultView, RunOutput};
 use crate::analysis::results::{Engine, ResultsBuilder};
@@ -206,6 +207,8 @@ pub fn run(
         .collect::<Result<_, _>>()
         .map_err(SimError::Trace)?;
 
+    let reads_heartbeats =
+        e.cluster.as_ref().is_some_and(|c| c.rules().contains(&crate::experiment::LeaderRule::Lease));
     let run_monitor = |m: usize, detectors: &[crate::detector::DetectorSpec], primary: bool| -> MonitorResult {
         let incoming_targets: Vec<usize> = all_links.iter().filter(|l| l.0 == m).map(|l| l.1).collect();
         let samples = views
@@ -247,6 +250,7 @@ pub fn run(
             samples,
             sampled_labels: &sampled_labels,
             record_suspicions: e.cluster.is_some(),
+            record_heartbeats: primary && reads_heartbeats,
         };
         let incoming = all_links
             .iter()
@@ -315,7 +319,9 @@ pub fn run(
     let mut trace_parts = Vec::new();
     let mut levels = Vec::new();
     let mut arrivals = Vec::new();
+    let mut heard = ClusterFacts::default();
     for (result, &m) in results.into_iter().zip(&monitors) {
+        heard.heartbeats.extend(result.heard.iter().map(|&(from, sent, at)| Heartbeat { from, to: m, sent, at }));
         levels.extend(result.levels);
         arrivals.extend(result.window_arrivals);
         stats.add(&result.stats);
@@ -323,12 +329,13 @@ pub fn run(
             trace_parts.push((m, file));
         }
         for link in result.links {
+            heard.first_heard.insert((m, link.target), link.first_heard);
             builder.add_link(Some(&nodes[m].id), &nodes[link.target].id, link.outcome);
         }
     }
     let mut summary = builder.finish(e.name.clone(), Some(seed), Engine::Sim, e.duration);
     if let Some(settings) = &e.cluster {
-        summary.cluster = cluster_views(e, settings, &timeline, &mut summary.results);
+        summary.cluster = cluster_views(e, settings, &timeline, &heard, &mut summary.results);
     }
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
@@ -348,18 +355,27 @@ pub fn run(
     })
 }
 
+/// What the monitors observed that cluster views need besides suspicions.
+#[derive(Default)]
+struct ClusterFacts {
+    heartbeats: Vec<Heartbeat>,
+    first_heard: FirstHeard,
+}
+
 /// The cluster figures of every detector configuration (`[cluster]`), from each link's
 /// suspicion intervals (real time), which are dropped afterwards.
 fn cluster_views(
     e: &Experiment,
     settings: &crate::experiment::ClusterSettings,
     timeline: &Timeline,
+    facts: &ClusterFacts,
     results: &mut [crate::analysis::results::ResultEntry],
 ) -> Vec<crate::analysis::cluster::ClusterEntry> {
-    use crate::analysis::cluster::{ClusterEntry, ClusterInput, LinkSuspicions, analyze};
+    use crate::analysis::cluster::{ClusterEntry, ClusterInput, LinkSuspicions, analyze, built_in, first_timeouts};
     use std::collections::BTreeMap;
     let ids: Vec<String> = e.nodes.iter().map(|n| n.id.clone()).collect();
     let index: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let clocks: Vec<crate::time::Clock> = (0..ids.len()).map(|i| e.node(i).clock).collect();
     let crashed: Vec<Vec<(Nanos, Nanos)>> = timeline
         .nodes
         .iter()
@@ -371,6 +387,10 @@ fn cluster_views(
         .iter()
         .map(|f| f.send_pauses.iter().filter(|w| f.recv_pauses.contains(w)).map(|w| (w.from, w.to)).collect())
         .collect();
+    let stalled: Vec<Vec<(Nanos, Nanos)>> =
+        timeline.nodes.iter().map(|f| f.recv_pauses.iter().map(|w| (w.from, w.to)).collect()).collect();
+    let fault_starts = timeline.starts();
+    let own_timeouts = first_timeouts(&e.detectors);
     // (label, its links' suspicions, its first result's index)
     let mut by_label: Vec<(String, LinkSuspicions, usize)> = Vec::new();
     for (i, r) in results.iter_mut().enumerate() {
@@ -388,13 +408,19 @@ fn cluster_views(
         .map(|(detector, suspicions, first)| {
             let input = ClusterInput {
                 ids: &ids,
+                clocks: &clocks,
                 crashed: &crashed,
                 paused: &paused,
+                stalled: &stalled,
                 suspicions: &suspicions,
-                gossip_delay: settings.gossip_delay,
+                first_heard: &facts.first_heard,
+                heartbeats: &facts.heartbeats,
+                fault_starts: &fault_starts,
+                first_timeout: settings.first_timeout.or_else(|| own_timeouts.get(&detector).copied().flatten()),
+                settings,
                 end: e.duration,
             };
-            let (downing, rules) = analyze(&input, &settings.rules);
+            let (downing, rules) = analyze(&input, built_in(settings, ids.len()));
             let r = &results[first];
             ClusterEntry {
                 detector,

@@ -67,14 +67,20 @@ pub struct MonitorSetup<'a> {
     pub samples: Vec<SampleWindow>,
     /// The detector configurations (labels) whose levels are sampled.
     pub sampled_labels: &'a BTreeSet<String>,
-    /// Keep every suspicion interval, reported in real time (for cluster views).
+    /// Keep every suspicion interval, reported in real time, and when each link was first
+    /// heard after each (re)start (for cluster views).
     pub record_suspicions: bool,
+    /// Keep every delivered heartbeat (for leader rules that answer heartbeats).
+    pub record_heartbeats: bool,
 }
 
 /// The outcome for one link.
 pub struct LinkResult {
     pub target: usize,
     pub outcome: LinkOutcome,
+    /// For each (re)start of the monitor (real time), when it first heard the target after
+    /// it; recorded with the suspicions.
+    pub first_heard: Vec<(Nanos, Option<Nanos>)>,
 }
 
 /// The outcome for one monitor.
@@ -90,6 +96,9 @@ pub struct MonitorResult {
     pub levels: Vec<LevelSample>,
     /// (window, real arrival time) of heartbeats delivered on a sampled link in its window.
     pub window_arrivals: Vec<(usize, Nanos)>,
+    /// (sender, sent, handled) in real time of every heartbeat the detectors heard, when
+    /// recorded, in the order the monitor handled them.
+    pub heard: Vec<(usize, Nanos, Nanos)>,
 }
 
 struct State<'a> {
@@ -97,6 +106,8 @@ struct State<'a> {
     analyses: Vec<LinkAnalysis>,
     trace: Option<SpillWriter>,
     result: MonitorResult,
+    /// Per link, per (re)start of the monitor: (start, first heard), when recorded.
+    first_heard: Vec<Vec<(Nanos, Option<Nanos>)>>,
 }
 
 impl State<'_> {
@@ -107,6 +118,15 @@ impl State<'_> {
         }
         if let Some(trace) = &mut self.trace {
             trace.push(self.links[link].target, &arrival);
+        }
+        if setup.record_suspicions
+            && let Some(last) = self.first_heard[link].last_mut()
+            && last.1.is_none()
+        {
+            last.1 = Some(at_real);
+        }
+        if setup.record_heartbeats {
+            self.result.heard.push((self.links[link].target, d.sent_at, at_real));
         }
         for w in setup.samples.iter().filter(|w| w.link == link && w.from <= at_real && at_real <= w.to) {
             self.result.window_arrivals.push((w.id, at_real));
@@ -119,6 +139,13 @@ impl State<'_> {
         let at = setup.clock.local(at_real);
         for link in &mut self.analyses {
             link.catch_up(|from| from <= at);
+        }
+    }
+
+    /// The monitor restarts at `at_real` after a crash.
+    fn restart(&mut self, setup: &MonitorSetup<'_>, at_real: Nanos) {
+        if setup.record_suspicions {
+            self.first_heard.iter_mut().for_each(|starts| starts.push((at_real, None)));
         }
     }
 
@@ -162,6 +189,7 @@ pub fn run(
         .map(|w| local_window(clock, *w))
         .map(|w| DownWindow { from: w.from, to: Some(w.to) })
         .collect();
+    let links_len = links.len();
     let analyses = links
         .iter()
         .map(|link| {
@@ -189,7 +217,9 @@ pub fn run(
             trace: Ok(None),
             levels: Vec::new(),
             window_arrivals: Vec::new(),
+            heard: Vec::new(),
         },
+        first_heard: vec![vec![(Nanos::ZERO, None)]; links_len],
     };
     let mut next_sample: Vec<Nanos> = setup.samples.iter().map(|w| w.from).collect();
     let mut sample_due = first_due(&setup.samples, &next_sample);
@@ -222,6 +252,7 @@ pub fn run(
                     sample_due = first_due(&setup.samples, &next_sample);
                 }
                 state.crash(&setup, c.from);
+                state.restart(&setup, c.to);
                 // The socket buffer dies with the process.
                 buffered.clear();
                 down_until = c.to;
@@ -260,15 +291,16 @@ pub fn run(
     }
     progress(setup.end.saturating_sub(reported));
     let end_local = clock.local(setup.end);
-    let State { links, analyses, mut result, trace } = state;
+    let State { links, analyses, mut result, trace, first_heard } = state;
     result.trace = trace.map(SpillWriter::finish).transpose();
-    for (link, analysis) in links.into_iter().zip(analyses) {
+    for ((link, analysis), first_heard) in links.into_iter().zip(analyses).zip(first_heard) {
         let mut outcome = analysis.finish(end_local, Some(link.stream.counts));
         // Cluster views compare nodes: their suspicions in real time.
         for (_, q) in &mut outcome.reports {
             q.suspicions.iter_mut().for_each(|(s, e)| (*s, *e) = (clock.real(*s), clock.real(*e)));
         }
-        result.links.push(LinkResult { target: link.target, outcome });
+        let first_heard = if setup.record_suspicions { first_heard } else { Vec::new() };
+        result.links.push(LinkResult { target: link.target, outcome, first_heard });
     }
     result
 }

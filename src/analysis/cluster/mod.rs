@@ -1,0 +1,643 @@
+//! Cluster views, leader rules and split brain (docs/split-brain.md).
+//!
+//! Views never feed back into heartbeats, so they are computed after the run from what the
+//! engine reported: every monitored link's suspicion intervals (real time) for each
+//! detector configuration, when each node was running, and, for rules that answer
+//! heartbeats (the lease), every delivered heartbeat. At every instant:
+//!
+//! - the **view** of node X is the set of peers X suspects ([`views`]): its own verdict on
+//!   the peers it monitors, and for a peer it does not monitor the union of that peer's
+//!   monitors' verdicts, `gossip_delay` late (Akka: unreachable if any observer says so);
+//!   a peer X has not heard within `first_timeout` of its (re)start counts as suspected;
+//!   X acts on a view once it has held for `stable_after`;
+//! - X's **belief** under a rule ([`rules::Rule`]) follows from its view (and, for the
+//!   lease, from the heartbeats it heard);
+//! - **split brain** is any time during which two or more running nodes each believe they
+//!   lead. A node is running unless crashed or in a whole-node pause.
+//!
+//! The state at an instant is the state after all events of that instant (intervals are
+//! half-open); a zero-length suspicion that would have made a node lead for no time while
+//! another led is counted apart, as `split_brain_instants`.
+
+mod downing;
+pub mod rules;
+mod views;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::poisson::poisson_rate_ci95;
+use crate::detector::{Arrival, DetectorSpec};
+use crate::experiment::{ClusterSettings, LeaderRule};
+use crate::time::{Clock, Nanos};
+use rules::{Belief, Cx, Lease, Rule, ViewRule};
+
+/// Suspicion intervals `[start, end)` per monitored link (monitor, target), by node index.
+pub type LinkSuspicions = BTreeMap<(usize, usize), Vec<(Nanos, Nanos)>>;
+
+/// Per monitored link (monitor, target): for each (re)start of the monitor (real time), when
+/// it first heard the target after it (`None`: not before the monitor stopped).
+pub type FirstHeard = BTreeMap<(usize, usize), Vec<(Nanos, Option<Nanos>)>>;
+
+/// A delivered heartbeat: sender, receiver, when it was sent and when the receiver handled
+/// it (real time; a paused receiver handles it at its resume).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Heartbeat {
+    pub from: usize,
+    pub to: usize,
+    pub sent: Nanos,
+    pub at: Nanos,
+}
+
+/// A set of nodes by index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSet(Vec<u64>);
+
+impl NodeSet {
+    pub fn new(n: usize) -> NodeSet {
+        NodeSet(vec![0; n.div_ceil(64)])
+    }
+    pub fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] >> (i % 64) & 1 == 1
+    }
+    pub fn set(&mut self, i: usize, on: bool) {
+        if on {
+            self.0[i / 64] |= 1 << (i % 64);
+        } else {
+            self.0[i / 64] &= !(1 << (i % 64));
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+}
+
+/// What the analysis needs from the engine, for one detector configuration.
+pub struct ClusterInput<'a> {
+    /// Node names; a rule's "lowest id" is the lowest in this (string) order.
+    pub ids: &'a [String],
+    /// Per node, its clock (the lease is timed by it).
+    pub clocks: &'a [Clock],
+    /// Per node, the windows `[from, to)` in which it was crashed, real time, in any order
+    /// (`to` is the run's end for a crash-stop).
+    pub crashed: &'a [Vec<(Nanos, Nanos)>],
+    /// Per node, the windows in which the whole node was paused (alive, not running).
+    pub paused: &'a [Vec<(Nanos, Nanos)>],
+    /// Per node, the windows in which its receiving was paused (whole-node and monitor
+    /// pauses): its timers wait for the resume.
+    pub stalled: &'a [Vec<(Nanos, Nanos)>],
+    /// Per monitored link (monitor, target) by node index, its suspicion intervals `[start,
+    /// end)` in real time.
+    pub suspicions: &'a LinkSuspicions,
+    /// When each monitor first heard each target after each of its (re)starts.
+    pub first_heard: &'a FirstHeard,
+    /// The delivered heartbeats, when a rule reads them (any order).
+    pub heartbeats: &'a [Heartbeat],
+    /// When each injected fault began (real time, any order): a failover is censored by
+    /// the next one.
+    pub fault_starts: &'a [Nanos],
+    /// The `first_timeout` of this configuration (`None`: never).
+    pub first_timeout: Option<Nanos>,
+    pub settings: &'a ClusterSettings,
+    pub end: Nanos,
+}
+
+/// The figures of one detector configuration under one rule.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClusterFigures {
+    pub rule: String,
+    /// Time during which two or more running nodes each believed they led.
+    pub split_brain_s: f64,
+    pub split_brain_fraction: f64,
+    /// Maximal intervals of split brain.
+    pub split_brain_episodes: u64,
+    pub split_brain_rate_per_s: f64,
+    /// Exact (Garwood) 95 % interval of the episode rate.
+    pub split_brain_rate_per_s_ci95: Option<[f64; 2]>,
+    pub split_brain_longest_s: f64,
+    /// Instants at which a node would have led for no time (a zero-length suspicion at a
+    /// resume) while another running node led.
+    #[serde(default)]
+    pub split_brain_instants: u64,
+    /// Time with at least one running node and none that believed it led.
+    pub leaderless_s: f64,
+    /// Time during which running nodes named different leaders (or some none).
+    pub disagreement_s: f64,
+    /// Failovers after a real crash of a node that led: from the crash until every running
+    /// node names the same running node and it leads. Completed ones.
+    #[serde(default)]
+    pub failovers: u64,
+    /// Failovers the next fault or the run's end cut short.
+    #[serde(default)]
+    pub failovers_censored: u64,
+    #[serde(default)]
+    pub failover_mean_s: Option<f64>,
+    #[serde(default)]
+    pub failover_max_s: Option<f64>,
+}
+
+/// The wrongful downing of one detector configuration (independent of the rule): time
+/// during which a node that had not crashed was suspected by `downing_quorum` of its
+/// monitors that had not crashed (default one: Akka marks a node unreachable on one
+/// observer's word), summed over nodes, and how many such intervals.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Downing {
+    pub wrongful_downing_s: f64,
+    pub wrongful_downing_episodes: u64,
+}
+
+/// The cluster figures of one detector configuration: one entry per rule, and downing.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClusterEntry {
+    pub detector: String,
+    pub kind: String,
+    #[serde(default)]
+    pub knob: Option<String>,
+    pub threshold: f64,
+    #[serde(flatten)]
+    pub downing: Downing,
+    pub rules: Vec<ClusterFigures>,
+}
+
+/// The built-in rules of `settings` (the lease needs its `lease`, which validation ensures).
+pub fn built_in(settings: &ClusterSettings, n: usize) -> Vec<Box<dyn Rule>> {
+    settings
+        .rules()
+        .into_iter()
+        .map(|rule| -> Box<dyn Rule> {
+            match rule {
+                LeaderRule::LowestUnsuspected => Box::new(ViewRule { majority: false, tie_break: false }),
+                LeaderRule::Majority => Box::new(ViewRule { majority: true, tie_break: settings.majority_tie_break }),
+                LeaderRule::Lease => {
+                    Box::new(Lease::new(n, settings.lease.unwrap_or(Nanos::ZERO), settings.lease_margin))
+                }
+            }
+        })
+        .collect()
+}
+
+/// The default `first_timeout` of each detector configuration, by label: the silence after
+/// which it would suspect a peer heard once, at the (re)start (`None`: never, or a detector
+/// that needs more than one heartbeat to judge).
+pub fn first_timeouts(specs: &[DetectorSpec]) -> BTreeMap<String, Option<Nanos>> {
+    let heard = Arrival { at: Nanos::ZERO, seq: Some(0), incarnation: Some(0), sent: Some(Nanos::ZERO) };
+    specs
+        .iter()
+        .flat_map(|spec| {
+            spec.points().into_iter().map(move |point| {
+                let mut detector = spec.build();
+                detector.heartbeat(&heard, point.threshold);
+                (point.label, detector.suspect_at(point.threshold, Nanos::ZERO))
+            })
+        })
+        .collect()
+}
+
+/// An event of the sweep, in the order events of one instant are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// A crashed node recovers: it starts afresh.
+    Restart(usize),
+    /// Heartbeat `id` leaves its sender (it carries the sender's state from before the
+    /// instant's other events).
+    Send(usize),
+    /// A node stops running (`crash`: a crash, else a whole-node pause).
+    Stop { node: usize, crash: bool },
+    /// A whole-node pause ends.
+    Resume(usize),
+    /// A node's receiving is paused (+) or resumes.
+    Stall { node: usize, on: bool },
+    /// A node acts on a new view (an index into the view changes).
+    View(usize),
+    /// Heartbeat `id` reaches its receiver.
+    Deliver(usize),
+}
+
+impl Event {
+    /// The node the event concerns.
+    fn node(self, heartbeats: &[Heartbeat], views: &[views::ViewChange]) -> usize {
+        match self {
+            Event::Restart(x) | Event::Resume(x) | Event::Stop { node: x, .. } | Event::Stall { node: x, .. } => x,
+            Event::View(v) => views[v].node,
+            Event::Send(id) => heartbeats[id].from,
+            Event::Deliver(id) => heartbeats[id].to,
+        }
+    }
+}
+
+/// One rule's beliefs and the figures it accumulates.
+struct Tally {
+    rule: Box<dyn Rule>,
+    belief: Vec<Belief>,
+    /// Whether the node's belief is in the counts (it is running).
+    counted: Vec<bool>,
+    leading: u32,
+    named: BTreeMap<Option<usize>, u32>,
+    deadline: Vec<Option<Nanos>>,
+    split: Span,
+    leaderless: Span,
+    disagreement: Span,
+    instants: u64,
+    /// (crash instant, the next fault's start) of the failover under way.
+    failover: Option<(Nanos, Nanos)>,
+    failovers: Vec<Nanos>,
+    censored: u64,
+}
+
+impl Tally {
+    fn uncount(&mut self, x: usize) {
+        if std::mem::take(&mut self.counted[x]) {
+            self.leading -= u32::from(self.belief[x].leads);
+            let c = self.named.get_mut(&self.belief[x].names).expect("counted");
+            *c -= 1;
+            if *c == 0 {
+                self.named.remove(&self.belief[x].names);
+            }
+        }
+    }
+
+    fn count(&mut self, x: usize, belief: Belief) {
+        self.uncount(x);
+        self.belief[x] = belief;
+        self.counted[x] = true;
+        self.leading += u32::from(belief.leads);
+        *self.named.entry(belief.names).or_default() += 1;
+    }
+
+    /// Every running node names the same running node, which leads.
+    fn settled(&self, running: &[bool]) -> bool {
+        match self.named.keys().collect::<Vec<_>>()[..] {
+            [Some(l)] => running[*l] && self.belief[*l].leads,
+            _ => false,
+        }
+    }
+}
+
+/// Computes the figures of `rules` and the downing for one detector configuration.
+pub fn analyze(input: &ClusterInput<'_>, rules: Vec<Box<dyn Rule>>) -> (Downing, Vec<ClusterFigures>) {
+    let downing = downing::downing(input);
+    let n = input.ids.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| input.ids[a].cmp(&input.ids[b]));
+    let (view_changes, flickers) = views::acting_views(input);
+    let reads_heartbeats = rules.iter().any(|r| r.reads_heartbeats());
+    let heartbeats: &[Heartbeat] = if reads_heartbeats { input.heartbeats } else { &[] };
+
+    let end = input.end;
+    let mut events: Vec<(Nanos, Event)> = Vec::new();
+    for (id, hb) in heartbeats.iter().enumerate() {
+        if hb.at < end {
+            events.push((hb.sent, Event::Send(id)));
+            events.push((hb.at, Event::Deliver(id)));
+        }
+    }
+    for (v, c) in view_changes.iter().enumerate() {
+        events.push((c.at, Event::View(v)));
+    }
+    for (crash, lists) in [(true, input.crashed), (false, input.paused)] {
+        for (node, windows) in lists.iter().enumerate() {
+            for &(from, to) in windows.iter().filter(|w| w.0 < w.1 && w.0 < end) {
+                events.push((from, Event::Stop { node, crash }));
+                if to < end {
+                    events.push((to, if crash { Event::Restart(node) } else { Event::Resume(node) }));
+                }
+            }
+        }
+    }
+    for (node, windows) in input.stalled.iter().enumerate() {
+        for &(from, to) in windows.iter().filter(|w| w.0 < w.1 && w.0 < end) {
+            events.push((from, Event::Stall { node, on: true }));
+            events.push((to.min(end), Event::Stall { node, on: false }));
+        }
+    }
+    events.sort_unstable();
+    let mut fault_starts = input.fault_starts.to_vec();
+    fault_starts.sort_unstable();
+
+    let mut views = vec![NodeSet::new(n); n];
+    let (mut crashed, mut paused, mut stalled) = (vec![0u32; n], vec![0u32; n], vec![0u32; n]);
+    let mut running = vec![true; n];
+    let mut tallies: Vec<Tally> = rules
+        .into_iter()
+        .map(|rule| Tally {
+            rule,
+            belief: vec![Belief::default(); n],
+            counted: vec![false; n],
+            leading: 0,
+            named: BTreeMap::new(),
+            deadline: vec![None; n],
+            split: Span::default(),
+            leaderless: Span::default(),
+            disagreement: Span::default(),
+            instants: 0,
+            failover: None,
+            failovers: Vec::new(),
+            censored: 0,
+        })
+        .collect();
+    // (instant, rule, node) of every rule's next timer per node.
+    let mut deadlines: BTreeSet<(Nanos, usize, usize)> = BTreeSet::new();
+    let mut touched = vec![false; n];
+    let mut touched_list: Vec<usize> = Vec::new();
+    let touch = |x: usize, touched: &mut Vec<bool>, list: &mut Vec<usize>| {
+        if !std::mem::replace(&mut touched[x], true) {
+            list.push(x);
+        }
+    };
+    // Every node starts at 0.
+    {
+        let cx = Cx { n, order: &order, clocks: input.clocks, views: &views, stalled: &stalled };
+        for t in &mut tallies {
+            for x in 0..n {
+                t.rule.start(&cx, x, Nanos::ZERO);
+            }
+        }
+        (0..n).for_each(|x| touch(x, &mut touched, &mut touched_list));
+    }
+    let mut i = 0;
+    let mut f = 0;
+    let mut now = Nanos::ZERO;
+    loop {
+        // The instant's events, in their order.
+        while let Some(&(_, event)) = events.get(i).filter(|(at, _)| *at == now) {
+            let cx = Cx { n, order: &order, clocks: input.clocks, views: &views, stalled: &stalled };
+            match event {
+                Event::Restart(x) => {
+                    crashed[x] -= 1;
+                    for t in &mut tallies {
+                        t.rule.start(&cx, x, now);
+                    }
+                }
+                Event::Send(id) => tallies.iter_mut().for_each(|t| t.rule.send(&cx, id, &heartbeats[id])),
+                Event::Deliver(id) => tallies.iter_mut().for_each(|t| t.rule.deliver(&cx, id, &heartbeats[id])),
+                Event::Stop { node, crash } => {
+                    if crash {
+                        // A crash of a node that led opens a failover.
+                        for t in tallies.iter_mut().filter(|t| t.counted[node] && t.belief[node].leads) {
+                            if t.failover.is_none() {
+                                let next = fault_starts.iter().copied().find(|&s| s > now).unwrap_or(end);
+                                t.failover = Some((now, next));
+                            }
+                        }
+                        crashed[node] += 1;
+                    } else {
+                        paused[node] += 1;
+                    }
+                }
+                Event::Resume(x) => paused[x] -= 1,
+                Event::Stall { node, on } => stalled[node] = if on { stalled[node] + 1 } else { stalled[node] - 1 },
+                Event::View(v) => views[view_changes[v].node] = view_changes[v].set.clone(),
+            }
+            touch(event.node(heartbeats, &view_changes), &mut touched, &mut touched_list);
+            i += 1;
+        }
+        while let Some(&(_, r, x)) = deadlines.first().filter(|d| d.0 == now) {
+            deadlines.pop_first();
+            tallies[r].deadline[x] = None;
+            touch(x, &mut touched, &mut touched_list);
+        }
+        // Beliefs after the instant.
+        let cx = Cx { n, order: &order, clocks: input.clocks, views: &views, stalled: &stalled };
+        for &x in &touched_list {
+            running[x] = crashed[x] == 0 && paused[x] == 0;
+            for (r, t) in tallies.iter_mut().enumerate() {
+                if running[x] {
+                    let belief = t.rule.belief(&cx, x, now);
+                    t.count(x, belief);
+                } else {
+                    t.uncount(x);
+                }
+                let deadline = if crashed[x] == 0 { t.rule.deadline(&cx, x).filter(|&d| d > now) } else { None };
+                if let Some(old) = std::mem::replace(&mut t.deadline[x], deadline) {
+                    deadlines.remove(&(old, r, x));
+                }
+                if let Some(d) = deadline {
+                    deadlines.insert((d, r, x));
+                }
+            }
+            touched[x] = false;
+        }
+        touched_list.clear();
+        // Zero-length suspicions of this instant.
+        while f < flickers.len() && flickers[f].at < now {
+            f += 1;
+        }
+        let mut g = f;
+        while g < flickers.len() && flickers[g].at == now {
+            let x = flickers[g].node;
+            let mut extra = NodeSet::new(n);
+            while g < flickers.len() && flickers[g].at == now && flickers[g].node == x {
+                extra.set(flickers[g].peer, true);
+                g += 1;
+            }
+            if running[x] {
+                for t in &mut tallies {
+                    let others = t.leading - u32::from(t.belief[x].leads);
+                    if others > 0 && !t.belief[x].leads && t.rule.flicker(&cx, x, &extra).is_some_and(|b| b.leads) {
+                        t.instants += 1;
+                    }
+                }
+            }
+        }
+        f = g;
+        let next_deadline = deadlines.first().map(|d| d.0);
+        let next = events.get(i).map_or(end, |e| e.0).min(next_deadline.unwrap_or(end)).min(end);
+        let any_running = running.iter().any(|&r| r);
+        for t in &mut tallies {
+            if let Some((from, censor)) = t.failover {
+                if t.settled(&running) && now <= censor {
+                    t.failovers.push(now - from);
+                    t.failover = None;
+                } else if now >= censor {
+                    t.censored += 1;
+                    t.failover = None;
+                }
+            }
+            if next > now {
+                t.split.step(t.leading >= 2, now, next);
+                t.leaderless.step(any_running && t.leading == 0, now, next);
+                t.disagreement.step(t.named.len() > 1, now, next);
+            }
+        }
+        if next >= end {
+            break;
+        }
+        now = next;
+    }
+    let end_s = end.as_secs_f64();
+    let figures = tallies
+        .into_iter()
+        .map(|t| {
+            let censored = t.censored + u64::from(t.failover.is_some());
+            let done = t.failovers.len() as u64;
+            let total: Nanos = t.failovers.iter().fold(Nanos::ZERO, |a, &d| a + d);
+            ClusterFigures {
+                rule: t.rule.name(),
+                split_brain_s: t.split.total.as_secs_f64(),
+                split_brain_fraction: if end_s > 0.0 { t.split.total.as_secs_f64() / end_s } else { 0.0 },
+                split_brain_episodes: t.split.episodes,
+                split_brain_rate_per_s: if end_s > 0.0 { t.split.episodes as f64 / end_s } else { 0.0 },
+                split_brain_rate_per_s_ci95: poisson_rate_ci95(t.split.episodes, end_s),
+                split_brain_longest_s: t.split.longest.as_secs_f64(),
+                split_brain_instants: t.instants,
+                leaderless_s: t.leaderless.total.as_secs_f64(),
+                disagreement_s: t.disagreement.total.as_secs_f64(),
+                failovers: done,
+                failovers_censored: censored,
+                failover_mean_s: (done > 0).then(|| total.as_secs_f64() / done as f64),
+                failover_max_s: t.failovers.iter().max().map(|d| d.as_secs_f64()),
+            }
+        })
+        .collect();
+    (downing, figures)
+}
+
+/// Time, episodes and the longest episode of a condition over the run.
+#[derive(Default)]
+struct Span {
+    total: Nanos,
+    episodes: u64,
+    longest: Nanos,
+    current: Nanos,
+    /// Where the condition last held until (an episode continues across adjacent steps).
+    until: Option<Nanos>,
+}
+
+impl Span {
+    fn step(&mut self, holds: bool, from: Nanos, to: Nanos) {
+        if !holds {
+            return;
+        }
+        if self.until != Some(from) {
+            self.episodes += 1;
+            self.current = Nanos::ZERO;
+        }
+        self.total = self.total + (to - from);
+        self.current = self.current + (to - from);
+        self.longest = self.longest.max(self.current);
+        self.until = Some(to);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Nanos {
+        Nanos::from_millis(v)
+    }
+
+    type Link = (usize, usize);
+
+    fn ids() -> Vec<String> {
+        ["a", "b", "c"].map(String::from).to_vec()
+    }
+
+    /// All-to-all over a, b, c with the given suspicion intervals (others none).
+    fn run(
+        intervals: &[(Link, (u64, u64))],
+        paused: &[Vec<(Nanos, Nanos)>],
+        gossip: bool,
+    ) -> (Downing, Vec<ClusterFigures>) {
+        let mut suspicions = LinkSuspicions::new();
+        for x in 0..3 {
+            for p in 0..3 {
+                if x != p && (!gossip || x != 2 || p != 0) {
+                    suspicions.insert((x, p), Vec::new());
+                }
+            }
+        }
+        for &(link, (s, e)) in intervals {
+            suspicions.get_mut(&link).unwrap().push((ms(s), ms(e)));
+        }
+        let settings = ClusterSettings {
+            gossip_delay: ms(100),
+            rules: Some(vec![LeaderRule::LowestUnsuspected, LeaderRule::Majority]),
+            ..ClusterSettings::default()
+        };
+        let input = ClusterInput {
+            ids: &ids(),
+            clocks: &[Clock::EXACT; 3],
+            crashed: &[vec![], vec![], vec![]],
+            paused,
+            stalled: paused,
+            suspicions: &suspicions,
+            first_heard: &FirstHeard::new(),
+            heartbeats: &[],
+            fault_starts: &[],
+            first_timeout: None,
+            settings: &settings,
+            end: ms(100_000),
+        };
+        analyze(&input, built_in(&settings, 3))
+    }
+
+    #[test]
+    fn one_node_suspecting_the_lowest_makes_split_brain_under_lowest_unsuspected_only_with_its_majority() {
+        // b suspects a over [13.01 s, 21.01 s): a (lowest) and b both lead.
+        let (downing, f) = run(&[((1, 0), (13_010, 21_010))], &[vec![], vec![], vec![]], false);
+        assert_eq!((f[0].split_brain_s, f[0].split_brain_episodes), (8.0, 1));
+        assert_eq!(f[0].split_brain_longest_s, 8.0);
+        // b's view holds b and c: a majority of 3, so b leads under `majority` too.
+        assert_eq!(f[1].split_brain_s, 8.0);
+        // b names b, a and c name a.
+        assert_eq!(f[0].disagreement_s, 8.0);
+        assert_eq!(f[0].leaderless_s, 0.0);
+        assert_eq!((downing.wrongful_downing_s, downing.wrongful_downing_episodes), (8.0, 1));
+    }
+
+    #[test]
+    fn a_node_alone_in_its_view_has_no_majority() {
+        // Partition {a} | {b, c}: both sides suspect the other from 13.01 s to 21.01 s.
+        let cut = (13_010, 21_010);
+        let (downing, f) =
+            run(&[((0, 1), cut), ((0, 2), cut), ((1, 0), cut), ((2, 0), cut)], &[vec![], vec![], vec![]], false);
+        assert_eq!(f[0].split_brain_s, 8.0, "a and b both lead");
+        assert_eq!(f[1].split_brain_s, 0.0, "a has no majority");
+        assert_eq!(f[1].disagreement_s, 8.0, "a names none, b and c name b");
+        assert_eq!(downing.wrongful_downing_s, 3.0 * 8.0, "a, b and c are each suspected by someone");
+    }
+
+    #[test]
+    fn nodes_that_are_not_running_neither_lead_nor_count() {
+        // b suspects a over [13.01, 16.01) while a is paused over [10.5, 15.5): split brain
+        // only once a runs again.
+        let paused = vec![vec![(ms(10_500), ms(15_500))], vec![], vec![]];
+        let (downing, f) = run(&[((1, 0), (13_010, 16_010))], &paused, false);
+        assert!((f[0].split_brain_s - 0.51).abs() < 1e-12, "{}", f[0].split_brain_s);
+        // Leaderless while a is paused and before b suspects it: b and c both name a.
+        assert!((f[0].leaderless_s - 2.51).abs() < 1e-12, "{}", f[0].leaderless_s);
+        // A paused node is alive: suspecting it is wrongful downing.
+        assert!((downing.wrongful_downing_s - 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_peer_not_monitored_is_judged_by_its_monitors_after_the_gossip_delay() {
+        // c does not monitor a; b suspects a over [10 s, 20 s): c learns it at 10.1 s.
+        let (_, f) = run(&[((1, 0), (10_000, 20_000))], &[vec![], vec![], vec![]], true);
+        // Split brain: a and b lead over [10, 20) (c never leads). Disagreement: b names
+        // b over [10, 20), c names b over [10.1, 20.1) while a names a: [10, 20.1).
+        assert_eq!((f[0].split_brain_s, f[0].split_brain_episodes), (10.0, 1));
+        assert!((f[0].disagreement_s - 10.1).abs() < 1e-12, "{}", f[0].disagreement_s);
+    }
+
+    #[test]
+    fn what_runs_past_the_end_is_cut_at_the_end() {
+        // b suspects a from 99 s until after the run's end at 100 s; a is paused from 99.5 s
+        // on, past the end: split brain [99, 99.5), downing [99, 100).
+        let paused = vec![vec![(ms(99_500), ms(200_000))], vec![], vec![]];
+        let (downing, f) = run(&[((1, 0), (99_000, 150_000))], &paused, false);
+        assert!((f[0].split_brain_s - 0.5).abs() < 1e-12 && f[0].split_brain_episodes == 1, "{f:?}");
+        assert!((downing.wrongful_downing_s - 1.0).abs() < 1e-12);
+        assert!((f[0].split_brain_fraction - 0.5 / 100.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn split_brain_is_zero_when_no_running_node_is_suspected() {
+        let (downing, f) = run(&[], &[vec![(ms(1_000), ms(2_000))], vec![], vec![]], false);
+        assert!(f.iter().all(|f| f.split_brain_s == 0.0 && f.split_brain_episodes == 0));
+        assert_eq!(downing.wrongful_downing_episodes, 0);
+        assert_eq!(f[0].split_brain_rate_per_s_ci95.unwrap()[0], 0.0);
+    }
+}

@@ -1,0 +1,285 @@
+//! Leader rules: each node's belief about who leads, from its view and, for rules that
+//! answer heartbeats, from what it heard. A rule is a state machine the analysis feeds with
+//! every node's events in time order ([`Rule`]); a user adds one by implementing it
+//! (`examples/leader_rule.rs`).
+
+use super::{Heartbeat, NodeSet};
+use crate::time::{Clock, Nanos};
+
+/// What a rule may read about the cluster at an instant.
+pub struct Cx<'a> {
+    /// The number of configured nodes.
+    pub n: usize,
+    /// Node indices from the lowest id to the highest.
+    pub order: &'a [usize],
+    /// Each node's clock (rate against real time).
+    pub clocks: &'a [Clock],
+    pub(super) views: &'a [NodeSet],
+    pub(super) stalled: &'a [u32],
+}
+
+impl Cx<'_> {
+    /// Whether `x` (acting on its view) suspects `p`; a node never suspects itself.
+    pub fn suspects(&self, x: usize, p: usize) -> bool {
+        x != p && self.views[x].contains(p)
+    }
+
+    /// The nodes `x` does not suspect, itself included, from the lowest id up.
+    pub fn trusted(&self, x: usize) -> impl Iterator<Item = usize> + '_ {
+        self.order.iter().copied().filter(move |&p| !self.suspects(x, p))
+    }
+
+    /// The lowest id `x` does not suspect (itself if it suspects every other node).
+    pub fn candidate(&self, x: usize) -> usize {
+        self.trusted(x).next().unwrap_or(x)
+    }
+
+    /// Whether `x` cannot act: its receiving is paused (a whole-node or monitor pause), so
+    /// its timers wait for the resume.
+    pub fn stalled(&self, x: usize) -> bool {
+        self.stalled[x] > 0
+    }
+}
+
+/// A node's belief after the events of an instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Belief {
+    /// The node it names as the leader (`None`: no leader).
+    pub names: Option<usize>,
+    /// Whether it believes it leads (and would act as the leader).
+    pub leads: bool,
+}
+
+/// A leader rule, fed every node's events in time order. At an instant the analysis first
+/// restarts nodes, then shows the heartbeats that leave, then applies the rest (pauses,
+/// views, heartbeats that arrive), then asks [`Rule::belief`] of every node an event
+/// touched or whose [`Rule::deadline`] came.
+pub trait Rule {
+    /// The name in `summary.json` and the table.
+    fn name(&self) -> String;
+    /// Whether the rule reads heartbeats ([`Rule::send`], [`Rule::deliver`]); the engine
+    /// then keeps every delivered heartbeat for it.
+    fn reads_heartbeats(&self) -> bool {
+        false
+    }
+    /// `x` (re)starts at `at` (the run's start or a recovery) with nothing held.
+    fn start(&mut self, _cx: &Cx<'_>, _x: usize, _at: Nanos) {}
+    /// Heartbeat number `id` leaves its sender (only heartbeats that will be delivered).
+    fn send(&mut self, _cx: &Cx<'_>, _id: usize, _hb: &Heartbeat) {}
+    /// Heartbeat number `id` reaches its receiver, which handles it.
+    fn deliver(&mut self, _cx: &Cx<'_>, _id: usize, _hb: &Heartbeat) {}
+    /// `x`'s belief at `at`, after every event of the instant; `x` is running.
+    fn belief(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) -> Belief;
+    /// When `x`'s belief may next change by the passing of time alone (a timer), if ever.
+    fn deadline(&self, _cx: &Cx<'_>, _x: usize) -> Option<Nanos> {
+        None
+    }
+    /// `x`'s belief had it also suspected `extra` at `at` (a zero-length suspicion), for
+    /// rules that act on the view at once; `None` for rules that cannot flip for no time.
+    fn flicker(&self, _cx: &Cx<'_>, _x: usize, _extra: &NodeSet) -> Option<Belief> {
+        None
+    }
+}
+
+/// The built-in rules that act on the view alone.
+pub struct ViewRule {
+    pub majority: bool,
+    /// Keep-majority's tie-break: exactly half of an even number keeps a leader when it
+    /// holds the lowest id of all.
+    pub tie_break: bool,
+}
+
+impl ViewRule {
+    fn leader(&self, cx: &Cx<'_>, x: usize, suspects: impl Fn(usize) -> bool) -> Belief {
+        let mut trusted = cx.order.iter().copied().filter(|&p| p == x || !suspects(p));
+        let lowest = trusted.next();
+        let names = if self.majority {
+            let count = 1 + trusted.count();
+            let holds =
+                2 * count > cx.n || (self.tie_break && 2 * count == cx.n && lowest == cx.order.first().copied());
+            lowest.filter(|_| holds)
+        } else {
+            lowest
+        };
+        Belief { names, leads: names == Some(x) }
+    }
+}
+
+impl Rule for ViewRule {
+    fn name(&self) -> String {
+        if self.majority { "majority" } else { "lowest-unsuspected" }.to_string()
+    }
+
+    fn belief(&mut self, cx: &Cx<'_>, x: usize, _at: Nanos) -> Belief {
+        self.leader(cx, x, |p| cx.suspects(x, p))
+    }
+
+    fn flicker(&self, cx: &Cx<'_>, x: usize, extra: &NodeSet) -> Option<Belief> {
+        Some(self.leader(cx, x, |p| cx.suspects(x, p) || (p != x && extra.contains(p))))
+    }
+}
+
+/// Raft's check-quorum with a leader lease (docs/split-brain.md, "lease"). Each node
+/// follows one node; heartbeats carry whom their sender follows and acknowledge the newest
+/// heartbeat it has received from that node.
+pub struct Lease {
+    pub lease: Nanos,
+    pub margin: Nanos,
+    nodes: Vec<LeaseNode>,
+    /// What each delivered heartbeat carries, by id: (whom its sender followed, the send
+    /// time of the newest heartbeat it had received from that node).
+    carried: Vec<Option<(usize, Option<Nanos>)>>,
+}
+
+#[derive(Clone)]
+struct LeaseNode {
+    follows: usize,
+    /// When it began following `follows` (real time).
+    since: Nanos,
+    /// Per peer: when its last heartbeat arrived (real time).
+    last_arrival: Vec<Option<Nanos>>,
+    /// Per peer: the send time (real) of the newest heartbeat received from it, and whom
+    /// that heartbeat said its sender followed.
+    newest: Vec<Option<(Nanos, usize)>>,
+    /// While following itself: per peer, the send time (real) of the newest of this
+    /// node's heartbeats, sent since `since`, that the peer acknowledged while following it.
+    acks: Vec<Option<Nanos>>,
+    /// While following itself, its newest heartbeat sent since `since`.
+    last_sent: Option<Nanos>,
+}
+
+impl LeaseNode {
+    fn new(x: usize, n: usize, at: Nanos) -> LeaseNode {
+        LeaseNode {
+            follows: x,
+            since: at,
+            last_arrival: vec![None; n],
+            newest: vec![None; n],
+            acks: vec![None; n],
+            last_sent: None,
+        }
+    }
+}
+
+impl Lease {
+    pub fn new(n: usize, lease: Nanos, margin: Nanos) -> Lease {
+        Lease { lease, margin, nodes: (0..n).map(|x| LeaseNode::new(x, n, Nanos::ZERO)).collect(), carried: Vec::new() }
+    }
+
+    fn switch(&mut self, x: usize, to: usize, at: Nanos) {
+        let node = &mut self.nodes[x];
+        node.follows = to;
+        node.since = at;
+        node.acks.iter_mut().for_each(|a| *a = None);
+        node.last_sent = None;
+    }
+
+    /// While `x` follows itself: the local instant its lease ends (the send time of the
+    /// newest heartbeat a majority, itself included, acknowledged, plus the lease).
+    fn lease_end(&self, cx: &Cx<'_>, x: usize) -> Option<Nanos> {
+        let node = &self.nodes[x];
+        if node.follows != x {
+            return None;
+        }
+        let others = cx.n / 2;
+        let anchor = if others == 0 {
+            node.last_sent
+        } else {
+            let mut acked: Vec<Nanos> = node.acks.iter().flatten().copied().collect();
+            acked.sort_unstable_by(|a, b| b.cmp(a));
+            acked.get(others - 1).copied()
+        };
+        anchor.map(|s| cx.clocks[x].local(s).saturating_add(self.lease))
+    }
+
+    /// When `x`, following another node, may switch for silence: `lease + margin` by its
+    /// clock after the last arrival from the node it follows (or after it began following).
+    fn silence_end(&self, cx: &Cx<'_>, x: usize) -> Nanos {
+        let node = &self.nodes[x];
+        let from = node.last_arrival[node.follows].map_or(node.since, |a| a.max(node.since));
+        cx.clocks[x].local(from).saturating_add(self.lease).saturating_add(self.margin)
+    }
+}
+
+/// The first real instant at which `clock` reads at least `local`.
+fn real_at(clock: Clock, local: Nanos) -> Nanos {
+    let mut t = clock.real(local);
+    while clock.local(t) < local && t < Nanos::MAX {
+        t = t.saturating_add(Nanos(1));
+    }
+    t
+}
+
+impl Rule for Lease {
+    fn name(&self) -> String {
+        "lease".to_string()
+    }
+
+    fn reads_heartbeats(&self) -> bool {
+        true
+    }
+
+    fn start(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) {
+        self.nodes[x] = LeaseNode::new(x, cx.n, at);
+    }
+
+    fn send(&mut self, _cx: &Cx<'_>, id: usize, hb: &Heartbeat) {
+        let node = &mut self.nodes[hb.from];
+        if node.follows == hb.from {
+            node.last_sent = Some(hb.sent);
+        }
+        let acked = node.newest[node.follows].map(|(sent, _)| sent);
+        if self.carried.len() <= id {
+            self.carried.resize(id + 1, None);
+        }
+        self.carried[id] = Some((node.follows, acked));
+    }
+
+    fn deliver(&mut self, _cx: &Cx<'_>, id: usize, hb: &Heartbeat) {
+        // Cannot fail: a heartbeat is delivered after it was sent.
+        let (follows, acked) = self.carried[id].take().expect("sent before delivered");
+        let node = &mut self.nodes[hb.to];
+        node.last_arrival[hb.from] = Some(hb.at);
+        if node.newest[hb.from].is_none_or(|(sent, _)| sent <= hb.sent) {
+            node.newest[hb.from] = Some((hb.sent, follows));
+        }
+        if follows == hb.to
+            && node.follows == hb.to
+            && let Some(s) = acked.filter(|&s| s >= node.since)
+        {
+            let a = &mut node.acks[hb.from];
+            *a = Some(a.map_or(s, |a| a.max(s)));
+        }
+    }
+
+    fn belief(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) -> Belief {
+        let candidate = cx.candidate(x);
+        if !cx.stalled(x) {
+            let f = self.nodes[x].follows;
+            if f == x {
+                if candidate != x {
+                    self.switch(x, candidate, at);
+                }
+            } else if candidate != f {
+                let silent = cx.clocks[x].local(at) >= self.silence_end(cx, x);
+                let disowned = self.nodes[x].newest[f].is_some_and(|(_, g)| g != f);
+                if silent || disowned {
+                    self.switch(x, candidate, at);
+                }
+            }
+        }
+        let leads = self.lease_end(cx, x).is_some_and(|end| cx.clocks[x].local(at) < end);
+        Belief { names: Some(self.nodes[x].follows), leads }
+    }
+
+    fn deadline(&self, cx: &Cx<'_>, x: usize) -> Option<Nanos> {
+        let node = &self.nodes[x];
+        if node.follows == x {
+            self.lease_end(cx, x).map(|end| real_at(cx.clocks[x], end))
+        } else if cx.candidate(x) != node.follows && !cx.stalled(x) {
+            Some(real_at(cx.clocks[x], self.silence_end(cx, x)))
+        } else {
+            None
+        }
+    }
+}

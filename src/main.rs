@@ -477,6 +477,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         scratch_dir,
         threads: args.threads.unwrap_or(0),
         allow_large: args.allow_large,
+        extra_rules: Vec::new(),
     };
     let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();
     let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64, "simulated");

@@ -16,9 +16,11 @@ use common::{experiments as dir, load};
 
 /// The experiments with a test below.
 const TESTED: &[&str] = &[
+    "asymmetric-partition",
     "bursty-loss",
     "cloud-defaults",
     "cluster",
+    "cluster-scale",
     "crash-recovery",
     "estimators",
     "gc-pause",
@@ -318,6 +320,52 @@ fn split_brain_gc() {
         assert!(w[1].leaderless_s > w[0].leaderless_s);
     }
     assert!(fewer(fixed[2].split_brain_rate_per_s_ci95, fixed[0].split_brain_rate_per_s_ci95));
+}
+
+/// Asymmetric partitions: only the one-way cut leader→follower splits the brain, and only
+/// under the view rules; the leader that cannot receive costs the safe rules about a minute
+/// without a leader; the ring and the bridge split nothing but divide the views.
+#[test]
+fn asymmetric_partition() {
+    let s = simulate(&load("asymmetric-partition"));
+    assert_eq!(s.cluster.len(), 2);
+    for c in &s.cluster {
+        let [lowest, majority, lease] = &c.rules[..] else { panic!("three rules: {c:?}") };
+        // n2 leads beside n1 from its suspicion (a few seconds into the cut) to its end.
+        for f in [lowest, majority] {
+            assert_eq!(f.split_brain_episodes, 1, "{}: {f:?}", c.detector);
+            assert!((50.0..60.0).contains(&f.split_brain_s), "{}: {f:?}", c.detector);
+        }
+        assert_eq!((lease.split_brain_s, lease.split_brain_episodes), (0.0, 0), "{}", c.detector);
+        // n1 deaf: lowest-unsuspected keeps it leading; majority and lease leave nobody.
+        assert_eq!(lowest.leaderless_s, 0.0, "{}", c.detector);
+        assert!((50.0..60.0).contains(&majority.leaderless_s), "{}: {majority:?}", c.detector);
+        // The lease's leaderless time also holds the first acknowledgement round (~1 s).
+        assert!((51.0..61.0).contains(&lease.leaderless_s), "{}: {lease:?}", c.detector);
+        // Three shapes divide the views under lowest-unsuspected (the one-way cut, the ring,
+        // the bridge), each for most of its minute.
+        assert!((150.0..180.0).contains(&lowest.disagreement_s), "{}: {lowest:?}", c.detector);
+    }
+}
+
+/// Cluster scale: wrongful downing is (nearly) every link's mistakes added up, N × 9 links;
+/// split brain follows only the second-lowest node's link to the lowest.
+#[test]
+fn cluster_scale() {
+    let s = simulate(&load("cluster-scale"));
+    for c in &s.cluster {
+        let t = total(&s, &c.detector);
+        assert_eq!(t.links, 1080);
+        // Each mistake downs its target unless another monitor already suspects it.
+        let (down, mistakes) = (c.downing.wrongful_downing_episodes, t.mistakes);
+        assert!(down <= mistakes && down * 100 >= mistakes * 95, "{}: {down} of {mistakes}", c.detector);
+        // Split-brain episodes are the mistakes of n002 watching n001 (n002 then leads
+        // beside n001), whatever the other 1,079 links do.
+        let link = entry(&s, "n002", "n001", &c.detector);
+        let split = &c.rules[0];
+        assert_eq!(split.split_brain_episodes, link.qos.mistakes, "{}: {split:?}", c.detector);
+        assert!(split.split_brain_episodes * 500 < down, "split brain is a small share of the downing");
+    }
 }
 
 /// live-smoke, simulated: the answer's mistakes and causes, which the live run of the same

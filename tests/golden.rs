@@ -73,8 +73,10 @@ fn the_committed_sweep_is_what_this_build_writes() {
 #[test]
 fn the_committed_results_of_the_rest_of_the_suite_are_what_this_build_writes() {
     for name in [
+        "asymmetric-partition",
         "bursty-loss",
         "cluster",
+        "cluster-scale",
         "crash-recovery",
         "gc-pause",
         "split-brain-gc",

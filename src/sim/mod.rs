@@ -59,6 +59,19 @@ pub struct RunOptions {
     pub threads: usize,
     /// Run even what [`crate::experiment::Estimate::fits`] says does not fit.
     pub allow_large: bool,
+    /// Leader rules of the user's own, evaluated after the built-in ones of `[cluster]`.
+    pub extra_rules: Vec<RuleFactory>,
+}
+
+/// Makes a fresh instance of a user's leader rule for a cluster of `n` nodes (one per
+/// detector configuration).
+#[derive(Clone)]
+pub struct RuleFactory(pub std::sync::Arc<dyn Fn(usize) -> Box<dyn crate::analysis::cluster::rules::Rule> + Send + Sync>);
+
+impl std::fmt::Debug for RuleFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuleFactory")
+    }
 }
 
 /// At most this many faults get a sampled timeline.
@@ -335,7 +348,7 @@ pub fn run(
     }
     let mut summary = builder.finish(e.name.clone(), Some(seed), Engine::Sim, e.duration);
     if let Some(settings) = &e.cluster {
-        summary.cluster = cluster_views(e, settings, &timeline, &heard, &mut summary.results);
+        summary.cluster = cluster_views(e, settings, &options.extra_rules, &timeline, &heard, &mut summary.results);
     }
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
@@ -367,6 +380,7 @@ struct ClusterFacts {
 fn cluster_views(
     e: &Experiment,
     settings: &crate::experiment::ClusterSettings,
+    extra_rules: &[RuleFactory],
     timeline: &Timeline,
     facts: &ClusterFacts,
     results: &mut [crate::analysis::results::ResultEntry],
@@ -420,7 +434,9 @@ fn cluster_views(
                 settings,
                 end: e.duration,
             };
-            let (downing, rules) = analyze(&input, built_in(settings, ids.len()));
+            let mut rules = built_in(settings, ids.len());
+            rules.extend(extra_rules.iter().map(|f| (f.0)(ids.len())));
+            let (downing, rules) = analyze(&input, rules);
             let r = &results[first];
             ClusterEntry {
                 detector,

@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 nodes=$(for i in $(seq -w 1 100); do printf '[[nodes]]\nid = "n%s"\n' "$i"; done)
 base="name = \"bench-cluster\"
 seed = 1
-duration = \"1h\"
+duration = \"${DURATION:-1h}\"
 detectors = [\"phi:threshold=8\"]
 [defaults]
 interval = \"1s\"

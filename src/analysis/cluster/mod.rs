@@ -215,13 +215,14 @@ enum Event {
 }
 
 impl Event {
-    /// The node the event concerns.
-    fn node(self, heartbeats: &[Heartbeat], views: &[views::ViewChange]) -> usize {
+    /// The node whose belief the event may change (heartbeats: as the rule says).
+    fn node(self, views: &[views::ViewChange]) -> Option<usize> {
         match self {
-            Event::Restart(x) | Event::Resume(x) | Event::Stop { node: x, .. } | Event::Stall { node: x, .. } => x,
-            Event::View(v) => views[v].node,
-            Event::Send(id) => heartbeats[id].from,
-            Event::Deliver(id) => heartbeats[id].to,
+            Event::Restart(x) | Event::Resume(x) | Event::Stop { node: x, .. } | Event::Stall { node: x, .. } => {
+                Some(x)
+            }
+            Event::View(v) => Some(views[v].node),
+            Event::Send(_) | Event::Deliver(_) => None,
         }
     }
 }
@@ -369,8 +370,24 @@ pub fn analyze(input: &ClusterInput<'_>, rules: Vec<Box<dyn Rule>>) -> (Downing,
                         t.rule.start(&cx, x, now);
                     }
                 }
-                Event::Send(id) => tallies.iter_mut().for_each(|t| t.rule.send(&cx, id, &heartbeats[id])),
-                Event::Deliver(id) => tallies.iter_mut().for_each(|t| t.rule.deliver(&cx, id, &heartbeats[id])),
+                Event::Send(id) => {
+                    let mut changed = false;
+                    for t in &mut tallies {
+                        changed |= t.rule.send(&cx, id, &heartbeats[id]);
+                    }
+                    if changed {
+                        touch(heartbeats[id].from, &mut touched, &mut touched_list);
+                    }
+                }
+                Event::Deliver(id) => {
+                    let mut changed = false;
+                    for t in &mut tallies {
+                        changed |= t.rule.deliver(&cx, id, &heartbeats[id]);
+                    }
+                    if changed {
+                        touch(heartbeats[id].to, &mut touched, &mut touched_list);
+                    }
+                }
                 Event::Stop { node, crash } => {
                     if crash {
                         // A crash of a node that led opens a failover.
@@ -389,7 +406,9 @@ pub fn analyze(input: &ClusterInput<'_>, rules: Vec<Box<dyn Rule>>) -> (Downing,
                 Event::Stall { node, on } => stalled[node] = if on { stalled[node] + 1 } else { stalled[node] - 1 },
                 Event::View(v) => views[view_changes[v].node] = view_changes[v].set.clone(),
             }
-            touch(event.node(heartbeats, &view_changes), &mut touched, &mut touched_list);
+            if let Some(x) = event.node(&view_changes) {
+                touch(x, &mut touched, &mut touched_list);
+            }
             i += 1;
         }
         while let Some(&(_, r, x)) = deadlines.first().filter(|d| d.0 == now) {

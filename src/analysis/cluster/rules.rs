@@ -65,9 +65,15 @@ pub trait Rule {
     /// `x` (re)starts at `at` (the run's start or a recovery) with nothing held.
     fn start(&mut self, _cx: &Cx<'_>, _x: usize, _at: Nanos) {}
     /// Heartbeat number `id` leaves its sender (only heartbeats that will be delivered).
-    fn send(&mut self, _cx: &Cx<'_>, _id: usize, _hb: &Heartbeat) {}
-    /// Heartbeat number `id` reaches its receiver, which handles it.
-    fn deliver(&mut self, _cx: &Cx<'_>, _id: usize, _hb: &Heartbeat) {}
+    /// Returns whether the sender's belief may have changed (then it is asked again).
+    fn send(&mut self, _cx: &Cx<'_>, _id: usize, _hb: &Heartbeat) -> bool {
+        false
+    }
+    /// Heartbeat number `id` reaches its receiver, which handles it. Returns whether the
+    /// receiver's belief may have changed (then it is asked again).
+    fn deliver(&mut self, _cx: &Cx<'_>, _id: usize, _hb: &Heartbeat) -> bool {
+        false
+    }
     /// `x`'s belief at `at`, after every event of the instant; `x` is running.
     fn belief(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) -> Belief;
     /// When `x`'s belief may next change by the passing of time alone (a timer), if ever.
@@ -128,7 +134,7 @@ pub struct Lease {
     nodes: Vec<LeaseNode>,
     /// What each delivered heartbeat carries, by id: (whom its sender followed, the send
     /// time of the newest heartbeat it had received from that node).
-    carried: Vec<Option<(usize, Option<Nanos>)>>,
+    carried: Vec<Option<(u32, Option<Nanos>)>>,
 }
 
 #[derive(Clone)]
@@ -223,21 +229,25 @@ impl Rule for Lease {
         self.nodes[x] = LeaseNode::new(x, cx.n, at);
     }
 
-    fn send(&mut self, _cx: &Cx<'_>, id: usize, hb: &Heartbeat) {
+    fn send(&mut self, cx: &Cx<'_>, id: usize, hb: &Heartbeat) -> bool {
         let node = &mut self.nodes[hb.from];
-        if node.follows == hb.from {
+        let leading = node.follows == hb.from;
+        if leading {
             node.last_sent = Some(hb.sent);
         }
         let acked = node.newest[node.follows].map(|(sent, _)| sent);
         if self.carried.len() <= id {
             self.carried.resize(id + 1, None);
         }
-        self.carried[id] = Some((node.follows, acked));
+        self.carried[id] = Some((node.follows as u32, acked));
+        // Its own heartbeat renews a leader's lease only where it needs no other node.
+        leading && cx.n / 2 == 0
     }
 
-    fn deliver(&mut self, _cx: &Cx<'_>, id: usize, hb: &Heartbeat) {
+    fn deliver(&mut self, _cx: &Cx<'_>, id: usize, hb: &Heartbeat) -> bool {
         // Cannot fail: a heartbeat is delivered after it was sent.
         let (follows, acked) = self.carried[id].take().expect("sent before delivered");
+        let follows = follows as usize;
         let node = &mut self.nodes[hb.to];
         node.last_arrival[hb.from] = Some(hb.at);
         if node.newest[hb.from].is_none_or(|(sent, _)| sent <= hb.sent) {
@@ -249,7 +259,10 @@ impl Rule for Lease {
         {
             let a = &mut node.acks[hb.from];
             *a = Some(a.map_or(s, |a| a.max(s)));
+            return true;
         }
+        // A heartbeat of the node it follows moves its silence timer and may disown it.
+        hb.from == node.follows
     }
 
     fn belief(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) -> Belief {

@@ -505,6 +505,7 @@ pub fn replay_from<R: std::io::Read>(
         trace: None,
         deliveries: stats.deliveries,
         timeline: None,
+        leaders: None,
     })
 }
 

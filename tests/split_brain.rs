@@ -361,3 +361,23 @@ fn failover_never_beats_detection_and_threads_change_nothing() {
     }
     assert!(completed >= 30, "the property was exercised: {completed} failovers completed");
 }
+
+/// The leader timeline of answer 1's episode ([15.5, 16.01), the longest of the run, under
+/// `lowest-unsuspected`), padded by 2 s each side: a paused until 15.5 then leading; b
+/// leading from before the window until 16.01, then naming a; split brain exactly the
+/// episode.
+#[test]
+fn the_leader_timeline_shows_the_longest_episode() {
+    let out = common::simulate(&Setting { faults: PAUSE, ..COMMON }.experiment());
+    let t = out.leaders.expect("a run with split brain has a leader timeline");
+    assert_eq!((t.rule.as_str(), t.episode_s), ("lowest-unsuspected", [15.5, 16.01]));
+    assert_eq!((t.from_s, t.to_s), (13.5, 18.01));
+    assert_eq!(t.split_s, vec![[15.5, 16.01]]);
+    let spans = |node: &str| -> Vec<(f64, f64, String, bool)> {
+        t.spans.iter().filter(|s| s.node == node).map(|s| (s.from_s, s.to_s, s.state.clone(), s.leads)).collect()
+    };
+    assert_eq!(spans("a"), [(13.5, 15.5, "paused".into(), false), (15.5, 18.01, "a".into(), true)]);
+    assert_eq!(spans("b"), [(13.5, 16.01, "b".into(), true), (16.01, 18.01, "a".into(), false)]);
+    // No split brain, no timeline.
+    assert!(common::simulate(&COMMON.experiment()).leaders.is_none());
+}

@@ -24,6 +24,8 @@ pub struct RunOutput {
     /// The injected faults with levels sampled around them, for the timeline chart (the
     /// simulator's).
     pub timeline: Option<FaultTimeline>,
+    /// Every node's belief around the longest split-brain episode (`[cluster]` runs with one).
+    pub leaders: Option<super::cluster::timeline::LeaderTimeline>,
 }
 
 /// The faults an engine sampled the levels around, with the samples.

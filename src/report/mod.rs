@@ -127,5 +127,10 @@ pub fn outputs(output: &RunOutput) -> Vec<(PathBuf, Vec<u8>)> {
         }
         files.push((PathBuf::from("timeline/arrivals.csv"), arrivals.into_bytes()));
     }
+    if let Some(leaders) = &output.leaders {
+        // Cannot fail: plain data.
+        let json = serde_json::to_string_pretty(leaders).expect("leaders serialize") + "\n";
+        files.push((PathBuf::from("cluster/leaders.json"), json.into_bytes()));
+    }
     files
 }

@@ -66,7 +66,9 @@ pub struct RunOptions {
 /// Makes a fresh instance of a user's leader rule for a cluster of `n` nodes (one per
 /// detector configuration).
 #[derive(Clone)]
-pub struct RuleFactory(pub std::sync::Arc<dyn Fn(usize) -> Box<dyn crate::analysis::cluster::rules::Rule> + Send + Sync>);
+pub struct RuleFactory(
+    pub std::sync::Arc<dyn Fn(usize) -> Box<dyn crate::analysis::cluster::rules::Rule> + Send + Sync>,
+);
 
 impl std::fmt::Debug for RuleFactory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -347,8 +349,10 @@ pub fn run(
         }
     }
     let mut summary = builder.finish(e.name.clone(), Some(seed), Engine::Sim, e.duration);
+    let mut leaders = None;
     if let Some(settings) = &e.cluster {
-        summary.cluster = cluster_views(e, settings, &options.extra_rules, &timeline, &heard, &mut summary.results);
+        (summary.cluster, leaders) =
+            cluster_views(e, settings, &options.extra_rules, &timeline, &heard, &mut summary.results);
     }
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
@@ -365,6 +369,7 @@ pub fn run(
         trace,
         deliveries: stats.deliveries,
         timeline: Some(FaultTimeline { faults, levels, arrivals }),
+        leaders,
     })
 }
 
@@ -376,7 +381,8 @@ struct ClusterFacts {
 }
 
 /// The cluster figures of every detector configuration (`[cluster]`), from each link's
-/// suspicion intervals (real time), which are dropped afterwards.
+/// suspicion intervals (real time), which are dropped afterwards; and the leader timeline of
+/// the longest split-brain episode of any configuration and rule.
 fn cluster_views(
     e: &Experiment,
     settings: &crate::experiment::ClusterSettings,
@@ -384,8 +390,10 @@ fn cluster_views(
     timeline: &Timeline,
     facts: &ClusterFacts,
     results: &mut [crate::analysis::results::ResultEntry],
-) -> Vec<crate::analysis::cluster::ClusterEntry> {
-    use crate::analysis::cluster::{ClusterEntry, ClusterInput, LinkSuspicions, analyze, built_in, first_timeouts};
+) -> (Vec<crate::analysis::cluster::ClusterEntry>, Option<crate::analysis::cluster::timeline::LeaderTimeline>) {
+    use crate::analysis::cluster::{
+        ClusterEntry, ClusterInput, LinkSuspicions, analyze_recording, built_in, first_timeouts,
+    };
     use std::collections::BTreeMap;
     let ids: Vec<String> = e.nodes.iter().map(|n| n.id.clone()).collect();
     let index: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
@@ -417,37 +425,58 @@ fn cluster_views(
             None => by_label.push((r.detector.clone(), BTreeMap::from([(link, suspicions)]), i)),
         }
     }
-    by_label
-        .into_iter()
-        .map(|(detector, suspicions, first)| {
-            let input = ClusterInput {
-                ids: &ids,
-                clocks: &clocks,
-                crashed: &crashed,
-                paused: &paused,
-                stalled: &stalled,
-                suspicions: &suspicions,
-                first_heard: &facts.first_heard,
-                heartbeats: &facts.heartbeats,
-                fault_starts: &fault_starts,
-                first_timeout: settings.first_timeout.or_else(|| own_timeouts.get(&detector).copied().flatten()),
-                settings,
-                end: e.duration,
-            };
-            let mut rules = built_in(settings, ids.len());
-            rules.extend(extra_rules.iter().map(|f| (f.0)(ids.len())));
-            let (downing, rules) = analyze(&input, rules);
-            let r = &results[first];
+    let input = |suspicions, detector: &str| ClusterInput {
+        ids: &ids,
+        clocks: &clocks,
+        crashed: &crashed,
+        paused: &paused,
+        stalled: &stalled,
+        suspicions,
+        first_heard: &facts.first_heard,
+        heartbeats: &facts.heartbeats,
+        fault_starts: &fault_starts,
+        first_timeout: settings.first_timeout.or_else(|| own_timeouts.get(detector).copied().flatten()),
+        settings,
+        end: e.duration,
+    };
+    let rules = || {
+        let mut rules = built_in(settings, ids.len());
+        rules.extend(extra_rules.iter().map(|f| (f.0)(ids.len())));
+        rules
+    };
+    // (configuration, rule, episode) of the longest split-brain episode.
+    let mut longest: Option<(usize, usize, (Nanos, Nanos))> = None;
+    let entries = by_label
+        .iter()
+        .enumerate()
+        .map(|(c, (detector, suspicions, first))| {
+            let a = analyze_recording(&input(suspicions, detector), rules(), None);
+            for (r, episode) in a.longest.iter().enumerate() {
+                if let Some(ep) = *episode
+                    && longest.is_none_or(|(_, _, l)| ep.1 - ep.0 > l.1 - l.0)
+                {
+                    longest = Some((c, r, ep));
+                }
+            }
+            let r = &results[*first];
             ClusterEntry {
-                detector,
+                detector: detector.clone(),
                 kind: r.kind.clone(),
                 knob: r.knob.clone(),
                 threshold: r.threshold,
-                downing,
-                rules,
+                downing: a.downing,
+                rules: a.figures,
             }
         })
-        .collect()
+        .collect();
+    let leaders = longest.map(|(c, r, episode)| {
+        let (detector, suspicions, _) = &by_label[c];
+        let pad = Nanos((episode.1 - episode.0).max(Nanos::from_secs(4)).0 / 2);
+        let window = (episode.0.saturating_sub(pad), episode.1.saturating_add(pad).min(e.duration));
+        let a = analyze_recording(&input(suspicions, detector), rules(), Some((r, window.1)));
+        crate::analysis::cluster::timeline::build(detector, &a.figures[r].rule, &ids, &a.recorded, window, episode)
+    });
+    (entries, leaders)
 }
 
 /// Splits detector specs into at most `count` contiguous groups of about equal numbers of

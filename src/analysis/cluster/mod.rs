@@ -21,6 +21,7 @@
 
 mod downing;
 pub mod rules;
+pub mod timeline;
 mod views;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -277,6 +278,36 @@ impl Tally {
 
 /// Computes the figures of `rules` and the downing for one detector configuration.
 pub fn analyze(input: &ClusterInput<'_>, rules: Vec<Box<dyn Rule>>) -> (Downing, Vec<ClusterFigures>) {
+    let a = analyze_recording(input, rules, None);
+    (a.downing, a.figures)
+}
+
+/// What a node is at an instant, for the leader timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    Crashed,
+    Paused,
+    Believes(Belief),
+}
+
+/// The analysis of one detector configuration.
+pub struct Analysis {
+    pub downing: Downing,
+    pub figures: Vec<ClusterFigures>,
+    /// Per rule, its longest split-brain episode `[from, to)`.
+    pub longest: Vec<Option<(Nanos, Nanos)>>,
+    /// When recording: every change of a node's state under the recorded rule, up to the
+    /// recording's end, as (instant, node, state), in time order.
+    pub recorded: Vec<(Nanos, usize, NodeState)>,
+}
+
+/// [`analyze`], also recording every node's state under rule number `record.0` until
+/// `record.1`.
+pub fn analyze_recording(
+    input: &ClusterInput<'_>,
+    rules: Vec<Box<dyn Rule>>,
+    record: Option<(usize, Nanos)>,
+) -> Analysis {
     let downing = downing::downing(input);
     let n = input.ids.len();
     let mut order: Vec<usize> = (0..n).collect();
@@ -337,6 +368,8 @@ pub fn analyze(input: &ClusterInput<'_>, rules: Vec<Box<dyn Rule>>) -> (Downing,
             censored: 0,
         })
         .collect();
+    let mut recorded = Vec::new();
+    let mut last_state: Vec<Option<NodeState>> = vec![None; n];
     // (instant, rule, node) of every rule's next timer per node.
     let mut deadlines: BTreeSet<(Nanos, usize, usize)> = BTreeSet::new();
     let mut touched = vec![false; n];
@@ -418,6 +451,19 @@ pub fn analyze(input: &ClusterInput<'_>, rules: Vec<Box<dyn Rule>>) -> (Downing,
         }
         // Beliefs after the instant.
         let cx = Cx { n, order: &order, clocks: input.clocks, views: &views, stalled: &stalled };
+        let mut record_now = |x: usize, t: &Tally, recorded: &mut Vec<(Nanos, usize, NodeState)>| {
+            let state = if crashed[x] > 0 {
+                NodeState::Crashed
+            } else if paused[x] > 0 {
+                NodeState::Paused
+            } else {
+                NodeState::Believes(t.belief[x])
+            };
+            if last_state[x] != Some(state) {
+                last_state[x] = Some(state);
+                recorded.push((now, x, state));
+            }
+        };
         for &x in &touched_list {
             running[x] = crashed[x] == 0 && paused[x] == 0;
             for (r, t) in tallies.iter_mut().enumerate() {
@@ -433,6 +479,9 @@ pub fn analyze(input: &ClusterInput<'_>, rules: Vec<Box<dyn Rule>>) -> (Downing,
                 }
                 if let Some(d) = deadline {
                     deadlines.insert((d, r, x));
+                }
+                if record.is_some_and(|(rule, until)| rule == r && now <= until) {
+                    record_now(x, t, &mut recorded);
                 }
             }
             touched[x] = false;
@@ -485,6 +534,7 @@ pub fn analyze(input: &ClusterInput<'_>, rules: Vec<Box<dyn Rule>>) -> (Downing,
         now = next;
     }
     let end_s = end.as_secs_f64();
+    let longest = tallies.iter().map(|t| t.split.longest_at).collect();
     let figures = tallies
         .into_iter()
         .map(|t| {
@@ -509,7 +559,7 @@ pub fn analyze(input: &ClusterInput<'_>, rules: Vec<Box<dyn Rule>>) -> (Downing,
             }
         })
         .collect();
-    (downing, figures)
+    Analysis { downing, figures, longest, recorded }
 }
 
 /// Time, episodes and the longest episode of a condition over the run.
@@ -518,6 +568,8 @@ struct Span {
     total: Nanos,
     episodes: u64,
     longest: Nanos,
+    /// The longest episode, `[from, to)`.
+    longest_at: Option<(Nanos, Nanos)>,
     current: Nanos,
     /// Where the condition last held until (an episode continues across adjacent steps).
     until: Option<Nanos>,
@@ -534,7 +586,10 @@ impl Span {
         }
         self.total = self.total + (to - from);
         self.current = self.current + (to - from);
-        self.longest = self.longest.max(self.current);
+        if self.current > self.longest {
+            self.longest = self.current;
+            self.longest_at = Some((to - self.current, to));
+        }
         self.until = Some(to);
     }
 }

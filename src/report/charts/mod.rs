@@ -10,6 +10,8 @@
 pub mod detection;
 pub mod latency;
 pub mod layout;
+pub mod leaders;
+pub mod safety;
 pub mod timeline;
 pub mod timing;
 pub mod tradeoff;
@@ -91,8 +93,15 @@ pub type Prepare = fn(&Path) -> Result<Vec<Prepared>, ChartError>;
 
 /// Every chart fdlab draws, in the order the report shows them: each reads a results
 /// directory and prepares its charts (none, or an error saying what is missing).
-pub const CHARTS: [Prepare; 5] =
-    [tradeoff::prepare, timeline::prepare, latency::prepare, detection::prepare, timing::prepare];
+pub const CHARTS: [Prepare; 7] = [
+    tradeoff::prepare,
+    timeline::prepare,
+    latency::prepare,
+    detection::prepare,
+    timing::prepare,
+    safety::prepare,
+    leaders::prepare,
+];
 
 /// A chart written to disk.
 #[derive(Clone, Debug, PartialEq)]

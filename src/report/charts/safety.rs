@@ -33,7 +33,9 @@ pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
     }
     let day = 86_400.0 / s.run_end_s.max(1e-9);
     let failover = s.cluster.iter().flat_map(|c| &c.rules).all(|f| f.failover_mean_s.is_some());
-    let mut curves: Vec<(String, Vec<(f64, f64, f64)>)> = Vec::new();
+    // (name, its points as (cost, split brain per day, threshold))
+    type Points = Vec<(f64, f64, f64)>;
+    let mut curves: Vec<(String, Points)> = Vec::new();
     for c in &s.cluster {
         for f in &c.rules {
             let name = format!("{} · {}", c.kind, f.rule);

@@ -128,6 +128,11 @@ struct ReplayArgs {
     /// Write --every's levels even when they are estimated above 2 GB.
     #[arg(long, requires = "every")]
     allow_large: bool,
+    /// The unit of the trace's timestamps (`received_ns`, `sent_ns`): `ns` integers, or decimal
+    /// `s`, `ms` or `us` (`1700000000.123456789`), converted exactly to nanoseconds; more
+    /// fractional digits than whole nanoseconds allow is an error naming the line.
+    #[arg(long, value_name = "s|ms|us|ns", default_value = "ns")]
+    time_unit: fdlab::trace::TimeUnit,
 }
 
 #[cfg(unix)]
@@ -698,15 +703,25 @@ impl Progress {
 fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| replay::default_out_dir(&args.trace));
     let levels = args.every.map(|every| LevelsOutput { every, path: args.levels, allow_large: args.allow_large });
-    let config = ReplayConfig {
+    let mut config = ReplayConfig {
         trace: args.trace,
         detectors: args.detectors,
         crashes: args.crashes,
         monitor_crashes: args.monitor_crashes,
         end: args.end,
         pauses: args.pauses,
+        time_unit: args.time_unit,
         ..ReplayConfig::default()
     };
+    if let Some(inferred) = config.infer_intervals()? {
+        eprintln!(
+            "interval of {} inferred from the trace: {} (the median of Δsent_ns/Δseq over {} pairs of rows of one \
+             link and incarnation, rounded to 1 µs; give `interval=` to set it)",
+            inferred.detectors.join(", "),
+            inferred.interval,
+            inferred.pairs
+        );
+    }
     let summary = replay_to_dir(&config, &out, levels.as_ref())?;
     for w in &summary.trace_warnings {
         eprintln!("warning: {}: {}", config.trace.display(), w.message);

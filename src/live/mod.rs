@@ -584,6 +584,7 @@ pub fn run(
             .zip(&relay_report.counts)
             .map(|(&(m, t), c)| ((ids[m].clone(), ids[t].clone()), *c))
             .collect(),
+        ..ReplayConfig::default()
     };
     let mut output = crate::replay::replay(&config, None)?;
     output.timeline = Some(fault_timeline(e, &timeline, &monitored, &config)?);

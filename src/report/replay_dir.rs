@@ -11,7 +11,7 @@ use crate::analysis::results::SummaryFile;
 use crate::detector::DetectorSpec;
 use crate::replay::{LevelSampler, ReplayConfig, ReplayError, replay};
 use crate::time::Nanos;
-use crate::trace::{TraceReader, csv_field};
+use crate::trace::csv_field;
 
 /// Why a replay's results directory was not written.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +77,7 @@ pub fn estimate_levels(config: &ReplayConfig, every: Nanos) -> Result<LevelsEsti
     if every == Nanos::ZERO {
         return Err(ReplayDirError::ZeroEvery);
     }
-    let mut reader = TraceReader::open(&config.trace).map_err(ReplayError::from)?;
+    let mut reader = config.open_trace().map_err(ReplayError::from)?;
     let mut end = reader.last_received().unwrap_or(Nanos::ZERO).max(config.end.unwrap_or(Nanos::ZERO));
     let mut links = BTreeSet::new();
     let mut name_bytes = 0u64;

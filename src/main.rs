@@ -645,11 +645,11 @@ fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
             Ok(e) => {
                 let estimate = e.estimate();
                 println!(
-                    "ok: {} ({}: {} nodes, {} faults; {estimate})",
+                    "ok: {} ({}: {}, {}; {estimate})",
                     path.display(),
                     e.name,
-                    e.nodes.len(),
-                    e.faults().len()
+                    count(e.nodes.len(), "node"),
+                    count(e.faults().len(), "fault")
                 );
                 if let Err(why) = estimate.fits() {
                     println!("  note: `fdlab run` refuses it without `--allow-large`: {why}");
@@ -661,8 +661,14 @@ fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
             }
         }
     }
-    anyhow::ensure!(failed == 0, "{failed} of {} experiment files are invalid", files.len());
+    let verb = if failed == 1 { "is" } else { "are" };
+    anyhow::ensure!(failed == 0, "{failed} of {} {verb} invalid", count(files.len(), "experiment file"));
     Ok(())
+}
+
+/// `1 node`, `2 nodes`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A progress bar on stderr for runs longer than a second, only when stderr is a terminal.

@@ -200,8 +200,11 @@ impl ReplayConfig {
             |why: String| ReplayError::IntervalNotInferred { detector: self.detectors[first].kind().to_string(), why };
         let mut reader = self.open_trace()?;
         if !reader.has_seq() {
-            let detector = self.detectors[first].kind().to_string();
-            return Err(ReplayError::NeedsSeq { path: self.trace.clone(), detector });
+            let kind = self.detectors[first].kind();
+            return Err(not_inferred(format!(
+                "{} has no `seq` column, which `{kind}` needs in any case",
+                self.trace.display()
+            )));
         }
         if !reader.has_sent() {
             return Err(not_inferred(format!("{} has no `sent_ns` column", self.trace.display())));
@@ -846,9 +849,7 @@ mod tests {
         assert!(e.contains("no two rows of one link and incarnation whose `seq` and `sent_ns` both increase"), "{e}");
         std::fs::write(&path, "target,received_ns\na,1\n").unwrap();
         let e = config(&["bertier"]).infer_intervals().unwrap_err().to_string();
-        assert!(
-            e.ends_with("t.csv: the trace has no `seq` column, which `bertier` needs (it uses sequence numbers)"),
-            "{e}"
-        );
+        assert!(e.starts_with("detector: `bertier` needs `interval`"), "{e}");
+        assert!(e.ends_with("t.csv has no `seq` column, which `bertier` needs in any case"), "{e}");
     }
 }

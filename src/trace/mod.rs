@@ -311,7 +311,12 @@ impl<R: Read> Lines<R> {
 
 impl TraceReader<File> {
     pub fn open(path: &Path) -> Result<Self, TraceError> {
-        let file = File::open(path).map_err(|source| TraceError::Io { path: path.to_path_buf(), source })?;
+        let io = |source| TraceError::Io { path: path.to_path_buf(), source };
+        let file = File::open(path).map_err(io)?;
+        // A directory opens, and its read fails as if on line 1: say what it is instead.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(io(std::io::ErrorKind::IsADirectory.into()));
+        }
         TraceReader::new(path, file)
     }
 

@@ -91,9 +91,12 @@ struct ReplayArgs {
     /// repeat for more. A knob may be a sweep: `phi:threshold=1..16`, `fixed:timeout=100ms|1s`.
     #[arg(long = "detector", short = 'd', required = true, value_name = "SPEC")]
     detectors: Vec<DetectorSpec>,
-    /// Results directory [default: results/<trace file stem>]: summary.json, mistakes.csv, the
-    /// percentile files, and levels.csv with --every. Replaced as a whole, and only if fdlab
-    /// wrote it (its .fdlab-manifest lists everything in it).
+    /// Results directory [default: results/<trace file stem>]: summary.json, mistakes.csv,
+    /// interarrival.hgrm, delay.hgrm (with sent_ns), detection-time/*.hgrm and
+    /// mistake-duration/*.hgrm per detector, faults.json and timeline/ (levels sampled around
+    /// each declared fault, or the longest silence), levels.csv with --every, charts/*.png and
+    /// *.svg and report.html (unless --no-charts), .fdlab-manifest. Replaced as a whole, and
+    /// only if fdlab wrote it (its .fdlab-manifest lists everything in it).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Declare that TARGET crashed at TIME and never came back (`b@90s`), or was down from
@@ -128,6 +131,9 @@ struct ReplayArgs {
     /// Write --every's levels even when they are estimated above 2 GB.
     #[arg(long, requires = "every")]
     allow_large: bool,
+    /// Do not draw charts and report.html (`fdlab plot DIR` draws them later).
+    #[arg(long)]
+    no_charts: bool,
     /// The unit of the trace's timestamps (`received_ns`, `sent_ns`): `ns` integers, or decimal
     /// `s`, `ms` or `us` (`1700000000.123456789`), converted exactly to nanoseconds; more
     /// fractional digits than whole nanoseconds allow is an error naming the line.
@@ -733,7 +739,11 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
         eprintln!("warning: {}: {}", config.trace.display(), w.message);
     }
     eprintln!("wrote {}", out.display());
-    print_stdout(&summary.table())
+    print_stdout(&summary.table())?;
+    if !args.no_charts {
+        plot_command(&out)?;
+    }
+    Ok(())
 }
 
 fn tune_command(args: TuneArgs) -> anyhow::Result<()> {

@@ -17,6 +17,8 @@
 //! it is handed a writer for; `crate::report::replay_dir` writes its results directory
 //! (`fdlab replay`).
 
+pub mod timeline;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

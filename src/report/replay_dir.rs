@@ -164,6 +164,8 @@ const REPLAY_NAMES: &[&str] = &[
     "interarrival.hgrm",
     "detection-time",
     "mistake-duration",
+    "faults.json",
+    "timeline",
     "charts",
     "report.html",
     crate::report::MANIFEST,
@@ -207,7 +209,8 @@ fn levels_place(levels: &LevelsOutput, trace: &Path, out: &Path) -> Result<Level
 }
 
 /// `fdlab replay`: replays `config` and writes its results directory `out` as a whole
-/// (summary.json, mistakes.csv, the percentile files, sampled levels if asked for) through
+/// (summary.json, mistakes.csv, the percentile files, the levels sampled around each
+/// declared fault for the timeline chart, sampled levels if asked for) through
 /// [`ResultsWriter`], with the same checks and protections as a simulation's. Every check
 /// that can be made before the replay is (that `out` may be replaced and its parent written,
 /// that it does not hold the trace, where the levels go and how large they will be); on any
@@ -268,6 +271,8 @@ pub fn replay_to_dir(
         };
         replay(config, sampler)?
     };
+    let mut output = output;
+    output.timeline = crate::replay::timeline::replay_timeline(config, &output)?;
     if let Some(mut w) = inside {
         w.flush().map_err(ReplayError::Levels)?;
     }

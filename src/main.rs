@@ -134,6 +134,10 @@ struct ReplayArgs {
     /// Do not draw charts and report.html (`fdlab plot DIR` draws them later).
     #[arg(long)]
     no_charts: bool,
+    /// The suspicion timeline shows, per detector spec, the setting with the most mistakes
+    /// per day not above RATE (else the kind's default, else the one with the fewest).
+    #[arg(long, value_name = "RATE", default_value = "1/day", value_parser = parse_target)]
+    target: f64,
     /// The unit of the trace's timestamps (`received_ns`, `sent_ns`): `ns` integers, or decimal
     /// `s`, `ms` or `us` (`1700000000.123456789`), converted exactly to nanoseconds; more
     /// fractional digits than whole nanoseconds allow is an error naming the line.
@@ -330,6 +334,10 @@ struct RunArgs {
     /// Do not draw charts and report.html (`fdlab plot DIR` draws them later).
     #[arg(long)]
     no_charts: bool,
+    /// The suspicion timeline shows, per detector spec, the setting with the most mistakes
+    /// per day not above RATE (else the kind's default, else the one with the fewest).
+    #[arg(long, value_name = "RATE", default_value = "1/day", value_parser = parse_target)]
+    target: f64,
     /// Run even when the estimate (`fdlab validate` prints it) exceeds this machine's memory
     /// or hours of work.
     #[arg(long)]
@@ -485,6 +493,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         scratch_dir,
         threads: args.threads.unwrap_or(0),
         allow_large: args.allow_large,
+        timeline_target_per_day: Some(args.target),
     };
     let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();
     let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64, "simulated");
@@ -672,6 +681,13 @@ fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--target`: a mistake rate in tune's forms (`1/day`, `2/h`, `once a week`), per day.
+fn parse_target(text: &str) -> Result<f64, String> {
+    let target: fdlab::tune::target::MistakeTarget =
+        text.parse().map_err(|e: fdlab::tune::target::TargetError| e.reason)?;
+    Ok(target.per_day())
+}
+
 /// `1 node`, `2 nodes`.
 fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
@@ -723,6 +739,7 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
         end: args.end,
         pauses: args.pauses,
         time_unit: args.time_unit,
+        timeline_target_per_day: Some(args.target),
         ..ReplayConfig::default()
     };
     if let Some(inferred) = config.infer_intervals()? {

@@ -168,6 +168,9 @@ pub struct ReplayConfig {
     pub link_counts: BTreeMap<(String, String), DatagramCounts>,
     /// The unit of the trace's timestamps (`--time-unit`; default integer nanoseconds).
     pub time_unit: TimeUnit,
+    /// The mistakes per day that choose the setting per detector spec the timeline shows
+    /// (`crate::analysis::sampling::chosen_labels`; default one a day).
+    pub timeline_target_per_day: Option<f64>,
 }
 
 /// A heartbeat interval read from a trace ([`ReplayConfig::infer_intervals`]).

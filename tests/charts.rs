@@ -293,3 +293,36 @@ fn a_replay_draws_every_chart_its_trace_allows() {
     };
     assert!(suspected_at(305.0) && !suspected_at(299.0));
 }
+
+/// In a sweep the timeline shows, per spec, the setting with the most mistakes a day within
+/// the target (ties: the faster detection), not the sweep's first.
+#[test]
+fn a_sweeps_timeline_shows_the_setting_chosen_for_the_target() {
+    use fdlab::replay::ReplayConfig;
+    use fdlab::report::replay_dir::replay_to_dir;
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/traces/demo.csv");
+    let shown = |target: Option<f64>| {
+        let out = dir.path().join(format!("{target:?}"));
+        let config = ReplayConfig {
+            trace: demo.clone(),
+            detectors: ["fixed:timeout=150ms|200ms|300ms|1s|2s", "phi:threshold=1|8|16"]
+                .iter()
+                .map(|d| d.parse().unwrap())
+                .collect(),
+            timeline_target_per_day: target,
+            ..ReplayConfig::default()
+        };
+        replay_to_dir(&config, &out, None).unwrap();
+        let levels = std::fs::read_to_string(out.join("timeline/levels.csv")).unwrap();
+        let labels: std::collections::BTreeSet<String> =
+            levels.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().to_string()).collect();
+        labels.into_iter().collect::<Vec<_>>()
+    };
+    // Ten minutes: one mistake is 144 a day. At 1/day only 2 s errs never among the timeouts;
+    // every φ errs never, and threshold 1 detects first.
+    assert_eq!(shown(None), ["fixed:timeout=2s", "phi:threshold=1"]);
+    // At 200/day the 300 ms timeout (144 a day) is the most aggressive within it (1 s errs
+    // as often, but detects later).
+    assert_eq!(shown(Some(200.0)), ["fixed:timeout=300ms", "phi:threshold=1"]);
+}

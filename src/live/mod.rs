@@ -587,7 +587,7 @@ pub fn run(
         ..ReplayConfig::default()
     };
     let mut output = crate::replay::replay(&config, None)?;
-    output.timeline = Some(fault_timeline(e, &timeline, &monitored, &config)?);
+    output.timeline = Some(fault_timeline(e, &timeline, &monitored, &config, &output.summary.totals)?);
 
     let mut send_lateness = Histogram::new(3).expect("a 3-digit histogram");
     let mut live = LiveReport {
@@ -642,8 +642,10 @@ fn fault_timeline(
     timeline: &Timeline,
     monitored: &[(usize, usize)],
     config: &ReplayConfig,
+    totals: &[crate::analysis::results::TotalEntry],
 ) -> Result<FaultTimeline, LiveError> {
-    let sampled = crate::analysis::sampling::timeline_labels(&e.detectors);
+    use crate::analysis::sampling::{DEFAULT_TARGET_PER_DAY, chosen_labels, sampled_labels};
+    let sampled = chosen_labels(&e.detectors, totals, DEFAULT_TARGET_PER_DAY, &sampled_labels(&e.detectors));
     let views = crate::sim::fault_views(e, timeline, monitored).into_iter().map(|(fv, _, view)| (fv, view)).collect();
     Ok(crate::replay::timeline::sample_views(config, views, &sampled)?)
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use super::{CrashDecl, LevelSampler, ReplayConfig, ReplayError, replay};
 use crate::analysis::output::{FaultTimeline, FaultView, LevelSample, RunOutput};
-use crate::analysis::sampling::timeline_labels;
+use crate::analysis::sampling::{DEFAULT_TARGET_PER_DAY, chosen_labels, sampled_labels};
 use crate::fault::Window;
 use crate::sim::SAMPLES_PER_VIEW;
 use crate::time::Nanos;
@@ -88,7 +88,9 @@ pub fn replay_timeline(config: &ReplayConfig, output: &RunOutput) -> Result<Opti
     if views.is_empty() {
         return Ok(None);
     }
-    sample_views(config, views, &timeline_labels(&config.detectors)).map(Some)
+    let target = config.timeline_target_per_day.unwrap_or(DEFAULT_TARGET_PER_DAY);
+    let shown = chosen_labels(&config.detectors, &output.summary.totals, target, &sampled_labels(&config.detectors));
+    sample_views(config, views, &shown).map(Some)
 }
 
 /// The declared faults, each on the first link (in the summary's order) it touches.

@@ -91,9 +91,12 @@ struct ReplayArgs {
     /// repeat for more. A knob may be a sweep: `phi:threshold=1..16`, `fixed:timeout=100ms|1s`.
     #[arg(long = "detector", short = 'd', required = true, value_name = "SPEC")]
     detectors: Vec<DetectorSpec>,
-    /// Results directory [default: results/<trace file stem>]: summary.json, mistakes.csv, the
-    /// percentile files, and levels.csv with --every. Replaced as a whole, and only if fdlab
-    /// wrote it (its .fdlab-manifest lists everything in it).
+    /// Results directory [default: results/<trace file stem>]: summary.json, mistakes.csv,
+    /// interarrival.hgrm, delay.hgrm (with sent_ns), detection-time/*.hgrm and
+    /// mistake-duration/*.hgrm per detector, faults.json and timeline/ (levels sampled around
+    /// each declared fault, or the longest silence), levels.csv with --every, charts/*.png and
+    /// *.svg and report.html (unless --no-charts), .fdlab-manifest. Replaced as a whole, and
+    /// only if fdlab wrote it (its .fdlab-manifest lists everything in it).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Declare that TARGET crashed at TIME and never came back (`b@90s`), or was down from
@@ -128,6 +131,18 @@ struct ReplayArgs {
     /// Write --every's levels even when they are estimated above 2 GB.
     #[arg(long, requires = "every")]
     allow_large: bool,
+    /// Do not draw charts and report.html (`fdlab plot DIR` draws them later).
+    #[arg(long)]
+    no_charts: bool,
+    /// The suspicion timeline shows, per detector spec, the setting with the most mistakes
+    /// per day not above RATE (else the kind's default, else the one with the fewest).
+    #[arg(long, value_name = "RATE", default_value = "1/day", value_parser = parse_target)]
+    target: f64,
+    /// The unit of the trace's timestamps (`received_ns`, `sent_ns`): `ns` integers, or decimal
+    /// `s`, `ms` or `us` (`1700000000.123456789`), converted exactly to nanoseconds; more
+    /// fractional digits than whole nanoseconds allow is an error naming the line.
+    #[arg(long, value_name = "s|ms|us|ns", default_value = "ns")]
+    time_unit: fdlab::trace::TimeUnit,
 }
 
 #[cfg(unix)]
@@ -319,6 +334,10 @@ struct RunArgs {
     /// Do not draw charts and report.html (`fdlab plot DIR` draws them later).
     #[arg(long)]
     no_charts: bool,
+    /// The suspicion timeline shows, per detector spec, the setting with the most mistakes
+    /// per day not above RATE (else the kind's default, else the one with the fewest).
+    #[arg(long, value_name = "RATE", default_value = "1/day", value_parser = parse_target)]
+    target: f64,
     /// Run even when the estimate (`fdlab validate` prints it) exceeds this machine's memory
     /// or hours of work.
     #[arg(long)]
@@ -478,6 +497,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         threads: args.threads.unwrap_or(0),
         allow_large: args.allow_large,
         extra_rules: Vec::new(),
+        timeline_target_per_day: Some(args.target),
     };
     let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();
     let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64, "simulated");
@@ -644,11 +664,11 @@ fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
             Ok(e) => {
                 let estimate = e.estimate();
                 println!(
-                    "ok: {} ({}: {} nodes, {} faults; {estimate})",
+                    "ok: {} ({}: {}, {}; {estimate})",
                     path.display(),
                     e.name,
-                    e.nodes.len(),
-                    e.faults().len()
+                    count(e.nodes.len(), "node"),
+                    count(e.faults().len(), "fault")
                 );
                 if let Err(why) = estimate.fits() {
                     println!("  note: `fdlab run` refuses it without `--allow-large`: {why}");
@@ -663,8 +683,21 @@ fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
             }
         }
     }
-    anyhow::ensure!(failed == 0, "{failed} of {} experiment files are invalid", files.len());
+    let verb = if failed == 1 { "is" } else { "are" };
+    anyhow::ensure!(failed == 0, "{failed} of {} {verb} invalid", count(files.len(), "experiment file"));
     Ok(())
+}
+
+/// `--target`: a mistake rate in tune's forms (`1/day`, `2/h`, `once a week`), per day.
+fn parse_target(text: &str) -> Result<f64, String> {
+    let target: fdlab::tune::target::MistakeTarget =
+        text.parse().map_err(|e: fdlab::tune::target::TargetError| e.reason)?;
+    Ok(target.per_day())
+}
+
+/// `1 node`, `2 nodes`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A progress bar on stderr for runs longer than a second, only when stderr is a terminal.
@@ -705,21 +738,36 @@ impl Progress {
 fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| replay::default_out_dir(&args.trace));
     let levels = args.every.map(|every| LevelsOutput { every, path: args.levels, allow_large: args.allow_large });
-    let config = ReplayConfig {
+    let mut config = ReplayConfig {
         trace: args.trace,
         detectors: args.detectors,
         crashes: args.crashes,
         monitor_crashes: args.monitor_crashes,
         end: args.end,
         pauses: args.pauses,
+        time_unit: args.time_unit,
+        timeline_target_per_day: Some(args.target),
         ..ReplayConfig::default()
     };
+    if let Some(inferred) = config.infer_intervals()? {
+        eprintln!(
+            "interval of {} inferred from the trace: {} (the median of Δsent_ns/Δseq over {} pairs of rows of one \
+             link and incarnation, rounded to 1 µs; give `interval=` to set it)",
+            inferred.detectors.join(", "),
+            inferred.interval,
+            inferred.pairs
+        );
+    }
     let summary = replay_to_dir(&config, &out, levels.as_ref())?;
     for w in &summary.trace_warnings {
         eprintln!("warning: {}: {}", config.trace.display(), w.message);
     }
     eprintln!("wrote {}", out.display());
-    print_stdout(&summary.table())
+    print_stdout(&summary.table())?;
+    if !args.no_charts {
+        plot_command(&out)?;
+    }
+    Ok(())
 }
 
 fn tune_command(args: TuneArgs) -> anyhow::Result<()> {

@@ -17,6 +17,8 @@
 //! it is handed a writer for; `crate::report::replay_dir` writes its results directory
 //! (`fdlab replay`).
 
+pub mod timeline;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,7 +31,7 @@ use crate::analysis::truth::DownWindow;
 use crate::detector::DetectorSpec;
 use crate::experiment::ReceivePolicy;
 use crate::time::{Nanos, parse_duration};
-use crate::trace::{MAX_TIME_NS, TraceError, TraceReader};
+use crate::trace::{MAX_TIME_NS, TimeUnit, TraceError, TraceReader};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -39,6 +41,11 @@ pub enum ReplayError {
     NeedsSeq { path: PathBuf, detector: String },
     #[error("detector: {source}")]
     Spec { source: crate::detector::SpecError },
+    #[error(
+        "detector: `{detector}` needs `interval`, e.g. `{detector}:interval=100ms`; it is inferred only from a trace \
+         with `seq` and `sent_ns`, and {why}"
+    )]
+    IntervalNotInferred { detector: String, why: String },
     #[error("{path}: no heartbeats in the trace")]
     Empty { path: PathBuf },
     #[error("--crash {decl}: target `{target}` does not appear in {path}")]
@@ -159,6 +166,113 @@ pub struct ReplayConfig {
     /// What happened to the datagrams of each (monitor, target) link on the way, when the
     /// engine that recorded the trace knows (live mode's relay); reported in `links`.
     pub link_counts: BTreeMap<(String, String), DatagramCounts>,
+    /// The unit of the trace's timestamps (`--time-unit`; default integer nanoseconds).
+    pub time_unit: TimeUnit,
+    /// The mistakes per day that choose the setting per detector spec the timeline shows
+    /// (`crate::analysis::sampling::chosen_labels`; default one a day).
+    pub timeline_target_per_day: Option<f64>,
+}
+
+/// A heartbeat interval read from a trace ([`ReplayConfig::infer_intervals`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InferredInterval {
+    /// The median of Δsent_ns/Δseq, rounded to 1 µs.
+    pub interval: Nanos,
+    /// How many pairs of rows it is the median of.
+    pub pairs: u64,
+    /// The detector specs it was filled into.
+    pub detectors: Vec<String>,
+}
+
+impl ReplayConfig {
+    /// Opens the trace with the configured time unit.
+    pub fn open_trace(&self) -> Result<TraceReader<std::fs::File>, TraceError> {
+        Ok(TraceReader::open(&self.trace)?.with_unit(self.time_unit))
+    }
+
+    /// Fills the `interval` that sequence-aware detectors (chen, 2w, bertier) need and the
+    /// user left out with the interval the trace shows: the median of Δsent_ns/Δseq over
+    /// successive rows of one link and incarnation whose `seq` and `sent_ns` both increase
+    /// (so losses, which skip numbers, do not bias it), rounded to 1 µs. The median is the
+    /// lower one of an even count, so rounding each ratio first gives the same value. `None`
+    /// when no spec needs it; an error naming what is missing when the trace cannot show it.
+    pub fn infer_intervals(&mut self) -> Result<Option<InferredInterval>, ReplayError> {
+        let wanting: Vec<usize> = (0..self.detectors.len())
+            .filter(|&i| self.detectors[i].needs_seq() && self.detectors[i].missing().contains(&"interval"))
+            .collect();
+        let Some(&first) = wanting.first() else { return Ok(None) };
+        let not_inferred =
+            |why: String| ReplayError::IntervalNotInferred { detector: self.detectors[first].kind().to_string(), why };
+        let mut reader = self.open_trace()?;
+        if !reader.has_seq() {
+            let kind = self.detectors[first].kind();
+            return Err(not_inferred(format!(
+                "{} has no `seq` column, which `{kind}` needs in any case",
+                self.trace.display()
+            )));
+        }
+        if !reader.has_sent() {
+            return Err(not_inferred(format!("{} has no `sent_ns` column", self.trace.display())));
+        }
+        if !std::fs::metadata(&self.trace).is_ok_and(|m| m.is_file()) {
+            return Err(not_inferred(format!(
+                "{} is not a regular file (it would be read twice)",
+                self.trace.display()
+            )));
+        }
+        // Per link: the incarnation, seq and sent_ns of its latest row in order.
+        let mut last: BTreeMap<(u32, u32), (Option<u64>, u64, Nanos)> = BTreeMap::new();
+        // Ratios rounded to whole µs, counted: bounded by the distinct values, not the rows.
+        let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+        while let Some(row) = reader.next_row()? {
+            let (Some(seq), Some(sent)) = (row.arrival.seq, row.arrival.sent) else { continue };
+            let incarnation = row.arrival.incarnation;
+            match last.get(&(row.monitor, row.target)) {
+                Some(&(inc, s, _)) if inc == incarnation && seq <= s => continue, // reordered or duplicated
+                Some(&(inc, s, t)) if inc == incarnation && sent > t => {
+                    let (dsent, dseq) = (u128::from((sent - t).0), u128::from(seq - s));
+                    let micros = (2 * dsent + dseq * 1000) / (2 * dseq * 1000);
+                    *counts.entry(micros as u64).or_default() += 1;
+                }
+                _ => {}
+            }
+            last.insert((row.monitor, row.target), (incarnation, seq, sent));
+        }
+        let pairs: u64 = counts.values().sum();
+        let mut below = (pairs.max(1) - 1) / 2;
+        let mut median = None;
+        for (&micros, &n) in &counts {
+            if below < n {
+                median = Some(micros);
+                break;
+            }
+            below -= n;
+        }
+        let interval = match median {
+            Some(micros) if micros > 0 => Nanos(micros * 1000),
+            Some(_) => {
+                return Err(not_inferred(format!(
+                    "the median of Δsent_ns/Δseq in {} rounds to 0 µs",
+                    self.trace.display()
+                )));
+            }
+            None => {
+                return Err(not_inferred(format!(
+                    "{} has no two rows of one link and incarnation whose `seq` and `sent_ns` both increase",
+                    self.trace.display()
+                )));
+            }
+        };
+        let mut detectors = Vec::new();
+        for i in wanting {
+            let spec = &mut self.detectors[i];
+            spec.fill("interval", &interval.to_string()).map_err(|source| ReplayError::Spec { source })?;
+            if !detectors.iter().any(|d| d == spec.kind()) {
+                detectors.push(spec.kind().to_string());
+            }
+        }
+        Ok(Some(InferredInterval { interval, pairs, detectors }))
+    }
 }
 
 /// A declared cut of the link from `from` to `to` over `[at, until)`.
@@ -267,7 +381,7 @@ impl Tally {
 /// inter-arrival times and, when the trace has `sent_ns` and no row was received before it
 /// was sent, the one-way delays.
 pub fn replay(config: &ReplayConfig, levels: Option<LevelSampler<'_>>) -> Result<RunOutput, ReplayError> {
-    let mut reader = TraceReader::open(&config.trace)?;
+    let mut reader = config.open_trace()?;
     replay_from(&mut reader, config, levels)
 }
 
@@ -525,7 +639,7 @@ fn delays_above_minimum(
     min_gaps: &BTreeMap<(String, String), i128>,
     target_down: &BTreeMap<&str, GroundTruth>,
 ) -> Result<hdrhistogram::Histogram<u64>, ReplayError> {
-    let mut reader = TraceReader::open(&config.trace)?;
+    let mut reader = config.open_trace()?;
     let mut counts = crate::analysis::stats::HdrCounts::default();
     while let Some(row) = reader.next_row()? {
         let Some(sent) = row.arrival.sent else { continue };
@@ -682,5 +796,66 @@ mod tests {
         assert!(e.contains("t.csv has no `monitor` column: name its one monitor as empty, `@4s`"), "{e}");
         let e = run(&gap_trace(true), &[], &["m@1s..2s", "m@1500ms..3s"]).unwrap_err().to_string();
         assert!(e.contains("--monitor-crash m@1500ms..3s: overlaps `m@1s..2s`"), "{e}");
+    }
+
+    #[test]
+    fn the_interval_is_inferred_as_the_median_within_one_incarnation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let config = |specs: &[&str]| ReplayConfig {
+            trace: path.clone(),
+            detectors: specs.iter().map(|d| DetectorSpec::parse(d).unwrap()).collect(),
+            ..ReplayConfig::default()
+        };
+        // Link a: 100 ms heartbeats (seq 2 lost: Δseq 2, Δsent 200 ms, still 100 ms), one sent
+        // 40 µs late and one 2 µs early (ratios 100.04 ms, 99.958 ms), a duplicate and a
+        // reordered row (skipped), then a restart in a new incarnation numbering from 0 again
+        // (the pair across it is not a ratio). Link b: 150 ms. Ratios: 100 ms × 4, 100.04,
+        // 99.958, 150 × 2: the lower median of 8 is the 4th smallest, 100 ms.
+        let rows = [
+            "m,a,0,0,0,1",
+            "m,a,1,1,100000000,1",
+            "m,a,2,3,300000000,1",
+            "m,a,3,3,300000000,1",
+            "m,a,4,4,400040000,1",
+            "m,a,5,1,100000000,1",
+            "m,a,6,5,499998000,1",
+            "m,a,7,6,599998000,1",
+            "m,a,8,0,900000000,2",
+            "m,a,9,1,1000000000,2",
+            "m,b,10,0,0,1",
+            "m,b,11,1,150000000,1",
+            "m,b,12,2,300000000,1",
+        ];
+        let text = format!("monitor,target,received_ns,seq,sent_ns,incarnation\n{}\n", rows.join("\n"));
+        std::fs::write(&path, &text).unwrap();
+        let mut c = config(&["chen:alpha=10ms", "bertier", "phi:threshold=8", "chen:alpha=20ms,interval=1s"]);
+        let inferred = c.infer_intervals().unwrap().unwrap();
+        assert_eq!(inferred.interval, Nanos::from_millis(100));
+        assert_eq!(inferred.pairs, 8);
+        assert_eq!(inferred.detectors, ["chen", "bertier"]);
+        assert!(c.detectors.iter().all(|d| d.missing().is_empty()));
+        // Filled in, not chosen: labels leave it out; a given interval is kept.
+        assert_eq!(c.detectors[0].points()[0].label, "chen:alpha=10ms");
+        assert_eq!(c.detectors[3].points()[0].label, "chen:alpha=20ms,interval=1s");
+        // Without a detector that needs it, the trace is not read.
+        assert_eq!(config(&["fixed:timeout=1s"]).infer_intervals().unwrap(), None);
+        // Rounded to 1 µs: 5 pairs of 100.0006 ms give 100.001 ms.
+        let text: String = (0..6u64).map(|i| format!("a,{i},{i},{}\n", i * 100_000_600)).collect();
+        std::fs::write(&path, format!("target,received_ns,seq,sent_ns\n{text}")).unwrap();
+        let inferred = config(&["2w:alpha=1ms"]).infer_intervals().unwrap().unwrap();
+        assert_eq!((inferred.interval, inferred.pairs), (Nanos(100_001_000), 5));
+        // What cannot be inferred is said.
+        std::fs::write(&path, "target,received_ns,seq\na,1,0\n").unwrap();
+        let e = config(&["chen:alpha=10ms"]).infer_intervals().unwrap_err().to_string();
+        assert!(e.ends_with("t.csv has no `sent_ns` column"), "{e}");
+        assert!(e.starts_with("detector: `chen` needs `interval`, e.g. `chen:interval=100ms`; it is inferred"), "{e}");
+        std::fs::write(&path, "target,received_ns,seq,sent_ns\na,1,0,0\n").unwrap();
+        let e = config(&["chen:alpha=10ms"]).infer_intervals().unwrap_err().to_string();
+        assert!(e.contains("no two rows of one link and incarnation whose `seq` and `sent_ns` both increase"), "{e}");
+        std::fs::write(&path, "target,received_ns\na,1\n").unwrap();
+        let e = config(&["bertier"]).infer_intervals().unwrap_err().to_string();
+        assert!(e.starts_with("detector: `bertier` needs `interval`"), "{e}");
+        assert!(e.ends_with("t.csv has no `seq` column, which `bertier` needs in any case"), "{e}");
     }
 }

@@ -241,3 +241,88 @@ fn no_text_overlaps_or_leaves_the_image_in_any_committed_chart() {
     assert!(measured >= 20, "only {measured} charts measured");
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
+
+/// A replay draws what a simulation draws when its trace allows: the trade-off, the
+/// suspicion timeline around each declared fault (or, without one, the longest silence),
+/// the latency chart from `sent_ns` and the detection chart, each with text that fits.
+#[test]
+fn a_replay_draws_every_chart_its_trace_allows() {
+    use fdlab::replay::ReplayConfig;
+    use fdlab::report::replay_dir::replay_to_dir;
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/traces/demo.csv");
+    let config = |crashes: &[&str]| ReplayConfig {
+        trace: demo.clone(),
+        detectors: ["phi:threshold=8", "fixed:timeout=300ms"].iter().map(|d| d.parse().unwrap()).collect(),
+        crashes: crashes.iter().map(|c| c.parse().unwrap()).collect(),
+        ..ReplayConfig::default()
+    };
+    for (name, crashes, kind) in [("crash", &["node-b@300s..310s"][..], "crash"), ("plain", &[][..], "longest silence")]
+    {
+        let out = dir.path().join(name);
+        replay_to_dir(&config(crashes), &out, None).unwrap();
+        let (drawn, _) = plot_and_report(&out).unwrap();
+        let names: Vec<&str> = drawn.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["tradeoff", "timeline-0", "latency", "detection"], "{name}");
+        let faults: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("faults.json")).unwrap()).unwrap();
+        assert_eq!(faults[0]["kind"], kind);
+        assert_eq!(faults.as_array().unwrap().len(), 1);
+        // Both detectors sampled, 600 times over the view (and its last instant).
+        let levels = std::fs::read_to_string(out.join("timeline/levels.csv")).unwrap();
+        assert_eq!(levels.lines().count(), 1 + 2 * 601, "{name}");
+        assert_eq!(
+            drawn[1].title,
+            format!(
+                "{kind}{} at {}: its monitor watching node-b",
+                if kind == "crash" { " of node-b" } else { "" },
+                if kind == "crash" { "300.0 s" } else { "299.9 s" }
+            )
+        );
+        for (chart, layout) in layouts(&out).unwrap() {
+            assert!(layout.problems().is_empty(), "{name}/{chart}: {:?}", layout.problems());
+        }
+    }
+    // Levels at the crash: the timeout suspects 300 ms after the last heartbeat before it
+    // and keeps suspecting until node-b is heard again after 310 s.
+    let levels = std::fs::read_to_string(dir.path().join("crash/timeline/levels.csv")).unwrap();
+    let suspected_at = |t: f64| {
+        levels.lines().skip(1).map(|l| l.split(',').collect::<Vec<_>>()).any(|r| {
+            r[4] == "fixed:timeout=300ms" && r[7] == "true" && (r[1].parse::<f64>().unwrap() / 1e9 - t).abs() < 0.02
+        })
+    };
+    assert!(suspected_at(305.0) && !suspected_at(299.0));
+}
+
+/// In a sweep the timeline shows, per spec, the setting with the most mistakes a day within
+/// the target (ties: the faster detection), not the sweep's first.
+#[test]
+fn a_sweeps_timeline_shows_the_setting_chosen_for_the_target() {
+    use fdlab::replay::ReplayConfig;
+    use fdlab::report::replay_dir::replay_to_dir;
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/traces/demo.csv");
+    let shown = |target: Option<f64>| {
+        let out = dir.path().join(format!("{target:?}"));
+        let config = ReplayConfig {
+            trace: demo.clone(),
+            detectors: ["fixed:timeout=150ms|200ms|300ms|1s|2s", "phi:threshold=1|8|16"]
+                .iter()
+                .map(|d| d.parse().unwrap())
+                .collect(),
+            timeline_target_per_day: target,
+            ..ReplayConfig::default()
+        };
+        replay_to_dir(&config, &out, None).unwrap();
+        let levels = std::fs::read_to_string(out.join("timeline/levels.csv")).unwrap();
+        let labels: std::collections::BTreeSet<String> =
+            levels.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().to_string()).collect();
+        labels.into_iter().collect::<Vec<_>>()
+    };
+    // Ten minutes: one mistake is 144 a day. At 1/day only 2 s errs never among the timeouts;
+    // every φ errs never, and threshold 1 detects first.
+    assert_eq!(shown(None), ["fixed:timeout=2s", "phi:threshold=1"]);
+    // At 200/day the 300 ms timeout (144 a day) is the most aggressive within it (1 s errs
+    // as often, but detects later).
+    assert_eq!(shown(Some(200.0)), ["fixed:timeout=300ms", "phi:threshold=1"]);
+}

@@ -336,3 +336,101 @@ fn a_trace_larger_than_the_free_disk_is_refused_before_the_run() {
     assert!(stderr(&o).contains("refusing to run with --trace") && stderr(&o).contains("MiB free"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+/// Each message of issue #17's list, exactly: the cause once, the path or field named, the
+/// right word for the value.
+#[test]
+fn messages_say_the_right_thing_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let missing = dir.path().join("nope.csv");
+    let e = stderr(&fdlab(&["replay", missing.to_str().unwrap(), "-d", "phi", "--out", o]));
+    assert_eq!(e, format!("error: {d}/nope.csv: cannot read: No such file or directory (os error 2)\n"));
+    let e = stderr(&fdlab(&["replay", d, "-d", "phi", "--out", o]));
+    assert_eq!(e, format!("error: {d}: cannot read: is a directory\n"));
+    let e = stderr(&fdlab(&["run", "--out", "/proc/fdlab-x"]));
+    assert_eq!(e, "error: cannot write the results in /proc: No such file or directory (os error 2)\n");
+
+    let node = |extra: &str| {
+        format!(
+            "name = \"t\"\nseed = 1\nduration = \"10s\"\ndetectors = [\"fixed:timeout=1s\"]\n[[nodes]]\nid = \"a\"\n\
+             [[nodes]]\nid = \"b\"\n{extra}"
+        )
+    };
+    let inf = write(
+        dir.path(),
+        "inf.toml",
+        &node("[network]\ndelay = { dist = \"lognormal\", median = \"1ms\", sigma = inf }\n"),
+    );
+    let e = stderr(&fdlab(&["validate", &inf]));
+    assert_eq!(
+        e,
+        format!(
+            "error: {inf}: `network.delay`: `sigma` = inf: it must be finite and ≥ 0\nerror: 1 of 1 experiment file is \
+             invalid\n"
+        )
+    );
+    let from = "[[faults]]\nkind = \"partition\"\nfrom = [\"zz\"]\nto = [\"a\"]\nat = \"1s\"\nduration = \"1s\"\n";
+    let from = write(dir.path(), "from.toml", &node(from));
+    let one = write(dir.path(), "one.toml", &node(""));
+    let o2 = fdlab(&["validate", &from, &one]);
+    assert_eq!(
+        stderr(&o2),
+        format!(
+            "error: {from}: `faults[0].from`: no node `zz`; nodes are: a, b\nerror: 1 of 2 experiment files is invalid\n"
+        )
+    );
+    let ok = String::from_utf8_lossy(&o2.stdout).into_owned();
+    assert!(
+        ok.starts_with(&format!("ok: {one} (t: 2 nodes, 0 faults; 2 monitored links × 1 detector configuration,")),
+        "{ok}"
+    );
+
+    let trace = write(dir.path(), "t.csv", GOOD);
+    let e = stderr(&fdlab(&["replay", &trace, "-d", "fixed:timeout=0", "--out", o]));
+    assert!(e.starts_with("error: invalid value 'fixed:timeout=0' for '--detector <SPEC>': `timeout=0`: the timeout must be greater than zero\n"), "{e}");
+    let help = String::from_utf8_lossy(&fdlab(&["run", "--help"]).stdout).into_owned();
+    let threads = help.lines().find(|l| l.contains("--threads")).unwrap();
+    assert_eq!(threads.matches("default").count(), 1, "{threads}");
+}
+
+/// `--time-unit` and the inferred interval, from the command line.
+#[test]
+fn decimal_timestamps_and_an_inferred_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    // GOOD in seconds, with a byte-order mark and a header in capitals.
+    let secs = "\u{feff}TARGET,Received_NS,SEQ,SENT_NS\nb,0.001,0,0\nb,0.101,1,0.1\nb,0.201,2,0.2\nb,0.901,9,0.9\nb,1.001,10,1.0\n";
+    let secs = write(dir.path(), "secs.csv", secs);
+    let ns = write(dir.path(), "ns.csv", GOOD);
+    let run = |trace: &str, extra: &[&str]| {
+        let mut args = vec!["replay", trace, "-d", "chen:alpha=50ms", "-d", "fixed:timeout=300ms", "--out", o];
+        args.extend_from_slice(extra);
+        let r = fdlab(&args);
+        assert!(r.status.success(), "{}", stderr(&r));
+        (String::from_utf8_lossy(&r.stdout).into_owned(), stderr(&r))
+    };
+    let (table_s, err) = run(&secs, &["--time-unit", "s"]);
+    assert!(err.starts_with(
+        "interval of chen inferred from the trace: 100ms (the median of Δsent_ns/Δseq over 4 pairs of rows of one link \
+         and incarnation, rounded to 1 µs; give `interval=` to set it)\n"
+    ), "{err}");
+    let (table_ns, _) = run(&ns, &[]);
+    assert_eq!(table_s, table_ns);
+    let (_, err) = run(&ns, &["-d", "bertier:interval=100ms"]);
+    assert!(err.starts_with("interval of chen inferred"), "{err}");
+    let bad = write(dir.path(), "bad.csv", "target,received_ns\nb,0.5\nb,0.5000001\n");
+    let bad_out = dir.path().join("bad-out");
+    let e = stderr(&fdlab(&["replay", &bad, "-d", "phi", "--time-unit", "ms", "--out", bad_out.to_str().unwrap()]));
+    assert_eq!(
+        e,
+        format!(
+            "error: {bad}: line 3: column `received_ns`: `0.5000001` has 7 digits after the point; --time-unit ms allows \
+             at most 6 (whole nanoseconds)\n"
+        )
+    );
+    assert!(!bad_out.exists());
+}

@@ -115,7 +115,9 @@ fn replaying_twice_into_one_directory_leaves_only_the_second_replays_files() {
     ]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(out.join("detection-time/phi_threshold=8.hgrm").exists() && out.join("levels.csv").exists());
-    let second = fdlab(&["replay", s(&trace), "-d", "fixed:timeout=500ms", "--out", s(&out)]);
+    assert!(out.join("charts/timeline-0.png").exists() && out.join("report.html").exists());
+    // The second without charts: the first's charts and report go with the rest.
+    let second = fdlab(&["replay", s(&trace), "-d", "fixed:timeout=500ms", "--out", s(&out), "--no-charts"]);
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(
         files(&out),
@@ -123,15 +125,18 @@ fn replaying_twice_into_one_directory_leaves_only_the_second_replays_files() {
             ".fdlab-manifest",
             "delay.hgrm",
             "detection-time/fixed_timeout=500ms.hgrm",
+            "faults.json",
             "interarrival.hgrm",
             "mistake-duration/fixed_timeout=500ms.hgrm",
             "mistakes.csv",
-            "summary.json"
+            "summary.json",
+            "timeline/arrivals.csv",
+            "timeline/levels.csv"
         ]
     );
     // The manifest lists every file with its size.
     let listed = manifest(&out)["files"].as_object().unwrap().clone();
-    assert_eq!(listed.len(), 6);
+    assert_eq!(listed.len(), 9);
     for (name, size) in &listed {
         assert_eq!(std::fs::metadata(out.join(name)).unwrap().len(), size.as_u64().unwrap(), "{name}");
     }

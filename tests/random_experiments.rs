@@ -3,8 +3,9 @@
 //!
 //! The files are drawn from a seeded generator: faults at random times (inside the run, at
 //! its end, past it, overlapping), extreme lengths and rates, tiny and huge intervals, clock
-//! rates at and beyond their bounds. The test profile keeps overflow checks on, so an
-//! arithmetic overflow anywhere in a run is a panic here. A counting allocator measures each
+//! rates at and beyond their bounds. fdlab is built with overflow checks in the test and
+//! release profiles alike (Cargo.toml), so an arithmetic overflow anywhere in a run is a
+//! panic here. A counting allocator measures each
 //! run's peak memory; this file holds one test so that nothing else allocates meanwhile.
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,9 +1,18 @@
 //! Which detector configurations an engine samples levels of, for the suspicion timeline
-//! charts (sampling is for pictures only; every metric is exact without it).
+//! charts (sampling is for pictures only; every metric is exact without it), and which of
+//! them a timeline shows: per detector spec (a family, possibly a sweep) the setting chosen
+//! for a mistake-rate target ([`chosen_labels`]), not merely the first of the sweep.
 
 use std::collections::BTreeSet;
 
+use super::results::TotalEntry;
 use crate::detector::DetectorSpec;
+
+/// The default target of the chosen setting: one mistake a day.
+pub const DEFAULT_TARGET_PER_DAY: f64 = 1.0;
+
+/// At most this many configurations of one spec are sampled, before the choice.
+pub const MAX_SAMPLED_PER_SPEC: usize = 32;
 
 /// At most this many configurations of one sweep are sampled (and drawn).
 pub const MAX_SAMPLED: usize = 6;
@@ -24,6 +33,56 @@ pub fn timeline_labels(specs: &[DetectorSpec]) -> BTreeSet<String> {
         [only] => thin(only.points(), MAX_SAMPLED).into_iter().map(|p| p.label).collect(),
         _ => specs.iter().filter_map(|s| s.points().into_iter().next()).map(|p| p.label).collect(),
     }
+}
+
+/// Every configuration an engine that learns its results only at the end (the simulator)
+/// samples, so that [`chosen_labels`] can pick among them afterwards: each spec's points,
+/// thinned to [`MAX_SAMPLED_PER_SPEC`].
+pub fn sampled_labels(specs: &[DetectorSpec]) -> BTreeSet<String> {
+    specs.iter().flat_map(|s| thin(s.points(), MAX_SAMPLED_PER_SPEC)).map(|p| p.label).collect()
+}
+
+/// The configurations a timeline shows, given the run's totals: for each spec, among its
+/// sampled points (`sampled`), the one with the most mistakes per day not above
+/// `target_per_day` (ties: the faster mean detection, then the earlier in the sweep); if
+/// none meets it, the kind's default setting when the sweep holds it, else the point with
+/// the fewest mistakes. A lone spec also shows up to [`MAX_SAMPLED`] − 1 others of its
+/// sweep, evenly spread, so its panels still show how the knob moves the level.
+pub fn chosen_labels(
+    specs: &[DetectorSpec],
+    totals: &[TotalEntry],
+    target_per_day: f64,
+    sampled: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut chosen = BTreeSet::new();
+    for spec in specs {
+        let points: Vec<(usize, &TotalEntry)> = spec
+            .points()
+            .iter()
+            .filter(|p| sampled.contains(&p.label))
+            .filter_map(|p| totals.iter().find(|t| t.detector == p.label))
+            .enumerate()
+            .collect();
+        let per_day = |t: &TotalEntry| t.mistakes_per_day.unwrap_or(f64::INFINITY);
+        let detection = |t: &TotalEntry| t.detection_time_s.mean.unwrap_or(f64::INFINITY);
+        let meeting = points.iter().filter(|(_, t)| per_day(t) <= target_per_day).max_by(|a, b| {
+            per_day(a.1).total_cmp(&per_day(b.1)).then(detection(b.1).total_cmp(&detection(a.1))).then(b.0.cmp(&a.0))
+        });
+        let default = || {
+            let threshold = DetectorSpec::parse(spec.kind()).ok()?.points().first()?.threshold;
+            points.iter().find(|(_, t)| t.threshold == threshold)
+        };
+        let fewest = || points.iter().min_by(|a, b| per_day(a.1).total_cmp(&per_day(b.1)).then(a.0.cmp(&b.0)));
+        if let Some((_, t)) = meeting.or_else(default).or_else(fewest) {
+            chosen.insert(t.detector.clone());
+        }
+        if let [_] = specs {
+            let others: Vec<&TotalEntry> =
+                points.iter().map(|(_, t)| *t).filter(|t| !chosen.contains(&t.detector)).collect();
+            chosen.extend(thin(others, MAX_SAMPLED - 1).into_iter().map(|t| t.detector.clone()));
+        }
+    }
+    chosen
 }
 
 #[cfg(test)]

@@ -63,12 +63,13 @@ impl DelayModel {
         match self {
             DelayModel::Uniform { min, max } if min > max => Err("`min` is above `max`".into()),
             DelayModel::Lognormal { sigma, .. } if !(sigma.is_finite() && *sigma >= 0.0) => {
-                Err("`sigma` must be ≥ 0".into())
+                Err(format!("`sigma` = {sigma}: it must be finite and ≥ 0"))
             }
-            DelayModel::Pareto { shape, scale, .. }
-                if !(shape.is_finite() && *shape > 0.0) || *scale == Nanos::ZERO =>
-            {
-                Err("a Pareto needs `scale` > 0 and `shape` > 0".into())
+            DelayModel::Pareto { shape, .. } if !(shape.is_finite() && *shape > 0.0) => {
+                Err(format!("`shape` = {shape}: a Pareto's shape must be finite and > 0"))
+            }
+            DelayModel::Pareto { scale, .. } if *scale == Nanos::ZERO => {
+                Err("`scale` = 0: a Pareto's scale must be greater than zero".into())
             }
             _ => Ok(()),
         }

@@ -37,11 +37,11 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::analysis::output::{FaultTimeline, LevelSample, RunOutput};
+use crate::analysis::output::{FaultTimeline, RunOutput};
 use crate::analysis::results::{Engine, LatenessSummary, LiveAction, LiveReport};
 use crate::experiment::{ReceivePolicy, ResumeOrder, SeqAfterRestart, ValidExperiment};
 use crate::fault::{Fault, PauseTarget, Timeline};
-use crate::replay::{CrashDecl, CutDecl, LevelSampler, ReplayConfig, ReplayError};
+use crate::replay::{CrashDecl, CutDecl, ReplayConfig, ReplayError};
 use crate::time::Nanos;
 use crate::trace::{HEADER_WITH_MONITOR, TraceError, TraceReader};
 use clock::{mono_ns, sleep_until};
@@ -584,9 +584,10 @@ pub fn run(
             .zip(&relay_report.counts)
             .map(|(&(m, t), c)| ((ids[m].clone(), ids[t].clone()), *c))
             .collect(),
+        ..ReplayConfig::default()
     };
     let mut output = crate::replay::replay(&config, None)?;
-    output.timeline = Some(fault_timeline(e, &timeline, &monitored, &config)?);
+    output.timeline = Some(fault_timeline(e, &timeline, &monitored, &config, &output.summary.totals)?);
 
     let mut send_lateness = Histogram::new(3).expect("a 3-digit histogram");
     let mut live = LiveReport {
@@ -641,50 +642,12 @@ fn fault_timeline(
     timeline: &Timeline,
     monitored: &[(usize, usize)],
     config: &ReplayConfig,
+    totals: &[crate::analysis::results::TotalEntry],
 ) -> Result<FaultTimeline, LiveError> {
-    let ids = e.node_ids();
-    let sampled = crate::analysis::sampling::timeline_labels(&e.detectors);
-    let views = crate::sim::fault_views(e, timeline, monitored);
-    let (mut levels, mut arrivals) = (Vec::new(), Vec::new());
-    let bad = |message: String| LiveError::File {
-        path: config.trace.clone(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
-    };
-    for (fv, (m, t), view) in &views {
-        let step = Nanos((view.to.saturating_sub(view.from).0 / crate::sim::SAMPLES_PER_VIEW).max(1));
-        let mut rows = Vec::new();
-        let sampler = LevelSampler { every: step, out: &mut rows, from: view.from, until: Some(view.to) };
-        crate::replay::replay(config, Some(sampler))?;
-        let mut reader = csv::Reader::from_reader(&rows[..]);
-        for record in reader.records() {
-            let r = record.map_err(|e| bad(e.to_string()))?;
-            if r.len() < 8 || r[2] != *ids[*m] || r[3] != *ids[*t] || !sampled.contains(&r[4]) {
-                continue;
-            }
-            let number = |i: usize| r[i].parse::<f64>().map_err(|e| bad(format!("level row: {e}")));
-            levels.push(LevelSample {
-                fault: Some(fv.id),
-                at: Nanos(r[1].parse().map_err(|e| bad(format!("level row: {e}")))?),
-                monitor: r[2].to_string(),
-                target: r[3].to_string(),
-                detector: r[4].to_string(),
-                level: number(5)?,
-                threshold: number(6)?,
-                suspected: &r[7] == "true",
-            });
-        }
-        let mut trace = TraceReader::open(&config.trace)?;
-        while let Some(row) = trace.next_row()? {
-            let at = row.arrival.at;
-            if at > view.to {
-                break;
-            }
-            if at >= view.from && trace.name(row.monitor) == ids[*m] && trace.name(row.target) == ids[*t] {
-                arrivals.push((fv.id, at));
-            }
-        }
-    }
-    Ok(FaultTimeline { faults: views.into_iter().map(|(fv, _, _)| fv).collect(), levels, arrivals })
+    use crate::analysis::sampling::{DEFAULT_TARGET_PER_DAY, chosen_labels, sampled_labels};
+    let sampled = chosen_labels(&e.detectors, totals, DEFAULT_TARGET_PER_DAY, &sampled_labels(&e.detectors));
+    let views = crate::sim::fault_views(e, timeline, monitored).into_iter().map(|(fv, _, view)| (fv, view)).collect();
+    Ok(crate::replay::timeline::sample_views(config, views, &sampled)?)
 }
 
 /// Merges the nodes' traces (each in its node's receive order) into `work/trace.csv` in

@@ -11,7 +11,7 @@ use crate::analysis::results::SummaryFile;
 use crate::detector::DetectorSpec;
 use crate::replay::{LevelSampler, ReplayConfig, ReplayError, replay};
 use crate::time::Nanos;
-use crate::trace::{TraceReader, csv_field};
+use crate::trace::csv_field;
 
 /// Why a replay's results directory was not written.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +77,7 @@ pub fn estimate_levels(config: &ReplayConfig, every: Nanos) -> Result<LevelsEsti
     if every == Nanos::ZERO {
         return Err(ReplayDirError::ZeroEvery);
     }
-    let mut reader = TraceReader::open(&config.trace).map_err(ReplayError::from)?;
+    let mut reader = config.open_trace().map_err(ReplayError::from)?;
     let mut end = reader.last_received().unwrap_or(Nanos::ZERO).max(config.end.unwrap_or(Nanos::ZERO));
     let mut links = BTreeSet::new();
     let mut name_bytes = 0u64;
@@ -164,6 +164,8 @@ const REPLAY_NAMES: &[&str] = &[
     "interarrival.hgrm",
     "detection-time",
     "mistake-duration",
+    "faults.json",
+    "timeline",
     "charts",
     "report.html",
     crate::report::MANIFEST,
@@ -207,7 +209,8 @@ fn levels_place(levels: &LevelsOutput, trace: &Path, out: &Path) -> Result<Level
 }
 
 /// `fdlab replay`: replays `config` and writes its results directory `out` as a whole
-/// (summary.json, mistakes.csv, the percentile files, sampled levels if asked for) through
+/// (summary.json, mistakes.csv, the percentile files, the levels sampled around each
+/// declared fault for the timeline chart, sampled levels if asked for) through
 /// [`ResultsWriter`], with the same checks and protections as a simulation's. Every check
 /// that can be made before the replay is (that `out` may be replaced and its parent written,
 /// that it does not hold the trace, where the levels go and how large they will be); on any
@@ -268,6 +271,8 @@ pub fn replay_to_dir(
         };
         replay(config, sampler)?
     };
+    let mut output = output;
+    output.timeline = crate::replay::timeline::replay_timeline(config, &output)?;
     if let Some(mut w) = inside {
         w.flush().map_err(ReplayError::Levels)?;
     }

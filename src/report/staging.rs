@@ -58,7 +58,7 @@ impl Staged {
 
     /// As [`Staged::dir_in`], for a caller holding the registry's lock.
     pub(crate) fn dir_in_locked(parent: &Path, registry: &mut BTreeSet<PathBuf>) -> io::Result<Staged> {
-        let path = builder(0o777).tempdir_in(parent)?.keep();
+        let path = builder(0o777).tempdir_in(parent).map_err(without_path)?.keep();
         registry.insert(path.clone());
         Ok(Staged { path, is_dir: true, done: false })
     }
@@ -67,7 +67,7 @@ impl Staged {
     /// writers that look at it), with default permissions (`0666` less the umask).
     pub fn file_in(parent: &Path, suffix: &str) -> io::Result<(Staged, File)> {
         let mut registry = registry();
-        let file = builder(0o666).suffix(suffix).tempfile_in(parent)?;
+        let file = builder(0o666).suffix(suffix).tempfile_in(parent).map_err(without_path)?;
         let (file, path) = file.keep().map_err(|e| e.error)?;
         registry.insert(path.clone());
         Ok((Staged { path, is_dir: false, done: false }, file))
@@ -143,6 +143,16 @@ impl Drop for Staged {
 fn own_prefix() -> &'static str {
     static OWN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     OWN.get_or_init(|| format!("{PREFIX}{}-{}-", std::process::id(), host_tag()))
+}
+
+/// tempfile's error without the ` at path "…"` it appends: every caller names the directory
+/// itself, and a message should say it once.
+fn without_path(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    match text.split_once(" at path \"") {
+        Some((cause, _)) => io::Error::new(e.kind(), cause.to_string()),
+        None => e,
+    }
 }
 
 fn builder<'b>(mode: u32) -> tempfile::Builder<'static, 'b> {

@@ -61,6 +61,9 @@ pub struct RunOptions {
     pub allow_large: bool,
     /// Leader rules of the user's own, evaluated after the built-in ones of `[cluster]`.
     pub extra_rules: Vec<RuleFactory>,
+    /// The mistakes per day that choose the setting per detector spec the timeline shows
+    /// (`crate::analysis::sampling::chosen_labels`; default one a day).
+    pub timeline_target_per_day: Option<f64>,
 }
 
 /// Makes a fresh instance of a user's leader rule for a cluster of `n` nodes (one per
@@ -208,7 +211,7 @@ pub fn run(
     let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
 
     let views = fault_views(e, &timeline, &all_links);
-    let sampled_labels = crate::analysis::sampling::timeline_labels(&e.detectors);
+    let sampled_labels = crate::analysis::sampling::sampled_labels(&e.detectors);
 
     let writers: Vec<Mutex<Option<SpillWriter>>> = (0..nodes.len())
         .map(|m| {
@@ -356,6 +359,10 @@ pub fn run(
     }
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
+    // The timeline shows the setting chosen per spec, known only now.
+    let target = options.timeline_target_per_day.unwrap_or(crate::analysis::sampling::DEFAULT_TARGET_PER_DAY);
+    let shown = crate::analysis::sampling::chosen_labels(&e.detectors, &summary.totals, target, &sampled_labels);
+    levels.retain(|l: &crate::analysis::output::LevelSample| shown.contains(&l.detector));
     // A fixed order, whatever thread produced what.
     levels.sort_by_key(|l| (l.fault, l.at));
     arrivals.sort();

@@ -7,8 +7,13 @@
 //!
 //! The reader streams: it never holds the trace in memory, and node names are interned to
 //! small integers so that a 10-million-row trace costs one pass. A UTF-8 byte-order mark at
-//! the start and CRLF line ends are accepted. Timestamps above [`MAX_TIME_NS`] (2^62 ns,
-//! 146 years) and lines longer than [`MAX_LINE`] bytes are errors naming the line.
+//! the start, CRLF line ends and header names in any case are accepted. Timestamps
+//! (`received_ns`, `sent_ns`) are integer nanoseconds, or with a declared [`TimeUnit`]
+//! (`--time-unit s|ms|us|ns`) decimal seconds, milliseconds or microseconds, as packet
+//! captures and users' own loggers write them, converted exactly to integer nanoseconds (no
+//! floating point; more fractional digits than whole nanoseconds allow is an error naming
+//! the line). Timestamps above [`MAX_TIME_NS`] (2^62 ns, 146 years) and lines longer than
+//! [`MAX_LINE`] bytes are errors naming the line.
 //!
 //! [`spill`] keeps an engine's delivered rows on disk while it runs (`--trace`) and merges
 //! them into this CSV at the end.
@@ -42,6 +47,109 @@ pub enum TraceError {
         "{path}: the header has no `{column}` column (required: target, received_ns; optional: monitor, seq, sent_ns, incarnation)"
     )]
     MissingColumn { path: PathBuf, column: &'static str },
+}
+
+/// The unit of a trace's timestamps (`--time-unit`): integer nanoseconds by default, or
+/// decimal seconds, milliseconds or microseconds with at most as many fractional digits as
+/// whole nanoseconds allow (9, 6, 3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimeUnit {
+    S,
+    Ms,
+    Us,
+    #[default]
+    Ns,
+}
+
+impl TimeUnit {
+    /// Nanoseconds in one unit.
+    pub fn nanos(self) -> u64 {
+        match self {
+            TimeUnit::S => 1_000_000_000,
+            TimeUnit::Ms => 1_000_000,
+            TimeUnit::Us => 1_000,
+            TimeUnit::Ns => 1,
+        }
+    }
+
+    /// The most fractional digits a value in this unit may have: whole nanoseconds.
+    pub fn fraction_digits(self) -> usize {
+        self.nanos().ilog10() as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::S => "s",
+            TimeUnit::Ms => "ms",
+            TimeUnit::Us => "us",
+            TimeUnit::Ns => "ns",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            TimeUnit::S => "seconds",
+            TimeUnit::Ms => "milliseconds",
+            TimeUnit::Us => "microseconds",
+            TimeUnit::Ns => "nanoseconds",
+        }
+    }
+
+    /// A timestamp in this unit as integer nanoseconds, exactly: `Err` says why not.
+    pub fn parse(self, field: &[u8]) -> Result<u64, String> {
+        if self == TimeUnit::Ns {
+            return parse_u64(field).ok_or_else(|| {
+                format!("`{}` is not a whole number of nanoseconds ≥ 0", String::from_utf8_lossy(field))
+            });
+        }
+        let not_a_number = || {
+            format!(
+                "`{}` is not a decimal number of {} ≥ 0 (--time-unit {})",
+                String::from_utf8_lossy(field),
+                self.words(),
+                self.name()
+            )
+        };
+        let (whole, fraction) = match memchr::memchr(b'.', field) {
+            Some(dot) => (&field[..dot], Some(&field[dot + 1..])),
+            None => (field, None),
+        };
+        let whole = parse_u64(whole).ok_or_else(not_a_number)?;
+        let mut nanos = 0;
+        if let Some(fraction) = fraction {
+            if fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
+                return Err(not_a_number());
+            }
+            let allowed = self.fraction_digits();
+            if fraction.len() > allowed {
+                return Err(format!(
+                    "`{}` has {} digits after the point; --time-unit {} allows at most {allowed} (whole nanoseconds)",
+                    String::from_utf8_lossy(field),
+                    fraction.len(),
+                    self.name()
+                ));
+            }
+            // Cannot fail: at most 9 digits, checked above.
+            nanos = parse_u64(fraction).expect("digits") * 10u64.pow((allowed - fraction.len()) as u32);
+        }
+        whole
+            .checked_mul(self.nanos())
+            .and_then(|n| n.checked_add(nanos))
+            .ok_or_else(|| format!("`{}` is beyond 2^62 ns (146 years)", String::from_utf8_lossy(field)))
+    }
+}
+
+impl std::str::FromStr for TimeUnit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<TimeUnit, String> {
+        match s {
+            "s" => Ok(TimeUnit::S),
+            "ms" => Ok(TimeUnit::Ms),
+            "us" | "µs" => Ok(TimeUnit::Us),
+            "ns" => Ok(TimeUnit::Ns),
+            _ => Err(format!("`{s}` is not a time unit: s, ms, us or ns")),
+        }
+    }
 }
 
 /// One received heartbeat.
@@ -78,6 +186,7 @@ pub struct TraceReader<R: Read> {
     /// The last two names looked up, to skip the map for the common case.
     recent: [(Vec<u8>, u32); 2],
     last_received: Nanos,
+    unit: TimeUnit,
 }
 
 /// CSV records, one per line. Traces are machine-written and simple, so this reads them a
@@ -202,7 +311,12 @@ impl<R: Read> Lines<R> {
 
 impl TraceReader<File> {
     pub fn open(path: &Path) -> Result<Self, TraceError> {
-        let file = File::open(path).map_err(|source| TraceError::Io { path: path.to_path_buf(), source })?;
+        let io = |source| TraceError::Io { path: path.to_path_buf(), source };
+        let file = File::open(path).map_err(io)?;
+        // A directory opens, and its read fails as if on line 1: say what it is instead.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(io(std::io::ErrorKind::IsADirectory.into()));
+        }
         TraceReader::new(path, file)
     }
 
@@ -223,7 +337,7 @@ impl TraceReader<File> {
         if !lines.next_record().ok()? || lines.len() != self.width {
             return None;
         }
-        parse_u64(lines.get(self.columns.received).trim_ascii()).filter(|&t| t <= MAX_TIME_NS).map(Nanos)
+        self.unit.parse(lines.get(self.columns.received).trim_ascii()).ok().filter(|&t| t <= MAX_TIME_NS).map(Nanos)
     }
 }
 
@@ -260,7 +374,14 @@ impl<R: Read> TraceReader<R> {
             ids: BTreeMap::new(),
             recent: [(Vec::new(), u32::MAX), (Vec::new(), u32::MAX)],
             last_received: Nanos::ZERO,
+            unit: TimeUnit::Ns,
         })
+    }
+
+    /// Reads timestamps in `unit` (default: integer nanoseconds).
+    pub fn with_unit(mut self, unit: TimeUnit) -> Self {
+        self.unit = unit;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -316,15 +437,16 @@ impl<R: Read> TraceReader<R> {
             Some(i) if !me.lines.get(i).trim_ascii().is_empty() => me.integer(i, name, line).map(Some),
             _ => Ok(None),
         };
+        let sent = match c.sent {
+            Some(i) if !self.lines.get(i).trim_ascii().is_empty() => Some(Nanos(self.time(i, "sent_ns", line)?)),
+            _ => None,
+        };
         let arrival = Arrival {
             at: received,
             seq: optional(self, c.seq, "seq")?,
             incarnation: optional(self, c.incarnation, "incarnation")?,
-            sent: optional(self, c.sent, "sent_ns")?.map(Nanos),
+            sent,
         };
-        if let Some(sent) = arrival.sent.filter(|s| s.0 > MAX_TIME_NS) {
-            return Err(self.beyond(line, "sent_ns", sent.0));
-        }
         let target = self.intern(c.target, "target", line)?;
         let monitor = match c.monitor {
             Some(i) => self.intern(i, "monitor", line)?,
@@ -337,9 +459,10 @@ impl<R: Read> TraceReader<R> {
         TraceError::Bad { path: self.path.clone(), line, message }
     }
 
-    /// A timestamp: an integer no larger than [`MAX_TIME_NS`].
+    /// A timestamp in the trace's unit, as nanoseconds no larger than [`MAX_TIME_NS`].
     fn time(&self, index: usize, name: &str, line: u64) -> Result<u64, TraceError> {
-        let value = self.integer(index, name, line)?;
+        let field = self.lines.get(index).trim_ascii();
+        let value = self.unit.parse(field).map_err(|message| self.bad(line, format!("column `{name}`: {message}")))?;
         if value > MAX_TIME_NS {
             return Err(self.beyond(line, name, value));
         }
@@ -350,8 +473,9 @@ impl<R: Read> TraceReader<R> {
         self.bad(
             line,
             format!(
-                "column `{name}`: {value} is beyond 2^62 ns (146 years); timestamps are nanoseconds from the \
-                 trace's start"
+                "column `{name}`: {value}{} is beyond 2^62 ns (146 years); timestamps are {} from the trace's start",
+                if self.unit == TimeUnit::Ns { "" } else { " ns" },
+                self.unit.words()
             ),
         )
     }
@@ -359,13 +483,7 @@ impl<R: Read> TraceReader<R> {
     fn integer(&self, index: usize, name: &str, line: u64) -> Result<u64, TraceError> {
         let field = self.lines.get(index).trim_ascii();
         parse_u64(field).ok_or_else(|| {
-            self.bad(
-                line,
-                format!(
-                    "column `{name}`: `{}` is not a whole number of nanoseconds ≥ 0",
-                    String::from_utf8_lossy(field)
-                ),
-            )
+            self.bad(line, format!("column `{name}`: `{}` is not a whole number ≥ 0", String::from_utf8_lossy(field)))
         })
     }
 
@@ -574,6 +692,62 @@ mod tests {
         let e = read_all("target,received_ns,sent_ns\na,10,18446744073709551615\n").unwrap_err().to_string();
         assert!(e.contains("line 2: column `sent_ns`"), "{e}");
         assert!(read_all("target,received_ns\na,4611686018427387904\n").is_ok());
+    }
+
+    #[test]
+    fn decimal_timestamps_convert_exactly_in_each_unit() {
+        assert_eq!(TimeUnit::S.parse(b"1.000000001"), Ok(1_000_000_001));
+        assert_eq!(TimeUnit::S.parse(b"1700000000.123456789"), Ok(1_700_000_000_123_456_789));
+        assert_eq!(TimeUnit::S.parse(b"0.1"), Ok(100_000_000));
+        assert_eq!(TimeUnit::S.parse(b"12"), Ok(12_000_000_000));
+        assert_eq!(TimeUnit::Ms.parse(b"1.5"), Ok(1_500_000));
+        assert_eq!(TimeUnit::Ms.parse(b"0.000001"), Ok(1));
+        assert_eq!(TimeUnit::Us.parse(b"2.25"), Ok(2_250));
+        assert_eq!(TimeUnit::Ns.parse(b"42"), Ok(42));
+        // 0.1 + 0.2 in binary floating point is 0.30000000000000004: here it is exact.
+        assert_eq!(TimeUnit::S.parse(b"0.3"), Ok(300_000_000));
+        let e = TimeUnit::S.parse(b"1.0000000001").unwrap_err();
+        assert_eq!(
+            e,
+            "`1.0000000001` has 10 digits after the point; --time-unit s allows at most 9 (whole nanoseconds)"
+        );
+        assert!(TimeUnit::Us.parse(b"1.0001").unwrap_err().contains("at most 3"));
+        assert!(TimeUnit::Ns.parse(b"1.5").unwrap_err().contains("not a whole number of nanoseconds"));
+        for bad in [&b"1."[..], b".5", b"-1.5", b"1e3", b"1.2.3", b"", b"1.5x"] {
+            let e = TimeUnit::Ms.parse(bad).unwrap_err();
+            assert!(e.contains("is not a decimal number of milliseconds ≥ 0 (--time-unit ms)"), "{e}");
+        }
+        assert!(TimeUnit::S.parse(b"18446744074").unwrap_err().contains("beyond 2^62 ns"));
+        assert_eq!("us".parse(), Ok(TimeUnit::Us));
+        assert!("sec".parse::<TimeUnit>().unwrap_err().contains("s, ms, us or ns"));
+    }
+
+    #[test]
+    fn a_declared_unit_reads_both_timestamps_and_names_the_line() {
+        let read = |text: &str, unit| -> Result<Vec<TraceRow>, TraceError> {
+            let mut r = TraceReader::new(Path::new("t.csv"), text.as_bytes())?.with_unit(unit);
+            std::iter::from_fn(|| r.next_row().transpose()).collect()
+        };
+        let rows = read("target,received_ns,sent_ns\na,1.5,1.25\na,2,1.999999\n", TimeUnit::Ms).unwrap();
+        assert_eq!(rows[0].arrival.at, Nanos(1_500_000));
+        assert_eq!(rows[0].arrival.sent, Some(Nanos(1_250_000)));
+        assert_eq!(rows[1].arrival.sent, Some(Nanos(1_999_999)));
+        let e = read("target,received_ns\na,0.5\na,0.5000000001\n", TimeUnit::S).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.csv: line 3: column `received_ns`: `0.5000000001` has 10 digits after the point; --time-unit s \
+             allows at most 9 (whole nanoseconds)"
+        );
+        let e = read("target,received_ns,sent_ns\na,1,0.1234\n", TimeUnit::Us).unwrap_err().to_string();
+        assert!(e.starts_with("t.csv: line 2: column `sent_ns`: `0.1234` has 4 digits"), "{e}");
+        let e = read("target,received_ns\na,4611686018.427387905\n", TimeUnit::S).unwrap_err().to_string();
+        assert!(e.contains("4611686018427387905 ns is beyond 2^62 ns (146 years); timestamps are seconds"), "{e}");
+        // The last row's time, read from the end, in the unit too.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "target,received_ns\na,1.5\na,2.25\n").unwrap();
+        let r = TraceReader::open(&path).unwrap().with_unit(TimeUnit::S);
+        assert_eq!(r.last_received(), Some(Nanos(2_250_000_000)));
     }
 
     #[test]

@@ -123,14 +123,16 @@ pub fn load(dir: &Path) -> Result<Vec<(usize, Timeline)>, ChartError> {
             .filter(|(w, _)| *w == id.to_string())
             .filter_map(|(_, t)| t.parse::<f64>().ok().map(|t| t / 1e9))
             .collect();
-        let title = format!(
-            "{} of {} at {:.1} s: {} watching {}",
-            f.kind,
-            f.node.as_deref().unwrap_or("links"),
-            fault.0,
-            f.monitor,
-            f.target
-        );
+        // A replayed trace without a `monitor` column names no monitor.
+        let monitor = if f.monitor.is_empty() { "its monitor" } else { f.monitor.as_str() };
+        let title = match f.node.as_deref() {
+            Some(node) => format!("{} of {node} at {:.1} s: {monitor} watching {}", f.kind, fault.0, f.target),
+            // A replay's longest silence, a cut or a route change: of a link, not a node.
+            None if f.kind != "partition" && f.kind != "delay change" => {
+                format!("{} at {:.1} s: {monitor} watching {}", f.kind, fault.0, f.target)
+            }
+            None => format!("{} of links at {:.1} s: {monitor} watching {}", f.kind, fault.0, f.target),
+        };
         charts.push((id, Timeline { title, fault, view, series, arrivals: ticks }));
     }
     if charts.is_empty() {

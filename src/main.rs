@@ -143,6 +143,15 @@ struct ReplayArgs {
     /// fractional digits than whole nanoseconds allow is an error naming the line.
     #[arg(long, value_name = "s|ms|us|ns", default_value = "ns")]
     time_unit: fdlab::trace::TimeUnit,
+    /// Cluster views and split brain (docs/split-brain.md) from a trace with a `monitor`
+    /// column, under `lowest-unsuspected` and `majority`; the declared crashes and pauses are
+    /// the ground truth.
+    #[arg(long, conflicts_with = "cluster_from")]
+    cluster: bool,
+    /// Cluster views with the `[cluster]` table of an experiment file (rules, lease, …),
+    /// e.g. the experiment a live run recorded the trace from.
+    #[arg(long, value_name = "EXPERIMENT.toml")]
+    cluster_from: Option<PathBuf>,
 }
 
 #[cfg(unix)]
@@ -747,6 +756,15 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
         pauses: args.pauses,
         time_unit: args.time_unit,
         timeline_target_per_day: Some(args.target),
+        cluster: match &args.cluster_from {
+            Some(path) => Some(
+                Experiment::load(path)?
+                    .cluster
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("{}: has no [cluster] table for --cluster-from", path.display()))?,
+            ),
+            None => args.cluster.then(fdlab::experiment::ClusterSettings::default),
+        },
         ..ReplayConfig::default()
     };
     if let Some(inferred) = config.infer_intervals()? {

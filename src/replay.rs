@@ -24,13 +24,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::GroundTruth;
+use crate::analysis::cluster::run::{ClusterFacts, cluster_views};
+use crate::analysis::cluster::{FirstHeard, Heartbeat};
 use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts};
 use crate::analysis::output::{LEVELS_HEADER, LevelRow, RunOutput};
 use crate::analysis::results::{DatagramCounts, Engine, ResultsBuilder, TraceWarning, TraceWarningKind};
 use crate::analysis::truth::DownWindow;
 use crate::detector::DetectorSpec;
-use crate::experiment::ReceivePolicy;
-use crate::time::{Nanos, parse_duration};
+use crate::experiment::{ClusterSettings, LeaderRule, ReceivePolicy};
+use crate::time::{Clock, Nanos, parse_duration};
 use crate::trace::{MAX_TIME_NS, TimeUnit, TraceError, TraceReader};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,8 @@ pub enum ReplayError {
     Trace(#[from] TraceError),
     #[error("{path}: the trace has no `seq` column, which `{detector}` needs (it uses sequence numbers)")]
     NeedsSeq { path: PathBuf, detector: String },
+    #[error("{path}: cluster views need {what}")]
+    ClusterNeeds { path: PathBuf, what: &'static str },
     #[error("detector: {source}")]
     Spec { source: crate::detector::SpecError },
     #[error(
@@ -171,6 +175,9 @@ pub struct ReplayConfig {
     /// The mistakes per day that choose the setting per detector spec the timeline shows
     /// (`crate::analysis::sampling::chosen_labels`; default one a day).
     pub timeline_target_per_day: Option<f64>,
+    /// Cluster views (docs/split-brain.md), from a trace with a `monitor` column; the
+    /// declared crashes and pauses are the nodes' ground truth.
+    pub cluster: Option<ClusterSettings>,
 }
 
 /// A heartbeat interval read from a trace ([`ReplayConfig::infer_intervals`]).
@@ -325,6 +332,8 @@ struct Link {
     /// The smallest `received_ns − sent_ns` of the link's replayed rows (signed: the hosts'
     /// clocks may differ), for delays relative to it.
     min_gap: Option<i128>,
+    /// For cluster views: per (re)start of the monitor, when it first heard the target.
+    first_heard: Vec<(Nanos, Option<Nanos>)>,
 }
 
 impl Link {
@@ -398,6 +407,17 @@ pub fn replay_from<R: std::io::Read>(
             return Err(ReplayError::NeedsSeq { path, detector: spec.points()[0].label.clone() });
         }
     }
+    let lease = config.cluster.as_ref().is_some_and(|c| c.rules().contains(&LeaderRule::Lease));
+    if config.cluster.is_some() && !reader.has_monitor() {
+        return Err(ReplayError::ClusterNeeds { path, what: "a `monitor` column (whose view is it?)" });
+    }
+    if lease && !reader.has_sent() {
+        return Err(ReplayError::ClusterNeeds {
+            path,
+            what: "`sent_ns` for the `lease` rule (each heartbeat acknowledges one sent earlier)",
+        });
+    }
+    let mut heartbeats: Vec<Heartbeat> = Vec::new();
     if let Some(c) = config.crashes.iter().find(|c| c.node.is_empty()) {
         return Err(ReplayError::Crash { flag: "--crash", decl: c.to_string(), message: "the target is empty".into() });
     }
@@ -447,11 +467,20 @@ pub fn replay_from<R: std::io::Read>(
                     monitor_pauses: monitor_pauses.clone(),
                     cuts,
                 };
+                let starts = std::iter::once(Nanos::ZERO)
+                    .chain(down.iter().filter_map(|w| w.to))
+                    .map(|start| (start, None))
+                    .collect();
+                // A trace records what the monitor received: its policy was applied.
+                let mut analysis = LinkAnalysis::new(&config.detectors, facts, ReceivePolicy::Raw);
+                if config.cluster.is_some() {
+                    analysis.record_suspicions();
+                }
                 links.push(Link {
                     monitor: row.monitor,
                     target: row.target,
-                    // A trace records what the monitor received: its policy was applied.
-                    analysis: LinkAnalysis::new(&config.detectors, facts, ReceivePolicy::Raw),
+                    analysis,
+                    first_heard: starts,
                     truth,
                     highest_seq: None,
                     monitor_pauses,
@@ -498,6 +527,15 @@ pub fn replay_from<R: std::io::Read>(
         let delay = row.arrival.sent.filter(|&sent| sent <= t).map(|sent| t - sent);
         link.resume_until(|to| to <= t);
         link.analysis.receive(&row.arrival, delay, &mut stats);
+        if config.cluster.is_some() {
+            let start = link.first_heard.partition_point(|s| s.0 <= t);
+            if let Some(first @ (_, None)) = start.checked_sub(1).and_then(|i| link.first_heard.get_mut(i)) {
+                first.1 = Some(t);
+            }
+            if let (true, Some(sent)) = (lease, row.arrival.sent) {
+                heartbeats.push(Heartbeat { from: row.target as usize, to: row.monitor as usize, sent, at: t });
+            }
+        }
     }
     let last = end.ok_or(ReplayError::Empty { path: path.clone() })?;
     if let Some(end) = config.end {
@@ -568,7 +606,15 @@ pub fn replay_from<R: std::io::Read>(
         .filter_map(|l| Some(((reader.name(l.monitor).to_string(), reader.name(l.target).to_string()), l.min_gap?)))
         .collect();
     let mut builder = ResultsBuilder::default();
-    for link in links {
+    // Cluster nodes: the names of the links' ends (the reader also knows the empty monitor
+    // of traces without a `monitor` column), by reader id.
+    let mut nodes: Vec<u32> = links.iter().flat_map(|l| [l.monitor, l.target]).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let node = |id: u32| nodes.binary_search(&id).expect("a link's end");
+    let mut first_heard = FirstHeard::new();
+    for mut link in links {
+        first_heard.insert((node(link.monitor), node(link.target)), std::mem::take(&mut link.first_heard));
         let monitor = reader.has_monitor().then(|| reader.name(link.monitor));
         let target = reader.name(link.target);
         let counts = config.link_counts.get(&(reader.name(link.monitor).to_string(), target.to_string())).copied();
@@ -576,6 +622,19 @@ pub fn replay_from<R: std::io::Read>(
     }
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut summary = builder.finish(format!("replay of {name}"), None, Engine::Replay, end);
+    let leaders = match &config.cluster {
+        Some(settings) => {
+            let ids: Vec<String> = nodes.iter().map(|&id| reader.name(id).to_string()).collect();
+            for hb in &mut heartbeats {
+                (hb.from, hb.to) = (node(hb.from as u32), node(hb.to as u32));
+            }
+            let facts = cluster_facts(config, &ids, first_heard, heartbeats, end);
+            let (cluster, leaders) = cluster_views(&facts, settings, &config.detectors, &[], &mut summary.results);
+            summary.cluster = cluster;
+            leaders
+        }
+        None => None,
+    };
     // One-way delays mean something only in one clock. When a row shows that the hosts'
     // clocks differ, the trace is read again (a regular file can be) and each delay is
     // reported above its link's smallest, which removes the clocks' offset (not a drift).
@@ -619,8 +678,47 @@ pub fn replay_from<R: std::io::Read>(
         trace: None,
         deliveries: stats.deliveries,
         timeline: None,
-        leaders: None,
+        leaders,
     })
+}
+
+/// The cluster facts of a replay: the trace's nodes, exact clocks, the declared crashes and
+/// pauses as ground truth (a pause stalls the whole node), and what the monitors heard.
+fn cluster_facts(
+    config: &ReplayConfig,
+    ids: &[String],
+    first_heard: FirstHeard,
+    heartbeats: Vec<Heartbeat>,
+    end: Nanos,
+) -> ClusterFacts {
+    let windows = |decls: &[&CrashDecl], node: &str| -> Vec<(Nanos, Nanos)> {
+        decls.iter().filter(|d| d.node == node).map(|d| (d.from, d.to.unwrap_or(end))).collect()
+    };
+    let crashes: Vec<&CrashDecl> = config.crashes.iter().chain(&config.monitor_crashes).collect();
+    // A node both monitor and target may be declared in both lists: each window once.
+    let crashed = ids
+        .iter()
+        .map(|id| {
+            let mut w = windows(&crashes, id);
+            w.sort_unstable();
+            w.dedup();
+            w
+        })
+        .collect();
+    let pauses: Vec<&CrashDecl> = config.pauses.iter().collect();
+    let paused: Vec<Vec<(Nanos, Nanos)>> = ids.iter().map(|id| windows(&pauses, id)).collect();
+    let fault_starts = crashes.iter().chain(&pauses).map(|d| d.from).chain(config.cuts.iter().map(|c| c.at)).collect();
+    ClusterFacts {
+        ids: ids.to_vec(),
+        clocks: vec![Clock::EXACT; ids.len()],
+        crashed,
+        stalled: paused.clone(),
+        paused,
+        first_heard,
+        heartbeats,
+        fault_starts,
+        end,
+    }
 }
 
 /// Whether a heartbeat sent at `sent` was sent while the target was down (one sent at the

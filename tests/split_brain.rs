@@ -381,3 +381,45 @@ fn the_leader_timeline_shows_the_longest_episode() {
     // No split brain, no timeline.
     assert!(common::simulate(&COMMON.experiment()).leaders.is_none());
 }
+
+/// A multi-monitor trace replays to the same cluster figures: the simulator's trace of each
+/// scenario (a pause of the leader, a crash-stop of the leader, a one-way cut, b's
+/// crash-recovery), replayed with the same faults declared (`--pause`, `--crash` and
+/// `--monitor-crash`, `--end`), gives every rule's figures, the downing and the leader
+/// timeline exactly as the simulation did.
+#[test]
+fn a_multi_monitor_trace_replays_to_the_same_cluster_figures() {
+    use fdlab::replay::{CrashDecl, ReplayConfig, replay_from};
+    use fdlab::trace::{TraceReader, TraceWriter};
+    let scenarios: [(&str, &[&str], &[&str]); 3] = [
+        (PAUSE, &[], &["a@10500ms..15500ms"]),
+        ("[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10500ms\"\n", &["a@10500ms"], &[]),
+        ("[[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"12s\"\ndown = \"6s\"\n", &["b@12s..18s"], &[]),
+    ];
+    for (faults, crashes, pauses) in scenarios {
+        let e = Setting { faults, ..COMMON }.experiment();
+        let out = common::simulate_with(&e, fdlab::sim::RunOptions { record_trace: true, ..Default::default() });
+        let mut w = TraceWriter::new(Vec::new(), true).unwrap();
+        for row in out.trace.as_ref().unwrap().rows().unwrap() {
+            let (m, t, a) = row.unwrap();
+            w.write(m, t, &a).unwrap();
+        }
+        let bytes = w.into_inner();
+        let mut reader = TraceReader::new(Path::new("sb.csv"), bytes.as_slice()).unwrap();
+        let decl = |d: &&str| -> CrashDecl { d.parse().unwrap() };
+        let config = ReplayConfig {
+            trace: "sb.csv".into(),
+            detectors: e.detectors.clone(),
+            crashes: crashes.iter().map(decl).collect(),
+            monitor_crashes: crashes.iter().map(decl).collect(),
+            pauses: pauses.iter().map(decl).collect(),
+            end: Some(e.duration),
+            cluster: e.cluster.clone(),
+            ..ReplayConfig::default()
+        };
+        let replayed = replay_from(&mut reader, &config, None).unwrap_or_else(|e| panic!("{faults}: {e}"));
+        // Node order differs (the trace's order of appearance), names do not.
+        assert_eq!(replayed.summary.cluster, out.summary.cluster, "{faults}");
+        assert_eq!(replayed.leaders, out.leaders, "{faults}");
+    }
+}

@@ -121,9 +121,6 @@ pub fn check(e: &ValidExperiment, path: &Path) -> Result<(), LiveError> {
     if e.engine.recv_buffer != crate::experiment::EngineRules::default().recv_buffer {
         return Err(refuse("engine.recv_buffer", "live mode cannot honour it: the kernel's socket buffer decides"));
     }
-    if e.cluster.is_some() {
-        return Err(refuse("cluster", "live mode does not compute cluster views yet; run it with `fdlab run`"));
-    }
     for i in 0..e.nodes.len() {
         let node = e.node(i);
         if !node.clock.is_exact() {
@@ -584,6 +581,9 @@ pub fn run(
             .zip(&relay_report.counts)
             .map(|(&(m, t), c)| ((ids[m].clone(), ids[t].clone()), *c))
             .collect(),
+        // The nodes' traces carry every node's view: the cluster figures come from the
+        // replay, with the orchestrator's record of crashes and pauses as ground truth.
+        cluster: e.cluster.clone(),
         ..ReplayConfig::default()
     };
     let mut output = crate::replay::replay(&config, None)?;

@@ -19,7 +19,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::analysis::cluster::{FirstHeard, Heartbeat};
+use crate::analysis::cluster::Heartbeat;
+pub use crate::analysis::cluster::rules::RuleFactory;
+use crate::analysis::cluster::run::{ClusterFacts, cluster_views};
 use crate::analysis::link::ArrivalStats;
 use crate::analysis::output::{FaultTimeline, FaultView, RunOutput};
 use crate::analysis::results::{Engine, ResultsBuilder};
@@ -64,19 +66,6 @@ pub struct RunOptions {
     /// The mistakes per day that choose the setting per detector spec the timeline shows
     /// (`crate::analysis::sampling::chosen_labels`; default one a day).
     pub timeline_target_per_day: Option<f64>,
-}
-
-/// Makes a fresh instance of a user's leader rule for a cluster of `n` nodes (one per
-/// detector configuration).
-#[derive(Clone)]
-pub struct RuleFactory(
-    pub std::sync::Arc<dyn Fn(usize) -> Box<dyn crate::analysis::cluster::rules::Rule> + Send + Sync>,
-);
-
-impl std::fmt::Debug for RuleFactory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RuleFactory")
-    }
 }
 
 /// At most this many faults get a sampled timeline.
@@ -354,8 +343,9 @@ pub fn run(
     let mut summary = builder.finish(e.name.clone(), Some(seed), Engine::Sim, e.duration);
     let mut leaders = None;
     if let Some(settings) = &e.cluster {
+        let facts = cluster_facts(e, &timeline, heard);
         (summary.cluster, leaders) =
-            cluster_views(e, settings, &options.extra_rules, &timeline, &heard, &mut summary.results);
+            cluster_views(&facts, settings, &e.detectors, &options.extra_rules, &mut summary.results);
     }
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
@@ -380,110 +370,31 @@ pub fn run(
     })
 }
 
-/// What the monitors observed that cluster views need besides suspicions.
-#[derive(Default)]
-struct ClusterFacts {
-    heartbeats: Vec<Heartbeat>,
-    first_heard: FirstHeard,
-}
-
-/// The cluster figures of every detector configuration (`[cluster]`), from each link's
-/// suspicion intervals (real time), which are dropped afterwards; and the leader timeline of
-/// the longest split-brain episode of any configuration and rule.
-fn cluster_views(
-    e: &Experiment,
-    settings: &crate::experiment::ClusterSettings,
-    extra_rules: &[RuleFactory],
-    timeline: &Timeline,
-    facts: &ClusterFacts,
-    results: &mut [crate::analysis::results::ResultEntry],
-) -> (Vec<crate::analysis::cluster::ClusterEntry>, Option<crate::analysis::cluster::timeline::LeaderTimeline>) {
-    use crate::analysis::cluster::{
-        ClusterEntry, ClusterInput, LinkSuspicions, analyze_recording, built_in, first_timeouts,
-    };
-    use std::collections::BTreeMap;
-    let ids: Vec<String> = e.nodes.iter().map(|n| n.id.clone()).collect();
-    let index: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
-    let clocks: Vec<crate::time::Clock> = (0..ids.len()).map(|i| e.node(i).clock).collect();
-    let crashed: Vec<Vec<(Nanos, Nanos)>> = timeline
+/// The cluster facts of a simulation: its nodes, clocks and ground truth from the fault
+/// timeline, with what the monitors observed (`heard`).
+fn cluster_facts(e: &Experiment, timeline: &Timeline, heard: ClusterFacts) -> ClusterFacts {
+    let crashed = timeline
         .nodes
         .iter()
         .map(|f| f.crashes.iter().map(|c| (c.from, c.to.unwrap_or(e.duration))).collect())
         .collect();
     // A whole-node pause stops both sending and receiving: the windows in both lists.
-    let paused: Vec<Vec<(Nanos, Nanos)>> = timeline
+    let paused = timeline
         .nodes
         .iter()
         .map(|f| f.send_pauses.iter().filter(|w| f.recv_pauses.contains(w)).map(|w| (w.from, w.to)).collect())
         .collect();
-    let stalled: Vec<Vec<(Nanos, Nanos)>> =
-        timeline.nodes.iter().map(|f| f.recv_pauses.iter().map(|w| (w.from, w.to)).collect()).collect();
-    let fault_starts = timeline.starts();
-    let own_timeouts = first_timeouts(&e.detectors);
-    // (label, its links' suspicions, its first result's index)
-    let mut by_label: Vec<(String, LinkSuspicions, usize)> = Vec::new();
-    for (i, r) in results.iter_mut().enumerate() {
-        let link = (index[r.monitor.as_deref().unwrap_or_default()], index[r.target.as_str()]);
-        let suspicions = std::mem::take(&mut r.qos.suspicions);
-        match by_label.iter_mut().find(|(label, _, _)| *label == r.detector) {
-            Some((_, map, _)) => {
-                map.insert(link, suspicions);
-            }
-            None => by_label.push((r.detector.clone(), BTreeMap::from([(link, suspicions)]), i)),
-        }
-    }
-    let input = |suspicions, detector: &str| ClusterInput {
-        ids: &ids,
-        clocks: &clocks,
-        crashed: &crashed,
-        paused: &paused,
-        stalled: &stalled,
-        suspicions,
-        first_heard: &facts.first_heard,
-        heartbeats: &facts.heartbeats,
-        fault_starts: &fault_starts,
-        first_timeout: settings.first_timeout.or_else(|| own_timeouts.get(detector).copied().flatten()),
-        settings,
+    let stalled = timeline.nodes.iter().map(|f| f.recv_pauses.iter().map(|w| (w.from, w.to)).collect()).collect();
+    ClusterFacts {
+        ids: e.nodes.iter().map(|n| n.id.clone()).collect(),
+        clocks: (0..e.nodes.len()).map(|i| e.node(i).clock).collect(),
+        crashed,
+        paused,
+        stalled,
+        fault_starts: timeline.starts(),
         end: e.duration,
-    };
-    let rules = || {
-        let mut rules = built_in(settings, ids.len());
-        rules.extend(extra_rules.iter().map(|f| (f.0)(ids.len())));
-        rules
-    };
-    // (configuration, rule, episode) of the longest split-brain episode.
-    let mut longest: Option<(usize, usize, (Nanos, Nanos))> = None;
-    let entries = by_label
-        .iter()
-        .enumerate()
-        .map(|(c, (detector, suspicions, first))| {
-            let a = analyze_recording(&input(suspicions, detector), rules(), None);
-            for (r, episode) in a.longest.iter().enumerate() {
-                if let Some(ep) = *episode
-                    && longest.is_none_or(|(_, _, l)| ep.1 - ep.0 > l.1 - l.0)
-                {
-                    longest = Some((c, r, ep));
-                }
-            }
-            let r = &results[*first];
-            ClusterEntry {
-                detector: detector.clone(),
-                kind: r.kind.clone(),
-                knob: r.knob.clone(),
-                threshold: r.threshold,
-                downing: a.downing,
-                rules: a.figures,
-            }
-        })
-        .collect();
-    let leaders = longest.map(|(c, r, episode)| {
-        let (detector, suspicions, _) = &by_label[c];
-        let pad = Nanos((episode.1 - episode.0).max(Nanos::from_secs(4)).0 / 2);
-        let window = (episode.0.saturating_sub(pad), episode.1.saturating_add(pad).min(e.duration));
-        let a = analyze_recording(&input(suspicions, detector), rules(), Some((r, window.1)));
-        crate::analysis::cluster::timeline::build(detector, &a.figures[r].rule, &ids, &a.recorded, window, episode)
-    });
-    (entries, leaders)
+        ..heard
+    }
 }
 
 /// Splits detector specs into at most `count` contiguous groups of about equal numbers of

@@ -21,6 +21,7 @@
 
 mod downing;
 pub mod rules;
+pub mod run;
 pub mod timeline;
 mod views;
 

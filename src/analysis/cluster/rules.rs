@@ -296,3 +296,14 @@ impl Rule for Lease {
         }
     }
 }
+
+/// Makes a fresh instance of a user's leader rule for a cluster of `n` nodes (one per
+/// detector configuration).
+#[derive(Clone)]
+pub struct RuleFactory(pub std::sync::Arc<dyn Fn(usize) -> Box<dyn Rule> + Send + Sync>);
+
+impl std::fmt::Debug for RuleFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuleFactory")
+    }
+}

@@ -1,0 +1,111 @@
+//! Cluster views of a run, whatever engine ran it: from the facts the engine observed and
+//! the suspicion intervals its results carry, the figures of every detector configuration
+//! and the leader timeline of the longest split-brain episode.
+
+use std::collections::BTreeMap;
+
+use super::rules::RuleFactory;
+use super::timeline::LeaderTimeline;
+use super::{
+    ClusterEntry, ClusterInput, FirstHeard, Heartbeat, LinkSuspicions, analyze_recording, built_in, first_timeouts,
+};
+use crate::analysis::results::ResultEntry;
+use crate::detector::DetectorSpec;
+use crate::experiment::ClusterSettings;
+use crate::time::{Clock, Nanos};
+
+/// What an engine observed that cluster views need besides each link's suspicions.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterFacts {
+    /// Node names, by index.
+    pub ids: Vec<String>,
+    pub clocks: Vec<Clock>,
+    /// Per node: crashed, whole-node paused and receive-paused windows (real time).
+    pub crashed: Vec<Vec<(Nanos, Nanos)>>,
+    pub paused: Vec<Vec<(Nanos, Nanos)>>,
+    pub stalled: Vec<Vec<(Nanos, Nanos)>>,
+    pub first_heard: FirstHeard,
+    /// Every delivered heartbeat, when a rule reads them.
+    pub heartbeats: Vec<Heartbeat>,
+    pub fault_starts: Vec<Nanos>,
+    pub end: Nanos,
+}
+
+/// The cluster figures of every detector configuration in `results` (whose suspicion
+/// intervals, real time, are taken and dropped), and the leader timeline of the longest
+/// split-brain episode of any configuration and rule.
+pub fn cluster_views(
+    facts: &ClusterFacts,
+    settings: &ClusterSettings,
+    detectors: &[DetectorSpec],
+    extra_rules: &[RuleFactory],
+    results: &mut [ResultEntry],
+) -> (Vec<ClusterEntry>, Option<LeaderTimeline>) {
+    let ids = &facts.ids;
+    let index: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let own_timeouts = first_timeouts(detectors);
+    // (label, its links' suspicions, its first result's index)
+    let mut by_label: Vec<(String, LinkSuspicions, usize)> = Vec::new();
+    for (i, r) in results.iter_mut().enumerate() {
+        let link = (index[r.monitor.as_deref().unwrap_or_default()], index[r.target.as_str()]);
+        let suspicions = std::mem::take(&mut r.qos.suspicions);
+        match by_label.iter_mut().find(|(label, _, _)| *label == r.detector) {
+            Some((_, map, _)) => {
+                map.insert(link, suspicions);
+            }
+            None => by_label.push((r.detector.clone(), BTreeMap::from([(link, suspicions)]), i)),
+        }
+    }
+    let input = |suspicions, detector: &str| ClusterInput {
+        ids,
+        clocks: &facts.clocks,
+        crashed: &facts.crashed,
+        paused: &facts.paused,
+        stalled: &facts.stalled,
+        suspicions,
+        first_heard: &facts.first_heard,
+        heartbeats: &facts.heartbeats,
+        fault_starts: &facts.fault_starts,
+        first_timeout: settings.first_timeout.or_else(|| own_timeouts.get(detector).copied().flatten()),
+        settings,
+        end: facts.end,
+    };
+    let rules = || {
+        let mut rules = built_in(settings, ids.len());
+        rules.extend(extra_rules.iter().map(|f| (f.0)(ids.len())));
+        rules
+    };
+    // (configuration, rule, episode) of the longest split-brain episode.
+    let mut longest: Option<(usize, usize, (Nanos, Nanos))> = None;
+    let entries = by_label
+        .iter()
+        .enumerate()
+        .map(|(c, (detector, suspicions, first))| {
+            let a = analyze_recording(&input(suspicions, detector), rules(), None);
+            for (r, episode) in a.longest.iter().enumerate() {
+                if let Some(ep) = *episode
+                    && longest.is_none_or(|(_, _, l)| ep.1 - ep.0 > l.1 - l.0)
+                {
+                    longest = Some((c, r, ep));
+                }
+            }
+            let r = &results[*first];
+            ClusterEntry {
+                detector: detector.clone(),
+                kind: r.kind.clone(),
+                knob: r.knob.clone(),
+                threshold: r.threshold,
+                downing: a.downing,
+                rules: a.figures,
+            }
+        })
+        .collect();
+    let leaders = longest.map(|(c, r, episode)| {
+        let (detector, suspicions, _) = &by_label[c];
+        let pad = Nanos((episode.1 - episode.0).max(Nanos::from_secs(4)).0 / 2);
+        let window = (episode.0.saturating_sub(pad), episode.1.saturating_add(pad).min(facts.end));
+        let a = analyze_recording(&input(suspicions, detector), rules(), Some((r, window.1)));
+        super::timeline::build(detector, &a.figures[r].rule, ids, &a.recorded, window, episode)
+    });
+    (entries, leaders)
+}

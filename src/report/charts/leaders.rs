@@ -24,7 +24,13 @@ pub struct Leaders {
 
 /// The leader timeline, when the run had split brain.
 pub fn prepare(dir: &Path) -> Result<Vec<Prepared>, ChartError> {
-    let text = read(dir, FILE, CHART)?;
+    // A run without split brain (or without cluster views) has no timeline: no chart, and
+    // no complaint.
+    let text = match read(dir, FILE, CHART) {
+        Ok(text) => text,
+        Err(ChartError::MissingData { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
     let t: LeaderTimeline = serde_json::from_str(&text)
         .map_err(|e| ChartError::BadData { file: dir.join(FILE), message: e.to_string() })?;
     if t.nodes.is_empty() || t.to_s <= t.from_s {

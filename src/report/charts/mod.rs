@@ -5,13 +5,15 @@
 //! draws to PNG and SVG and [`layouts`] measures (`layout`: where its text lands, so that a
 //! test can check that no text overlaps or leaves the image). Text uses DejaVu Sans embedded
 //! in the binary (through plotters' `ab_glyph` backend), so no system fonts or fontconfig are
-//! needed. A new kind of run adds a chart by adding a file and a line in [`CHARTS`].
+//! needed; SVGs carry the glyphs they use as outlines ([`svg_text`]), so they render the same
+//! on any machine. A new kind of run adds a chart by adding a file and a line in [`CHARTS`].
 
 pub mod detection;
 pub mod latency;
 pub mod layout;
 pub mod leaders;
 pub mod safety;
+pub mod svg_text;
 pub mod timeline;
 pub mod timing;
 pub mod tradeoff;
@@ -143,11 +145,17 @@ pub fn save(figure: &impl Figure, dir: &Path, name: &str) -> Result<(PathBuf, Pa
         figure.draw(&root).map_err(|m| draw_error(&png, m))?;
         root.present().map_err(|e| draw_error(&png, e.to_string()))?;
     }
-    let (tmp_svg, _) = Staged::file_in(dir, ".svg").map_err(io(dir))?;
+    let (tmp_svg, file) = Staged::file_in(dir, ".svg").map_err(io(dir))?;
     {
-        let root = SVGBackend::new(tmp_svg.path(), figure.size()).into_drawing_area();
-        figure.draw(&root).map_err(|m| draw_error(&svg, m))?;
-        root.present().map_err(|e| draw_error(&svg, e.to_string()))?;
+        let mut text = String::new();
+        {
+            let root = SVGBackend::with_string(&mut text, figure.size()).into_drawing_area();
+            figure.draw(&root).map_err(|m| draw_error(&svg, m))?;
+            root.present().map_err(|e| draw_error(&svg, e.to_string()))?;
+        }
+        use std::io::Write;
+        let mut file = file;
+        file.write_all(svg_text::outline_text(&text).as_bytes()).map_err(io(&svg))?;
     }
     tmp_png.rename_to(&png).map_err(io(&png))?;
     tmp_svg.rename_to(&svg).map_err(io(&svg))?;

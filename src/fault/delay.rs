@@ -102,9 +102,11 @@ pub struct EmpiricalError {
     pub message: String,
 }
 
-/// Φ, the standard normal CDF.
+/// Φ, the standard normal CDF. Sampling uses `libm` (pure Rust), not the platform's libm
+/// behind `f64::exp`/`ln`/`powf`, so that a draw is the same bits on every machine and shards
+/// run on different hosts merge into what one run gives.
 fn phi(z: f64) -> f64 {
-    0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2)
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
 }
 
 /// Φ⁻¹.
@@ -174,7 +176,7 @@ impl DelaySampler {
             },
             Shape::Lognormal { median, sigma, base } => {
                 let z: f64 = StandardNormal.sample(rng);
-                base + median * (sigma * z).exp()
+                base + median * libm::exp(sigma * z)
             }
             _ => self.quantile(rng.random::<f64>()),
         }
@@ -186,16 +188,16 @@ impl DelaySampler {
             Shape::Constant(v) => *v,
             Shape::Uniform { min, width } => min + u * width,
             Shape::Normal { mean, sd, p0 } => mean + sd * phi_inverse((p0 + u * (1.0 - p0)).clamp(1e-300, 1.0 - 1e-16)),
-            Shape::Lognormal { median, sigma, base } => base + median * (sigma * phi_inverse(u.max(1e-300))).exp(),
-            Shape::Exponential { mean, base } => base - mean * (1.0 - u).ln(),
-            Shape::Pareto { scale, shape, base } => base + scale * (1.0 - u).powf(-1.0 / shape),
+            Shape::Lognormal { median, sigma, base } => base + median * libm::exp(sigma * phi_inverse(u.max(1e-300))),
+            Shape::Exponential { mean, base } => base - mean * libm::log(1.0 - u),
+            Shape::Pareto { scale, shape, base } => base + scale * libm::pow(1.0 - u, -1.0 / shape),
             Shape::Empirical(sorted) => sorted[((u * sorted.len() as f64) as usize).min(sorted.len() - 1)] as f64,
         }
     }
 
     fn quantile_of_normal(&self, z: f64) -> f64 {
         match &self.shape {
-            Shape::Lognormal { median, sigma, base } => base + median * (sigma * z).exp(),
+            Shape::Lognormal { median, sigma, base } => base + median * libm::exp(sigma * z),
             _ => self.quantile(phi(z).min(1.0 - 1e-16)),
         }
     }

@@ -14,6 +14,8 @@
 pub mod link;
 mod merge;
 pub mod monitor;
+pub mod shard;
+pub mod state;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -40,6 +42,8 @@ pub enum SimError {
     Trace(std::io::Error),
     #[error("refusing to run {0} (`--allow-large` runs it anyway)")]
     TooLarge(String),
+    #[error("--replications: {0}")]
+    Replications(String),
 }
 
 /// How to run.
@@ -58,6 +62,9 @@ pub struct RunOptions {
     pub threads: usize,
     /// Run even what [`crate::experiment::Estimate::fits`] says does not fit.
     pub allow_large: bool,
+    /// Independent replications, seeded from the experiment's seed ([`crate::analysis::replications::seed_of`]);
+    /// 0 is read as 1.
+    pub replications: u32,
 }
 
 /// At most this many faults get a sampled timeline.
@@ -147,8 +154,10 @@ pub fn fault_views(
         .collect()
 }
 
-/// Runs an experiment. `progress` is told how much simulated time each monitor has covered
-/// (for a progress bar); it may be called from several threads.
+/// Runs an experiment: its replications (`options.replications`, one by default) one after
+/// the other, each on every thread, assembled as [`assemble`] does for merged shards.
+/// `progress` is told how much simulated time each monitor has covered (for a progress bar);
+/// it may be called from several threads.
 pub fn run(
     e: &ValidExperiment,
     options: &RunOptions,
@@ -157,7 +166,74 @@ pub fn run(
     if !options.allow_large {
         e.estimate().fits().map_err(SimError::TooLarge)?;
     }
+    let count = options.replications.max(1);
+    crate::analysis::replications::check(e, count).map_err(SimError::Replications)?;
     let seed = options.seed.unwrap_or(e.seed);
+    let mut reps = Vec::with_capacity(count as usize);
+    for r in 0..count {
+        let options = RunOptions { record_trace: options.record_trace && r == 0, ..options.clone() };
+        reps.push(run_replication(
+            e,
+            &options,
+            crate::analysis::replications::seed_of(seed, r),
+            &e.detectors,
+            progress,
+        )?);
+    }
+    let mut output = assemble(&RunFacts::of(e, seed), reps);
+    if options.record_trace && output.trace.is_none() {
+        output.trace = Some(TraceSpill::new(e.nodes.iter().map(|n| n.id.clone()).collect(), Vec::new()));
+    }
+    Ok(output)
+}
+
+/// What assembling a run's output needs of its experiment (a merge reads it from the shards).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunFacts {
+    pub name: String,
+    /// The experiment's seed (replication 0's).
+    pub seed: u64,
+    pub duration: Nanos,
+    /// Node ids, by index.
+    pub nodes: Vec<String>,
+    /// The experiment as run, for `summary.json`.
+    pub experiment_config: serde_json::Value,
+}
+
+impl RunFacts {
+    pub fn of(e: &ValidExperiment, seed: u64) -> RunFacts {
+        RunFacts {
+            name: e.name.clone(),
+            seed,
+            duration: e.duration,
+            nodes: e.nodes.iter().map(|n| n.id.clone()).collect(),
+            // Cannot fail: the experiment is plain data.
+            experiment_config: serde_json::to_value(&**e).expect("experiment serializes"),
+        }
+    }
+}
+
+/// One replication (or one share of it: some of its detector specs) as the simulator
+/// produced it, before assembly: per monitor, in monitor order, its links' reports (spec
+/// order), arrival statistics, sampled levels and window arrivals; the cluster figures of
+/// its specs; the faults chosen for the timeline.
+pub struct Replication {
+    pub seed: u64,
+    /// (monitor node index, its result)
+    pub monitors: Vec<(usize, MonitorResult)>,
+    pub cluster: Vec<crate::analysis::cluster::ClusterEntry>,
+    pub faults: Vec<FaultView>,
+}
+
+/// Simulates one replication under `seed` with the detector specs `specs` (all of the
+/// experiment's, or a shard's share).
+pub fn run_replication(
+    e: &ValidExperiment,
+    options: &RunOptions,
+    seed: u64,
+    specs: &[crate::detector::DetectorSpec],
+    progress: &(dyn Fn(Nanos) + Sync),
+) -> Result<Replication, SimError> {
     let all_links = e.monitored_links();
     let timeline = Timeline::build(e.faults(), e.nodes.len(), e.duration, &all_links, seed, &options.base_dir)?;
     let nodes: Vec<_> = (0..e.nodes.len()).map(|i| e.node(i)).collect();
@@ -188,12 +264,13 @@ pub fn run(
     // a monitor's detectors are split into groups that run on separate threads; each group
     // regenerates the same arrivals from the same streams, and only the first keeps the
     // link-level outputs (counts, histograms, trace).
-    let groups = detector_groups(&e.detectors, (threads / monitors.len().max(1)).max(1));
+    let groups = detector_groups(specs, (threads / monitors.len().max(1)).max(1));
     let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
 
     let views = fault_views(e, &timeline, &all_links);
+    // The timeline's detectors are chosen from the whole experiment's, so that a shard
+    // samples what the whole run samples.
     let sampled_labels = crate::analysis::sampling::timeline_labels(&e.detectors);
-
     let writers: Vec<Mutex<Option<SpillWriter>>> = (0..nodes.len())
         .map(|m| {
             if options.record_trace && monitors.contains(&m) {
@@ -310,42 +387,65 @@ pub fn run(
         })
         .collect();
 
-    let mut builder = ResultsBuilder::default();
+    let mut results: Vec<(usize, MonitorResult)> = monitors.into_iter().zip(results).collect();
+    for (_, result) in &mut results {
+        let trace = std::mem::replace(&mut result.trace, Ok(None));
+        result.trace = Ok(trace.map_err(SimError::Trace)?);
+    }
+    let cluster = match &e.cluster {
+        Some(settings) => cluster_views(e, settings, &timeline, &mut results),
+        None => Vec::new(),
+    };
+    Ok(Replication { seed, monitors: results, cluster, faults: views.into_iter().map(|(fv, _, _)| fv).collect() })
+}
+
+/// A run's output from its replications, each whole (a merge has put its shares together):
+/// with one, its results as they are; with more, every figure pooled over the replications
+/// (integer accumulators added, rates and intervals computed from the sums) with its spread
+/// across them ([`crate::analysis::replications`]). The timeline is replication 0's.
+pub fn assemble(facts: &RunFacts, reps: Vec<Replication>) -> RunOutput {
+    let mut summaries = Vec::with_capacity(reps.len());
     let mut stats = ArrivalStats::default();
     let mut trace_parts = Vec::new();
-    let mut levels = Vec::new();
-    let mut arrivals = Vec::new();
-    for (result, &m) in results.into_iter().zip(&monitors) {
-        levels.extend(result.levels);
-        arrivals.extend(result.window_arrivals);
-        stats.add(&result.stats);
-        if let Some(file) = result.trace.map_err(SimError::Trace)? {
-            trace_parts.push((m, file));
+    let mut timeline = None;
+    let mut seeds = Vec::new();
+    for (r, rep) in reps.into_iter().enumerate() {
+        seeds.push(rep.seed);
+        let mut builder = ResultsBuilder::default();
+        let mut levels = Vec::new();
+        let mut arrivals = Vec::new();
+        for (m, result) in rep.monitors {
+            levels.extend(result.levels);
+            arrivals.extend(result.window_arrivals);
+            stats.add(&result.stats);
+            if let Ok(Some(file)) = result.trace {
+                trace_parts.push((m, file));
+            }
+            for link in result.links {
+                builder.add_link(Some(&facts.nodes[m]), &facts.nodes[link.target], link.outcome);
+            }
         }
-        for link in result.links {
-            builder.add_link(Some(&nodes[m].id), &nodes[link.target].id, link.outcome);
+        let mut summary = builder.finish(facts.name.clone(), Some(facts.seed), Engine::Sim, facts.duration);
+        summary.cluster = rep.cluster;
+        summary.experiment_config = Some(facts.experiment_config.clone());
+        summaries.push(summary);
+        if r == 0 {
+            // A fixed order, whatever thread produced what.
+            levels.sort_by_key(|l| (l.fault, l.at));
+            arrivals.sort();
+            timeline = Some(FaultTimeline { faults: rep.faults, levels, arrivals });
         }
     }
-    let mut summary = builder.finish(e.name.clone(), Some(seed), Engine::Sim, e.duration);
-    if let Some(settings) = &e.cluster {
-        summary.cluster = cluster_views(e, settings, &timeline, &mut summary.results);
-    }
-    // Cannot fail: the experiment is plain data.
-    summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
-    // A fixed order, whatever thread produced what.
-    levels.sort_by_key(|l| (l.fault, l.at));
-    arrivals.sort();
-    let faults = views.into_iter().map(|(fv, _, _)| fv).collect();
-    let trace =
-        options.record_trace.then(|| TraceSpill::new(nodes.iter().map(|n| n.id.clone()).collect(), trace_parts));
-    Ok(RunOutput {
+    let summary = crate::analysis::replications::pool(summaries, seeds);
+    let trace = (!trace_parts.is_empty()).then(|| TraceSpill::new(facts.nodes.clone(), trace_parts));
+    RunOutput {
         summary,
         delay: Some(stats.delay.to_histogram()),
         interarrival: Some(stats.interarrival.to_histogram()),
         trace,
         deliveries: stats.deliveries,
-        timeline: Some(FaultTimeline { faults, levels, arrivals }),
-    })
+        timeline,
+    }
 }
 
 /// The cluster figures of every detector configuration (`[cluster]`), from each link's
@@ -354,12 +454,11 @@ fn cluster_views(
     e: &Experiment,
     settings: &crate::experiment::ClusterSettings,
     timeline: &Timeline,
-    results: &mut [crate::analysis::results::ResultEntry],
+    results: &mut [(usize, MonitorResult)],
 ) -> Vec<crate::analysis::cluster::ClusterEntry> {
     use crate::analysis::cluster::{ClusterEntry, ClusterInput, LinkSuspicions, analyze};
     use std::collections::BTreeMap;
     let ids: Vec<String> = e.nodes.iter().map(|n| n.id.clone()).collect();
-    let index: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
     let crashed: Vec<Vec<(Nanos, Nanos)>> = timeline
         .nodes
         .iter()
@@ -371,21 +470,30 @@ fn cluster_views(
         .iter()
         .map(|f| f.send_pauses.iter().filter(|w| f.recv_pauses.contains(w)).map(|w| (w.from, w.to)).collect())
         .collect();
-    // (label, its links' suspicions, its first result's index)
-    let mut by_label: Vec<(String, LinkSuspicions, usize)> = Vec::new();
-    for (i, r) in results.iter_mut().enumerate() {
-        let link = (index[r.monitor.as_deref().unwrap_or_default()], index[r.target.as_str()]);
-        let suspicions = std::mem::take(&mut r.qos.suspicions);
-        match by_label.iter_mut().find(|(label, _, _)| *label == r.detector) {
-            Some((_, map, _)) => {
-                map.insert(link, suspicions);
+    // (label, its links' suspicions, its first configuration: kind, knob, threshold)
+    type Point = (String, Option<String>, f64);
+    let mut by_label: Vec<(String, LinkSuspicions, Point)> = Vec::new();
+    for (m, result) in results.iter_mut() {
+        for link in &mut result.links {
+            for (point, qos) in &mut link.outcome.reports {
+                let key = (*m, link.target);
+                let suspicions = std::mem::take(&mut qos.suspicions);
+                match by_label.iter_mut().find(|(label, _, _)| *label == point.label) {
+                    Some((_, map, _)) => {
+                        map.insert(key, suspicions);
+                    }
+                    None => by_label.push((
+                        point.label.clone(),
+                        BTreeMap::from([(key, suspicions)]),
+                        (point.kind.clone(), point.knob.clone(), point.threshold),
+                    )),
+                }
             }
-            None => by_label.push((r.detector.clone(), BTreeMap::from([(link, suspicions)]), i)),
         }
     }
     by_label
         .into_iter()
-        .map(|(detector, suspicions, first)| {
+        .map(|(detector, suspicions, (kind, knob, threshold))| {
             let input = ClusterInput {
                 ids: &ids,
                 crashed: &crashed,
@@ -395,15 +503,7 @@ fn cluster_views(
                 end: e.duration,
             };
             let (downing, rules) = analyze(&input, &settings.rules);
-            let r = &results[first];
-            ClusterEntry {
-                detector,
-                kind: r.kind.clone(),
-                knob: r.knob.clone(),
-                threshold: r.threshold,
-                downing,
-                rules,
-            }
+            ClusterEntry { detector, kind, knob, threshold, downing, rules }
         })
         .collect()
 }

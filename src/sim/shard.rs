@@ -191,11 +191,19 @@ pub enum MergeError {
     Empty,
     #[error("{dir}: {message}")]
     Read { dir: PathBuf, message: String },
-    #[error("{dir} is not a shard of the same run as {first}: its {field} is {found}, {first}'s is {expected}")]
+    #[error(
+        "{dir} is not a shard of the same run as {first}: its {field} is {found}, while {first}'s {field} is {expected}"
+    )]
     Mismatch { dir: PathBuf, first: PathBuf, field: &'static str, found: String, expected: String },
     #[error("{dir} and {other} are both shard {index}/{count}")]
     Doubled { dir: PathBuf, other: PathBuf, index: usize, count: usize },
-    #[error("shard{} {} of {count} missing (given: {given})", if .missing.len() > 1 { "s" } else { "" }, .missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", "))]
+    #[error(
+        "shard{} {} {} missing (given: {given}); every shard 0/{count} to {}/{count} must be merged once",
+        if .missing.len() > 1 { "s" } else { "" },
+        .missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", "),
+        if .missing.len() > 1 { "are" } else { "is" },
+        .count - 1
+    )]
     Missing { missing: Vec<usize>, count: usize, given: String },
     #[error("{dir}: {message}")]
     Inconsistent { dir: PathBuf, message: String },

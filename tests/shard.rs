@@ -308,3 +308,21 @@ fn a_thousand_tiny_shards_merge() {
     assert!(merged == whole.summary.to_json().into_bytes(), "1000 shards merge to the whole run");
     assert_eq!(whole.summary.replications.as_ref().unwrap().count, 1000);
 }
+
+#[test]
+fn the_local_script_runs_shards_in_parallel_and_merges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = common::experiments().join("quickstart.toml");
+    let whole = dir.path().join("whole");
+    ok(&["run", arg(&exp), "--out", arg(&whole), "--no-charts"]);
+    let out = dir.path().join("sharded");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/shard/local.sh");
+    let o = std::process::Command::new("bash")
+        .args([arg(&script), arg(&exp), "3", "2", arg(&out)])
+        .env("FDLAB", env!("CARGO_BIN_EXE_fdlab"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_files(&whole, &out, "scripts/shard/local.sh, 3 shards");
+    assert!(out.with_extension("shards").join("2-of-3").join("shard.json").exists());
+}

@@ -285,6 +285,39 @@ pub struct Summary {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn states_read_back_to_the_same_counts_and_bad_ones_are_refused() {
+        let mut d = DurationStats::default();
+        for v in [0, 1, 2047, 2048, 123_456_789, 3_000_000_000, u64::MAX / 3] {
+            d.record(v);
+            d.record(v);
+        }
+        let state = d.to_state();
+        let back = DurationStats::from_state(&state).unwrap();
+        assert_eq!(back.to_state(), state);
+        assert_eq!(back.summary(), d.summary());
+        assert_eq!(back.to_histogram(), d.to_histogram());
+        let text = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<DurationStatsState>(&text).unwrap(), state);
+        let empty = DurationStats::default().to_state();
+        assert_eq!(DurationStats::from_state(&empty).unwrap().summary(), DurationStats::default().summary());
+
+        let mut bad = state.clone();
+        bad.count += 1;
+        assert!(DurationStats::from_state(&bad).unwrap_err().contains("count"));
+        let mut bad = state.clone();
+        bad.sum_ns = "x".into();
+        assert!(DurationStats::from_state(&bad).is_err());
+        for (first, len, nonzero) in
+            [(1, RANGE, vec![]), (0, RANGE + 1, vec![]), (BUCKETS, RANGE, vec![]), (0, RANGE, vec![(RANGE, 1)])]
+        {
+            assert!(HdrCounts::from_state(&HdrCountsState { first, len, nonzero }).is_err());
+        }
+        for nonzero in [vec![(3, 1), (2, 1)], vec![(2, 0)], vec![(2, 1), (2, 1)]] {
+            assert!(HdrCounts::from_state(&HdrCountsState { first: 0, len: RANGE, nonzero }).is_err());
+        }
+    }
     use super::*;
 
     #[test]

@@ -9,7 +9,6 @@
 use std::path::Path;
 
 use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::time::Nanos;
@@ -152,7 +151,7 @@ impl DelaySampler {
     #[inline(always)]
     pub fn sample(&mut self, rng: &mut impl Rng) -> Nanos {
         let x = if self.rho > 0.0 {
-            let e: f64 = StandardNormal.sample(rng);
+            let e: f64 = super::ziggurat::standard_normal(rng);
             self.z = self.rho * self.z + (1.0 - self.rho * self.rho).sqrt() * e;
             self.quantile_of_normal(self.z)
         } else {
@@ -168,14 +167,14 @@ impl DelaySampler {
         match &self.shape {
             Shape::Constant(v) => *v,
             Shape::Normal { mean, sd, .. } => loop {
-                let z: f64 = StandardNormal.sample(rng);
+                let z: f64 = super::ziggurat::standard_normal(rng);
                 let x = mean + sd * z;
                 if x >= 0.0 {
                     break x;
                 }
             },
             Shape::Lognormal { median, sigma, base } => {
-                let z: f64 = StandardNormal.sample(rng);
+                let z: f64 = super::ziggurat::standard_normal(rng);
                 base + median * libm::exp(sigma * z)
             }
             _ => self.quantile(rng.random::<f64>()),

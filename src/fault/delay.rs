@@ -110,7 +110,7 @@ fn phi(z: f64) -> f64 {
 
 /// Φ⁻¹.
 fn phi_inverse(p: f64) -> f64 {
-    -std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(2.0 * p)
+    -std::f64::consts::SQRT_2 * super::erfc_inv::erfc_inv(2.0 * p)
 }
 
 /// The largest delay drawn, in ns: the largest `f64` below 2^63.

@@ -15,6 +15,7 @@
 //! needs (so imports point one way, experiment → fault).
 
 pub mod delay;
+mod erfc_inv;
 pub mod loss;
 pub mod rng;
 pub mod spec;

@@ -43,7 +43,8 @@
 //!   streams, and the fault timeline.
 //! - [`experiment`]: the experiment file schema, defaults per node and link, its validation
 //!   ([`experiment::ValidExperiment`]) and its size estimate.
-//! - [`sim`]: the deterministic simulator (virtual time, one thread per monitor).
+//! - [`sim`]: the deterministic simulator (virtual time, one thread per monitor); its
+//!   replications and shards (`sim::shard`: work units, exact state, the merge).
 //! - [`replay`]: the replay engine (a trace through any detectors).
 //! - `live` (Unix): the live engine: `fdlab node` processes sending real UDP heartbeats
 //!   through a fault-injecting relay, crashed and paused with real signals; its traces go

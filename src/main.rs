@@ -67,6 +67,9 @@ enum Command {
     /// Fit a network model to a trace (delay, correlation, loss, duplication, pauses) and write it
     /// as an experiment that reproduces the trace's network.
     Fit(FitArgs),
+    /// Merge the shard directories of one run (`run --shard I/N`) into its results directory,
+    /// exactly: the same files, byte for byte, as the run done whole.
+    Merge(MergeArgs),
     /// Write results/index.html: every experiment's question and answer, linked to its report.
     Index {
         /// The experiment files (`*.toml`; subdirectories are not part of the suite).
@@ -351,6 +354,30 @@ struct RunArgs {
     /// or hours of work.
     #[arg(long)]
     allow_large: bool,
+    /// Run R independent replications (replication 0 under the experiment's seed, the others
+    /// under seeds derived from it) and report every figure pooled, with its spread across
+    /// replications (summary.json: `replications`; docs/summary.md).
+    #[arg(long, value_name = "R", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    replications: u32,
+    /// Run only shard I of N (I from 0): a share of the work units (replication × detector
+    /// spec) whose exact state goes to DIR/shard.json; `fdlab merge` combines the N shard
+    /// directories into the whole run's results, byte for byte.
+    #[arg(long, value_name = "I/N", conflicts_with = "trace")]
+    shard: Option<fdlab::sim::shard::ShardSpec>,
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// The shard directories (`fdlab run --shard I/N --out DIR`), every shard of one run once,
+    /// in any order.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// The results directory to write (replaced as a whole, and only if fdlab wrote it).
+    #[arg(long)]
+    out: PathBuf,
+    /// Do not draw charts and report.html.
+    #[arg(long)]
+    no_charts: bool,
 }
 
 fn main() -> ExitCode {
@@ -435,6 +462,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Replay(args) => replay_command(args),
         Command::Run(args) => run_command(args),
+        Command::Merge(args) => merge_command(args),
         Command::Validate { files } => validate_command(&files),
         Command::Plot { dir } => plot_command(&dir),
         Command::Tune(args) => tune_command(args),
@@ -507,9 +535,27 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         allow_large: args.allow_large,
         extra_rules: Vec::new(),
         timeline_target_per_day: Some(args.target),
+        replications: args.replications,
     };
     let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();
-    let bar = Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64, "simulated");
+    if let Some(shard) = args.shard {
+        let units = fdlab::sim::shard::units(shard, args.replications, experiment.detectors.len()).len();
+        let bar = Progress::new(experiment.duration.0 / 1_000_000 * (monitors * units) as u64, "simulated");
+        let state =
+            fdlab::sim::shard::run_shard(&experiment, &options, shard, &|done| bar.advance(done.0 / 1_000_000))?;
+        bar.finish();
+        writer.add(Path::new(fdlab::sim::shard::SHARD_FILE), &state.to_json())?;
+        writer.commit()?;
+        eprintln!(
+            "wrote {} (shard {shard}: {units} of {} work units; `fdlab merge` the {} shard directories)",
+            out.display(),
+            args.replications as usize * experiment.detectors.len(),
+            shard.count
+        );
+        return Ok(());
+    }
+    let bar =
+        Progress::new(experiment.duration.0 / 1_000_000 * monitors as u64 * args.replications as u64, "simulated");
     let output = fdlab::sim::run(&experiment, &options, &|done| bar.advance(done.0 / 1_000_000))?;
     bar.finish();
     let rows = output.trace.as_ref().map_or(Ok(0), |t| t.row_count()).context("reading the recorded trace")?;
@@ -520,6 +566,19 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     print_stdout(&output.summary.table())?;
     if !args.no_charts {
         plot_command(&out)?;
+    }
+    Ok(())
+}
+
+fn merge_command(args: MergeArgs) -> anyhow::Result<()> {
+    // Before reading the shards: the output must be replaceable and its parent writable.
+    let writer = ResultsWriter::begin(&args.out)?;
+    let output = fdlab::sim::shard::merge(&args.dirs)?;
+    write_results(writer, &output, &|_| {})?;
+    eprintln!("wrote {} (merged {} shards)", args.out.display(), args.dirs.len());
+    print_stdout(&output.summary.table())?;
+    if !args.no_charts {
+        plot_command(&args.out)?;
     }
     Ok(())
 }

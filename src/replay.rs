@@ -24,7 +24,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::GroundTruth;
-use crate::analysis::cluster::run::{ClusterFacts, cluster_views};
+use crate::analysis::cluster::run::{ClusterFacts, cluster_views, configurations};
 use crate::analysis::cluster::{FirstHeard, Heartbeat};
 use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts};
 use crate::analysis::output::{LEVELS_HEADER, LevelRow, RunOutput};
@@ -629,7 +629,8 @@ pub fn replay_from<R: std::io::Read>(
                 (hb.from, hb.to) = (node(hb.from as u32), node(hb.to as u32));
             }
             let facts = cluster_facts(config, &ids, first_heard, heartbeats, end);
-            let (cluster, leaders) = cluster_views(&facts, settings, &config.detectors, &[], &mut summary.results);
+            let configurations = configurations(&mut summary.results, &facts.ids);
+            let (cluster, leaders) = cluster_views(&facts, settings, &config.detectors, &[], configurations);
             summary.cluster = cluster;
             leaders
         }

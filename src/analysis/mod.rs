@@ -13,6 +13,8 @@
 //!   causes of mistakes.
 //! - [`results`] assembles every link's outcome into the summary and its totals
 //!   ([`results::ResultsBuilder`]); [`output`] is what an engine hands the writer.
+//! - [`replications`] pools the results of independent replications and gives their spread
+//!   (`fdlab run --replications`).
 //! - [`sampling`] chooses which configurations' levels the charts sample.
 //! - [`poisson`] computes the exact (Garwood) Poisson confidence bounds for mistake rates.
 //! - [`stats`] holds the distribution summaries and re-exports the Poisson intervals.
@@ -27,6 +29,7 @@ pub mod link;
 pub mod output;
 pub mod poisson;
 pub mod qos;
+pub mod replications;
 pub mod results;
 pub mod sampling;
 pub mod stats;

@@ -311,7 +311,9 @@ impl QosAccumulator {
             (DetectionBasis::Crashes, detection)
         };
         let exact = Exact { up, wrong_ns: self.wrong_ns, mistakes: self.mistakes, detection };
+        let recurrence_summary = (count >= 2).then(|| self.recurrence.summary());
         QosReport {
+            recurrence: self.recurrence,
             heartbeats: self.heartbeats,
             censored: Censored {
                 count: self.censored.len() as u64,
@@ -322,7 +324,7 @@ impl QosAccumulator {
             listed: self.listed,
             ..QosReport::from_exact(
                 exact,
-                (count >= 2).then(|| self.recurrence.summary()),
+                recurrence_summary,
                 CAUSES.iter().zip(self.by_cause).filter(|(_, n)| *n > 0).map(|(c, n)| (*c, n)).collect(),
                 detection_basis,
             )
@@ -390,6 +392,7 @@ impl QosReport {
             listed: Vec::new(),
             exact,
             suspicions: Vec::new(),
+            recurrence: DurationStats::default(),
         }
     }
 }
@@ -467,6 +470,10 @@ pub struct QosReport {
     /// until the engine converts it.
     #[serde(skip)]
     pub suspicions: Vec<(Nanos, Nanos)>,
+    /// The times between consecutive mistakes behind `mistake_recurrence_s`, to pool
+    /// replications exactly.
+    #[serde(skip)]
+    pub recurrence: DurationStats,
 }
 
 #[cfg(test)]

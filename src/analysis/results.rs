@@ -50,6 +50,10 @@ pub struct SummaryFile {
     /// How good the real timers were and what the orchestrator did (live runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveReport>,
+    /// Runs of several replications (`--replications`): their seeds and which interval is
+    /// the headline; absent for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replications: Option<super::replications::ReplicationsInfo>,
 }
 
 /// A distribution of lateness (how long after its deadline something happened), in µs.
@@ -179,6 +183,7 @@ impl SummaryFile {
             links: Vec::new(),
             cluster: Vec::new(),
             trace_warnings: Vec::new(),
+            replications: None,
         }
     }
 }
@@ -201,6 +206,9 @@ pub struct ResultEntry {
     pub target: String,
     #[serde(flatten)]
     pub qos: QosReport,
+    /// Each figure in every replication, with its spread (runs of several replications).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replications: Option<super::replications::Spread>,
 }
 
 /// Datagram counts of one link.
@@ -247,6 +255,9 @@ pub struct TotalEntry {
     /// Written to `mistake-duration/<label>.hgrm`: empty when read back.
     #[serde(skip, default = "empty_histogram")]
     pub mistake_histogram: hdrhistogram::Histogram<u64>,
+    /// As in [`ResultEntry::replications`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replications: Option<super::replications::Spread>,
 }
 
 /// What happened to the datagrams of one link on the way (the simulator knows; a trace
@@ -292,6 +303,7 @@ impl ResultsBuilder {
                 monitor: monitor.map(str::to_string),
                 target: target.to_string(),
                 qos,
+                replications: None,
             });
         }
     }
@@ -366,6 +378,7 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
                     .count(),
                 detection_histogram,
                 mistake_histogram,
+                replications: None,
             }
         })
         .collect()

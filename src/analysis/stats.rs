@@ -187,6 +187,92 @@ impl DurationStats {
     }
 }
 
+/// [`HdrCounts`] as a shard stores it (`fdlab run --shard`): the kept span and its non-zero
+/// buckets, so that what is read back is the same counts, bucket by bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HdrCountsState {
+    pub first: usize,
+    pub len: usize,
+    /// (bucket offset from `first`, count), offsets rising, counts above 0.
+    pub nonzero: Vec<(usize, u64)>,
+}
+
+/// The highest bucket index + 1 of the layout (values up to 2^64 − 1).
+const BUCKETS: usize = ((64 - HALF_MAGNITUDE as usize) << HALF_MAGNITUDE) + 2 * RANGE;
+
+impl HdrCounts {
+    pub fn to_state(&self) -> HdrCountsState {
+        HdrCountsState {
+            first: self.first,
+            len: self.counts.len(),
+            nonzero: self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| (i, *c)).collect(),
+        }
+    }
+
+    /// The counts a state describes, or what is wrong with it.
+    pub fn from_state(s: &HdrCountsState) -> Result<HdrCounts, String> {
+        if !s.first.is_multiple_of(RANGE) || !s.len.is_multiple_of(RANGE) || s.first.saturating_add(s.len) > BUCKETS {
+            return Err(format!(
+                "histogram span {}+{} is not whole ranges of {RANGE} buckets in the layout",
+                s.first, s.len
+            ));
+        }
+        let mut counts = vec![0; s.len];
+        let mut last = None;
+        for &(i, c) in &s.nonzero {
+            if i >= s.len || last.is_some_and(|l| l >= i) || c == 0 {
+                return Err(format!("histogram bucket {i} (count {c}) is out of order, outside the span or empty"));
+            }
+            counts[i] = c;
+            last = Some(i);
+        }
+        Ok(HdrCounts { counts, first: s.first })
+    }
+
+    /// The number of values counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// [`DurationStats`] as a shard stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DurationStatsState {
+    pub counts: HdrCountsState,
+    pub count: u64,
+    /// As a decimal string: JSON readers other than fdlab's lose integers above 2^53.
+    pub sum_ns: String,
+    pub min_ns: u64,
+    pub max_ns: u64,
+}
+
+impl DurationStats {
+    pub fn to_state(&self) -> DurationStatsState {
+        DurationStatsState {
+            counts: self.counts.to_state(),
+            count: self.count,
+            sum_ns: self.sum_ns.to_string(),
+            min_ns: self.min_ns,
+            max_ns: self.max_ns,
+        }
+    }
+
+    /// The distribution a state describes, or what is wrong with it.
+    pub fn from_state(s: &DurationStatsState) -> Result<DurationStats, String> {
+        let counts = HdrCounts::from_state(&s.counts)?;
+        if counts.total() != s.count {
+            return Err(format!("{} values counted in buckets, but count is {}", counts.total(), s.count));
+        }
+        let sum_ns: u128 = s.sum_ns.parse().map_err(|_| format!("sum_ns `{}` is not an integer", s.sum_ns))?;
+        if s.count > 0 && s.min_ns > s.max_ns {
+            return Err(format!("min_ns {} is above max_ns {}", s.min_ns, s.max_ns));
+        }
+        Ok(DurationStats { counts, count: s.count, sum_ns, min_ns: s.min_ns, max_ns: s.max_ns })
+    }
+}
+
 /// A distribution summary in seconds; `null`s when empty.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
@@ -199,6 +285,39 @@ pub struct Summary {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn states_read_back_to_the_same_counts_and_bad_ones_are_refused() {
+        let mut d = DurationStats::default();
+        for v in [0, 1, 2047, 2048, 123_456_789, 3_000_000_000, u64::MAX / 3] {
+            d.record(v);
+            d.record(v);
+        }
+        let state = d.to_state();
+        let back = DurationStats::from_state(&state).unwrap();
+        assert_eq!(back.to_state(), state);
+        assert_eq!(back.summary(), d.summary());
+        assert_eq!(back.to_histogram(), d.to_histogram());
+        let text = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<DurationStatsState>(&text).unwrap(), state);
+        let empty = DurationStats::default().to_state();
+        assert_eq!(DurationStats::from_state(&empty).unwrap().summary(), DurationStats::default().summary());
+
+        let mut bad = state.clone();
+        bad.count += 1;
+        assert!(DurationStats::from_state(&bad).unwrap_err().contains("count"));
+        let mut bad = state.clone();
+        bad.sum_ns = "x".into();
+        assert!(DurationStats::from_state(&bad).is_err());
+        for (first, len, nonzero) in
+            [(1, RANGE, vec![]), (0, RANGE + 1, vec![]), (BUCKETS, RANGE, vec![]), (0, RANGE, vec![(RANGE, 1)])]
+        {
+            assert!(HdrCounts::from_state(&HdrCountsState { first, len, nonzero }).is_err());
+        }
+        for nonzero in [vec![(3, 1), (2, 1)], vec![(2, 0)], vec![(2, 1), (2, 1)]] {
+            assert!(HdrCounts::from_state(&HdrCountsState { first: 0, len: RANGE, nonzero }).is_err());
+        }
+    }
     use super::*;
 
     #[test]

@@ -9,7 +9,6 @@
 use std::path::Path;
 
 use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::time::Nanos;
@@ -103,14 +102,16 @@ pub struct EmpiricalError {
     pub message: String,
 }
 
-/// Φ, the standard normal CDF.
+/// Φ, the standard normal CDF. Sampling uses `libm` (pure Rust), not the platform's libm
+/// behind `f64::exp`/`ln`/`powf`, so that a draw is the same bits on every machine and shards
+/// run on different hosts merge into what one run gives.
 fn phi(z: f64) -> f64 {
-    0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2)
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
 }
 
 /// Φ⁻¹.
 fn phi_inverse(p: f64) -> f64 {
-    -std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(2.0 * p)
+    -std::f64::consts::SQRT_2 * super::erfc_inv::erfc_inv(2.0 * p)
 }
 
 /// The largest delay drawn, in ns: the largest `f64` below 2^63.
@@ -151,7 +152,7 @@ impl DelaySampler {
     #[inline(always)]
     pub fn sample(&mut self, rng: &mut impl Rng) -> Nanos {
         let x = if self.rho > 0.0 {
-            let e: f64 = StandardNormal.sample(rng);
+            let e: f64 = super::ziggurat::standard_normal(rng);
             self.z = self.rho * self.z + (1.0 - self.rho * self.rho).sqrt() * e;
             self.quantile_of_normal(self.z)
         } else {
@@ -167,15 +168,15 @@ impl DelaySampler {
         match &self.shape {
             Shape::Constant(v) => *v,
             Shape::Normal { mean, sd, .. } => loop {
-                let z: f64 = StandardNormal.sample(rng);
+                let z: f64 = super::ziggurat::standard_normal(rng);
                 let x = mean + sd * z;
                 if x >= 0.0 {
                     break x;
                 }
             },
             Shape::Lognormal { median, sigma, base } => {
-                let z: f64 = StandardNormal.sample(rng);
-                base + median * (sigma * z).exp()
+                let z: f64 = super::ziggurat::standard_normal(rng);
+                base + median * libm::exp(sigma * z)
             }
             _ => self.quantile(rng.random::<f64>()),
         }
@@ -187,16 +188,16 @@ impl DelaySampler {
             Shape::Constant(v) => *v,
             Shape::Uniform { min, width } => min + u * width,
             Shape::Normal { mean, sd, p0 } => mean + sd * phi_inverse((p0 + u * (1.0 - p0)).clamp(1e-300, 1.0 - 1e-16)),
-            Shape::Lognormal { median, sigma, base } => base + median * (sigma * phi_inverse(u.max(1e-300))).exp(),
-            Shape::Exponential { mean, base } => base - mean * (1.0 - u).ln(),
-            Shape::Pareto { scale, shape, base } => base + scale * (1.0 - u).powf(-1.0 / shape),
+            Shape::Lognormal { median, sigma, base } => base + median * libm::exp(sigma * phi_inverse(u.max(1e-300))),
+            Shape::Exponential { mean, base } => base - mean * libm::log(1.0 - u),
+            Shape::Pareto { scale, shape, base } => base + scale * libm::pow(1.0 - u, -1.0 / shape),
             Shape::Empirical(sorted) => sorted[((u * sorted.len() as f64) as usize).min(sorted.len() - 1)] as f64,
         }
     }
 
     fn quantile_of_normal(&self, z: f64) -> f64 {
         match &self.shape {
-            Shape::Lognormal { median, sigma, base } => base + median * (sigma * z).exp(),
+            Shape::Lognormal { median, sigma, base } => base + median * libm::exp(sigma * z),
             _ => self.quantile(phi(z).min(1.0 - 1e-16)),
         }
     }

@@ -2,7 +2,6 @@
 //! process defined in time, so that bursts do not scale with the heartbeat rate.
 
 use rand::Rng;
-use rand_distr::{Distribution, Exp1};
 use serde::{Deserialize, Serialize};
 
 use crate::time::Nanos;
@@ -113,14 +112,14 @@ impl LossProcess {
                 let mut switch = match self.switch_at {
                     Some(s) => s,
                     None => {
-                        let e: f64 = Exp1.sample(rng);
+                        let e: f64 = super::ziggurat::standard_exponential(rng);
                         e * mean_good.0 as f64
                     }
                 };
                 while t >= switch {
                     self.bad = !self.bad;
                     let mean = if self.bad { mean_bad } else { mean_good };
-                    let e: f64 = Exp1.sample(rng);
+                    let e: f64 = super::ziggurat::standard_exponential(rng);
                     switch += e * mean.0 as f64;
                 }
                 self.switch_at = Some(switch);

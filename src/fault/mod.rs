@@ -15,15 +15,17 @@
 //! needs (so imports point one way, experiment → fault).
 
 pub mod delay;
+mod erfc_inv;
 pub mod loss;
 pub mod rng;
 pub mod spec;
+pub mod ziggurat;
+mod ziggurat_tables;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use rand::Rng;
-use rand_distr::{Distribution, Exp1};
 
 use crate::time::Nanos;
 use delay::{DelaySampler, EmpiricalError};
@@ -273,7 +275,7 @@ impl Timeline {
 }
 
 fn exponential(rng: &mut impl Rng, mean: Nanos) -> Nanos {
-    let e: f64 = Exp1.sample(rng);
+    let e: f64 = ziggurat::standard_exponential(rng);
     Nanos::from_secs_f64(e * mean.as_secs_f64())
 }
 

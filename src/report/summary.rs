@@ -88,11 +88,17 @@ impl SummaryFile {
     /// `mistakes.csv`: every listed false suspicion of every configuration and link.
     pub fn mistakes_csv(&self) -> String {
         use crate::trace::csv_field;
-        let mut out = String::from("monitor,target,detector,start_s,end_s,duration_s,cause,censored\n");
+        // Runs of several replications list each entry's mistakes replication after
+        // replication, and say which in a last column.
+        let replicated = self.replications.is_some();
+        let mut out = String::from("monitor,target,detector,start_s,end_s,duration_s,cause,censored");
+        out.push_str(if replicated { ",replication\n" } else { "\n" });
         for r in &self.results {
+            let per_replication = r.replications.as_ref().map(|s| s.mistakes_listed.as_slice()).unwrap_or_default();
+            let mut replication = per_replication.iter().enumerate().flat_map(|(i, n)| std::iter::repeat_n(i, *n));
             for m in &r.qos.listed {
                 out.push_str(&format!(
-                    "{},{},{},{},{},{},{},{}\n",
+                    "{},{},{},{},{},{},{},{}",
                     csv_field(r.monitor.as_deref().unwrap_or("")),
                     csv_field(&r.target),
                     csv_field(&r.detector),
@@ -102,6 +108,11 @@ impl SummaryFile {
                     m.cause.name(),
                     m.censored
                 ));
+                if replicated {
+                    // The counts per replication add up to the listed mistakes (pooled in order).
+                    out.push_str(&format!(",{}", replication.next().map_or(String::new(), |i| i.to_string())));
+                }
+                out.push('\n');
             }
         }
         out
@@ -152,11 +163,64 @@ impl SummaryFile {
             }
             render(rows)
         };
+        if let Some(info) = &self.replications {
+            out.push('\n');
+            out.push_str(&self.replications_table(info.count));
+        }
         if !self.cluster.is_empty() {
             out.push('\n');
             out.push_str(&self.cluster_table());
         }
         out
+    }
+
+    /// Runs of several replications: per configuration (over every link) the mistakes a day
+    /// with both intervals, the pooled exact Poisson one (the headline, as in the table
+    /// above) and the t-interval across replications, and the replications' spread.
+    pub fn replications_table(&self, count: u32) -> String {
+        let mut rows: Vec<Vec<String>> = vec![
+            [
+                "detector",
+                "links",
+                "per day pooled [Poisson 95% CI]",
+                "mean [t 95% CI] across replications",
+                "sd",
+                "min",
+                "max",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        let day = |x: Option<f64>| x.map_or("-".to_string(), |x| num(x * 86400.0));
+        for t in &self.totals {
+            let Some(s) = &t.replications else { continue };
+            let pooled = match (t.mistakes_per_day, t.mistake_rate_per_s_ci95) {
+                (Some(d), Some([lo, hi])) => format!("{} [{}, {}]", num(d), num(lo * 86400.0), num(hi * 86400.0)),
+                _ => "-".to_string(),
+            };
+            let rate = &s.mistake_rate_per_s;
+            let across = match (rate.mean, rate.ci95_t) {
+                (Some(m), Some([lo, hi])) => format!("{} [{}, {}]", day(Some(m)), day(Some(lo)), day(Some(hi))),
+                (Some(m), None) => day(Some(m)),
+                _ => "-".to_string(),
+            };
+            rows.push(vec![
+                t.detector.clone(),
+                t.links.to_string(),
+                pooled,
+                across,
+                day(rate.sd),
+                day(rate.min),
+                day(rate.max),
+            ]);
+        }
+        columns(
+            &rows,
+            &format!(
+                "mistakes per day over {count} replications: pooled exact Poisson interval (the headline) and the \
+                 Student t interval of the per-replication rates\n"
+            ),
+        )
     }
 
     /// One row per detector configuration and leader rule: split brain and the rest of the

@@ -14,14 +14,16 @@
 pub mod link;
 mod merge;
 pub mod monitor;
+pub mod shard;
+pub mod state;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::analysis::cluster::Heartbeat;
+use crate::analysis::cluster::run::{ClusterFacts, Configuration, cluster_views};
 pub use crate::analysis::cluster::rules::RuleFactory;
-use crate::analysis::cluster::run::{ClusterFacts, cluster_views};
 use crate::analysis::link::ArrivalStats;
 use crate::analysis::output::{FaultTimeline, FaultView, RunOutput};
 use crate::analysis::results::{Engine, ResultsBuilder};
@@ -43,6 +45,10 @@ pub enum SimError {
     Trace(std::io::Error),
     #[error("refusing to run {0} (`--allow-large` runs it anyway)")]
     TooLarge(String),
+    #[error("--replications: {0}")]
+    Replications(String),
+    #[error("--shard: {0}")]
+    Shard(String),
 }
 
 /// How to run.
@@ -61,11 +67,15 @@ pub struct RunOptions {
     pub threads: usize,
     /// Run even what [`crate::experiment::Estimate::fits`] says does not fit.
     pub allow_large: bool,
-    /// Leader rules of the user's own, evaluated after the built-in ones of `[cluster]`.
+    /// Leader rules of the user's own, evaluated after the built-in ones of `[cluster]`
+    /// (not with `--shard`: a shard cannot store them).
     pub extra_rules: Vec<RuleFactory>,
     /// The mistakes per day that choose the setting per detector spec the timeline shows
     /// (`crate::analysis::sampling::chosen_labels`; default one a day).
     pub timeline_target_per_day: Option<f64>,
+    /// Independent replications, seeded from the experiment's seed ([`crate::analysis::replications::seed_of`]);
+    /// 0 is read as 1.
+    pub replications: u32,
 }
 
 /// At most this many faults get a sampled timeline.
@@ -155,8 +165,10 @@ pub fn fault_views(
         .collect()
 }
 
-/// Runs an experiment. `progress` is told how much simulated time each monitor has covered
-/// (for a progress bar); it may be called from several threads.
+/// Runs an experiment: its replications (`options.replications`, one by default) one after
+/// the other, each on every thread, assembled as [`assemble`] does for merged shards.
+/// `progress` is told how much simulated time each monitor has covered (for a progress bar);
+/// it may be called from several threads.
 pub fn run(
     e: &ValidExperiment,
     options: &RunOptions,
@@ -165,7 +177,85 @@ pub fn run(
     if !options.allow_large {
         e.estimate().fits().map_err(SimError::TooLarge)?;
     }
+    let count = options.replications.max(1);
+    crate::analysis::replications::check(e, count).map_err(SimError::Replications)?;
     let seed = options.seed.unwrap_or(e.seed);
+    let mut reps = Vec::with_capacity(count as usize);
+    for r in 0..count {
+        let options = RunOptions { record_trace: options.record_trace && r == 0, ..options.clone() };
+        reps.push(run_replication(
+            e,
+            &options,
+            crate::analysis::replications::seed_of(seed, r),
+            &e.detectors,
+            progress,
+        )?);
+    }
+    let facts = RunFacts {
+        timeline_target_per_day: options
+            .timeline_target_per_day
+            .unwrap_or(crate::analysis::sampling::DEFAULT_TARGET_PER_DAY),
+        ..RunFacts::of(e, seed)
+    };
+    let mut output = assemble(&facts, reps);
+    if options.record_trace && output.trace.is_none() {
+        output.trace = Some(TraceSpill::new(e.nodes.iter().map(|n| n.id.clone()).collect(), Vec::new()));
+    }
+    Ok(output)
+}
+
+/// What assembling a run's output needs of its experiment (a merge reads it from the shards).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunFacts {
+    pub name: String,
+    /// The experiment's seed (replication 0's).
+    pub seed: u64,
+    pub duration: Nanos,
+    /// Node ids, by index.
+    pub nodes: Vec<String>,
+    /// The experiment as run, for `summary.json`.
+    pub experiment_config: serde_json::Value,
+    /// The mistakes per day that choose the setting per spec the timeline shows.
+    pub timeline_target_per_day: f64,
+}
+
+impl RunFacts {
+    pub fn of(e: &ValidExperiment, seed: u64) -> RunFacts {
+        RunFacts {
+            name: e.name.clone(),
+            seed,
+            duration: e.duration,
+            nodes: e.nodes.iter().map(|n| n.id.clone()).collect(),
+            // Cannot fail: the experiment is plain data.
+            experiment_config: serde_json::to_value(&**e).expect("experiment serializes"),
+            timeline_target_per_day: crate::analysis::sampling::DEFAULT_TARGET_PER_DAY,
+        }
+    }
+}
+
+/// One replication (or one share of it: some of its detector specs) as the simulator
+/// produced it, before assembly: per monitor, in monitor order, its links' reports (spec
+/// order), arrival statistics, sampled levels and window arrivals; the cluster figures of
+/// its specs; the faults chosen for the timeline.
+pub struct Replication {
+    pub seed: u64,
+    /// (monitor node index, its result)
+    pub monitors: Vec<(usize, MonitorResult)>,
+    pub cluster: Vec<crate::analysis::cluster::ClusterEntry>,
+    /// Every node's belief around the longest split-brain episode of its specs.
+    pub leaders: Option<crate::analysis::cluster::timeline::LeaderTimeline>,
+    pub faults: Vec<FaultView>,
+}
+
+/// Simulates one replication under `seed` with the detector specs `specs` (all of the
+/// experiment's, or a shard's share).
+pub fn run_replication(
+    e: &ValidExperiment,
+    options: &RunOptions,
+    seed: u64,
+    specs: &[crate::detector::DetectorSpec],
+    progress: &(dyn Fn(Nanos) + Sync),
+) -> Result<Replication, SimError> {
     let all_links = e.monitored_links();
     let timeline = Timeline::build(e.faults(), e.nodes.len(), e.duration, &all_links, seed, &options.base_dir)?;
     let nodes: Vec<_> = (0..e.nodes.len()).map(|i| e.node(i)).collect();
@@ -196,12 +286,13 @@ pub fn run(
     // a monitor's detectors are split into groups that run on separate threads; each group
     // regenerates the same arrivals from the same streams, and only the first keeps the
     // link-level outputs (counts, histograms, trace).
-    let groups = detector_groups(&e.detectors, (threads / monitors.len().max(1)).max(1));
+    let groups = detector_groups(specs, (threads / monitors.len().max(1)).max(1));
     let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
 
     let views = fault_views(e, &timeline, &all_links);
+    // The timeline's detectors are chosen from the whole experiment's, so that a shard
+    // samples what the whole run samples.
     let sampled_labels = crate::analysis::sampling::sampled_labels(&e.detectors);
-
     let writers: Vec<Mutex<Option<SpillWriter>>> = (0..nodes.len())
         .map(|m| {
             if options.record_trace && monitors.contains(&m) {
@@ -214,8 +305,8 @@ pub fn run(
         .collect::<Result<_, _>>()
         .map_err(SimError::Trace)?;
 
-    let reads_heartbeats =
-        e.cluster.as_ref().is_some_and(|c| c.rules().contains(&crate::experiment::LeaderRule::Lease));
+    let reads_heartbeats = e.cluster.as_ref().is_some_and(|c| c.rules().contains(&crate::experiment::LeaderRule::Lease))
+        || options.extra_rules.iter().any(|f| (f.0)(nodes.len()).reads_heartbeats());
     let run_monitor = |m: usize, detectors: &[crate::detector::DetectorSpec], primary: bool| -> MonitorResult {
         let incoming_targets: Vec<usize> = all_links.iter().filter(|l| l.0 == m).map(|l| l.1).collect();
         let samples = views
@@ -321,80 +412,134 @@ pub fn run(
         })
         .collect();
 
-    let mut builder = ResultsBuilder::default();
+    let mut results: Vec<(usize, MonitorResult)> = monitors.into_iter().zip(results).collect();
+    for (_, result) in &mut results {
+        let trace = std::mem::replace(&mut result.trace, Ok(None));
+        result.trace = Ok(trace.map_err(SimError::Trace)?);
+    }
+    let (cluster, leaders) = match &e.cluster {
+        Some(settings) => {
+            let (facts, configurations) = cluster_facts(e, &timeline, &mut results);
+            cluster_views(&facts, settings, specs, &options.extra_rules, configurations)
+        }
+        None => (Vec::new(), None),
+    };
+    let faults = views.into_iter().map(|(fv, _, _)| fv).collect();
+    Ok(Replication { seed, monitors: results, cluster, leaders, faults })
+}
+
+/// A run's output from its replications, each whole (a merge has put its shares together):
+/// with one, its results as they are; with more, every figure pooled over the replications
+/// (integer accumulators added, rates and intervals computed from the sums) with its spread
+/// across them ([`crate::analysis::replications`]). The timeline is replication 0's.
+pub fn assemble(facts: &RunFacts, reps: Vec<Replication>) -> RunOutput {
+    let mut summaries = Vec::with_capacity(reps.len());
     let mut stats = ArrivalStats::default();
     let mut trace_parts = Vec::new();
-    let mut levels = Vec::new();
-    let mut arrivals = Vec::new();
-    let mut heard = ClusterFacts::default();
-    for (result, &m) in results.into_iter().zip(&monitors) {
-        heard.heartbeats.extend(result.heard.iter().map(|&(from, sent, at)| Heartbeat { from, to: m, sent, at }));
-        levels.extend(result.levels);
-        arrivals.extend(result.window_arrivals);
-        stats.add(&result.stats);
-        if let Some(file) = result.trace.map_err(SimError::Trace)? {
-            trace_parts.push((m, file));
-        }
-        for link in result.links {
-            heard.first_heard.insert((m, link.target), link.first_heard);
-            builder.add_link(Some(&nodes[m].id), &nodes[link.target].id, link.outcome);
-        }
-    }
-    let mut summary = builder.finish(e.name.clone(), Some(seed), Engine::Sim, e.duration);
+    let mut timeline = None;
     let mut leaders = None;
-    if let Some(settings) = &e.cluster {
-        let facts = cluster_facts(e, &timeline, heard);
-        (summary.cluster, leaders) =
-            cluster_views(&facts, settings, &e.detectors, &options.extra_rules, &mut summary.results);
+    let mut seeds = Vec::new();
+    for (r, rep) in reps.into_iter().enumerate() {
+        seeds.push(rep.seed);
+        let mut builder = ResultsBuilder::default();
+        let mut levels = Vec::new();
+        let mut arrivals = Vec::new();
+        for (m, result) in rep.monitors {
+            levels.extend(result.levels);
+            arrivals.extend(result.window_arrivals);
+            stats.add(&result.stats);
+            if let Ok(Some(file)) = result.trace {
+                trace_parts.push((m, file));
+            }
+            for link in result.links {
+                builder.add_link(Some(&facts.nodes[m]), &facts.nodes[link.target], link.outcome);
+            }
+        }
+        let mut summary = builder.finish(facts.name.clone(), Some(facts.seed), Engine::Sim, facts.duration);
+        summary.cluster = rep.cluster;
+        summary.experiment_config = Some(facts.experiment_config.clone());
+        summaries.push(summary);
+        if r == 0 {
+            // A fixed order, whatever thread produced what.
+            levels.sort_by_key(|l| (l.fault, l.at));
+            arrivals.sort();
+            timeline = Some(FaultTimeline { faults: rep.faults, levels, arrivals });
+            leaders = rep.leaders;
+        }
     }
-    // Cannot fail: the experiment is plain data.
-    summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
-    // The timeline shows the setting chosen per spec, known only now.
-    let target = options.timeline_target_per_day.unwrap_or(crate::analysis::sampling::DEFAULT_TARGET_PER_DAY);
-    let shown = crate::analysis::sampling::chosen_labels(&e.detectors, &summary.totals, target, &sampled_labels);
-    levels.retain(|l: &crate::analysis::output::LevelSample| shown.contains(&l.detector));
-    // A fixed order, whatever thread produced what.
-    levels.sort_by_key(|l| (l.fault, l.at));
-    arrivals.sort();
-    let faults = views.into_iter().map(|(fv, _, _)| fv).collect();
-    let trace =
-        options.record_trace.then(|| TraceSpill::new(nodes.iter().map(|n| n.id.clone()).collect(), trace_parts));
-    Ok(RunOutput {
+    let summary = crate::analysis::replications::pool(summaries, seeds);
+    // The timeline shows the setting chosen per spec, known only from the whole run's totals.
+    if let Some(t) = &mut timeline {
+        // Cannot fail: the configuration was serialized from a checked experiment.
+        let e: Experiment = serde_json::from_value(facts.experiment_config.clone()).expect("experiment deserializes");
+        let sampled = crate::analysis::sampling::sampled_labels(&e.detectors);
+        let shown =
+            crate::analysis::sampling::chosen_labels(&e.detectors, &summary.totals, facts.timeline_target_per_day, &sampled);
+        t.levels.retain(|l| shown.contains(&l.detector));
+    }
+    let trace = (!trace_parts.is_empty()).then(|| TraceSpill::new(facts.nodes.clone(), trace_parts));
+    RunOutput {
         summary,
         delay: Some(stats.delay.to_histogram()),
         interarrival: Some(stats.interarrival.to_histogram()),
         trace,
         deliveries: stats.deliveries,
-        timeline: Some(FaultTimeline { faults, levels, arrivals }),
+        timeline,
         leaders,
-    })
+    }
 }
 
-/// The cluster facts of a simulation: its nodes, clocks and ground truth from the fault
-/// timeline, with what the monitors observed (`heard`).
-fn cluster_facts(e: &Experiment, timeline: &Timeline, heard: ClusterFacts) -> ClusterFacts {
-    let crashed = timeline
-        .nodes
-        .iter()
-        .map(|f| f.crashes.iter().map(|c| (c.from, c.to.unwrap_or(e.duration))).collect())
-        .collect();
-    // A whole-node pause stops both sending and receiving: the windows in both lists.
-    let paused = timeline
-        .nodes
-        .iter()
-        .map(|f| f.send_pauses.iter().filter(|w| f.recv_pauses.contains(w)).map(|w| (w.from, w.to)).collect())
-        .collect();
-    let stalled = timeline.nodes.iter().map(|f| f.recv_pauses.iter().map(|w| (w.from, w.to)).collect()).collect();
-    ClusterFacts {
+/// The cluster facts of a simulated replication (nodes, clocks and ground truth from the
+/// fault timeline; what the monitors heard), and each detector configuration's suspicion
+/// intervals, taken from the monitors' results (where they are dropped).
+fn cluster_facts(
+    e: &Experiment,
+    timeline: &Timeline,
+    results: &mut [(usize, MonitorResult)],
+) -> (ClusterFacts, Vec<Configuration>) {
+    let mut facts = ClusterFacts {
         ids: e.nodes.iter().map(|n| n.id.clone()).collect(),
         clocks: (0..e.nodes.len()).map(|i| e.node(i).clock).collect(),
-        crashed,
-        paused,
-        stalled,
+        crashed: timeline
+            .nodes
+            .iter()
+            .map(|f| f.crashes.iter().map(|c| (c.from, c.to.unwrap_or(e.duration))).collect())
+            .collect(),
+        // A whole-node pause stops both sending and receiving: the windows in both lists.
+        paused: timeline
+            .nodes
+            .iter()
+            .map(|f| f.send_pauses.iter().filter(|w| f.recv_pauses.contains(w)).map(|w| (w.from, w.to)).collect())
+            .collect(),
+        stalled: timeline.nodes.iter().map(|f| f.recv_pauses.iter().map(|w| (w.from, w.to)).collect()).collect(),
         fault_starts: timeline.starts(),
         end: e.duration,
-        ..heard
+        ..ClusterFacts::default()
+    };
+    let mut configurations: Vec<Configuration> = Vec::new();
+    for (m, result) in results.iter_mut() {
+        let m = *m;
+        facts.heartbeats.extend(result.heard.drain(..).map(|(from, sent, at)| Heartbeat { from, to: m, sent, at }));
+        for link in &mut result.links {
+            facts.first_heard.insert((m, link.target), std::mem::take(&mut link.first_heard));
+            for (point, qos) in &mut link.outcome.reports {
+                let suspicions = std::mem::take(&mut qos.suspicions);
+                match configurations.iter_mut().find(|c| c.detector == point.label) {
+                    Some(c) => {
+                        c.suspicions.insert((m, link.target), suspicions);
+                    }
+                    None => configurations.push(Configuration {
+                        detector: point.label.clone(),
+                        kind: point.kind.clone(),
+                        knob: point.knob.clone(),
+                        threshold: point.threshold,
+                        suspicions: std::collections::BTreeMap::from([((m, link.target), suspicions)]),
+                    }),
+                }
+            }
+        }
     }
+    (facts, configurations)
 }
 
 /// Splits detector specs into at most `count` contiguous groups of about equal numbers of

@@ -31,31 +31,50 @@ pub struct ClusterFacts {
     pub end: Nanos,
 }
 
-/// The cluster figures of every detector configuration in `results` (whose suspicion
-/// intervals, real time, are taken and dropped), and the leader timeline of the longest
-/// split-brain episode of any configuration and rule.
+/// One detector configuration and its links' suspicion intervals (real time).
+pub struct Configuration {
+    pub detector: String,
+    pub kind: String,
+    pub knob: Option<String>,
+    pub threshold: f64,
+    pub suspicions: LinkSuspicions,
+}
+
+/// The configurations of `results` (in order), taking their suspicion intervals (which
+/// are dropped from the results); `ids` names the nodes by index.
+pub fn configurations(results: &mut [ResultEntry], ids: &[String]) -> Vec<Configuration> {
+    let index: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let mut out: Vec<Configuration> = Vec::new();
+    for r in results.iter_mut() {
+        let link = (index[r.monitor.as_deref().unwrap_or_default()], index[r.target.as_str()]);
+        let suspicions = std::mem::take(&mut r.qos.suspicions);
+        match out.iter_mut().find(|c| c.detector == r.detector) {
+            Some(c) => {
+                c.suspicions.insert(link, suspicions);
+            }
+            None => out.push(Configuration {
+                detector: r.detector.clone(),
+                kind: r.kind.clone(),
+                knob: r.knob.clone(),
+                threshold: r.threshold,
+                suspicions: BTreeMap::from([(link, suspicions)]),
+            }),
+        }
+    }
+    out
+}
+
+/// The cluster figures of every detector configuration, and the leader timeline of the
+/// longest split-brain episode of any configuration and rule (the first, at a tie).
 pub fn cluster_views(
     facts: &ClusterFacts,
     settings: &ClusterSettings,
     detectors: &[DetectorSpec],
     extra_rules: &[RuleFactory],
-    results: &mut [ResultEntry],
+    configurations: Vec<Configuration>,
 ) -> (Vec<ClusterEntry>, Option<LeaderTimeline>) {
     let ids = &facts.ids;
-    let index: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
     let own_timeouts = first_timeouts(detectors);
-    // (label, its links' suspicions, its first result's index)
-    let mut by_label: Vec<(String, LinkSuspicions, usize)> = Vec::new();
-    for (i, r) in results.iter_mut().enumerate() {
-        let link = (index[r.monitor.as_deref().unwrap_or_default()], index[r.target.as_str()]);
-        let suspicions = std::mem::take(&mut r.qos.suspicions);
-        match by_label.iter_mut().find(|(label, _, _)| *label == r.detector) {
-            Some((_, map, _)) => {
-                map.insert(link, suspicions);
-            }
-            None => by_label.push((r.detector.clone(), BTreeMap::from([(link, suspicions)]), i)),
-        }
-    }
     let input = |suspicions, detector: &str| ClusterInput {
         ids,
         clocks: &facts.clocks,
@@ -77,11 +96,11 @@ pub fn cluster_views(
     };
     // (configuration, rule, episode) of the longest split-brain episode.
     let mut longest: Option<(usize, usize, (Nanos, Nanos))> = None;
-    let entries = by_label
+    let entries = configurations
         .iter()
         .enumerate()
-        .map(|(c, (detector, suspicions, first))| {
-            let a = analyze_recording(&input(suspicions, detector), rules(), None);
+        .map(|(c, conf)| {
+            let a = analyze_recording(&input(&conf.suspicions, &conf.detector), rules(), None);
             for (r, episode) in a.longest.iter().enumerate() {
                 if let Some(ep) = *episode
                     && longest.is_none_or(|(_, _, l)| ep.1 - ep.0 > l.1 - l.0)
@@ -89,19 +108,18 @@ pub fn cluster_views(
                     longest = Some((c, r, ep));
                 }
             }
-            let r = &results[*first];
             ClusterEntry {
-                detector: detector.clone(),
-                kind: r.kind.clone(),
-                knob: r.knob.clone(),
-                threshold: r.threshold,
+                detector: conf.detector.clone(),
+                kind: conf.kind.clone(),
+                knob: conf.knob.clone(),
+                threshold: conf.threshold,
                 downing: a.downing,
                 rules: a.figures,
             }
         })
         .collect();
     let leaders = longest.map(|(c, r, episode)| {
-        let (detector, suspicions, _) = &by_label[c];
+        let Configuration { detector, suspicions, .. } = &configurations[c];
         let pad = Nanos((episode.1 - episode.0).max(Nanos::from_secs(4)).0 / 2);
         let window = (episode.0.saturating_sub(pad), episode.1.saturating_add(pad).min(facts.end));
         let a = analyze_recording(&input(suspicions, detector), rules(), Some((r, window.1)));

@@ -17,8 +17,9 @@ pub struct LeaderTimeline {
     /// The window shown (seconds of the run).
     pub from_s: f64,
     pub to_s: f64,
-    /// The episode it shows.
+    /// The episode it shows, in seconds and exactly.
     pub episode_s: [f64; 2],
+    pub episode_ns: [u64; 2],
     /// The lanes, in id order, and how many nodes the cluster has.
     pub nodes: Vec<String>,
     pub cluster_nodes: usize,
@@ -125,9 +126,17 @@ pub fn build(
         from_s: from.as_secs_f64(),
         to_s: to.as_secs_f64(),
         episode_s: [episode.0.as_secs_f64(), episode.1.as_secs_f64()],
+        episode_ns: [episode.0.0, episode.1.0],
         nodes: chosen.iter().map(|&x| ids[x].clone()).collect(),
         cluster_nodes: n,
         spans,
         split_s: split,
+    }
+}
+
+impl LeaderTimeline {
+    /// How long its episode lasted, in nanoseconds.
+    pub fn episode_length(&self) -> u64 {
+        self.episode_ns[1] - self.episode_ns[0]
     }
 }

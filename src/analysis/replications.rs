@@ -1,0 +1,375 @@
+//! Replications: the same experiment under R independent seeds, reported pooled and with its
+//! spread (`fdlab run --replications R`).
+//!
+//! Replication 0 runs under the experiment's own seed, so one replication is the plain run;
+//! replication r > 0 under [`seed_of`]`(seed, r)`, a stream of the experiment's seed named
+//! `replication/r` (the same derivation as every other stream, `crate::fault::rng`). Every
+//! link, fault process and delay is drawn afresh in each.
+//!
+//! Two intervals are given, because users of simulation studies expect both:
+//!
+//! - the **headline**, `mistake_rate_per_s_ci95` as in a single run: the exact Poisson
+//!   (Garwood) interval of the pooled count over the pooled observed time. The integer
+//!   accumulators of every replication are added ([`pool`]), so the pooled figures are what one
+//!   run as long as all replications together would give. It is exact for any count, zero
+//!   included, and is the tightest honest interval when mistakes are independent;
+//! - the **t-interval across replications** (`replications.mistake_rate_per_s.ci95_t`): mean ±
+//!   t(0.975, R − 1) · sd / √R of the R per-replication rates, the textbook interval of
+//!   independent replications. It assumes nothing about how mistakes cluster within a run, so
+//!   when it is much wider than the Poisson interval the mistakes are overdispersed (random
+//!   faults differ between replications) and it is the one to believe; with few replications or
+//!   no mistakes it is wide or degenerate (zero width when every replication saw the same rate).
+//!
+//! The t quantiles are a table (ν ≤ 30) and a Cornish–Fisher series beyond, both plain
+//! arithmetic, so the interval is the same bits on every machine.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::QosReport;
+use super::qos::{DetectionBasis, Exact};
+use super::results::{LinkEntry, ResultEntry, SummaryFile, TotalEntry, totals};
+use super::stats::DurationStats;
+use crate::experiment::ValidExperiment;
+use crate::fault::rng::stream;
+
+/// The most replications a run takes (each is a whole simulation).
+pub const MAX_REPLICATIONS: u32 = 1_000_000;
+
+/// The seed of replication `r` of an experiment seeded `seed`: the seed itself for
+/// replication 0, else the first draw of the stream `replication/r`.
+pub fn seed_of(seed: u64, r: u32) -> u64 {
+    use rand::RngCore;
+    if r == 0 { seed } else { stream(seed, &format!("replication/{r}")).next_u64() }
+}
+
+/// Whether `count` replications of `e` can be reported.
+pub fn check(e: &ValidExperiment, count: u32) -> Result<(), String> {
+    if count > MAX_REPLICATIONS {
+        return Err(format!("{count} is more than {MAX_REPLICATIONS}"));
+    }
+    if count > 1 && e.cluster.is_some() {
+        return Err(format!(
+            "{count} replications of an experiment with [cluster] (`{}`): split-brain figures are not yet pooled \
+             across replications; run the replications as separate seeds (--seed)",
+            e.name
+        ));
+    }
+    Ok(())
+}
+
+/// What a results file says about its replications (top level of `summary.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationsInfo {
+    pub count: u32,
+    /// Each replication's seed, in order; the first is the experiment's.
+    pub seeds: Vec<u64>,
+    /// Which interval is the headline, and the other one shown.
+    pub headline_interval: String,
+    pub other_interval: String,
+}
+
+const HEADLINE: &str = "mistake_rate_per_s_ci95: exact Poisson (Garwood) over the pooled count and observed time \
+                        of all replications";
+const OTHER: &str = "replications.mistake_rate_per_s.ci95_t: Student t across the per-replication rates \
+                     (mean ± t(0.975, R−1)·sd/√R)";
+
+/// One figure in every replication and its spread: `values` per replication (`null` where
+/// the figure does not exist in that replication), the rest over the values that exist.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FigureSpread {
+    pub values: Vec<Option<f64>>,
+    pub mean: Option<f64>,
+    /// Sample standard deviation (n − 1); `null` with fewer than two values.
+    pub sd: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// mean ± t(0.975, n − 1) · sd / √n; `null` with fewer than two values.
+    pub ci95_t: Option<[f64; 2]>,
+}
+
+impl FigureSpread {
+    pub fn of(values: Vec<Option<f64>>) -> FigureSpread {
+        let xs: Vec<f64> = values.iter().flatten().copied().collect();
+        let n = xs.len();
+        let mean = (n > 0).then(|| xs.iter().sum::<f64>() / n as f64);
+        let sd = mean
+            .filter(|_| n >= 2)
+            .map(|m| (xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1) as f64).sqrt());
+        let ci95_t = mean.zip(sd).map(|(m, sd)| {
+            let half = t_975(n as u64 - 1) * sd / (n as f64).sqrt();
+            [m - half, m + half]
+        });
+        let min = xs.iter().copied().reduce(f64::min);
+        let max = xs.iter().copied().reduce(f64::max);
+        FigureSpread { values, mean, sd, min, max, ci95_t }
+    }
+}
+
+/// The spread of an entry's figures across replications (`results[].replications`,
+/// `totals[].replications`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub mistakes: Vec<u64>,
+    pub observed_up_s: Vec<f64>,
+    pub mistake_rate_per_s: FigureSpread,
+    pub mistakes_per_day: FigureSpread,
+    pub query_accuracy: FigureSpread,
+    pub mistake_duration_mean_s: FigureSpread,
+    pub detection_time_mean_s: FigureSpread,
+    pub detection_time_p99_s: FigureSpread,
+    /// How many of `mistakes.csv`'s rows for this entry each replication listed (its rows
+    /// come in replication order; the file's `replication` column says which).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mistakes_listed: Vec<usize>,
+}
+
+/// The figures of one replication that [`Spread`] follows.
+struct Figures {
+    mistakes: u64,
+    observed_up_s: f64,
+    rate: Option<f64>,
+    per_day: Option<f64>,
+    query_accuracy: Option<f64>,
+    mistake_mean: Option<f64>,
+    detection_mean: Option<f64>,
+    detection_p99: Option<f64>,
+    listed: usize,
+}
+
+impl Figures {
+    fn of_result(q: &QosReport) -> Figures {
+        Figures {
+            mistakes: q.mistakes,
+            observed_up_s: q.observed_up_s,
+            rate: q.mistake_rate_per_s,
+            per_day: q.mistakes_per_day,
+            query_accuracy: q.query_accuracy,
+            mistake_mean: q.mistake_duration_s.mean,
+            detection_mean: q.detection_time_s.mean,
+            detection_p99: q.detection_time_s.p99,
+            listed: q.mistakes_listed,
+        }
+    }
+
+    fn of_total(t: &TotalEntry) -> Figures {
+        Figures {
+            mistakes: t.mistakes,
+            observed_up_s: t.observed_up_s,
+            rate: t.mistake_rate_per_s,
+            per_day: t.mistakes_per_day,
+            query_accuracy: t.query_accuracy,
+            mistake_mean: t.mistake_duration_s.mean,
+            detection_mean: t.detection_time_s.mean,
+            detection_p99: t.detection_time_s.p99,
+            listed: 0,
+        }
+    }
+}
+
+fn spread(figures: &[Figures], with_listed: bool) -> Spread {
+    let f = |get: fn(&Figures) -> Option<f64>| FigureSpread::of(figures.iter().map(get).collect());
+    Spread {
+        mistakes: figures.iter().map(|f| f.mistakes).collect(),
+        observed_up_s: figures.iter().map(|f| f.observed_up_s).collect(),
+        mistake_rate_per_s: f(|f| f.rate),
+        mistakes_per_day: f(|f| f.per_day),
+        query_accuracy: f(|f| f.query_accuracy),
+        mistake_duration_mean_s: f(|f| f.mistake_mean),
+        detection_time_mean_s: f(|f| f.detection_mean),
+        detection_time_p99_s: f(|f| f.detection_p99),
+        mistakes_listed: if with_listed { figures.iter().map(|f| f.listed).collect() } else { Vec::new() },
+    }
+}
+
+/// One summary from every replication's (each with the same entries in the same order, as the
+/// simulator produces them): with one, it unchanged; with more, every entry's accumulators
+/// added ([`pool_reports`]), the totals computed from the pooled entries, datagram counts
+/// added, and each entry and total given its [`Spread`].
+pub fn pool(mut summaries: Vec<SummaryFile>, seeds: Vec<u64>) -> SummaryFile {
+    if summaries.len() == 1 {
+        // Cannot fail: checked to hold one.
+        return summaries.pop().expect("one summary");
+    }
+    let total_spreads: Vec<Spread> = (0..summaries[0].totals.len())
+        .map(|i| spread(&summaries.iter().map(|s| Figures::of_total(&s.totals[i])).collect::<Vec<_>>(), false))
+        .collect();
+    let mut reps: Vec<std::vec::IntoIter<ResultEntry>> =
+        summaries.iter_mut().map(|s| std::mem::take(&mut s.results).into_iter()).collect();
+    let mut results = Vec::new();
+    // Cannot fail below: every replication has the entries of the first.
+    while let Some(first) = reps[0].next() {
+        let mut entries = vec![first];
+        entries.extend(reps[1..].iter_mut().map(|r| r.next().expect("the same entries in every replication")));
+        let figures: Vec<Figures> = entries.iter().map(|e| Figures::of_result(&e.qos)).collect();
+        let mut entries = entries.into_iter();
+        let mut pooled = entries.next().expect("one entry");
+        let qos = std::mem::replace(
+            &mut pooled.qos,
+            QosReport::from_exact(Exact::default(), None, BTreeMap::new(), DetectionBasis::Crashes),
+        );
+        pooled.qos = pool_reports(std::iter::once(qos).chain(entries.map(|e| e.qos)).collect());
+        pooled.replications = Some(spread(&figures, true));
+        results.push(pooled);
+    }
+    let mut links: Vec<LinkEntry> = std::mem::take(&mut summaries[0].links);
+    for s in &summaries[1..] {
+        for (sum, l) in links.iter_mut().zip(&s.links) {
+            sum.sent += l.sent;
+            sum.lost += l.lost;
+            sum.cut += l.cut;
+            sum.duplicated += l.duplicated;
+            sum.delivered += l.delivered;
+        }
+    }
+    let mut summary = summaries.swap_remove(0);
+    summary.totals = totals(&results);
+    for (t, s) in summary.totals.iter_mut().zip(total_spreads) {
+        t.replications = Some(s);
+    }
+    summary.results = results;
+    summary.links = links;
+    summary.replications = Some(ReplicationsInfo {
+        count: seeds.len() as u32,
+        seeds,
+        headline_interval: HEADLINE.into(),
+        other_interval: OTHER.into(),
+    });
+    summary
+}
+
+/// One link and configuration over several replications: the integer accumulators added
+/// (up time, wrongly suspected time, mistake and detection histograms, recurrences), counts
+/// by cause added, crashes, censored suspicions and listed mistakes one replication after
+/// another; the figures computed from the sums. Detection times come from the replications
+/// whose basis is the crashes when any had a crash (as totals over links do).
+pub fn pool_reports(reports: Vec<QosReport>) -> QosReport {
+    let basis = if reports.iter().any(|r| r.detection_basis == DetectionBasis::Crashes) {
+        DetectionBasis::Crashes
+    } else {
+        DetectionBasis::PerHeartbeatEstimate
+    };
+    let mut exact = Exact::default();
+    let mut recurrence = DurationStats::default();
+    let mut by_cause = BTreeMap::new();
+    let (mut heartbeats, mut censored_count, mut censored_s, mut crashes, mut listed) =
+        (0, 0, Vec::new(), Vec::new(), Vec::new());
+    let any_recurrence = reports.iter().any(|r| r.mistake_recurrence_s.is_some());
+    for r in reports {
+        exact.add(&r.exact, r.detection_basis == basis);
+        recurrence.add(&r.recurrence);
+        for (c, n) in r.mistakes_by_cause {
+            *by_cause.entry(c).or_insert(0) += n;
+        }
+        heartbeats += r.heartbeats;
+        censored_count += r.censored.count;
+        censored_s.extend(r.censored.durations_so_far_s);
+        crashes.extend(r.crashes);
+        listed.extend(r.listed);
+    }
+    let recurrence_summary = any_recurrence.then(|| recurrence.summary());
+    QosReport {
+        heartbeats,
+        censored: super::qos::Censored { count: censored_count, durations_so_far_s: censored_s },
+        crashes,
+        mistakes_listed: listed.len(),
+        listed,
+        recurrence,
+        ..QosReport::from_exact(exact, recurrence_summary, by_cause, basis)
+    }
+}
+
+/// t(0.975, ν): the two-sided 95 % quantile of Student's t with ν degrees of freedom.
+pub fn t_975(nu: u64) -> f64 {
+    // ν = 1..30, to the last bit of f64 (computed with mpmath at 30 digits).
+    const TABLE: [f64; 30] = [
+        12.706204736174705,
+        4.302652729749464,
+        3.1824463052837095,
+        2.7764451051977943,
+        2.5705818356363155,
+        2.44691185114497,
+        2.3646242515927853,
+        2.3060041352041667,
+        2.2621571627982053,
+        2.228138851986275,
+        2.2009851600916397,
+        2.178812829667229,
+        2.1603686564627926,
+        2.144786687917804,
+        2.1314495455597755,
+        2.1199052992212546,
+        2.109815577833317,
+        2.1009220402410387,
+        2.0930240544083096,
+        2.085963447265865,
+        2.0796138447276804,
+        2.0738730679040263,
+        2.0686576104190486,
+        2.063898561628026,
+        2.0595385527532977,
+        2.055529438642873,
+        2.0518305164802855,
+        2.048407141795245,
+        2.0452296421327043,
+        2.042272456301238,
+    ];
+    match nu {
+        0 => f64::INFINITY,
+        1..=30 => TABLE[nu as usize - 1],
+        _ => {
+            // Cornish–Fisher (Abramowitz & Stegun 26.7.5), four terms: within 1e-8 for ν > 30.
+            let z: f64 = 1.959_963_984_540_054;
+            let v = nu as f64;
+            let z2 = z * z;
+            let (z3, z5, z7, z9) = (z2 * z, z2 * z2 * z, z2 * z2 * z2 * z, z2 * z2 * z2 * z2 * z);
+            let g1 = (z3 + z) / 4.0;
+            let g2 = (5.0 * z5 + 16.0 * z3 + 3.0 * z) / 96.0;
+            let g3 = (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / 384.0;
+            let g4 = (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / 92160.0;
+            z + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_quantiles_meet_the_series_and_known_values() {
+        // mpmath at 30 digits.
+        for (nu, t) in
+            [(31, 2.0395134463964086), (60, 2.0002978220142604), (100, 1.9839715185235522), (1000, 1.9623390808264085)]
+        {
+            assert!((t_975(nu) - t).abs() < 2e-7, "ν = {nu}: {} vs {t}", t_975(nu));
+        }
+        assert!((t_975(30) - t_975(31)) > 0.0 && (t_975(30) - t_975(31)) < 0.01);
+        assert!(t_975(0).is_infinite());
+    }
+
+    #[test]
+    fn spread_of_known_values() {
+        let s = FigureSpread::of(vec![Some(1.0), None, Some(3.0)]);
+        assert_eq!((s.mean, s.min, s.max), (Some(2.0), Some(1.0), Some(3.0)));
+        assert_eq!(s.sd, Some(2f64.sqrt()));
+        let [lo, hi] = s.ci95_t.unwrap();
+        let half = 12.706204736174705 * 2f64.sqrt() / 2f64.sqrt();
+        assert_eq!((lo, hi), (2.0 - half, 2.0 + half));
+        let one = FigureSpread::of(vec![Some(5.0)]);
+        assert_eq!((one.mean, one.sd, one.ci95_t), (Some(5.0), None, None));
+        let none = FigureSpread::of(vec![None, None]);
+        assert_eq!((none.mean, none.min), (None, None));
+    }
+
+    #[test]
+    fn replication_seeds_are_fixed_and_distinct() {
+        assert_eq!(seed_of(7, 0), 7);
+        let seeds: Vec<u64> = (0..100).map(|r| seed_of(7, r)).collect();
+        let distinct: std::collections::BTreeSet<_> = seeds.iter().collect();
+        assert_eq!(distinct.len(), 100);
+        assert_eq!(seeds, (0..100).map(|r| seed_of(7, r)).collect::<Vec<_>>());
+        assert_ne!(seed_of(7, 1), seed_of(8, 1));
+    }
+}

@@ -1,0 +1,391 @@
+//! Sharding a run across machines (`fdlab run --shard I/N`) and the exact merge
+//! (`fdlab merge`).
+//!
+//! **Work units.** A run of R replications of an experiment with S detector specs has R · S
+//! units: (replication r, spec s), numbered k = r · S + s. Shard I of N (I from 0) runs the
+//! units with k mod N = I, round robin, so every shard gets a share of every replication. A
+//! unit is a whole spec (its sweep is one pass over the arrivals, DESIGN.md §2 point 3) over
+//! every monitor: monitors are never split, so cluster views, which need every node's
+//! suspicions, are computed within the unit. A shard may hold no unit (N > R · S); it is still
+//! written and still required by the merge.
+//!
+//! **State.** A shard writes `shard.json`: a header naming the experiment (its name and a
+//! SHA-256 of the experiment as run), the seed, the replications, the number of specs, the
+//! shard's index and count, fdlab's version and build id ([`BUILD_ID`]), and each unit's exact
+//! state ([`super::state`]): integer accumulators and bucket counts, not rounded figures.
+//!
+//! **Merge.** [`merge`] checks that the shards are one run's (same header), each index once
+//! and none missing, each unit where its number puts it; it puts every replication back
+//! together in spec order (reports, sampled levels and cluster figures added unit by unit,
+//! as the simulator's own thread groups are), takes the per-link facts that every unit
+//! regenerates (datagram counts, delay and inter-arrival histograms, the faults chosen for
+//! the timeline, arrivals in the sampled windows) from spec 0's unit after checking that the
+//! others agree, and then assembles the output with the code a whole run uses
+//! ([`super::assemble`]): totals, the detection basis, pooled replications and every rate and
+//! interval are computed there, from the merged counts. The output is byte for byte the whole
+//! run's (`tests/shard.rs`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::state::ReplicationState;
+use super::{Replication, RunFacts, RunOptions, SimError, run_replication};
+use crate::analysis::output::RunOutput;
+use crate::analysis::replications;
+use crate::experiment::ValidExperiment;
+use crate::time::Nanos;
+
+/// The format of `shard.json`.
+pub const FORMAT: &str = "fdlab-shard/1";
+/// The file a shard directory holds.
+pub const SHARD_FILE: &str = "shard.json";
+
+/// fdlab's version and a hash of what it was built from: every source file, `Cargo.toml`,
+/// `Cargo.lock` and `build.rs` (FNV-1a 64, by `build.rs`). Two binaries built from the same
+/// sources and locked dependencies have the same id whatever the machine, compiler flags or
+/// target, which is what may be merged: sampling uses pure-Rust maths (`libm`), so a unit's
+/// result does not depend on the host. A changed source file changes it, even uncommitted.
+pub const BUILD_ID: &str = concat!(env!("CARGO_PKG_VERSION"), "+src.", env!("FDLAB_SOURCE_HASH"));
+
+/// Shard I of N (I from 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardSpec {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for ShardSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ShardSpec, String> {
+        let bad = || format!("`{s}` is not I/N with 0 ≤ I < N, e.g. `0/4` (the first of four shards)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) =
+            (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(ShardSpec { index, count })
+    }
+}
+
+impl std::fmt::Display for ShardSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// `shard.json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardFile {
+    pub format: String,
+    pub fdlab_version: String,
+    pub build_id: String,
+    pub experiment: String,
+    /// SHA-256 (hex) of the experiment as run (`experiment_config`, as JSON).
+    pub experiment_digest: String,
+    pub seed: u64,
+    pub replications: u32,
+    /// Detector specs in the experiment.
+    pub specs: usize,
+    pub shard: usize,
+    pub shards: usize,
+    pub run_end_ns: u64,
+    pub nodes: Vec<String>,
+    pub experiment_config: serde_json::Value,
+    pub units: Vec<UnitState>,
+}
+
+/// One work unit's state.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitState {
+    pub replication: u32,
+    pub spec: usize,
+    pub state: ReplicationState,
+}
+
+impl ShardFile {
+    /// The header fields that must agree between shards of one run, as text for messages.
+    fn identity(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("format", self.format.clone()),
+            ("fdlab version", self.fdlab_version.clone()),
+            ("build", self.build_id.clone()),
+            ("experiment", self.experiment.clone()),
+            ("experiment digest", self.experiment_digest.clone()),
+            ("seed", self.seed.to_string()),
+            ("replications", self.replications.to_string()),
+            ("detector specs", self.specs.to_string()),
+            ("shard count", self.shards.to_string()),
+        ]
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        // Cannot fail: plain data (floats that may be infinite are stored as bits).
+        let mut bytes = serde_json::to_vec(self).expect("shard state serializes");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+/// The units (replication, spec) of shard `shard` of a run with `replications` × `specs`.
+pub fn units(shard: ShardSpec, replications: u32, specs: usize) -> Vec<(u32, usize)> {
+    (0..replications as usize * specs)
+        .filter(|k| k % shard.count == shard.index)
+        .map(|k| ((k / specs) as u32, k % specs))
+        .collect()
+}
+
+fn digest(config: &serde_json::Value) -> String {
+    use sha2::Digest;
+    // Cannot fail: a JSON value serializes.
+    let bytes = serde_json::to_vec(config).expect("JSON value serializes");
+    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs shard `shard` of `e` (`options.replications` replications) and returns its state.
+pub fn run_shard(
+    e: &ValidExperiment,
+    options: &RunOptions,
+    shard: ShardSpec,
+    progress: &(dyn Fn(Nanos) + Sync),
+) -> Result<ShardFile, SimError> {
+    if !options.allow_large {
+        e.estimate().fits().map_err(SimError::TooLarge)?;
+    }
+    let count = options.replications.max(1);
+    replications::check(e, count).map_err(SimError::Replications)?;
+    if !options.extra_rules.is_empty() {
+        return Err(SimError::Shard("a leader rule of the library user's own cannot be stored in a shard".into()));
+    }
+    let seed = options.seed.unwrap_or(e.seed);
+    let options = RunOptions { record_trace: false, ..options.clone() };
+    let facts = RunFacts::of(e, seed);
+    let mut out = Vec::new();
+    for (r, s) in units(shard, count, e.detectors.len()) {
+        let rep = run_replication(e, &options, replications::seed_of(seed, r), &e.detectors[s..=s], progress)?;
+        out.push(UnitState { replication: r, spec: s, state: ReplicationState::of(&rep) });
+    }
+    Ok(ShardFile {
+        format: FORMAT.into(),
+        fdlab_version: env!("CARGO_PKG_VERSION").into(),
+        build_id: BUILD_ID.into(),
+        experiment: facts.name,
+        experiment_digest: digest(&facts.experiment_config),
+        seed,
+        replications: count,
+        specs: e.detectors.len(),
+        shard: shard.index,
+        shards: shard.count,
+        run_end_ns: facts.duration.0,
+        nodes: facts.nodes,
+        experiment_config: facts.experiment_config,
+        units: out,
+    })
+}
+
+/// Why shards cannot be merged; each names the directory at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("no shard directories given")]
+    Empty,
+    #[error("{dir}: {message}")]
+    Read { dir: PathBuf, message: String },
+    #[error(
+        "{dir} is not a shard of the same run as {first}: its {field} is {found}, while {first}'s {field} is {expected}"
+    )]
+    Mismatch { dir: PathBuf, first: PathBuf, field: &'static str, found: String, expected: String },
+    #[error("{dir} and {other} are both shard {index}/{count}")]
+    Doubled { dir: PathBuf, other: PathBuf, index: usize, count: usize },
+    #[error(
+        "shard{} {} {} missing (given: {given}); every shard 0/{count} to {}/{count} must be merged once",
+        if .missing.len() > 1 { "s" } else { "" },
+        .missing.iter().map(|i| format!("{i}/{count}")).collect::<Vec<_>>().join(", "),
+        if .missing.len() > 1 { "are" } else { "is" },
+        .count - 1
+    )]
+    Missing { missing: Vec<usize>, count: usize, given: String },
+    #[error("{dir}: {message}")]
+    Inconsistent { dir: PathBuf, message: String },
+}
+
+/// Reads `DIR/shard.json`.
+pub fn read_shard(dir: &Path) -> Result<ShardFile, MergeError> {
+    let path = dir.join(SHARD_FILE);
+    let read = |message: String| MergeError::Read { dir: dir.to_path_buf(), message };
+    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            read(format!("has no {SHARD_FILE}: not a shard directory (`fdlab run --shard I/N` writes one)"))
+        }
+        _ => read(format!("reading {SHARD_FILE}: {e}")),
+    })?;
+    let shard: ShardFile =
+        serde_json::from_slice(&bytes).map_err(|e| read(format!("{SHARD_FILE} is not a shard's state: {e}")))?;
+    if shard.format != FORMAT {
+        return Err(read(format!("{SHARD_FILE} has format `{}`; this fdlab reads `{FORMAT}`", shard.format)));
+    }
+    Ok(shard)
+}
+
+/// Merges the shards in `dirs` into the output of the whole run.
+pub fn merge(dirs: &[PathBuf]) -> Result<RunOutput, MergeError> {
+    let first_dir = dirs.first().ok_or(MergeError::Empty)?;
+    let mut shards: Vec<(PathBuf, ShardFile)> = Vec::with_capacity(dirs.len());
+    let mut by_index: BTreeMap<usize, PathBuf> = BTreeMap::new();
+    for dir in dirs {
+        let shard = read_shard(dir)?;
+        if let Some((_, first)) = shards.first() {
+            for ((field, expected), (_, found)) in first.identity().into_iter().zip(shard.identity()) {
+                if expected != found {
+                    return Err(MergeError::Mismatch {
+                        dir: dir.clone(),
+                        first: first_dir.clone(),
+                        field,
+                        found,
+                        expected,
+                    });
+                }
+            }
+        }
+        if shard.shard >= shard.shards {
+            return Err(MergeError::Read {
+                dir: dir.clone(),
+                message: format!("shard {}/{} does not exist", shard.shard, shard.shards),
+            });
+        }
+        if let Some(other) = by_index.insert(shard.shard, dir.clone()) {
+            return Err(MergeError::Doubled { dir: dir.clone(), other, index: shard.shard, count: shard.shards });
+        }
+        shards.push((dir.clone(), shard));
+    }
+    let head = &shards[0].1;
+    let (count, specs, reps) = (head.shards, head.specs, head.replications);
+    let missing: Vec<usize> = (0..count).filter(|i| !by_index.contains_key(i)).collect();
+    if !missing.is_empty() {
+        let given = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
+        return Err(MergeError::Missing { missing, count, given });
+    }
+    let facts = RunFacts {
+        name: head.experiment.clone(),
+        seed: head.seed,
+        duration: Nanos(head.run_end_ns),
+        nodes: head.nodes.clone(),
+        experiment_config: head.experiment_config.clone(),
+        timeline_target_per_day: crate::analysis::sampling::DEFAULT_TARGET_PER_DAY,
+    };
+    if digest(&facts.experiment_config) != head.experiment_digest {
+        return Err(MergeError::Inconsistent {
+            dir: shards[0].0.clone(),
+            message: "its experiment does not match its digest (the file was edited)".into(),
+        });
+    }
+    // Every unit, where its number says it must be.
+    let mut slots: BTreeMap<(u32, usize), (PathBuf, ReplicationState)> = BTreeMap::new();
+    for (dir, shard) in shards {
+        let expected = units(ShardSpec { index: shard.shard, count }, reps, specs);
+        let found: Vec<(u32, usize)> = shard.units.iter().map(|u| (u.replication, u.spec)).collect();
+        if found != expected {
+            return Err(MergeError::Inconsistent {
+                dir,
+                message: format!("holds units {found:?}, but shard {}/{count} is units {expected:?}", shard.shard),
+            });
+        }
+        for u in shard.units {
+            slots.insert((u.replication, u.spec), (dir.clone(), u.state));
+        }
+    }
+    let mut replications = Vec::with_capacity(reps as usize);
+    let mut slots = slots.into_iter();
+    for r in 0..reps {
+        let parts: Vec<(PathBuf, ReplicationState)> = (0..specs)
+            .map(|_| slots.next().map(|(_, part)| part))
+            .collect::<Option<_>>()
+            // Cannot fail: every shard held exactly its units, and the shards are all there.
+            .expect("every unit is present");
+        replications.push(join(r, parts, head_seed(&facts, r))?);
+    }
+    Ok(super::assemble(&facts, replications))
+}
+
+fn head_seed(facts: &RunFacts, r: u32) -> u64 {
+    replications::seed_of(facts.seed, r)
+}
+
+/// One replication from its units (spec order): spec 0's unit with every later unit's
+/// reports, levels and cluster figures added; the per-link facts each unit regenerated
+/// checked to agree with spec 0's and taken once.
+fn join(r: u32, parts: Vec<(PathBuf, ReplicationState)>, seed: u64) -> Result<Replication, MergeError> {
+    let mut parts = parts.into_iter();
+    let inconsistent = |dir: &Path, message: String| MergeError::Inconsistent { dir: dir.to_path_buf(), message };
+    // Cannot fail: an experiment has at least one detector spec.
+    let (first_dir, mut whole) = parts.next().expect("one spec");
+    for (dir, part) in parts {
+        let same_links = whole.monitors.len() == part.monitors.len()
+            && whole.monitors.iter().zip(&part.monitors).all(|(a, b)| {
+                a.monitor == b.monitor
+                    && a.deliveries == b.deliveries
+                    && a.delay == b.delay
+                    && a.links.len() == b.links.len()
+                    && a.links
+                        .iter()
+                        .zip(&b.links)
+                        .all(|(x, y)| (x.target, x.delivered, x.counts) == (y.target, y.delivered, y.counts))
+            });
+        if !same_links || part.faults != whole.faults || part.seed != whole.seed {
+            return Err(inconsistent(
+                &dir,
+                format!(
+                    "replication {r}: its links' arrivals differ from those of {} (a different build, or an edited file)",
+                    first_dir.display()
+                ),
+            ));
+        }
+        for (into, from) in whole.monitors.iter_mut().zip(part.monitors) {
+            for (link, extra) in into.links.iter_mut().zip(from.links) {
+                link.reports.extend(extra.reports);
+            }
+            into.levels.extend(from.levels);
+        }
+        whole.cluster.extend(part.cluster);
+        // The longest episode of any configuration, the earliest at a tie (as a whole run
+        // chooses).
+        if let Some(l) = part.leaders
+            && whole.leaders.as_ref().is_none_or(|w| l.episode_length() > w.episode_length())
+        {
+            whole.leaders = Some(l);
+        }
+    }
+    if whole.seed != seed {
+        return Err(inconsistent(&first_dir, format!("replication {r} ran under seed {}, not {seed}", whole.seed)));
+    }
+    whole.restore().map_err(|message| inconsistent(&first_dir, format!("replication {r}: {message}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_specs_parse_and_refuse() {
+        assert_eq!("2/7".parse::<ShardSpec>(), Ok(ShardSpec { index: 2, count: 7 }));
+        for bad in ["7/7", "1/0", "x/2", "3", "-1/2", ""] {
+            assert!(bad.parse::<ShardSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn units_cover_every_unit_once() {
+        for (reps, specs) in [(1, 3), (4, 5), (3, 1)] {
+            for count in 1..12 {
+                let mut all: Vec<(u32, usize)> =
+                    (0..count).flat_map(|index| units(ShardSpec { index, count }, reps, specs)).collect();
+                all.sort();
+                let expected: Vec<(u32, usize)> = (0..reps).flat_map(|r| (0..specs).map(move |s| (r, s))).collect();
+                assert_eq!(all, expected, "{reps} × {specs} in {count}");
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! A replication's exact state as a shard stores it (`fdlab run --shard`), and back.
+//!
+//! What is stored is what the simulator hands [`super::assemble`], before any figure is
+//! computed: per monitor and link, every configuration's integer accumulators (up time and
+//! wrongly suspected time in ns, mistake, detection and recurrence histograms as bucket
+//! counts with exact counts, sums and extremes), its listed mistakes and crashes, the link's
+//! datagram counts and arrival histograms, the sampled levels; and the replication's cluster
+//! figures and chosen faults. A merge reads these back into the very values a whole run
+//! holds, so its output is byte for byte the whole run's. Floats that may be infinite
+//! (levels, thresholds) are stored as their bits; the others are finite and JSON carries
+//! them exactly (serde_json's `float_roundtrip`).
+
+use serde::{Deserialize, Serialize};
+
+use super::Replication;
+use super::monitor::{LinkResult, MonitorResult};
+use crate::analysis::QosReport;
+use crate::analysis::cluster::ClusterEntry;
+use crate::analysis::cluster::timeline::LeaderTimeline;
+use crate::analysis::link::{ArrivalStats, LinkOutcome};
+use crate::analysis::output::{FaultView, LevelSample};
+use crate::analysis::qos::{Cause, Exact, Mistake};
+use crate::analysis::results::DatagramCounts;
+use crate::analysis::stats::{DurationStats, DurationStatsState, HdrCounts, HdrCountsState};
+use crate::detector::spec::DetectorPoint;
+use crate::time::Nanos;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationState {
+    pub seed: u64,
+    pub monitors: Vec<MonitorState>,
+    pub cluster: Vec<ClusterEntry>,
+    /// The leader timeline of the longest split-brain episode of this share's specs.
+    pub leaders: Option<LeaderTimeline>,
+    pub faults: Vec<FaultView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorState {
+    pub monitor: usize,
+    pub links: Vec<LinkState>,
+    pub delay: HdrCountsState,
+    pub interarrival: HdrCountsState,
+    pub deliveries: u64,
+    pub levels: Vec<LevelState>,
+    /// (fault view, real arrival time in ns)
+    pub window_arrivals: Vec<(usize, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkState {
+    pub target: usize,
+    pub delivered: u64,
+    /// sent, lost, cut, duplicated
+    pub counts: Option<[u64; 4]>,
+    pub reports: Vec<ReportState>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportState {
+    pub label: String,
+    pub kind: String,
+    pub knob: Option<String>,
+    pub threshold_bits: u64,
+    pub check_every_ns: Option<u64>,
+    /// The figures as `summary.json` has them (its accumulators below).
+    pub qos: QosReport,
+    pub up_ns: u64,
+    pub wrong_ns: String,
+    pub mistakes: DurationStatsState,
+    pub detection: DurationStatsState,
+    pub recurrence: DurationStatsState,
+    /// (start ns, end ns, cause, censored)
+    pub listed: Vec<(u64, u64, Cause, bool)>,
+}
+
+impl PartialEq for ReportState {
+    /// Equal when the state is: the figures follow from it.
+    fn eq(&self, other: &ReportState) -> bool {
+        (&self.label, self.threshold_bits, self.up_ns, &self.wrong_ns, &self.mistakes, &self.detection, &self.listed)
+            == (
+                &other.label,
+                other.threshold_bits,
+                other.up_ns,
+                &other.wrong_ns,
+                &other.mistakes,
+                &other.detection,
+                &other.listed,
+            )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelState {
+    pub fault: Option<usize>,
+    pub at: u64,
+    pub monitor: String,
+    pub target: String,
+    pub detector: String,
+    pub level_bits: u64,
+    pub threshold_bits: u64,
+    pub suspected: bool,
+}
+
+impl ReplicationState {
+    /// The state of a replication as the simulator produced it (its trace, if any, is not
+    /// part of it).
+    pub fn of(rep: &Replication) -> ReplicationState {
+        ReplicationState {
+            seed: rep.seed,
+            monitors: rep.monitors.iter().map(|(m, r)| monitor_state(*m, r)).collect(),
+            cluster: rep.cluster.clone(),
+            leaders: rep.leaders.clone(),
+            faults: rep.faults.clone(),
+        }
+    }
+
+    /// The replication a state describes, or what is wrong with it.
+    pub fn restore(self) -> Result<Replication, String> {
+        let monitors = self
+            .monitors
+            .into_iter()
+            .map(|m| Ok((m.monitor, restore_monitor(m)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Replication { seed: self.seed, monitors, cluster: self.cluster, leaders: self.leaders, faults: self.faults })
+    }
+}
+
+fn monitor_state(monitor: usize, r: &MonitorResult) -> MonitorState {
+    MonitorState {
+        monitor,
+        links: r
+            .links
+            .iter()
+            .map(|l| LinkState {
+                target: l.target,
+                delivered: l.outcome.delivered,
+                counts: l.outcome.counts.map(|c| [c.sent, c.lost, c.cut, c.duplicated]),
+                reports: l.outcome.reports.iter().map(|(p, q)| report_state(p, q)).collect(),
+            })
+            .collect(),
+        delay: r.stats.delay.to_state(),
+        interarrival: r.stats.interarrival.to_state(),
+        deliveries: r.stats.deliveries,
+        levels: r
+            .levels
+            .iter()
+            .map(|l| LevelState {
+                fault: l.fault,
+                at: l.at.0,
+                monitor: l.monitor.clone(),
+                target: l.target.clone(),
+                detector: l.detector.clone(),
+                level_bits: l.level.to_bits(),
+                threshold_bits: l.threshold.to_bits(),
+                suspected: l.suspected,
+            })
+            .collect(),
+        window_arrivals: r.window_arrivals.iter().map(|(w, at)| (*w, at.0)).collect(),
+    }
+}
+
+fn report_state(p: &DetectorPoint, q: &QosReport) -> ReportState {
+    let mut figures = q.clone();
+    figures.listed = Vec::new();
+    figures.exact = Exact::default();
+    figures.suspicions = Vec::new();
+    figures.recurrence = DurationStats::default();
+    ReportState {
+        label: p.label.clone(),
+        kind: p.kind.clone(),
+        knob: p.knob.clone(),
+        threshold_bits: p.threshold.to_bits(),
+        check_every_ns: p.check_every.map(|n| n.0),
+        qos: figures,
+        up_ns: q.exact.up.0,
+        wrong_ns: q.exact.wrong_ns.to_string(),
+        mistakes: q.exact.mistakes.to_state(),
+        detection: q.exact.detection.to_state(),
+        recurrence: q.recurrence.to_state(),
+        listed: q.listed.iter().map(|m| (m.start.0, m.end.0, m.cause, m.censored)).collect(),
+    }
+}
+
+fn restore_monitor(m: MonitorState) -> Result<MonitorResult, String> {
+    let links = m
+        .links
+        .into_iter()
+        .map(|l| {
+            let reports = l.reports.into_iter().map(restore_report).collect::<Result<Vec<_>, String>>()?;
+            Ok(LinkResult {
+                target: l.target,
+                outcome: LinkOutcome {
+                    reports,
+                    delivered: l.delivered,
+                    counts: l.counts.map(|[sent, lost, cut, duplicated]| DatagramCounts {
+                        sent,
+                        lost,
+                        cut,
+                        duplicated,
+                    }),
+                },
+                // (Cluster views took these before the state was kept.)
+                first_heard: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let stats = ArrivalStats {
+        delay: HdrCounts::from_state(&m.delay).map_err(|e| format!("delay: {e}"))?,
+        interarrival: HdrCounts::from_state(&m.interarrival).map_err(|e| format!("interarrival: {e}"))?,
+        deliveries: m.deliveries,
+    };
+    let levels = m
+        .levels
+        .into_iter()
+        .map(|l| LevelSample {
+            fault: l.fault,
+            at: Nanos(l.at),
+            monitor: l.monitor,
+            target: l.target,
+            detector: l.detector,
+            level: f64::from_bits(l.level_bits),
+            threshold: f64::from_bits(l.threshold_bits),
+            suspected: l.suspected,
+        })
+        .collect();
+    Ok(MonitorResult {
+        links,
+        stats,
+        trace: Ok(None),
+        levels,
+        window_arrivals: m.window_arrivals.into_iter().map(|(w, at)| (w, Nanos(at))).collect(),
+        heard: Vec::new(),
+    })
+}
+
+fn restore_report(r: ReportState) -> Result<(DetectorPoint, QosReport), String> {
+    let what = |e: String| format!("`{}`: {e}", r.label);
+    let mut qos = r.qos;
+    qos.exact = Exact {
+        up: Nanos(r.up_ns),
+        wrong_ns: r.wrong_ns.parse().map_err(|_| what(format!("wrong_ns `{}` is not an integer", r.wrong_ns)))?,
+        mistakes: DurationStats::from_state(&r.mistakes).map_err(|e| what(format!("mistakes: {e}")))?,
+        detection: DurationStats::from_state(&r.detection).map_err(|e| what(format!("detection: {e}")))?,
+    };
+    qos.recurrence = DurationStats::from_state(&r.recurrence).map_err(|e| what(format!("recurrence: {e}")))?;
+    if qos.exact.mistakes.count() != qos.mistakes || r.listed.len() != qos.mistakes_listed {
+        return Err(what("its mistake counts disagree with its accumulators".into()));
+    }
+    qos.listed = r
+        .listed
+        .into_iter()
+        .map(|(start, end, cause, censored)| Mistake { start: Nanos(start), end: Nanos(end), cause, censored })
+        .collect();
+    let point = DetectorPoint {
+        label: r.label,
+        kind: r.kind,
+        knob: r.knob,
+        threshold: f64::from_bits(r.threshold_bits),
+        check_every: r.check_every_ns.map(Nanos),
+    };
+    Ok((point, qos))
+}

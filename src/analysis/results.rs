@@ -44,6 +44,10 @@ pub struct SummaryFile {
     /// leaderless and disagreement time, wrongful downing (experiments with `[cluster]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cluster: Vec<super::cluster::ClusterEntry>,
+    /// Message workloads (`[[workloads]]`): the seed's link layer, measured on the same links
+    /// and faults (simulations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<crate::workload::WorkloadReport>,
     /// Rows of a replayed trace that are legal but worth knowing about (replays).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace_warnings: Vec<TraceWarning>,
@@ -178,6 +182,7 @@ impl SummaryFile {
             totals: Vec::new(),
             links: Vec::new(),
             cluster: Vec::new(),
+            workloads: Vec::new(),
             trace_warnings: Vec::new(),
         }
     }

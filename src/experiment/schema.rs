@@ -59,6 +59,10 @@ pub struct Experiment {
     /// Cluster views, leader rules and split brain (`[cluster]`): measured when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterSettings>,
+    /// Message workloads over the same links and faults (`[[workloads]]`, the seed's link
+    /// layer): measured when present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<crate::workload::WorkloadDecl>,
     /// Detector specs (strings or tables; knobs may be sweeps).
     #[serde(serialize_with = "serialize_specs")]
     pub detectors: Vec<DetectorSpec>,

@@ -156,7 +156,60 @@ impl SummaryFile {
             out.push('\n');
             out.push_str(&self.cluster_table());
         }
+        if !self.workloads.is_empty() {
+            out.push('\n');
+            out.push_str(&self.workload_table());
+        }
         out
+    }
+
+    /// One row per workload: what reached the server, how often, how fast, and the damage.
+    pub fn workload_table(&self) -> String {
+        let mut rows: Vec<Vec<String>> = vec![
+            [
+                "workload",
+                "protocol",
+                "op",
+                "dedup",
+                "issued",
+                "never applied",
+                "extra",
+                "out of order",
+                "retx/op",
+                "spurious",
+                "ambiguous",
+                "lat p50",
+                "lat p99",
+                "state (intended)",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for w in &self.workloads {
+            let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{}ms", num(v)));
+            rows.push(vec![
+                w.name.clone(),
+                w.protocol.name().to_string(),
+                w.operation.name().to_string(),
+                w.dedup.name().to_string(),
+                w.issued.to_string(),
+                w.never_applied.to_string(),
+                w.extra_applications.to_string(),
+                w.out_of_order.to_string(),
+                num(w.retransmissions_per_op),
+                w.spurious_retransmissions.to_string(),
+                w.ambiguous.to_string(),
+                ms(w.latency.as_ref().map(|l| l.p50_ms)),
+                ms(w.latency.as_ref().map(|l| l.p99_ms)),
+                format!("{} ({})", w.final_state, w.intended_state),
+            ]);
+        }
+        columns(
+            &rows,
+            "extra: applications beyond the first per operation (at-least-once damage); spurious: retransmissions \
+             after which an ACK of an earlier copy arrived; latency: first send to first application; state: the \
+             server's counter, money credited, or keys right\n",
+        )
     }
 
     /// One row per detector configuration and leader rule: split brain and the rest of the

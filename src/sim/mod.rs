@@ -14,6 +14,7 @@
 pub mod link;
 mod merge;
 pub mod monitor;
+pub mod workloads;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -330,6 +331,7 @@ pub fn run(
     if let Some(settings) = &e.cluster {
         summary.cluster = cluster_views(e, settings, &timeline, &mut summary.results);
     }
+    summary.workloads = workloads::run_all(e, seed, &options.base_dir)?;
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
     // A fixed order, whatever thread produced what.

@@ -48,6 +48,9 @@ pub struct SummaryFile {
     /// and faults (simulations).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workloads: Vec<crate::workload::WorkloadReport>,
+    /// The two generals at each depth beside the closed forms (`[two_generals]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_generals: Option<crate::workload::generals::GeneralsReport>,
     /// Rows of a replayed trace that are legal but worth knowing about (replays).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace_warnings: Vec<TraceWarning>,
@@ -183,6 +186,7 @@ impl SummaryFile {
             links: Vec::new(),
             cluster: Vec::new(),
             workloads: Vec::new(),
+            two_generals: None,
             trace_warnings: Vec::new(),
         }
     }

@@ -63,6 +63,9 @@ pub struct Experiment {
     /// layer): measured when present.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workloads: Vec<crate::workload::WorkloadDecl>,
+    /// The two generals' depth-k chain (`[two_generals]`), simulated beside its closed forms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_generals: Option<crate::workload::generals::GeneralsDecl>,
     /// Detector specs (strings or tables; knobs may be sweeps).
     #[serde(serialize_with = "serialize_specs")]
     pub detectors: Vec<DetectorSpec>,

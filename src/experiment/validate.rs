@@ -126,6 +126,9 @@ impl Experiment {
                 return err(format!("workloads[{i}].name"), &format!("`{}` is declared twice", w.name));
             }
         }
+        if let Some(g) = &self.two_generals {
+            g.validate().map_err(|(field, message)| (format!("two_generals.{field}"), message))?;
+        }
         if self.detectors.is_empty() {
             return err("detectors".into(), "list at least one detector spec, e.g. \"phi:threshold=8\"");
         }

@@ -160,6 +160,10 @@ impl SummaryFile {
             out.push('\n');
             out.push_str(&self.workload_table());
         }
+        if let Some(g) = &self.two_generals {
+            out.push('\n');
+            out.push_str(&generals_table(g));
+        }
         out
     }
 
@@ -349,6 +353,30 @@ pub(crate) fn num(x: f64) -> String {
     } else {
         format!("{x:.3}")
     }
+}
+
+/// The two generals per depth, simulated beside the closed forms.
+fn generals_table(g: &crate::workload::generals::GeneralsReport) -> String {
+    let mut rows: Vec<Vec<String>> =
+        vec![["depth k", "runs", "disagree", "p(1-p)^(k-1)", "both attack", "(1-p)^k"].map(String::from).to_vec()];
+    for r in &g.rows {
+        rows.push(vec![
+            r.depth.to_string(),
+            r.trials.to_string(),
+            format!("{:.5}", r.disagreement),
+            format!("{:.5}", r.disagreement_closed_form),
+            format!("{:.5}", r.both_attack),
+            format!("{:.5}", r.both_attack_closed_form),
+        ]);
+    }
+    columns(
+        &rows,
+        &format!(
+            "two generals, each message lost with p = {}: disagree = exactly one attacks; a general attacks iff it \
+             received every message addressed to it\n",
+            g.p
+        ),
+    )
 }
 
 fn secs(x: Option<f64>) -> String {

@@ -332,6 +332,7 @@ pub fn run(
         summary.cluster = cluster_views(e, settings, &timeline, &mut summary.results);
     }
     summary.workloads = workloads::run_all(e, seed, &options.base_dir)?;
+    summary.two_generals = e.two_generals.as_ref().map(|g| crate::workload::generals::simulate(g, seed));
     // Cannot fail: the experiment is plain data.
     summary.experiment_config = Some(serde_json::to_value(&**e).expect("experiment serializes"));
     // A fixed order, whatever thread produced what.

@@ -52,6 +52,8 @@ pub struct OpRecord {
     pub applied: u32,
     pub acked: bool,
     pub ambiguous: bool,
+    /// Ambiguous, and already applied when the session broke (what the client could not know).
+    pub applied_before_break: bool,
     pub abandoned: bool,
 }
 
@@ -443,7 +445,9 @@ impl<'a> Engine<'a> {
         self.next_expected = 0;
         let unacked: Vec<usize> = std::mem::take(&mut self.in_flight).into_iter().collect();
         for &op in &unacked {
-            self.ops[op].ambiguous = true;
+            let record = &mut self.ops[op];
+            record.ambiguous = true;
+            record.applied_before_break |= record.applied > 0;
         }
         match self.decl.after_break {
             AfterBreak::Retry => {
@@ -526,7 +530,7 @@ impl<'a> Engine<'a> {
             acks_received: self.acks_received,
             session_breaks: self.breaks,
             ambiguous: ops.iter().filter(|o| o.ambiguous).count() as u64,
-            ambiguous_applied: ops.iter().filter(|o| o.ambiguous && o.applied > 0).count() as u64,
+            ambiguous_applied: ops.iter().filter(|o| o.applied_before_break).count() as u64,
             abandoned: ops.iter().filter(|o| o.abandoned).count() as u64,
             intended_state: intended as i64,
             final_state: actual as i64,

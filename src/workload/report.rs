@@ -54,7 +54,7 @@ pub struct WorkloadReport {
     pub session_breaks: u64,
     /// Operations in flight at a session break: their fate unknown to the client.
     pub ambiguous: u64,
-    /// Of those, the ones the server had in fact applied.
+    /// Of those, the ones the server had in fact applied when the session broke.
     pub ambiguous_applied: u64,
     /// Dropped by the client after a break (`after_break = "give-up"`).
     pub abandoned: u64,

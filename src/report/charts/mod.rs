@@ -8,6 +8,7 @@
 //! needed. A new kind of run adds a chart by adding a file and a line in [`CHARTS`].
 
 pub mod detection;
+pub mod generals;
 pub mod latency;
 pub mod layout;
 pub mod timeline;
@@ -91,8 +92,8 @@ pub type Prepare = fn(&Path) -> Result<Vec<Prepared>, ChartError>;
 
 /// Every chart fdlab draws, in the order the report shows them: each reads a results
 /// directory and prepares its charts (none, or an error saying what is missing).
-pub const CHARTS: [Prepare; 5] =
-    [tradeoff::prepare, timeline::prepare, latency::prepare, detection::prepare, timing::prepare];
+pub const CHARTS: [Prepare; 6] =
+    [tradeoff::prepare, timeline::prepare, latency::prepare, detection::prepare, timing::prepare, generals::prepare];
 
 /// A chart written to disk.
 #[derive(Clone, Debug, PartialEq)]

@@ -213,3 +213,117 @@ fn reordering_is_real_without_the_reorder_buffer() {
     assert!(r.out_of_order > 100, "{r:?}");
     assert_eq!(r.extra_applications, 0);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Across session breaks (a server crash-recovery and an ACK partition longer than the
+    /// session timeout), a dedup table that survives them still applies every operation
+    /// exactly once; one kept per session re-applies exactly the ambiguous operations the
+    /// server had already applied.
+    #[test]
+    fn a_persistent_dedup_table_is_exactly_once_across_session_breaks(
+        seed in 0u64..1_000_000,
+        loss in 0.0f64..0.3,
+        duplicate in 0.0f64..0.3,
+        window in 1u64..6,
+        persistent in any::<bool>(),
+    ) {
+        let dedup = if persistent { "persistent" } else { "session" };
+        let text = format!(
+            r#"
+            name = "breaks"
+            seed = 1
+            duration = "10m"
+            detectors = ["fixed:timeout=1s"]
+            [network]
+            delay = {{ dist = "uniform", min = "1ms", max = "20ms" }}
+            loss = {{ model = "bernoulli", p = {loss} }}
+            duplicate = {duplicate}
+            [[nodes]]
+            id = "a"
+            [[nodes]]
+            id = "b"
+            [[faults]]
+            kind = "crash"
+            node = "b"
+            at = "1m"
+            down = "3s"
+            [[faults]]
+            kind = "partition"
+            at = "3m"
+            duration = "20s"
+            from = ["b"]
+            to = ["a"]
+            [[workloads]]
+            name = "w"
+            client = "a"
+            server = "b"
+            protocol = "perfect"
+            operation = "transfer"
+            dedup = "{dedup}"
+            window = {window}
+            every = "100ms"
+            stop = "8m"
+            session_timeout = "5s"
+            rto = {{ policy = "fixed", timeout = "60ms" }}
+            "#
+        );
+        let e = Experiment::from_toml("breaks.toml".as_ref(), &text).unwrap();
+        let o = run(&e, seed);
+        let r = &o.report;
+        prop_assert_eq!(r.session_breaks, 2);
+        prop_assert_eq!((r.unfinished, r.never_applied), (0, 0));
+        // The ACK partition outlasts the session: operations were in flight at its break.
+        prop_assert!(r.ambiguous > 0);
+        if persistent {
+            prop_assert!(o.ops.iter().all(|op| op.applied == 1), "{:?}", r);
+            prop_assert_eq!((r.money_created, r.money_destroyed), (0, 0));
+        } else {
+            // Each retried operation that had been applied is applied once more, no other.
+            prop_assert_eq!(r.extra_applications, r.ambiguous_applied);
+            prop_assert!(o.ops.iter().all(|op| op.applied == 1 + op.applied_before_break as u32));
+        }
+    }
+}
+
+#[test]
+fn bad_workloads_are_refused_naming_the_field() {
+    let refused = |workload: &str, field: &str| {
+        let text = format!(
+            "name = \"x\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"fixed:timeout=1s\"]\n[[nodes]]\nid = \"a\"\n\
+             [[nodes]]\nid = \"b\"\n[[workloads]]\nname = \"w\"\nclient = \"a\"\nserver = \"b\"\n{workload}"
+        );
+        match Experiment::from_toml("x.toml".as_ref(), &text) {
+            Err(fdlab::experiment::ExperimentError::Invalid { field: f, .. }) => assert_eq!(f, field, "{workload}"),
+            Err(other) => assert!(other.to_string().contains(field), "{other} should name {field}"),
+            Ok(_) => panic!("accepted: {workload}"),
+        }
+    };
+    refused("protocol = \"stubborn\"", "workloads[0].every");
+    refused("protocol = \"stubborn\"\nevery = \"0s\"", "workloads[0].every");
+    refused("protocol = \"stubborn\"\nevery = \"1s\"\nschedule = [\"1s\"]", "workloads[0].schedule");
+    refused("protocol = \"stubborn\"\nschedule = [\"2s\", \"1s\"]", "workloads[0].schedule");
+    refused("protocol = \"perfect\"\nevery = \"1s\"\ndedup = \"none\"", "workloads[0].dedup");
+    refused("protocol = \"stubborn\"\nevery = \"1s\"\nwindow = 0", "workloads[0].window");
+    refused(
+        "protocol = \"stubborn\"\nevery = \"1s\"\nrto = { policy = \"fixed\", timeout = \"0s\" }",
+        "workloads[0].rto",
+    );
+    refused(
+        "protocol = \"stubborn\"\nevery = \"1s\"\nrto = { policy = \"rfc6298\", min_rto = \"2s\", max_rto = \"1s\" }",
+        "workloads[0].rto",
+    );
+    refused("protocol = \"stubborn\"\nevery = \"1s\"\nclient = \"z\"", "client");
+    refused("protocol = \"stubborn\"\nevery = \"1s\"\nretries = 3", "retries");
+    // An unknown variant: serde names the value and its line (13: `protocol`).
+    refused("protocol = \"lossy\"\nevery = \"1s\"", "line 13");
+    // An unknown node is named with its field.
+    let text = "name = \"x\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"fixed:timeout=1s\"]\n[[nodes]]\nid = \"a\"\n\
+                [[nodes]]\nid = \"b\"\n[[workloads]]\nname = \"w\"\nclient = \"a\"\nserver = \"q\"\nprotocol = \
+                \"stubborn\"\nevery = \"1s\"";
+    match Experiment::from_toml("x.toml".as_ref(), text) {
+        Err(fdlab::experiment::ExperimentError::Invalid { field, .. }) => assert_eq!(field, "workloads[0].server"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -23,6 +23,7 @@ const TESTED: &[&str] = &[
     "estimators",
     "exactly-once",
     "gc-pause",
+    "gray-failure",
     "heartbeat-rate",
     "live-smoke",
     "quickstart",
@@ -724,4 +725,25 @@ fn exactly_once() {
         (0, 0, 0, 0)
     );
     assert_eq!(exact.final_state, exact.intended_state);
+}
+
+#[test]
+fn gray_failure() {
+    let s = simulate(&load("gray-failure"));
+    // The heartbeats flow: no detector errs or suspects.
+    assert_eq!(s.totals.len(), 3);
+    for t in &s.totals {
+        assert_eq!(t.mistakes, 0, "{}", t.detector);
+    }
+    // The service fails every operation for 5 minutes: 5 min / 200 ms = 1500 operations sent
+    // once are lost, each failed by the service (the link loses nothing).
+    let fair = workload(&s, "fair-loss");
+    assert_eq!((fair.never_applied, fair.service_failures), (1500, 1500));
+    // The stubborn client's operation in flight waits out the outage (and a backed-off RTO);
+    // everything is applied in the end and the typical operation never notices.
+    let stubborn = workload(&s, "stubborn");
+    let latency = stubborn.latency.as_ref().unwrap();
+    assert_eq!((stubborn.never_applied, stubborn.extra_applications), (0, 0));
+    assert!(latency.max_ms > 300_000.0 && latency.p99_ms < 10.0, "{latency:?}");
+    assert_eq!(stubborn.service_failures, stubborn.retransmissions);
 }

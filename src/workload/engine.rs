@@ -135,6 +135,7 @@ struct Engine<'a> {
     out_of_order: u64,
     breaks: u64,
     acks_received: u64,
+    service_failures: u64,
     latency: Histogram<u64>,
     latency_sum: u128,
 }
@@ -198,6 +199,7 @@ pub fn run<'a>(
         out_of_order: 0,
         breaks: 0,
         acks_received: 0,
+        service_failures: 0,
         // Bounds 1 ns .. 2^62 ns at 3 digits are valid, so construction cannot fail.
         latency: Histogram::new_with_bounds(1, 1 << 62, 3).expect("a 3-digit histogram"),
         latency_sum: 0,
@@ -332,6 +334,12 @@ impl<'a> Engine<'a> {
             return;
         }
         self.ops[op].copies_reached += 1;
+        if self.decl.service_outages.iter().any(|o| o.at <= t && t < o.at.saturating_add(o.duration)) {
+            // A gray failure: the process is up (and heartbeats) but its service fails the
+            // operation: not applied, not ACKed.
+            self.service_failures += 1;
+            return;
+        }
         if session != self.session {
             // A datagram of a broken session: the new connection does not know it.
             return;
@@ -528,6 +536,7 @@ impl<'a> Engine<'a> {
             spurious_retransmissions: self.spurious,
             copies_reached_server: ops.iter().map(|o| o.copies_reached as u64).sum(),
             acks_received: self.acks_received,
+            service_failures: self.service_failures,
             session_breaks: self.breaks,
             ambiguous: ops.iter().filter(|o| o.ambiguous).count() as u64,
             ambiguous_applied: ops.iter().filter(|o| o.applied_before_break).count() as u64,

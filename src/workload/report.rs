@@ -51,6 +51,9 @@ pub struct WorkloadReport {
     /// Data copies that reached the running server.
     pub copies_reached_server: u64,
     pub acks_received: u64,
+    /// Data copies the server's service failed (`service_outages`: a gray failure).
+    #[serde(default)]
+    pub service_failures: u64,
     pub session_breaks: u64,
     /// Operations in flight at a session break: their fate unknown to the client.
     pub ambiguous: u64,

@@ -109,6 +109,15 @@ pub enum AfterBreak {
     GiveUp,
 }
 
+/// A window in which the server's service fails every operation it receives (neither
+/// applies nor ACKs it) while the process, and its heartbeats, carry on: a gray failure.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceOutage {
+    pub at: Nanos,
+    pub duration: Nanos,
+}
+
 /// A `[[workloads]]` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +156,9 @@ pub struct WorkloadDecl {
     pub session_timeout: Nanos,
     #[serde(default)]
     pub after_break: AfterBreak,
+    /// Gray failures of the server's service (default none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_outages: Vec<ServiceOutage>,
     /// Keys for `set` (default 16).
     #[serde(default = "default_keys")]
     pub keys: u64,
@@ -252,6 +264,14 @@ impl WorkloadDecl {
             return Err(("dedup", format!("`none` contradicts protocol `{}` (message numbers)", self.protocol.name())));
         }
         self.rto.validate().map_err(|m| ("rto", m))?;
+        for o in &self.service_outages {
+            if o.duration == Nanos::ZERO || o.at >= end || o.at.saturating_add(o.duration) > end {
+                return Err((
+                    "service_outages",
+                    format!("{} for {}: must be non-empty and inside the run", o.at, o.duration),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ pub mod layout;
 pub mod timeline;
 pub mod timing;
 pub mod tradeoff;
+pub mod workloads;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -92,8 +93,15 @@ pub type Prepare = fn(&Path) -> Result<Vec<Prepared>, ChartError>;
 
 /// Every chart fdlab draws, in the order the report shows them: each reads a results
 /// directory and prepares its charts (none, or an error saying what is missing).
-pub const CHARTS: [Prepare; 6] =
-    [tradeoff::prepare, timeline::prepare, latency::prepare, detection::prepare, timing::prepare, generals::prepare];
+pub const CHARTS: [Prepare; 7] = [
+    tradeoff::prepare,
+    timeline::prepare,
+    latency::prepare,
+    detection::prepare,
+    timing::prepare,
+    workloads::prepare,
+    generals::prepare,
+];
 
 /// A chart written to disk.
 #[derive(Clone, Debug, PartialEq)]

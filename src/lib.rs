@@ -75,6 +75,7 @@ pub mod sim;
 pub mod time;
 pub mod trace;
 pub mod tune;
+pub mod workload;
 
 pub use detector::{Arrival, Detector, DetectorSpec};
 pub use time::Nanos;

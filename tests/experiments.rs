@@ -23,15 +23,19 @@ const TESTED: &[&str] = &[
     "cluster-scale",
     "crash-recovery",
     "estimators",
+    "exactly-once",
     "gc-pause",
+    "gray-failure",
     "heartbeat-rate",
     "live-smoke",
     "quickstart",
     "regime-change",
+    "retransmission",
     "split-brain-gc",
     "sweep",
     "synchrony",
     "tune-demo",
+    "two-generals",
     "wan-phi-vs-chen",
 ];
 
@@ -724,4 +728,96 @@ fn tune_demo() {
     // The defaults: Cassandra's 8 and Hazelcast's 60 s deadline detect far later.
     assert!(p99("cassandra", "cassandra:threshold=8") > 1.5 * cassandra.detection_p99_s.unwrap());
     assert!(p99("hazelcast-deadline", "hazelcast-deadline:timeout=1m,check_every=1s") > 60.0);
+}
+
+fn workload<'a>(s: &'a SummaryFile, name: &str) -> &'a fdlab::workload::WorkloadReport {
+    s.workloads.iter().find(|w| w.name == name).unwrap_or_else(|| panic!("no workload `{name}`"))
+}
+
+#[test]
+fn two_generals() {
+    let s = simulate(&load("two-generals"));
+    let g = s.two_generals.as_ref().expect("two_generals");
+    assert_eq!(g.rows.len(), 10);
+    for r in &g.rows {
+        // Each estimate within 4 standard errors of its closed form.
+        assert!((r.disagreement - r.disagreement_closed_form).abs() <= 4.0 * r.disagreement_se, "{r:?}");
+        assert!((r.both_attack - r.both_attack_closed_form).abs() <= 4.0 * r.both_attack_se, "{r:?}");
+        assert!(r.disagreements > 0, "disagreement never vanishes: {r:?}");
+    }
+    // Disagreement shrinks with depth, and so does attacking together.
+    let (first, last) = (&g.rows[0], &g.rows[9]);
+    assert!(last.disagreement < 0.5 * first.disagreement && last.both_attack < 0.5 * first.both_attack);
+}
+
+#[test]
+fn retransmission() {
+    let s = simulate(&load("retransmission"));
+    let fixed_short = workload(&s, "fixed-100ms");
+    let fixed_long = workload(&s, "fixed-1s");
+    let rfc_linux = workload(&s, "rfc6298-200ms");
+    let rfc = workload(&s, "rfc6298-1s");
+    for w in [fixed_short, fixed_long, rfc_linux, rfc] {
+        assert_eq!((w.never_applied, w.unfinished), (0, 0), "{}: everything delivered", w.name);
+    }
+    // The fixed RTO below the new round trip retransmits nearly every operation after the
+    // change (19 of the 29 minutes): over one spurious retransmission per operation.
+    assert!(fixed_short.spurious_retransmissions as f64 > 0.6 * fixed_short.issued as f64, "{fixed_short:?}");
+    // RFC 6298 adapts: a small fraction of that at 200 ms, none at 1 s, nor with a fixed 1 s.
+    assert!(rfc_linux.spurious_retransmissions * 20 < fixed_short.spurious_retransmissions, "{rfc_linux:?}");
+    assert_eq!((rfc.spurious_retransmissions, fixed_long.spurious_retransmissions), (0, 0));
+    // Waiting longer costs latency after a loss: the tail of the 1 s floors is about a second.
+    let p999 = |w: &fdlab::workload::WorkloadReport| w.latency.as_ref().unwrap().p999_ms;
+    assert!(p999(rfc_linux) < 0.7 * p999(rfc) && p999(rfc) > 1000.0 && p999(fixed_long) > 1000.0);
+}
+
+#[test]
+fn exactly_once() {
+    let s = simulate(&load("exactly-once"));
+    let at_most = workload(&s, "at-most-once");
+    let at_least = workload(&s, "at-least-once");
+    let retry = workload(&s, "session-dedup-retry");
+    let give_up = workload(&s, "session-dedup-give-up");
+    let exact = workload(&s, "persistent-dedup");
+    for w in [at_most, at_least, retry, give_up, exact] {
+        assert_eq!(w.session_breaks, 2, "{}: the crash and the long partition", w.name);
+    }
+    // At most once destroys money (about 10 % of transfers never applied); at least once
+    // creates it (about 1/(1−p) − 1 plus duplicates extra applications) and loses none.
+    assert!(at_most.never_applied as f64 > 0.08 * at_most.issued as f64 && at_most.money_destroyed > 0);
+    assert!(at_least.never_applied == 0 && at_least.extra_applications as f64 > 0.1 * at_least.issued as f64);
+    // Dedup within a session is exact except for the ambiguous operations of the breaks:
+    // retried, the applied ones apply again; dropped, the unapplied ones are lost.
+    assert!(retry.ambiguous_applied > 0 && retry.money_created > 0 && retry.money_destroyed == 0);
+    assert_eq!(retry.extra_applications, retry.ambiguous_applied, "{retry:?}");
+    assert!(give_up.extra_applications == 0 && give_up.never_applied > 0, "{give_up:?}");
+    assert_eq!(give_up.never_applied, give_up.abandoned - give_up.ambiguous_applied, "{give_up:?}");
+    // A dedup table that survives the breaks: every transfer applied exactly once.
+    assert!(exact.ambiguous > 0, "the breaks left operations ambiguous");
+    assert_eq!(
+        (exact.never_applied, exact.extra_applications, exact.money_created, exact.money_destroyed),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(exact.final_state, exact.intended_state);
+}
+
+#[test]
+fn gray_failure() {
+    let s = simulate(&load("gray-failure"));
+    // The heartbeats flow: no detector errs or suspects.
+    assert_eq!(s.totals.len(), 3);
+    for t in &s.totals {
+        assert_eq!(t.mistakes, 0, "{}", t.detector);
+    }
+    // The service fails every operation for 5 minutes: 5 min / 200 ms = 1500 operations sent
+    // once are lost, each failed by the service (the link loses nothing).
+    let fair = workload(&s, "fair-loss");
+    assert_eq!((fair.never_applied, fair.service_failures), (1500, 1500));
+    // The stubborn client's operation in flight waits out the outage (and a backed-off RTO);
+    // everything is applied in the end and the typical operation never notices.
+    let stubborn = workload(&s, "stubborn");
+    let latency = stubborn.latency.as_ref().unwrap();
+    assert_eq!((stubborn.never_applied, stubborn.extra_applications), (0, 0));
+    assert!(latency.max_ms > 300_000.0 && latency.p99_ms < 10.0, "{latency:?}");
+    assert_eq!(stubborn.service_failures, stubborn.retransmissions);
 }

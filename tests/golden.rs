@@ -88,6 +88,10 @@ fn the_committed_results_of_the_rest_of_the_suite_are_what_this_build_writes() {
         "estimators",
         "live-smoke",
         "tune-demo",
+        "two-generals",
+        "retransmission",
+        "exactly-once",
+        "gray-failure",
     ] {
         check(name);
     }

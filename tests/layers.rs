@@ -1,5 +1,5 @@
 //! The library's layers point one way (DESIGN.md §4): time → detector → trace, fault →
-//! experiment → analysis → sim, replay → live → tune → report → fit → main. Each top-level module's imports
+//! workload → experiment → analysis → sim, replay → live → tune → report → fit → main. Each top-level module's imports
 //! (outside comments and unit tests) are read from its source, and the test fails on any
 //! import against that order, so a cycle cannot come back.
 
@@ -7,8 +7,21 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Bottom first: a module may import only modules before it.
-const ORDER: &[&str] =
-    &["time", "detector", "trace", "fault", "experiment", "analysis", "sim", "replay", "live", "tune", "report", "fit"];
+const ORDER: &[&str] = &[
+    "time",
+    "detector",
+    "trace",
+    "fault",
+    "workload",
+    "experiment",
+    "analysis",
+    "sim",
+    "replay",
+    "live",
+    "tune",
+    "report",
+    "fit",
+];
 
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -44,6 +44,13 @@ pub struct SummaryFile {
     /// leaderless and disagreement time, wrongful downing (experiments with `[cluster]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cluster: Vec<super::cluster::ClusterEntry>,
+    /// Message workloads (`[[workloads]]`): the seed's link layer, measured on the same links
+    /// and faults (simulations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<crate::workload::WorkloadReport>,
+    /// The two generals at each depth beside the closed forms (`[two_generals]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_generals: Option<crate::workload::generals::GeneralsReport>,
     /// Rows of a replayed trace that are legal but worth knowing about (replays).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace_warnings: Vec<TraceWarning>,
@@ -182,6 +189,8 @@ impl SummaryFile {
             totals: Vec::new(),
             links: Vec::new(),
             cluster: Vec::new(),
+            workloads: Vec::new(),
+            two_generals: None,
             trace_warnings: Vec::new(),
             replications: None,
         }

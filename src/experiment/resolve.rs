@@ -63,7 +63,7 @@ impl Experiment {
     }
 
     /// The index of the node called `id`, if there is one.
-    pub(super) fn index_of(&self, id: &str) -> Option<usize> {
+    pub fn index_of(&self, id: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.id == id)
     }
 

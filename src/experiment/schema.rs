@@ -59,6 +59,13 @@ pub struct Experiment {
     /// Cluster views, leader rules and split brain (`[cluster]`): measured when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterSettings>,
+    /// Message workloads over the same links and faults (`[[workloads]]`, the seed's link
+    /// layer): measured when present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<crate::workload::WorkloadDecl>,
+    /// The two generals' depth-k chain (`[two_generals]`), simulated beside its closed forms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_generals: Option<crate::workload::generals::GeneralsDecl>,
     /// Detector specs (strings or tables; knobs may be sweeps).
     #[serde(serialize_with = "serialize_specs")]
     pub detectors: Vec<DetectorSpec>,

@@ -118,6 +118,17 @@ impl Experiment {
             validate_link(&l.settings, &format!("network.links[{i}]"))?;
         }
         let faults = self.validate_faults()?;
+        let mut names = BTreeSet::new();
+        for (i, w) in self.workloads.iter().enumerate() {
+            w.validate(&self.node_ids(), self.duration)
+                .map_err(|(field, message)| (format!("workloads[{i}].{field}"), message))?;
+            if !names.insert(w.name.as_str()) {
+                return err(format!("workloads[{i}].name"), &format!("`{}` is declared twice", w.name));
+            }
+        }
+        if let Some(g) = &self.two_generals {
+            g.validate().map_err(|(field, message)| (format!("two_generals.{field}"), message))?;
+        }
         if self.detectors.is_empty() {
             return err("detectors".into(), "list at least one detector spec, e.g. \"phi:threshold=8\"");
         }

@@ -171,7 +171,64 @@ impl SummaryFile {
             out.push('\n');
             out.push_str(&self.cluster_table());
         }
+        if !self.workloads.is_empty() {
+            out.push('\n');
+            out.push_str(&self.workload_table());
+        }
+        if let Some(g) = &self.two_generals {
+            out.push('\n');
+            out.push_str(&generals_table(g));
+        }
         out
+    }
+
+    /// One row per workload: what reached the server, how often, how fast, and the damage.
+    pub fn workload_table(&self) -> String {
+        let mut rows: Vec<Vec<String>> = vec![
+            [
+                "workload",
+                "protocol",
+                "op",
+                "dedup",
+                "issued",
+                "never applied",
+                "extra",
+                "out of order",
+                "retx/op",
+                "spurious",
+                "ambiguous",
+                "lat p50",
+                "lat p99",
+                "state (intended)",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for w in &self.workloads {
+            let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{}ms", num(v)));
+            rows.push(vec![
+                w.name.clone(),
+                w.protocol.name().to_string(),
+                w.operation.name().to_string(),
+                w.dedup.name().to_string(),
+                w.issued.to_string(),
+                w.never_applied.to_string(),
+                w.extra_applications.to_string(),
+                w.out_of_order.to_string(),
+                num(w.retransmissions_per_op),
+                w.spurious_retransmissions.to_string(),
+                w.ambiguous.to_string(),
+                ms(w.latency.as_ref().map(|l| l.p50_ms)),
+                ms(w.latency.as_ref().map(|l| l.p99_ms)),
+                format!("{} ({})", w.final_state, w.intended_state),
+            ]);
+        }
+        columns(
+            &rows,
+            "extra: applications beyond the first per operation (at-least-once damage); spurious: retransmissions \
+             after which an ACK of an earlier copy arrived; latency: first send to first application; state: the \
+             server's counter, money credited, or keys right\n",
+        )
     }
 
     /// Runs of several replications: per configuration (over every link) the mistakes a day
@@ -367,6 +424,30 @@ pub(crate) fn num(x: f64) -> String {
     } else {
         format!("{x:.3}")
     }
+}
+
+/// The two generals per depth, simulated beside the closed forms.
+fn generals_table(g: &crate::workload::generals::GeneralsReport) -> String {
+    let mut rows: Vec<Vec<String>> =
+        vec![["depth k", "runs", "disagree", "p(1-p)^(k-1)", "both attack", "(1-p)^k"].map(String::from).to_vec()];
+    for r in &g.rows {
+        rows.push(vec![
+            r.depth.to_string(),
+            r.trials.to_string(),
+            format!("{:.5}", r.disagreement),
+            format!("{:.5}", r.disagreement_closed_form),
+            format!("{:.5}", r.both_attack),
+            format!("{:.5}", r.both_attack_closed_form),
+        ]);
+    }
+    columns(
+        &rows,
+        &format!(
+            "two generals, each message lost with p = {}: disagree = exactly one attacks; a general attacks iff it \
+             received every message addressed to it\n",
+            g.p
+        ),
+    )
 }
 
 fn secs(x: Option<f64>) -> String {

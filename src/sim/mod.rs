@@ -16,14 +16,15 @@ mod merge;
 pub mod monitor;
 pub mod shard;
 pub mod state;
+pub mod workloads;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::analysis::cluster::Heartbeat;
-use crate::analysis::cluster::run::{ClusterFacts, Configuration, cluster_views};
 pub use crate::analysis::cluster::rules::RuleFactory;
+use crate::analysis::cluster::run::{ClusterFacts, Configuration, cluster_views};
 use crate::analysis::link::ArrivalStats;
 use crate::analysis::output::{FaultTimeline, FaultView, RunOutput};
 use crate::analysis::results::{Engine, ResultsBuilder};
@@ -198,6 +199,10 @@ pub fn run(
         ..RunFacts::of(e, seed)
     };
     let mut output = assemble(&facts, reps);
+    // The message workloads and the two generals run on streams of their own, under the
+    // experiment's seed (one replication; `--shard` refuses them).
+    output.summary.workloads = workloads::run_all(e, seed, &options.base_dir)?;
+    output.summary.two_generals = e.two_generals.as_ref().map(|g| crate::workload::generals::simulate(g, seed));
     if options.record_trace && output.trace.is_none() {
         output.trace = Some(TraceSpill::new(e.nodes.iter().map(|n| n.id.clone()).collect(), Vec::new()));
     }
@@ -305,8 +310,9 @@ pub fn run_replication(
         .collect::<Result<_, _>>()
         .map_err(SimError::Trace)?;
 
-    let reads_heartbeats = e.cluster.as_ref().is_some_and(|c| c.rules().contains(&crate::experiment::LeaderRule::Lease))
-        || options.extra_rules.iter().any(|f| (f.0)(nodes.len()).reads_heartbeats());
+    let reads_heartbeats =
+        e.cluster.as_ref().is_some_and(|c| c.rules().contains(&crate::experiment::LeaderRule::Lease))
+            || options.extra_rules.iter().any(|f| (f.0)(nodes.len()).reads_heartbeats());
     let run_monitor = |m: usize, detectors: &[crate::detector::DetectorSpec], primary: bool| -> MonitorResult {
         let incoming_targets: Vec<usize> = all_links.iter().filter(|l| l.0 == m).map(|l| l.1).collect();
         let samples = views
@@ -473,8 +479,12 @@ pub fn assemble(facts: &RunFacts, reps: Vec<Replication>) -> RunOutput {
         // Cannot fail: the configuration was serialized from a checked experiment.
         let e: Experiment = serde_json::from_value(facts.experiment_config.clone()).expect("experiment deserializes");
         let sampled = crate::analysis::sampling::sampled_labels(&e.detectors);
-        let shown =
-            crate::analysis::sampling::chosen_labels(&e.detectors, &summary.totals, facts.timeline_target_per_day, &sampled);
+        let shown = crate::analysis::sampling::chosen_labels(
+            &e.detectors,
+            &summary.totals,
+            facts.timeline_target_per_day,
+            &sampled,
+        );
         t.levels.retain(|l| shown.contains(&l.detector));
     }
     let trace = (!trace_parts.is_empty()).then(|| TraceSpill::new(facts.nodes.clone(), trace_parts));

@@ -158,6 +158,11 @@ pub fn run_shard(
     }
     let count = options.replications.max(1);
     replications::check(e, count).map_err(SimError::Replications)?;
+    if !e.workloads.is_empty() || e.two_generals.is_some() {
+        return Err(SimError::Shard(
+            "message workloads and the two generals are not sharded yet; run them whole".into(),
+        ));
+    }
     if !options.extra_rules.is_empty() {
         return Err(SimError::Shard("a leader rule of the library user's own cannot be stored in a shard".into()));
     }

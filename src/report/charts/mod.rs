@@ -9,6 +9,7 @@
 //! on any machine. A new kind of run adds a chart by adding a file and a line in [`CHARTS`].
 
 pub mod detection;
+pub mod generals;
 pub mod latency;
 pub mod layout;
 pub mod leaders;
@@ -17,6 +18,7 @@ pub mod svg_text;
 pub mod timeline;
 pub mod timing;
 pub mod tradeoff;
+pub mod workloads;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -95,7 +97,7 @@ pub type Prepare = fn(&Path) -> Result<Vec<Prepared>, ChartError>;
 
 /// Every chart fdlab draws, in the order the report shows them: each reads a results
 /// directory and prepares its charts (none, or an error saying what is missing).
-pub const CHARTS: [Prepare; 7] = [
+pub const CHARTS: [Prepare; 9] = [
     tradeoff::prepare,
     timeline::prepare,
     latency::prepare,
@@ -103,6 +105,8 @@ pub const CHARTS: [Prepare; 7] = [
     timing::prepare,
     safety::prepare,
     leaders::prepare,
+    workloads::prepare,
+    generals::prepare,
 ];
 
 /// A chart written to disk.

@@ -1,0 +1,329 @@
+//! The seed's link layer against its closed forms and invariants (issue #16).
+//!
+//! Closed forms hold under the conditions stated in each test: delay bounded (uniform
+//! 4–6 ms each way, so every RTT is at most 12 ms), a fixed RTO of 50 ms (above the largest
+//! RTT), one operation in flight, the server ACKing every copy, data and ACK each lost
+//! independently with probability p. Statistical tolerances are 4 standard errors of the
+//! mean, the standard error computed from the run's own per-operation values (a fixed seed:
+//! the test is deterministic; 4 SE leaves a correct implementation a 1-in-15 000 chance of
+//! failing on a new seed).
+
+use std::path::Path;
+
+use fdlab::experiment::{Experiment, ValidExperiment};
+use fdlab::sim::workloads::run_one;
+use fdlab::workload::engine::Outcome;
+use proptest::prelude::*;
+
+fn experiment(network: &str, workload: &str, duration: &str) -> ValidExperiment {
+    let text = format!(
+        r#"
+        name = "links"
+        seed = 1
+        duration = "{duration}"
+        detectors = ["fixed:timeout=1s"]
+        [network]
+        {network}
+        [[nodes]]
+        id = "a"
+        [[nodes]]
+        id = "b"
+        [[workloads]]
+        name = "w"
+        client = "a"
+        server = "b"
+        {workload}
+        "#
+    );
+    Experiment::from_toml("links.toml".as_ref(), &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn run(e: &ValidExperiment, seed: u64) -> Outcome {
+    run_one(e, 0, seed, Path::new(".")).unwrap()
+}
+
+const BOUNDED: &str = r#"delay = { dist = "uniform", min = "4ms", max = "6ms" }"#;
+
+/// Mean and standard error of the mean.
+fn mean_se(xs: impl Iterator<Item = f64>) -> (f64, f64) {
+    let xs: Vec<f64> = xs.collect();
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+fn close(what: &str, (mean, se): (f64, f64), expected: f64) {
+    assert!(se > 0.0 || mean == expected, "{what}: no variation");
+    assert!((mean - expected).abs() <= 4.0 * se, "{what}: {mean} ± {se} (SE), expected {expected}");
+}
+
+#[test]
+fn a_fair_loss_link_delivers_one_minus_p() {
+    for p in [0.1, 0.3] {
+        let e = experiment(
+            &format!("{BOUNDED}\nloss = {{ model = \"bernoulli\", p = {p} }}"),
+            r#"protocol = "fair-loss"
+               every = "10ms""#,
+            "30m",
+        );
+        let o = run(&e, 1);
+        assert_eq!(o.report.issued, 180_000);
+        assert_eq!(o.report.retransmissions, 0);
+        // Binomial: SE = √(p(1−p)/n).
+        close("delivered share", mean_se(o.ops.iter().map(|op| (op.applied > 0) as u8 as f64)), 1.0 - p);
+        // Sent once, applied at most once.
+        assert!(o.ops.iter().all(|op| op.copies_sent == 1 && op.applied <= 1));
+    }
+}
+
+#[test]
+fn a_stubborn_link_matches_its_closed_forms() {
+    for p in [0.1, 0.2, 0.4] {
+        let e = experiment(
+            &format!("{BOUNDED}\nloss = {{ model = \"bernoulli\", p = {p} }}"),
+            r#"protocol = "stubborn"
+               operation = "add"
+               every = "100ms"
+               count = 20000
+               rto = { policy = "fixed", timeout = "50ms" }"#,
+            "2h",
+        );
+        let o = run(&e, 7);
+        let r = &o.report;
+        assert_eq!((r.issued, r.applied, r.unfinished, r.session_breaks), (20_000, 20_000, 0, 0), "p = {p}");
+        let q = 1.0 - p;
+        // Each round trip gets through with (1−p)²: sends are geometric with mean 1/(1−p)².
+        close("sends per op", mean_se(o.ops.iter().map(|op| op.copies_sent as f64)), 1.0 / (q * q));
+        // Each send reaches the server with 1−p: 1/(1−p) copies, all applied without dedup.
+        close("copies reaching the server", mean_se(o.ops.iter().map(|op| op.copies_reached as f64)), 1.0 / q);
+        close("extra adds", mean_se(o.ops.iter().map(|op| op.applied as f64 - 1.0)), p / q);
+        assert_eq!(r.applications, r.copies_reached_server);
+        assert_eq!(r.final_state as u64, r.applications);
+        // The first application waits for the first data copy through: geometric failures of
+        // RTO each, then the one-way delay (mean 5 ms): d + RTO·p/(1−p).
+        let latency_ms = o.ops.iter().map(|op| (op.first_applied.unwrap().0 - op.first_sent.unwrap().0) as f64 / 1e6);
+        close("first-application latency (ms)", mean_se(latency_ms), 5.0 + 50.0 * p / q);
+        // The RTO is above every RTT: no retransmission is premature.
+        assert_eq!(r.spurious_retransmissions, 0);
+    }
+}
+
+#[test]
+fn without_loss_no_retransmission_is_spurious_and_below_the_rtt_every_one_is() {
+    let e = experiment(
+        &format!("{BOUNDED}\nduplicate = 0.1"),
+        r#"protocol = "stubborn"
+           every = "100ms"
+           count = 5000
+           rto = { policy = "fixed", timeout = "50ms" }"#,
+        "20m",
+    );
+    let r = run(&e, 3).report;
+    assert_eq!((r.retransmissions, r.spurious_retransmissions), (0, 0));
+    // An RTO of 7 ms is below most RTTs (8–12 ms): its retransmissions are premature, and
+    // the counter sees them (every one: nothing is ever lost).
+    let e = experiment(
+        BOUNDED,
+        r#"protocol = "stubborn"
+           every = "100ms"
+           count = 5000
+           rto = { policy = "fixed", timeout = "7ms" }"#,
+        "20m",
+    );
+    let r = run(&e, 3).report;
+    assert!(r.retransmissions > 1000, "{r:?}");
+    assert_eq!(r.spurious_retransmissions, r.retransmissions);
+}
+
+#[test]
+fn without_dedup_duplicated_adds_apply_twice_exactly_as_often_as_extra_copies_arrive() {
+    let e = experiment(
+        r#"delay = { dist = "uniform", min = "1ms", max = "30ms" }
+           duplicate = 0.2
+           loss = { model = "bernoulli", p = 0.1 }"#,
+        r#"protocol = "stubborn"
+           operation = "add"
+           window = 4
+           every = "20ms"
+           count = 20000
+           rto = { policy = "rfc6298", min_rto = "200ms" }"#,
+        "1h",
+    );
+    let o = run(&e, 11);
+    let r = &o.report;
+    assert_eq!(r.unfinished, 0);
+    let extra_copies: u64 = o.ops.iter().map(|op| op.copies_reached.saturating_sub(1) as u64).sum();
+    assert!(r.extra_applications > 1000, "{r:?}");
+    assert_eq!(r.extra_applications, extra_copies);
+    assert!(o.ops.iter().any(|op| op.applied == 2 && op.copies_sent == 1), "a duplicate alone applies twice");
+    assert_eq!(r.final_state - r.intended_state, r.extra_applications as i64);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Without session breaks, under loss, duplication and reordering, `perfect` applies
+    /// every operation exactly once and `fifo-perfect` also in order.
+    #[test]
+    fn perfect_links_apply_every_operation_exactly_once(
+        seed in 0u64..1_000_000,
+        loss in 0.0f64..0.4,
+        duplicate in 0.0f64..0.5,
+        window in 1u64..8,
+        fifo in any::<bool>(),
+        adaptive in any::<bool>(),
+    ) {
+        let protocol = if fifo { "fifo-perfect" } else { "perfect" };
+        // max_rto 2 s: a 60 s back-off could outlast the run, and the property needs it drained.
+        let rto = if adaptive { r#"{ policy = "rfc6298", min_rto = "200ms", max_rto = "2s" }"# } else { r#"{ policy = "fixed", timeout = "20ms" }"# };
+        let e = experiment(
+            &format!("delay = {{ dist = \"uniform\", min = \"1ms\", max = \"40ms\" }}\nloss = {{ model = \"bernoulli\", p = {loss} }}\nduplicate = {duplicate}"),
+            &format!("protocol = \"{protocol}\"\noperation = \"transfer\"\nwindow = {window}\nevery = \"10ms\"\ncount = 400\nrto = {rto}"),
+            "2h",
+        );
+        let o = run(&e, seed);
+        let r = &o.report;
+        prop_assert_eq!(r.unfinished, 0);
+        prop_assert!(o.ops.iter().all(|op| op.applied == 1), "{:?}", r);
+        prop_assert_eq!((r.extra_applications, r.money_created, r.money_destroyed), (0, 0, 0));
+        prop_assert_eq!(r.final_state, r.intended_state);
+        if fifo {
+            prop_assert_eq!(r.out_of_order, 0);
+            prop_assert_eq!(o.applications, (0..400).collect::<Vec<usize>>());
+        }
+    }
+}
+
+#[test]
+fn reordering_is_real_without_the_reorder_buffer() {
+    // The property above would be empty if nothing were ever reordered: `perfect` on the same
+    // links applies some operations out of order.
+    let e = experiment(
+        r#"delay = { dist = "uniform", min = "1ms", max = "40ms" }
+           loss = { model = "bernoulli", p = 0.2 }"#,
+        r#"protocol = "perfect"
+           window = 6
+           every = "10ms"
+           count = 2000
+           rto = { policy = "fixed", timeout = "20ms" }"#,
+        "30m",
+    );
+    let r = run(&e, 5).report;
+    assert!(r.out_of_order > 100, "{r:?}");
+    assert_eq!(r.extra_applications, 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Across session breaks (a server crash-recovery and an ACK partition longer than the
+    /// session timeout), a dedup table that survives them still applies every operation
+    /// exactly once; one kept per session re-applies exactly the ambiguous operations the
+    /// server had already applied.
+    #[test]
+    fn a_persistent_dedup_table_is_exactly_once_across_session_breaks(
+        seed in 0u64..1_000_000,
+        loss in 0.0f64..0.3,
+        duplicate in 0.0f64..0.3,
+        window in 1u64..6,
+        persistent in any::<bool>(),
+    ) {
+        let dedup = if persistent { "persistent" } else { "session" };
+        let text = format!(
+            r#"
+            name = "breaks"
+            seed = 1
+            duration = "10m"
+            detectors = ["fixed:timeout=1s"]
+            [network]
+            delay = {{ dist = "uniform", min = "1ms", max = "20ms" }}
+            loss = {{ model = "bernoulli", p = {loss} }}
+            duplicate = {duplicate}
+            [[nodes]]
+            id = "a"
+            [[nodes]]
+            id = "b"
+            [[faults]]
+            kind = "crash"
+            node = "b"
+            at = "1m"
+            down = "3s"
+            [[faults]]
+            kind = "partition"
+            at = "3m"
+            duration = "20s"
+            from = ["b"]
+            to = ["a"]
+            [[workloads]]
+            name = "w"
+            client = "a"
+            server = "b"
+            protocol = "perfect"
+            operation = "transfer"
+            dedup = "{dedup}"
+            window = {window}
+            every = "100ms"
+            stop = "8m"
+            session_timeout = "5s"
+            rto = {{ policy = "fixed", timeout = "60ms" }}
+            "#
+        );
+        let e = Experiment::from_toml("breaks.toml".as_ref(), &text).unwrap();
+        let o = run(&e, seed);
+        let r = &o.report;
+        prop_assert_eq!(r.session_breaks, 2);
+        prop_assert_eq!((r.unfinished, r.never_applied), (0, 0));
+        // The ACK partition outlasts the session: operations were in flight at its break.
+        prop_assert!(r.ambiguous > 0);
+        if persistent {
+            prop_assert!(o.ops.iter().all(|op| op.applied == 1), "{:?}", r);
+            prop_assert_eq!((r.money_created, r.money_destroyed), (0, 0));
+        } else {
+            // Each retried operation that had been applied is applied once more, no other.
+            prop_assert_eq!(r.extra_applications, r.ambiguous_applied);
+            prop_assert!(o.ops.iter().all(|op| op.applied == 1 + op.applied_before_break as u32));
+        }
+    }
+}
+
+#[test]
+fn bad_workloads_are_refused_naming_the_field() {
+    let refused = |workload: &str, field: &str| {
+        let text = format!(
+            "name = \"x\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"fixed:timeout=1s\"]\n[[nodes]]\nid = \"a\"\n\
+             [[nodes]]\nid = \"b\"\n[[workloads]]\nname = \"w\"\nclient = \"a\"\nserver = \"b\"\n{workload}"
+        );
+        match Experiment::from_toml("x.toml".as_ref(), &text) {
+            Err(fdlab::experiment::ExperimentError::Invalid { field: f, .. }) => assert_eq!(f, field, "{workload}"),
+            Err(other) => assert!(other.to_string().contains(field), "{other} should name {field}"),
+            Ok(_) => panic!("accepted: {workload}"),
+        }
+    };
+    refused("protocol = \"stubborn\"", "workloads[0].every");
+    refused("protocol = \"stubborn\"\nevery = \"0s\"", "workloads[0].every");
+    refused("protocol = \"stubborn\"\nevery = \"1s\"\nschedule = [\"1s\"]", "workloads[0].schedule");
+    refused("protocol = \"stubborn\"\nschedule = [\"2s\", \"1s\"]", "workloads[0].schedule");
+    refused("protocol = \"perfect\"\nevery = \"1s\"\ndedup = \"none\"", "workloads[0].dedup");
+    refused("protocol = \"stubborn\"\nevery = \"1s\"\nwindow = 0", "workloads[0].window");
+    refused(
+        "protocol = \"stubborn\"\nevery = \"1s\"\nrto = { policy = \"fixed\", timeout = \"0s\" }",
+        "workloads[0].rto",
+    );
+    refused(
+        "protocol = \"stubborn\"\nevery = \"1s\"\nrto = { policy = \"rfc6298\", min_rto = \"2s\", max_rto = \"1s\" }",
+        "workloads[0].rto",
+    );
+    refused("protocol = \"stubborn\"\nevery = \"1s\"\nclient = \"z\"", "client");
+    refused("protocol = \"stubborn\"\nevery = \"1s\"\nretries = 3", "retries");
+    // An unknown variant: serde names the value and its line (13: `protocol`).
+    refused("protocol = \"lossy\"\nevery = \"1s\"", "line 13");
+    // An unknown node is named with its field.
+    let text = "name = \"x\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"fixed:timeout=1s\"]\n[[nodes]]\nid = \"a\"\n\
+                [[nodes]]\nid = \"b\"\n[[workloads]]\nname = \"w\"\nclient = \"a\"\nserver = \"q\"\nprotocol = \
+                \"stubborn\"\nevery = \"1s\"";
+    match Experiment::from_toml("x.toml".as_ref(), text) {
+        Err(fdlab::experiment::ExperimentError::Invalid { field, .. }) => assert_eq!(field, "workloads[0].server"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -402,24 +402,7 @@ fn live_smoke() {
     // it 0.45 s after the kill, plus that heartbeat's delay (median 2 ms).
     let td = entry(&s, "a", "c", "fixed:timeout=500ms").qos.crashes[0].detection_time_s.unwrap();
     assert!((0.4505..0.47).contains(&td), "{td}");
-    live_smoke_cluster(&s);
-}
-
-/// live-smoke's cluster figures, which the live run of the file must also show
-/// (tests/live.rs): under `lowest-unsuspected` the partition {a} | {b, c} (4 s) splits the
-/// brain for most of its length (b leads beside a once b suspects a); under `majority` only
-/// while the two sides disagree on who is cut off (a keeps its majority with c until it
-/// suspects c, b has one as soon as it suspects a: milliseconds); under the lease never.
-fn live_smoke_cluster(s: &SummaryFile) {
-    assert_eq!(s.cluster.len(), 3);
-    for c in &s.cluster {
-        let [lowest, majority, lease] = &c.rules[..] else { panic!("three rules: {c:?}") };
-        assert!((2.5..4.0).contains(&lowest.split_brain_s), "{}: {lowest:?}", c.detector);
-        assert!(majority.split_brain_s < 0.1, "{}: {majority:?}", c.detector);
-        assert_eq!(lease.split_brain_s, 0.0, "{}: {lease:?}", c.detector);
-        // The lease's price: the time from a's lapse to b's first acknowledgement, and back.
-        assert!(lease.leaderless_s > 0.3, "{}: {lease:?}", c.detector);
-    }
+    common::assert_live_smoke_cluster(&s);
 }
 
 /// The φ paper's comparison: φ errs less than Chen in the aggressive range, Bertier is one

@@ -66,3 +66,20 @@ pub fn committed_results() -> Vec<PathBuf> {
     dirs.sort();
     dirs
 }
+
+/// live-smoke's cluster figures, the same simulated (tests/experiments.rs) and live
+/// (tests/live.rs): under `lowest-unsuspected` the partition {a} | {b, c} (4 s) splits the
+/// brain for most of its length (b leads beside a once b suspects a); under `majority` only
+/// while the two sides disagree on who is cut off (a keeps its majority with c until it
+/// suspects c, b has one as soon as it suspects a: milliseconds); under the lease never.
+pub fn assert_live_smoke_cluster(s: &fdlab::analysis::results::SummaryFile) {
+    assert_eq!(s.cluster.len(), 3);
+    for c in &s.cluster {
+        let [lowest, majority, lease] = &c.rules[..] else { panic!("three rules: {c:?}") };
+        assert!((2.5..4.0).contains(&lowest.split_brain_s), "{}: {lowest:?}", c.detector);
+        assert!(majority.split_brain_s < 0.1, "{}: {majority:?}", c.detector);
+        assert_eq!(lease.split_brain_s, 0.0, "{}: {lease:?}", c.detector);
+        // The lease's price: the time from a's lapse to b's first acknowledgement, and back.
+        assert!(lease.leaderless_s > 0.3, "{}: {lease:?}", c.detector);
+    }
+}

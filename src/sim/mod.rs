@@ -198,7 +198,7 @@ pub fn run(
             .unwrap_or(crate::analysis::sampling::DEFAULT_TARGET_PER_DAY),
         ..RunFacts::of(e, seed)
     };
-    let mut output = assemble(&facts, reps);
+    let mut output = assemble(&facts, reps, &e.detectors);
     // The message workloads and the two generals run on streams of their own, under the
     // experiment's seed (one replication; `--shard` refuses them).
     output.summary.workloads = workloads::run_all(e, seed, &options.base_dir)?;
@@ -438,7 +438,7 @@ pub fn run_replication(
 /// with one, its results as they are; with more, every figure pooled over the replications
 /// (integer accumulators added, rates and intervals computed from the sums) with its spread
 /// across them ([`crate::analysis::replications`]). The timeline is replication 0's.
-pub fn assemble(facts: &RunFacts, reps: Vec<Replication>) -> RunOutput {
+pub fn assemble(facts: &RunFacts, reps: Vec<Replication>, specs: &[crate::detector::DetectorSpec]) -> RunOutput {
     let mut summaries = Vec::with_capacity(reps.len());
     let mut stats = ArrivalStats::default();
     let mut trace_parts = Vec::new();
@@ -476,15 +476,9 @@ pub fn assemble(facts: &RunFacts, reps: Vec<Replication>) -> RunOutput {
     let summary = crate::analysis::replications::pool(summaries, seeds);
     // The timeline shows the setting chosen per spec, known only from the whole run's totals.
     if let Some(t) = &mut timeline {
-        // Cannot fail: the configuration was serialized from a checked experiment.
-        let e: Experiment = serde_json::from_value(facts.experiment_config.clone()).expect("experiment deserializes");
-        let sampled = crate::analysis::sampling::sampled_labels(&e.detectors);
-        let shown = crate::analysis::sampling::chosen_labels(
-            &e.detectors,
-            &summary.totals,
-            facts.timeline_target_per_day,
-            &sampled,
-        );
+        let sampled = crate::analysis::sampling::sampled_labels(specs);
+        let shown =
+            crate::analysis::sampling::chosen_labels(specs, &summary.totals, facts.timeline_target_per_day, &sampled);
         t.levels.retain(|l| shown.contains(&l.detector));
     }
     let trace = (!trace_parts.is_empty()).then(|| TraceSpill::new(facts.nodes.clone(), trace_parts));

@@ -312,7 +312,12 @@ pub fn merge(dirs: &[PathBuf]) -> Result<RunOutput, MergeError> {
             .expect("every unit is present");
         replications.push(join(r, parts, head_seed(&facts, r))?);
     }
-    Ok(super::assemble(&facts, replications))
+    // The detector specs, for the timeline's choice of settings (a shard holds built-in
+    // specs only: it refuses a library user's own).
+    let e: crate::experiment::Experiment = serde_json::from_value(facts.experiment_config.clone()).map_err(|e| {
+        MergeError::Inconsistent { dir: first_dir.clone(), message: format!("its experiment does not read back: {e}") }
+    })?;
+    Ok(super::assemble(&facts, replications, &e.detectors))
 }
 
 fn head_seed(facts: &RunFacts, r: u32) -> u64 {

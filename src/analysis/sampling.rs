@@ -8,6 +8,31 @@ use std::collections::BTreeSet;
 use super::results::TotalEntry;
 use crate::detector::DetectorSpec;
 
+/// What the choice needs of a detector spec: its points and its kind. A spec, or one spec's
+/// points given one by one (as a stored experiment lists a sweep).
+pub trait Spec {
+    fn points(&self) -> Vec<crate::detector::spec::DetectorPoint>;
+    fn kind(&self) -> &str;
+}
+
+impl Spec for DetectorSpec {
+    fn points(&self) -> Vec<crate::detector::spec::DetectorPoint> {
+        DetectorSpec::points(self)
+    }
+    fn kind(&self) -> &str {
+        DetectorSpec::kind(self)
+    }
+}
+
+impl Spec for Vec<DetectorSpec> {
+    fn points(&self) -> Vec<crate::detector::spec::DetectorPoint> {
+        self.iter().flat_map(DetectorSpec::points).collect()
+    }
+    fn kind(&self) -> &str {
+        self.first().map_or("", DetectorSpec::kind)
+    }
+}
+
 /// The default target of the chosen setting: one mistake a day.
 pub const DEFAULT_TARGET_PER_DAY: f64 = 1.0;
 
@@ -38,7 +63,7 @@ pub fn timeline_labels(specs: &[DetectorSpec]) -> BTreeSet<String> {
 /// Every configuration an engine that learns its results only at the end (the simulator)
 /// samples, so that [`chosen_labels`] can pick among them afterwards: each spec's points,
 /// thinned to [`MAX_SAMPLED_PER_SPEC`].
-pub fn sampled_labels(specs: &[DetectorSpec]) -> BTreeSet<String> {
+pub fn sampled_labels<S: Spec>(specs: &[S]) -> BTreeSet<String> {
     specs.iter().flat_map(|s| thin(s.points(), MAX_SAMPLED_PER_SPEC)).map(|p| p.label).collect()
 }
 
@@ -48,8 +73,8 @@ pub fn sampled_labels(specs: &[DetectorSpec]) -> BTreeSet<String> {
 /// none meets it, the kind's default setting when the sweep holds it, else the point with
 /// the fewest mistakes. A lone spec also shows up to [`MAX_SAMPLED`] − 1 others of its
 /// sweep, evenly spread, so its panels still show how the knob moves the level.
-pub fn chosen_labels(
-    specs: &[DetectorSpec],
+pub fn chosen_labels<S: Spec>(
+    specs: &[S],
     totals: &[TotalEntry],
     target_per_day: f64,
     sampled: &BTreeSet<String>,

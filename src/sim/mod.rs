@@ -198,7 +198,8 @@ pub fn run(
             .unwrap_or(crate::analysis::sampling::DEFAULT_TARGET_PER_DAY),
         ..RunFacts::of(e, seed)
     };
-    let mut output = assemble(&facts, reps, &e.detectors);
+    let specs: Vec<Vec<crate::detector::DetectorSpec>> = e.detectors.iter().map(|s| vec![s.clone()]).collect();
+    let mut output = assemble(&facts, reps, &specs);
     // The message workloads and the two generals run on streams of their own, under the
     // experiment's seed (one replication; `--shard` refuses them).
     output.summary.workloads = workloads::run_all(e, seed, &options.base_dir)?;
@@ -438,7 +439,8 @@ pub fn run_replication(
 /// with one, its results as they are; with more, every figure pooled over the replications
 /// (integer accumulators added, rates and intervals computed from the sums) with its spread
 /// across them ([`crate::analysis::replications`]). The timeline is replication 0's.
-pub fn assemble(facts: &RunFacts, reps: Vec<Replication>, specs: &[crate::detector::DetectorSpec]) -> RunOutput {
+/// `specs`: the experiment's detector specs, each as one spec or as its points one by one.
+pub fn assemble(facts: &RunFacts, reps: Vec<Replication>, specs: &[Vec<crate::detector::DetectorSpec>]) -> RunOutput {
     let mut summaries = Vec::with_capacity(reps.len());
     let mut stats = ArrivalStats::default();
     let mut trace_parts = Vec::new();

@@ -90,6 +90,8 @@ pub struct ShardFile {
     pub replications: u32,
     /// Detector specs in the experiment.
     pub specs: usize,
+    /// How many configurations each spec has (the stored experiment lists them one by one).
+    pub spec_points: Vec<usize>,
     pub shard: usize,
     pub shards: usize,
     pub run_end_ns: u64,
@@ -183,6 +185,7 @@ pub fn run_shard(
         seed,
         replications: count,
         specs: e.detectors.len(),
+        spec_points: e.detectors.iter().map(|d| d.points().len()).collect(),
         shard: shard.index,
         shards: shard.count,
         run_end_ns: facts.duration.0,
@@ -267,6 +270,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<RunOutput, MergeError> {
         shards.push((dir.clone(), shard));
     }
     let head = &shards[0].1;
+    let spec_points = head.spec_points.clone();
     let (count, specs, reps) = (head.shards, head.specs, head.replications);
     let missing: Vec<usize> = (0..count).filter(|i| !by_index.contains_key(i)).collect();
     if !missing.is_empty() {
@@ -317,7 +321,17 @@ pub fn merge(dirs: &[PathBuf]) -> Result<RunOutput, MergeError> {
     let e: crate::experiment::Experiment = serde_json::from_value(facts.experiment_config.clone()).map_err(|e| {
         MergeError::Inconsistent { dir: first_dir.clone(), message: format!("its experiment does not read back: {e}") }
     })?;
-    Ok(super::assemble(&facts, replications, &e.detectors))
+    // Regroup the configurations into the specs they came from.
+    let mut points = e.detectors.into_iter();
+    let groups: Vec<Vec<crate::detector::DetectorSpec>> =
+        spec_points.iter().map(|&n| points.by_ref().take(n).collect()).collect();
+    if points.next().is_some() || groups.iter().zip(&spec_points).any(|(g, &n)| g.len() != n) {
+        return Err(MergeError::Inconsistent {
+            dir: first_dir.clone(),
+            message: "its detector specs do not match its experiment".into(),
+        });
+    }
+    Ok(super::assemble(&facts, replications, &groups))
 }
 
 fn head_seed(facts: &RunFacts, r: u32) -> u64 {

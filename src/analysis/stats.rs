@@ -26,15 +26,29 @@ pub use super::poisson::{poisson_count_ci95, poisson_count_upper95, poisson_rate
 /// buckets that values fell in is kept (whole power-of-two ranges of 1024 buckets, 8 KB
 /// each): a link's per-heartbeat estimates, all near one value, take a range or two rather
 /// than every bucket from 0 up (160 KB at 300 ms), which matters with thousands of links
-/// and configurations.
+/// and configurations. Until a distribution has more than [`SPARSE_MAX`] distinct buckets or
+/// [`DENSE_AFTER`] values, only its non-empty buckets are kept, in a sorted list: a link's
+/// few mistakes, with recurrence times from seconds to a day, would otherwise hold 20 ranges
+/// (160 KB) each, 1.6 GB over 9,900 links. What is read out does not depend on the form.
 ///
 /// [`to_histogram`]: HdrCounts::to_histogram
 #[derive(Clone, Debug, Default)]
 pub struct HdrCounts {
-    /// The counts of buckets `first..first + counts.len()`.
+    /// The counts of buckets `first..first + counts.len()`; empty while the counts are
+    /// `sparse`.
     counts: Vec<u64>,
     first: usize,
+    /// While `counts` is empty: (bucket, count) of the non-empty buckets, buckets rising.
+    sparse: Vec<(u32, u64)>,
+    /// Values recorded in `sparse` form (saturating).
+    sparse_values: u32,
 }
+
+/// Distinct buckets kept as a list before the counts become an array.
+pub const SPARSE_MAX: usize = 64;
+/// Values recorded in the list form before the counts become an array (so that a stream of
+/// values near one another, such as per-heartbeat estimates, is soon counted inline).
+pub const DENSE_AFTER: u32 = 1024;
 
 /// log2 of half the sub-bucket count: 2 · 10^3 needs 2048 = 2^11 sub-buckets.
 const HALF_MAGNITUDE: u32 = 10;
@@ -56,12 +70,18 @@ impl HdrCounts {
 
     /// The highest value in bucket `index`.
     fn highest_value(index: usize) -> u64 {
+        let (lowest, width) = HdrCounts::bucket(index);
+        lowest + (width - 1)
+    }
+
+    /// The lowest value in bucket `index` and how many values the bucket holds.
+    fn bucket(index: usize) -> (u64, u64) {
         if index <= SUB_BUCKET_MASK as usize {
-            return index as u64;
+            return (index as u64, 1);
         }
         let b = (index >> HALF_MAGNITUDE) as u32 - 1;
         let lowest = ((index - ((b as usize) << HALF_MAGNITUDE)) as u64) << b;
-        lowest + ((1 << b) - 1)
+        (lowest, 1 << b)
     }
 
     #[inline(always)]
@@ -70,15 +90,59 @@ impl HdrCounts {
         // Below `first`, the subtraction wraps to far beyond the end.
         match self.counts.get_mut(index.wrapping_sub(self.first)) {
             Some(count) => *count += 1,
-            None => self.grow_and_record(index),
+            None => self.record_outside(index),
         }
     }
 
+    /// Records a value outside the array: in the list while the counts are sparse, or
+    /// after growing the array.
     #[cold]
     #[inline(never)]
-    fn grow_and_record(&mut self, index: usize) {
-        self.cover(index, index + 1);
-        self.counts[index - self.first] += 1;
+    fn record_outside(&mut self, index: usize) {
+        if !self.counts.is_empty() {
+            self.cover(index, index + 1);
+            self.counts[index - self.first] += 1;
+            return;
+        }
+        // Cannot truncate: bucket indices end below 2^16.
+        let key = index as u32;
+        match self.sparse.binary_search_by_key(&key, |e| e.0) {
+            Ok(i) => self.sparse[i].1 += 1,
+            Err(i) => self.sparse.insert(i, (key, 1)),
+        }
+        self.sparse_values = self.sparse_values.saturating_add(1);
+        if self.sparse.len() > SPARSE_MAX || self.sparse_values >= DENSE_AFTER {
+            self.densify();
+        }
+    }
+
+    /// Turns the list into the array (a no-op for counts already in an array, or empty).
+    fn densify(&mut self) {
+        let (Some(lo), Some(hi)) = (self.sparse.first(), self.sparse.last()) else { return };
+        self.cover(lo.0 as usize, hi.0 as usize + 1);
+        for (i, c) in std::mem::take(&mut self.sparse) {
+            self.counts[i as usize - self.first] += c;
+        }
+        self.sparse_values = 0;
+    }
+
+    /// The non-empty buckets, rising: (bucket, count).
+    fn buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let first = self.first;
+        let dense = self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(move |(i, c)| (first + i, *c));
+        dense.chain(self.sparse.iter().map(|&(i, c)| (i as usize, c)))
+    }
+
+    /// The span of whole ranges the counts cover: the array's, or the one the list's
+    /// buckets would take as an array (`(0, 0)` when empty).
+    fn span(&self) -> (usize, usize) {
+        match (self.sparse.first(), self.sparse.last()) {
+            (Some(lo), Some(hi)) => {
+                let first = lo.0 as usize & !(RANGE - 1);
+                (first, (hi.0 as usize | (RANGE - 1)) + 1 - first)
+            }
+            _ => (self.first, self.counts.len()),
+        }
     }
 
     /// Extends the kept span to include buckets `start..end`, in whole ranges. (It may keep
@@ -101,23 +165,75 @@ impl HdrCounts {
 
     /// Adds `other`'s counts.
     pub fn add(&mut self, other: &HdrCounts) {
-        if other.counts.is_empty() {
+        if other.counts.is_empty() && other.sparse.is_empty() {
             return;
         }
-        self.cover(other.first, other.first + other.counts.len());
-        let offset = other.first - self.first;
-        self.counts[offset..][..other.counts.len()].iter_mut().zip(&other.counts).for_each(|(a, b)| *a += b);
+        if self.counts.is_empty() && other.counts.is_empty() {
+            // Both lists (or empty): the merged list.
+            let mut merged = Vec::with_capacity(self.sparse.len() + other.sparse.len());
+            let (mut a, mut b) = (self.sparse.iter().peekable(), other.sparse.iter().peekable());
+            loop {
+                let next = match (a.peek(), b.peek()) {
+                    (Some(x), Some(y)) if x.0 == y.0 => (x.0, x.1 + y.1),
+                    (Some(x), Some(y)) if x.0 < y.0 => **x,
+                    (Some(x), None) => **x,
+                    (_, Some(y)) => **y,
+                    (None, None) => break,
+                };
+                if a.peek().is_some_and(|x| x.0 == next.0) {
+                    a.next();
+                }
+                if b.peek().is_some_and(|y| y.0 == next.0) {
+                    b.next();
+                }
+                merged.push(next);
+            }
+            self.sparse = merged;
+            self.sparse_values = self.sparse_values.saturating_add(other.sparse_values);
+            if self.sparse.len() > SPARSE_MAX || self.sparse_values >= DENSE_AFTER {
+                self.densify();
+            }
+            return;
+        }
+        self.densify();
+        let (start, len) = other.span();
+        self.cover(start, start + len);
+        if other.counts.is_empty() {
+            for &(i, c) in &other.sparse {
+                self.counts[i as usize - self.first] += c;
+            }
+        } else {
+            let offset = other.first - self.first;
+            self.counts[offset..][..other.counts.len()].iter_mut().zip(&other.counts).for_each(|(a, b)| *a += b);
+        }
     }
 
     /// The counts as an HdrHistogram (3 significant digits, auto-resizing).
     pub fn to_histogram(&self) -> Histogram<u64> {
         // Cannot fail: 3 significant digits is in hdrhistogram's accepted range.
         let mut h = Histogram::new(3).expect("3 significant digits");
-        for (i, &count) in self.counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+        for (i, count) in self.buckets() {
             // Cannot fail: the histogram auto-resizes to any u64.
-            h.record_n(HdrCounts::highest_value(self.first + i), count).expect("auto-resizing histogram");
+            h.record_n(HdrCounts::highest_value(i), count).expect("auto-resizing histogram");
         }
         h
+    }
+
+    /// What `to_histogram().value_at_quantile(q)` answers, without building the histogram:
+    /// the highest value of the bucket in which the count reaches ⌈q · total⌉ (at least 1),
+    /// or the lowest value of the first bucket for q = 0; 0 when empty.
+    pub fn value_at_quantile(&self, q: f64) -> u64 {
+        let q = q.min(1.0);
+        let target = ((q * self.total() as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, count) in self.buckets() {
+            seen += count;
+            if seen >= target {
+                let (lowest, width) = HdrCounts::bucket(i);
+                return if q == 0.0 { lowest } else { lowest + (width - 1) };
+            }
+        }
+        0
     }
 }
 
@@ -172,10 +288,9 @@ impl DurationStats {
     }
 
     pub fn summary(&self) -> Summary {
-        let histogram = self.counts.to_histogram();
         // HdrHistogram answers with the top of a bucket; clamp to the exact extremes.
         let q = |p: f64| {
-            (self.count() > 0).then(|| histogram.value_at_quantile(p).clamp(self.min_ns, self.max_ns) as f64 / 1e9)
+            (self.count() > 0).then(|| self.counts.value_at_quantile(p).clamp(self.min_ns, self.max_ns) as f64 / 1e9)
         };
         Summary {
             count: self.count(),
@@ -202,12 +317,10 @@ pub struct HdrCountsState {
 const BUCKETS: usize = ((64 - HALF_MAGNITUDE as usize) << HALF_MAGNITUDE) + 2 * RANGE;
 
 impl HdrCounts {
+    /// The state, the same whether the counts are a list or an array.
     pub fn to_state(&self) -> HdrCountsState {
-        HdrCountsState {
-            first: self.first,
-            len: self.counts.len(),
-            nonzero: self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| (i, *c)).collect(),
-        }
+        let (first, len) = self.span();
+        HdrCountsState { first, len, nonzero: self.buckets().map(|(i, c)| (i - first, c)).collect() }
     }
 
     /// The counts a state describes, or what is wrong with it.
@@ -218,21 +331,36 @@ impl HdrCounts {
                 s.first, s.len
             ));
         }
-        let mut counts = vec![0; s.len];
         let mut last = None;
         for &(i, c) in &s.nonzero {
             if i >= s.len || last.is_some_and(|l| l >= i) || c == 0 {
                 return Err(format!("histogram bucket {i} (count {c}) is out of order, outside the span or empty"));
             }
-            counts[i] = c;
             last = Some(i);
         }
-        Ok(HdrCounts { counts, first: s.first })
+        // Read back as a list, then as an array when it is large: the span must be the one
+        // its buckets take (as `to_state` writes it).
+        let mut counts = HdrCounts {
+            sparse: s.nonzero.iter().map(|&(i, c)| ((s.first + i) as u32, c)).collect(),
+            ..HdrCounts::default()
+        };
+        if counts.span() != (s.first, s.len) && !(s.nonzero.is_empty() && s.len == 0) {
+            return Err(format!(
+                "histogram span {}+{} is not the span of its buckets {:?}",
+                s.first,
+                s.len,
+                counts.span()
+            ));
+        }
+        if counts.sparse.len() > SPARSE_MAX {
+            counts.densify();
+        }
+        Ok(counts)
     }
 
     /// The number of values counted.
     pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        self.buckets().map(|(_, c)| c).sum()
     }
 }
 
@@ -414,10 +542,11 @@ mod tests {
     fn counts_keep_only_the_span_values_fell_in_and_grow_either_way() {
         // Per-heartbeat estimates near 300 ms: one range of 1024 buckets, not 20 of them.
         let mut near = HdrCounts::default();
-        for v in 300_000_000..300_001_000 {
+        for v in 300_000_000..300_002_000 {
             near.record(v);
         }
         assert_eq!(near.counts.len(), RANGE);
+        assert!(near.sparse.is_empty());
         // Descending values grow the span downwards; merges of spans below, above, apart
         // and inside each other give what direct recording gives.
         let values: Vec<u64> = (0..60).rev().map(|k| (1u64 << k) + 12_345 % (1u64 << k).max(1)).collect();
@@ -443,6 +572,108 @@ mod tests {
         let mut empty = HdrCounts::default();
         empty.add(&HdrCounts::default());
         assert_eq!(empty.to_histogram().len(), 0);
+    }
+
+    #[test]
+    fn quantiles_are_hdrhistograms_own_without_building_it() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(11);
+        let qs = [0.0, 1e-12, 0.001, 0.25, 0.5, 0.9, 0.99, 0.999, 0.999_999, 1.0, 1.5];
+        // Empty, one value, a few (the list), many (the array), and a huge count in one bucket.
+        for n in [0usize, 1, 2, 3, 10, 64, 65, 1000, 100_000] {
+            let mut counts = HdrCounts::default();
+            for _ in 0..n {
+                counts.record(rng.random::<u64>() >> rng.random_range(1..64));
+            }
+            let h = counts.to_histogram();
+            for q in qs {
+                assert_eq!(counts.value_at_quantile(q), h.value_at_quantile(q), "n = {n}, q = {q}");
+            }
+        }
+        let mut huge = HdrCounts::default();
+        huge.record(5_000);
+        huge.add(
+            &HdrCounts::from_state(&HdrCountsState { first: 4096, len: 1024, nonzero: vec![(1023, 1 << 40)] }).unwrap(),
+        );
+        let h = huge.to_histogram();
+        for q in qs {
+            assert_eq!(huge.value_at_quantile(q), h.value_at_quantile(q), "q = {q}");
+        }
+        assert_eq!(huge.value_at_quantile(1e-13), HdrCounts::highest_value(HdrCounts::index(5_000)));
+    }
+
+    /// The same values counted as a list and as an array.
+    fn both_forms(values: &[u64]) -> (HdrCounts, HdrCounts) {
+        let mut list = HdrCounts::default();
+        let mut array = HdrCounts::default();
+        for (k, &v) in values.iter().enumerate() {
+            list.record(v);
+            array.record(v);
+            if k == 0 {
+                array.densify();
+            }
+        }
+        (list, array)
+    }
+
+    #[test]
+    fn a_list_becomes_an_array_past_its_limits_and_both_read_out_the_same() {
+        // SPARSE_MAX distinct buckets stay a list; one more makes it an array.
+        let distinct: Vec<u64> = (0..=SPARSE_MAX as u64).map(|k| 1_000_000 * (k + 1)).collect();
+        let (mut list, array) = both_forms(&distinct[..SPARSE_MAX]);
+        assert_eq!((list.sparse.len(), list.counts.len()), (SPARSE_MAX, 0));
+        assert!(array.sparse.is_empty() && !array.counts.is_empty());
+        assert_eq!(list.to_state(), array.to_state());
+        assert!(list.to_histogram() == array.to_histogram());
+        list.record(distinct[SPARSE_MAX]);
+        assert!(list.sparse.is_empty() && !list.counts.is_empty());
+        assert_eq!(list.total(), SPARSE_MAX as u64 + 1);
+        // DENSE_AFTER values in one bucket: an array from the last of them.
+        let mut same = HdrCounts::default();
+        for k in 0..DENSE_AFTER {
+            assert_eq!(same.counts.is_empty(), true, "a list before value {k}");
+            same.record(7);
+        }
+        assert!(same.sparse.is_empty() && same.counts.len() == RANGE);
+        assert_eq!(same.total(), DENSE_AFTER as u64);
+        // Merges in every combination of forms give what recording every value gives.
+        let a: Vec<u64> = vec![3, 3_000, 3_000_000_000, 2_999, 1 << 50];
+        let b: Vec<u64> = vec![3_000, 17, 1 << 40, 3];
+        let mut direct = Histogram::<u64>::new(3).unwrap();
+        a.iter().chain(&b).for_each(|&v| direct.record(v).unwrap());
+        let (al, aa) = both_forms(&a);
+        let (bl, ba) = both_forms(&b);
+        let mut states = Vec::new();
+        for (x, y) in [(&al, &bl), (&al, &ba), (&aa, &bl), (&aa, &ba)] {
+            let mut m = x.clone();
+            m.add(y);
+            assert!(m.to_histogram() == direct);
+            assert_eq!(m.total(), 9);
+            states.push(m.to_state());
+            // Adding nothing changes nothing, in either form.
+            m.add(&HdrCounts::default());
+            assert_eq!(m.to_state(), *states.last().unwrap());
+        }
+        assert!(states.windows(2).all(|w| w[0] == w[1]), "{states:?}");
+        let mut empty = HdrCounts::default();
+        empty.add(&al);
+        assert_eq!(empty.to_state(), al.to_state());
+    }
+
+    #[test]
+    fn a_state_whose_span_is_not_its_buckets_is_refused() {
+        let mut c = HdrCounts::default();
+        c.record(5_000);
+        let good = c.to_state();
+        // 5,000 lies in [4096, 8192): buckets of 4 from 2048 + 1024 = 3072 on.
+        assert_eq!((good.first, good.len), (3072, 1024));
+        assert_eq!(HdrCounts::from_state(&good).unwrap().to_state(), good);
+        let wider = HdrCountsState { len: 2048, ..good.clone() };
+        assert!(HdrCounts::from_state(&wider).unwrap_err().contains("not the span of its buckets"));
+        let empty = HdrCountsState { first: 0, len: 0, nonzero: Vec::new() };
+        assert_eq!(HdrCounts::from_state(&empty).unwrap().total(), 0);
+        let hollow = HdrCountsState { first: 0, len: 1024, nonzero: Vec::new() };
+        assert!(HdrCounts::from_state(&hollow).is_err());
     }
 
     #[test]

@@ -545,6 +545,9 @@ fn cluster_facts(
             }
         }
     }
+    // In time order (each monitor's are already), ties by receiver: what the cluster
+    // analysis takes deliveries in without sorting them.
+    facts.heartbeats.sort_by_key(|h| (h.at, h.to));
     (facts, configurations)
 }
 

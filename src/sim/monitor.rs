@@ -97,12 +97,13 @@ pub struct MonitorResult {
     /// (window, real arrival time) of heartbeats delivered on a sampled link in its window.
     pub window_arrivals: Vec<(usize, Nanos)>,
     /// (sender, sent, handled) in real time of every heartbeat the detectors heard, when
-    /// recorded, in the order the monitor handled them.
+    /// recorded, by the time it was handled, then sender and send time.
     pub heard: Vec<(usize, Nanos, Nanos)>,
 }
 
-struct State<'a> {
-    links: Vec<IncomingLink<'a>>,
+struct State {
+    /// Each incoming link's target.
+    targets: Vec<usize>,
     analyses: Vec<LinkAnalysis>,
     trace: Option<SpillWriter>,
     result: MonitorResult,
@@ -110,14 +111,14 @@ struct State<'a> {
     first_heard: Vec<Vec<(Nanos, Option<Nanos>)>>,
 }
 
-impl State<'_> {
+impl State {
     fn deliver(&mut self, setup: &MonitorSetup<'_>, link: usize, d: &Delivery, at_real: Nanos) {
         let arrival = d.arrival(setup.clock.local(at_real));
         if !self.analyses[link].receive(&arrival, Some(d.at.saturating_sub(d.sent_at)), &mut self.result.stats) {
             return;
         }
         if let Some(trace) = &mut self.trace {
-            trace.push(self.links[link].target, &arrival);
+            trace.push(self.targets[link], &arrival);
         }
         if setup.record_suspicions
             && let Some(last) = self.first_heard[link].last_mut()
@@ -126,7 +127,7 @@ impl State<'_> {
             last.1 = Some(at_real);
         }
         if setup.record_heartbeats {
-            self.result.heard.push((self.links[link].target, d.sent_at, at_real));
+            self.result.heard.push((self.targets[link], d.sent_at, at_real));
         }
         for w in setup.samples.iter().filter(|w| w.link == link && w.from <= at_real && at_real <= w.to) {
             self.result.window_arrivals.push((w.id, at_real));
@@ -177,7 +178,7 @@ impl State<'_> {
 /// much simulated time has passed.
 pub fn run(
     mut setup: MonitorSetup<'_>,
-    links: Vec<IncomingLink<'_>>,
+    mut links: Vec<IncomingLink<'_>>,
     detectors: &[DetectorSpec],
     progress: &(dyn Fn(Nanos) + Sync),
 ) -> MonitorResult {
@@ -210,7 +211,7 @@ pub fn run(
     let mut state = State {
         trace: setup.trace.take(),
         analyses,
-        links,
+        targets: links.iter().map(|l| l.target).collect(),
         result: MonitorResult {
             links: Vec::new(),
             stats: ArrivalStats::default(),
@@ -223,8 +224,7 @@ pub fn run(
     };
     let mut next_sample: Vec<Nanos> = setup.samples.iter().map(|w| w.from).collect();
     let mut sample_due = first_due(&setup.samples, &next_sample);
-    let links = state.links.len();
-    let mut heads = Merge::new(&mut state.links[..], links);
+    let mut heads = Merge::new(&mut links[..], links_len);
     let mut pause = 0;
     let mut crash = 0;
     // The monitor is down (crashed, not yet restarted) before this instant.
@@ -233,7 +233,28 @@ pub fn run(
     let mut buffered: Vec<(usize, Delivery)> = Vec::new();
     let mut reported = Nanos::ZERO;
     let timers_first = setup.resume_order == ResumeOrder::TimersFirst;
+    // Links interact only through the monitor: its pauses (a shared buffer), its crashes,
+    // and the trace, written in arrival order. Between those, each link's deliveries go
+    // through link by link ([`Merge::drain_before`]).
+    let links_apart = state.trace.is_none();
     loop {
+        if links_apart {
+            let pause_from = setup.pauses.get(pause).map_or(Nanos::MAX, |w| w.from);
+            let horizon = setup.end.min(resume_at).min(crash_at).min(pause_from).min(sample_due);
+            if let Some(first) = heads.peek().filter(|&at| at < horizon) {
+                // A stretch at a time (about a minute), so that progress moves.
+                let horizon = horizon.min(first.saturating_add(Nanos(1 << 36)));
+                heads.drain_before(&mut links[..], horizon, |i, d| {
+                    if d.at >= down_until {
+                        state.deliver(&setup, i, d, d.at);
+                    }
+                });
+                if horizon.0 - reported.0 > 1 << 34 {
+                    progress(horizon - reported);
+                    reported = horizon;
+                }
+            }
+        }
         let next = heads.peek().filter(|&at| at < setup.end);
         let until = next.unwrap_or(setup.end);
         // Pauses that end and crashes that begin before the next delivery (or the run's end)
@@ -272,7 +293,7 @@ pub fn run(
             sample_due = first_due(&setup.samples, &next_sample);
         }
         let Some(at) = next else { break };
-        let (d, i) = heads.pop(&mut state.links[..]).expect("peeked");
+        let (d, i) = heads.pop(&mut links[..]).expect("peeked");
         match setup.pauses.get(pause) {
             // Down: nothing receives it.
             _ if at < down_until => {}
@@ -291,7 +312,10 @@ pub fn run(
     }
     progress(setup.end.saturating_sub(reported));
     let end_local = clock.local(setup.end);
-    let State { links, analyses, mut result, trace, first_heard } = state;
+    let State { analyses, mut result, trace, first_heard, .. } = state;
+    // In time order, whatever order the links went through in (ties: by sender, then send
+    // time; equal entries are duplicates).
+    result.heard.sort_unstable_by_key(|&(from, sent, at)| (at, from, sent));
     result.trace = trace.map(SpillWriter::finish).transpose();
     for ((link, analysis), first_heard) in links.into_iter().zip(analyses).zip(first_heard) {
         let mut outcome = analysis.finish(end_local, Some(link.stream.counts));
@@ -332,7 +356,7 @@ fn first_due(windows: &[SampleWindow], next_sample: &[Nanos]) -> Nanos {
 
 fn resume(
     setup: &MonitorSetup<'_>,
-    state: &mut State<'_>,
+    state: &mut State,
     w: Window,
     buffered: &mut Vec<(usize, Delivery)>,
     timers_first: bool,

@@ -318,13 +318,26 @@ pub fn analyze_recording(
     let heartbeats: &[Heartbeat] = if reads_heartbeats { input.heartbeats } else { &[] };
 
     let end = input.end;
-    let mut events: Vec<(Nanos, Event)> = Vec::new();
-    for (id, hb) in heartbeats.iter().enumerate() {
-        if hb.at < end {
-            events.push((hb.sent, Event::Send(id)));
-            events.push((hb.at, Event::Deliver(id)));
+    // Heartbeats are the bulk of the events (one send and one delivery for every heartbeat
+    // every node hears), so they are not sorted in with the rest: their deliveries are taken
+    // in the order of `heartbeats` when it is in time order (as the simulator hands them
+    // over), and their sends from a list of (send time, id).
+    let delivered = |id: u32| heartbeats[id as usize].at;
+    let deliveries: Option<Vec<u32>> = (!heartbeats.is_sorted_by_key(|hb| hb.at)).then(|| {
+        let mut ids: Vec<u32> = (0..heartbeats.len() as u32).collect();
+        ids.sort_by_key(|&id| delivered(id));
+        ids
+    });
+    let delivery = |k: usize| -> Option<u32> {
+        match &deliveries {
+            Some(ids) => ids.get(k).copied(),
+            None => (k < heartbeats.len()).then_some(k as u32),
         }
-    }
+    };
+    let mut sends: Vec<(Nanos, u32)> =
+        heartbeats.iter().enumerate().filter(|(_, hb)| hb.at < end).map(|(id, hb)| (hb.sent, id as u32)).collect();
+    sends.sort_unstable();
+    let mut events: Vec<(Nanos, Event)> = Vec::new();
     for (v, c) in view_changes.iter().enumerate() {
         events.push((c.at, Event::View(v)));
     }
@@ -390,12 +403,28 @@ pub fn analyze_recording(
         }
         (0..n).for_each(|x| touch(x, &mut touched, &mut touched_list));
     }
-    let mut i = 0;
+    let (mut i, mut si, mut di) = (0, 0, 0);
     let mut f = 0;
     let mut now = Nanos::ZERO;
     loop {
-        // The instant's events, in their order.
-        while let Some(&(_, event)) = events.get(i).filter(|(at, _)| *at == now) {
+        // The instant's events, in their order: restarts, sends, the rest, deliveries.
+        loop {
+            let at_now = |e: &&(Nanos, Event)| e.0 == now;
+            let event = if let Some(&(_, e @ Event::Restart(_))) = events.get(i).filter(at_now) {
+                i += 1;
+                e
+            } else if let Some(&(_, id)) = sends.get(si).filter(|s| s.0 == now) {
+                si += 1;
+                Event::Send(id as usize)
+            } else if let Some(&(_, e)) = events.get(i).filter(at_now) {
+                i += 1;
+                e
+            } else if let Some(id) = delivery(di).filter(|&id| delivered(id) == now) {
+                di += 1;
+                Event::Deliver(id as usize)
+            } else {
+                break;
+            };
             let cx = Cx { n, order: &order, clocks: input.clocks, views: &views, stalled: &stalled };
             match event {
                 Event::Restart(x) => {
@@ -443,7 +472,6 @@ pub fn analyze_recording(
             if let Some(x) = event.node(&view_changes) {
                 touch(x, &mut touched, &mut touched_list);
             }
-            i += 1;
         }
         while let Some(&(_, r, x)) = deadlines.first().filter(|d| d.0 == now) {
             deadlines.pop_first();
@@ -511,7 +539,13 @@ pub fn analyze_recording(
         }
         f = g;
         let next_deadline = deadlines.first().map(|d| d.0);
-        let next = events.get(i).map_or(end, |e| e.0).min(next_deadline.unwrap_or(end)).min(end);
+        let next = events
+            .get(i)
+            .map_or(end, |e| e.0)
+            .min(sends.get(si).map_or(end, |s| s.0))
+            .min(delivery(di).map_or(end, delivered))
+            .min(next_deadline.unwrap_or(end))
+            .min(end);
         let any_running = running.iter().any(|&r| r);
         for t in &mut tallies {
             if let Some((from, censor)) = t.failover {

@@ -132,9 +132,9 @@ pub struct Lease {
     pub lease: Nanos,
     pub margin: Nanos,
     nodes: Vec<LeaseNode>,
-    /// What each delivered heartbeat carries, by id: (whom its sender followed, the send
-    /// time of the newest heartbeat it had received from that node).
-    carried: Vec<Option<(u32, Option<Nanos>)>>,
+    /// What each delivered heartbeat carries, by id: whom its sender followed, and the send
+    /// time of the newest heartbeat it had received from that node ([`NOT_ACKED`]: none).
+    carried: Vec<(u32, Nanos)>,
 }
 
 #[derive(Clone)]
@@ -166,6 +166,9 @@ impl LeaseNode {
         }
     }
 }
+
+/// In [`Lease::carried`]: the sender had received nothing from the node it followed.
+const NOT_ACKED: Nanos = Nanos::MAX;
 
 impl Lease {
     pub fn new(n: usize, lease: Nanos, margin: Nanos) -> Lease {
@@ -235,19 +238,21 @@ impl Rule for Lease {
         if leading {
             node.last_sent = Some(hb.sent);
         }
-        let acked = node.newest[node.follows].map(|(sent, _)| sent);
+        let acked = node.newest[node.follows].map_or(NOT_ACKED, |(sent, _)| sent);
         if self.carried.len() <= id {
-            self.carried.resize(id + 1, None);
+            self.carried.resize(id + 1, (u32::MAX, NOT_ACKED));
         }
-        self.carried[id] = Some((node.follows as u32, acked));
+        self.carried[id] = (node.follows as u32, acked);
         // Its own heartbeat renews a leader's lease only where it needs no other node.
         leading && cx.n / 2 == 0
     }
 
     fn deliver(&mut self, _cx: &Cx<'_>, id: usize, hb: &Heartbeat) -> bool {
-        // Cannot fail: a heartbeat is delivered after it was sent.
-        let (follows, acked) = self.carried[id].take().expect("sent before delivered");
-        let follows = follows as usize;
+        // Cannot fail: a heartbeat is delivered after it was sent (engines hand over no
+        // heartbeat that arrives before it left).
+        let (follows, acked) =
+            self.carried.get(id).copied().filter(|c| c.0 != u32::MAX).expect("sent before delivered");
+        let (follows, acked) = (follows as usize, (acked != NOT_ACKED).then_some(acked));
         let node = &mut self.nodes[hb.to];
         node.last_arrival[hb.from] = Some(hb.at);
         if node.newest[hb.from].is_none_or(|(sent, _)| sent <= hb.sent) {

@@ -330,6 +330,49 @@ fn same_seed_same_bytes_other_seed_other_arrivals_and_detectors_do_not_change_ar
     assert_eq!(trace(&a), trace(&d), "adding a detector changed the arrivals");
 }
 
+/// One monitor of three links, with everything that makes links interact at the monitor
+/// (pauses that fill its receive buffer, a crash with recovery, a target crash, sample
+/// windows for the timeline): the same results on 1, 2 and 3 threads (its detector groups
+/// take their deliveries from the first group), with and without a trace (links in arrival
+/// order throughout, or one by one between the monitor's pauses and crashes).
+#[test]
+fn a_monitors_shared_deliveries_give_the_same_results_on_any_thread_count() {
+    let text = "name = \"t\"\nseed = 9\nduration = \"5m\"\n\
+        detectors = [\"phi:threshold=2..8\", \"fixed:timeout=250ms\", \"chen:alpha=50ms\"]\n\
+        [engine]\nrecv_buffer = 3\n\
+        [defaults]\ninterval = \"100ms\"\njitter = \"10ms\"\n\
+        [network]\ndelay = { dist = \"lognormal\", median = \"2ms\", sigma = 0.8 }\nloss = { model = \"bernoulli\", p = 0.05 }\n\
+        [[nodes]]\nid = \"m\"\n[[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[[nodes]]\nid = \"c\"\n\
+        [monitoring]\nmode = \"pairs\"\npairs = [[\"m\", \"a\"], [\"m\", \"b\"], [\"m\", \"c\"]]\n\
+        [[faults]]\nkind = \"pause\"\nnode = \"m\"\nat = \"30s\"\nduration = \"2s\"\n\
+        [[faults]]\nkind = \"pause\"\nnode = \"m\"\nat = \"100s\"\nduration = \"700ms\"\n\
+        [[faults]]\nkind = \"crash\"\nnode = \"m\"\nat = \"150s\"\ndown = \"5s\"\n\
+        [[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"200s\"\n";
+    let e = Experiment::from_toml(Path::new("t.toml"), text).unwrap();
+    let run_with = |threads, record_trace| {
+        run(&e, &RunOptions { threads, record_trace, base_dir: ".".into(), ..Default::default() }, &|_| {}).unwrap()
+    };
+    let one = run_with(1, true);
+    let json = one.summary.to_json();
+    // The buffer of 3 overflowed in the pauses, and the crash of b was detected.
+    assert!(one.summary.links.iter().map(|l| l.delivered).sum::<u64>() > 0);
+    assert!(json.contains("\"crashes\""), "{json}");
+    let timeline = |o: &fdlab::analysis::output::RunOutput| {
+        let t = o.timeline.as_ref().expect("a timeline");
+        (t.arrivals.clone(), t.levels.len())
+    };
+    for threads in [1, 2, 3] {
+        for record_trace in [false, true] {
+            let other = run_with(threads, record_trace);
+            assert_eq!(other.summary.to_json(), json, "{threads} threads, trace {record_trace}");
+            assert_eq!(timeline(&other), timeline(&one), "{threads} threads, trace {record_trace}");
+            if record_trace {
+                assert_eq!(trace(&other), trace(&one), "{threads} threads");
+            }
+        }
+    }
+}
+
 #[test]
 fn threads_do_not_change_results() {
     let text = "name = \"t\"\nseed = 3\nduration = \"10m\"\ndetectors = [\"phi:threshold=4|8\", \"fixed:timeout=300ms\"]\n\

@@ -21,6 +21,7 @@ pub mod workloads;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use crate::analysis::cluster::Heartbeat;
 pub use crate::analysis::cluster::rules::RuleFactory;
@@ -35,8 +36,8 @@ use crate::fault::delay::{DelaySampler, EmpiricalError};
 use crate::fault::rng::stream;
 use crate::time::Nanos;
 use crate::trace::spill::{SpillWriter, TraceSpill};
-use link::{LinkStream, Sender};
-use monitor::{IncomingLink, MonitorResult, MonitorSetup, SampleWindow};
+use link::{Delivery, LinkStream, Sender};
+use monitor::{IncomingLink, MonitorResult, MonitorSetup, SampleWindow, Source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -289,11 +290,23 @@ pub fn run_replication(
     }
     .max(1);
     // Work items: a monitor and a group of its detectors. With fewer monitors than threads,
-    // a monitor's detectors are split into groups that run on separate threads; each group
-    // regenerates the same arrivals from the same streams, and only the first keeps the
-    // link-level outputs (counts, histograms, trace).
+    // a monitor's detectors are split into groups that run on separate threads at once
+    // (jobs ≤ threads); the first group generates the arrivals and hands each batch to the
+    // others (`Source`), and only the first keeps the link-level outputs (counts,
+    // histograms, trace).
     let groups = detector_groups(specs, (threads / monitors.len().max(1)).max(1));
     let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
+    // Per monitored link: the channels its batches go through to the later groups (8
+    // batches of slack each, about 40 KB); the first group takes the sending ends, each
+    // later group its receiving end.
+    let mut copies: Vec<Mutex<Vec<SyncSender<Vec<Delivery>>>>> = Vec::new();
+    let mut shared: Vec<Vec<Mutex<Option<Receiver<Vec<Delivery>>>>>> = Vec::new();
+    for _ in &all_links {
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (1..groups.len()).map(|_| std::sync::mpsc::sync_channel(8)).map(|(s, r)| (s, Mutex::new(Some(r)))).unzip();
+        copies.push(Mutex::new(senders));
+        shared.push(receivers);
+    }
 
     let views = fault_views(e, &timeline, &all_links);
     // The timeline's detectors are chosen from the whole experiment's, so that a shard
@@ -314,7 +327,8 @@ pub fn run_replication(
     let reads_heartbeats =
         e.cluster.as_ref().is_some_and(|c| c.rules().contains(&crate::experiment::LeaderRule::Lease))
             || options.extra_rules.iter().any(|f| (f.0)(nodes.len()).reads_heartbeats());
-    let run_monitor = |m: usize, detectors: &[crate::detector::DetectorSpec], primary: bool| -> MonitorResult {
+    let run_monitor = |m: usize, group: usize| -> MonitorResult {
+        let (detectors, primary) = (&groups[group][..], group == 0);
         let incoming_targets: Vec<usize> = all_links.iter().filter(|l| l.0 == m).map(|l| l.1).collect();
         let samples = views
             .iter()
@@ -352,6 +366,7 @@ pub fn run_replication(
             buffer: e.engine.recv_buffer,
             // Cannot fail: each monitor's writer is taken once, by its primary job.
             trace: if primary { writers[m].lock().expect("trace writer").take() } else { None },
+            arrival_order: options.record_trace,
             samples,
             sampled_labels: &sampled_labels,
             record_suspicions: e.cluster.is_some(),
@@ -360,23 +375,39 @@ pub fn run_replication(
         let incoming = all_links
             .iter()
             .zip(&samplers)
-            .filter(|((monitor, _), _)| *monitor == m)
-            .map(|(&(_, t), (sampler, changes))| {
+            .zip(copies.iter().zip(&shared))
+            .filter(|(((monitor, _), _), _)| *monitor == m)
+            .map(|((&(_, t), (sampler, changes)), (copies, shared))| {
+                if !primary {
+                    // Cannot fail: each receiving end is taken once, by its group's job.
+                    let batches = shared[group - 1].lock().expect("channel").take().expect("one job per group");
+                    return IncomingLink {
+                        target: t,
+                        stream: Source::Shared(batches),
+                        target_crashes: &timeline.nodes[t].crashes,
+                        target_pauses: &timeline.nodes[t].send_pauses,
+                        cuts: &timeline.link(t, m).cuts,
+                    };
+                }
+                let copies = std::mem::take(&mut *copies.lock().expect("channel"));
                 let name = format!("link/{}->{}", nodes[t].id, node.id);
                 let sender = Sender::new(&nodes[t], &timeline.nodes[t], end, stream(seed, &format!("{name}/sender")));
                 let link = e.link(t, m);
                 let faults = timeline.link(t, m);
                 IncomingLink {
                     target: t,
-                    stream: LinkStream::new(
-                        sender,
-                        &link,
-                        sampler.clone(),
-                        changes.clone(),
-                        faults,
-                        stream(seed, &format!("{name}/delay")),
-                        stream(seed, &format!("{name}/loss")),
-                    ),
+                    stream: Source::Own {
+                        stream: LinkStream::new(
+                            sender,
+                            &link,
+                            sampler.clone(),
+                            changes.clone(),
+                            faults,
+                            stream(seed, &format!("{name}/delay")),
+                            stream(seed, &format!("{name}/loss")),
+                        ),
+                        copies,
+                    },
                     target_crashes: &timeline.nodes[t].crashes,
                     target_pauses: &timeline.nodes[t].send_pauses,
                     cuts: &faults.cuts,
@@ -395,7 +426,7 @@ pub fn run_replication(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(m, g)) = jobs.get(i) else { break };
-                    let result = run_monitor(m, &groups[g], g == 0);
+                    let result = run_monitor(m, g);
                     // Cannot fail: a slot is written once, by the thread that took its index.
                     *results[i].lock().expect("result slot") = Some(result);
                 }

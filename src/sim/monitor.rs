@@ -6,6 +6,7 @@
 //! rather than processed one by one.
 
 use std::collections::BTreeSet;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::link::{Delivery, LinkStream};
 use super::merge::{Merge, Streams};
@@ -23,10 +24,42 @@ fn local_window(clock: Clock, w: Window) -> Window {
     Window { from: clock.local(w.from), to: clock.local(w.to) }
 }
 
+/// Where a link's deliveries come from.
+pub enum Source<'a> {
+    /// Generated here; each batch is also handed, in order, to every other detector group
+    /// of the same monitor (`copies`), which then need not generate it again.
+    Own { stream: LinkStream<'a>, copies: Vec<SyncSender<Vec<Delivery>>> },
+    /// The batches another group of the same monitor generates. That group's merge asks for
+    /// them in the same order as this one (the same deliveries, pauses, crashes and sample
+    /// windows), so a bounded channel never waits on a batch not yet made.
+    Shared(Receiver<Vec<Delivery>>),
+}
+
+impl Source<'_> {
+    fn fill(&mut self, out: &mut Vec<Delivery>, max: usize) {
+        match self {
+            Source::Own { stream, copies } => {
+                let start = out.len();
+                stream.fill(out, max);
+                for copy in copies.iter() {
+                    // A group that has gone has no more use for it.
+                    let _ = copy.send(out[start..].to_vec());
+                }
+            }
+            Source::Shared(batches) => {
+                // Nothing more (the generating group has finished): the link has ended.
+                if let Ok(batch) = batches.recv() {
+                    out.extend_from_slice(&batch);
+                }
+            }
+        }
+    }
+}
+
 /// What the monitor needs to know about one incoming link.
 pub struct IncomingLink<'a> {
     pub target: usize,
-    pub stream: LinkStream<'a>,
+    pub stream: Source<'a>,
     /// Target crashes (ground truth).
     pub target_crashes: &'a [Crash],
     /// Windows in which the target sent nothing because it was paused.
@@ -63,6 +96,10 @@ pub struct MonitorSetup<'a> {
     pub buffer: usize,
     /// Where the delivered arrivals go for `--trace`.
     pub trace: Option<SpillWriter>,
+    /// Whether deliveries go through in arrival order across links throughout (when the
+    /// run writes a trace; the same for every detector group of a monitor, which share
+    /// their deliveries, even though only the first writes the trace).
+    pub arrival_order: bool,
     /// Windows in which to sample levels and record arrivals for charts.
     pub samples: Vec<SampleWindow>,
     /// The detector configurations (labels) whose levels are sampled.
@@ -236,7 +273,8 @@ pub fn run(
     // Links interact only through the monitor: its pauses (a shared buffer), its crashes,
     // and the trace, written in arrival order. Between those, each link's deliveries go
     // through link by link ([`Merge::drain_before`]).
-    let links_apart = state.trace.is_none();
+    let links_apart = !setup.arrival_order;
+    debug_assert!(state.trace.is_none() || setup.arrival_order, "a trace is written in arrival order");
     loop {
         if links_apart {
             let pause_from = setup.pauses.get(pause).map_or(Nanos::MAX, |w| w.from);
@@ -318,7 +356,13 @@ pub fn run(
     result.heard.sort_unstable_by_key(|&(from, sent, at)| (at, from, sent));
     result.trace = trace.map(SpillWriter::finish).transpose();
     for ((link, analysis), first_heard) in links.into_iter().zip(analyses).zip(first_heard) {
-        let mut outcome = analysis.finish(end_local, Some(link.stream.counts));
+        // (A group that takes its deliveries from another has no counts: only the first
+        // group's link-level outputs are kept.)
+        let counts = match link.stream {
+            Source::Own { stream, .. } => stream.counts,
+            Source::Shared(_) => Default::default(),
+        };
+        let mut outcome = analysis.finish(end_local, Some(counts));
         // Cluster views compare nodes: their suspicions in real time.
         for (_, q) in &mut outcome.reports {
             q.suspicions.iter_mut().for_each(|(s, e)| (*s, *e) = (clock.real(*s), clock.real(*e)));

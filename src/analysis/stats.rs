@@ -631,7 +631,7 @@ mod tests {
         // DENSE_AFTER values in one bucket: an array from the last of them.
         let mut same = HdrCounts::default();
         for k in 0..DENSE_AFTER {
-            assert_eq!(same.counts.is_empty(), true, "a list before value {k}");
+            assert!(same.counts.is_empty(), "a list before value {k}");
             same.record(7);
         }
         assert!(same.sparse.is_empty() && same.counts.len() == RANGE);

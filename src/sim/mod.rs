@@ -300,7 +300,8 @@ pub fn run_replication(
     // batches of slack each, about 40 KB); the first group takes the sending ends, each
     // later group its receiving end.
     let mut copies: Vec<Mutex<Vec<SyncSender<Vec<Delivery>>>>> = Vec::new();
-    let mut shared: Vec<Vec<Mutex<Option<Receiver<Vec<Delivery>>>>>> = Vec::new();
+    type Batches = Receiver<Vec<Delivery>>;
+    let mut shared: Vec<Vec<Mutex<Option<Batches>>>> = Vec::new();
     for _ in &all_links {
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (1..groups.len()).map(|_| std::sync::mpsc::sync_channel(8)).map(|(s, r)| (s, Mutex::new(Some(r)))).unzip();
@@ -397,7 +398,7 @@ pub fn run_replication(
                 IncomingLink {
                     target: t,
                     stream: Source::Own {
-                        stream: LinkStream::new(
+                        stream: Box::new(LinkStream::new(
                             sender,
                             &link,
                             sampler.clone(),
@@ -405,7 +406,7 @@ pub fn run_replication(
                             faults,
                             stream(seed, &format!("{name}/delay")),
                             stream(seed, &format!("{name}/loss")),
-                        ),
+                        )),
                         copies,
                     },
                     target_crashes: &timeline.nodes[t].crashes,

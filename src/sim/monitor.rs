@@ -28,7 +28,7 @@ fn local_window(clock: Clock, w: Window) -> Window {
 pub enum Source<'a> {
     /// Generated here; each batch is also handed, in order, to every other detector group
     /// of the same monitor (`copies`), which then need not generate it again.
-    Own { stream: LinkStream<'a>, copies: Vec<SyncSender<Vec<Delivery>>> },
+    Own { stream: Box<LinkStream<'a>>, copies: Vec<SyncSender<Vec<Delivery>>> },
     /// The batches another group of the same monitor generates. That group's merge asks for
     /// them in the same order as this one (the same deliveries, pauses, crashes and sample
     /// windows), so a bounded channel never waits on a batch not yet made.

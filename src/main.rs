@@ -240,6 +240,11 @@ struct NodeArgs {
     /// Seed of the send jitter.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// This node's clock rate relative to real time, in [0.5, 2] (1 = exact): its send
+    /// schedule and its detectors' timers run on a clock reading `rate · (real − epoch)`,
+    /// so 0.5 sends every 2 s for a 1 s --interval and stretches its timeouts twofold.
+    #[arg(long, default_value_t = 1.0)]
+    clock_rate: f64,
     /// Die with the process that started this one (the orchestrator of `fdlab live`).
     #[arg(long)]
     die_with_parent: bool,
@@ -704,6 +709,9 @@ fn node_command(args: NodeArgs) -> anyhow::Result<()> {
         out: args.out,
         append: args.append,
         seed: args.seed,
+        clock: fdlab::time::Clock::from_rate(args.clock_rate).with_context(|| {
+            format!("--clock-rate {}: must be between 0.5 and 2 (a clock rate, 1 = exact)", args.clock_rate)
+        })?,
     };
     anyhow::ensure!(opts.interval > Nanos::ZERO, "--interval: must be greater than zero");
     anyhow::ensure!(opts.jitter < opts.interval, "--jitter: must be shorter than --interval");

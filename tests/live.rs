@@ -216,6 +216,119 @@ fn live_smoke_shows_the_pause_the_partition_and_the_crash() {
     assert!(compared >= 2 * 3, "a suspected b and c in the partition and c after its crash: {compared}");
 }
 
+/// A live experiment whose node `a` runs a clock at half speed: it sends its 100 ms
+/// heartbeats every 200 ms of real time, so `b`'s 150 ms timeout suspects it at every gap,
+/// and its own 150 ms timeout lasts 300 ms of real time, so `b`'s 250 ms heartbeats never
+/// let it suspect (an unscaled timer would suspect at every one), until b is killed.
+const SLOW_CLOCK: &str = r#"
+name = "live-slow-clock"
+seed = 3
+duration = "6s"
+detectors = ["fixed:timeout=150ms"]
+
+[defaults]
+interval = "100ms"
+
+[[nodes]]
+id = "a"
+clock_rate = 0.5
+[[nodes]]
+id = "b"
+interval = "250ms"
+
+[monitoring]
+mode = "all"
+
+[network]
+delay = { dist = "constant", value = "1ms" }
+
+[[faults]]
+kind = "crash"
+node = "b"
+at = "4600ms"
+"#;
+
+/// `clock_rate` live: the slow node's real inter-send interval is interval / rate, its
+/// `sent_ns` run on its own clock, its timers stretch with it, and the analysis gives the
+/// simulator's answer (mistakes on both links, the crash's detection time).
+#[test]
+fn a_slow_clock_sends_and_times_out_on_its_own_clock_as_the_simulator_says() {
+    let sandbox = Sandbox::new();
+    let file = write(sandbox.path(), "slow-clock.toml", SLOW_CLOCK);
+    let out = sandbox.path().join("out");
+    let o = common::fdlab(&["live", arg(&file), "--no-charts", "--out", arg(&out)]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(sandbox.leftovers(), Vec::<i32>::new(), "node processes outlived the run");
+    let live = summary(&out);
+    let timing = live.live.as_ref().unwrap();
+    let send = timing.send_lateness.as_ref().unwrap();
+    let relay = timing.relay_lateness.as_ref().unwrap();
+
+    // What b received from a: one heartbeat per 200 ms of real time, stamped 100 ms apart
+    // on a's clock.
+    let mut reader = TraceReader::open(&out.join("trace.csv")).unwrap();
+    let mut rows = Vec::new();
+    while let Some(row) = reader.next_row().unwrap() {
+        if reader.name(row.monitor) == "b" && reader.name(row.target) == "a" {
+            rows.push(row.arrival);
+        }
+    }
+    assert!(rows.len() >= 20, "{} heartbeats from a", rows.len());
+    let mut real = Vec::new();
+    for pair in rows.windows(2) {
+        let slots = pair[1].seq.unwrap() - pair[0].seq.unwrap();
+        assert!(slots >= 1, "a's heartbeats in order on a FIFO constant-delay link");
+        real.push((pair[1].at.0 - pair[0].at.0) as f64 / slots as f64);
+        let local = (pair[1].sent.unwrap().0 - pair[0].sent.unwrap().0) as f64 / slots as f64;
+        // sent_ns is a's clock at the send: 100 ms a slot, off by at most the send
+        // lateness (on a's clock: halved).
+        let tolerance = send.max_us * 1e3 * 0.5 + 1e3;
+        assert!((local - 100e6).abs() <= tolerance, "Δsent_ns per slot {local} ns, tolerance {tolerance} ns");
+    }
+    real.sort_by(f64::total_cmp);
+    let median = real[real.len() / 2];
+    // interval / rate = 200 ms, within the lateness of the send and of the relay's release
+    // (p99 each) and 1 ms for the receiving thread to timestamp it.
+    let tolerance = (send.p99_us + relay.p99_us) * 1e3 + 1e6;
+    assert!((median - 200e6).abs() <= tolerance, "real interval per slot {median} ns, tolerance {tolerance} ns");
+
+    // The simulator's answer for the same file.
+    let e = fdlab::experiment::Experiment::load(&file).unwrap();
+    let sim = common::simulate(&e).summary;
+    let label = "fixed:timeout=150ms";
+    let result = |s: &SummaryFile, m: &str, t: &str| {
+        s.results
+            .iter()
+            .find(|r| r.monitor.as_deref() == Some(m) && r.target == t && r.detector == label)
+            .unwrap_or_else(|| panic!("no result {m} ← {t}"))
+            .qos
+            .clone()
+    };
+    // b ← a: a 200 ms silence after every heartbeat, a mistake at each (about 23 before b's
+    // crash at 4.6 s); the live count within 2 of the simulated one (the run's first and
+    // last moments).
+    let (live_ba, sim_ba) = (result(&live, "b", "a"), result(&sim, "b", "a"));
+    assert!(sim_ba.mistakes >= 20, "simulated b ← a: {}", sim_ba.mistakes);
+    assert!(live_ba.mistakes.abs_diff(sim_ba.mistakes) <= 2, "b ← a live {} sim {}", live_ba.mistakes, sim_ba.mistakes);
+    // a ← b: 250 ms real is 125 ms on a's clock, under its 150 ms timeout: no mistake in
+    // either engine, and b's crash detected after 150 ms on a's clock past b's last
+    // heartbeat (4.5 s): 0.1 s of a's clock after the crash, in both.
+    let (live_ab, sim_ab) = (result(&live, "a", "b"), result(&sim, "a", "b"));
+    assert_eq!((live_ab.mistakes, sim_ab.mistakes), (0, 0), "a's timers run on its slow clock");
+    let td = |q: &fdlab::analysis::qos::QosReport| q.crashes[0].detection_time_s.expect("b's crash detected");
+    let (live_td, sim_td) = (td(&live_ab), td(&sim_ab));
+    assert!((sim_td - 0.1).abs() < 0.005, "simulated T_D {sim_td}");
+    // The kill lands a moment after its planned instant (recorded when the kernel reports
+    // the death), which shortens the live T_D by that moment on a's clock.
+    assert!((live_td - sim_td).abs() < 0.02, "T_D live {live_td} sim {sim_td}");
+    // a's own log agrees: it never suspected b before the crash.
+    let logged = logged(&out.join("nodes").join("a").join("transitions.csv"));
+    let kill = timing.actions.iter().find(|x| x.node == "b" && x.action == "kill").unwrap().at_ns;
+    let suspicions = logged.get(&("b".to_string(), label.to_string())).cloned().unwrap_or_default();
+    assert_eq!(suspicions.len(), 1, "{suspicions:?}");
+    assert!(suspicions[0].0 > kill, "a suspected b at {} ns, before its kill at {kill} ns", suspicions[0].0);
+}
+
 /// Ctrl-C in the middle of a live run: exit 130, no node left, no results directory.
 #[test]
 fn an_interrupted_live_run_leaves_nothing_behind() {
@@ -251,7 +364,6 @@ fn fields_live_mode_cannot_honour_are_refused_by_name() {
     let sandbox = Sandbox::new();
     let base = std::fs::read_to_string(experiments().join("live-smoke.toml")).unwrap();
     for (change, field) in [
-        (base.replace("[[nodes]]\nid = \"a\"", "[[nodes]]\nid = \"a\"\nclock_rate = 1.001"), "nodes[0].clock_rate"),
         (base.replace("node = \"b\"\n", "node = \"b\"\nwhat = \"sender\"\n"), "faults[0].what"),
         (base.clone() + "\n[engine]\nresume_order = \"datagrams-first\"\n", "engine.resume_order"),
     ] {

@@ -121,15 +121,6 @@ pub fn check(e: &ValidExperiment, path: &Path) -> Result<(), LiveError> {
     if e.engine.recv_buffer != crate::experiment::EngineRules::default().recv_buffer {
         return Err(refuse("engine.recv_buffer", "live mode cannot honour it: the kernel's socket buffer decides"));
     }
-    for i in 0..e.nodes.len() {
-        let node = e.node(i);
-        if !node.clock.is_exact() {
-            return Err(refuse(
-                &format!("nodes[{i}].clock_rate"),
-                "live mode does not scale node clocks yet; remove it or run with `fdlab run`",
-            ));
-        }
-    }
     for (i, f) in e.faults().iter().enumerate() {
         match f {
             Fault::Pause { what, .. } if *what != PauseTarget::Node => {
@@ -287,6 +278,8 @@ impl Launch<'_> {
             .args(["--epoch-ns", &self.epoch.to_string()])
             .args(["--duration", &format!("{}ns", self.e.duration.0)])
             .args(["--seed", &self.e.seed.to_string(), "--die-with-parent"])
+            // Exactly the simulator's clock: the rate in parts per 10^9, written back exactly.
+            .args(["--clock-rate", &format!("{}", node.clock.rate())])
             .arg("--out")
             .arg(&dir);
         if append {
@@ -462,7 +455,8 @@ pub fn run(
                             // The slots the last incarnation had sent (one per interval from its start).
                             let last = record.iter().rev().find(|a| a.node == ids[i] && a.action == "kill");
                             let up = last.map_or(0, |k| k.at_ns.saturating_sub(started_at[i].0));
-                            seq_start[i] += up.div_ceil(node.interval.0);
+                            // (slots of its own clock: local time k·η)
+                            seq_start[i] += node.clock.local_at_or_after(Nanos(up)).0.div_ceil(node.interval.0);
                         } else {
                             seq_start[i] = 0;
                         }
@@ -584,6 +578,11 @@ pub fn run(
         // The nodes' traces carry every node's view: the cluster figures come from the
         // replay, with the orchestrator's record of crashes and pauses as ground truth.
         cluster: e.cluster.clone(),
+        // Each node's detectors ran on its own clock: the analysis does too.
+        monitor_clocks: (0..n)
+            .filter(|&i| !e.node(i).clock.is_exact())
+            .map(|i| (ids[i].clone(), e.node(i).clock))
+            .collect(),
         ..ReplayConfig::default()
     };
     let mut output = crate::replay::replay(&config, None)?;

@@ -41,7 +41,7 @@ use crate::analysis::link::ReceiveState;
 use crate::analysis::tracker::Transition;
 use crate::detector::{Arrival, DetectorSpec};
 use crate::experiment::{AfterPause, ReceivePolicy};
-use crate::time::Nanos;
+use crate::time::{Clock, Nanos};
 use crate::trace::HEADER_WITH_MONITOR;
 
 /// How often files are flushed and the stop flag is looked at.
@@ -91,6 +91,11 @@ pub struct NodeOptions {
     pub append: bool,
     /// Seeds the jitter.
     pub seed: u64,
+    /// The node's clock (`--clock-rate`, an experiment's `clock_rate`): its local time is
+    /// `rate · (real − epoch)`, and its send slots, its detectors' timers and the `sent_ns`
+    /// it stamps run on it; what it writes (`trace.csv`'s `received_ns`, `transitions.csv`)
+    /// stays in real time since the epoch (docs/live.md, "Clock rates").
+    pub clock: Clock,
 }
 
 /// Lateness of one kind, in ns, and how many.
@@ -218,11 +223,28 @@ struct Receiver {
 }
 
 impl Receiver {
+    /// Real time since the epoch.
     fn now(&self) -> Nanos {
         Nanos(mono_ns().saturating_sub(self.epoch))
     }
 
+    /// The node's local time at real time `real` (what its detectors see).
+    fn local(&self, real: Nanos) -> Nanos {
+        self.opts.clock.local(real)
+    }
+
+    /// The real time of local time `local`: the first real nanosecond at which the node's
+    /// clock reads at least `local` (what the files record).
+    fn real(&self, local: Nanos) -> Nanos {
+        let clock = self.opts.clock;
+        let real = clock.real(local);
+        if clock.local(real) < local { real + Nanos(1) } else { real }
+    }
+
+    /// Logs a transition at local time `at`, fired at real time `fired`; the file holds
+    /// real times.
     fn log(&mut self, target: usize, member: usize, event: &str, at: Nanos, fired: Option<Nanos>) {
+        let at = self.real(at);
         let fired = fired.map(|f| f.0.to_string()).unwrap_or_default();
         let label = crate::trace::csv_field(&self.labels[member]);
         let line = format!("{},{},{label},{event},{},{fired}\n", self.opts.id, self.watched[target].name, at.0);
@@ -248,10 +270,14 @@ impl Receiver {
             return;
         }
         self.timing.accepted += 1;
+        let real_at = at;
+        let at = self.local(real_at);
         let arrival = Arrival { at, seq: Some(h.seq), incarnation: Some(h.incarnation), sent: Some(Nanos(h.sent_ns)) };
         // The trace's columns (`trace::HEADER_WITH_MONITOR`), one write per row.
-        let row =
-            format!("{},{},{},{},{},{}\n", self.opts.id, self.watched[w].name, at.0, h.seq, h.sent_ns, h.incarnation);
+        let row = format!(
+            "{},{},{},{},{},{}\n",
+            self.opts.id, self.watched[w].name, real_at.0, h.seq, h.sent_ns, h.incarnation
+        );
         let _ = self.files.send(ToWriter::Trace(row));
         let mut notes = Vec::new();
         self.watched[w].bank.on_arrival_noting(&arrival, |member, t| notes.push((member, t)));
@@ -261,7 +287,7 @@ impl Receiver {
                     if !self.watched[w].logged[member] {
                         // Began before this heartbeat and the timer had not fired yet (or
                         // began at it: a heartbeat that does not restore trust).
-                        let fired = (since == at).then_some(at);
+                        let fired = (since == at).then_some(real_at);
                         self.log(w, member, "suspect", since, fired);
                         self.watched[w].logged[member] = true;
                     }
@@ -299,14 +325,16 @@ impl Receiver {
         None
     }
 
-    /// Logs every crossing due at `now`.
+    /// Logs every crossing due at real time `now` (the crossings are in local time; the
+    /// lateness is real).
     fn check(&mut self, now: Nanos) {
-        while let Some(crossing) = self.next_check().filter(|t| *t <= now) {
+        let local_now = self.local(now);
+        while let Some(crossing) = self.next_check().filter(|t| *t <= local_now) {
             let Some(Reverse((_, w, member))) = self.crossings.pop() else { break };
             self.log(w, member, "suspect", crossing, Some(now));
             self.watched[w].logged[member] = true;
             self.pending[w][member] = None;
-            let _ = self.check_lateness.record((now - crossing).0);
+            let _ = self.check_lateness.record((now - self.real(crossing)).0);
         }
     }
 
@@ -400,7 +428,10 @@ fn send_loop(
 ) {
     let realtime = super::clock::realtime();
     stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).realtime = realtime;
+    // The interval and the jitter are in the node's clock; deadlines are real.
+    let clock = opts.clock;
     let interval = opts.interval.0.max(1);
+    let real_interval = clock.real(Nanos(interval)).0.max(1);
     let sender = wire::node_id(&opts.id);
     let mut rng = crate::fault::rng::stream(opts.seed, &format!("live/{}/{}/jitter", opts.id, opts.incarnation));
     let end = opts.duration.map(|d| epoch.saturating_add(d.0));
@@ -415,7 +446,8 @@ fn send_loop(
             sender,
             incarnation: opts.incarnation,
             seq: opts.seq_start.saturating_add(slot),
-            sent_ns: mono_ns().saturating_sub(epoch),
+            // In the sender's clock (DESIGN.md §3), as the simulator's `sent_ns`.
+            sent_ns: clock.local(Nanos(mono_ns().saturating_sub(epoch))).0,
         };
         let bytes = wire::encode(&h, opts.key.as_deref());
         for p in &peers {
@@ -431,7 +463,8 @@ fn send_loop(
     };
     while !stop.load(Ordering::Relaxed) {
         let jitter = if opts.jitter.0 > 0 { rng.random_range(0..opts.jitter.0) } else { 0 };
-        let deadline = origin.saturating_add(slot.saturating_mul(interval)).saturating_add(jitter);
+        // Slot k at local k·η + jitter after the origin (the simulator's `real_time`).
+        let deadline = origin.saturating_add(clock.real(Nanos(slot.saturating_mul(interval).saturating_add(jitter))).0);
         if end.is_some_and(|end| deadline >= end) {
             break;
         }
@@ -445,9 +478,10 @@ fn send_loop(
         sleep_until(deadline);
         let late = mono_ns().saturating_sub(deadline);
         let mut s = stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if late > interval / 2 {
+        if late > real_interval / 2 {
             // Stopped past this slot: skip every slot whose time has passed.
-            let next = (mono_ns().saturating_sub(origin)).div_ceil(interval).max(slot + 1);
+            let local_since = clock.local_at_or_after(Nanos(mono_ns().saturating_sub(origin))).0;
+            let next = local_since.div_ceil(interval).max(slot + 1);
             s.skipped += next - slot;
             if opts.after_pause == AfterPause::SendNow {
                 send(next - 1, &mut s, None);
@@ -577,7 +611,8 @@ fn receive_loop(
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let end = rx.opts.duration;
         loop {
-            let next = rx.next_check();
+            // The earliest crossing (local time) is due at the real instant its clock reads it.
+            let next = rx.next_check().map(|t| rx.real(t));
             let wake = next
                 .map(|t| tokio::time::Instant::now() + std::time::Duration::from_nanos(t.0.saturating_sub(rx.now().0)));
             tokio::select! {

@@ -175,6 +175,11 @@ struct LiveArgs {
     /// Do not draw charts and report.html.
     #[arg(long)]
     no_charts: bool,
+    /// Run each node in a network namespace of its own, joined to the relay by a veth pair
+    /// (needs root and iproute2's `ip`; refused otherwise). All are removed at the end, on
+    /// Ctrl-C and when a node dies.
+    #[arg(long)]
+    netns: bool,
 }
 
 #[cfg(unix)]
@@ -597,6 +602,10 @@ fn read_key(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 #[cfg(unix)]
 fn live_command(args: LiveArgs) -> anyhow::Result<()> {
+    if args.netns {
+        // Refused before anything starts, with the reason (not root, no `ip`).
+        fdlab::live::netns::available()?;
+    }
     let mut experiment = Experiment::load(&args.experiment)?;
     if let Some(seed) = args.seed {
         let mut e = experiment.into_inner();
@@ -607,6 +616,7 @@ fn live_command(args: LiveArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(format!("{}-live", experiment.name)));
     let opts = fdlab::live::LiveOptions {
         key: args.key_file.as_deref().map(read_key).transpose()?,
+        netns: args.netns,
         ..fdlab::live::LiveOptions::default()
     };
     eprintln!(

@@ -329,6 +329,194 @@ fn a_slow_clock_sends_and_times_out_on_its_own_clock_as_the_simulator_says() {
     assert!(suspicions[0].0 > kill, "a suspected b at {} ns, before its kill at {kill} ns", suspicions[0].0);
 }
 
+/// Three nodes for `--netns`: a partition {a} | {b, c} from 2 s to 4 s, and c killed at 5 s.
+const NETNS: &str = r#"
+name = "live-netns"
+seed = 11
+duration = "7s"
+detectors = ["fixed:timeout=500ms"]
+
+[defaults]
+interval = "100ms"
+
+[[nodes]]
+id = "a"
+[[nodes]]
+id = "b"
+[[nodes]]
+id = "c"
+
+[monitoring]
+mode = "all"
+
+[network]
+delay = { dist = "constant", value = "1ms" }
+
+[[faults]]
+kind = "partition"
+at = "2s"
+duration = "2s"
+groups = [["a"], ["b", "c"]]
+
+[[faults]]
+kind = "crash"
+node = "c"
+at = "5s"
+"#;
+
+/// Why network namespaces cannot be tested here, if they cannot: not root, no `ip`, or a
+/// kernel or sandbox that refuses to make one (tried with a probe namespace).
+fn netns_unavailable() -> Option<String> {
+    let uid = nix::unistd::geteuid().as_raw();
+    if uid != 0 {
+        return Some(format!("not root (uid {uid})"));
+    }
+    let probe = format!("fdlab-probe-{}", std::process::id());
+    match Command::new("ip").args(["netns", "add", &probe]).output() {
+        Err(e) => Some(format!("`ip` cannot run: {e}")),
+        Ok(o) if !o.status.success() => {
+            Some(format!("`ip netns add` refused: {}", String::from_utf8_lossy(&o.stderr).trim()))
+        }
+        Ok(_) => {
+            let _ = Command::new("ip").args(["netns", "delete", &probe]).status();
+            None
+        }
+    }
+}
+
+/// The namespaces and veth pairs of the run whose orchestrator has pid `pid` (waiting a
+/// moment for the kernel to finish removing them).
+fn netns_leftovers(pid: u32) -> Vec<String> {
+    let find = || {
+        let names = Command::new("ip").args(["netns", "list"]).output().unwrap().stdout;
+        let links = Command::new("ip").args(["-o", "link"]).output().unwrap().stdout;
+        let (ns, veth) = (fdlab::live::netns::prefix(pid), format!("fdl{pid}v"));
+        let mut left: Vec<String> =
+            String::from_utf8_lossy(&names).lines().filter(|l| l.starts_with(&ns)).map(str::to_string).collect();
+        left.extend(String::from_utf8_lossy(&links).lines().filter(|l| l.contains(&veth)).map(str::to_string));
+        left
+    };
+    for _ in 0..50 {
+        if find().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    find()
+}
+
+/// Removes what a failed `--netns` test run left, by orchestrator pid, as it drops.
+struct NetnsGuard(u32);
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        for line in netns_leftovers_now(self.0) {
+            let name = line.split_whitespace().next().unwrap_or_default().to_string();
+            let _ = Command::new("ip").args(["netns", "delete", &name]).status();
+        }
+    }
+}
+
+fn netns_leftovers_now(pid: u32) -> Vec<String> {
+    let names = Command::new("ip").args(["netns", "list"]).output().map(|o| o.stdout).unwrap_or_default();
+    String::from_utf8_lossy(&names)
+        .lines()
+        .filter(|l| l.starts_with(&fdlab::live::netns::prefix(pid)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `fdlab live --netns`: each node in a network namespace of its own, behind a veth pair;
+/// the relay's partition and a SIGKILL are detected across them, and no namespace or veth
+/// pair is left after a normal end, after Ctrl-C, or after a node dies on its own.
+#[test]
+fn nodes_in_network_namespaces_detect_a_partition_and_a_crash_and_leave_nothing() {
+    if let Some(why) = netns_unavailable() {
+        eprintln!("skipped: network namespaces are not available here: {why}");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let file = write(sandbox.path(), "netns.toml", NETNS);
+    let live = |out: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_fdlab"))
+            .args(["live", arg(&file), "--netns", "--no-charts", "--out", arg(out)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // The namespaces of the run by `pid`, once all three exist (or after 10 s).
+    let wait_for_namespaces = |pid: u32| {
+        for _ in 0..200 {
+            if netns_leftovers_now(pid).len() == 3 && processes_mentioning(arg(sandbox.path())).len() >= 4 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        netns_leftovers_now(pid)
+    };
+
+    // A whole run.
+    let out = sandbox.path().join("out");
+    let child = live(&out);
+    let _guard = NetnsGuard(child.id());
+    let pid = child.id();
+    let seen = wait_for_namespaces(pid);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(seen.len(), 3, "one namespace per node while it ran: {seen:?}");
+    assert_eq!(netns_leftovers(pid), Vec::<String>::new(), "left behind after the run");
+    assert_eq!(sandbox.leftovers(), Vec::<i32>::new(), "node processes outlived the run");
+    let s = summary(&out);
+    let label = "fixed:timeout=500ms";
+    for (m, t) in [("a", "b"), ("b", "a"), ("a", "c"), ("c", "a")] {
+        assert_eq!(causes(&s, m, t, label).get("partition"), Some(&1), "{m} ← {t}: the cut seen from both sides");
+    }
+    for (m, t) in [("b", "c"), ("c", "b")] {
+        assert_eq!(causes(&s, m, t, label).get("partition"), None, "{m} ← {t}");
+    }
+    for m in ["a", "b"] {
+        let r = s.results.iter().find(|r| r.monitor.as_deref() == Some(m) && r.target == "c" && r.detector == label);
+        let crashes = &r.unwrap().qos.crashes;
+        assert_eq!(crashes.len(), 1);
+        let td = crashes[0].detection_time_s.expect("c's crash detected");
+        // 500 ms after c's last heartbeat, at most one interval before the kill.
+        assert!((0.39..0.55).contains(&td), "{m} ← c: T_D {td}");
+    }
+
+    // Ctrl-C once the nodes run: exit 130, nothing left.
+    let out = sandbox.path().join("interrupted");
+    let child = live(&out);
+    let _guard = NetnsGuard(child.id());
+    let pid = child.id();
+    assert_eq!(wait_for_namespaces(pid).len(), 3);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", common::stderr(&o));
+    assert_eq!(netns_leftovers(pid), Vec::<String>::new(), "left behind after Ctrl-C");
+    assert_eq!(sandbox.leftovers(), Vec::<i32>::new());
+
+    // A node that dies on its own ends the run with an error naming it, and nothing is left.
+    let out = sandbox.path().join("died");
+    let child = live(&out);
+    let _guard = NetnsGuard(child.id());
+    let pid = child.id();
+    assert_eq!(wait_for_namespaces(pid).len(), 3);
+    let node = processes_mentioning(arg(sandbox.path()))
+        .into_iter()
+        .find(|&p| {
+            let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains("\0--id\0b\0")
+        })
+        .expect("node b runs");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(node), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    assert!(common::stderr(&o).contains("node `b` exited on its own"), "{}", common::stderr(&o));
+    assert_eq!(netns_leftovers(pid), Vec::<String>::new(), "left behind after a node died");
+    assert_eq!(sandbox.leftovers(), Vec::<i32>::new());
+}
+
 /// Ctrl-C in the middle of a live run: exit 130, no node left, no results directory.
 #[test]
 fn an_interrupted_live_run_leaves_nothing_behind() {

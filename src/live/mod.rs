@@ -22,6 +22,7 @@
 
 pub mod clock;
 pub mod load;
+pub mod netns;
 pub mod node;
 pub mod relay;
 pub mod wire;
@@ -60,6 +61,8 @@ pub enum LiveError {
     TooLarge { path: PathBuf, message: String },
     #[error(transparent)]
     Relay(#[from] RelayError),
+    #[error(transparent)]
+    Netns(#[from] netns::NetnsError),
     #[error("starting node `{node}` ({program}): {message}")]
     Start { node: String, program: PathBuf, message: String },
     #[error("node `{node}` exited on its own ({status}) at {at}; its last words: {stderr}")]
@@ -83,6 +86,9 @@ pub struct LiveOptions {
     pub key: Option<Vec<u8>>,
     /// Time given to the processes to start before slot 0.
     pub startup: Nanos,
+    /// Run each node in a network namespace of its own, joined to the relay by a veth
+    /// pair (`fdlab live --netns`; root only, refused otherwise; [`netns`]).
+    pub netns: bool,
 }
 
 impl Default for LiveOptions {
@@ -91,6 +97,7 @@ impl Default for LiveOptions {
             program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("fdlab")),
             key: None,
             startup: Nanos::from_millis(500),
+            netns: false,
         }
     }
 }
@@ -166,11 +173,12 @@ fn children() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
 }
 
 /// Kills every node process this process started and has not reaped (SIGKILL also ends a
-/// stopped process).
+/// stopped process), then removes the network namespaces it made (`--netns`).
 pub fn kill_all() {
     for &pid in children().iter() {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     }
+    netns::remove_all();
 }
 
 fn signal(child: &Child, sig: nix::sys::signal::Signal) {
@@ -244,6 +252,8 @@ struct Launch<'a> {
     peers: Vec<Vec<(String, SocketAddr)>>,
     watches: Vec<Vec<String>>,
     labels: Vec<String>,
+    /// The nodes' namespaces (`--netns`), or none: all on 127.0.0.1.
+    spaces: Option<&'a netns::Namespaces>,
 }
 
 impl Launch<'_> {
@@ -263,9 +273,12 @@ impl Launch<'_> {
             .append(true)
             .open(&stderr_path)
             .map_err(|source| LiveError::File { path: stderr_path.clone(), source })?;
-        let mut cmd = Command::new(&self.opts.program);
+        let (mut cmd, listen) = match self.spaces {
+            Some(spaces) => (spaces.command(i, &self.opts.program), format!("{}:0", spaces.places[i].addr)),
+            None => (Command::new(&self.opts.program), "127.0.0.1:0".to_string()),
+        };
         cmd.arg("node")
-            .args(["--id", &node.id, "--listen", "127.0.0.1:0"])
+            .args(["--id", &node.id, "--listen", &listen])
             .args(["--interval", &format!("{}ns", node.interval.0)])
             .args(["--jitter", &format!("{}ns", node.jitter.0)])
             .args([
@@ -370,16 +383,26 @@ pub fn run(
         .iter()
         .map(|&(m, t)| RelayLink { from: t, to: m, model: e.link(t, m), faults: timeline.link(t, m).clone() })
         .collect();
-    let relay = Relay::bind(links, n, "127.0.0.1".parse().expect("an address"), e.seed, base_dir)?;
+    // Declared before the nodes, so that it is dropped (the namespaces removed) after they
+    // are killed and reaped.
+    let spaces = if opts.netns { Some(netns::Namespaces::make(n)?) } else { None };
+    // With namespaces the relay listens on every address of the root namespace, and each
+    // node reaches it at its own veth pair's root side.
+    let relay_ip = if spaces.is_some() { "0.0.0.0" } else { "127.0.0.1" };
+    let relay = Relay::bind(links, n, relay_ip.parse().expect("an address"), e.seed, base_dir)?;
     let mut peers = vec![Vec::new(); n];
     let mut watches = vec![Vec::new(); n];
     for (i, &(m, t)) in monitored.iter().enumerate() {
-        peers[t].push((ids[m].clone(), relay.addr(i)));
+        let mut addr = relay.addr(i);
+        if let Some(spaces) = &spaces {
+            addr.set_ip(spaces.places[t].gateway.into());
+        }
+        peers[t].push((ids[m].clone(), addr));
         watches[m].push(ids[t].clone());
     }
     let labels: Vec<String> = e.detectors.iter().flat_map(|s| s.points()).map(|p| p.label).collect();
     let epoch = mono_ns().saturating_add(opts.startup.0).saturating_add(20_000_000 * n as u64);
-    let launch = Launch { e, opts, work, epoch, cluster: e.seed, peers, watches, labels };
+    let launch = Launch { e, opts, work, epoch, cluster: e.seed, peers, watches, labels, spaces: spaces.as_ref() };
     let mut nodes = Nodes { procs: (0..n).map(|_| None).collect() };
     let mut incarnation = vec![0u64; n];
     let mut started_at = vec![Nanos::ZERO; n];

@@ -250,6 +250,11 @@ struct NodeArgs {
     /// so 0.5 sends every 2 s for a 1 s --interval and stretches its timeouts twofold.
     #[arg(long, default_value_t = 1.0)]
     clock_rate: f64,
+    /// Spread the heartbeats to many peers over the interval: peers in groups of 32, group
+    /// g of G sending at g/G of each interval (each peer still hears one every interval), so
+    /// that no deadline waits for a thousand sends.
+    #[arg(long)]
+    spread: bool,
     /// Die with the process that started this one (the orchestrator of `fdlab live`).
     #[arg(long)]
     die_with_parent: bool,
@@ -719,6 +724,7 @@ fn node_command(args: NodeArgs) -> anyhow::Result<()> {
         out: args.out,
         append: args.append,
         seed: args.seed,
+        spread: args.spread,
         clock: fdlab::time::Clock::from_rate(args.clock_rate).with_context(|| {
             format!("--clock-rate {}: must be between 0.5 and 2 (a clock rate, 1 = exact)", args.clock_rate)
         })?,

@@ -517,6 +517,51 @@ fn nodes_in_network_namespaces_detect_a_partition_and_a_crash_and_leave_nothing(
     assert_eq!(sandbox.leftovers(), Vec::<i32>::new());
 }
 
+/// `fdlab node --spread`: 64 peers in two groups of 32; every peer hears one heartbeat per
+/// interval (seq 0, 1, 2, … in order), and the second group's arrive half an interval after
+/// the first's.
+#[test]
+fn a_spreading_node_sends_each_peer_one_heartbeat_per_interval_at_its_groups_phase() {
+    let sandbox = Sandbox::new();
+    let sinks: Vec<std::net::UdpSocket> = (0..64).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fdlab"));
+    cmd.args(["node", "--id", "n", "--interval", "100ms", "--duration", "1s", "--incarnation", "0", "--spread"])
+        .args(["--detector", "fixed:timeout=1s", "--out", arg(&sandbox.path().join("node"))]);
+    for (i, sink) in sinks.iter().enumerate() {
+        cmd.args(["--peer", &format!("p{i}={}", sink.local_addr().unwrap())]);
+        sink.set_nonblocking(true).unwrap();
+    }
+    let status = cmd.stdout(Stdio::null()).status().unwrap();
+    assert!(status.success());
+    let start = std::time::Instant::now();
+    // Each sink's heartbeats as (seq, sent_ns), in arrival order.
+    let heard: Vec<Vec<(u64, u64)>> = sinks
+        .iter()
+        .map(|sink| {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 128];
+            while let Ok(n) = sink.recv(&mut buf) {
+                let h = wire::decode(&buf[..n], 0, None).expect("a valid heartbeat");
+                got.push((h.seq, h.sent_ns));
+            }
+            got
+        })
+        .collect();
+    assert!(start.elapsed().as_secs() < 5);
+    for (i, got) in heard.iter().enumerate() {
+        let seqs: Vec<u64> = got.iter().map(|h| h.0).collect();
+        assert_eq!(seqs, (0..10).collect::<Vec<u64>>(), "peer {i}: one heartbeat per interval, in order");
+    }
+    // The second group's heartbeat of each slot left 50 ms after the first's (sent_ns,
+    // stamped as each group is sent), within the send lateness of a loaded machine.
+    for (slot, (first, second)) in heard[0].iter().zip(&heard[40]).enumerate() {
+        let (first, second) = (first.1, second.1);
+        let phase = second as i64 - first as i64;
+        assert!((45_000_000..60_000_000).contains(&phase), "slot {slot}: the second group {phase} ns after the first");
+    }
+    assert_eq!(sandbox.leftovers(), Vec::<i32>::new());
+}
+
 /// Ctrl-C in the middle of a live run: exit 130, no node left, no results directory.
 #[test]
 fn an_interrupted_live_run_leaves_nothing_behind() {

@@ -5,8 +5,11 @@
 //! - [`node`]: `fdlab node`, one process: sends, receives, detects, writes what it saw.
 //! - [`relay`]: the user-space fault injector between nodes (this kernel has no netem).
 //! - [`clock`]: the monotonic clock all processes share, and a precise sleep.
+//! - [`batch`]: one heartbeat to many peers in few system calls (`sendmmsg`).
+//! - [`netns`]: network namespaces and veth pairs for `fdlab live --netns`.
 //! - here: the orchestrator of `fdlab live EXPERIMENT.toml` ([`run`]): it starts the relay
-//!   and one `fdlab node` process per node on 127.0.0.1, applies the experiment's fault
+//!   and one `fdlab node` process per node on 127.0.0.1 (or each in a network namespace of
+//!   its own, [`netns`]), applies the experiment's fault
 //!   timeline (crash = SIGKILL, recovery = a restart with a new incarnation, pause =
 //!   SIGSTOP and SIGCONT, partitions, spikes and loss bursts in the relay), stops everything
 //!   at the end (also on an error or when a node dies unexpectedly: no process is left
@@ -20,6 +23,7 @@
 //! and one-way delays carry an unknown offset (replay reports rows received "before" they
 //! were sent, and leaves delays out).
 
+pub mod batch;
 pub mod clock;
 pub mod load;
 pub mod netns;

@@ -175,6 +175,11 @@ struct LiveArgs {
     /// Do not draw charts and report.html.
     #[arg(long)]
     no_charts: bool,
+    /// Run each node in a network namespace of its own, joined to the relay by a veth pair
+    /// (needs root and iproute2's `ip`; refused otherwise). All are removed at the end, on
+    /// Ctrl-C and when a node dies.
+    #[arg(long)]
+    netns: bool,
 }
 
 #[cfg(unix)]
@@ -240,6 +245,16 @@ struct NodeArgs {
     /// Seed of the send jitter.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// This node's clock rate relative to real time, in [0.5, 2] (1 = exact): its send
+    /// schedule and its detectors' timers run on a clock reading `rate · (real − epoch)`,
+    /// so 0.5 sends every 2 s for a 1 s --interval and stretches its timeouts twofold.
+    #[arg(long, default_value_t = 1.0)]
+    clock_rate: f64,
+    /// Spread the heartbeats to many peers over the interval: peers in groups of 32, group
+    /// g of G sending at g/G of each interval (each peer still hears one every interval), so
+    /// that no deadline waits for a thousand sends.
+    #[arg(long)]
+    spread: bool,
     /// Die with the process that started this one (the orchestrator of `fdlab live`).
     #[arg(long)]
     die_with_parent: bool,
@@ -592,6 +607,10 @@ fn read_key(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 #[cfg(unix)]
 fn live_command(args: LiveArgs) -> anyhow::Result<()> {
+    if args.netns {
+        // Refused before anything starts, with the reason (not root, no `ip`).
+        fdlab::live::netns::available()?;
+    }
     let mut experiment = Experiment::load(&args.experiment)?;
     if let Some(seed) = args.seed {
         let mut e = experiment.into_inner();
@@ -602,6 +621,7 @@ fn live_command(args: LiveArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(format!("{}-live", experiment.name)));
     let opts = fdlab::live::LiveOptions {
         key: args.key_file.as_deref().map(read_key).transpose()?,
+        netns: args.netns,
         ..fdlab::live::LiveOptions::default()
     };
     eprintln!(
@@ -704,6 +724,10 @@ fn node_command(args: NodeArgs) -> anyhow::Result<()> {
         out: args.out,
         append: args.append,
         seed: args.seed,
+        spread: args.spread,
+        clock: fdlab::time::Clock::from_rate(args.clock_rate).with_context(|| {
+            format!("--clock-rate {}: must be between 0.5 and 2 (a clock rate, 1 = exact)", args.clock_rate)
+        })?,
     };
     anyhow::ensure!(opts.interval > Nanos::ZERO, "--interval: must be greater than zero");
     anyhow::ensure!(opts.jitter < opts.interval, "--jitter: must be shorter than --interval");

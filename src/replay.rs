@@ -178,6 +178,12 @@ pub struct ReplayConfig {
     /// Cluster views (docs/split-brain.md), from a trace with a `monitor` column; the
     /// declared crashes and pauses are the nodes' ground truth.
     pub cluster: Option<ClusterSettings>,
+    /// The monitors whose clocks run at a rate other than real time (live mode's
+    /// `clock_rate`), by name: as in the simulator, their detectors see each arrival at the
+    /// monitor's local time `rate · received_ns`, so their timeouts stretch with the clock,
+    /// and the suspicions are converted back to the trace's (real) time. A monitor not named
+    /// has an exact clock.
+    pub monitor_clocks: BTreeMap<String, Clock>,
 }
 
 /// A heartbeat interval read from a trace ([`ReplayConfig::infer_intervals`]).
@@ -321,12 +327,14 @@ impl<'a> LevelSampler<'a> {
 struct Link {
     monitor: u32,
     target: u32,
+    /// The monitor's clock: its analysis runs in the monitor's local time.
+    clock: Clock,
     /// The target's declared crashes.
     truth: GroundTruth,
     analysis: LinkAnalysis,
     /// The incarnation of the last row with a `seq`, and the highest `seq` seen in it.
     highest_seq: Option<(Option<u64>, u64)>,
-    /// The monitor's declared pauses, and how many of them it has resumed from.
+    /// The monitor's declared pauses (local time), and how many of them it has resumed from.
     monitor_pauses: Vec<(Nanos, Nanos)>,
     resumed: usize,
     /// The smallest `received_ns − sent_ns` of the link's replayed rows (signed: the hosts'
@@ -452,18 +460,24 @@ pub fn replay_from<R: std::io::Read>(
                 let truth = target_down.get(reader.name(row.target)).cloned().unwrap_or_default();
                 let down = monitor_down.get(reader.name(row.monitor)).map_or(&[][..], |t| t.down_windows());
                 let (monitor, target) = (reader.name(row.monitor), reader.name(row.target));
+                let clock = config.monitor_clocks.get(monitor).copied().unwrap_or(Clock::EXACT);
+                let local = |(from, to): (Nanos, Nanos)| (clock.local(from), clock.local(to));
                 let mut cuts: Vec<(Nanos, Nanos)> = config
                     .cuts
                     .iter()
                     .filter(|c| c.from == target && c.to == monitor)
-                    .map(|c| (c.at, c.until))
+                    .map(|c| local((c.at, c.until)))
                     .collect();
                 cuts.sort();
-                let monitor_pauses = windows_of(&config.pauses, monitor);
+                let monitor_pauses: Vec<(Nanos, Nanos)> =
+                    windows_of(&config.pauses, monitor).into_iter().map(local).collect();
                 let facts = LinkFacts {
-                    target_down: truth.clone(),
-                    monitor_down: down.to_vec(),
-                    target_pauses: windows_of(&config.pauses, target),
+                    target_down: local_truth(&truth, clock),
+                    monitor_down: down
+                        .iter()
+                        .map(|w| DownWindow { from: clock.local(w.from), to: w.to.map(|t| clock.local(t)) })
+                        .collect(),
+                    target_pauses: windows_of(&config.pauses, target).into_iter().map(local).collect(),
                     monitor_pauses: monitor_pauses.clone(),
                     cuts,
                 };
@@ -479,6 +493,7 @@ pub fn replay_from<R: std::io::Read>(
                 links.push(Link {
                     monitor: row.monitor,
                     target: row.target,
+                    clock,
                     analysis,
                     first_heard: starts,
                     truth,
@@ -509,10 +524,12 @@ pub fn replay_from<R: std::io::Read>(
         }
         // The monitor's crashes up to this instant come first (one at a heartbeat's instant
         // too): a monitor that is down cannot have received it.
-        link.analysis.catch_up(|from| from <= t);
-        if let Some(w) = link.analysis.monitor_down_at(t) {
+        let local_t = link.clock.local(t);
+        link.analysis.catch_up(|from| from <= local_t);
+        if let Some(w) = link.analysis.monitor_down_at(local_t) {
             let monitor = reader.name(row.monitor).to_string();
-            let decl = CrashDecl { node: monitor.clone(), from: w.from, to: w.to }.to_string();
+            let (from, to) = (link.clock.real(w.from), w.to.map(|to| link.clock.real(to)));
+            let decl = CrashDecl { node: monitor.clone(), from, to }.to_string();
             return Err(ReplayError::ReceivedWhileDown { path, line: row.line, monitor, at_ns: t.0, decl });
         }
         // A heartbeat sent while the target was down cannot exist; one sent before a crash
@@ -525,8 +542,9 @@ pub fn replay_from<R: std::io::Read>(
             link.min_gap = Some(link.min_gap.map_or(gap, |m| m.min(gap)));
         }
         let delay = row.arrival.sent.filter(|&sent| sent <= t).map(|sent| t - sent);
-        link.resume_until(|to| to <= t);
-        link.analysis.receive(&row.arrival, delay, &mut stats);
+        link.resume_until(|to| to <= local_t);
+        let arrival = crate::detector::Arrival { at: local_t, ..row.arrival };
+        link.analysis.receive(&arrival, delay, &mut stats);
         if config.cluster.is_some() {
             let start = link.first_heard.partition_point(|s| s.0 <= t);
             if let Some(first @ (_, None)) = start.checked_sub(1).and_then(|i| link.first_heard.get_mut(i)) {
@@ -596,6 +614,7 @@ pub fn replay_from<R: std::io::Read>(
     }
     // The monitors' crashes and resumptions before the end.
     for link in &mut links {
+        let end = link.clock.local(end);
         link.analysis.catch_up(|from| from < end);
         link.resume_until(|to| to <= end);
     }
@@ -618,7 +637,15 @@ pub fn replay_from<R: std::io::Read>(
         let monitor = reader.has_monitor().then(|| reader.name(link.monitor));
         let target = reader.name(link.target);
         let counts = config.link_counts.get(&(reader.name(link.monitor).to_string(), target.to_string())).copied();
-        builder.add_link(monitor, target, link.analysis.finish(end, counts));
+        let clock = link.clock;
+        let mut outcome = link.analysis.finish(clock.local(end), counts);
+        if !clock.is_exact() {
+            // Cluster views compare nodes: their suspicions in real time (as the simulator's).
+            for (_, q) in &mut outcome.reports {
+                q.suspicions.iter_mut().for_each(|(s, e)| (*s, *e) = (clock.real(*s), clock.real(*e)));
+            }
+        }
+        builder.add_link(monitor, target, outcome);
     }
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut summary = builder.finish(format!("replay of {name}"), None, Engine::Replay, end);
@@ -711,7 +738,7 @@ fn cluster_facts(
     let fault_starts = crashes.iter().chain(&pauses).map(|d| d.from).chain(config.cuts.iter().map(|c| c.at)).collect();
     ClusterFacts {
         ids: ids.to_vec(),
-        clocks: vec![Clock::EXACT; ids.len()],
+        clocks: ids.iter().map(|id| config.monitor_clocks.get(id).copied().unwrap_or(Clock::EXACT)).collect(),
         crashed,
         stalled: paused.clone(),
         paused,
@@ -720,6 +747,18 @@ fn cluster_facts(
         fault_starts,
         end,
     }
+}
+
+/// `truth`'s down windows in a monitor's local time.
+fn local_truth(truth: &GroundTruth, clock: Clock) -> GroundTruth {
+    if clock.is_exact() {
+        return truth.clone();
+    }
+    let mut local = GroundTruth::always_up();
+    for w in truth.down_windows() {
+        local.push_down(DownWindow { from: clock.local(w.from), to: w.to.map(|t| clock.local(t)) });
+    }
+    local
 }
 
 /// Whether a heartbeat sent at `sent` was sent while the target was down (one sent at the
@@ -759,7 +798,10 @@ fn write_levels<R: std::io::Read>(
     links: &mut [Link],
     reader: &TraceReader<R>,
 ) -> Result<(), ReplayError> {
+    let real_t = t;
     for link in links.iter_mut() {
+        // The level at real time t is the detectors' at the monitor's local time.
+        let t = link.clock.local(t);
         // A monitor that crashed at or before t has fresh detectors (level 0 until they hear
         // a heartbeat); one that stopped for good has no more levels.
         link.analysis.catch_up(|from| from <= t);
@@ -770,7 +812,7 @@ fn write_levels<R: std::io::Read>(
         for (point, level, suspected) in link.analysis.levels(t) {
             LevelRow {
                 fault: None,
-                at: t,
+                at: real_t,
                 monitor,
                 target: reader.name(link.target),
                 detector: &point.label,

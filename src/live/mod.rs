@@ -5,8 +5,11 @@
 //! - [`node`]: `fdlab node`, one process: sends, receives, detects, writes what it saw.
 //! - [`relay`]: the user-space fault injector between nodes (this kernel has no netem).
 //! - [`clock`]: the monotonic clock all processes share, and a precise sleep.
+//! - [`batch`]: one heartbeat to many peers in few system calls (`sendmmsg`).
+//! - [`netns`]: network namespaces and veth pairs for `fdlab live --netns`.
 //! - here: the orchestrator of `fdlab live EXPERIMENT.toml` ([`run`]): it starts the relay
-//!   and one `fdlab node` process per node on 127.0.0.1, applies the experiment's fault
+//!   and one `fdlab node` process per node on 127.0.0.1 (or each in a network namespace of
+//!   its own, [`netns`]), applies the experiment's fault
 //!   timeline (crash = SIGKILL, recovery = a restart with a new incarnation, pause =
 //!   SIGSTOP and SIGCONT, partitions, spikes and loss bursts in the relay), stops everything
 //!   at the end (also on an error or when a node dies unexpectedly: no process is left
@@ -20,8 +23,10 @@
 //! and one-way delays carry an unknown offset (replay reports rows received "before" they
 //! were sent, and leaves delays out).
 
+pub mod batch;
 pub mod clock;
 pub mod load;
+pub mod netns;
 pub mod node;
 pub mod relay;
 pub mod wire;
@@ -60,6 +65,8 @@ pub enum LiveError {
     TooLarge { path: PathBuf, message: String },
     #[error(transparent)]
     Relay(#[from] RelayError),
+    #[error(transparent)]
+    Netns(#[from] netns::NetnsError),
     #[error("starting node `{node}` ({program}): {message}")]
     Start { node: String, program: PathBuf, message: String },
     #[error("node `{node}` exited on its own ({status}) at {at}; its last words: {stderr}")]
@@ -83,6 +90,9 @@ pub struct LiveOptions {
     pub key: Option<Vec<u8>>,
     /// Time given to the processes to start before slot 0.
     pub startup: Nanos,
+    /// Run each node in a network namespace of its own, joined to the relay by a veth
+    /// pair (`fdlab live --netns`; root only, refused otherwise; [`netns`]).
+    pub netns: bool,
 }
 
 impl Default for LiveOptions {
@@ -91,6 +101,7 @@ impl Default for LiveOptions {
             program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("fdlab")),
             key: None,
             startup: Nanos::from_millis(500),
+            netns: false,
         }
     }
 }
@@ -120,15 +131,6 @@ pub fn check(e: &ValidExperiment, path: &Path) -> Result<(), LiveError> {
     }
     if e.engine.recv_buffer != crate::experiment::EngineRules::default().recv_buffer {
         return Err(refuse("engine.recv_buffer", "live mode cannot honour it: the kernel's socket buffer decides"));
-    }
-    for i in 0..e.nodes.len() {
-        let node = e.node(i);
-        if !node.clock.is_exact() {
-            return Err(refuse(
-                &format!("nodes[{i}].clock_rate"),
-                "live mode does not scale node clocks yet; remove it or run with `fdlab run`",
-            ));
-        }
     }
     for (i, f) in e.faults().iter().enumerate() {
         match f {
@@ -175,11 +177,12 @@ fn children() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
 }
 
 /// Kills every node process this process started and has not reaped (SIGKILL also ends a
-/// stopped process).
+/// stopped process), then removes the network namespaces it made (`--netns`).
 pub fn kill_all() {
     for &pid in children().iter() {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     }
+    netns::remove_all();
 }
 
 fn signal(child: &Child, sig: nix::sys::signal::Signal) {
@@ -253,6 +256,8 @@ struct Launch<'a> {
     peers: Vec<Vec<(String, SocketAddr)>>,
     watches: Vec<Vec<String>>,
     labels: Vec<String>,
+    /// The nodes' namespaces (`--netns`), or none: all on 127.0.0.1.
+    spaces: Option<&'a netns::Namespaces>,
 }
 
 impl Launch<'_> {
@@ -272,9 +277,12 @@ impl Launch<'_> {
             .append(true)
             .open(&stderr_path)
             .map_err(|source| LiveError::File { path: stderr_path.clone(), source })?;
-        let mut cmd = Command::new(&self.opts.program);
+        let (mut cmd, listen) = match self.spaces {
+            Some(spaces) => (spaces.command(i, &self.opts.program), format!("{}:0", spaces.places[i].addr)),
+            None => (Command::new(&self.opts.program), "127.0.0.1:0".to_string()),
+        };
         cmd.arg("node")
-            .args(["--id", &node.id, "--listen", "127.0.0.1:0"])
+            .args(["--id", &node.id, "--listen", &listen])
             .args(["--interval", &format!("{}ns", node.interval.0)])
             .args(["--jitter", &format!("{}ns", node.jitter.0)])
             .args([
@@ -287,6 +295,8 @@ impl Launch<'_> {
             .args(["--epoch-ns", &self.epoch.to_string()])
             .args(["--duration", &format!("{}ns", self.e.duration.0)])
             .args(["--seed", &self.e.seed.to_string(), "--die-with-parent"])
+            // Exactly the simulator's clock: the rate in parts per 10^9, written back exactly.
+            .args(["--clock-rate", &format!("{}", node.clock.rate())])
             .arg("--out")
             .arg(&dir);
         if append {
@@ -377,16 +387,26 @@ pub fn run(
         .iter()
         .map(|&(m, t)| RelayLink { from: t, to: m, model: e.link(t, m), faults: timeline.link(t, m).clone() })
         .collect();
-    let relay = Relay::bind(links, n, "127.0.0.1".parse().expect("an address"), e.seed, base_dir)?;
+    // Declared before the nodes, so that it is dropped (the namespaces removed) after they
+    // are killed and reaped.
+    let spaces = if opts.netns { Some(netns::Namespaces::make(n)?) } else { None };
+    // With namespaces the relay listens on every address of the root namespace, and each
+    // node reaches it at its own veth pair's root side.
+    let relay_ip = if spaces.is_some() { "0.0.0.0" } else { "127.0.0.1" };
+    let relay = Relay::bind(links, n, relay_ip.parse().expect("an address"), e.seed, base_dir)?;
     let mut peers = vec![Vec::new(); n];
     let mut watches = vec![Vec::new(); n];
     for (i, &(m, t)) in monitored.iter().enumerate() {
-        peers[t].push((ids[m].clone(), relay.addr(i)));
+        let mut addr = relay.addr(i);
+        if let Some(spaces) = &spaces {
+            addr.set_ip(spaces.places[t].gateway.into());
+        }
+        peers[t].push((ids[m].clone(), addr));
         watches[m].push(ids[t].clone());
     }
     let labels: Vec<String> = e.detectors.iter().flat_map(|s| s.points()).map(|p| p.label).collect();
     let epoch = mono_ns().saturating_add(opts.startup.0).saturating_add(20_000_000 * n as u64);
-    let launch = Launch { e, opts, work, epoch, cluster: e.seed, peers, watches, labels };
+    let launch = Launch { e, opts, work, epoch, cluster: e.seed, peers, watches, labels, spaces: spaces.as_ref() };
     let mut nodes = Nodes { procs: (0..n).map(|_| None).collect() };
     let mut incarnation = vec![0u64; n];
     let mut started_at = vec![Nanos::ZERO; n];
@@ -462,7 +482,8 @@ pub fn run(
                             // The slots the last incarnation had sent (one per interval from its start).
                             let last = record.iter().rev().find(|a| a.node == ids[i] && a.action == "kill");
                             let up = last.map_or(0, |k| k.at_ns.saturating_sub(started_at[i].0));
-                            seq_start[i] += up.div_ceil(node.interval.0);
+                            // (slots of its own clock: local time k·η)
+                            seq_start[i] += node.clock.local_at_or_after(Nanos(up)).0.div_ceil(node.interval.0);
                         } else {
                             seq_start[i] = 0;
                         }
@@ -584,6 +605,11 @@ pub fn run(
         // The nodes' traces carry every node's view: the cluster figures come from the
         // replay, with the orchestrator's record of crashes and pauses as ground truth.
         cluster: e.cluster.clone(),
+        // Each node's detectors ran on its own clock: the analysis does too.
+        monitor_clocks: (0..n)
+            .filter(|&i| !e.node(i).clock.is_exact())
+            .map(|i| (ids[i].clone(), e.node(i).clock))
+            .collect(),
         ..ReplayConfig::default()
     };
     let mut output = crate::replay::replay(&config, None)?;

@@ -7,7 +7,11 @@
 //!   microseconds of lateness where a tokio timer is a millisecond late. A slot found more
 //!   than half an interval late was missed (the process was stopped): it is skipped, as the
 //!   simulator skips slots in a pause, and with `after_pause = "send-now"` the last missed
-//!   slot is sent at once. Each send's lateness is recorded.
+//!   slot is sent at once. Each send's lateness is recorded. A slot's datagrams go out
+//!   64 to a `sendmmsg` call ([`super::batch`]); with `spread`, peers are sent to in groups
+//!   of [`SPREAD_GROUP`] at their own phases of the interval, so that a node with thousands
+//!   of peers meets every deadline. Slots and jitter are in the node's clock
+//!   (`NodeOptions::clock`).
 //! - **Receiving** (tokio, one thread): every datagram is decoded and checked
 //!   ([`super::wire`]); with a key, a replay window per sender rejects old and repeated
 //!   datagrams; then the receive policy. Accepted heartbeats go to the node's
@@ -33,6 +37,7 @@ use std::sync::{Arc, Mutex};
 use hdrhistogram::Histogram;
 use rand::Rng;
 
+use super::batch::Batch;
 use super::clock::{mono_ns, sleep_until};
 use super::wire::{self, Heartbeat, Reject, ReplayWindow};
 use crate::analysis::DetectorBank;
@@ -41,7 +46,7 @@ use crate::analysis::link::ReceiveState;
 use crate::analysis::tracker::Transition;
 use crate::detector::{Arrival, DetectorSpec};
 use crate::experiment::{AfterPause, ReceivePolicy};
-use crate::time::Nanos;
+use crate::time::{Clock, Nanos};
 use crate::trace::HEADER_WITH_MONITOR;
 
 /// How often files are flushed and the stop flag is looked at.
@@ -91,6 +96,16 @@ pub struct NodeOptions {
     pub append: bool,
     /// Seeds the jitter.
     pub seed: u64,
+    /// The node's clock (`--clock-rate`, an experiment's `clock_rate`): its local time is
+    /// `rate · (real − epoch)`, and its send slots, its detectors' timers and the `sent_ns`
+    /// it stamps run on it; what it writes (`trace.csv`'s `received_ns`, `transitions.csv`)
+    /// stays in real time since the epoch (docs/live.md, "Clock rates").
+    pub clock: Clock,
+    /// Spread the peers' heartbeats over the interval (`--spread`): groups of
+    /// [`SPREAD_GROUP`] peers, group g of G sending at phase g·η/G of every slot, so that a
+    /// node with a thousand peers meets every deadline instead of sending 1,000 datagrams
+    /// at one instant. Each peer still hears one heartbeat per slot, every η.
+    pub spread: bool,
 }
 
 /// Lateness of one kind, in ns, and how many.
@@ -218,11 +233,28 @@ struct Receiver {
 }
 
 impl Receiver {
+    /// Real time since the epoch.
     fn now(&self) -> Nanos {
         Nanos(mono_ns().saturating_sub(self.epoch))
     }
 
+    /// The node's local time at real time `real` (what its detectors see).
+    fn local(&self, real: Nanos) -> Nanos {
+        self.opts.clock.local(real)
+    }
+
+    /// The real time of local time `local`: the first real nanosecond at which the node's
+    /// clock reads at least `local` (what the files record).
+    fn real(&self, local: Nanos) -> Nanos {
+        let clock = self.opts.clock;
+        let real = clock.real(local);
+        if clock.local(real) < local { real + Nanos(1) } else { real }
+    }
+
+    /// Logs a transition at local time `at`, fired at real time `fired`; the file holds
+    /// real times.
     fn log(&mut self, target: usize, member: usize, event: &str, at: Nanos, fired: Option<Nanos>) {
+        let at = self.real(at);
         let fired = fired.map(|f| f.0.to_string()).unwrap_or_default();
         let label = crate::trace::csv_field(&self.labels[member]);
         let line = format!("{},{},{label},{event},{},{fired}\n", self.opts.id, self.watched[target].name, at.0);
@@ -248,10 +280,14 @@ impl Receiver {
             return;
         }
         self.timing.accepted += 1;
+        let real_at = at;
+        let at = self.local(real_at);
         let arrival = Arrival { at, seq: Some(h.seq), incarnation: Some(h.incarnation), sent: Some(Nanos(h.sent_ns)) };
         // The trace's columns (`trace::HEADER_WITH_MONITOR`), one write per row.
-        let row =
-            format!("{},{},{},{},{},{}\n", self.opts.id, self.watched[w].name, at.0, h.seq, h.sent_ns, h.incarnation);
+        let row = format!(
+            "{},{},{},{},{},{}\n",
+            self.opts.id, self.watched[w].name, real_at.0, h.seq, h.sent_ns, h.incarnation
+        );
         let _ = self.files.send(ToWriter::Trace(row));
         let mut notes = Vec::new();
         self.watched[w].bank.on_arrival_noting(&arrival, |member, t| notes.push((member, t)));
@@ -261,7 +297,7 @@ impl Receiver {
                     if !self.watched[w].logged[member] {
                         // Began before this heartbeat and the timer had not fired yet (or
                         // began at it: a heartbeat that does not restore trust).
-                        let fired = (since == at).then_some(at);
+                        let fired = (since == at).then_some(real_at);
                         self.log(w, member, "suspect", since, fired);
                         self.watched[w].logged[member] = true;
                     }
@@ -299,14 +335,16 @@ impl Receiver {
         None
     }
 
-    /// Logs every crossing due at `now`.
+    /// Logs every crossing due at real time `now` (the crossings are in local time; the
+    /// lateness is real).
     fn check(&mut self, now: Nanos) {
-        while let Some(crossing) = self.next_check().filter(|t| *t <= now) {
+        let local_now = self.local(now);
+        while let Some(crossing) = self.next_check().filter(|t| *t <= local_now) {
             let Some(Reverse((_, w, member))) = self.crossings.pop() else { break };
             self.log(w, member, "suspect", crossing, Some(now));
             self.watched[w].logged[member] = true;
             self.pending[w][member] = None;
-            let _ = self.check_lateness.record((now - crossing).0);
+            let _ = self.check_lateness.record((now - self.real(crossing)).0);
         }
     }
 
@@ -388,8 +426,11 @@ struct SendStats {
     lateness: Histogram<u64>,
 }
 
+/// With `--spread`, how many peers share one send deadline: a group's datagrams go in one
+/// `sendmmsg` call (about 100 µs for 32 on loopback here), well inside the 1 ms target.
+pub const SPREAD_GROUP: usize = 32;
+
 /// The sending thread's loop (see the module doc).
-#[allow(clippy::too_many_arguments)]
 fn send_loop(
     socket: UdpSocket,
     peers: Vec<SocketAddr>,
@@ -400,62 +441,80 @@ fn send_loop(
 ) {
     let realtime = super::clock::realtime();
     stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).realtime = realtime;
+    // The interval and the jitter are in the node's clock; deadlines are real.
+    let clock = opts.clock;
     let interval = opts.interval.0.max(1);
+    let real_interval = clock.real(Nanos(interval)).0.max(1);
     let sender = wire::node_id(&opts.id);
     let mut rng = crate::fault::rng::stream(opts.seed, &format!("live/{}/{}/jitter", opts.id, opts.incarnation));
     let end = opts.duration.map(|d| epoch.saturating_add(d.0));
     // Slot 0 is at the epoch, or at the node's start if it starts later (a restart), as
     // the simulator restarts a recovered node's slots at its recovery.
     let origin = epoch.max(mono_ns());
+    let mut batch = Batch::new(&peers);
+    // The peers' groups: one (all peers at the slot's deadline) unless `spread`, when group
+    // g of G sends at phase g·η/G of every slot.
+    let groups = if opts.spread { peers.len().div_ceil(SPREAD_GROUP).max(1) } else { 1 };
+    let group_peers = |g: usize| (g * peers.len() / groups)..((g + 1) * peers.len() / groups);
     let mut slot = 0u64;
-    // `late`: the deadline the heartbeat is measured against (none for `send-now`'s).
-    let send = |slot: u64, stats: &mut SendStats, late: Option<u64>| {
+    // Sends slot `slot`'s heartbeat to `range` of the peers; `late`: the deadline each
+    // datagram is measured against (none for `send-now`'s).
+    let mut send = |slot: u64, range: std::ops::Range<usize>, stats: &mut SendStats, late: Option<u64>| {
         let h = Heartbeat {
             cluster: opts.cluster,
             sender,
             incarnation: opts.incarnation,
             seq: opts.seq_start.saturating_add(slot),
-            sent_ns: mono_ns().saturating_sub(epoch),
+            // In the sender's clock (DESIGN.md §3), as the simulator's `sent_ns`.
+            sent_ns: clock.local(Nanos(mono_ns().saturating_sub(epoch))).0,
         };
         let bytes = wire::encode(&h, opts.key.as_deref());
-        for p in &peers {
-            // A peer that is down refuses (ICMP): nothing to do about it, as with any UDP.
-            let _ = socket.send_to(&bytes, p);
-            // Each heartbeat's lateness: when it left, after the slot's deadline (with many
-            // peers, the last leaves well after the first).
+        // Each datagram's lateness: when the call that carried it returned, after the
+        // deadline (with many peers at one deadline, the last leave well after the first).
+        batch.send(&socket, &bytes, range, |at| {
             if let Some(deadline) = late {
-                let _ = stats.lateness.record(mono_ns().saturating_sub(deadline));
+                let _ = stats.lateness.record(at.saturating_sub(deadline));
             }
-        }
-        stats.sent += 1;
+        });
     };
-    while !stop.load(Ordering::Relaxed) {
+    'slots: while !stop.load(Ordering::Relaxed) {
         let jitter = if opts.jitter.0 > 0 { rng.random_range(0..opts.jitter.0) } else { 0 };
-        let deadline = origin.saturating_add(slot.saturating_mul(interval)).saturating_add(jitter);
-        if end.is_some_and(|end| deadline >= end) {
-            break;
-        }
-        // Sleep in steps, so that a stop is noticed within 50 ms.
-        while deadline.saturating_sub(mono_ns()) > 50_000_000 && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(std::time::Duration::from_millis(40));
-        }
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        sleep_until(deadline);
-        let late = mono_ns().saturating_sub(deadline);
-        let mut s = stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if late > interval / 2 {
-            // Stopped past this slot: skip every slot whose time has passed.
-            let next = (mono_ns().saturating_sub(origin)).div_ceil(interval).max(slot + 1);
-            s.skipped += next - slot;
-            if opts.after_pause == AfterPause::SendNow {
-                send(next - 1, &mut s, None);
+        for g in 0..groups {
+            // Slot k at local k·η + jitter after the origin (the simulator's `real_time`),
+            // plus the group's phase.
+            let phase = interval / groups as u64 * g as u64;
+            let local = slot.saturating_mul(interval).saturating_add(jitter).saturating_add(phase);
+            let deadline = origin.saturating_add(clock.real(Nanos(local)).0);
+            if end.is_some_and(|end| deadline >= end) {
+                break 'slots;
             }
-            slot = next;
-            continue;
+            // Sleep in steps, so that a stop is noticed within 50 ms.
+            while deadline.saturating_sub(mono_ns()) > 50_000_000 && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(40));
+            }
+            if stop.load(Ordering::Relaxed) {
+                break 'slots;
+            }
+            sleep_until(deadline);
+            let late = mono_ns().saturating_sub(deadline);
+            let mut s = stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if late > real_interval / 2 {
+                // Stopped past this deadline: skip every slot whose time has passed (the
+                // rest of this one's groups too).
+                let local_since = clock.local_at_or_after(Nanos(mono_ns().saturating_sub(origin))).0;
+                let next = local_since.div_ceil(interval).max(slot + 1);
+                s.skipped += next - slot;
+                if opts.after_pause == AfterPause::SendNow {
+                    send(next - 1, 0..peers.len(), &mut s, None);
+                }
+                slot = next;
+                continue 'slots;
+            }
+            send(slot, group_peers(g), &mut s, Some(deadline));
+            if g == 0 {
+                s.sent += 1;
+            }
         }
-        send(slot, &mut s, Some(deadline));
         slot += 1;
     }
 }
@@ -577,7 +636,8 @@ fn receive_loop(
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let end = rx.opts.duration;
         loop {
-            let next = rx.next_check();
+            // The earliest crossing (local time) is due at the real instant its clock reads it.
+            let next = rx.next_check().map(|t| rx.real(t));
             let wake = next
                 .map(|t| tokio::time::Instant::now() + std::time::Duration::from_nanos(t.0.saturating_sub(rx.now().0)));
             tokio::select! {

@@ -145,8 +145,8 @@ impl ValidExperiment {
         let detector_state: u128 =
             self.detectors.iter().map(|d| d.state_bytes() as u128 * d.points().len() as u128).sum();
         let nodes = self.nodes.len() as u128;
-        // The lease rule reads every delivered heartbeat (32 bytes kept, 32 more as the
-        // analysis's events) and holds four values per pair of nodes.
+        // The lease rule reads every delivered heartbeat (32 bytes kept, 16 for its send in
+        // time order, 16 for what it carries) and holds four values per pair of nodes.
         let lease = self.cluster.as_ref().is_some_and(|c| c.rules().contains(&super::LeaderRule::Lease));
         let heartbeats = if lease { deliveries * 64 + nodes * nodes * 64 } else { 0 };
         let memory_bytes = BASE_BYTES

@@ -555,9 +555,12 @@ fn cluster_facts(
         ..ClusterFacts::default()
     };
     let mut configurations: Vec<Configuration> = Vec::new();
+    facts.heartbeats.reserve_exact(results.iter().map(|(_, r)| r.heard.len()).sum());
     for (m, result) in results.iter_mut() {
         let m = *m;
-        facts.heartbeats.extend(result.heard.drain(..).map(|(from, sent, at)| Heartbeat { from, to: m, sent, at }));
+        // (Taken, so that each monitor's list is freed as it is copied.)
+        let heard = std::mem::take(&mut result.heard).into_iter();
+        facts.heartbeats.extend(heard.map(|(from, sent, at)| Heartbeat { from, to: m, sent, at }));
         for link in &mut result.links {
             facts.first_heard.insert((m, link.target), std::mem::take(&mut link.first_heard));
             for (point, qos) in &mut link.outcome.reports {

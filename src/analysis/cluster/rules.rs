@@ -307,3 +307,46 @@ impl std::fmt::Debug for RuleFactory {
         f.write_str("RuleFactory")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lease waits for a stalled node: b follows a (a's heartbeat sent at 0 reached b
+    /// at 10 ms), then b's view suspects a and b's receiving is stalled. At 10 s b has heard
+    /// nothing from a for 9.99 s, far beyond lease + margin (3 s), but a stalled node's
+    /// timers wait for its resume: it still names a and has no deadline. At the resume it
+    /// switches to its candidate, itself (a suspected), at once.
+    #[test]
+    fn a_stalled_follower_does_not_switch_until_it_resumes() {
+        let ms = Nanos::from_millis;
+        let order = [0, 1, 2];
+        let clocks = [Clock::EXACT; 3];
+        let mut views = vec![NodeSet::new(3); 3];
+        let mut stalled = [0u32; 3];
+        let mut lease = Lease::new(3, ms(2_500), ms(500));
+        let hb = Heartbeat { from: 0, to: 1, sent: Nanos::ZERO, at: ms(10) };
+        {
+            let cx = Cx { n: 3, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+            lease.send(&cx, 0, &hb);
+            lease.deliver(&cx, 0, &hb);
+            assert_eq!(lease.belief(&cx, 1, ms(10)), Belief { names: Some(0), leads: false });
+        }
+        views[1].set(0, true);
+        stalled[1] = 1;
+        {
+            let cx = Cx { n: 3, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+            assert!(cx.stalled(1) && !cx.stalled(0));
+            assert_eq!(lease.belief(&cx, 1, ms(10_000)), Belief { names: Some(0), leads: false });
+            assert_eq!(lease.deadline(&cx, 1), None);
+        }
+        stalled[1] = 0;
+        let cx = Cx { n: 3, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+        // Not stalled: the silence deadline is the last arrival plus lease and margin.
+        let mut unstalled = Lease::new(3, ms(2_500), ms(500));
+        unstalled.nodes[1].follows = 0;
+        unstalled.nodes[1].last_arrival[0] = Some(ms(10));
+        assert_eq!(unstalled.deadline(&cx, 1), Some(ms(3_010)));
+        assert_eq!(lease.belief(&cx, 1, ms(10_000)), Belief { names: Some(1), leads: false });
+    }
+}

@@ -186,7 +186,11 @@ fn majority_leaders_lead_under_lowest_unsuspected_at_every_instant() {
                     "seed {seed}: node {x} at {now:?}"
                 );
                 let (l, m) = (leads(state_l[x]), leads(state_m[x]));
-                assert!(!m || l, "seed {seed}: {} leads under majority, not under lowest-unsuspected at {now:?}", input.ids[x]);
+                assert!(
+                    !m || l,
+                    "seed {seed}: {} leads under majority, not under lowest-unsuspected at {now:?}",
+                    input.ids[x]
+                );
                 checked += 1;
                 majority_led += u64::from(m);
                 only_lowest += u64::from(l && !m);
@@ -208,5 +212,8 @@ fn majority_leaders_lead_under_lowest_unsuspected_at_every_instant() {
         split += u64::from(split_time[0] > Nanos::ZERO);
     }
     // The property was exercised both ways.
-    assert!(majority_led > 1_000 && only_lowest > 1_000 && split > 50, "{checked} {majority_led} {only_lowest} {split}");
+    assert!(
+        majority_led > 1_000 && only_lowest > 1_000 && split > 50,
+        "{checked} {majority_led} {only_lowest} {split}"
+    );
 }

@@ -60,6 +60,8 @@ pub trait Rule {
     /// Whether the rule reads heartbeats ([`Rule::send`], [`Rule::deliver`]); the engine
     /// then keeps every delivered heartbeat for it.
     fn reads_heartbeats(&self) -> bool {
+        // (Mutation testing: `true` here is equivalent for the view rules, whose `send` and
+        // `deliver` then answer `false`: the heartbeats are only kept and swept, slower.)
         false
     }
     /// `x` (re)starts at `at` (the run's start or a recovery) with nothing held.
@@ -67,6 +69,8 @@ pub trait Rule {
     /// Heartbeat number `id` leaves its sender (only heartbeats that will be delivered).
     /// Returns whether the sender's belief may have changed (then it is asked again).
     fn send(&mut self, _cx: &Cx<'_>, _id: usize, _hb: &Heartbeat) -> bool {
+        // (Equivalent as `true`, here and in `deliver`: the node is only asked again, and a
+        // view rule's belief is a function of the view, unchanged by a heartbeat.)
         false
     }
     /// Heartbeat number `id` reaches its receiver, which handles it. Returns whether the
@@ -78,11 +82,13 @@ pub trait Rule {
     fn belief(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) -> Belief;
     /// When `x`'s belief may next change by the passing of time alone (a timer), if ever.
     fn deadline(&self, _cx: &Cx<'_>, _x: usize) -> Option<Nanos> {
+        // (Equivalent as `Some(0)`: the analysis keeps only deadlines later than now.)
         None
     }
     /// `x`'s belief had it also suspected `extra` at `at` (a zero-length suspicion), for
     /// rules that act on the view at once; `None` for rules that cannot flip for no time.
     fn flicker(&self, _cx: &Cx<'_>, _x: usize, _extra: &NodeSet) -> Option<Belief> {
+        // (Equivalent as `Some(Belief::default())`: only a flicker that leads is counted.)
         None
     }
 }

@@ -400,6 +400,27 @@ mod tests {
         assert_eq!(lowest.flicker(&cx, 2, &set(4, &[0])), Some(names(2, 2)));
         assert_eq!(lowest.flicker(&cx, 3, &set(4, &[])), Some(names(3, 3)));
         assert_eq!(majority.name(), "majority");
+        // Larger clusters, a's view only: on five nodes, trusting three (itself, d, e) is a
+        // majority (6 > 5), two is not; on six, exactly three (itself, e, f) holds only with
+        // the tie-break, four is a majority either way.
+        for (n, suspected, plain, tied) in [
+            (5, &[1, 2][..], true, true),
+            (5, &[1, 2, 3][..], false, false),
+            (6, &[1, 2, 3][..], false, true),
+            (6, &[1, 2][..], true, true),
+            (6, &[1, 2, 3, 4][..], false, false),
+        ] {
+            let order: Vec<usize> = (0..n).collect();
+            let clocks = vec![Clock::EXACT; n];
+            let mut views = vec![NodeSet::new(n); n];
+            views[0] = set(n, suspected);
+            let stalled = vec![0u32; n];
+            let cx = Cx { n, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+            let lead = Belief { names: Some(0), leads: true };
+            let expect = |holds: bool| if holds { lead } else { none };
+            assert_eq!(ViewRule { majority: true, tie_break: false }.belief(&cx, 0, Nanos::ZERO), expect(plain), "{n}");
+            assert_eq!(ViewRule { majority: true, tie_break: true }.belief(&cx, 0, Nanos::ZERO), expect(tied), "{n}");
+        }
         assert_eq!(lowest.name(), "lowest-unsuspected");
     }
 

@@ -197,17 +197,17 @@ fn majority_leaders_lead_under_lowest_unsuspected_at_every_instant() {
                 leaders[0] += u32::from(l);
                 leaders[1] += u32::from(m);
             }
-            for r in 0..2 {
-                if leaders[r] >= 2 {
-                    split_time[r] = split_time[r] + (next - now);
+            for (time, leaders) in split_time.iter_mut().zip(leaders) {
+                if leaders >= 2 {
+                    *time = *time + (next - now);
                 }
             }
         }
         assert_eq!((il, im), (lowest.recorded.len(), majority.recorded.len()), "seed {seed}");
         // The per-instant record and the tally agree: split brain is the time two or more
         // running nodes lead at once.
-        for r in 0..2 {
-            assert_eq!(lowest.figures[r].split_brain_s, split_time[r].as_secs_f64(), "seed {seed} rule {r}");
+        for (figures, time) in lowest.figures.iter().zip(split_time) {
+            assert_eq!(figures.split_brain_s, time.as_secs_f64(), "seed {seed} {}", figures.rule);
         }
         split += u64::from(split_time[0] > Nanos::ZERO);
     }

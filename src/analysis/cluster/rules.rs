@@ -464,9 +464,9 @@ mod tests {
             Heartbeat { from: 1, to: 0, sent: ms(1_000), at: ms(1_010) },
             Heartbeat { from: 2, to: 0, sent: ms(1_190), at: ms(1_200) },
         ];
-        for id in 0..2 {
-            assert!(!lease.send(&cx, id, &hbs[id]), "a needs other nodes to lead");
-            lease.deliver(&cx, id, &hbs[id]);
+        for (id, hb) in hbs.iter().enumerate().take(2) {
+            assert!(!lease.send(&cx, id, hb), "a needs other nodes to lead");
+            lease.deliver(&cx, id, hb);
         }
         for x in [1, 2] {
             assert_eq!(lease.belief(&cx, x, ms(10)), Belief { names: Some(0), leads: false });

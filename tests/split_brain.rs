@@ -176,6 +176,54 @@ fn split_brain_needs_a_suspected_running_node_and_majority_never_exceeds_lowest(
     assert_eq!(leaderless, [0.0, 0.0, 1.01], "{f:?}");
 }
 
+/// Property over seeds and crash scenarios: split-brain time is 0 (and no split-brain
+/// instant) whenever no running node is ever suspected. One node crash-stops at a time set
+/// by the seed; the network jitters by up to 200 ms and loses short bursts of heartbeats
+/// (Gilbert–Elliott, p = 0.02, r = 0.9). A configuration with no wrongful
+/// downing (`downing_quorum = any`: no node that had not crashed was suspected by any of
+/// its monitors; no pauses, all-to-all, so no gossip, and every node hears every peer
+/// within `first_timeout` of the start) suspected no running node: every rule then has no
+/// split brain. `fixed:timeout=3s` suspects a live node only after three heartbeats in a
+/// row are lost; with a 1.5 s timeout, after one (a 2 s gap; jitter alone stretches a gap to
+/// 1.4 s at most): both sides of the condition occur.
+#[test]
+fn no_suspected_running_node_means_no_split_brain_over_seeds() {
+    let (mut quiet, mut noisy) = (0, 0);
+    for seed in 1..=12u64 {
+        let node = ["a", "b", "c"][seed as usize % 3];
+        let at = 5 + seed * 7 % 25;
+        let faults = format!(
+            "[[faults]]\nkind = \"crash\"\nnode = \"{node}\"\nat = \"{at}s\"\n\
+             [network.loss]\nmodel = \"gilbert-elliott\"\np = 0.02\nr = 0.9\n"
+        );
+        let setting = Setting {
+            seed,
+            detectors: "\"fixed:timeout=3s\", \"fixed:timeout=1500ms\"",
+            defaults: "jitter = \"200ms\"",
+            faults: &faults,
+            ..COMMON
+        };
+        let out = common::simulate(&setting.experiment());
+        for entry in &out.summary.cluster {
+            if entry.downing.wrongful_downing_s > 0.0 {
+                noisy += 1;
+                continue;
+            }
+            quiet += 1;
+            assert_eq!(entry.rules.len(), 3);
+            for f in &entry.rules {
+                assert_eq!(
+                    (f.split_brain_s, f.split_brain_episodes, f.split_brain_instants),
+                    (0.0, 0, 0),
+                    "seed {seed}, {node} crashes at {at} s, {}: {f:?}",
+                    entry.detector
+                );
+            }
+        }
+    }
+    assert!(quiet >= 12 && noisy >= 3, "both sides exercised: {quiet} quiet, {noisy} noisy configurations");
+}
+
 /// Known answer 3, under `lease` (2.5 s, margin 0.5 s), a paused over [10.5, 15.5): b and c
 /// last heard a at 10.01 and both suspect it and switch at 13.01 (3 s of silence, lease +
 /// margin), b to itself and c to b. b's slot 13 left before b followed itself, so the first

@@ -65,3 +65,46 @@ pub fn downing(input: &ClusterInput<'_>) -> Downing {
     }
     Downing { wrongful_downing_s: total.as_secs_f64(), wrongful_downing_episodes: episodes }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::cluster::{ClusterInput, FirstHeard, LinkSuspicions};
+    use crate::experiment::ClusterSettings;
+    use crate::time::Clock;
+
+    /// a is watched by b and c; c crash-stops at 5 s; b suspects a over [10 s, 14 s) (a runs
+    /// throughout). Under `downing_quorum = majority` the quorum is counted among the
+    /// monitors that have not crashed: one (b) is left, a majority of one is 1/2 + 1 = 1,
+    /// so b's word downs a: 4 s, one episode. (Counting c too would need 2 of 2: none.)
+    /// Under a quorum of 2, b alone is not enough: 0.
+    #[test]
+    fn a_crashed_monitor_leaves_the_majority_quorum() {
+        let ms = Nanos::from_millis;
+        let ids: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let mut suspicions = LinkSuspicions::new();
+        suspicions.insert((1, 0), vec![(ms(10_000), ms(14_000))]);
+        suspicions.insert((2, 0), vec![]);
+        let crashed = [vec![], vec![], vec![(ms(5_000), ms(20_000))]];
+        let none = [vec![], vec![], vec![]];
+        for (quorum, expected) in [(DowningQuorum::Majority, (4.0, 1)), (DowningQuorum::Count(2), (0.0, 0))] {
+            let settings = ClusterSettings { downing_quorum: quorum, ..ClusterSettings::default() };
+            let input = ClusterInput {
+                ids: &ids,
+                clocks: &[Clock::EXACT; 3],
+                crashed: &crashed,
+                paused: &none,
+                stalled: &none,
+                suspicions: &suspicions,
+                first_heard: &FirstHeard::new(),
+                heartbeats: &[],
+                fault_starts: &[],
+                first_timeout: None,
+                settings: &settings,
+                end: ms(20_000),
+            };
+            let d = downing(&input);
+            assert_eq!((d.wrongful_downing_s, d.wrongful_downing_episodes), expected, "{quorum:?}");
+        }
+    }
+}

@@ -60,6 +60,8 @@ pub trait Rule {
     /// Whether the rule reads heartbeats ([`Rule::send`], [`Rule::deliver`]); the engine
     /// then keeps every delivered heartbeat for it.
     fn reads_heartbeats(&self) -> bool {
+        // (Mutation testing: `true` here is equivalent for the view rules, whose `send` and
+        // `deliver` then answer `false`: the heartbeats are only kept and swept, slower.)
         false
     }
     /// `x` (re)starts at `at` (the run's start or a recovery) with nothing held.
@@ -67,6 +69,8 @@ pub trait Rule {
     /// Heartbeat number `id` leaves its sender (only heartbeats that will be delivered).
     /// Returns whether the sender's belief may have changed (then it is asked again).
     fn send(&mut self, _cx: &Cx<'_>, _id: usize, _hb: &Heartbeat) -> bool {
+        // (Equivalent as `true`, here and in `deliver`: the node is only asked again, and a
+        // view rule's belief is a function of the view, unchanged by a heartbeat.)
         false
     }
     /// Heartbeat number `id` reaches its receiver, which handles it. Returns whether the
@@ -78,11 +82,13 @@ pub trait Rule {
     fn belief(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) -> Belief;
     /// When `x`'s belief may next change by the passing of time alone (a timer), if ever.
     fn deadline(&self, _cx: &Cx<'_>, _x: usize) -> Option<Nanos> {
+        // (Equivalent as `Some(0)`: the analysis keeps only deadlines later than now.)
         None
     }
     /// `x`'s belief had it also suspected `extra` at `at` (a zero-length suspicion), for
     /// rules that act on the view at once; `None` for rules that cannot flip for no time.
     fn flicker(&self, _cx: &Cx<'_>, _x: usize, _extra: &NodeSet) -> Option<Belief> {
+        // (Equivalent as `Some(Belief::default())`: only a flicker that leads is counted.)
         None
     }
 }
@@ -310,5 +316,176 @@ pub struct RuleFactory(pub std::sync::Arc<dyn Fn(usize) -> Box<dyn Rule> + Send 
 impl std::fmt::Debug for RuleFactory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RuleFactory")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lease waits for a stalled node: b follows a (a's heartbeat sent at 0 reached b
+    /// at 10 ms), then b's view suspects a and b's receiving is stalled. At 10 s b has heard
+    /// nothing from a for 9.99 s, far beyond lease + margin (3 s), but a stalled node's
+    /// timers wait for its resume: it still names a and has no deadline. At the resume it
+    /// switches to its candidate, itself (a suspected), at once.
+    #[test]
+    fn a_stalled_follower_does_not_switch_until_it_resumes() {
+        let ms = Nanos::from_millis;
+        let order = [0, 1, 2];
+        let clocks = [Clock::EXACT; 3];
+        let mut views = vec![NodeSet::new(3); 3];
+        let mut stalled = [0u32; 3];
+        let mut lease = Lease::new(3, ms(2_500), ms(500));
+        let hb = Heartbeat { from: 0, to: 1, sent: Nanos::ZERO, at: ms(10) };
+        {
+            let cx = Cx { n: 3, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+            lease.send(&cx, 0, &hb);
+            lease.deliver(&cx, 0, &hb);
+            assert_eq!(lease.belief(&cx, 1, ms(10)), Belief { names: Some(0), leads: false });
+        }
+        views[1].set(0, true);
+        stalled[1] = 1;
+        {
+            let cx = Cx { n: 3, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+            assert!(cx.stalled(1) && !cx.stalled(0));
+            assert_eq!(lease.belief(&cx, 1, ms(10_000)), Belief { names: Some(0), leads: false });
+            assert_eq!(lease.deadline(&cx, 1), None);
+        }
+        stalled[1] = 0;
+        let cx = Cx { n: 3, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+        // Not stalled: the silence deadline is the last arrival plus lease and margin.
+        let mut unstalled = Lease::new(3, ms(2_500), ms(500));
+        unstalled.nodes[1].follows = 0;
+        unstalled.nodes[1].last_arrival[0] = Some(ms(10));
+        assert_eq!(unstalled.deadline(&cx, 1), Some(ms(3_010)));
+        assert_eq!(lease.belief(&cx, 1, ms(10_000)), Belief { names: Some(1), leads: false });
+    }
+
+    fn set(n: usize, members: &[usize]) -> NodeSet {
+        let mut s = NodeSet::new(n);
+        members.iter().for_each(|&m| s.set(m, true));
+        s
+    }
+
+    /// The view rules on four nodes a < b < c < d (indices 0 … 3), worked by hand. A view
+    /// rule names the lowest id its node does not suspect (itself never); `majority` names
+    /// it only when the trusted set, the node included, is more than half of the four, or
+    /// with the tie-break exactly half holding a, the lowest id of all.
+    #[test]
+    fn view_rules_by_hand_on_four_nodes() {
+        let order = [0, 1, 2, 3];
+        let clocks = [Clock::EXACT; 4];
+        // a suspects c and d; b suspects a; c suspects a and b; d suspects a, b and c.
+        let views = [set(4, &[2, 3]), set(4, &[0]), set(4, &[0, 1]), set(4, &[0, 1, 2])];
+        let stalled = [0u32; 4];
+        let cx = Cx { n: 4, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+        let lowest = ViewRule { majority: false, tie_break: false };
+        let majority = ViewRule { majority: true, tie_break: false };
+        let tie_break = ViewRule { majority: true, tie_break: true };
+        let belief = |r: &ViewRule, x: usize| ViewRule { ..*r }.belief(&cx, x, Nanos::ZERO);
+        let (names, none) = (|l: usize, x: usize| Belief { names: Some(l), leads: l == x }, Belief::default());
+        // Lowest-unsuspected: a names a (leads), b names b (leads), c names c, d names d.
+        for x in 0..4 {
+            assert_eq!(belief(&lowest, x), names(x, x), "lowest-unsuspected, node {x}");
+        }
+        // Majority: a trusts {a, b} (2 of 4: not more than half), b trusts {b, c, d} (3 of
+        // 4: names b), c trusts {c, d} (2), d trusts {d} (1).
+        assert_eq!([0, 1, 2, 3].map(|x| belief(&majority, x)), [none, names(1, 1), none, none]);
+        // The tie-break keeps exactly half only where it holds a: a's {a, b}, not c's {c, d}.
+        assert_eq!([0, 1, 2, 3].map(|x| belief(&tie_break, x)), [names(0, 0), names(1, 1), none, none]);
+        // A zero-length suspicion of `extra` on top of the view: b also suspecting c and d
+        // trusts {b} alone: under lowest-unsuspected it still leads, under majority not; a
+        // flicker naming the node itself changes nothing (a node never suspects itself); c
+        // also suspecting d leads alone under lowest-unsuspected.
+        assert_eq!(lowest.flicker(&cx, 1, &set(4, &[2, 3])), Some(names(1, 1)));
+        assert_eq!(majority.flicker(&cx, 1, &set(4, &[2, 3])), Some(none));
+        assert_eq!(majority.flicker(&cx, 1, &set(4, &[1])), Some(names(1, 1)));
+        assert_eq!(tie_break.flicker(&cx, 1, &set(4, &[2])), Some(none), "{{b, d}} does not hold a");
+        assert_eq!(tie_break.flicker(&cx, 0, &set(4, &[1])), Some(none), "a alone is a quarter");
+        assert_eq!(lowest.flicker(&cx, 2, &set(4, &[0])), Some(names(2, 2)));
+        assert_eq!(lowest.flicker(&cx, 3, &set(4, &[])), Some(names(3, 3)));
+        assert_eq!(majority.name(), "majority");
+        // Larger clusters, a's view only: on five nodes, trusting three (itself, d, e) is a
+        // majority (6 > 5), two is not; on six, exactly three (itself, e, f) holds only with
+        // the tie-break, four is a majority either way.
+        for (n, suspected, plain, tied) in [
+            (5, &[1, 2][..], true, true),
+            (5, &[1, 2, 3][..], false, false),
+            (6, &[1, 2, 3][..], false, true),
+            (6, &[1, 2][..], true, true),
+            (6, &[1, 2, 3, 4][..], false, false),
+        ] {
+            let order: Vec<usize> = (0..n).collect();
+            let clocks = vec![Clock::EXACT; n];
+            let mut views = vec![NodeSet::new(n); n];
+            views[0] = set(n, suspected);
+            let stalled = vec![0u32; n];
+            let cx = Cx { n, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+            let lead = Belief { names: Some(0), leads: true };
+            let expect = |holds: bool| if holds { lead } else { none };
+            assert_eq!(ViewRule { majority: true, tie_break: false }.belief(&cx, 0, Nanos::ZERO), expect(plain), "{n}");
+            assert_eq!(ViewRule { majority: true, tie_break: true }.belief(&cx, 0, Nanos::ZERO), expect(tied), "{n}");
+        }
+        assert_eq!(lowest.name(), "lowest-unsuspected");
+    }
+
+    /// `real_at` is the first real instant at which the clock reads at least `local`: its
+    /// reading there is at least `local` and one nanosecond earlier it is below (checked on
+    /// clocks whose inverse rounds down, so the first guess is often a nanosecond short).
+    #[test]
+    fn real_at_is_the_first_real_instant_reaching_a_local_reading() {
+        let mut short = 0;
+        for rate in [1.0, 0.5, 0.999_999_7, 1.001, 1.3, 1.7, 2.0] {
+            let clock = Clock::from_rate(rate).unwrap();
+            for local in [1u64, 7, 999, 1_000_000_007, 2_500_000_000, 28_000_000_001, 123_456_789_123] {
+                let local = Nanos(local);
+                let t = real_at(clock, local);
+                assert!(clock.local(t) >= local, "rate {rate}, local {local:?}: {t:?}");
+                assert!(clock.local(Nanos(t.0 - 1)) < local, "rate {rate}, local {local:?}: {t:?} is not the first");
+                short += usize::from(clock.real(local) < t);
+            }
+        }
+        assert!(short > 5, "the first guess was corrected: {short} times");
+    }
+
+    /// The lease's quorum on five nodes: a leader needs ⌊5/2⌋ = 2 other nodes' acknowledgements.
+    /// a (0) follows itself from 0; b (1) and c (2) follow a once they hear it. b
+    /// acknowledges a's heartbeat sent at 0 with its own at 1 s (handled by a at 1.01 s):
+    /// one acknowledgement, no lease. c acknowledges the same heartbeat at 1.2 s: now the
+    /// second newest acknowledged send is 0, so a leads until 0 + 2.5 s by its clock, its
+    /// deadline.
+    #[test]
+    fn a_leases_quorum_on_five_nodes_is_two_other_nodes() {
+        let ms = Nanos::from_millis;
+        let order = [0, 1, 2, 3, 4];
+        let clocks = [Clock::EXACT; 5];
+        let views = vec![NodeSet::new(5); 5];
+        let stalled = [0u32; 5];
+        let cx = Cx { n: 5, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+        let mut lease = Lease::new(5, ms(2_500), ms(500));
+        let hbs = [
+            Heartbeat { from: 0, to: 1, sent: Nanos::ZERO, at: ms(10) },
+            Heartbeat { from: 0, to: 2, sent: Nanos::ZERO, at: ms(10) },
+            Heartbeat { from: 1, to: 0, sent: ms(1_000), at: ms(1_010) },
+            Heartbeat { from: 2, to: 0, sent: ms(1_190), at: ms(1_200) },
+        ];
+        for (id, hb) in hbs.iter().enumerate().take(2) {
+            assert!(!lease.send(&cx, id, hb), "a needs other nodes to lead");
+            lease.deliver(&cx, id, hb);
+        }
+        for x in [1, 2] {
+            assert_eq!(lease.belief(&cx, x, ms(10)), Belief { names: Some(0), leads: false });
+        }
+        lease.send(&cx, 2, &hbs[2]);
+        assert!(lease.deliver(&cx, 2, &hbs[2]), "an acknowledgement may make a leader");
+        assert_eq!(lease.belief(&cx, 0, ms(1_010)), Belief { names: Some(0), leads: false }, "one of two");
+        assert_eq!(lease.deadline(&cx, 0), None);
+        lease.send(&cx, 3, &hbs[3]);
+        lease.deliver(&cx, 3, &hbs[3]);
+        assert_eq!(lease.belief(&cx, 0, ms(1_200)), Belief { names: Some(0), leads: true });
+        assert_eq!(lease.deadline(&cx, 0), Some(ms(2_500)));
+        assert_eq!(lease.belief(&cx, 0, ms(2_500)), Belief { names: Some(0), leads: false }, "the lease ended");
+        assert_eq!(lease.name(), "lease");
+        assert!(lease.reads_heartbeats());
     }
 }

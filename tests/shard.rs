@@ -147,6 +147,15 @@ fn a_run_in_1_2_3_or_7_shards_merges_to_the_whole_run_byte_for_byte() {
     assert!(std::fs::read_to_string(whole.join("mistakes.csv")).unwrap().lines().count() > 10);
     for n in [1, 2, 3, 7] {
         let parts = shards(arg(&exp), dir.path(), n, &[]);
+        // 5 specs, 7 configurations (φ sweeps 3 thresholds): in 7 shards, each configuration
+        // is a unit of its own, one per shard, so the sweep spreads too.
+        for part in &parts {
+            let shard: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(part.join("shard.json")).unwrap()).unwrap();
+            assert_eq!(shard["by_configuration"], n == 7, "{n} shards");
+            let units = shard["units"].as_array().unwrap().len();
+            assert_eq!(units, if n == 7 { 1 } else { (5 + n - 1 - shard["shard"].as_u64().unwrap() as usize) / n });
+        }
         let merged = dir.path().join(format!("merged-{n}"));
         let o = merge(&parts, &merged);
         assert!(o.status.success(), "merge of {n}: {}", stderr(&o));

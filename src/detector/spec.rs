@@ -324,6 +324,17 @@ impl DetectorSpec {
     }
 
     /// The configurations of this spec, one per value of the knob, in the order given.
+    /// Each configuration of the sweep as a spec of its own, in the order of [`points`]
+    /// (the spec itself when it has one).
+    ///
+    /// [`points`]: DetectorSpec::points
+    pub fn configurations(&self) -> Vec<DetectorSpec> {
+        if self.knob.len() <= 1 {
+            return vec![self.clone()];
+        }
+        self.knob.iter().map(|v| DetectorSpec { knob: vec![v.clone()], ..self.clone() }).collect()
+    }
+
     pub fn points(&self) -> Vec<DetectorPoint> {
         let mut others: String = self
             .params

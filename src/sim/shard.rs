@@ -6,8 +6,11 @@
 //! units with k mod N = I, round robin, so every shard gets a share of every replication. A
 //! unit is a whole spec (its sweep is one pass over the arrivals, DESIGN.md §2 point 3) over
 //! every monitor: monitors are never split, so cluster views, which need every node's
-//! suspicions, are computed within the unit. A shard may hold no unit (N > R · S); it is still
-//! written and still required by the merge.
+//! suspicions, are computed within the unit. With more shards than that (N > R · S) and
+//! sweeps to split, each configuration (a sweep's point) is a unit of its own instead, R · C
+//! of them, so that a sweep of one detector spreads over machines too (each point then
+//! passes over the arrivals on its own). A shard may still hold no unit (N > R · C); it is
+//! still written and still required by the merge.
 //!
 //! **State.** A shard writes `shard.json`: a header naming the experiment (its name and a
 //! SHA-256 of the experiment as run), the seed, the replications, the number of specs, the
@@ -92,6 +95,8 @@ pub struct ShardFile {
     pub specs: usize,
     /// How many configurations each spec has (the stored experiment lists them one by one).
     pub spec_points: Vec<usize>,
+    /// Whether the units are configurations rather than specs ([`by_configuration`]).
+    pub by_configuration: bool,
     pub shard: usize,
     pub shards: usize,
     pub run_end_ns: u64,
@@ -105,8 +110,24 @@ pub struct ShardFile {
 #[serde(deny_unknown_fields)]
 pub struct UnitState {
     pub replication: u32,
+    /// The spec, or with [`ShardFile::by_configuration`] the configuration, it ran.
     pub spec: usize,
     pub state: ReplicationState,
+}
+
+/// Whether a run's units are its configurations rather than its specs: when there are more
+/// shards than (replication, spec) pairs and a sweep to split.
+pub fn by_configuration(shards: usize, replications: u32, specs: usize, configurations: usize) -> bool {
+    shards > replications as usize * specs && configurations > specs
+}
+
+/// The detector specs each unit of a replication runs: the experiment's specs, or each of
+/// their configurations as a spec of its own, in the order a whole run reports them.
+fn unit_specs(e: &ValidExperiment, by_configuration: bool) -> Vec<Vec<crate::detector::DetectorSpec>> {
+    if !by_configuration {
+        return e.detectors.iter().map(|d| vec![d.clone()]).collect();
+    }
+    e.detectors.iter().flat_map(|d| d.configurations()).map(|c| vec![c]).collect()
 }
 
 impl ShardFile {
@@ -121,6 +142,7 @@ impl ShardFile {
             ("seed", self.seed.to_string()),
             ("replications", self.replications.to_string()),
             ("detector specs", self.specs.to_string()),
+            ("units by configuration", self.by_configuration.to_string()),
             ("shard count", self.shards.to_string()),
         ]
     }
@@ -172,8 +194,11 @@ pub fn run_shard(
     let options = RunOptions { record_trace: false, ..options.clone() };
     let facts = RunFacts::of(e, seed);
     let mut out = Vec::new();
-    for (r, s) in units(shard, count, e.detectors.len()) {
-        let rep = run_replication(e, &options, replications::seed_of(seed, r), &e.detectors[s..=s], progress)?;
+    let configurations = e.detectors.iter().map(|d| d.points().len()).sum();
+    let by_configuration = by_configuration(shard.count, count, e.detectors.len(), configurations);
+    let unit_specs = unit_specs(e, by_configuration);
+    for (r, s) in units(shard, count, unit_specs.len()) {
+        let rep = run_replication(e, &options, replications::seed_of(seed, r), &unit_specs[s], progress)?;
         out.push(UnitState { replication: r, spec: s, state: ReplicationState::of(&rep) });
     }
     Ok(ShardFile {
@@ -186,6 +211,7 @@ pub fn run_shard(
         replications: count,
         specs: e.detectors.len(),
         spec_points: e.detectors.iter().map(|d| d.points().len()).collect(),
+        by_configuration,
         shard: shard.index,
         shards: shard.count,
         run_end_ns: facts.duration.0,
@@ -271,7 +297,15 @@ pub fn merge(dirs: &[PathBuf]) -> Result<RunOutput, MergeError> {
     }
     let head = &shards[0].1;
     let spec_points = head.spec_points.clone();
-    let (count, specs, reps) = (head.shards, head.specs, head.replications);
+    let (count, reps) = (head.shards, head.replications);
+    let configurations = spec_points.iter().sum();
+    if head.by_configuration != by_configuration(count, reps, head.specs, configurations) {
+        return Err(MergeError::Inconsistent {
+            dir: first_dir.clone(),
+            message: format!("its units are by configuration: {}, which its run does not say", head.by_configuration),
+        });
+    }
+    let specs = if head.by_configuration { configurations } else { head.specs };
     let missing: Vec<usize> = (0..count).filter(|i| !by_index.contains_key(i)).collect();
     if !missing.is_empty() {
         let given = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
@@ -391,6 +425,17 @@ fn join(r: u32, parts: Vec<(PathBuf, ReplicationState)>, seed: u64) -> Result<Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn units_are_configurations_only_with_more_shards_than_spec_units_and_a_sweep_to_split() {
+        // (shards, replications, specs, configurations)
+        assert!(!by_configuration(5, 1, 5, 7), "as many shards as specs: whole specs");
+        assert!(by_configuration(6, 1, 5, 7));
+        assert!(!by_configuration(6, 2, 5, 7), "10 (replication, spec) units for 6 shards");
+        assert!(by_configuration(11, 2, 5, 7));
+        assert!(!by_configuration(100, 1, 5, 5), "no sweep to split");
+        assert!(by_configuration(2, 1, 1, 16), "one sweep over two machines");
+    }
 
     #[test]
     fn shard_specs_parse_and_refuse() {

@@ -137,7 +137,7 @@ impl ValidExperiment {
                     Links::Monitored => (links as u128, 0),
                     Links::Listed(l) => (l.len() as u128, 0),
                 },
-                Fault::Omission { .. } => (1, 0),
+                Fault::Omission { .. } | Fault::Arbitrary { .. } => (1, 0),
             })
             .fold((0u128, 0u128), |a, b| (a.0 + b.0, a.1 + b.1));
         let per_link = (duration / fastest + 1 + restarts_and_resumes) * copies;

@@ -211,8 +211,15 @@ impl WorkloadDecl {
 
     /// Checks the entry against the run's `nodes` and `end`; the error names the field.
     pub fn validate(&self, nodes: &[&str], end: Nanos) -> Result<(), (&'static str, String)> {
-        if self.name.is_empty() {
-            return Err(("name", "must not be empty".into()));
+        // The name names its latency file (`workload-latency/{name}.hgrm`).
+        if self.name.is_empty()
+            || self.name.starts_with('.')
+            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err((
+                "name",
+                format!("`{}`: use letters, digits, `-`, `_` and `.` (not first): it names a file", self.name),
+            ));
         }
         for (field, id) in [("client", &self.client), ("server", &self.server)] {
             if !nodes.contains(&id.as_str()) {

@@ -209,6 +209,22 @@ impl WorkloadDecl {
         out
     }
 
+    /// How many operations [`Self::issue_times`] gives for a run ending at `end`, counted
+    /// without listing them (for the size estimate).
+    pub fn operation_count(&self, end: Nanos) -> u64 {
+        let stop = self.stop.unwrap_or(end).min(end);
+        let limit = self.count.unwrap_or(MAX_OPERATIONS).min(MAX_OPERATIONS);
+        let available = if let Some(schedule) = &self.schedule {
+            schedule.iter().filter(|t| **t < stop).count() as u64
+        } else if let Some(every) = self.every.filter(|e| *e > Nanos::ZERO) {
+            // Issued at start, start + every, ... while before `stop`.
+            stop.0.saturating_sub(self.start.unwrap_or(Nanos::ZERO).0).div_ceil(every.0)
+        } else {
+            0
+        };
+        available.min(limit)
+    }
+
     /// Checks the entry against the run's `nodes` and `end`; the error names the field.
     pub fn validate(&self, nodes: &[&str], end: Nanos) -> Result<(), (&'static str, String)> {
         // The name names its latency file (`workload-latency/{name}.hgrm`).

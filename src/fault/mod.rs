@@ -2,6 +2,8 @@
 //!
 //! - [`delay`] and [`loss`]: link models (distributions, loss processes).
 //! - [`rng`]: named random streams derived from the seed, for any engine.
+//! - [`channel`]: one directed link's delay and loss step per datagram, shared by the
+//!   heartbeat links and the message workloads.
 //! - [`spec`]: faults as experiment files declare them ([`FaultDecl`]) and in their checked
 //!   shapes ([`Fault`]).
 //! - This module expands the checked faults into concrete, sorted windows per node and per
@@ -14,6 +16,7 @@
 //! links with the types here and checks them, and an engine hands [`Timeline::build`] what it
 //! needs (so imports point one way, experiment → fault).
 
+pub mod channel;
 pub mod delay;
 mod erfc_inv;
 pub mod loss;

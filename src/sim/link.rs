@@ -7,9 +7,9 @@
 //! from 0 with a new incarnation (or the old one); while an `arbitrary` fault holds the
 //! sender, its heartbeats carry the bogus numbers the fault says (drawn, for `random`, from
 //! a stream of their own, so the schedule and the link draw what they would draw honestly).
-//! The link side applies partitions (cut at
-//! send time), loss, congestion, delay and duplication; datagrams already in flight when
-//! their sender crashes are still delivered. A small heap reorders arrivals: an arrival is
+//! The link side (`crate::fault::channel`, shared with the message workloads) applies
+//! partitions (cut at send time), loss, congestion, delay and duplication; datagrams
+//! already in flight when their sender crashes are still delivered. A small heap reorders arrivals: an arrival is
 //! released once the next send is later, since nothing sent later can arrive earlier.
 //! Deliveries are handed over in batches ([`LinkStream::fill`]): each is written once, into
 //! the batch, and read long after (handing them over one at a time through memory stalled on
@@ -23,8 +23,8 @@ use rand::Rng;
 use crate::analysis::results::DatagramCounts;
 use crate::detector::Arrival;
 use crate::experiment::{AfterPause, Link, Node, SeqAfterRestart};
+use crate::fault::channel::{Channel, Fate};
 use crate::fault::delay::DelaySampler;
-use crate::fault::loss::LossProcess;
 use crate::fault::rng::SimRng;
 use crate::fault::{Crash, Cursor, IncarnationLie, Lie, LinkFaults, NodeFaults, SeqLie, Window};
 use crate::time::{Clock, Nanos};
@@ -192,7 +192,7 @@ impl<'a> Sender<'a> {
             }
             let slot = self.slot;
             self.slot += 1;
-            // (`u < p` for a uniform u in [0, 1): see `transmit` on why `<=` is equivalent.)
+            // (`u < p` for a uniform u in [0, 1): see `Channel::send_with` on why `<=` is equivalent.)
             if let Some(&(_, p)) = self.omissions.at(t)
                 && self.rng.random::<f64>() < p
             {
@@ -245,21 +245,8 @@ impl<'a> Sender<'a> {
 pub struct LinkStream<'a> {
     sender: Sender<'a>,
     lookahead: Option<Send>,
-    delay: DelaySampler,
-    /// Later delay models (route changes), by send time, each taken once its instant comes;
-    /// `next_change` is the next one's instant (`Nanos::MAX` when none is left), so a link
-    /// without changes pays one comparison a datagram.
-    changes: std::vec::IntoIter<(Nanos, DelaySampler)>,
-    next_change: Nanos,
-    loss: LossProcess,
-    duplicate: f64,
-    fifo: bool,
-    last_arrival: Nanos,
-    cuts: Cursor<'a, Window>,
-    spikes: Cursor<'a, (Window, Nanos)>,
-    bursts: Cursor<'a, (Window, f64)>,
-    delay_rng: SimRng,
-    loss_rng: SimRng,
+    /// The delay and loss step, shared with the message workloads.
+    channel: Channel<'a>,
     heap: BinaryHeap<Reverse<Delivery>>,
     pub counts: DatagramCounts,
 }
@@ -277,22 +264,10 @@ impl<'a> LinkStream<'a> {
         loss_rng: SimRng,
     ) -> LinkStream<'a> {
         let lookahead = sender.next_send();
-        let next_change = changes.first().map_or(Nanos::MAX, |c| c.0);
         LinkStream {
             sender,
             lookahead,
-            delay,
-            changes: changes.into_iter(),
-            next_change,
-            loss: LossProcess::new(&link.loss),
-            duplicate: link.duplicate,
-            fifo: link.fifo,
-            last_arrival: Nanos::ZERO,
-            cuts: Cursor::new(&faults.cuts, |w| *w),
-            spikes: Cursor::new(&faults.spikes, |s| s.0),
-            bursts: Cursor::new(&faults.bursts, |b| b.0),
-            delay_rng,
-            loss_rng,
+            channel: Channel::new(&link.loss, link.duplicate, link.fifo, delay, changes, faults, delay_rng, loss_rng),
             heap: BinaryHeap::new(),
             counts: DatagramCounts::default(),
         }
@@ -303,10 +278,10 @@ impl<'a> LinkStream<'a> {
     pub fn fill(&mut self, out: &mut Vec<Delivery>, max: usize) {
         // A link with no delay change pending takes a copy of the loop without the check, so
         // that it costs nothing per datagram where no change is declared (or after the last).
-        if self.next_change == Nanos::MAX {
-            self.fill_with::<false>(out, max)
-        } else {
+        if self.channel.changes_pending() {
             self.fill_with::<true>(out, max)
+        } else {
+            self.fill_with::<false>(out, max)
         }
     }
 
@@ -335,52 +310,34 @@ impl<'a> LinkStream<'a> {
     #[inline(always)]
     fn transmit<const CHANGES: bool>(&mut self, send: Send, out: &mut Vec<Delivery>) {
         self.counts.sent += 1;
-        let t = send.at;
-        if self.cuts.at(t).is_some() {
-            self.counts.cut += 1;
-            return;
-        }
-        // Draws `u < p` with u uniform on [0, 1): `<=` differs only when u equals p exactly
-        // (probability 2^-53), so mutants of these comparisons are equivalent.
-        let burst_lost = self.bursts.at(t).is_some_and(|&(_, p)| self.loss_rng.random::<f64>() < p);
-        if self.loss.lost(t, &mut self.loss_rng) || burst_lost {
-            self.counts.lost += 1;
-            return;
-        }
-        if CHANGES && t >= self.next_change {
-            self.change_delay(t);
-        }
-        let extra = self.spikes.at(t).map_or(Nanos::ZERO, |s| s.1);
-        let copies = if self.duplicate > 0.0 && self.loss_rng.random::<f64>() < self.duplicate {
-            self.counts.duplicated += 1;
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let mut at = t.saturating_add(self.delay.sample(&mut self.delay_rng)).saturating_add(extra);
-            if self.fifo {
-                at = at.max(self.last_arrival);
-                self.last_arrival = at;
+        let copies = match self.channel.send_with::<CHANGES>(send.at) {
+            Fate::Cut => {
+                self.counts.cut += 1;
+                return;
             }
-            let d =
-                Delivery { at, sent_at: t, seq: send.seq, incarnation: send.incarnation, sent_local: send.sent_local };
-            if copies == 1 && self.heap.is_empty() && self.lookahead.is_none_or(|next| at <= next.at) {
+            Fate::Lost => {
+                self.counts.lost += 1;
+                return;
+            }
+            Fate::Delivered(copies) => copies,
+        };
+        let duplicated = copies[1].is_some();
+        if duplicated {
+            self.counts.duplicated += 1;
+        }
+        for at in copies.into_iter().flatten() {
+            let d = Delivery {
+                at,
+                sent_at: send.at,
+                seq: send.seq,
+                incarnation: send.incarnation,
+                sent_local: send.sent_local,
+            };
+            if !duplicated && self.heap.is_empty() && self.lookahead.is_none_or(|next| at <= next.at) {
                 out.push(d);
             } else {
                 self.heap.push(Reverse(d));
             }
-        }
-    }
-
-    /// Takes every delay change due at send time `t` (the last one wins); the correlated
-    /// delay's state carries over, so a correlated link stays correlated across a change.
-    #[cold]
-    fn change_delay(&mut self, t: Nanos) {
-        while self.next_change <= t {
-            let Some((_, sampler)) = self.changes.next() else { break };
-            self.delay.replace_model(sampler);
-            self.next_change = self.changes.as_slice().first().map_or(Nanos::MAX, |c| c.0);
         }
     }
 }

@@ -13,10 +13,11 @@ use hdrhistogram::Histogram;
 
 use crate::experiment::ValidExperiment;
 use crate::fault::Timeline;
+use crate::fault::channel::Channel;
 use crate::fault::delay::{DelaySampler, EmpiricalError};
+use crate::fault::rng::stream;
 use crate::time::Nanos;
 use crate::workload::WorkloadReport;
-use crate::workload::channel::Channel;
 use crate::workload::engine::{Faults, Outcome, run};
 
 /// The fault starts a workload's retransmission series keeps for its chart, at most.
@@ -73,7 +74,8 @@ fn run_one_on(
             .collect::<Result<Vec<(Nanos, DelaySampler)>, EmpiricalError>>()?;
         let delay = DelaySampler::new(&link.delay, link.correlation, base_dir)?;
         let name = format!("workload/{}/{dir}", w.name);
-        Ok(Channel::new(&link.loss, link.duplicate, link.fifo, delay, changes, faults, seed, &name))
+        let (delay_rng, loss_rng) = (stream(seed, &format!("{name}/delay")), stream(seed, &format!("{name}/loss")));
+        Ok(Channel::new(&link.loss, link.duplicate, link.fifo, delay, changes, faults, delay_rng, loss_rng))
     };
     let data = channel(c, s, "data")?;
     let acks = channel(s, c, "ack")?;

@@ -23,10 +23,10 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
 
-use super::channel::{Channel, Fate};
 use super::report::{Latency, RETRANSMISSION_BUCKETS, RetransmissionSeries, WorkloadReport, bin, bucket_width};
 use super::rto::Rto;
 use super::spec::{AfterBreak, Dedup, Operation, Protocol, WorkloadDecl};
+use crate::fault::channel::{Channel, Fate};
 use crate::fault::{NodeFaults, Window};
 use crate::time::Nanos;
 

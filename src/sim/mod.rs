@@ -204,7 +204,7 @@ pub fn run(
     let specs: Vec<Vec<crate::detector::DetectorSpec>> = e.detectors.iter().map(|s| vec![s.clone()]).collect();
     let mut output = assemble(&facts, reps, &specs);
     // The message workloads and the two generals run on streams of their own, under the
-    // experiment's seed (one replication; `--shard` refuses them).
+    // experiment's seed (one replication; with `--shard`, shard 0 runs them).
     for (report, latency) in workloads::run_all(e, seed, &options.base_dir)? {
         output.workload_latency.push((report.name.clone(), latency));
         output.summary.workloads.push(report);

@@ -166,6 +166,12 @@ fn stalled_until(f: &NodeFaults, t: Nanos) -> Option<Nanos> {
     }
 }
 
+/// An empty delivery latency histogram (ns), as every workload records into.
+pub fn latency_histogram() -> Histogram<u64> {
+    // Bounds 1 ns .. 2^62 ns at 3 digits are valid, so construction cannot fail.
+    Histogram::new_with_bounds(1, 1 << 62, 3).expect("a 3-digit histogram")
+}
+
 /// The amount of transfer `i`.
 pub fn amount(i: usize) -> u64 {
     1 + (i % 10) as u64
@@ -211,8 +217,7 @@ pub fn run<'a>(
         breaks: 0,
         acks_received: 0,
         service_failures: 0,
-        // Bounds 1 ns .. 2^62 ns at 3 digits are valid, so construction cannot fail.
-        latency: Histogram::new_with_bounds(1, 1 << 62, 3).expect("a 3-digit histogram"),
+        latency: latency_histogram(),
         latency_sum: 0,
         retransmitted_at: Vec::new(),
         spurious_at: Vec::new(),

@@ -707,6 +707,7 @@ pub fn replay_from<R: std::io::Read>(
         deliveries: stats.deliveries,
         timeline: None,
         leaders,
+        workload_latency: Vec::new(),
     })
 }
 

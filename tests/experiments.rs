@@ -16,6 +16,7 @@ use common::{experiments as dir, load};
 
 /// The experiments with a test below.
 const TESTED: &[&str] = &[
+    "arbitrary",
     "asymmetric-partition",
     "bursty-loss",
     "cloud-defaults",
@@ -782,6 +783,39 @@ fn exactly_once() {
         (0, 0, 0, 0)
     );
     assert_eq!(exact.final_state, exact.intended_state);
+}
+
+#[test]
+fn arbitrary() {
+    let s = simulate(&load("arbitrary"));
+    let mistakes = |target: &str, label: &str| entry(&s, "client", target, label).qos.listed.clone();
+    let labels = ["phi:threshold=8,first=100ms,min_std=20ms,pause=500ms", "chen:alpha=100ms", "fixed:timeout=500ms"];
+    // Dedup drops the stuck counter and the replayed numbers: every detector suspects those
+    // live servers for the five minutes, once.
+    for target in ["frozen", "replay"] {
+        for label in labels {
+            let m = mistakes(target, label);
+            assert_eq!(m.len(), 1, "{target} {label}: {m:?}");
+            let length = (m[0].end - m[0].start).as_secs_f64();
+            assert!((299.0..300.0).contains(&length), "{target} {label}: {length}");
+        }
+    }
+    // Random numbers: φ and the timeout detect the crash within a second, Chen after years.
+    let garbled = |label: &str| entry(&s, "client", "garbled", label).qos.detection_time_s.mean.unwrap();
+    assert!(garbled(labels[0]) < 1.0 && garbled(labels[2]) < 1.0);
+    assert!(garbled(labels[1]) > 365.0 * 86_400.0, "{}", garbled(labels[1]));
+    // The claimed restart: only Chen, from the window's end to the run's end (censored).
+    for label in labels {
+        let m = mistakes("reborn", label);
+        assert_eq!(m.len(), usize::from(label.starts_with("chen")), "{label}: {m:?}");
+    }
+    // The service meanwhile: every operation to a live server applied once, promptly; the
+    // crashed one's 2 700 after its crash lost.
+    for w in &s.workloads {
+        let lost = if w.name == "garbled" { 2700 } else { 0 };
+        assert_eq!((w.never_applied, w.extra_applications), (lost, 0), "{}", w.name);
+        assert!(w.latency.as_ref().unwrap().p99_ms < 10.0, "{}", w.name);
+    }
 }
 
 #[test]

@@ -327,3 +327,117 @@ fn bad_workloads_are_refused_naming_the_field() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Issue 16 item 7: the retransmission series is binned from the engine's per-retransmission
+/// facts. Over seeds under loss, the buckets add up to the report's counts; each spurious
+/// retransmission is one of the retransmissions (its send time among theirs, each at most
+/// once); without loss none is spurious; a run in which nothing is retransmitted gets a
+/// whole series of zeros, and one whose last retransmission falls at the run's last instant
+/// counts it in the last bucket.
+#[test]
+fn retransmissions_over_time_are_the_engines_own_facts() {
+    use fdlab::workload::report::RETRANSMISSION_BUCKETS;
+    let lossy = r#"delay = { dist = "uniform", min = "4ms", max = "6ms" }
+        loss = { model = "bernoulli", p = 0.2 }
+        duplicate = 0.1"#;
+    let stubborn = r#"protocol = "stubborn"
+        every = "20ms"
+        rto = { policy = "fixed", timeout = "9ms" }"#;
+    for seed in 1..=5 {
+        let o = run(&experiment(lossy, stubborn, "60s"), seed);
+        let series = o.report.retransmissions_over_time.as_ref().unwrap();
+        assert_eq!(series.retransmissions.len(), RETRANSMISSION_BUCKETS);
+        assert_eq!(series.bucket_s, 0.5);
+        assert_eq!(series.retransmissions.iter().sum::<u64>(), o.report.retransmissions);
+        assert_eq!(series.spurious.iter().sum::<u64>(), o.report.spurious_retransmissions);
+        assert!(o.report.spurious_retransmissions > 0, "a 9 ms RTO under 8–12 ms RTTs is often premature");
+        let mut pool = o.retransmitted_at.clone();
+        for at in &o.spurious_at {
+            let i = pool.iter().position(|t| t == at).unwrap_or_else(|| panic!("{at} was not a retransmission"));
+            pool.swap_remove(i);
+        }
+        for (i, (&r, &s)) in series.retransmissions.iter().zip(&series.spurious).enumerate() {
+            assert!(s <= r, "bucket {i}: {s} spurious of {r}");
+        }
+    }
+    // No loss, an RTO above every RTT: nothing retransmitted, every bucket empty.
+    let quiet = run(
+        &experiment(
+            BOUNDED,
+            r#"protocol = "stubborn"
+        every = "20ms"
+        rto = { policy = "fixed", timeout = "50ms" }"#,
+            "60s",
+        ),
+        1,
+    );
+    let series = quiet.report.retransmissions_over_time.unwrap();
+    assert_eq!(series.retransmissions, vec![0; RETRANSMISSION_BUCKETS]);
+    assert_eq!(series.spurious, vec![0; RETRANSMISSION_BUCKETS]);
+    // One operation at 0 into a partition to the end: its timeouts at 1 s, 2 s, ... fall due
+    // up to the run's last instant (the run is 10 s − 1 ns long, the last one at 9 s); the
+    // ninth is in the last bucket.
+    let cut = run(
+        &experiment(
+            "delay = { dist = \"constant\", value = \"1ms\" }\n[[faults]]\nkind = \"partition\"\nat = \"0s\"\nduration = \"1h\"\ngroups = [[\"a\"], [\"b\"]]",
+            "protocol = \"stubborn\"\nschedule = [\"0s\"]\nrto = { policy = \"fixed\", timeout = \"1s\" }\nsession_timeout = \"1h\"",
+            "9000000001ns",
+        ),
+        1,
+    );
+    assert_eq!(cut.retransmitted_at.last(), Some(&fdlab::time::Nanos::from_secs(9)));
+    let series = cut.report.retransmissions_over_time.unwrap();
+    assert_eq!(series.retransmissions.iter().sum::<u64>(), 9);
+    assert_eq!(series.retransmissions[RETRANSMISSION_BUCKETS - 1], 1);
+    // A fair-loss link never retransmits: no series.
+    let once = run(&experiment(BOUNDED, "protocol = \"fair-loss\"\nevery = \"20ms\"", "10s"), 1);
+    assert!(once.report.retransmissions_over_time.is_none());
+}
+
+/// Workload latency `.hgrm` files: one per workload, through the results writer, holding
+/// exactly the engine's histogram (its count is the operations applied, its max the
+/// report's maximum latency).
+#[test]
+fn each_workload_writes_its_latency_percentiles() {
+    let e = Experiment::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/retransmission.toml")).unwrap();
+    let options = fdlab::sim::RunOptions {
+        base_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments"),
+        ..Default::default()
+    };
+    let out = fdlab::sim::run(&e, &options, &|_| {}).unwrap();
+    let files = fdlab::report::outputs(&out);
+    for w in &out.summary.workloads {
+        let name = format!("workload-latency/{}.hgrm", w.name);
+        let (_, bytes) =
+            files.iter().find(|(p, _)| p.to_str() == Some(name.as_str())).unwrap_or_else(|| panic!("{name}"));
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let rows = fdlab::report::hgrm::parse_rows(&text);
+        let (max_ms, quantile, count) = *rows.last().unwrap();
+        assert_eq!((quantile, count), (1.0, w.applied), "{name}");
+        let reported = w.latency.as_ref().unwrap().max_ms;
+        // The file prints the highest value equivalent to the max, to the microsecond.
+        assert!(max_ms >= reported - 1e-3 && max_ms <= reported * 1.001 + 1e-3, "{name}: {max_ms} against {reported}");
+    }
+    // Written through the staging writer, listed in the manifest.
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out");
+    let writer = fdlab::report::ResultsWriter::begin(&target).unwrap();
+    fdlab::report::write_results(writer, &out, &|_| {}).unwrap();
+    let manifest = std::fs::read_to_string(target.join(".fdlab-manifest")).unwrap();
+    for w in &out.summary.workloads {
+        let name = format!("workload-latency/{}.hgrm", w.name);
+        assert!(target.join(&name).is_file() && manifest.contains(&name), "{name}");
+    }
+    // A name that could not be a file name is refused, naming the field.
+    for bad in ["../up", "a b", ".hidden", ""] {
+        let text = format!(
+            "name = \"x\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"fixed:timeout=1s\"]\n[[nodes]]\nid = \"a\"\n\
+             [[nodes]]\nid = \"b\"\n[[workloads]]\nname = \"{bad}\"\nclient = \"a\"\nserver = \"b\"\n\
+             protocol = \"stubborn\"\nevery = \"1s\""
+        );
+        match Experiment::from_toml("x.toml".as_ref(), &text) {
+            Err(fdlab::experiment::ExperimentError::Invalid { field, .. }) => assert_eq!(field, "workloads[0].name"),
+            other => panic!("`{bad}`: {:?}", other.map(|_| ())),
+        }
+    }
+}

@@ -335,3 +335,25 @@ fn the_local_script_runs_shards_in_parallel_and_merges_them() {
     assert_same_files(&whole, &out, "scripts/shard/local.sh, 3 shards");
     assert!(out.with_extension("shards").join("2-of-3").join("shard.json").exists());
 }
+
+/// Issue 16: message workloads and the two generals in shards. Shard 0 runs them once under
+/// the run's seed, as the whole run does, and the merge writes their reports, latency
+/// `.hgrm` files and two-generals table byte for byte as the whole run does.
+#[test]
+fn workloads_and_the_two_generals_in_shards_merge_to_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(common::experiments().join("gray-failure.toml")).unwrap()
+        + "\n[two_generals]\np = 0.1\nmax_depth = 4\ntrials = 1000\n";
+    let exp = common::write(dir.path(), "gray-failure.toml", &text);
+    let whole = dir.path().join("whole");
+    ok(&["run", arg(&exp), "--out", arg(&whole), "--no-charts"]);
+    let names: Vec<String> = files(&whole).into_keys().collect();
+    assert!(names.iter().any(|n| n == "workload-latency/stubborn.hgrm"), "{names:?}");
+    for n in [1, 3] {
+        let parts = shards(arg(&exp), dir.path(), n, &[]);
+        let merged = dir.path().join(format!("merged-{n}"));
+        let o = merge(&parts, &merged);
+        assert!(o.status.success(), "merge of {n}: {}", stderr(&o));
+        assert_same_files(&whole, &merged, &format!("{n} shards with workloads"));
+    }
+}

@@ -26,6 +26,9 @@ pub struct RunOutput {
     pub timeline: Option<FaultTimeline>,
     /// Every node's belief around the longest split-brain episode (`[cluster]` runs with one).
     pub leaders: Option<super::cluster::timeline::LeaderTimeline>,
+    /// Each message workload's delivery latency (first send to first application, ns), by
+    /// name, in file order (the simulator's).
+    pub workload_latency: Vec<(String, Histogram<u64>)>,
 }
 
 /// The faults an engine sampled the levels around, with the samples.

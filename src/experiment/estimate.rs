@@ -22,6 +22,9 @@ pub struct Estimate {
     pub memory_bytes: u128,
     /// The size of `trace.csv` with `--trace`.
     pub trace_bytes: u128,
+    /// Operations the message workloads will issue (each kept, with its ground truth, to
+    /// the end of the run).
+    pub workload_operations: u128,
 }
 
 impl Estimate {
@@ -40,6 +43,9 @@ impl Estimate {
     fn fits_in(&self, memory: Option<u128>) -> Result<(), String> {
         if self.work() > WORK_LIMIT {
             return Err(format!("{self}: more than {WORK_LIMIT} configuration-heartbeats would take hours"));
+        }
+        if self.workload_operations > WORKLOAD_LIMIT {
+            return Err(format!("{self}: more than {WORKLOAD_LIMIT} workload operations would take hours"));
         }
         if let Some(total) = memory
             && self.memory_bytes > total / 5 * 4
@@ -74,7 +80,11 @@ impl std::fmt::Display for Estimate {
             self.work(),
             mib(self.memory_bytes),
             mib(self.trace_bytes)
-        )
+        )?;
+        if self.workload_operations > 0 {
+            write!(f, ", {} workload operations", self.workload_operations)?;
+        }
+        Ok(())
     }
 }
 
@@ -85,6 +95,14 @@ const LINK_BYTES: u128 = 24 << 10;
 /// One configuration on one link: its tracker, accumulators and distributions (three of
 /// HdrHistogram's ranges each).
 const MEMBER_BYTES: u128 = 80 << 10;
+/// One workload operation: its ground truth, client state, issue event and copies' send
+/// times (a few retransmissions).
+const WORKLOAD_OP_BYTES: u128 = 320;
+/// One workload: its latency histogram (1 ns to 2^62 ns at 3 digits), channels, tables.
+const WORKLOAD_BYTES: u128 = 512 << 10;
+/// Workload operations beyond which a run is refused without `--allow-large`: 10^9, each
+/// a few events of a closed-loop simulation (about a microsecond).
+pub const WORKLOAD_LIMIT: u128 = 1_000_000_000;
 /// One row of `trace.csv`.
 const TRACE_ROW_BYTES: u128 = 48;
 /// Configuration-heartbeats beyond which a run is refused without `--allow-large`: 10^12,
@@ -137,7 +155,7 @@ impl ValidExperiment {
                     Links::Monitored => (links as u128, 0),
                     Links::Listed(l) => (l.len() as u128, 0),
                 },
-                Fault::Omission { .. } => (1, 0),
+                Fault::Omission { .. } | Fault::Arbitrary { .. } => (1, 0),
             })
             .fold((0u128, 0u128), |a, b| (a.0 + b.0, a.1 + b.1));
         let per_link = (duration / fastest + 1 + restarts_and_resumes) * copies;
@@ -149,13 +167,24 @@ impl ValidExperiment {
         // time order, 16 for what it carries) and holds four values per pair of nodes.
         let lease = self.cluster.as_ref().is_some_and(|c| c.rules().contains(&super::LeaderRule::Lease));
         let heartbeats = if lease { deliveries * 64 + nodes * nodes * 64 } else { 0 };
+        let workload_operations: u128 =
+            self.workloads.iter().map(|w| u128::from(w.operation_count(self.duration))).sum();
         let memory_bytes = BASE_BYTES
+            + self.workloads.len() as u128 * WORKLOAD_BYTES
+            + workload_operations * WORKLOAD_OP_BYTES
             + nodes * 512
             + fault_events * 96
             + links as u128 * (LINK_BYTES + detector_state)
             + links as u128 * configurations as u128 * MEMBER_BYTES
             + heartbeats;
-        Estimate { links, configurations, deliveries, memory_bytes, trace_bytes: deliveries * TRACE_ROW_BYTES }
+        Estimate {
+            links,
+            configurations,
+            deliveries,
+            memory_bytes,
+            trace_bytes: deliveries * TRACE_ROW_BYTES,
+            workload_operations,
+        }
     }
 }
 
@@ -244,7 +273,7 @@ mod tests {
     }
 
     fn small(memory_bytes: u128) -> Estimate {
-        Estimate { links: 1, configurations: 1, deliveries: 10, memory_bytes, trace_bytes: 480 }
+        Estimate { links: 1, configurations: 1, deliveries: 10, memory_bytes, trace_bytes: 480, workload_operations: 0 }
     }
 
     #[test]
@@ -270,11 +299,44 @@ mod tests {
             "1 monitored link × 1 detector configuration, up to 10 deliveries (10 configuration-heartbeats), \
              about 1 MiB of memory (1 MiB of trace.csv with --trace)"
         );
-        let many = Estimate { links: 2, configurations: 3, deliveries: 4, memory_bytes: (3 << 20) + 1, trace_bytes: 0 };
+        let many = Estimate {
+            links: 2,
+            configurations: 3,
+            deliveries: 4,
+            memory_bytes: (3 << 20) + 1,
+            trace_bytes: 0,
+            ..small(0)
+        };
         assert_eq!(
             many.to_string(),
             "2 monitored links × 3 detector configurations, up to 4 deliveries (12 configuration-heartbeats), \
              about 4 MiB of memory (0 MiB of trace.csv with --trace)"
         );
+    }
+
+    #[test]
+    fn workloads_count_their_operations_in_memory_and_are_refused_beyond_the_limit() {
+        let workload = |name: &str, rest: &str| {
+            format!(
+                "[[workloads]]\nname = \"{name}\"\nclient = \"a\"\nserver = \"b\"\nprotocol = \"stubborn\"\n{rest}\n"
+            )
+        };
+        let (plain, _) = estimate("[\"phi\"]", "");
+        let rest =
+            workload("w", "every = \"10ms\"\nstop = \"30s\"") + &workload("v", "schedule = [\"1s\", \"2s\", \"2m\"]");
+        let (est, e) = estimate("[\"phi\"]", &rest);
+        // 3000 operations before 30 s, and two of the schedule's three (2 min is after the run).
+        let issued: usize = e.workloads.iter().map(|w| w.issue_times(e.duration).len()).sum();
+        assert_eq!((est.workload_operations, issued), (3002, 3002));
+        assert_eq!(est.memory_bytes, plain.memory_bytes + 2 * WORKLOAD_BYTES + 3002 * WORKLOAD_OP_BYTES);
+        assert!(est.to_string().ends_with(", 3002 workload operations"), "{est}");
+        assert_eq!(est.fits_in(None), Ok(()));
+        let over = Estimate { workload_operations: WORKLOAD_LIMIT + 1, ..est };
+        assert!(over.fits_in(None).unwrap_err().contains("workload operations would take hours"));
+        // 200 workloads of 10 million operations each: over the limit, and about 600 GiB.
+        let many: String = (0..200).map(|i| workload(&format!("w{i}"), "every = \"1ns\"\ncount = 10000000")).collect();
+        let (est, _) = estimate("[\"phi\"]", &many);
+        assert_eq!(est.workload_operations, 2_000_000_000);
+        assert!(est.fits_in(None).is_err());
     }
 }

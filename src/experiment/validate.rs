@@ -192,6 +192,7 @@ impl Experiment {
             .collect::<Result<Vec<_>, _>>()?;
         let mut crash_windows: Vec<Vec<(Nanos, Nanos)>> = vec![Vec::new(); self.nodes.len()];
         let mut pause_windows: Vec<Vec<(Nanos, Nanos)>> = vec![Vec::new(); self.nodes.len()];
+        let mut lie_windows: Vec<Vec<(Nanos, Nanos)>> = vec![Vec::new(); self.nodes.len()];
         for f in &faults {
             match f {
                 Fault::Crash { node, schedule: CrashSchedule::Once { at, down }, .. } => {
@@ -203,6 +204,9 @@ impl Experiment {
                 }
                 Fault::Pause { node, schedule: PauseSchedule::Once { at, duration }, .. } => {
                     pause_windows[*node].push((*at, at.saturating_add(*duration)));
+                }
+                Fault::Arbitrary { node, at, duration, .. } => {
+                    lie_windows[*node].push((*at, duration.map_or(Nanos::MAX, |d| at.saturating_add(d))));
                 }
                 // Random pauses never overlap one another, and may overlap scheduled ones:
                 // the timeline merges pause windows.
@@ -231,6 +235,17 @@ impl Experiment {
                 return Err((
                     "faults".into(),
                     format!("pauses of node `{}` overlap; merge them into one", self.nodes[n].id),
+                ));
+            }
+        }
+        for (n, windows) in lie_windows.iter_mut().enumerate() {
+            if overlap(windows) {
+                return Err((
+                    "faults".into(),
+                    format!(
+                        "arbitrary faults of node `{}` overlap (a heartbeat carries one lie); split their windows",
+                        self.nodes[n].id
+                    ),
                 ));
             }
         }

@@ -2,6 +2,8 @@
 //!
 //! - [`delay`] and [`loss`]: link models (distributions, loss processes).
 //! - [`rng`]: named random streams derived from the seed, for any engine.
+//! - [`channel`]: one directed link's delay and loss step per datagram, shared by the
+//!   heartbeat links and the message workloads.
 //! - [`spec`]: faults as experiment files declare them ([`FaultDecl`]) and in their checked
 //!   shapes ([`Fault`]).
 //! - This module expands the checked faults into concrete, sorted windows per node and per
@@ -14,6 +16,7 @@
 //! links with the types here and checks them, and an engine hands [`Timeline::build`] what it
 //! needs (so imports point one way, experiment → fault).
 
+pub mod channel;
 pub mod delay;
 mod erfc_inv;
 pub mod loss;
@@ -30,7 +33,7 @@ use rand::Rng;
 use crate::time::Nanos;
 use delay::{DelaySampler, EmpiricalError};
 use rng::stream;
-pub use spec::{CrashSchedule, Cut, Fault, FaultDecl, Links, PauseSchedule, PauseTarget};
+pub use spec::{CrashSchedule, Cut, Fault, FaultDecl, IncarnationLie, Lie, Links, PauseSchedule, PauseTarget, SeqLie};
 
 /// A half-open window of real time `[from, to)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,6 +70,9 @@ pub struct NodeFaults {
     pub recv_pauses: Vec<Window>,
     /// Windows in which the node drops a share of its own heartbeats.
     pub omissions: Vec<(Window, f64)>,
+    /// Windows in which the node's heartbeats carry bogus numbers (sorted, disjoint: the
+    /// validation refuses overlapping ones).
+    pub arbitrary: Vec<(Window, Lie)>,
 }
 
 /// Everything that happens to one directed link, as disjoint sorted segments.
@@ -104,6 +110,7 @@ impl Timeline {
             starts.extend(n.crashes.iter().map(|c| c.from));
             starts.extend(n.send_pauses.iter().chain(&n.recv_pauses).map(|w| w.from));
             starts.extend(n.omissions.iter().map(|(w, _)| w.from));
+            starts.extend(n.arbitrary.iter().map(|(w, _)| w.from));
         }
         for l in self.links.values() {
             starts.extend(l.cuts.iter().map(|w| w.from));
@@ -217,6 +224,10 @@ impl Timeline {
                     let to = duration.map_or(Nanos::MAX, |d| at.saturating_add(d));
                     node_faults[*node].omissions.push((Window { from: *at, to }, *p));
                 }
+                Fault::Arbitrary { node, at, duration, lie } => {
+                    let to = duration.map_or(end, |d| at.saturating_add(d)).min(end);
+                    node_faults[*node].arbitrary.push((Window { from: *at, to }, *lie));
+                }
                 Fault::DelaySpike { at, duration, extra, links } => {
                     for l in links_of(links) {
                         spikes
@@ -245,6 +256,7 @@ impl Timeline {
             f.send_pauses = merge(std::mem::take(&mut f.send_pauses));
             f.recv_pauses = merge(std::mem::take(&mut f.recv_pauses));
             f.omissions = segments(std::mem::take(&mut f.omissions), |a, b| 1.0 - (1.0 - a) * (1.0 - b));
+            f.arbitrary.sort_by_key(|(w, _)| *w);
         }
         let touched: BTreeSet<(usize, usize)> =
             cuts.keys().chain(spikes.keys()).chain(bursts.keys()).chain(delay_changes.keys()).copied().collect();

@@ -42,6 +42,41 @@ impl PauseTarget {
     }
 }
 
+/// What an arbitrary (Byzantine) node puts in its heartbeats' sequence numbers.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeqLie {
+    /// The true slot number.
+    #[default]
+    Honest,
+    /// Every heartbeat carries the number of the window's first one (a stuck counter).
+    Frozen,
+    /// The numbers it sent earlier in its incarnation, from the first, cycling (a replay of
+    /// old heartbeats, a state restored from a stale snapshot): every one already sent. A
+    /// window that begins before any has been sent repeats its first number.
+    ReplayOld,
+    /// A uniform draw from [0, 2^32) per heartbeat (a garbled 32-bit counter field).
+    Random,
+}
+
+/// What an arbitrary node puts in its heartbeats' incarnation numbers.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum IncarnationLie {
+    /// Its true incarnation.
+    #[default]
+    Honest,
+    /// One above its true incarnation: it claims a restart that never happened.
+    Bump,
+}
+
+/// The lies of an arbitrary node's heartbeats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lie {
+    pub seq: SeqLie,
+    pub incarnation: IncarnationLie,
+}
+
 /// A fault as an experiment file declares it, scheduled at a fixed time or drawn from a
 /// random process. [`FaultDecl::resolve`] checks it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -87,6 +122,18 @@ pub enum FaultDecl {
     /// A live node drops a share `p` of its own outgoing heartbeats, from `at` (default 0)
     /// for `duration` (default: to the end).
     Omission { node: String, p: f64, at: Option<Nanos>, duration: Option<Nanos> },
+    /// Arbitrary (Byzantine) heartbeats: from `at` (default 0) for `duration` (default: to
+    /// the end), every heartbeat the node sends, on its usual schedule, carries a bogus
+    /// sequence number (`seq`) and/or incarnation (`incarnation`), both `honest` by default.
+    Arbitrary {
+        node: String,
+        at: Option<Nanos>,
+        duration: Option<Nanos>,
+        #[serde(default)]
+        seq: SeqLie,
+        #[serde(default)]
+        incarnation: IncarnationLie,
+    },
     /// Congestion: `extra` delay for datagrams sent in the window, on `links` (default all).
     DelaySpike {
         at: Nanos,
@@ -131,6 +178,9 @@ pub enum Fault {
     /// The node drops a share `p` of its own heartbeats, from `at` for `duration` (`None`:
     /// to the end of the run).
     Omission { node: usize, p: f64, at: Nanos, duration: Option<Nanos> },
+    /// The node's heartbeats sent from `at` for `duration` (`None`: to the end of the run)
+    /// carry the numbers `lie` says (at least one of them bogus).
+    Arbitrary { node: usize, at: Nanos, duration: Option<Nanos>, lie: Lie },
     /// `extra` delay for datagrams sent on `links` from `at` for `duration`.
     DelaySpike { at: Nanos, duration: Nanos, extra: Nanos, links: Links },
     /// Datagrams sent on `links` from `at` for `duration` are also lost with probability `p`.
@@ -315,6 +365,23 @@ impl FaultDecl {
                 at: at.map(|at| within(at, "at")).transpose()?.unwrap_or(Nanos::ZERO),
                 duration: duration.map(|d| length(d, "duration")).transpose()?,
             }),
+            FaultDecl::Arbitrary { node: id, at, duration, seq, incarnation } => {
+                let node = node_in("node", id)?;
+                let lie = Lie { seq: *seq, incarnation: *incarnation };
+                if lie == Lie::default() {
+                    return shape(
+                        "seq",
+                        "an arbitrary node with an honest `seq` and `incarnation` lies about nothing: give \
+                         `seq = \"frozen\" | \"replay-old\" | \"random\"` or `incarnation = \"bump\"`",
+                    );
+                }
+                Ok(Fault::Arbitrary {
+                    node,
+                    at: at.map(|at| within(at, "at")).transpose()?.unwrap_or(Nanos::ZERO),
+                    duration: duration.map(|d| length(d, "duration")).transpose()?,
+                    lie,
+                })
+            }
             FaultDecl::DelaySpike { at, duration, extra, links: list } => {
                 within(*at, "at")?;
                 length(*duration, "duration")?;

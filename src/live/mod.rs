@@ -143,6 +143,12 @@ pub fn check(e: &ValidExperiment, path: &Path) -> Result<(), LiveError> {
             Fault::Omission { .. } => {
                 return Err(refuse(&format!("faults[{i}].kind"), "live mode does not inject omissions yet"));
             }
+            Fault::Arbitrary { .. } => {
+                return Err(refuse(
+                    &format!("faults[{i}].kind"),
+                    "live mode does not forge heartbeats yet (`arbitrary` is simulated only)",
+                ));
+            }
             _ => {}
         }
     }

@@ -97,7 +97,8 @@ pub fn distribution_files(summary: &summary::SummaryFile) -> Vec<(PathBuf, Vec<u
 /// The files of a results directory held in memory: `summary.json`, `mistakes.csv`, the
 /// `.hgrm` percentile files of one-way delay and inter-arrival time (where the engine knew
 /// them) and per detector configuration of detection time and mistake duration (all links
-/// together), and the fault timeline (`faults.json`, `timeline/levels.csv`,
+/// together), per message workload of delivery latency (`workload-latency/<name>.hgrm`),
+/// and the fault timeline (`faults.json`, `timeline/levels.csv`,
 /// `timeline/arrivals.csv`) where the engine sampled one. `trace.csv` is streamed by
 /// [`write_results`].
 pub fn outputs(output: &RunOutput) -> Vec<(PathBuf, Vec<u8>)> {
@@ -111,6 +112,13 @@ pub fn outputs(output: &RunOutput) -> Vec<(PathBuf, Vec<u8>)> {
         }
     }
     files.extend(distribution_files(&output.summary));
+    // A workload's name is made of file-safe characters (validated).
+    for (name, latency) in &output.workload_latency {
+        files.push((
+            format!("workload-latency/{name}.hgrm").into(),
+            hgrm::percentile_distribution(latency).into_bytes(),
+        ));
+    }
     if let Some(timeline) = &output.timeline {
         // Cannot fail: plain data.
         let faults = serde_json::to_string_pretty(&timeline.faults).expect("faults serialize") + "\n";

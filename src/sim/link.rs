@@ -4,9 +4,12 @@
 //! slots (slot k at local time k·η plus jitter, real time = local / clock rate), seq = slot
 //! number; slots that fall in a pause are skipped (or one is sent at the resume, with
 //! `after-pause = "send-now"`); a crash stops sending, and a recovery restarts the slots
-//! from 0 with a new incarnation (or the old one). The link side applies partitions (cut at
-//! send time), loss, congestion, delay and duplication; datagrams already in flight when
-//! their sender crashes are still delivered. A small heap reorders arrivals: an arrival is
+//! from 0 with a new incarnation (or the old one); while an `arbitrary` fault holds the
+//! sender, its heartbeats carry the bogus numbers the fault says (drawn, for `random`, from
+//! a stream of their own, so the schedule and the link draw what they would draw honestly).
+//! The link side (`crate::fault::channel`, shared with the message workloads) applies
+//! partitions (cut at send time), loss, congestion, delay and duplication; datagrams
+//! already in flight when their sender crashes are still delivered. A small heap reorders arrivals: an arrival is
 //! released once the next send is later, since nothing sent later can arrive earlier.
 //! Deliveries are handed over in batches ([`LinkStream::fill`]): each is written once, into
 //! the batch, and read long after (handing them over one at a time through memory stalled on
@@ -20,10 +23,10 @@ use rand::Rng;
 use crate::analysis::results::DatagramCounts;
 use crate::detector::Arrival;
 use crate::experiment::{AfterPause, Link, Node, SeqAfterRestart};
+use crate::fault::channel::{Channel, Fate};
 use crate::fault::delay::DelaySampler;
-use crate::fault::loss::LossProcess;
 use crate::fault::rng::SimRng;
-use crate::fault::{Crash, Cursor, LinkFaults, NodeFaults, Window};
+use crate::fault::{Crash, Cursor, IncarnationLie, Lie, LinkFaults, NodeFaults, SeqLie, Window};
 use crate::time::{Clock, Nanos};
 
 /// A heartbeat leaving the sender.
@@ -80,10 +83,28 @@ pub struct Sender<'a> {
     pauses: Cursor<'a, Window>,
     omissions: Cursor<'a, (Window, f64)>,
     rng: SimRng,
+    lies: Cursor<'a, (Window, Lie)>,
+    lying: Option<Lying>,
+    /// `seq = "random"` draws from here, never from `rng`.
+    lie_rng: SimRng,
+}
+
+/// Where the sender is in the arbitrary window it is sending in.
+#[derive(Clone, Copy, Debug)]
+struct Lying {
+    /// The window's start (which window this is).
+    from: Nanos,
+    /// The true seq of the window's first heartbeat.
+    first_seq: u64,
+    /// The seq its incarnation began with.
+    incarnation_base: u64,
+    /// Heartbeats sent in the window so far.
+    sent: u64,
 }
 
 impl<'a> Sender<'a> {
-    pub fn new(node: &Node, faults: &'a NodeFaults, end: Nanos, rng: SimRng) -> Sender<'a> {
+    /// `rng` draws jitter and omissions, `lie_rng` an arbitrary fault's random numbers.
+    pub fn new(node: &Node, faults: &'a NodeFaults, end: Nanos, rng: SimRng, lie_rng: SimRng) -> Sender<'a> {
         Sender {
             interval: node.interval.0,
             clock: node.clock,
@@ -102,6 +123,9 @@ impl<'a> Sender<'a> {
             pauses: Cursor::new(&faults.send_pauses, |w| *w),
             omissions: Cursor::new(&faults.omissions, |o| o.0),
             rng,
+            lies: Cursor::new(&faults.arbitrary, |l| l.0),
+            lying: None,
+            lie_rng,
         }
     }
 
@@ -168,7 +192,7 @@ impl<'a> Sender<'a> {
             }
             let slot = self.slot;
             self.slot += 1;
-            // (`u < p` for a uniform u in [0, 1): see `transmit` on why `<=` is equivalent.)
+            // (`u < p` for a uniform u in [0, 1): see `Channel::send_with` on why `<=` is equivalent.)
             if let Some(&(_, p)) = self.omissions.at(t)
                 && self.rng.random::<f64>() < p
             {
@@ -179,13 +203,41 @@ impl<'a> Sender<'a> {
         None
     }
 
-    fn send(&self, at: Nanos, slot: u64) -> Send {
-        Send {
-            at,
-            seq: self.seq_base.saturating_add(slot),
-            incarnation: self.incarnation,
-            sent_local: self.clock.local(at),
+    fn send(&mut self, at: Nanos, slot: u64) -> Send {
+        let mut seq = self.seq_base.saturating_add(slot);
+        let mut incarnation = self.incarnation;
+        if let Some(&(window, lie)) = self.lies.at(at) {
+            (seq, incarnation) = self.lie(window.from, lie, seq, incarnation);
         }
+        Send { at, seq, incarnation, sent_local: self.clock.local(at) }
+    }
+
+    /// The numbers a heartbeat sent in the arbitrary window beginning at `from` carries
+    /// instead of the true `seq` and `incarnation`.
+    #[cold]
+    fn lie(&mut self, from: Nanos, lie: Lie, seq: u64, incarnation: u64) -> (u64, u64) {
+        let state = match &mut self.lying {
+            Some(l) if l.from == from => l,
+            _ => self.lying.insert(Lying { from, first_seq: seq, incarnation_base: self.seq_base, sent: 0 }),
+        };
+        let k = state.sent;
+        state.sent += 1;
+        let seq = match lie.seq {
+            SeqLie::Honest => seq,
+            SeqLie::Frozen => state.first_seq,
+            // The numbers sent before the window in this incarnation, from its first, again
+            // and again; when none was sent yet, the first number (there is nothing older).
+            SeqLie::ReplayOld => {
+                let old = state.first_seq.saturating_sub(state.incarnation_base).max(1);
+                state.incarnation_base + k % old
+            }
+            SeqLie::Random => u64::from(self.lie_rng.random::<u32>()),
+        };
+        let incarnation = match lie.incarnation {
+            IncarnationLie::Honest => incarnation,
+            IncarnationLie::Bump => incarnation.saturating_add(1),
+        };
+        (seq, incarnation)
     }
 }
 
@@ -193,21 +245,8 @@ impl<'a> Sender<'a> {
 pub struct LinkStream<'a> {
     sender: Sender<'a>,
     lookahead: Option<Send>,
-    delay: DelaySampler,
-    /// Later delay models (route changes), by send time, each taken once its instant comes;
-    /// `next_change` is the next one's instant (`Nanos::MAX` when none is left), so a link
-    /// without changes pays one comparison a datagram.
-    changes: std::vec::IntoIter<(Nanos, DelaySampler)>,
-    next_change: Nanos,
-    loss: LossProcess,
-    duplicate: f64,
-    fifo: bool,
-    last_arrival: Nanos,
-    cuts: Cursor<'a, Window>,
-    spikes: Cursor<'a, (Window, Nanos)>,
-    bursts: Cursor<'a, (Window, f64)>,
-    delay_rng: SimRng,
-    loss_rng: SimRng,
+    /// The delay and loss step, shared with the message workloads.
+    channel: Channel<'a>,
     heap: BinaryHeap<Reverse<Delivery>>,
     pub counts: DatagramCounts,
 }
@@ -225,22 +264,10 @@ impl<'a> LinkStream<'a> {
         loss_rng: SimRng,
     ) -> LinkStream<'a> {
         let lookahead = sender.next_send();
-        let next_change = changes.first().map_or(Nanos::MAX, |c| c.0);
         LinkStream {
             sender,
             lookahead,
-            delay,
-            changes: changes.into_iter(),
-            next_change,
-            loss: LossProcess::new(&link.loss),
-            duplicate: link.duplicate,
-            fifo: link.fifo,
-            last_arrival: Nanos::ZERO,
-            cuts: Cursor::new(&faults.cuts, |w| *w),
-            spikes: Cursor::new(&faults.spikes, |s| s.0),
-            bursts: Cursor::new(&faults.bursts, |b| b.0),
-            delay_rng,
-            loss_rng,
+            channel: Channel::new(&link.loss, link.duplicate, link.fifo, delay, changes, faults, delay_rng, loss_rng),
             heap: BinaryHeap::new(),
             counts: DatagramCounts::default(),
         }
@@ -251,10 +278,10 @@ impl<'a> LinkStream<'a> {
     pub fn fill(&mut self, out: &mut Vec<Delivery>, max: usize) {
         // A link with no delay change pending takes a copy of the loop without the check, so
         // that it costs nothing per datagram where no change is declared (or after the last).
-        if self.next_change == Nanos::MAX {
-            self.fill_with::<false>(out, max)
-        } else {
+        if self.channel.changes_pending() {
             self.fill_with::<true>(out, max)
+        } else {
+            self.fill_with::<false>(out, max)
         }
     }
 
@@ -283,52 +310,34 @@ impl<'a> LinkStream<'a> {
     #[inline(always)]
     fn transmit<const CHANGES: bool>(&mut self, send: Send, out: &mut Vec<Delivery>) {
         self.counts.sent += 1;
-        let t = send.at;
-        if self.cuts.at(t).is_some() {
-            self.counts.cut += 1;
-            return;
-        }
-        // Draws `u < p` with u uniform on [0, 1): `<=` differs only when u equals p exactly
-        // (probability 2^-53), so mutants of these comparisons are equivalent.
-        let burst_lost = self.bursts.at(t).is_some_and(|&(_, p)| self.loss_rng.random::<f64>() < p);
-        if self.loss.lost(t, &mut self.loss_rng) || burst_lost {
-            self.counts.lost += 1;
-            return;
-        }
-        if CHANGES && t >= self.next_change {
-            self.change_delay(t);
-        }
-        let extra = self.spikes.at(t).map_or(Nanos::ZERO, |s| s.1);
-        let copies = if self.duplicate > 0.0 && self.loss_rng.random::<f64>() < self.duplicate {
-            self.counts.duplicated += 1;
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let mut at = t.saturating_add(self.delay.sample(&mut self.delay_rng)).saturating_add(extra);
-            if self.fifo {
-                at = at.max(self.last_arrival);
-                self.last_arrival = at;
+        let copies = match self.channel.send_with::<CHANGES>(send.at) {
+            Fate::Cut => {
+                self.counts.cut += 1;
+                return;
             }
-            let d =
-                Delivery { at, sent_at: t, seq: send.seq, incarnation: send.incarnation, sent_local: send.sent_local };
-            if copies == 1 && self.heap.is_empty() && self.lookahead.is_none_or(|next| at <= next.at) {
+            Fate::Lost => {
+                self.counts.lost += 1;
+                return;
+            }
+            Fate::Delivered(copies) => copies,
+        };
+        let duplicated = copies[1].is_some();
+        if duplicated {
+            self.counts.duplicated += 1;
+        }
+        for at in copies.into_iter().flatten() {
+            let d = Delivery {
+                at,
+                sent_at: send.at,
+                seq: send.seq,
+                incarnation: send.incarnation,
+                sent_local: send.sent_local,
+            };
+            if !duplicated && self.heap.is_empty() && self.lookahead.is_none_or(|next| at <= next.at) {
                 out.push(d);
             } else {
                 self.heap.push(Reverse(d));
             }
-        }
-    }
-
-    /// Takes every delay change due at send time `t` (the last one wins); the correlated
-    /// delay's state carries over, so a correlated link stays correlated across a change.
-    #[cold]
-    fn change_delay(&mut self, t: Nanos) {
-        while self.next_change <= t {
-            let Some((_, sampler)) = self.changes.next() else { break };
-            self.delay.replace_model(sampler);
-            self.next_change = self.changes.as_slice().first().map_or(Nanos::MAX, |c| c.0);
         }
     }
 }
@@ -359,7 +368,8 @@ mod tests {
         let (node_faults, link_faults) = (NodeFaults::default(), LinkFaults::default());
         let sampler = |m: &DelayModel| DelaySampler::new(m, correlation, Path::new("")).unwrap();
         let changes = after.iter().map(|m| (CHANGE, sampler(m))).collect();
-        let sender = Sender::new(&node, &node_faults, Nanos::from_secs(60), stream(seed, "sender"));
+        let sender =
+            Sender::new(&node, &node_faults, Nanos::from_secs(60), stream(seed, "sender"), stream(seed, "lies"));
         let mut link = LinkStream::new(
             sender,
             &link,
@@ -372,6 +382,85 @@ mod tests {
         let mut out = Vec::new();
         link.fill(&mut out, usize::MAX);
         out
+    }
+
+    /// Every send of a sender of 100 ms heartbeats over 10 s, lying as `lie` from 3 s to 6 s,
+    /// beside the honest sends under the same seed.
+    fn sends(lie: Lie, faults: NodeFaults) -> (Vec<Send>, Vec<Send>) {
+        let node = Node {
+            id: "a".into(),
+            interval: Nanos::from_millis(100),
+            jitter: Nanos::from_millis(5),
+            clock: Clock::EXACT,
+            after_pause: AfterPause::Skip,
+            seq_after_restart: SeqAfterRestart::Reset,
+        };
+        let window = Window { from: Nanos::from_secs(3), to: Nanos::from_secs(6) };
+        let lying = NodeFaults { arbitrary: vec![(window, lie)], ..faults.clone() };
+        let all = |f: &NodeFaults| {
+            let mut sender = Sender::new(&node, f, Nanos::from_secs(10), stream(1, "sender"), stream(1, "lies"));
+            std::iter::from_fn(|| sender.next_send()).collect::<Vec<_>>()
+        };
+        (all(&lying), all(&faults))
+    }
+
+    fn inside(s: &Send) -> bool {
+        (Nanos::from_secs(3)..Nanos::from_secs(6)).contains(&s.at)
+    }
+
+    #[test]
+    fn an_arbitrary_sender_lies_only_in_its_window_and_only_in_its_numbers() {
+        let lie = |seq, incarnation| Lie { seq, incarnation };
+        for l in [
+            lie(SeqLie::Frozen, IncarnationLie::Honest),
+            lie(SeqLie::ReplayOld, IncarnationLie::Honest),
+            lie(SeqLie::Random, IncarnationLie::Honest),
+            lie(SeqLie::Honest, IncarnationLie::Bump),
+        ] {
+            let (lying, honest) = sends(l, NodeFaults::default());
+            assert_eq!(lying.len(), 100, "{l:?}");
+            assert_eq!(lying.len(), honest.len());
+            for (a, b) in lying.iter().zip(&honest) {
+                // The schedule and its jitter are the honest one's.
+                assert_eq!((a.at, a.sent_local), (b.at, b.sent_local), "{l:?}");
+                if !inside(a) {
+                    assert_eq!(a, b, "{l:?}: honest outside the window");
+                    continue;
+                }
+                let k = b.seq - 30;
+                match l.seq {
+                    SeqLie::Honest => assert_eq!(a.seq, b.seq),
+                    SeqLie::Frozen => assert_eq!(a.seq, 30, "the window's first number"),
+                    SeqLie::ReplayOld => assert_eq!(a.seq, k % 30, "the 30 sent before, from the first"),
+                    SeqLie::Random => assert!(a.seq < 1 << 32),
+                }
+                let claimed = if l.incarnation == IncarnationLie::Bump { 1 } else { 0 };
+                assert_eq!(a.incarnation, claimed, "{l:?}");
+            }
+        }
+        // Random numbers differ from heartbeat to heartbeat.
+        let (lying, _) = sends(lie(SeqLie::Random, IncarnationLie::Honest), NodeFaults::default());
+        let mut seqs: Vec<u64> = lying.iter().filter(|s| inside(s)).map(|s| s.seq).collect();
+        seqs.sort();
+        seqs.dedup();
+        assert_eq!(seqs.len(), 30);
+    }
+
+    #[test]
+    fn a_replay_after_a_restart_replays_the_new_incarnation_and_none_yet_repeats_its_first() {
+        let crash = |from, to| Crash {
+            from: Nanos::from_millis(from),
+            to: Some(Nanos::from_millis(to)),
+            new_incarnation: true,
+        };
+        let replay = Lie { seq: SeqLie::ReplayOld, incarnation: IncarnationLie::Honest };
+        // Restarted at 2 s: ten heartbeats (seq 0..9) of incarnation 1 before the window.
+        let (lying, _) = sends(replay, NodeFaults { crashes: vec![crash(1_000, 2_000)], ..Default::default() });
+        let replayed: Vec<u64> = lying.iter().filter(|s| inside(s)).map(|s| s.seq).collect();
+        assert_eq!(replayed, (0..30).map(|k| k % 10).collect::<Vec<_>>());
+        // Restarted at the window's start: nothing older to replay, its first number repeats.
+        let (lying, _) = sends(replay, NodeFaults { crashes: vec![crash(2_500, 3_000)], ..Default::default() });
+        assert!(lying.iter().filter(|s| inside(s)).all(|s| s.seq == 0 && s.incarnation == 1));
     }
 
     fn delay(d: &Delivery) -> u64 {

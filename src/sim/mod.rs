@@ -111,6 +111,9 @@ pub fn fault_views(
             for w in &f.send_pauses {
                 candidates.push(("pause".into(), Some(n), link, *w, false));
             }
+            for (w, _) in &f.arbitrary {
+                candidates.push(("arbitrary".into(), Some(n), link, *w, false));
+            }
         }
         if let Some(link) = watching {
             for w in f.recv_pauses.iter().filter(|w| !f.send_pauses.contains(w)) {
@@ -202,8 +205,11 @@ pub fn run(
     let specs: Vec<Vec<crate::detector::DetectorSpec>> = e.detectors.iter().map(|s| vec![s.clone()]).collect();
     let mut output = assemble(&facts, reps, &specs);
     // The message workloads and the two generals run on streams of their own, under the
-    // experiment's seed (one replication; `--shard` refuses them).
-    output.summary.workloads = workloads::run_all(e, seed, &options.base_dir)?;
+    // experiment's seed (one replication; with `--shard`, shard 0 runs them).
+    for (report, latency) in workloads::run_all(e, seed, &options.base_dir)? {
+        output.workload_latency.push((report.name.clone(), latency));
+        output.summary.workloads.push(report);
+    }
     output.summary.two_generals = e.two_generals.as_ref().map(|g| crate::workload::generals::simulate(g, seed));
     if options.record_trace && output.trace.is_none() {
         output.trace = Some(TraceSpill::new(e.nodes.iter().map(|n| n.id.clone()).collect(), Vec::new()));
@@ -392,7 +398,13 @@ pub fn run_replication(
                 }
                 let copies = std::mem::take(&mut *copies.lock().expect("channel"));
                 let name = format!("link/{}->{}", nodes[t].id, node.id);
-                let sender = Sender::new(&nodes[t], &timeline.nodes[t], end, stream(seed, &format!("{name}/sender")));
+                let sender = Sender::new(
+                    &nodes[t],
+                    &timeline.nodes[t],
+                    end,
+                    stream(seed, &format!("{name}/sender")),
+                    stream(seed, &format!("{name}/arbitrary")),
+                );
                 let link = e.link(t, m);
                 let faults = timeline.link(t, m);
                 IncomingLink {
@@ -524,6 +536,7 @@ pub fn assemble(facts: &RunFacts, reps: Vec<Replication>, specs: &[Vec<crate::de
         deliveries: stats.deliveries,
         timeline,
         leaders,
+        workload_latency: Vec::new(),
     }
 }
 

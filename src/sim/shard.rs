@@ -103,6 +103,22 @@ pub struct ShardFile {
     pub nodes: Vec<String>,
     pub experiment_config: serde_json::Value,
     pub units: Vec<UnitState>,
+    /// Shard 0 only: what the run does once, whole, under its seed, beside the heartbeat
+    /// units (the message workloads and the two generals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub once: Option<OnceState>,
+}
+
+/// The message workloads' reports and latency histograms and the two generals, as the run
+/// computed them: a merge puts them into its output as they are, so the merged files are
+/// the whole run's.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnceState {
+    pub workloads: Vec<crate::workload::WorkloadReport>,
+    /// Per workload, its latency histogram's recorded (value ns, count) pairs.
+    pub latency: Vec<(String, Vec<(u64, u64)>)>,
+    pub two_generals: Option<crate::workload::generals::GeneralsReport>,
 }
 
 /// One work unit's state.
@@ -182,17 +198,27 @@ pub fn run_shard(
     }
     let count = options.replications.max(1);
     replications::check(e, count).map_err(SimError::Replications)?;
-    if !e.workloads.is_empty() || e.two_generals.is_some() {
-        return Err(SimError::Shard(
-            "message workloads and the two generals are not sharded yet; run them whole".into(),
-        ));
-    }
     if !options.extra_rules.is_empty() {
         return Err(SimError::Shard("a leader rule of the library user's own cannot be stored in a shard".into()));
     }
     let seed = options.seed.unwrap_or(e.seed);
     let options = RunOptions { record_trace: false, ..options.clone() };
     let facts = RunFacts::of(e, seed);
+    // The workloads and the two generals run once, under the run's seed, as a whole run
+    // runs them (`super::run`): shard 0 does it and keeps their results.
+    let once = if shard.index == 0 && (!e.workloads.is_empty() || e.two_generals.is_some()) {
+        let mut workloads = Vec::new();
+        let mut latency = Vec::new();
+        for (report, histogram) in super::workloads::run_all(e, seed, &options.base_dir)? {
+            let recorded = histogram.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
+            latency.push((report.name.clone(), recorded));
+            workloads.push(report);
+        }
+        let two_generals = e.two_generals.as_ref().map(|g| crate::workload::generals::simulate(g, seed));
+        Some(OnceState { workloads, latency, two_generals })
+    } else {
+        None
+    };
     let mut out = Vec::new();
     let configurations = e.detectors.iter().map(|d| d.points().len()).sum();
     let by_configuration = by_configuration(shard.count, count, e.detectors.len(), configurations);
@@ -218,6 +244,7 @@ pub fn run_shard(
         nodes: facts.nodes,
         experiment_config: facts.experiment_config,
         units: out,
+        once,
     })
 }
 
@@ -327,7 +354,13 @@ pub fn merge(dirs: &[PathBuf]) -> Result<RunOutput, MergeError> {
     }
     // Every unit, where its number says it must be.
     let mut slots: BTreeMap<(u32, usize), (PathBuf, ReplicationState)> = BTreeMap::new();
-    for (dir, shard) in shards {
+    let mut once = None;
+    for (dir, mut shard) in shards {
+        if shard.shard == 0 {
+            once = shard.once.take();
+        } else if shard.once.is_some() {
+            return Err(MergeError::Inconsistent { dir, message: "only shard 0 runs the workloads".into() });
+        }
         let expected = units(ShardSpec { index: shard.shard, count }, reps, specs);
         let found: Vec<(u32, usize)> = shard.units.iter().map(|u| (u.replication, u.spec)).collect();
         if found != expected {
@@ -365,7 +398,19 @@ pub fn merge(dirs: &[PathBuf]) -> Result<RunOutput, MergeError> {
             message: "its detector specs do not match its experiment".into(),
         });
     }
-    Ok(super::assemble(&facts, replications, &groups))
+    let mut output = super::assemble(&facts, replications, &groups);
+    if let Some(once) = once {
+        for (name, recorded) in once.latency {
+            let mut histogram = crate::workload::engine::latency_histogram();
+            for (value, count) in recorded {
+                histogram.saturating_record_n(value, count);
+            }
+            output.workload_latency.push((name, histogram));
+        }
+        output.summary.workloads = once.workloads;
+        output.summary.two_generals = once.two_generals;
+    }
+    Ok(output)
 }
 
 fn head_seed(facts: &RunFacts, r: u32) -> u64 {

@@ -9,21 +9,31 @@
 
 use std::path::Path;
 
+use hdrhistogram::Histogram;
+
 use crate::experiment::ValidExperiment;
 use crate::fault::Timeline;
+use crate::fault::channel::Channel;
 use crate::fault::delay::{DelaySampler, EmpiricalError};
+use crate::fault::rng::stream;
 use crate::time::Nanos;
 use crate::workload::WorkloadReport;
-use crate::workload::channel::Channel;
 use crate::workload::engine::{Faults, Outcome, run};
 
-/// Every workload's report, in file order.
-pub fn run_all(e: &ValidExperiment, seed: u64, base_dir: &Path) -> Result<Vec<WorkloadReport>, EmpiricalError> {
+/// The fault starts a workload's retransmission series keeps for its chart, at most.
+const MAX_MARKED_FAULTS: usize = 32;
+
+/// Every workload's report and delivery latency histogram (ns), in file order.
+pub fn run_all(
+    e: &ValidExperiment,
+    seed: u64,
+    base_dir: &Path,
+) -> Result<Vec<(WorkloadReport, Histogram<u64>)>, EmpiricalError> {
     if e.workloads.is_empty() {
         return Ok(Vec::new());
     }
     let timeline = timeline(e, seed, base_dir)?;
-    (0..e.workloads.len()).map(|i| run_one_on(e, i, seed, base_dir, &timeline).map(|o| o.report)).collect()
+    (0..e.workloads.len()).map(|i| run_one_on(e, i, seed, base_dir, &timeline).map(|o| (o.report, o.latency))).collect()
 }
 
 /// Workload `index`, with its ground truth per operation.
@@ -64,7 +74,8 @@ fn run_one_on(
             .collect::<Result<Vec<(Nanos, DelaySampler)>, EmpiricalError>>()?;
         let delay = DelaySampler::new(&link.delay, link.correlation, base_dir)?;
         let name = format!("workload/{}/{dir}", w.name);
-        Ok(Channel::new(&link.loss, link.duplicate, link.fifo, delay, changes, faults, seed, &name))
+        let (delay_rng, loss_rng) = (stream(seed, &format!("{name}/delay")), stream(seed, &format!("{name}/loss")));
+        Ok(Channel::new(&link.loss, link.duplicate, link.fifo, delay, changes, faults, delay_rng, loss_rng))
     };
     let data = channel(c, s, "data")?;
     let acks = channel(s, c, "ack")?;
@@ -74,5 +85,26 @@ fn run_one_on(
         data_cuts: &timeline.link(c, s).cuts,
         ack_cuts: &timeline.link(s, c).cuts,
     };
-    Ok(run(w, e.duration, data, acks, &faults))
+    let mut outcome = run(w, e.duration, data, acks, &faults);
+    if let Some(series) = &mut outcome.report.retransmissions_over_time {
+        let mut starts: Vec<Nanos> = Vec::new();
+        for n in [c, s] {
+            let f = &timeline.nodes[n];
+            starts.extend(f.crashes.iter().map(|c| c.from));
+            starts.extend(f.send_pauses.iter().chain(&f.recv_pauses).map(|w| w.from));
+        }
+        for l in [timeline.link(c, s), timeline.link(s, c)] {
+            starts.extend(l.cuts.iter().map(|w| w.from));
+            starts.extend(l.spikes.iter().map(|(w, _)| w.from));
+            starts.extend(l.bursts.iter().map(|(w, _)| w.from));
+            starts.extend(l.delay_changes.iter().map(|(at, _)| *at));
+        }
+        starts.extend(w.service_outages.iter().map(|o| o.at));
+        starts.sort();
+        starts.dedup();
+        // A random fault process may begin thousands of times: the chart marks the first few.
+        starts.truncate(MAX_MARKED_FAULTS);
+        series.fault_starts_s = starts.iter().map(|t| t.as_secs_f64()).collect();
+    }
+    Ok(outcome)
 }

@@ -23,10 +23,10 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
 
-use super::channel::{Channel, Fate};
-use super::report::{Latency, WorkloadReport};
+use super::report::{Latency, RETRANSMISSION_BUCKETS, RetransmissionSeries, WorkloadReport, bin, bucket_width};
 use super::rto::Rto;
 use super::spec::{AfterBreak, Dedup, Operation, Protocol, WorkloadDecl};
+use crate::fault::channel::{Channel, Fate};
 use crate::fault::{NodeFaults, Window};
 use crate::time::Nanos;
 
@@ -64,6 +64,11 @@ pub struct Outcome {
     pub latency: Histogram<u64>,
     /// The server's order of applications (operation ids, duplicates included).
     pub applications: Vec<usize>,
+    /// When each retransmission was sent (timeouts and resends after a break), in order.
+    pub retransmitted_at: Vec<Nanos>,
+    /// When each spurious retransmission was sent, in the order found spurious (an ACK of
+    /// an earlier copy shows it, later).
+    pub spurious_at: Vec<Nanos>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,10 +103,13 @@ struct Flight {
     copies_in_session: u32,
     /// Copy indices (global) already counted as spurious retransmissions.
     spurious: Vec<bool>,
+    /// When each copy (global index) was sent.
+    sent_at: Vec<Nanos>,
 }
 
 struct Engine<'a> {
     decl: &'a WorkloadDecl,
+    end: Nanos,
     protocol: Protocol,
     dedup: Dedup,
     faults: &'a Faults<'a>,
@@ -138,6 +146,8 @@ struct Engine<'a> {
     service_failures: u64,
     latency: Histogram<u64>,
     latency_sum: u128,
+    retransmitted_at: Vec<Nanos>,
+    spurious_at: Vec<Nanos>,
 }
 
 fn down(f: &NodeFaults, t: Nanos) -> bool {
@@ -156,6 +166,12 @@ fn stalled_until(f: &NodeFaults, t: Nanos) -> Option<Nanos> {
     }
 }
 
+/// An empty delivery latency histogram (ns), as every workload records into.
+pub fn latency_histogram() -> Histogram<u64> {
+    // Bounds 1 ns .. 2^62 ns at 3 digits are valid, so construction cannot fail.
+    Histogram::new_with_bounds(1, 1 << 62, 3).expect("a 3-digit histogram")
+}
+
 /// The amount of transfer `i`.
 pub fn amount(i: usize) -> u64 {
     1 + (i % 10) as u64
@@ -172,6 +188,7 @@ pub fn run<'a>(
     let issues = decl.issue_times(end);
     let mut e = Engine {
         decl,
+        end,
         protocol: decl.protocol,
         dedup: decl.dedup(),
         faults,
@@ -200,9 +217,10 @@ pub fn run<'a>(
         breaks: 0,
         acks_received: 0,
         service_failures: 0,
-        // Bounds 1 ns .. 2^62 ns at 3 digits are valid, so construction cannot fail.
-        latency: Histogram::new_with_bounds(1, 1 << 62, 3).expect("a 3-digit histogram"),
+        latency: latency_histogram(),
         latency_sum: 0,
+        retransmitted_at: Vec::new(),
+        spurious_at: Vec::new(),
     };
     for (op, &t) in issues.iter().enumerate() {
         e.push(t, Event::Issue { op });
@@ -282,6 +300,7 @@ impl<'a> Engine<'a> {
         if copy > 0 {
             // A resend after a session break.
             self.retransmissions += 1;
+            self.retransmitted_at.push(t);
         }
         self.transmit(t, op, copy);
         if self.protocol.retransmits() {
@@ -293,6 +312,7 @@ impl<'a> Engine<'a> {
 
     fn transmit(&mut self, t: Nanos, op: usize, copy: u32) {
         self.ops[op].copies_sent += 1;
+        self.flights[op].sent_at.push(t);
         self.transmissions += 1;
         let (session, msgno) = (self.session, self.flights[op].msgno);
         if let Fate::Delivered(copies) = self.data.send(t) {
@@ -318,6 +338,7 @@ impl<'a> Engine<'a> {
             self.epoch += 1;
         }
         self.retransmissions += 1;
+        self.retransmitted_at.push(t);
         self.flights[op].copies_in_session += 1;
         let next = self.ops[op].copies_sent;
         self.transmit(t, op, next);
@@ -419,12 +440,13 @@ impl<'a> Engine<'a> {
         // Every later copy already sent was a premature retransmission: this earlier copy
         // (or its ACK) was only slow. Counted once per copy, whatever the session.
         let sent = self.ops[op].copies_sent as usize;
-        let flags = &mut self.flights[op].spurious;
-        flags.resize(sent, false);
-        for flag in flags.iter_mut().skip(copy as usize + 1) {
+        let flight = &mut self.flights[op];
+        flight.spurious.resize(sent, false);
+        for (flag, &at) in flight.spurious.iter_mut().zip(&flight.sent_at).skip(copy as usize + 1) {
             if !*flag {
                 *flag = true;
                 self.spurious += 1;
+                self.spurious_at.push(at);
             }
         }
         if session != self.session || !self.in_flight.remove(&op) {
@@ -547,7 +569,23 @@ impl<'a> Engine<'a> {
             money_created: created,
             money_destroyed: destroyed,
             latency,
+            retransmissions_over_time: self.protocol.retransmits().then(|| {
+                let width = bucket_width(self.end, RETRANSMISSION_BUCKETS);
+                RetransmissionSeries {
+                    bucket_s: width.as_secs_f64(),
+                    retransmissions: bin(&self.retransmitted_at, width, RETRANSMISSION_BUCKETS),
+                    spurious: bin(&self.spurious_at, width, RETRANSMISSION_BUCKETS),
+                    fault_starts_s: Vec::new(),
+                }
+            }),
         };
-        Outcome { report, ops: self.ops, latency: self.latency, applications: self.applications }
+        Outcome {
+            report,
+            ops: self.ops,
+            latency: self.latency,
+            applications: self.applications,
+            retransmitted_at: self.retransmitted_at,
+            spurious_at: self.spurious_at,
+        }
     }
 }

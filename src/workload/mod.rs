@@ -4,9 +4,6 @@
 //!
 //! - [`rto`]: retransmission timeout policies, fixed and RFC 6298.
 //! - [`spec`]: a `[[workloads]]` entry as experiment files declare it, and its checks.
-//! - [`channel`]: one direction of a link asked per datagram, with the heartbeat links' own
-//!   models (`crate::fault`): partitions, loss, bursts, delay changes, spikes, duplication,
-//!   FIFO.
 //! - [`engine`]: the closed-loop client/server simulation and its ground truth.
 //! - [`report`]: the counts it reports (`summary.json`'s `workloads`).
 //! - [`generals`]: the two generals' depth-k chain, simulated beside its closed forms.
@@ -14,7 +11,6 @@
 //! This layer sits between `fault` (whose models it uses) and `experiment` (whose schema
 //! declares workloads with [`spec::WorkloadDecl`]); the simulator wires experiments to it.
 
-pub mod channel;
 pub mod engine;
 pub mod generals;
 pub mod report;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rto::RtoSpec;
 use super::spec::{Dedup, Operation, Protocol};
+use crate::time::Nanos;
 
 /// Delivery latency: first send of an operation to its first application, in ms.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -74,4 +75,77 @@ pub struct WorkloadReport {
     pub money_destroyed: u64,
     /// `None` when nothing was applied.
     pub latency: Option<Latency>,
+    /// Retransmissions over time (`None` for a fair-loss link, which never retransmits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retransmissions_over_time: Option<RetransmissionSeries>,
+}
+
+/// How many buckets [`RetransmissionSeries`] cuts a run into.
+pub const RETRANSMISSION_BUCKETS: usize = 120;
+
+/// Retransmissions per bucket of send time over the whole run, and the spurious ones among
+/// them, counted from the engine's per-retransmission facts (so the buckets add up to
+/// `retransmissions` and `spurious_retransmissions`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetransmissionSeries {
+    /// Bucket i holds the retransmissions sent in [i·bucket_s, (i + 1)·bucket_s).
+    pub bucket_s: f64,
+    pub retransmissions: Vec<u64>,
+    pub spurious: Vec<u64>,
+    /// When the faults that touch the workload's nodes or links began (s, sorted), for the
+    /// chart to mark.
+    pub fault_starts_s: Vec<f64>,
+}
+
+/// The bucket width that cuts `[0, end)` into at most `buckets` buckets of whole
+/// nanoseconds (at least 1 ns; the last may be cut short by `end`).
+pub fn bucket_width(end: Nanos, buckets: usize) -> Nanos {
+    Nanos(end.0.div_ceil(buckets.max(1) as u64).max(1))
+}
+
+/// How many of `times` fall in each of `buckets` buckets of `width`; an instant beyond the
+/// last bucket (at or after the run's end) counts in the last.
+pub fn bin(times: &[Nanos], width: Nanos, buckets: usize) -> Vec<u64> {
+    let mut counts = vec![0; buckets];
+    if let Some(last) = buckets.checked_sub(1) {
+        for t in times {
+            let i = usize::try_from(t.0 / width.0.max(1)).unwrap_or(usize::MAX).min(last);
+            counts[i] += 1;
+        }
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binning_covers_the_run_to_its_last_instant() {
+        let end = Nanos::from_secs(60);
+        let width = bucket_width(end, RETRANSMISSION_BUCKETS);
+        assert_eq!(width, Nanos::from_millis(500));
+        // No retransmissions: every bucket empty, the series still whole.
+        assert_eq!(bin(&[], width, RETRANSMISSION_BUCKETS), vec![0; RETRANSMISSION_BUCKETS]);
+        // The first and last instants of the run, and the edges of a bucket.
+        let counts =
+            bin(&[Nanos::ZERO, Nanos(width.0 - 1), width, Nanos(end.0 - 1), end], width, RETRANSMISSION_BUCKETS);
+        assert_eq!(counts.iter().sum::<u64>(), 5);
+        assert_eq!((counts[0], counts[1], counts[RETRANSMISSION_BUCKETS - 1]), (2, 1, 2));
+        // A run shorter than the bucket count: 1 ns buckets, as many as fit, the rest empty.
+        let short = Nanos(7);
+        let width = bucket_width(short, RETRANSMISSION_BUCKETS);
+        assert_eq!(width, Nanos(1));
+        let counts = bin(&[Nanos(6)], width, RETRANSMISSION_BUCKETS);
+        assert_eq!((counts[6], counts.iter().sum::<u64>()), (1, 1));
+        // A run whose length the buckets do not divide: the last bucket is cut short.
+        let odd = Nanos(1_000_000_007);
+        let width = bucket_width(odd, RETRANSMISSION_BUCKETS);
+        assert!(width.0 * RETRANSMISSION_BUCKETS as u64 >= odd.0);
+        assert!(width.0 * (RETRANSMISSION_BUCKETS as u64 - 1) < odd.0);
+        let counts = bin(&[Nanos(odd.0 - 1)], width, RETRANSMISSION_BUCKETS);
+        assert_eq!(counts[RETRANSMISSION_BUCKETS - 1], 1);
+        assert!(bin(&[Nanos(5)], width, 0).is_empty());
+    }
 }

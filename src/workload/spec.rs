@@ -209,10 +209,33 @@ impl WorkloadDecl {
         out
     }
 
+    /// How many operations [`Self::issue_times`] gives for a run ending at `end`, counted
+    /// without listing them (for the size estimate).
+    pub fn operation_count(&self, end: Nanos) -> u64 {
+        let stop = self.stop.unwrap_or(end).min(end);
+        let limit = self.count.unwrap_or(MAX_OPERATIONS).min(MAX_OPERATIONS);
+        let available = if let Some(schedule) = &self.schedule {
+            schedule.iter().filter(|t| **t < stop).count() as u64
+        } else if let Some(every) = self.every.filter(|e| *e > Nanos::ZERO) {
+            // Issued at start, start + every, ... while before `stop`.
+            stop.0.saturating_sub(self.start.unwrap_or(Nanos::ZERO).0).div_ceil(every.0)
+        } else {
+            0
+        };
+        available.min(limit)
+    }
+
     /// Checks the entry against the run's `nodes` and `end`; the error names the field.
     pub fn validate(&self, nodes: &[&str], end: Nanos) -> Result<(), (&'static str, String)> {
-        if self.name.is_empty() {
-            return Err(("name", "must not be empty".into()));
+        // The name names its latency file (`workload-latency/{name}.hgrm`).
+        if self.name.is_empty()
+            || self.name.starts_with('.')
+            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err((
+                "name",
+                format!("`{}`: use letters, digits, `-`, `_` and `.` (not first): it names a file", self.name),
+            ));
         }
         for (field, id) in [("client", &self.client), ("server", &self.server)] {
             if !nodes.contains(&id.as_str()) {

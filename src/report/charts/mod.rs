@@ -13,6 +13,7 @@ pub mod generals;
 pub mod latency;
 pub mod layout;
 pub mod leaders;
+pub mod retransmissions;
 pub mod safety;
 pub mod svg_text;
 pub mod timeline;
@@ -97,7 +98,7 @@ pub type Prepare = fn(&Path) -> Result<Vec<Prepared>, ChartError>;
 
 /// Every chart fdlab draws, in the order the report shows them: each reads a results
 /// directory and prepares its charts (none, or an error saying what is missing).
-pub const CHARTS: [Prepare; 9] = [
+pub const CHARTS: [Prepare; 10] = [
     tradeoff::prepare,
     timeline::prepare,
     latency::prepare,
@@ -106,6 +107,7 @@ pub const CHARTS: [Prepare; 9] = [
     safety::prepare,
     leaders::prepare,
     workloads::prepare,
+    retransmissions::prepare,
     generals::prepare,
 ];
 
@@ -303,16 +305,45 @@ pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
+/// A number of 10^5 or more in magnitude as `1.5e9`: three significant digits at most, so
+/// that an extreme value (a detector told a heartbeat is due in years) still fits its axis.
+pub(crate) fn compact_number(x: f64) -> String {
+    let exponent = x.abs().log10().floor();
+    let mantissa = format!("{:.2}", x / 10f64.powf(exponent));
+    let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+    format!("{mantissa}e{exponent}")
+}
+
+/// Values at or above this magnitude are labelled by [`compact_number`].
+pub(crate) const COMPACT_FROM: f64 = 1e5;
+
 /// Seconds as a short readable duration for axis labels.
 pub(crate) fn seconds_label(s: f64) -> String {
     let a = s.abs();
     if a == 0.0 {
         "0".into()
+    } else if a >= COMPACT_FROM {
+        compact_number(s) + " s"
     } else if a >= 1.0 {
         format!("{s:.3}").trim_end_matches('0').trim_end_matches('.').to_string() + " s"
     } else if a >= 1e-3 {
         format!("{:.3}", s * 1e3).trim_end_matches('0').trim_end_matches('.').to_string() + " ms"
     } else {
         format!("{:.1} µs", s * 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extreme_values_get_short_labels_and_ordinary_ones_keep_theirs() {
+        assert_eq!(compact_number(425_666_178.6), "4.26e8");
+        assert_eq!(compact_number(-200_000_000.0), "-2e8");
+        assert_eq!(compact_number(1e9), "1e9");
+        assert_eq!(seconds_label(1e9), "1e9 s");
+        assert_eq!(seconds_label(99_999.5), "99999.5 s");
+        assert_eq!(seconds_label(0.25), "250 ms");
     }
 }

@@ -212,6 +212,17 @@ impl Figure for Timeline {
                 .map_err(err)?;
             let mut mesh = chart.configure_mesh();
             mesh.label_style((FONT_FAMILY, 13)).axis_desc_style((FONT_FAMILY, 14)).y_labels(4);
+            // Plotters' own labels, except extreme ones (a level of −2·10^8 s), kept short.
+            let y_label = |y: &f64| {
+                if y.abs() >= super::COMPACT_FROM {
+                    super::compact_number(*y)
+                } else {
+                    <plotters::coord::types::RangedCoordf64 as plotters::coord::ranged1d::ValueFormatter<f64>>::format(
+                        y,
+                    )
+                }
+            };
+            mesh.y_label_formatter(&y_label);
             if i + 1 == self.series.len() {
                 mesh.x_desc("time (s)");
             }

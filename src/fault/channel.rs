@@ -1,21 +1,20 @@
-//! One directed link of a workload, asked one datagram at a time.
-//!
-//! The heartbeat simulator (`crate::sim::link`) draws a whole send schedule ahead; a workload
-//! is closed-loop (an ACK or a timeout causes the next send), so it needs the same link asked
-//! per datagram. This applies exactly the heartbeat link's models in the heartbeat link's
-//! order: a cut (partition) at send time drops it; then the link's loss process and any loss
-//! burst; then a pending delay change; duplication (a second copy with its own delay); the
-//! delay drawn from the link's sampler plus any delay spike; FIFO links never let a datagram
-//! overtake an earlier one. The samplers and loss processes are `crate::fault`'s own, seeded
-//! from named streams of the experiment seed, so a workload never shares draws with the
-//! heartbeats or with another workload.
+//! One directed link's delay and loss step, asked one datagram at a time: what both the
+//! heartbeat links (`crate::sim::link`, which draws a whole send schedule ahead) and the
+//! closed-loop message workloads (`crate::workload`, where an ACK or a timeout causes the
+//! next send) do to a datagram, in one place, in one order: a cut (partition) at send time
+//! drops it; then the link's loss process and any loss burst; then a pending delay change;
+//! duplication (a second copy with its own delay); the delay drawn from the link's sampler
+//! plus any delay spike; FIFO links never let a datagram overtake an earlier one. The
+//! samplers and loss processes are this module's own, seeded from named streams of the
+//! experiment seed, so that a workload never shares draws with the heartbeats or with
+//! another workload.
 
 use rand::Rng;
 
-use crate::fault::delay::DelaySampler;
-use crate::fault::loss::{LossModel, LossProcess};
-use crate::fault::rng::{SimRng, stream};
-use crate::fault::{Cursor, LinkFaults, Window};
+use super::delay::DelaySampler;
+use super::loss::{LossModel, LossProcess};
+use super::rng::SimRng;
+use super::{Cursor, LinkFaults, Window};
 use crate::time::Nanos;
 
 /// What the link did with one datagram.
@@ -46,8 +45,8 @@ pub struct Channel<'a> {
 
 impl<'a> Channel<'a> {
     /// The link's `loss` model, `duplicate` probability and `fifo` setting with its `delay`
-    /// sampler; `name` names the random streams (`{name}/delay`, `{name}/loss`) under `seed`;
-    /// `changes` are the samplers of `faults.delay_changes`, in order.
+    /// sampler; `changes` are the samplers of `faults.delay_changes`, in order; delays draw
+    /// from `delay_rng`, losses and duplicates from `loss_rng`.
     #[allow(clippy::too_many_arguments)] // why: each is one of the link's independent models
     pub fn new(
         loss: &LossModel,
@@ -56,8 +55,8 @@ impl<'a> Channel<'a> {
         delay: DelaySampler,
         changes: Vec<(Nanos, DelaySampler)>,
         faults: &'a LinkFaults,
-        seed: u64,
-        name: &str,
+        delay_rng: SimRng,
+        loss_rng: SimRng,
     ) -> Channel<'a> {
         let next_change = changes.first().map_or(Nanos::MAX, |c| c.0);
         Channel {
@@ -71,24 +70,37 @@ impl<'a> Channel<'a> {
             cuts: Cursor::new(&faults.cuts, |w| *w),
             spikes: Cursor::new(&faults.spikes, |s| s.0),
             bursts: Cursor::new(&faults.bursts, |b| b.0),
-            delay_rng: stream(seed, &format!("{name}/delay")),
-            loss_rng: stream(seed, &format!("{name}/loss")),
+            delay_rng,
+            loss_rng,
         }
+    }
+
+    /// Whether a delay change is still to come (a caller on a hot path may then take
+    /// [`Self::send_with`] without the check).
+    pub fn changes_pending(&self) -> bool {
+        self.next_change != Nanos::MAX
     }
 
     /// Sends one datagram at `t` (not earlier than the previous send).
     pub fn send(&mut self, t: Nanos) -> Fate {
+        self.send_with::<true>(t)
+    }
+
+    /// [`Self::send`], checking for a due delay change only when `CHANGES` (a caller that
+    /// knows none is pending saves the comparison per datagram).
+    #[inline(always)]
+    pub fn send_with<const CHANGES: bool>(&mut self, t: Nanos) -> Fate {
         if self.cuts.at(t).is_some() {
             return Fate::Cut;
         }
+        // Draws `u < p` with u uniform on [0, 1): `<=` differs only when u equals p exactly
+        // (probability 2^-53), so mutants of these comparisons are equivalent.
         let burst_lost = self.bursts.at(t).is_some_and(|&(_, p)| self.loss_rng.random::<f64>() < p);
         if self.loss.lost(t, &mut self.loss_rng) || burst_lost {
             return Fate::Lost;
         }
-        while self.next_change <= t {
-            let Some((_, sampler)) = self.changes.next() else { break };
-            self.delay.replace_model(sampler);
-            self.next_change = self.changes.as_slice().first().map_or(Nanos::MAX, |c| c.0);
+        if CHANGES && t >= self.next_change {
+            self.change_delay(t);
         }
         let extra = self.spikes.at(t).map_or(Nanos::ZERO, |s| s.1);
         let copies = if self.duplicate > 0.0 && self.loss_rng.random::<f64>() < self.duplicate { 2 } else { 1 };
@@ -103,6 +115,17 @@ impl<'a> Channel<'a> {
         }
         Fate::Delivered(out)
     }
+
+    /// Takes every delay change due at send time `t` (the last one wins); the correlated
+    /// delay's state carries over, so a correlated link stays correlated across a change.
+    #[cold]
+    fn change_delay(&mut self, t: Nanos) {
+        while self.next_change <= t {
+            let Some((_, sampler)) = self.changes.next() else { break };
+            self.delay.replace_model(sampler);
+            self.next_change = self.changes.as_slice().first().map_or(Nanos::MAX, |c| c.0);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -114,7 +137,8 @@ mod tests {
     fn channel(loss: f64, duplicate: f64, faults: &LinkFaults) -> Channel<'_> {
         let delay = DelayModel::Constant { value: Nanos::from_millis(5) };
         let sampler = DelaySampler::new(&delay, 0.0, ".".as_ref()).unwrap();
-        Channel::new(&LossModel::Bernoulli { p: loss }, duplicate, false, sampler, vec![], faults, 1, "t")
+        let (delay_rng, loss_rng) = (crate::fault::rng::stream(1, "t/delay"), crate::fault::rng::stream(1, "t/loss"));
+        Channel::new(&LossModel::Bernoulli { p: loss }, duplicate, false, sampler, vec![], faults, delay_rng, loss_rng)
     }
 
     #[test]

@@ -332,7 +332,7 @@ impl DetectorSpec {
         if self.knob.len() <= 1 {
             return vec![self.clone()];
         }
-        self.knob.iter().map(|v| DetectorSpec { knob: vec![v.clone()], ..self.clone() }).collect()
+        self.knob.iter().map(|v| DetectorSpec { knob: vec![*v], ..self.clone() }).collect()
     }
 
     pub fn points(&self) -> Vec<DetectorPoint> {

@@ -642,6 +642,13 @@ fn live_command(args: LiveArgs) -> anyhow::Result<()> {
     let summary =
         fdlab::report::live_dir::live_to_dir(&experiment, &args.experiment, &base_dir, &out, &opts, &never, &progress);
     bar.finish();
+    if summary.is_err() && fdlab::live::shutting_down() {
+        // A signal came: its handler thread has killed the nodes and exits with 128 + the
+        // signal once it has removed what was written; an error from here would race it.
+        loop {
+            std::thread::park();
+        }
+    }
     let summary = summary?;
     eprintln!("wrote {}", out.display());
     print_stdout(&summary.table())?;

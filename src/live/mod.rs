@@ -182,9 +182,21 @@ fn children() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
     CHILDREN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Set by [`kill_all`]: the process is going down (a signal came), so nodes that die from
+/// now on were killed by it, not on their own.
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`kill_all`] has been called: a run that sees its nodes die then reports
+/// [`LiveError::Interrupted`], not a node's death, and the caller that installed the
+/// signal handler lets it finish (exit 130 after removing what was written).
+pub fn shutting_down() -> bool {
+    SHUTTING_DOWN.load(Ordering::SeqCst)
+}
+
 /// Kills every node process this process started and has not reaped (SIGKILL also ends a
 /// stopped process), then removes the network namespaces it made (`--netns`).
 pub fn kill_all() {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
     for &pid in children().iter() {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     }
@@ -433,13 +445,17 @@ pub fn run(
     // Waits until `t` (since the epoch), watching for Ctrl-C and for nodes that die.
     let wait_until = |t: Nanos, nodes: &mut Nodes| -> Result<(), LiveError> {
         loop {
-            if interrupted.load(Ordering::Relaxed) {
+            if interrupted.load(Ordering::Relaxed) || shutting_down() {
                 return Err(LiveError::Interrupted);
             }
             for (i, slot) in nodes.procs.iter_mut().enumerate() {
                 if let Some(r) = slot
                     && let Ok(Some(status)) = r.child.try_wait()
                 {
+                    // Killed by the shutdown between the check above and this one.
+                    if shutting_down() {
+                        return Err(LiveError::Interrupted);
+                    }
                     children().remove(&(r.child.id() as i32));
                     *slot = None;
                     // A node ends by itself at the run's end (its --duration).

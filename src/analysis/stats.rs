@@ -44,8 +44,10 @@ pub struct HdrCounts {
     sparse_values: u32,
 }
 
-/// Distinct buckets kept as a list before the counts become an array.
-pub const SPARSE_MAX: usize = 64;
+/// Distinct buckets kept as a list (8 KB) before the counts become an array. A link's
+/// mistakes over a day, with recurrence times from a second to hours, take a hundred or so
+/// buckets spread over 17 ranges: 136 KB as an array.
+pub const SPARSE_MAX: usize = 512;
 /// Values recorded in the list form before the counts become an array (so that a stream of
 /// values near one another, such as per-heartbeat estimates, is soon counted inline).
 pub const DENSE_AFTER: u32 = 1024;

@@ -10,7 +10,7 @@
 
 use super::expected_arrival::{ExpectedArrival, INTERVAL};
 use super::kind::{KeyInfo, KindInfo};
-use super::{Arrival, Detector, refine_crossing};
+use super::{Arrival, Detector, ceil_u64, refine_crossing_from};
 use crate::time::Nanos;
 
 /// `chen:alpha=DUR`: α is the knob.
@@ -35,9 +35,13 @@ impl Chen {
 
     /// The first whole nanosecond with `level >= threshold`, from `now` on.
     pub(crate) fn crossing(estimate: &ExpectedArrival, threshold: f64, now: Nanos) -> Option<Nanos> {
-        // (Only a guess: `refine_crossing` corrects any, so mutants of it change speed.)
-        let guess = estimate.expected_plus((threshold * 1e9).round() as i128)?;
-        refine_crossing(now, guess.0 as f64, |t| estimate.seconds_since_expected(t) >= threshold)
+        let since = estimate.since_expected()?;
+        // (Only a guess, EA + α, taken from `now` so that it is exact to the nanosecond at
+        // any time of a long run: `refine_crossing` corrects any, so mutants of it change
+        // speed.)
+        let ahead = threshold - since(now);
+        let guess = if ahead > 0.0 { now.0.saturating_add(ceil_u64(ahead * 1e9)) } else { now.0 };
+        refine_crossing_from(now, Nanos(guess), |t| since(t) >= threshold)
     }
 }
 

@@ -104,10 +104,16 @@ impl ExpectedArrival {
 
     /// `now − EA_{ℓ+1}` in seconds; 0 before any heartbeat.
     pub fn seconds_since_expected(&self, now: Nanos) -> f64 {
-        match self.next_expected() {
-            None => 0.0,
-            Some((numerator, n)) => i128_to_f64(n * now.0 as i128 - numerator) / n as f64 / 1e9,
-        }
+        self.since_expected().map_or(0.0, |since| since(now))
+    }
+
+    /// `now ↦ now − EA_{ℓ+1}` in seconds, with EA taken once (for searches that evaluate it
+    /// at several instants); `None` before any heartbeat. [`Self::seconds_since_expected`]
+    /// is this function, so a crossing found with it agrees with the level.
+    pub fn since_expected(&self) -> Option<impl Fn(Nanos) -> f64> {
+        let (numerator, n) = self.next_expected()?;
+        let count = n as f64;
+        Some(move |now: Nanos| i128_to_f64(n * now.0 as i128 - numerator) / count / 1e9)
     }
 
     /// The first whole nanosecond at or after EA_{ℓ+1} + `margin_ns` (exact).

@@ -130,17 +130,24 @@ pub trait Detector: Send {
 /// predicate, so `suspect_at` agrees exactly with `level`. Returns `None` if the crossing
 /// lies beyond `u64` time.
 pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) -> Option<Nanos> {
-    if reached(now) {
-        return Some(now);
-    }
-    let guess = guess.ceil();
-    // Everything from here to the final search only saves calls: a guess that is wrong (or
-    // a walk that goes astray, as mutants of this loop make it) ends in `search_crossing`,
-    // which is exact on its own. Mutants here change speed, never an answer.
+    // A guess beyond time (or none at all) leaves the search to `search_crossing`, which
+    // is exact on its own.
     if guess.is_nan() || guess >= u64::MAX as f64 {
         return search_crossing(now, reached);
     }
-    let mut t = Nanos((guess.max(0.0) as u64).max(now.0.saturating_add(1)));
+    refine_crossing_from(now, Nanos(ceil_u64(guess)), reached)
+}
+
+/// [`refine_crossing`] with the guess already a whole nanosecond (detectors that can
+/// compute it exactly avoid the rounding of a large `f64` instant).
+pub fn refine_crossing_from(now: Nanos, guess: Nanos, reached: impl Fn(Nanos) -> bool) -> Option<Nanos> {
+    if reached(now) {
+        return Some(now);
+    }
+    // Everything from here to the final search only saves calls: a guess that is wrong (or
+    // a walk that goes astray, as mutants of this loop make it) ends in `search_crossing`,
+    // which is exact on its own. Mutants here change speed, never an answer.
+    let mut t = Nanos(guess.0.max(now.0.saturating_add(1)));
     // A wrong guess by more than a few steps would mean a broken formula; fall back to an
     // exponential search rather than stepping one nanosecond at a time.
     for _ in 0..8 {
@@ -156,6 +163,13 @@ pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) 
         }
     }
     search_crossing(now, reached)
+}
+
+/// ⌈x⌉ as a whole number, saturating at `u64::MAX` (0 for a negative `x` or NaN). The same
+/// as `x.ceil() as u64`, without the library call `f64::ceil` is on baseline x86-64.
+pub(crate) fn ceil_u64(x: f64) -> u64 {
+    let whole = x as u64;
+    if (whole as f64) < x { whole.saturating_add(1) } else { whole }
 }
 
 /// The first whole nanosecond `t >= now` with `reached(t)`, for a predicate that is monotone
@@ -267,5 +281,35 @@ mod tests {
         assert_eq!(refine_crossing(Nanos::MAX, 0.0, |t| t == Nanos::MAX), Some(Nanos::MAX));
         assert_eq!(refine_crossing(Nanos(u64::MAX - 1), 1e30, |t| t == Nanos::MAX), Some(Nanos::MAX));
         assert_eq!(refine_crossing(Nanos(u64::MAX - 1), f64::NAN, |_| false), None);
+        // A whole-nanosecond guess at the end of time that has not crossed: none ever will.
+        assert_eq!(refine_crossing_from(Nanos(5), Nanos::MAX, |_| false), None);
+        assert_eq!(refine_crossing_from(Nanos(5), Nanos::MAX, |t| t.0 >= 9), Some(Nanos(9)));
+    }
+
+    #[test]
+    fn ceil_u64_is_ceil_then_a_saturating_cast() {
+        let two_53 = 9_007_199_254_740_992.0;
+        for x in [
+            0.0,
+            -0.0,
+            -0.5,
+            -1e300,
+            0.25,
+            1.0,
+            1.000_000_1,
+            2.5,
+            1e9 - 0.5,
+            two_53 - 1.0,
+            two_53,
+            two_53 * 2.0 + 2.0,
+            u64::MAX as f64,
+            1e30,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(ceil_u64(x), x.ceil() as u64, "{x}");
+        }
+        assert_eq!((ceil_u64(0.25), ceil_u64(2.0), ceil_u64(1e30)), (1, 2, u64::MAX));
     }
 }

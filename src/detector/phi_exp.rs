@@ -16,7 +16,7 @@
 
 use super::kind::{KeyInfo, KindInfo, Params, positive_duration};
 use super::window::Window;
-use super::{Arrival, Detector, refine_crossing};
+use super::{Arrival, Detector, ceil_u64, refine_crossing_from};
 use crate::time::Nanos;
 
 /// `phi-exp:threshold=X`, with Cassandra's constants as keys; the defaults are
@@ -125,8 +125,9 @@ impl Detector for PhiExp {
         let last = self.last?;
         let from = now.max(self.guard_until);
         // (A guess: `refine_crossing` corrects any, so mutants of it change speed only.)
-        let guess = last.0 as f64 + threshold * self.mean / PHI_FACTOR;
-        refine_crossing(from, guess, |t| self.level(t) >= threshold)
+        // Taken from `last` in whole nanoseconds, so that it stays exact late in a long run.
+        let guess = last.0.saturating_add(ceil_u64(threshold * self.mean / PHI_FACTOR));
+        refine_crossing_from(from, Nanos(guess), |t| self.level(t) >= threshold)
     }
 
     fn on_local_stall(&mut self, from: Nanos, to: Nanos) {

@@ -24,6 +24,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::GroundTruth;
+use crate::analysis::cluster::heard::Heard;
 use crate::analysis::cluster::run::{ClusterFacts, cluster_views, configurations};
 use crate::analysis::cluster::{FirstHeard, Heartbeat};
 use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts};
@@ -652,10 +653,11 @@ pub fn replay_from<R: std::io::Read>(
     let leaders = match &config.cluster {
         Some(settings) => {
             let ids: Vec<String> = nodes.iter().map(|&id| reader.name(id).to_string()).collect();
-            for hb in &mut heartbeats {
-                (hb.from, hb.to) = (node(hb.from as u32), node(hb.to as u32));
+            let mut heard = Heard::default();
+            for hb in heartbeats {
+                heard.push(node(hb.from as u32), node(hb.to as u32), hb.sent, hb.at);
             }
-            let facts = cluster_facts(config, &ids, first_heard, heartbeats, end);
+            let facts = cluster_facts(config, &ids, first_heard, heard, end);
             let configurations = configurations(&mut summary.results, &facts.ids);
             let (cluster, leaders) = cluster_views(&facts, settings, &config.detectors, &[], configurations);
             summary.cluster = cluster;
@@ -717,7 +719,7 @@ fn cluster_facts(
     config: &ReplayConfig,
     ids: &[String],
     first_heard: FirstHeard,
-    heartbeats: Vec<Heartbeat>,
+    heard: Heard,
     end: Nanos,
 ) -> ClusterFacts {
     let windows = |decls: &[&CrashDecl], node: &str| -> Vec<(Nanos, Nanos)> {
@@ -744,7 +746,7 @@ fn cluster_facts(
         stalled: paused.clone(),
         paused,
         first_heard,
-        heartbeats,
+        heard,
         fault_starts,
         end,
     }

@@ -23,7 +23,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use crate::analysis::cluster::Heartbeat;
 pub use crate::analysis::cluster::rules::RuleFactory;
 use crate::analysis::cluster::run::{ClusterFacts, Configuration, cluster_views};
 use crate::analysis::link::ArrivalStats;
@@ -333,7 +332,7 @@ pub fn run_replication(
 
     let reads_heartbeats =
         e.cluster.as_ref().is_some_and(|c| c.rules().contains(&crate::experiment::LeaderRule::Lease))
-            || options.extra_rules.iter().any(|f| (f.0)(nodes.len()).reads_heartbeats());
+            || options.extra_rules.iter().map(|f| (f.0)(nodes.len())).any(|r| r.reads_heartbeats() || r.reads_heard());
     let run_monitor = |m: usize, group: usize| -> MonitorResult {
         let (detectors, primary) = (&groups[group][..], group == 0);
         let incoming_targets: Vec<usize> = all_links.iter().filter(|l| l.0 == m).map(|l| l.1).collect();
@@ -390,6 +389,7 @@ pub fn run_replication(
                     let batches = shared[group - 1].lock().expect("channel").take().expect("one job per group");
                     return IncomingLink {
                         target: t,
+                        interval: nodes[t].interval,
                         stream: Source::Shared(batches),
                         target_crashes: &timeline.nodes[t].crashes,
                         target_pauses: &timeline.nodes[t].send_pauses,
@@ -409,6 +409,7 @@ pub fn run_replication(
                 let faults = timeline.link(t, m);
                 IncomingLink {
                     target: t,
+                    interval: nodes[t].interval,
                     stream: Source::Own {
                         stream: Box::new(LinkStream::new(
                             sender,
@@ -568,14 +569,11 @@ fn cluster_facts(
         ..ClusterFacts::default()
     };
     let mut configurations: Vec<Configuration> = Vec::new();
-    facts.heartbeats.reserve_exact(results.iter().map(|(_, r)| r.heard.len()).sum());
     for (m, result) in results.iter_mut() {
         let m = *m;
-        // (Taken, so that each monitor's list is freed as it is copied.)
-        let heard = std::mem::take(&mut result.heard).into_iter();
-        facts.heartbeats.extend(heard.map(|(from, sent, at)| Heartbeat { from, to: m, sent, at }));
         for link in &mut result.links {
             facts.first_heard.insert((m, link.target), std::mem::take(&mut link.first_heard));
+            facts.heard.insert(link.target, m, std::mem::take(&mut link.heard));
             for (point, qos) in &mut link.outcome.reports {
                 let suspicions = std::mem::take(&mut qos.suspicions);
                 match configurations.iter_mut().find(|c| c.detector == point.label) {
@@ -593,9 +591,6 @@ fn cluster_facts(
             }
         }
     }
-    // In time order (each monitor's are already), ties by receiver: what the cluster
-    // analysis takes deliveries in without sorting them.
-    facts.heartbeats.sort_by_key(|h| (h.at, h.to));
     (facts, configurations)
 }
 

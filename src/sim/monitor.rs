@@ -10,6 +10,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::link::{Delivery, LinkStream};
 use super::merge::{Merge, Streams};
+use crate::analysis::cluster::heard::HeardLink;
 use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts, LinkOutcome};
 use crate::analysis::output::LevelSample;
 use crate::analysis::truth::{DownWindow, GroundTruth};
@@ -59,6 +60,8 @@ impl Source<'_> {
 /// What the monitor needs to know about one incoming link.
 pub struct IncomingLink<'a> {
     pub target: usize,
+    /// The target's heartbeat interval (to size the record of what is heard).
+    pub interval: Nanos,
     pub stream: Source<'a>,
     /// Target crashes (ground truth).
     pub target_crashes: &'a [Crash],
@@ -118,6 +121,9 @@ pub struct LinkResult {
     /// For each (re)start of the monitor (real time), when it first heard the target after
     /// it; recorded with the suspicions.
     pub first_heard: Vec<(Nanos, Option<Nanos>)>,
+    /// Every heartbeat the detectors heard on the link (sent, handled; real time), when
+    /// recorded.
+    pub heard: HeardLink,
 }
 
 /// The outcome for one monitor.
@@ -133,9 +139,6 @@ pub struct MonitorResult {
     pub levels: Vec<LevelSample>,
     /// (window, real arrival time) of heartbeats delivered on a sampled link in its window.
     pub window_arrivals: Vec<(usize, Nanos)>,
-    /// (sender, sent, handled) in real time of every heartbeat the detectors heard, when
-    /// recorded, by the time it was handled, then sender and send time.
-    pub heard: Vec<(usize, Nanos, Nanos)>,
 }
 
 struct State {
@@ -146,6 +149,8 @@ struct State {
     result: MonitorResult,
     /// Per link, per (re)start of the monitor: (start, first heard), when recorded.
     first_heard: Vec<Vec<(Nanos, Option<Nanos>)>>,
+    /// Per link, the heartbeats heard, when recorded.
+    heard: Vec<HeardLink>,
 }
 
 impl State {
@@ -164,7 +169,7 @@ impl State {
             last.1 = Some(at_real);
         }
         if setup.record_heartbeats {
-            self.result.heard.push((self.targets[link], d.sent_at, at_real));
+            self.heard[link].push(d.sent_at, at_real);
         }
         for w in setup.samples.iter().filter(|w| w.link == link && w.from <= at_real && at_real <= w.to) {
             self.result.window_arrivals.push((w.id, at_real));
@@ -255,9 +260,19 @@ pub fn run(
             trace: Ok(None),
             levels: Vec::new(),
             window_arrivals: Vec::new(),
-            heard: Vec::new(),
         },
         first_heard: vec![vec![(Nanos::ZERO, None)]; links_len],
+        heard: links
+            .iter()
+            .map(|l| {
+                if !setup.record_heartbeats {
+                    return HeardLink::default();
+                }
+                // About one a slot, a little more for a fast clock or duplicates.
+                let slots = (setup.end.0 / l.interval.0.max(1)).min(1 << 32) as usize;
+                HeardLink::with_capacity(slots + slots / 16 + 16)
+            })
+            .collect(),
     };
     let mut next_sample: Vec<Nanos> = setup.samples.iter().map(|w| w.from).collect();
     let mut sample_due = first_due(&setup.samples, &next_sample);
@@ -350,12 +365,9 @@ pub fn run(
     }
     progress(setup.end.saturating_sub(reported));
     let end_local = clock.local(setup.end);
-    let State { analyses, mut result, trace, first_heard, .. } = state;
-    // In time order, whatever order the links went through in (ties: by sender, then send
-    // time; equal entries are duplicates).
-    result.heard.sort_unstable_by_key(|&(from, sent, at)| (at, from, sent));
+    let State { analyses, mut result, trace, first_heard, heard, .. } = state;
     result.trace = trace.map(SpillWriter::finish).transpose();
-    for ((link, analysis), first_heard) in links.into_iter().zip(analyses).zip(first_heard) {
+    for (((link, analysis), first_heard), heard) in links.into_iter().zip(analyses).zip(first_heard).zip(heard) {
         // (A group that takes its deliveries from another has no counts: only the first
         // group's link-level outputs are kept.)
         let counts = match link.stream {
@@ -368,7 +380,7 @@ pub fn run(
             q.suspicions.iter_mut().for_each(|(s, e)| (*s, *e) = (clock.real(*s), clock.real(*e)));
         }
         let first_heard = if setup.record_suspicions { first_heard } else { Vec::new() };
-        result.links.push(LinkResult { target: link.target, outcome, first_heard });
+        result.links.push(LinkResult { target: link.target, outcome, first_heard, heard });
     }
     result
 }

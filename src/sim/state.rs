@@ -207,6 +207,7 @@ fn restore_monitor(m: MonitorState) -> Result<MonitorResult, String> {
                 },
                 // (Cluster views took these before the state was kept.)
                 first_heard: Vec::new(),
+                heard: Default::default(),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -235,7 +236,6 @@ fn restore_monitor(m: MonitorState) -> Result<MonitorResult, String> {
         trace: Ok(None),
         levels,
         window_arrivals: m.window_arrivals.into_iter().map(|(w, at)| (w, Nanos(at))).collect(),
-        heard: Vec::new(),
     })
 }
 

@@ -97,7 +97,7 @@ mod tests {
                 stalled: &none,
                 suspicions: &suspicions,
                 first_heard: &FirstHeard::new(),
-                heartbeats: &[],
+                heard: &Default::default(),
                 fault_starts: &[],
                 first_timeout: None,
                 settings: &settings,

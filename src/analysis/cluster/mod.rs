@@ -20,6 +20,7 @@
 //! another led is counted apart, as `split_brain_instants`.
 
 mod downing;
+pub mod heard;
 pub mod rules;
 pub mod run;
 pub mod timeline;
@@ -33,6 +34,7 @@ use super::poisson::poisson_rate_ci95;
 use crate::detector::{Arrival, DetectorSpec};
 use crate::experiment::{ClusterSettings, LeaderRule};
 use crate::time::{Clock, Nanos};
+use heard::{Heard, HeardIndex};
 use rules::{Belief, Cx, Lease, Rule, ViewRule};
 
 /// Suspicion intervals `[start, end)` per monitored link (monitor, target), by node index.
@@ -94,8 +96,8 @@ pub struct ClusterInput<'a> {
     pub suspicions: &'a LinkSuspicions,
     /// When each monitor first heard each target after each of its (re)starts.
     pub first_heard: &'a FirstHeard,
-    /// The delivered heartbeats, when a rule reads them (any order).
-    pub heartbeats: &'a [Heartbeat],
+    /// The delivered heartbeats, when a rule reads them.
+    pub heard: &'a Heard,
     /// When each injected fault began (real time, any order): a failover is censored by
     /// the next one.
     pub fault_starts: &'a [Nanos],
@@ -232,6 +234,7 @@ impl Event {
 /// One rule's beliefs and the figures it accumulates.
 struct Tally {
     rule: Box<dyn Rule>,
+    reads_heard: bool,
     belief: Vec<Belief>,
     /// Whether the node's belief is in the counts (it is running).
     counted: Vec<bool>,
@@ -315,9 +318,23 @@ pub fn analyze_recording(
     order.sort_by(|&a, &b| input.ids[a].cmp(&input.ids[b]));
     let (view_changes, flickers) = views::acting_views(input);
     let reads_heartbeats = rules.iter().any(|r| r.reads_heartbeats());
-    let heartbeats: &[Heartbeat] = if reads_heartbeats { input.heartbeats } else { &[] };
-
+    let heartbeats: Vec<Heartbeat> = if reads_heartbeats { input.heard.heartbeats() } else { Vec::new() };
     let end = input.end;
+    // Every node starts at 0 and restarts at the end of each crash.
+    let starts: Vec<Vec<Nanos>> = input
+        .crashed
+        .iter()
+        .map(|windows| {
+            let mut s: Vec<Nanos> =
+                windows.iter().filter(|w| w.0 < w.1 && w.0 < end && w.1 < end).map(|w| w.1).collect();
+            s.push(Nanos::ZERO);
+            s.sort_unstable();
+            s
+        })
+        .collect();
+    let index = rules.iter().any(|r| r.reads_heard()).then(|| HeardIndex::new(input.heard, n, &starts));
+    let heard = index.as_ref();
+
     // Heartbeats are the bulk of the events (one send and one delivery for every heartbeat
     // every node hears), so they are not sorted in with the rest: their deliveries are taken
     // in the order of `heartbeats` when it is in time order (as the simulator hands them
@@ -367,6 +384,7 @@ pub fn analyze_recording(
     let mut tallies: Vec<Tally> = rules
         .into_iter()
         .map(|rule| Tally {
+            reads_heard: rule.reads_heard(),
             rule,
             belief: vec![Belief::default(); n],
             counted: vec![false; n],
@@ -395,7 +413,8 @@ pub fn analyze_recording(
     };
     // Every node starts at 0.
     {
-        let cx = Cx { n, order: &order, clocks: input.clocks, views: &views, stalled: &stalled };
+        let now = Nanos::ZERO;
+        let cx = Cx { n, order: &order, clocks: input.clocks, now, views: &views, stalled: &stalled, heard };
         for t in &mut tallies {
             for x in 0..n {
                 t.rule.start(&cx, x, Nanos::ZERO);
@@ -425,7 +444,7 @@ pub fn analyze_recording(
             } else {
                 break;
             };
-            let cx = Cx { n, order: &order, clocks: input.clocks, views: &views, stalled: &stalled };
+            let cx = Cx { n, order: &order, clocks: input.clocks, now, views: &views, stalled: &stalled, heard };
             match event {
                 Event::Restart(x) => {
                     crashed[x] -= 1;
@@ -473,13 +492,20 @@ pub fn analyze_recording(
                 touch(x, &mut touched, &mut touched_list);
             }
         }
+        // The deliveries that rules reading the record wait for, last like every delivery.
+        {
+            let cx = Cx { n, order: &order, clocks: input.clocks, now, views: &views, stalled: &stalled, heard };
+            for t in tallies.iter_mut().filter(|t| t.reads_heard) {
+                t.rule.heard(&cx, &mut |x| touch(x, &mut touched, &mut touched_list));
+            }
+        }
         while let Some(&(_, r, x)) = deadlines.first().filter(|d| d.0 == now) {
             deadlines.pop_first();
             tallies[r].deadline[x] = None;
             touch(x, &mut touched, &mut touched_list);
         }
         // Beliefs after the instant.
-        let cx = Cx { n, order: &order, clocks: input.clocks, views: &views, stalled: &stalled };
+        let cx = Cx { n, order: &order, clocks: input.clocks, now, views: &views, stalled: &stalled, heard };
         let mut record_now = |x: usize, t: &Tally, recorded: &mut Vec<(Nanos, usize, NodeState)>| {
             let state = if crashed[x] > 0 {
                 NodeState::Crashed
@@ -545,6 +571,7 @@ pub fn analyze_recording(
             .min(sends.get(si).map_or(end, |s| s.0))
             .min(delivery(di).map_or(end, delivered))
             .min(next_deadline.unwrap_or(end))
+            .min(tallies.iter_mut().filter(|t| t.reads_heard).filter_map(|t| t.rule.next_heard()).min().unwrap_or(end))
             .min(end);
         let any_running = running.iter().any(|&r| r);
         for t in &mut tallies {
@@ -673,7 +700,7 @@ mod tests {
             stalled: paused,
             suspicions: &suspicions,
             first_heard: &FirstHeard::new(),
-            heartbeats: &[],
+            heard: &Heard::default(),
             fault_starts: &[],
             first_timeout: None,
             settings: &settings,

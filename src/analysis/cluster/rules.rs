@@ -3,6 +3,10 @@
 //! every node's events in time order ([`Rule`]); a user adds one by implementing it
 //! (`examples/leader_rule.rs`).
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::heard::HeardIndex;
 use super::{Heartbeat, NodeSet};
 use crate::time::{Clock, Nanos};
 
@@ -14,11 +18,14 @@ pub struct Cx<'a> {
     pub order: &'a [usize],
     /// Each node's clock (rate against real time).
     pub clocks: &'a [Clock],
+    /// The instant being evaluated.
+    pub now: Nanos,
     pub(super) views: &'a [NodeSet],
     pub(super) stalled: &'a [u32],
+    pub(super) heard: Option<&'a HeardIndex<'a>>,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
     /// Whether `x` (acting on its view) suspects `p`; a node never suspects itself.
     pub fn suspects(&self, x: usize, p: usize) -> bool {
         x != p && self.views[x].contains(p)
@@ -38,6 +45,11 @@ impl Cx<'_> {
     /// its timers wait for the resume.
     pub fn stalled(&self, x: usize) -> bool {
         self.stalled[x] > 0
+    }
+
+    /// The record of delivered heartbeats, for a rule that [`Rule::reads_heard`].
+    pub fn heard(&self) -> Option<&HeardIndex<'a>> {
+        self.heard
     }
 }
 
@@ -64,6 +76,21 @@ pub trait Rule {
         // `deliver` then answer `false`: the heartbeats are only kept and swept, slower.)
         false
     }
+    /// Whether the rule reads the record of delivered heartbeats itself ([`Cx::heard`]),
+    /// taking as events only the deliveries it waits for ([`Rule::next_heard`],
+    /// [`Rule::heard`]); the engine then keeps the record. Cheaper than
+    /// [`Rule::reads_heartbeats`] when few deliveries can change a belief.
+    fn reads_heard(&self) -> bool {
+        false
+    }
+    /// The instant of the next delivery the rule waits for, if any (a rule that
+    /// [`Rule::reads_heard`]).
+    fn next_heard(&mut self) -> Option<Nanos> {
+        None
+    }
+    /// Takes the deliveries handled at `cx.now` that the rule waits for, after the
+    /// instant's other events, calling `touch` with each node whose belief may have changed.
+    fn heard(&mut self, _cx: &Cx<'_>, _touch: &mut dyn FnMut(usize)) {}
     /// `x` (re)starts at `at` (the run's start or a recovery) with nothing held.
     fn start(&mut self, _cx: &Cx<'_>, _x: usize, _at: Nanos) {}
     /// Heartbeat number `id` leaves its sender (only heartbeats that will be delivered).
@@ -134,13 +161,41 @@ impl Rule for ViewRule {
 /// Raft's check-quorum with a leader lease (docs/split-brain.md, "lease"). Each node
 /// follows one node; heartbeats carry whom their sender follows and acknowledge the newest
 /// heartbeat it has received from that node.
+///
+/// What a heartbeat carries is read from the record when the heartbeat matters, not kept
+/// for every one ([`Rule::reads_heard`]): whom its sender followed at the send (from each
+/// node's history of switches) and the newest heartbeat its sender had received by then
+/// from that node (the record of that link). The only deliveries taken as events are those
+/// that can change a belief: into a node that follows itself (acknowledgements), and from
+/// the node a follower follows while its view names another (the silence timer and a
+/// disowning heartbeat). A follower's silence is read from the record when asked.
 pub struct Lease {
     pub lease: Nanos,
     pub margin: Nanos,
     nodes: Vec<LeaseNode>,
-    /// What each delivered heartbeat carries, by id: whom its sender followed, and the send
-    /// time of the newest heartbeat it had received from that node ([`NOT_ACKED`]: none).
-    carried: Vec<(u32, Nanos)>,
+    /// Per node, whom it followed from when: (instant, phase, node), phase 0 a (re)start
+    /// and 2 a switch. Heartbeats sent at an instant leave after its restarts and before
+    /// its switches (phase 1).
+    history: Vec<Vec<(Nanos, u8, usize)>>,
+    /// Per node, its (re)starts: what it received is forgotten at each.
+    starts: Vec<Vec<Nanos>>,
+    waiting: BinaryHeap<Reverse<Waited>>,
+    /// Room to find a quorum's acknowledgement in.
+    scratch: Vec<Nanos>,
+}
+
+/// A delivery the lease waits for: (handled at, link, delivery, receiver, the receiver's
+/// generation when it began waiting).
+type Waited = (Nanos, usize, usize, usize, u32);
+
+/// Which deliveries into a node the lease waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Waits {
+    Nothing,
+    /// From the node it follows (its view names another).
+    From(usize),
+    /// From every node (it follows itself).
+    All,
 }
 
 #[derive(Clone)]
@@ -148,37 +203,36 @@ struct LeaseNode {
     follows: usize,
     /// When it began following `follows` (real time).
     since: Nanos,
-    /// Per peer: when its last heartbeat arrived (real time).
-    last_arrival: Vec<Option<Nanos>>,
-    /// Per peer: the send time (real) of the newest heartbeat received from it, and whom
-    /// that heartbeat said its sender followed.
-    newest: Vec<Option<(Nanos, usize)>>,
     /// While following itself: per peer, the send time (real) of the newest of this
     /// node's heartbeats, sent since `since`, that the peer acknowledged while following it.
     acks: Vec<Option<Nanos>>,
-    /// While following itself, its newest heartbeat sent since `since`.
-    last_sent: Option<Nanos>,
+    /// While following itself: the send time of the newest heartbeat a majority, itself
+    /// included, acknowledged (kept as acknowledgements come).
+    anchor: Option<Nanos>,
+    waits: Waits,
+    /// Bumped when `waits` changes: deliveries waited for before are dropped.
+    generation: u32,
 }
-
-impl LeaseNode {
-    fn new(x: usize, n: usize, at: Nanos) -> LeaseNode {
-        LeaseNode {
-            follows: x,
-            since: at,
-            last_arrival: vec![None; n],
-            newest: vec![None; n],
-            acks: vec![None; n],
-            last_sent: None,
-        }
-    }
-}
-
-/// In [`Lease::carried`]: the sender had received nothing from the node it followed.
-const NOT_ACKED: Nanos = Nanos::MAX;
 
 impl Lease {
     pub fn new(n: usize, lease: Nanos, margin: Nanos) -> Lease {
-        Lease { lease, margin, nodes: (0..n).map(|x| LeaseNode::new(x, n, Nanos::ZERO)).collect(), carried: Vec::new() }
+        let node = |x: usize| LeaseNode {
+            follows: x,
+            since: Nanos::ZERO,
+            acks: vec![None; n],
+            anchor: None,
+            waits: Waits::Nothing,
+            generation: 0,
+        };
+        Lease {
+            lease,
+            margin,
+            nodes: (0..n).map(node).collect(),
+            history: vec![Vec::new(); n],
+            starts: vec![Vec::new(); n],
+            waiting: BinaryHeap::new(),
+            scratch: Vec::new(),
+        }
     }
 
     fn switch(&mut self, x: usize, to: usize, at: Nanos) {
@@ -186,33 +240,104 @@ impl Lease {
         node.follows = to;
         node.since = at;
         node.acks.iter_mut().for_each(|a| *a = None);
-        node.last_sent = None;
+        node.anchor = None;
+        self.history[x].push((at, 2, to));
+    }
+
+    /// Whom `z` followed when it sent a heartbeat at `sent`.
+    fn followed_at(&self, z: usize, sent: Nanos) -> usize {
+        let h = &self.history[z];
+        // Cannot fail: every node starts at 0, before anything is sent.
+        h[h.partition_point(|e| (e.0, e.1) < (sent, 1)) - 1].2
+    }
+
+    /// `x`'s last (re)start at or before `t`.
+    fn started(&self, x: usize, t: Nanos) -> Nanos {
+        let s = &self.starts[x];
+        s.partition_point(|&r| r <= t).checked_sub(1).map_or(Nanos::ZERO, |i| s[i])
+    }
+
+    /// The acknowledgement a heartbeat `z` sent at `sent` carries for `leader`: the send
+    /// time of the newest of `leader`'s heartbeats `z` had received since its (re)start, if
+    /// `z` then followed `leader`.
+    fn acknowledges(&self, heard: &HeardIndex<'_>, z: usize, sent: Nanos, leader: usize) -> Option<Nanos> {
+        if self.followed_at(z, sent) != leader {
+            return None;
+        }
+        heard.newest_sent(leader, z, self.started(z, sent), sent, false)
+    }
+
+    /// Sets which deliveries into `x` the lease waits for, from those handled at `now` on
+    /// (`inclusive`) or after it.
+    fn wait(&mut self, cx: &Cx<'_>, x: usize, waits: Waits, inclusive: bool) {
+        let node = &mut self.nodes[x];
+        if node.waits == waits {
+            return;
+        }
+        node.waits = waits;
+        node.generation = node.generation.wrapping_add(1);
+        let generation = node.generation;
+        let Some(heard) = cx.heard else { return };
+        let links: Vec<usize> = match waits {
+            Waits::Nothing => Vec::new(),
+            Waits::From(f) => heard.link(f, x).into_iter().collect(),
+            Waits::All => heard.incoming(x).to_vec(),
+        };
+        for link in links {
+            let i = heard.first_from(link, cx.now, inclusive);
+            if let Some((_, at)) = heard.delivery(link, i) {
+                self.waiting.push(Reverse((at, link, i, x, generation)));
+            }
+        }
+    }
+
+    /// What `x` waits for, following whom it follows with `candidate` as its view's choice.
+    fn waits(&self, x: usize, candidate: usize) -> Waits {
+        let f = self.nodes[x].follows;
+        if f == x {
+            Waits::All
+        } else if candidate != f {
+            Waits::From(f)
+        } else {
+            Waits::Nothing
+        }
     }
 
     /// While `x` follows itself: the local instant its lease ends (the send time of the
     /// newest heartbeat a majority, itself included, acknowledged, plus the lease).
     fn lease_end(&self, cx: &Cx<'_>, x: usize) -> Option<Nanos> {
         let node = &self.nodes[x];
-        if node.follows != x {
+        let anchor = node.anchor.filter(|_| node.follows == x)?;
+        Some(cx.clocks[x].local(anchor).saturating_add(self.lease))
+    }
+
+    /// The newest send time acknowledged by ⌊n/2⌋ other nodes, if as many have (a lone
+    /// node has no peers and sends no heartbeats: it never leads).
+    fn quorum_anchor(acked: &mut Vec<Nanos>, acks: &[Option<Nanos>], others: usize) -> Option<Nanos> {
+        acked.clear();
+        acked.extend(acks.iter().flatten());
+        if others == 0 || acked.len() < others {
             return None;
         }
-        let others = cx.n / 2;
-        let anchor = if others == 0 {
-            node.last_sent
-        } else {
-            let mut acked: Vec<Nanos> = node.acks.iter().flatten().copied().collect();
-            acked.sort_unstable_by(|a, b| b.cmp(a));
-            acked.get(others - 1).copied()
-        };
-        anchor.map(|s| cx.clocks[x].local(s).saturating_add(self.lease))
+        // The others-th newest.
+        let (_, &mut anchor, _) = acked.select_nth_unstable_by(others - 1, |a, b| b.cmp(a));
+        Some(anchor)
     }
 
     /// When `x`, following another node, may switch for silence: `lease + margin` by its
     /// clock after the last arrival from the node it follows (or after it began following).
     fn silence_end(&self, cx: &Cx<'_>, x: usize) -> Nanos {
         let node = &self.nodes[x];
-        let from = node.last_arrival[node.follows].map_or(node.since, |a| a.max(node.since));
+        let last = cx.heard.and_then(|h| h.last_arrival(node.follows, x, cx.now));
+        let from = last.map_or(node.since, |a| a.max(node.since));
         cx.clocks[x].local(from).saturating_add(self.lease).saturating_add(self.margin)
+    }
+
+    /// Whether the newest heartbeat `x` has received from `f` (since its (re)start) says
+    /// its sender follows another node.
+    fn disowned(&self, cx: &Cx<'_>, x: usize, f: usize) -> bool {
+        let Some(heard) = cx.heard else { return false };
+        heard.newest_sent(f, x, self.started(x, cx.now), cx.now, true).is_some_and(|s| self.followed_at(f, s) != f)
     }
 }
 
@@ -230,50 +355,79 @@ impl Rule for Lease {
         "lease".to_string()
     }
 
-    fn reads_heartbeats(&self) -> bool {
+    fn reads_heard(&self) -> bool {
         true
     }
 
+    fn next_heard(&mut self) -> Option<Nanos> {
+        // Deliveries waited for by an earlier generation are dropped as they surface.
+        while let Some(&Reverse((at, _, _, x, generation))) = self.waiting.peek() {
+            if generation == self.nodes[x].generation {
+                return Some(at);
+            }
+            self.waiting.pop();
+        }
+        None
+    }
+
+    fn heard(&mut self, cx: &Cx<'_>, touch: &mut dyn FnMut(usize)) {
+        let Some(heard) = cx.heard else { return };
+        while let Some(&Reverse((at, link, i, x, generation))) = self.waiting.peek() {
+            if at > cx.now {
+                break;
+            }
+            self.waiting.pop();
+            if generation != self.nodes[x].generation {
+                continue;
+            }
+            if let Some((_, next)) = heard.delivery(link, i + 1) {
+                self.waiting.push(Reverse((next, link, i + 1, x, generation)));
+            }
+            match self.nodes[x].waits {
+                // A heartbeat of the node it follows moves its silence timer and may disown it.
+                Waits::From(_) => touch(x),
+                Waits::All => {
+                    // Cannot fail: the delivery was found on this link.
+                    let (sent, _) = heard.delivery(link, i).expect("a delivery waited for");
+                    let z = heard.sender(link);
+                    let since = self.nodes[x].since;
+                    if let Some(s) = self.acknowledges(heard, z, sent, x).filter(|&s| s >= since) {
+                        let node = &mut self.nodes[x];
+                        let a = &mut node.acks[z];
+                        *a = Some(a.map_or(s, |a| a.max(s)));
+                        node.anchor = match node.anchor {
+                            // One peer's acknowledgement rose to `s`: an anchor at or above
+                            // it stays; one below it can only rise to the smallest of the
+                            // acknowledgements above it, once a quorum of them are.
+                            Some(anchor) => {
+                                let (above, lowest) = node
+                                    .acks
+                                    .iter()
+                                    .flatten()
+                                    .filter(|&&a| a > anchor)
+                                    .fold((0, s), |(k, low), &a| (k + 1, low.min(a)));
+                                Some(if above < cx.n / 2 { anchor } else { lowest })
+                            }
+                            None => Lease::quorum_anchor(&mut self.scratch, &node.acks, cx.n / 2),
+                        };
+                        touch(x);
+                    }
+                }
+                Waits::Nothing => {}
+            }
+        }
+    }
+
     fn start(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) {
-        self.nodes[x] = LeaseNode::new(x, cx.n, at);
-    }
-
-    fn send(&mut self, cx: &Cx<'_>, id: usize, hb: &Heartbeat) -> bool {
-        let node = &mut self.nodes[hb.from];
-        let leading = node.follows == hb.from;
-        if leading {
-            node.last_sent = Some(hb.sent);
-        }
-        let acked = node.newest[node.follows].map_or(NOT_ACKED, |(sent, _)| sent);
-        if self.carried.len() <= id {
-            self.carried.resize(id + 1, (u32::MAX, NOT_ACKED));
-        }
-        self.carried[id] = (node.follows as u32, acked);
-        // Its own heartbeat renews a leader's lease only where it needs no other node.
-        leading && cx.n / 2 == 0
-    }
-
-    fn deliver(&mut self, _cx: &Cx<'_>, id: usize, hb: &Heartbeat) -> bool {
-        // Cannot fail: a heartbeat is delivered after it was sent (engines hand over no
-        // heartbeat that arrives before it left).
-        let (follows, acked) =
-            self.carried.get(id).copied().filter(|c| c.0 != u32::MAX).expect("sent before delivered");
-        let (follows, acked) = (follows as usize, (acked != NOT_ACKED).then_some(acked));
-        let node = &mut self.nodes[hb.to];
-        node.last_arrival[hb.from] = Some(hb.at);
-        if node.newest[hb.from].is_none_or(|(sent, _)| sent <= hb.sent) {
-            node.newest[hb.from] = Some((hb.sent, follows));
-        }
-        if follows == hb.to
-            && node.follows == hb.to
-            && let Some(s) = acked.filter(|&s| s >= node.since)
-        {
-            let a = &mut node.acks[hb.from];
-            *a = Some(a.map_or(s, |a| a.max(s)));
-            return true;
-        }
-        // A heartbeat of the node it follows moves its silence timer and may disown it.
-        hb.from == node.follows
+        let node = &mut self.nodes[x];
+        (node.follows, node.since, node.anchor) = (x, at, None);
+        node.acks.iter_mut().for_each(|a| *a = None);
+        self.history[x].push((at, 0, x));
+        self.starts[x].push(at);
+        // The instant's deliveries come after its restarts: they count. (None can carry an
+        // acknowledgement yet, which must be of a heartbeat sent at or after the restart and
+        // received before the acknowledging one was sent: `false` here is equivalent.)
+        self.wait(cx, x, Waits::All, true);
     }
 
     fn belief(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) -> Belief {
@@ -286,12 +440,13 @@ impl Rule for Lease {
                 }
             } else if candidate != f {
                 let silent = cx.clocks[x].local(at) >= self.silence_end(cx, x);
-                let disowned = self.nodes[x].newest[f].is_some_and(|(_, g)| g != f);
-                if silent || disowned {
+                if silent || self.disowned(cx, x, f) {
                     self.switch(x, candidate, at);
                 }
             }
         }
+        // The instant's deliveries are taken: wait for later ones.
+        self.wait(cx, x, self.waits(x, candidate), false);
         let leads = self.lease_end(cx, x).is_some_and(|end| cx.clocks[x].local(at) < end);
         Belief { names: Some(self.nodes[x].follows), leads }
     }
@@ -323,6 +478,8 @@ impl std::fmt::Debug for RuleFactory {
 mod tests {
     use super::*;
 
+    use super::super::heard::{Heard, HeardIndex};
+
     /// The lease waits for a stalled node: b follows a (a's heartbeat sent at 0 reached b
     /// at 10 ms), then b's view suspects a and b's receiving is stalled. At 10 s b has heard
     /// nothing from a for 9.99 s, far beyond lease + margin (3 s), but a stalled node's
@@ -335,30 +492,58 @@ mod tests {
         let clocks = [Clock::EXACT; 3];
         let mut views = vec![NodeSet::new(3); 3];
         let mut stalled = [0u32; 3];
+        let mut heard = Heard::default();
+        heard.push(0, 1, Nanos::ZERO, ms(10));
+        let index = HeardIndex::new(&heard, 3, &vec![vec![Nanos::ZERO]; 3]);
         let mut lease = Lease::new(3, ms(2_500), ms(500));
-        let hb = Heartbeat { from: 0, to: 1, sent: Nanos::ZERO, at: ms(10) };
         {
-            let cx = Cx { n: 3, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
-            lease.send(&cx, 0, &hb);
-            lease.deliver(&cx, 0, &hb);
-            assert_eq!(lease.belief(&cx, 1, ms(10)), Belief { names: Some(0), leads: false });
+            let cx = |now| Cx {
+                n: 3,
+                order: &order,
+                clocks: &clocks,
+                now,
+                views: &views,
+                stalled: &stalled,
+                heard: Some(&index),
+            };
+            (0..3).for_each(|x| lease.start(&cx(Nanos::ZERO), x, Nanos::ZERO));
+            assert_eq!(lease.belief(&cx(Nanos::ZERO), 1, Nanos::ZERO), Belief { names: Some(0), leads: false });
+            // b's view names a, whom it follows: it waits for nothing.
+            assert_eq!((lease.nodes[1].waits, lease.deadline(&cx(Nanos::ZERO), 1)), (Waits::Nothing, None));
+            assert_eq!(lease.belief(&cx(ms(10)), 1, ms(10)), Belief { names: Some(0), leads: false });
         }
         views[1].set(0, true);
         stalled[1] = 1;
         {
-            let cx = Cx { n: 3, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+            let cx = Cx {
+                n: 3,
+                order: &order,
+                clocks: &clocks,
+                now: ms(10_000),
+                views: &views,
+                stalled: &stalled,
+                heard: Some(&index),
+            };
             assert!(cx.stalled(1) && !cx.stalled(0));
             assert_eq!(lease.belief(&cx, 1, ms(10_000)), Belief { names: Some(0), leads: false });
             assert_eq!(lease.deadline(&cx, 1), None);
+            // Suspecting the node it follows, it waits for that node's heartbeats.
+            assert_eq!(lease.nodes[1].waits, Waits::From(0));
         }
         stalled[1] = 0;
-        let cx = Cx { n: 3, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+        let cx = Cx {
+            n: 3,
+            order: &order,
+            clocks: &clocks,
+            now: ms(10_000),
+            views: &views,
+            stalled: &stalled,
+            heard: Some(&index),
+        };
         // Not stalled: the silence deadline is the last arrival plus lease and margin.
-        let mut unstalled = Lease::new(3, ms(2_500), ms(500));
-        unstalled.nodes[1].follows = 0;
-        unstalled.nodes[1].last_arrival[0] = Some(ms(10));
-        assert_eq!(unstalled.deadline(&cx, 1), Some(ms(3_010)));
+        assert_eq!(lease.deadline(&cx, 1), Some(ms(3_010)));
         assert_eq!(lease.belief(&cx, 1, ms(10_000)), Belief { names: Some(1), leads: false });
+        assert_eq!(lease.nodes[1].waits, Waits::All);
     }
 
     fn set(n: usize, members: &[usize]) -> NodeSet {
@@ -378,7 +563,15 @@ mod tests {
         // a suspects c and d; b suspects a; c suspects a and b; d suspects a, b and c.
         let views = [set(4, &[2, 3]), set(4, &[0]), set(4, &[0, 1]), set(4, &[0, 1, 2])];
         let stalled = [0u32; 4];
-        let cx = Cx { n: 4, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+        let cx = Cx {
+            n: 4,
+            order: &order,
+            clocks: &clocks,
+            now: Nanos::ZERO,
+            views: &views,
+            stalled: &stalled,
+            heard: None,
+        };
         let lowest = ViewRule { majority: false, tie_break: false };
         let majority = ViewRule { majority: true, tie_break: false };
         let tie_break = ViewRule { majority: true, tie_break: true };
@@ -420,7 +613,15 @@ mod tests {
             let mut views = vec![NodeSet::new(n); n];
             views[0] = set(n, suspected);
             let stalled = vec![0u32; n];
-            let cx = Cx { n, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+            let cx = Cx {
+                n,
+                order: &order,
+                clocks: &clocks,
+                now: Nanos::ZERO,
+                views: &views,
+                stalled: &stalled,
+                heard: None,
+            };
             let lead = Belief { names: Some(0), leads: true };
             let expect = |holds: bool| if holds { lead } else { none };
             assert_eq!(ViewRule { majority: true, tie_break: false }.belief(&cx, 0, Nanos::ZERO), expect(plain), "{n}");
@@ -449,11 +650,11 @@ mod tests {
     }
 
     /// The lease's quorum on five nodes: a leader needs ⌊5/2⌋ = 2 other nodes' acknowledgements.
-    /// a (0) follows itself from 0; b (1) and c (2) follow a once they hear it. b
-    /// acknowledges a's heartbeat sent at 0 with its own at 1 s (handled by a at 1.01 s):
-    /// one acknowledgement, no lease. c acknowledges the same heartbeat at 1.2 s: now the
-    /// second newest acknowledged send is 0, so a leads until 0 + 2.5 s by its clock, its
-    /// deadline.
+    /// a (0) follows itself from 0; b (1) and c (2) follow a at once. b acknowledges a's
+    /// heartbeat sent at 0 (received at 10 ms) with its own sent at 1 s (handled by a at
+    /// 1.01 s): one acknowledgement, no lease. c acknowledges the same heartbeat at 1.2 s:
+    /// now the second newest acknowledged send is 0, so a leads until 0 + 2.5 s by its
+    /// clock, its deadline.
     #[test]
     fn a_leases_quorum_on_five_nodes_is_two_other_nodes() {
         let ms = Nanos::from_millis;
@@ -461,31 +662,44 @@ mod tests {
         let clocks = [Clock::EXACT; 5];
         let views = vec![NodeSet::new(5); 5];
         let stalled = [0u32; 5];
-        let cx = Cx { n: 5, order: &order, clocks: &clocks, views: &views, stalled: &stalled };
+        let mut heard = Heard::default();
+        for (from, to, sent, at) in [(0, 1, 0, 10), (0, 2, 0, 10), (1, 0, 1_000, 1_010), (2, 0, 1_190, 1_200)] {
+            heard.push(from, to, ms(sent), ms(at));
+        }
+        let index = HeardIndex::new(&heard, 5, &vec![vec![Nanos::ZERO]; 5]);
+        let cx = |now| Cx {
+            n: 5,
+            order: &order,
+            clocks: &clocks,
+            now,
+            views: &views,
+            stalled: &stalled,
+            heard: Some(&index),
+        };
         let mut lease = Lease::new(5, ms(2_500), ms(500));
-        let hbs = [
-            Heartbeat { from: 0, to: 1, sent: Nanos::ZERO, at: ms(10) },
-            Heartbeat { from: 0, to: 2, sent: Nanos::ZERO, at: ms(10) },
-            Heartbeat { from: 1, to: 0, sent: ms(1_000), at: ms(1_010) },
-            Heartbeat { from: 2, to: 0, sent: ms(1_190), at: ms(1_200) },
-        ];
-        for (id, hb) in hbs.iter().enumerate().take(2) {
-            assert!(!lease.send(&cx, id, hb), "a needs other nodes to lead");
-            lease.deliver(&cx, id, hb);
+        (0..5).for_each(|x| lease.start(&cx(Nanos::ZERO), x, Nanos::ZERO));
+        assert_eq!(lease.next_heard(), Some(ms(10)), "everyone follows itself: every delivery matters");
+        assert_eq!(lease.belief(&cx(Nanos::ZERO), 0, Nanos::ZERO), Belief { names: Some(0), leads: false });
+        for x in 1..5 {
+            assert_eq!(lease.belief(&cx(Nanos::ZERO), x, Nanos::ZERO), Belief { names: Some(0), leads: false });
         }
-        for x in [1, 2] {
-            assert_eq!(lease.belief(&cx, x, ms(10)), Belief { names: Some(0), leads: false });
-        }
-        lease.send(&cx, 2, &hbs[2]);
-        assert!(lease.deliver(&cx, 2, &hbs[2]), "an acknowledgement may make a leader");
-        assert_eq!(lease.belief(&cx, 0, ms(1_010)), Belief { names: Some(0), leads: false }, "one of two");
-        assert_eq!(lease.deadline(&cx, 0), None);
-        lease.send(&cx, 3, &hbs[3]);
-        lease.deliver(&cx, 3, &hbs[3]);
-        assert_eq!(lease.belief(&cx, 0, ms(1_200)), Belief { names: Some(0), leads: true });
-        assert_eq!(lease.deadline(&cx, 0), Some(ms(2_500)));
-        assert_eq!(lease.belief(&cx, 0, ms(2_500)), Belief { names: Some(0), leads: false }, "the lease ended");
-        assert_eq!(lease.name(), "lease");
-        assert!(lease.reads_heartbeats());
+        // Only a, following itself, waits: for its followers' heartbeats.
+        assert_eq!(lease.next_heard(), Some(ms(1_010)));
+        let mut touched = Vec::new();
+        lease.heard(&cx(ms(1_010)), &mut |x| touched.push(x));
+        assert_eq!(touched, [0], "an acknowledgement may make a leader");
+        assert_eq!(lease.belief(&cx(ms(1_010)), 0, ms(1_010)), Belief { names: Some(0), leads: false }, "one of two");
+        assert_eq!(lease.deadline(&cx(ms(1_010)), 0), None);
+        assert_eq!(lease.next_heard(), Some(ms(1_200)));
+        lease.heard(&cx(ms(1_200)), &mut |x| touched.push(x));
+        assert_eq!(lease.belief(&cx(ms(1_200)), 0, ms(1_200)), Belief { names: Some(0), leads: true });
+        assert_eq!(lease.deadline(&cx(ms(1_200)), 0), Some(ms(2_500)));
+        assert_eq!(
+            lease.belief(&cx(ms(2_500)), 0, ms(2_500)),
+            Belief { names: Some(0), leads: false },
+            "the lease ended"
+        );
+        assert_eq!((lease.name(), lease.next_heard()), ("lease".to_string(), None));
+        assert!(lease.reads_heard() && !lease.reads_heartbeats());
     }
 }

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::heard::Heard;
 use super::rules::RuleFactory;
 use super::timeline::LeaderTimeline;
-use super::{
-    ClusterEntry, ClusterInput, FirstHeard, Heartbeat, LinkSuspicions, analyze_recording, built_in, first_timeouts,
-};
+use super::{ClusterEntry, ClusterInput, FirstHeard, LinkSuspicions, analyze_recording, built_in, first_timeouts};
 use crate::analysis::results::ResultEntry;
 use crate::detector::DetectorSpec;
 use crate::experiment::ClusterSettings;
@@ -26,7 +25,7 @@ pub struct ClusterFacts {
     pub stalled: Vec<Vec<(Nanos, Nanos)>>,
     pub first_heard: FirstHeard,
     /// Every delivered heartbeat, when a rule reads them.
-    pub heartbeats: Vec<Heartbeat>,
+    pub heard: Heard,
     pub fault_starts: Vec<Nanos>,
     pub end: Nanos,
 }
@@ -83,7 +82,7 @@ pub fn cluster_views(
         stalled: &facts.stalled,
         suspicions,
         first_heard: &facts.first_heard,
-        heartbeats: &facts.heartbeats,
+        heard: &facts.heard,
         fault_starts: &facts.fault_starts,
         first_timeout: settings.first_timeout.or_else(|| own_timeouts.get(detector).copied().flatten()),
         settings,
@@ -122,8 +121,12 @@ pub fn cluster_views(
         let Configuration { detector, suspicions, .. } = &configurations[c];
         let pad = Nanos((episode.1 - episode.0).max(Nanos::from_secs(4)).0 / 2);
         let window = (episode.0.saturating_sub(pad), episode.1.saturating_add(pad).min(facts.end));
-        let a = analyze_recording(&input(suspicions, detector), rules(), Some((r, window.1)));
-        super::timeline::build(detector, &a.figures[r].rule, ids, &a.recorded, window, episode)
+        // Only the recorded rule, and only as far as the window (its instant included).
+        let mut input = input(suspicions, detector);
+        input.end = window.1.saturating_add(Nanos(1)).min(facts.end);
+        let rule = rules().swap_remove(r);
+        let a = analyze_recording(&input, vec![rule], Some((0, window.1)));
+        super::timeline::build(detector, &a.figures[0].rule, ids, &a.recorded, window, episode)
     });
     (entries, leaders)
 }

@@ -163,10 +163,11 @@ impl ValidExperiment {
         let detector_state: u128 =
             self.detectors.iter().map(|d| d.state_bytes() as u128 * d.points().len() as u128).sum();
         let nodes = self.nodes.len() as u128;
-        // The lease rule reads every delivered heartbeat (32 bytes kept, 16 for its send in
-        // time order, 16 for what it carries) and holds four values per pair of nodes.
+        // The lease rule reads the record of delivered heartbeats: 16 bytes a delivery (its
+        // send time and when it was handled), a sixteenth more room kept while recording, and
+        // its index, 16 bytes per 64; and it holds an acknowledgement per pair of nodes.
         let lease = self.cluster.as_ref().is_some_and(|c| c.rules().contains(&super::LeaderRule::Lease));
-        let heartbeats = if lease { deliveries * 64 + nodes * nodes * 64 } else { 0 };
+        let heartbeats = if lease { deliveries * 18 + nodes * nodes * 16 } else { 0 };
         let workload_operations: u128 =
             self.workloads.iter().map(|w| u128::from(w.operation_count(self.duration))).sum();
         let memory_bytes = BASE_BYTES

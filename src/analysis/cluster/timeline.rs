@@ -55,6 +55,9 @@ pub fn build(
     // Each node's spans, clipped to the window.
     let mut per_node: Vec<Vec<(Nanos, Nanos, NodeState)>> = vec![Vec::new(); n];
     let mut open: Vec<Option<(Nanos, NodeState)>> = vec![None; n];
+    // (Mutation testing: `r.0 <= to` is equivalent because a change at `to` would close the
+    // open span at `to`, as the loop after this one does, and open one that starts at `to`,
+    // which is empty and not kept.)
     for &(at, x, state) in recorded.iter().filter(|r| r.0 < to) {
         if let Some((since, old)) = open[x].replace((at, state)) {
             let (a, b) = (since.max(from), at.min(to));
@@ -66,6 +69,9 @@ pub fn build(
     for (x, o) in open.iter().enumerate() {
         if let Some((since, state)) = *o {
             let a = since.max(from);
+            // (Mutation testing: `a <= to` is equivalent because `since < to` (the filter
+            // above) and `from < to` (the window around an episode is never empty), so
+            // `a < to` always.)
             if a < to {
                 per_node[x].push((a, to, state));
             }
@@ -138,5 +144,104 @@ impl LeaderTimeline {
     /// How long its episode lasted, in nanoseconds.
     pub fn episode_length(&self) -> u64 {
         self.episode_ns[1] - self.episode_ns[0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::cluster::rules::Belief;
+
+    fn s(secs: u64) -> Nanos {
+        Nanos::from_secs(secs)
+    }
+
+    fn believes(names: Option<usize>, leads: bool) -> NodeState {
+        NodeState::Believes(Belief { names, leads })
+    }
+
+    fn span(node: &str, from_s: f64, to_s: f64, state: &str, leads: bool) -> LeaderSpan {
+        LeaderSpan { node: node.into(), from_s, to_s, state: state.into(), leads }
+    }
+
+    /// Nodes a, b, c (0, 1, 2), window [10 s, 20 s), episode [12 s, 15 s). Recorded:
+    /// at 0 all name a and a leads; at 10 (the window's start) b leads; at 12 c leads; at 13
+    /// a crashes; at 14 c names b; at 15 b names none; at 16 c leads; at 17 b leads; at 18 b
+    /// pauses; at 20 (the window's end) and 21 c names none.
+    ///
+    /// Clipped to the window, b's span [0, 10) is empty and not shown. Leaders per
+    /// interval between the spans' bounds: [10, 12) a, b; [12, 13) a, b, c; [13, 14) b, c
+    /// (a crashed); [14, 15) b; [15, 16) none; [16, 17) c; [17, 18) b, c; [18, 20) c. So
+    /// split brain is [10, 14), one interval across three steps, and [17, 18), apart from
+    /// it: b's lead ends at 18, where only c leads.
+    #[test]
+    fn spans_and_split_brain_worked_by_hand() {
+        let ids: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let (a, b, c) = (0, 1, 2);
+        let recorded = vec![
+            (s(0), a, believes(Some(a), true)),
+            (s(0), b, believes(Some(a), false)),
+            (s(0), c, believes(Some(a), false)),
+            (s(10), b, believes(Some(b), true)),
+            (s(12), c, believes(Some(c), true)),
+            (s(13), a, NodeState::Crashed),
+            (s(14), c, believes(Some(b), false)),
+            (s(15), b, believes(None, false)),
+            (s(16), c, believes(Some(c), true)),
+            (s(17), b, believes(Some(b), true)),
+            (s(18), b, NodeState::Paused),
+            (s(20), c, believes(None, false)),
+            (s(21), c, believes(None, false)),
+        ];
+        let t = build("fixed:timeout=3s", "majority", &ids, &recorded, (s(10), s(20)), (s(12), s(15)));
+        let expected = LeaderTimeline {
+            detector: "fixed:timeout=3s".into(),
+            rule: "majority".into(),
+            from_s: 10.0,
+            to_s: 20.0,
+            episode_s: [12.0, 15.0],
+            episode_ns: [12_000_000_000, 15_000_000_000],
+            nodes: ids.clone(),
+            cluster_nodes: 3,
+            spans: vec![
+                span("a", 10.0, 13.0, "a", true),
+                span("a", 13.0, 20.0, "crashed", false),
+                span("b", 10.0, 15.0, "b", true),
+                span("b", 15.0, 17.0, "none", false),
+                span("b", 17.0, 18.0, "b", true),
+                span("b", 18.0, 20.0, "paused", false),
+                span("c", 10.0, 12.0, "a", false),
+                span("c", 12.0, 14.0, "c", true),
+                span("c", 14.0, 16.0, "b", false),
+                span("c", 16.0, 20.0, "c", true),
+            ],
+            split_s: vec![[10.0, 14.0], [17.0, 18.0]],
+        };
+        assert_eq!(t, expected);
+        assert_eq!(t.episode_length(), 3_000_000_000);
+    }
+
+    /// 14 nodes n00..n13, window [0, 10 s): n13 leads throughout (rank 0); n12 is crashed
+    /// until 5 s, then names n13 (down: rank 1); n11 names n13, then none from 5 s (changes
+    /// its mind: rank 2); n00..n10 name n13 throughout (rank 3). The 12 lanes: n13, n12,
+    /// n11 and the first nine of the rest, n00..n08, in id order; n09 and n10 are left out.
+    #[test]
+    fn lanes_go_to_leaders_then_the_down_then_the_changing() {
+        let ids: Vec<String> = (0..14).map(|i| format!("n{i:02}")).collect();
+        let mut recorded: Vec<(Nanos, usize, NodeState)> = (0..14)
+            .map(|x| (s(0), x, if x == 12 { NodeState::Crashed } else { believes(Some(13), x == 13) }))
+            .collect();
+        recorded.push((s(5), 11, believes(None, false)));
+        recorded.push((s(5), 12, believes(Some(13), false)));
+        let t = build("d", "r", &ids, &recorded, (s(0), s(10)), (s(2), s(3)));
+        let lanes: Vec<&str> =
+            ["n00", "n01", "n02", "n03", "n04", "n05", "n06", "n07", "n08", "n11", "n12", "n13"].to_vec();
+        assert_eq!(t.nodes, lanes);
+        assert_eq!(t.cluster_nodes, 14);
+        // One span a lane, two for n11 and n12.
+        assert_eq!(t.spans.len(), 14);
+        assert!(t.spans.iter().all(|sp| lanes.contains(&sp.node.as_str())));
+        assert_eq!(t.split_s, Vec::<[f64; 2]>::new());
+        assert_eq!(t.episode_length(), 1_000_000_000);
     }
 }

@@ -478,13 +478,12 @@ fn a_multi_monitor_trace_replays_to_the_same_cluster_figures() {
 /// (15 s), hears a and c 10 ms later, well within its own `first_timeout`: it suspects
 /// no one, names a and never leads. No split brain under any rule.
 ///
-/// Known bug (found by mutation testing, `views.rs` `c > start` against `c >= start`):
-/// `first_timeout_suspicions` ends the suspicion of b's start at 0 s (at 10 s) at b's first
-/// crash *after* it, so a crash at the very instant of the start is skipped; that start is
-/// never "heard" (hearing goes to the newest start), and b suspects a and c from 3 s
-/// (13 s) to the run's end: 35 s (25 s) of split brain under `lowest-unsuspected`.
+/// A bug found by mutation testing (`views.rs` had `c > start` for `c >= start`):
+/// `first_timeout_suspicions` ended the suspicion of b's start at 0 s (at 10 s) at b's first
+/// crash *after* it, so a crash at the very instant of the start was skipped; that start is
+/// never "heard" (hearing goes to the newest start), and b suspected a and c from 3 s
+/// (13 s) to the run's end: 35 s (25 s) of split brain under `lowest-unsuspected`. Now 0.
 #[test]
-#[ignore = "known bug: a crash at the instant of a (re)start leaves its first-timeout suspicion running to the end"]
 fn a_crash_at_the_instant_of_a_start_ends_its_first_timeout_suspicion() {
     let crash = |at: &str| format!("[[faults]]\nkind = \"crash\"\nnode = \"b\"\nat = \"{at}\"\ndown = \"5s\"\n");
     for faults in [crash("0s"), crash("5s") + &crash("10s")] {

@@ -131,7 +131,7 @@ fn first_timeout_suspicions(input: &ClusterInput<'_>, x: usize, p: usize) -> Vec
         .iter()
         .filter_map(|&(start, heard)| {
             let from = start.saturating_add(timeout);
-            let stop = input.crashed[x].iter().map(|w| w.0).filter(|&c| c > start).min().unwrap_or(input.end);
+            let stop = input.crashed[x].iter().map(|w| w.0).filter(|&c| c >= start).min().unwrap_or(input.end);
             let to = heard.unwrap_or(stop).min(stop);
             (from < to).then_some((from, to))
         })
@@ -187,7 +187,7 @@ mod tests {
                 stalled: &self.paused,
                 suspicions: &self.suspicions,
                 first_heard: &self.first_heard,
-                heartbeats: &[],
+                heard: &Default::default(),
                 fault_starts: &[],
                 first_timeout: self.first_timeout,
                 settings: &self.settings,

@@ -278,12 +278,12 @@ impl Lease {
         node.generation = node.generation.wrapping_add(1);
         let generation = node.generation;
         let Some(heard) = cx.heard else { return };
-        let links: Vec<usize> = match waits {
-            Waits::Nothing => Vec::new(),
-            Waits::From(f) => heard.link(f, x).into_iter().collect(),
-            Waits::All => heard.incoming(x).to_vec(),
+        let (one, every): (Option<usize>, &[usize]) = match waits {
+            Waits::Nothing => (None, &[]),
+            Waits::From(f) => (heard.link(f, x), &[]),
+            Waits::All => (None, heard.incoming(x)),
         };
-        for link in links {
+        for link in one.into_iter().chain(every.iter().copied()) {
             let i = heard.first_from(link, cx.now, inclusive);
             if let Some((_, at)) = heard.delivery(link, i) {
                 self.waiting.push(Reverse((at, link, i, x, generation)));

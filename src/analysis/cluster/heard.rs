@@ -1,7 +1,7 @@
 //! The record of delivered heartbeats, link by link, and the questions rules ask of it.
 //!
 //! An engine hands over every heartbeat a node handled ([`Heard`]): per link (sender,
-//! receiver), when each was sent and when the receiver handled it, 16 bytes a delivery. A
+//! receiver), when each was sent and when the receiver handled it, 12 bytes a delivery. A
 //! rule that answers heartbeats need not take every one as an event: the lease waits only
 //! for the deliveries that can change a belief (a follower's from the node it follows, a
 //! leader's from its followers: about 2N of the N² links) and asks the record the rest when
@@ -13,23 +13,63 @@ use std::collections::BTreeMap;
 use super::Heartbeat;
 use crate::time::Nanos;
 
-/// One link's deliveries in the order its receiver handled them (time order).
+/// A delay that does not fit [`HeardLink`]'s 32 bits (4.29 s or more, or a handling time
+/// earlier than the send time): its send time is kept apart.
+const FAR: u32 = u32::MAX;
+
+/// One link's deliveries in the order its receiver handled them (time order): 12 bytes a
+/// delivery, the handling time and the delay (handling − send time) in 32 bits, with the
+/// rare delay that does not fit kept apart.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeardLink {
     /// When the receiver handled each (real time; a paused receiver handles it at its resume).
-    pub at: Vec<Nanos>,
-    /// When its sender sent it (real time).
-    pub sent: Vec<Nanos>,
+    at: Vec<Nanos>,
+    /// `at − sent` in nanoseconds, or [`FAR`].
+    delay: Vec<u32>,
+    /// (index, send time) of each delivery whose delay is [`FAR`], by index.
+    far: Vec<(usize, Nanos)>,
+    /// Whether a delivery was pushed earlier than the one before it.
+    unsorted: bool,
 }
 
 impl HeardLink {
     pub fn with_capacity(deliveries: usize) -> HeardLink {
-        HeardLink { at: Vec::with_capacity(deliveries), sent: Vec::with_capacity(deliveries) }
+        HeardLink { at: Vec::with_capacity(deliveries), delay: Vec::with_capacity(deliveries), ..Default::default() }
     }
 
+    fn encode(sent: Nanos, at: Nanos) -> u32 {
+        match at.0.checked_sub(sent.0) {
+            Some(d) if d < u64::from(FAR) => d as u32,
+            _ => FAR,
+        }
+    }
+
+    /// Appends a delivery (sent at `sent`, handled at `at`).
     pub fn push(&mut self, sent: Nanos, at: Nanos) {
-        self.sent.push(sent);
+        self.unsorted |= self.at.last().is_some_and(|&last| at < last);
+        let d = Self::encode(sent, at);
+        if d == FAR {
+            self.far.push((self.at.len(), sent));
+        }
         self.at.push(at);
+        self.delay.push(d);
+    }
+
+    /// Puts a delivery in its place among those already kept in time order (after those of
+    /// the same instant).
+    fn insert_in_order(&mut self, sent: Nanos, at: Nanos) {
+        let i = self.at.partition_point(|&a| a <= at);
+        if i == self.at.len() {
+            return self.push(sent, at);
+        }
+        let d = Self::encode(sent, at);
+        let k = self.far.partition_point(|f| f.0 < i);
+        self.far[k..].iter_mut().for_each(|f| f.0 += 1);
+        if d == FAR {
+            self.far.insert(k, (i, sent));
+        }
+        self.at.insert(i, at);
+        self.delay.insert(i, d);
     }
 
     pub fn len(&self) -> usize {
@@ -40,13 +80,54 @@ impl HeardLink {
         self.at.is_empty()
     }
 
+    /// When delivery `i` was handled.
+    pub fn at(&self, i: usize) -> Nanos {
+        self.at[i]
+    }
+
+    /// When delivery `i` was sent.
+    pub fn sent(&self, i: usize) -> Nanos {
+        match self.delay[i] {
+            FAR => {
+                // Cannot fail: every delivery whose delay is FAR has its send time kept.
+                let k = self.far.binary_search_by_key(&i, |f| f.0).expect("a far delivery's send time");
+                self.far[k].1
+            }
+            d => Nanos(self.at[i].0 - u64::from(d)),
+        }
+    }
+
+    /// The largest send time among deliveries `range`.
+    fn newest_sent(&self, range: std::ops::Range<usize>) -> Option<Nanos> {
+        let (at, delay) = (&self.at[range.clone()], &self.delay[range.clone()]);
+        let near = at.iter().zip(delay).filter(|(_, d)| **d != FAR).map(|(a, &d)| Nanos(a.0 - u64::from(d))).max();
+        let lo = self.far.partition_point(|f| f.0 < range.start);
+        let far = self.far[lo..].iter().take_while(|f| f.0 < range.end).map(|f| f.1).max();
+        near.max(far)
+    }
+
+    /// Every delivery as (handled at, sent).
+    fn pairs(&self) -> impl Iterator<Item = (Nanos, Nanos)> + '_ {
+        (0..self.len()).map(|i| (self.at[i], self.sent(i)))
+    }
+
     /// Puts the deliveries in time order (stable: equal instants keep their order).
     fn sort(&mut self) {
-        if !self.at.is_sorted() {
-            let mut pairs: Vec<(Nanos, Nanos)> = self.at.iter().copied().zip(self.sent.iter().copied()).collect();
+        if self.unsorted {
+            let mut pairs: Vec<(Nanos, Nanos)> = self.pairs().collect();
             pairs.sort_by_key(|p| p.0);
-            (self.at, self.sent) = pairs.into_iter().unzip();
+            let mut sorted = HeardLink::with_capacity(pairs.len());
+            pairs.into_iter().for_each(|(at, sent)| sorted.push(sent, at));
+            *self = sorted;
         }
+    }
+
+    /// Appends `other`'s deliveries, then puts them all in time order.
+    fn append(&mut self, other: HeardLink) {
+        for (at, sent) in other.pairs() {
+            self.push(sent, at);
+        }
+        self.sort();
     }
 }
 
@@ -61,10 +142,7 @@ impl Heard {
     /// are kept in time order (one handled earlier than the last is put in its place, after
     /// those of the same instant: cheap for the time-ordered input engines hand over).
     pub fn push(&mut self, from: usize, to: usize, sent: Nanos, at: Nanos) {
-        let link = self.links.entry((from, to)).or_default();
-        let i = link.at.partition_point(|&a| a <= at);
-        link.at.insert(i, at);
-        link.sent.insert(i, sent);
+        self.links.entry((from, to)).or_default().insert_in_order(sent, at);
     }
 
     /// A link's whole record at once (taken in time order).
@@ -74,11 +152,7 @@ impl Heard {
         }
         link.sort();
         match self.links.get_mut(&(from, to)) {
-            Some(old) => {
-                old.at.extend(link.at);
-                old.sent.extend(link.sent);
-                old.sort();
-            }
+            Some(old) => old.append(link),
             None => {
                 self.links.insert((from, to), link);
             }
@@ -105,7 +179,7 @@ impl Heard {
     pub fn heartbeats(&self) -> Vec<Heartbeat> {
         let mut all: Vec<Heartbeat> = Vec::with_capacity(self.len());
         for (&(from, to), link) in &self.links {
-            all.extend(link.at.iter().zip(&link.sent).map(|(&at, &sent)| Heartbeat { from, to, sent, at }));
+            all.extend(link.pairs().map(|(at, sent)| Heartbeat { from, to, sent, at }));
         }
         all.sort_by_key(|h| (h.at, h.to, h.from));
         all
@@ -118,32 +192,47 @@ const BLOCK: usize = 64;
 /// The record of delivered heartbeats, ready for a rule's questions: links by receiver, and
 /// per link the newest send time received up to each block of 64 deliveries since the
 /// receiver's last (re)start, so that "the newest heartbeat since the restart" costs at
-/// most a block's scan, however long the run.
+/// most a block's scan, however long the run. A link's blocks are computed the first time
+/// it is asked (a rule asks about few of the N² links). Each link also keeps where its last
+/// question ended, so that questions whose instants grow (the lease's, mostly) cost only the
+/// deliveries between them.
 pub struct HeardIndex<'a> {
     links: Vec<IndexedLink<'a>>,
-    by_pair: BTreeMap<(usize, usize), usize>,
+    /// Per sender, the first of its links (links are in (sender, receiver) order).
+    outgoing: Vec<usize>,
     incoming: Vec<Vec<usize>>,
+    /// Per node, every instant it (re)started, in order.
+    starts: Vec<Vec<Nanos>>,
+    /// Per link, its last [`HeardIndex::newest_sent`] question and answer.
+    cursors: std::cell::RefCell<Vec<Cursor>>,
+}
+
+/// A question "the newest send time among deliveries `lo..hi`" and its answer, where `lo`
+/// is the first delivery at or after `since`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cursor {
+    since: Option<Nanos>,
+    lo: usize,
+    hi: usize,
+    newest: Option<Nanos>,
 }
 
 struct IndexedLink<'a> {
     from: usize,
+    to: usize,
     deliveries: &'a HeardLink,
     /// Per block `b`: the largest `sent` in `[segment start, 64·b)`, where the segment is
     /// the receiver's (re)start that block `b` begins in, and that segment's first index.
-    block_newest: Vec<(Option<Nanos>, usize)>,
+    block_newest: std::cell::OnceCell<Vec<(Option<Nanos>, usize)>>,
 }
 
-impl<'a> HeardIndex<'a> {
-    /// `starts[x]`: every instant node `x` (re)started, from the lowest (a node's record of
-    /// what it received begins afresh at each).
-    pub fn new(heard: &'a Heard, n: usize, starts: &[Vec<Nanos>]) -> HeardIndex<'a> {
-        let mut links = Vec::new();
-        let mut by_pair = BTreeMap::new();
-        let mut incoming = vec![Vec::new(); n];
-        for (&(from, to), deliveries) in &heard.links {
+impl IndexedLink<'_> {
+    fn blocks(&self, starts: &[Vec<Nanos>]) -> &[(Option<Nanos>, usize)] {
+        self.block_newest.get_or_init(|| {
+            let deliveries = self.deliveries;
             // Segment starts: the first delivery at or after each (re)start.
             let mut boundaries: Vec<usize> = starts
-                .get(to)
+                .get(self.to)
                 .map_or(&[][..], |s| &s[..])
                 .iter()
                 .map(|&r| deliveries.at.partition_point(|&a| a < r))
@@ -151,7 +240,7 @@ impl<'a> HeardIndex<'a> {
             boundaries.sort_unstable();
             let mut block_newest = Vec::with_capacity(deliveries.len() / BLOCK + 1);
             let (mut newest, mut segment, mut next_boundary) = (None, 0, 0);
-            for (i, &sent) in deliveries.sent.iter().enumerate() {
+            for i in 0..deliveries.len() {
                 while boundaries.get(next_boundary).is_some_and(|&b| b <= i) {
                     if boundaries[next_boundary] == i {
                         (newest, segment) = (None, i);
@@ -161,15 +250,35 @@ impl<'a> HeardIndex<'a> {
                 if i % BLOCK == 0 {
                     block_newest.push((newest, segment));
                 }
+                let sent = deliveries.sent(i);
                 newest = Some(newest.map_or(sent, |n: Nanos| n.max(sent)));
             }
+            block_newest
+        })
+    }
+}
+
+impl<'a> HeardIndex<'a> {
+    /// `starts[x]`: every instant node `x` (re)started, from the lowest (a node's record of
+    /// what it received begins afresh at each).
+    pub fn new(heard: &'a Heard, n: usize, starts: &[Vec<Nanos>]) -> HeardIndex<'a> {
+        let mut links = Vec::with_capacity(heard.links.len());
+        let mut incoming = vec![Vec::new(); n];
+        let senders = heard.links.keys().next_back().map_or(0, |l| l.0 + 1).max(n);
+        let mut outgoing = vec![0; senders + 1];
+        for (&(from, to), deliveries) in &heard.links {
             if to < n {
                 incoming[to].push(links.len());
             }
-            by_pair.insert((from, to), links.len());
-            links.push(IndexedLink { from, deliveries, block_newest });
+            outgoing[from + 1] = links.len() + 1;
+            links.push(IndexedLink { from, to, deliveries, block_newest: Default::default() });
         }
-        HeardIndex { links, by_pair, incoming }
+        // A sender without links begins where the one before it ends.
+        for s in 1..outgoing.len() {
+            outgoing[s] = outgoing[s].max(outgoing[s - 1]);
+        }
+        let cursors = std::cell::RefCell::new(vec![Cursor::default(); links.len()]);
+        HeardIndex { links, outgoing, incoming, starts: starts.to_vec(), cursors }
     }
 
     /// The links into `x`, as link numbers.
@@ -179,7 +288,9 @@ impl<'a> HeardIndex<'a> {
 
     /// The link number of `from` → `to`, if anything was delivered on it.
     pub fn link(&self, from: usize, to: usize) -> Option<usize> {
-        self.by_pair.get(&(from, to)).copied()
+        let (lo, hi) = (*self.outgoing.get(from)?, self.outgoing[from + 1]);
+        let k = self.links[lo..hi].binary_search_by_key(&to, |l| l.to).ok()?;
+        Some(lo + k)
     }
 
     /// The sender of link `link`.
@@ -190,7 +301,12 @@ impl<'a> HeardIndex<'a> {
     /// Delivery `i` of link `link`: (sent, handled at), if there is one.
     pub fn delivery(&self, link: usize, i: usize) -> Option<(Nanos, Nanos)> {
         let d = self.links[link].deliveries;
-        Some((*d.sent.get(i)?, d.at[i]))
+        (i < d.len()).then(|| (d.sent(i), d.at[i]))
+    }
+
+    /// When delivery `i` of link `link` was handled, if there is one.
+    pub fn handled(&self, link: usize, i: usize) -> Option<Nanos> {
+        self.links[link].deliveries.at.get(i).copied()
     }
 
     /// The first delivery of `link` handled at or after `at` (`inclusive`) or after it.
@@ -209,22 +325,37 @@ impl<'a> HeardIndex<'a> {
     /// `since` (a (re)start of the receiver) and before `before` (or at it, if `inclusive`).
     pub fn newest_sent(&self, from: usize, to: usize, since: Nanos, before: Nanos, inclusive: bool) -> Option<Nanos> {
         let link = self.link(from, to)?;
-        let lo = self.first_from(link, since, true);
-        let hi = self.first_from(link, before, !inclusive);
         let l = &self.links[link];
-        if hi <= lo {
-            return None;
-        }
-        let block = (hi - 1) / BLOCK;
-        let scan = |from: usize| l.deliveries.sent[from..hi].iter().copied().max();
-        match l.block_newest[block] {
-            // The block's running maximum covers exactly [lo, 64·block): `lo` is where the
-            // receiver's record began, and no (re)start lies between (or `since` would be it).
-            (newest, segment) if segment == lo && block * BLOCK > lo => {
-                newest.into_iter().chain(scan(block * BLOCK)).max()
+        let at = &l.deliveries.at;
+        let counts = |a: Nanos| a < before || (inclusive && a == before);
+        let mut cursors = self.cursors.borrow_mut();
+        let c = &mut cursors[link];
+        // The last question's range ends within this one's: extend it.
+        if c.since == Some(since) && (c.hi == c.lo || counts(at[c.hi - 1])) {
+            while c.hi < at.len() && counts(at[c.hi]) {
+                c.newest = c.newest.max(Some(l.deliveries.sent(c.hi)));
+                c.hi += 1;
             }
-            _ => scan(lo),
+            return c.newest;
         }
+        let lo = self.first_from(link, since, true);
+        let hi = self.first_from(link, before, !inclusive).max(lo);
+        let block = hi.saturating_sub(1) / BLOCK;
+        let newest = if hi == lo {
+            None
+        } else if block * BLOCK <= lo {
+            l.deliveries.newest_sent(lo..hi)
+        } else {
+            match l.blocks(&self.starts)[block] {
+                // The block's running maximum covers exactly [lo, 64·block): `lo` is where
+                // the receiver's record began, and no (re)start lies between (or `since`
+                // would be it).
+                (newest, segment) if segment == lo => newest.max(l.deliveries.newest_sent(block * BLOCK..hi)),
+                _ => l.deliveries.newest_sent(lo..hi),
+            }
+        };
+        *c = Cursor { since: Some(since), lo, hi, newest };
+        newest
     }
 }
 
@@ -284,6 +415,13 @@ mod tests {
             assert_eq!(index.last_arrival(1, 0, t), last);
         }
         assert!(checked > 2_000);
+        // Questions in random order (each link keeps where its last one ended).
+        for _ in 0..3_000 {
+            let t = Nanos(rand(10_100));
+            let since = starts[0].iter().copied().filter(|&r| r <= t).max().unwrap();
+            let inclusive = rand(2) == 0;
+            assert_eq!(index.newest_sent(1, 0, since, t, inclusive), direct(since, t, inclusive), "{t:?} {inclusive}");
+        }
         assert_eq!(index.newest_sent(0, 1, Nanos(0), Nanos(5_000), true), None, "no such link");
         assert_eq!(index.delivery(0, 1_000), None);
         assert_eq!(index.sender(0), 1);
@@ -291,5 +429,56 @@ mod tests {
         let all = heard.heartbeats();
         assert_eq!(all.len(), 1_000);
         assert!(all.windows(2).all(|w| w[0].at <= w[1].at));
+    }
+
+    /// Send times whose delay does not fit 32 bits (4.29 s or more, or a handling time
+    /// earlier than the send time, as a replayed trace of skewed clocks can have) are kept
+    /// exactly, whichever way the record was built: pushed in order by an engine, put in
+    /// place one by one out of order, or a whole link added to one already there.
+    #[test]
+    fn send_times_whose_delay_does_not_fit_32_bits_are_kept_exactly() {
+        let s = Nanos::from_secs;
+        let fits = Nanos(u64::from(u32::MAX) - 1);
+        // (sent, handled at), in time order of handling.
+        let deliveries = [
+            (s(0), s(1)),
+            (s(1), s(6)),                       // 5 s
+            (Nanos(s(7).0 - fits.0), s(7)),     // the largest delay that fits
+            (Nanos(s(8).0 - fits.0 - 1), s(8)), // one more: kept apart
+            (s(10), s(9)),                      // handled before it was sent
+            (s(10), s(10)),
+            (s(40), s(50)),
+            (Nanos(u64::MAX), s(60)),
+        ];
+        let expected: Vec<Heartbeat> =
+            deliveries.iter().map(|&(sent, at)| Heartbeat { from: 2, to: 1, sent, at }).collect();
+        // In order, as an engine hands them over.
+        let mut link = HeardLink::default();
+        deliveries.iter().for_each(|&(sent, at)| link.push(sent, at));
+        assert_eq!(link.far.len(), 5, "four that do not fit, and u64::MAX");
+        let mut in_order = Heard::default();
+        in_order.insert(2, 1, link.clone());
+        // One by one in reverse order, each put in its place.
+        let mut one_by_one = Heard::default();
+        deliveries.iter().rev().for_each(|&(sent, at)| one_by_one.push(2, 1, sent, at));
+        // Two halves, the later first, the earlier added to it.
+        let (mut early, mut late) = (HeardLink::default(), HeardLink::default());
+        deliveries[..4].iter().for_each(|&(sent, at)| early.push(sent, at));
+        deliveries[4..].iter().for_each(|&(sent, at)| late.push(sent, at));
+        let mut halves = Heard::default();
+        halves.insert(2, 1, late);
+        halves.insert(2, 1, early);
+        for heard in [&in_order, &one_by_one, &halves] {
+            assert_eq!(heard.heartbeats(), expected);
+            let index = HeardIndex::new(heard, 3, &[vec![Nanos::ZERO], vec![Nanos::ZERO], vec![Nanos::ZERO]]);
+            for (k, &(_, at)) in deliveries.iter().enumerate() {
+                let newest = deliveries[..=k].iter().map(|d| d.0).max();
+                assert_eq!(index.newest_sent(2, 1, Nanos::ZERO, at, true), newest, "up to {k}");
+                assert_eq!(index.delivery(0, k), Some(deliveries[k]));
+            }
+            assert_eq!(index.newest_sent(2, 1, s(9), s(10), false), Some(s(10)), "only (10 s, 9 s)");
+            // Handled in [2 s, 9 s): sent at 1 s, 7 s − fits and 8 s − fits − 1.
+            assert_eq!(index.newest_sent(2, 1, s(2), s(9), false), Some(Nanos(s(8).0 - fits.0 - 1)));
+        }
     }
 }

@@ -231,6 +231,50 @@ impl Event {
     }
 }
 
+/// The nodes whose beliefs an instant's events may have changed, under which rules, in the
+/// order they were first touched.
+struct Touched {
+    /// Per node: whether it is listed, then one flag per rule.
+    stride: usize,
+    flags: Vec<bool>,
+    list: Vec<usize>,
+}
+
+impl Touched {
+    fn new(n: usize, rules: usize) -> Touched {
+        Touched { stride: rules + 1, flags: vec![false; n * (rules + 1)], list: Vec::new() }
+    }
+
+    fn listed(&mut self, x: usize) -> &mut [bool] {
+        let flags = &mut self.flags[x * self.stride..(x + 1) * self.stride];
+        if !std::mem::replace(&mut flags[0], true) {
+            self.list.push(x);
+        }
+        &mut self.flags[x * self.stride + 1..(x + 1) * self.stride]
+    }
+
+    /// `x` under rule `r`.
+    fn rule(&mut self, x: usize, r: usize) {
+        self.listed(x)[r] = true;
+    }
+
+    /// `x` under every rule.
+    fn all(&mut self, x: usize) {
+        self.listed(x).fill(true);
+    }
+
+    fn has(&self, x: usize, r: usize) -> bool {
+        self.flags[x * self.stride + 1 + r]
+    }
+
+    fn clear(&mut self) {
+        for &x in &self.list {
+            self.flags[x * self.stride..(x + 1) * self.stride].fill(false);
+        }
+        self.list.clear();
+    }
+}
+
 /// One rule's beliefs and the figures it accumulates.
 struct Tally {
     rule: Box<dyn Rule>,
@@ -264,6 +308,9 @@ impl Tally {
     }
 
     fn count(&mut self, x: usize, belief: Belief) {
+        if self.counted[x] && self.belief[x] == belief {
+            return;
+        }
         self.uncount(x);
         self.belief[x] = belief;
         self.counted[x] = true;
@@ -404,13 +451,7 @@ pub fn analyze_recording(
     let mut last_state: Vec<Option<NodeState>> = vec![None; n];
     // (instant, rule, node) of every rule's next timer per node.
     let mut deadlines: BTreeSet<(Nanos, usize, usize)> = BTreeSet::new();
-    let mut touched = vec![false; n];
-    let mut touched_list: Vec<usize> = Vec::new();
-    let touch = |x: usize, touched: &mut Vec<bool>, list: &mut Vec<usize>| {
-        if !std::mem::replace(&mut touched[x], true) {
-            list.push(x);
-        }
-    };
+    let mut touched = Touched::new(n, tallies.len());
     // Every node starts at 0.
     {
         let now = Nanos::ZERO;
@@ -420,7 +461,7 @@ pub fn analyze_recording(
                 t.rule.start(&cx, x, Nanos::ZERO);
             }
         }
-        (0..n).for_each(|x| touch(x, &mut touched, &mut touched_list));
+        (0..n).for_each(|x| touched.all(x));
     }
     let (mut i, mut si, mut di) = (0, 0, 0);
     let mut f = 0;
@@ -453,21 +494,17 @@ pub fn analyze_recording(
                     }
                 }
                 Event::Send(id) => {
-                    let mut changed = false;
-                    for t in &mut tallies {
-                        changed |= t.rule.send(&cx, id, &heartbeats[id]);
-                    }
-                    if changed {
-                        touch(heartbeats[id].from, &mut touched, &mut touched_list);
+                    for (r, t) in tallies.iter_mut().enumerate() {
+                        if t.rule.send(&cx, id, &heartbeats[id]) {
+                            touched.rule(heartbeats[id].from, r);
+                        }
                     }
                 }
                 Event::Deliver(id) => {
-                    let mut changed = false;
-                    for t in &mut tallies {
-                        changed |= t.rule.deliver(&cx, id, &heartbeats[id]);
-                    }
-                    if changed {
-                        touch(heartbeats[id].to, &mut touched, &mut touched_list);
+                    for (r, t) in tallies.iter_mut().enumerate() {
+                        if t.rule.deliver(&cx, id, &heartbeats[id]) {
+                            touched.rule(heartbeats[id].to, r);
+                        }
                     }
                 }
                 Event::Stop { node, crash } => {
@@ -489,20 +526,20 @@ pub fn analyze_recording(
                 Event::View(v) => views[view_changes[v].node] = view_changes[v].set.clone(),
             }
             if let Some(x) = event.node(&view_changes) {
-                touch(x, &mut touched, &mut touched_list);
+                touched.all(x);
             }
         }
         // The deliveries that rules reading the record wait for, last like every delivery.
         {
             let cx = Cx { n, order: &order, clocks: input.clocks, now, views: &views, stalled: &stalled, heard };
-            for t in tallies.iter_mut().filter(|t| t.reads_heard) {
-                t.rule.heard(&cx, &mut |x| touch(x, &mut touched, &mut touched_list));
+            for (r, t) in tallies.iter_mut().enumerate().filter(|(_, t)| t.reads_heard) {
+                t.rule.heard(&cx, &mut |x| touched.rule(x, r));
             }
         }
         while let Some(&(_, r, x)) = deadlines.first().filter(|d| d.0 == now) {
             deadlines.pop_first();
             tallies[r].deadline[x] = None;
-            touch(x, &mut touched, &mut touched_list);
+            touched.rule(x, r);
         }
         // Beliefs after the instant.
         let cx = Cx { n, order: &order, clocks: input.clocks, now, views: &views, stalled: &stalled, heard };
@@ -519,9 +556,9 @@ pub fn analyze_recording(
                 recorded.push((now, x, state));
             }
         };
-        for &x in &touched_list {
+        for &x in &touched.list {
             running[x] = crashed[x] == 0 && paused[x] == 0;
-            for (r, t) in tallies.iter_mut().enumerate() {
+            for (r, t) in tallies.iter_mut().enumerate().filter(|(r, _)| touched.has(x, *r)) {
                 if running[x] {
                     let belief = t.rule.belief(&cx, x, now);
                     t.count(x, belief);
@@ -529,19 +566,20 @@ pub fn analyze_recording(
                     t.uncount(x);
                 }
                 let deadline = if crashed[x] == 0 { t.rule.deadline(&cx, x).filter(|&d| d > now) } else { None };
-                if let Some(old) = std::mem::replace(&mut t.deadline[x], deadline) {
-                    deadlines.remove(&(old, r, x));
-                }
-                if let Some(d) = deadline {
-                    deadlines.insert((d, r, x));
+                if t.deadline[x] != deadline {
+                    if let Some(old) = std::mem::replace(&mut t.deadline[x], deadline) {
+                        deadlines.remove(&(old, r, x));
+                    }
+                    if let Some(d) = deadline {
+                        deadlines.insert((d, r, x));
+                    }
                 }
                 if record.is_some_and(|(rule, until)| rule == r && now <= until) {
                     record_now(x, t, &mut recorded);
                 }
             }
-            touched[x] = false;
         }
-        touched_list.clear();
+        touched.clear();
         // Zero-length suspicions of this instant.
         while f < flickers.len() && flickers[f].at < now {
             f += 1;

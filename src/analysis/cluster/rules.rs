@@ -180,8 +180,6 @@ pub struct Lease {
     /// Per node, its (re)starts: what it received is forgotten at each.
     starts: Vec<Vec<Nanos>>,
     waiting: BinaryHeap<Reverse<Waited>>,
-    /// Room to find a quorum's acknowledgement in.
-    scratch: Vec<Nanos>,
 }
 
 /// A delivery the lease waits for: (handled at, link, delivery, receiver, the receiver's
@@ -209,6 +207,8 @@ struct LeaseNode {
     /// While following itself: the send time of the newest heartbeat a majority, itself
     /// included, acknowledged (kept as acknowledgements come).
     anchor: Option<Nanos>,
+    /// The acknowledgements' send times, in order (`anchor` is the ⌊n/2⌋-th newest).
+    ordered: Vec<Nanos>,
     waits: Waits,
     /// Bumped when `waits` changes: deliveries waited for before are dropped.
     generation: u32,
@@ -221,6 +221,7 @@ impl Lease {
             since: Nanos::ZERO,
             acks: vec![None; n],
             anchor: None,
+            ordered: Vec::new(),
             waits: Waits::Nothing,
             generation: 0,
         };
@@ -231,7 +232,6 @@ impl Lease {
             history: vec![Vec::new(); n],
             starts: vec![Vec::new(); n],
             waiting: BinaryHeap::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -241,6 +241,7 @@ impl Lease {
         node.since = at;
         node.acks.iter_mut().for_each(|a| *a = None);
         node.anchor = None;
+        node.ordered.clear();
         self.history[x].push((at, 2, to));
     }
 
@@ -285,7 +286,7 @@ impl Lease {
         };
         for link in one.into_iter().chain(every.iter().copied()) {
             let i = heard.first_from(link, cx.now, inclusive);
-            if let Some((_, at)) = heard.delivery(link, i) {
+            if let Some(at) = heard.handled(link, i) {
                 self.waiting.push(Reverse((at, link, i, x, generation)));
             }
         }
@@ -309,19 +310,6 @@ impl Lease {
         let node = &self.nodes[x];
         let anchor = node.anchor.filter(|_| node.follows == x)?;
         Some(cx.clocks[x].local(anchor).saturating_add(self.lease))
-    }
-
-    /// The newest send time acknowledged by ⌊n/2⌋ other nodes, if as many have (a lone
-    /// node has no peers and sends no heartbeats: it never leads).
-    fn quorum_anchor(acked: &mut Vec<Nanos>, acks: &[Option<Nanos>], others: usize) -> Option<Nanos> {
-        acked.clear();
-        acked.extend(acks.iter().flatten());
-        if others == 0 || acked.len() < others {
-            return None;
-        }
-        // The others-th newest.
-        let (_, &mut anchor, _) = acked.select_nth_unstable_by(others - 1, |a, b| b.cmp(a));
-        Some(anchor)
     }
 
     /// When `x`, following another node, may switch for silence: `lease + margin` by its
@@ -380,7 +368,7 @@ impl Rule for Lease {
             if generation != self.nodes[x].generation {
                 continue;
             }
-            if let Some((_, next)) = heard.delivery(link, i + 1) {
+            if let Some(next) = heard.handled(link, i + 1) {
                 self.waiting.push(Reverse((next, link, i + 1, x, generation)));
             }
             match self.nodes[x].waits {
@@ -393,24 +381,25 @@ impl Rule for Lease {
                     let since = self.nodes[x].since;
                     if let Some(s) = self.acknowledges(heard, z, sent, x).filter(|&s| s >= since) {
                         let node = &mut self.nodes[x];
-                        let a = &mut node.acks[z];
-                        *a = Some(a.map_or(s, |a| a.max(s)));
-                        node.anchor = match node.anchor {
-                            // One peer's acknowledgement rose to `s`: an anchor at or above
-                            // it stays; one below it can only rise to the smallest of the
-                            // acknowledgements above it, once a quorum of them are.
-                            Some(anchor) => {
-                                let (above, lowest) = node
-                                    .acks
-                                    .iter()
-                                    .flatten()
-                                    .filter(|&&a| a > anchor)
-                                    .fold((0, s), |(k, low), &a| (k + 1, low.min(a)));
-                                Some(if above < cx.n / 2 { anchor } else { lowest })
-                            }
-                            None => Lease::quorum_anchor(&mut self.scratch, &node.acks, cx.n / 2),
-                        };
-                        touch(x);
+                        let old = node.acks[z];
+                        let new = old.map_or(s, |a| a.max(s));
+                        node.acks[z] = Some(new);
+                        let before = node.anchor;
+                        // One peer's acknowledgement rose: it moves in the order, and the
+                        // anchor is the ⌊n/2⌋-th newest.
+                        let ordered = &mut node.ordered;
+                        if let Some(old) = old {
+                            // Cannot fail: every acknowledgement is in the order.
+                            let i = ordered.binary_search(&old).expect("an acknowledgement in order");
+                            ordered.remove(i);
+                        }
+                        ordered.insert(ordered.partition_point(|&a| a <= new), new);
+                        let others = cx.n / 2;
+                        node.anchor = (others > 0 && ordered.len() >= others).then(|| ordered[ordered.len() - others]);
+                        // Its lease, all its belief depends on here, moved.
+                        if node.anchor != before {
+                            touch(x);
+                        }
                     }
                 }
                 Waits::Nothing => {}
@@ -421,6 +410,7 @@ impl Rule for Lease {
     fn start(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) {
         let node = &mut self.nodes[x];
         (node.follows, node.since, node.anchor) = (x, at, None);
+        node.ordered.clear();
         node.acks.iter_mut().for_each(|a| *a = None);
         self.history[x].push((at, 0, x));
         self.starts[x].push(at);
@@ -687,11 +677,12 @@ mod tests {
         assert_eq!(lease.next_heard(), Some(ms(1_010)));
         let mut touched = Vec::new();
         lease.heard(&cx(ms(1_010)), &mut |x| touched.push(x));
-        assert_eq!(touched, [0], "an acknowledgement may make a leader");
+        assert_eq!(touched, Vec::<usize>::new(), "one acknowledgement of two moves no lease: nothing to re-evaluate");
         assert_eq!(lease.belief(&cx(ms(1_010)), 0, ms(1_010)), Belief { names: Some(0), leads: false }, "one of two");
         assert_eq!(lease.deadline(&cx(ms(1_010)), 0), None);
         assert_eq!(lease.next_heard(), Some(ms(1_200)));
         lease.heard(&cx(ms(1_200)), &mut |x| touched.push(x));
+        assert_eq!(touched, [0], "the second makes a leader");
         assert_eq!(lease.belief(&cx(ms(1_200)), 0, ms(1_200)), Belief { names: Some(0), leads: true });
         assert_eq!(lease.deadline(&cx(ms(1_200)), 0), Some(ms(2_500)));
         assert_eq!(

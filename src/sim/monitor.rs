@@ -50,7 +50,12 @@ impl Source<'_> {
             Source::Shared(batches) => {
                 // Nothing more (the generating group has finished): the link has ended.
                 if let Ok(batch) = batches.recv() {
-                    out.extend_from_slice(&batch);
+                    if out.is_empty() {
+                        // The merge empties its batch before asking: take the batch as it is.
+                        *out = batch;
+                    } else {
+                        out.extend_from_slice(&batch);
+                    }
                 }
             }
         }

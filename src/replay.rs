@@ -659,7 +659,14 @@ pub fn replay_from<R: std::io::Read>(
             }
             let facts = cluster_facts(config, &ids, first_heard, heard, end);
             let configurations = configurations(&mut summary.results, &facts.ids);
-            let (cluster, leaders) = cluster_views(&facts, settings, &config.detectors, &[], configurations);
+            let (cluster, leaders) = cluster_views(
+                &facts,
+                settings,
+                &config.detectors,
+                &[],
+                configurations,
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            );
             summary.cluster = cluster;
             leaders
         }

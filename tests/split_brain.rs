@@ -364,7 +364,8 @@ fn the_downing_quorum_decides_who_is_wrongly_downed() {
 /// Properties for any seed, on a lossy, jittery network where the leader a crash-stops at
 /// 20 s: a completed failover never comes before the first of a's monitors detects the
 /// crash (plus `stable_after`: nobody acts on a view sooner); the figures are the same on
-/// one thread and on many (the detectors then run in groups on separate threads).
+/// one thread and on many (the detectors then run in groups on separate threads, and the
+/// lease's analysis beside the view rules').
 #[test]
 fn failover_never_beats_detection_and_threads_change_nothing() {
     let faults = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"20s\"\n\

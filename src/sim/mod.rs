@@ -472,7 +472,7 @@ pub fn run_replication(
     let (cluster, leaders) = match &e.cluster {
         Some(settings) => {
             let (facts, configurations) = cluster_facts(e, &timeline, &mut results);
-            cluster_views(&facts, settings, specs, &options.extra_rules, configurations)
+            cluster_views(&facts, settings, specs, &options.extra_rules, configurations, threads)
         }
         None => (Vec::new(), None),
     };

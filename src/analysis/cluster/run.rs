@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 
 use super::heard::Heard;
+use super::rules::Rule;
 use super::rules::RuleFactory;
 use super::timeline::LeaderTimeline;
-use super::{ClusterEntry, ClusterInput, FirstHeard, LinkSuspicions, analyze_recording, built_in, first_timeouts};
+use super::{
+    Analysis, ClusterEntry, ClusterInput, FirstHeard, LinkSuspicions, analyze_recording, built_in, first_timeouts,
+};
 use crate::analysis::results::ResultEntry;
 use crate::detector::DetectorSpec;
 use crate::experiment::ClusterSettings;
@@ -63,14 +66,50 @@ pub fn configurations(results: &mut [ResultEntry], ids: &[String]) -> Vec<Config
     out
 }
 
+/// One configuration's analysis under `rules` (made afresh by each call). With `threads` ≥ 2,
+/// the rules that read heartbeats run on a thread of their own beside the others: a rule's
+/// figures are its own (its beliefs, timers and episodes depend on the events and on it
+/// alone), so they are the same either way.
+fn analyze_configuration(
+    input: &ClusterInput<'_>,
+    rules: &(dyn Fn() -> Vec<Box<dyn Rule>> + Sync),
+    threads: usize,
+) -> Analysis {
+    let reads: Vec<bool> = rules().iter().map(|r| r.reads_heard() || r.reads_heartbeats()).collect();
+    if threads < 2 || reads.iter().all(|&r| r) || reads.iter().all(|&r| !r) {
+        return analyze_recording(input, rules(), None);
+    }
+    let pick = |reading: bool| -> Vec<Box<dyn Rule>> {
+        rules().into_iter().zip(&reads).filter(|(_, r)| **r == reading).map(|(rule, _)| rule).collect()
+    };
+    let (mut views, mut reading) = std::thread::scope(|s| {
+        let reading = s.spawn(|| analyze_recording(input, pick(true), None));
+        let views = analyze_recording(input, pick(false), None);
+        // Cannot fail unless the analysis panicked, which it does not.
+        (views, reading.join().expect("the analysis of the rules that read heartbeats"))
+    });
+    // Back in the rules' order.
+    let (mut figures, mut longest) = (Vec::new(), Vec::new());
+    let (mut v, mut h) = (views.figures.drain(..).zip(views.longest), reading.figures.drain(..).zip(reading.longest));
+    for r in reads {
+        // Cannot fail: each side analysed as many rules as it was given.
+        let (f, l) = if r { h.next() } else { v.next() }.expect("one result per rule");
+        figures.push(f);
+        longest.push(l);
+    }
+    Analysis { downing: views.downing, figures, longest, recorded: Vec::new() }
+}
+
 /// The cluster figures of every detector configuration, and the leader timeline of the
 /// longest split-brain episode of any configuration and rule (the first, at a tie).
+/// `threads`: how many the analysis may use.
 pub fn cluster_views(
     facts: &ClusterFacts,
     settings: &ClusterSettings,
     detectors: &[DetectorSpec],
     extra_rules: &[RuleFactory],
     configurations: Vec<Configuration>,
+    threads: usize,
 ) -> (Vec<ClusterEntry>, Option<LeaderTimeline>) {
     let ids = &facts.ids;
     let own_timeouts = first_timeouts(detectors);
@@ -99,7 +138,7 @@ pub fn cluster_views(
         .iter()
         .enumerate()
         .map(|(c, conf)| {
-            let a = analyze_recording(&input(&conf.suspicions, &conf.detector), rules(), None);
+            let a = analyze_configuration(&input(&conf.suspicions, &conf.detector), &rules, threads);
             for (r, episode) in a.longest.iter().enumerate() {
                 if let Some(ep) = *episode
                     && longest.is_none_or(|(_, _, l)| ep.1 - ep.0 > l.1 - l.0)

@@ -24,6 +24,8 @@ pub struct HeardLink {
 
 impl HeardLink {
     pub fn with_capacity(deliveries: usize) -> HeardLink {
+        // (Mutation testing: `HeardLink::default()` here is equivalent: only the vectors'
+        // first allocation differs.)
         HeardLink { at: Vec::with_capacity(deliveries), sent: Vec::with_capacity(deliveries) }
     }
 
@@ -231,6 +233,42 @@ impl<'a> HeardIndex<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A link's whole record handed over out of time order is put in order, stably (two
+    /// deliveries handled at 20 keep their order: sent 3, then sent 4), and merged into what
+    /// the link already holds (one handled at 25, pushed before); an empty record adds no
+    /// link, so the index knows none on it either.
+    #[test]
+    fn a_links_record_is_inserted_in_time_order_and_an_empty_one_adds_nothing() {
+        let mut heard = Heard::default();
+        assert_eq!((heard.is_empty(), heard.len()), (true, 0));
+        heard.push(0, 1, Nanos(0), Nanos(25));
+        assert!(!heard.is_empty());
+        let mut link = HeardLink::with_capacity(4);
+        for (sent, at) in [(5, 30), (1, 10), (3, 20), (4, 20)] {
+            link.push(Nanos(sent), Nanos(at));
+        }
+        assert_eq!((link.len(), link.is_empty()), (4, false));
+        heard.insert(0, 1, link);
+        let want = |pairs: &[(u64, u64)]| HeardLink {
+            sent: pairs.iter().map(|p| Nanos(p.0)).collect(),
+            at: pairs.iter().map(|p| Nanos(p.1)).collect(),
+        };
+        assert_eq!(heard.link(0, 1), Some(&want(&[(1, 10), (3, 20), (4, 20), (0, 25), (5, 30)])));
+        // Into a new link: put in order as it is taken.
+        let mut link = HeardLink::default();
+        for (sent, at) in [(7, 9), (2, 3)] {
+            link.push(Nanos(sent), Nanos(at));
+        }
+        heard.insert(1, 0, link);
+        assert_eq!(heard.link(1, 0), Some(&want(&[(2, 3), (7, 9)])));
+        heard.insert(2, 0, HeardLink::default());
+        assert_eq!((heard.link(2, 0), heard.len(), heard.is_empty()), (None, 7, false));
+        let index = HeardIndex::new(&heard, 3, &vec![vec![Nanos(0)]; 3]);
+        assert_eq!((index.link(2, 0), index.incoming(0), index.incoming(2)), (None, &[1][..], &[][..]));
+        // Link numbers follow (sender, receiver): 0 → 1 is link 0, 1 → 0 link 1.
+        assert_eq!((index.link(0, 1), index.link(1, 0), index.sender(1)), (Some(0), Some(1), 1));
+    }
 
     /// Against a direct scan, on a link with reordering (send times out of order), a
     /// receiver that restarts three times (once twice at one instant, once with no delivery

@@ -56,6 +56,8 @@ fn apart(list: &[(usize, Nanos)], i: usize) -> Nanos {
 
 impl HeardLink {
     pub fn with_capacity(deliveries: usize) -> HeardLink {
+        // (Mutation testing: `HeardLink::default()` here is equivalent: only the vectors'
+        // first allocation differs.)
         HeardLink {
             base: Vec::with_capacity(deliveries / RUN + 1),
             gap: Vec::with_capacity(deliveries),
@@ -436,6 +438,44 @@ impl<'a> HeardIndex<'a> {
 mod tests {
     use super::*;
 
+    /// A link's whole record handed over out of time order is put in order, stably (two
+    /// deliveries handled at 20 keep their order: sent 3, then sent 4), and merged into what
+    /// the link already holds (one handled at 25, pushed before); an empty record adds no
+    /// link, so the index knows none on it either.
+    #[test]
+    fn a_links_record_is_inserted_in_time_order_and_an_empty_one_adds_nothing() {
+        let mut heard = Heard::default();
+        assert_eq!((heard.is_empty(), heard.len()), (true, 0));
+        heard.push(0, 1, Nanos(0), Nanos(25));
+        assert!(!heard.is_empty());
+        let mut link = HeardLink::with_capacity(4);
+        for (sent, at) in [(5, 30), (1, 10), (3, 20), (4, 20)] {
+            link.push(Nanos(sent), Nanos(at));
+        }
+        assert_eq!((link.len(), link.is_empty()), (4, false));
+        heard.insert(0, 1, link);
+        // The same deliveries pushed in time order.
+        let want = |pairs: &[(u64, u64)]| {
+            let mut link = HeardLink::default();
+            pairs.iter().for_each(|p| link.push(Nanos(p.0), Nanos(p.1)));
+            link
+        };
+        assert_eq!(heard.link(0, 1), Some(&want(&[(1, 10), (3, 20), (4, 20), (0, 25), (5, 30)])));
+        // Into a new link: put in order as it is taken.
+        let mut link = HeardLink::default();
+        for (sent, at) in [(7, 9), (2, 3)] {
+            link.push(Nanos(sent), Nanos(at));
+        }
+        heard.insert(1, 0, link);
+        assert_eq!(heard.link(1, 0), Some(&want(&[(2, 3), (7, 9)])));
+        heard.insert(2, 0, HeardLink::default());
+        assert_eq!((heard.link(2, 0), heard.len(), heard.is_empty()), (None, 7, false));
+        let index = HeardIndex::new(&heard, 3, &vec![vec![Nanos(0)]; 3]);
+        assert_eq!((index.link(2, 0), index.incoming(0), index.incoming(2)), (None, &[1][..], &[][..]));
+        // Link numbers follow (sender, receiver): 0 → 1 is link 0, 1 → 0 link 1.
+        assert_eq!((index.link(0, 1), index.link(1, 0), index.sender(1)), (Some(0), Some(1), 1));
+    }
+
     /// Against a direct scan, on a link with reordering (send times out of order), a
     /// receiver that restarts three times (once twice at one instant, once with no delivery
     /// before the next), and queries at every instant, inclusive and not.
@@ -605,6 +645,55 @@ mod tests {
                 .map(|d| d.0)
                 .max();
             assert_eq!(index.newest_sent(0, 1, since, before, inclusive), direct);
+        }
+    }
+
+    /// The running maxima per block of 64 answer for the blocks before the last: delivery k
+    /// (index k − 1) is handled at k ms and sent 1 ms before, except in [60, 90), [125, 160)
+    /// and [255, 290), which come over a path 40 ms slow, so that there the newest send
+    /// since a restart is the last one before the slow stretch (sent at 58, 123 or 253 ms),
+    /// in the block before the one the question ends in (blocks begin at k = 65, 129, 257).
+    /// The receiver restarts at 100 and 250 ms (neither the start of a block). Questions from
+    /// each start to every instant, inclusive and not, and from other instants, asked in
+    /// order and then in reverse (so that the link's cursor cannot answer them), against a
+    /// direct scan.
+    #[test]
+    fn the_newest_send_can_come_from_an_earlier_block() {
+        let ms = Nanos::from_millis;
+        let sent = |k: u64| {
+            let slow = (60..90).contains(&k) || (125..160).contains(&k) || (255..290).contains(&k);
+            ms(k - if slow { 40 } else { 1 })
+        };
+        let mut heard = Heard::default();
+        for k in 1..400u64 {
+            heard.push(0, 1, sent(k), ms(k));
+        }
+        let restarts = [Nanos::ZERO, ms(100), ms(250)];
+        let index = HeardIndex::new(&heard, 2, &[vec![Nanos::ZERO], restarts.to_vec()]);
+        let direct = |since: Nanos, before: Nanos, inclusive: bool| {
+            (1..400u64)
+                .filter(|&k| ms(k) >= since && (ms(k) < before || (inclusive && ms(k) == before)))
+                .map(sent)
+                .max()
+        };
+        let mut questions = Vec::new();
+        for &since in &restarts {
+            for k in since.0 / 1_000_000..402 {
+                for inclusive in [false, true] {
+                    questions.push((since, ms(k), inclusive));
+                }
+            }
+        }
+        // And from instants that are not restarts (the running maxima then do not apply:
+        // from 62 ms to 80 ms, the newest is the slow 79's, sent at 39 ms, not 58).
+        for since in (1..400).step_by(7) {
+            for k in (since..402).step_by(3) {
+                questions.push((ms(since), ms(k), k % 2 == 0));
+            }
+        }
+        assert_eq!(index.newest_sent(0, 1, ms(62), ms(80), false), Some(ms(39)));
+        for q in questions.iter().chain(questions.iter().rev()) {
+            assert_eq!(index.newest_sent(0, 1, q.0, q.1, q.2), direct(q.0, q.1, q.2), "{q:?}");
         }
     }
 }

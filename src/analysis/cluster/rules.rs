@@ -248,7 +248,8 @@ impl Lease {
     /// Whom `z` followed when it sent a heartbeat at `sent`.
     fn followed_at(&self, z: usize, sent: Nanos) -> usize {
         let h = &self.history[z];
-        // Cannot fail: every node starts at 0, before anything is sent.
+        // Cannot fail: every node starts at 0, before anything is sent. (Mutation testing:
+        // `<=` is equivalent: no entry has phase 1, so none equals `(sent, 1)`.)
         h[h.partition_point(|e| (e.0, e.1) < (sent, 1)) - 1].2
     }
 
@@ -666,6 +667,11 @@ mod tests {
             stalled: &stalled,
             heard: Some(&index),
         };
+        // A rule reads the record through `Cx::heard`: links numbered by (sender, receiver),
+        // 0 → 1, 0 → 2, 1 → 0, 2 → 0; b's heartbeat reached a at 1.01 s.
+        let at_zero = cx(Nanos::ZERO);
+        let record = at_zero.heard().expect("the record");
+        assert_eq!((record.link(1, 0), record.last_arrival(1, 0, ms(2_000))), (Some(2), Some(ms(1_010))));
         let mut lease = Lease::new(5, ms(2_500), ms(500));
         (0..5).for_each(|x| lease.start(&cx(Nanos::ZERO), x, Nanos::ZERO));
         assert_eq!(lease.next_heard(), Some(ms(10)), "everyone follows itself: every delivery matters");

@@ -163,14 +163,13 @@ impl ValidExperiment {
         let detector_state: u128 =
             self.detectors.iter().map(|d| d.state_bytes() as u128 * d.points().len() as u128).sum();
         let nodes = self.nodes.len() as u128;
-        // The lease rule reads the record of delivered heartbeats: 8 bytes a delivery (the
-        // gap after the one before and the delay, 32 bits each) and 8 per 64 (a run's first
-        // instant), a sixteenth more room kept while recording, and its index, 16 bytes per
-        // 64 (10 in all); its index keeps 56 bytes a link (where the last question ended);
-        // and it holds an acknowledgement per pair of nodes, kept twice (by peer, and in
-        // order: 24 bytes).
+        // The lease rule reads the record of delivered heartbeats: 12 bytes a delivery (when
+        // it was handled, and its delay in 32 bits), a sixteenth more room kept while
+        // recording, and its index, 16 bytes per 64 (14 in all); its index keeps 48 bytes a
+        // link (where the last question ended); and it holds an acknowledgement per pair of
+        // nodes, kept twice (by peer, and in order: 24 bytes).
         let lease = self.cluster.as_ref().is_some_and(|c| c.rules().contains(&super::LeaderRule::Lease));
-        let heartbeats = if lease { deliveries * 10 + links as u128 * 56 + nodes * nodes * 24 } else { 0 };
+        let heartbeats = if lease { deliveries * 14 + links as u128 * 48 + nodes * nodes * 24 } else { 0 };
         let workload_operations: u128 =
             self.workloads.iter().map(|w| u128::from(w.operation_count(self.duration))).sum();
         let memory_bytes = BASE_BYTES

@@ -1,7 +1,7 @@
 //! The record of delivered heartbeats, link by link, and the questions rules ask of it.
 //!
 //! An engine hands over every heartbeat a node handled ([`Heard`]): per link (sender,
-//! receiver), when each was sent and when the receiver handled it, about 8 bytes a delivery. A
+//! receiver), when each was sent and when the receiver handled it, 12 bytes a delivery. A
 //! rule that answers heartbeats need not take every one as an event: the lease waits only
 //! for the deliveries that can change a belief (a follower's from the node it follows, a
 //! leader's from its followers: about 2N of the N² links) and asks the record the rest when
@@ -13,171 +13,114 @@ use std::collections::BTreeMap;
 use super::Heartbeat;
 use crate::time::Nanos;
 
-/// A delay or a gap that does not fit [`HeardLink`]'s 32 bits (4.29 s or more, or negative):
-/// the instant it stands for is kept apart.
+/// A delay that does not fit [`HeardLink`]'s 32 bits (4.29 s or more, or a handling time
+/// earlier than the send time): its send time is kept apart.
 const FAR: u32 = u32::MAX;
 
-/// Deliveries per run of [`HeardLink`] that starts from a whole instant.
-const RUN: usize = 64;
-
-/// One link's deliveries in the order its receiver handled them (time order), about 8 bytes
-/// a delivery: when it was handled, as the gap after the one before (each run of 64 starts
-/// from a whole instant), and its delay (handling − send time), both in 32 bits, with the
-/// rare gap or delay that does not fit kept apart.
+/// One link's deliveries in the order its receiver handled them (time order): 12 bytes a
+/// delivery, the handling time and the delay (handling − send time) in 32 bits, with the
+/// rare delay that does not fit kept apart.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeardLink {
-    /// Per run of 64 deliveries: when its first was handled (real time; a paused receiver
-    /// handles a datagram at its resume).
-    base: Vec<Nanos>,
-    /// Per delivery: its handling time − the one before's (0 for a run's first), or [`FAR`].
-    gap: Vec<u32>,
-    /// Per delivery: its handling time − its send time, or [`FAR`].
+    /// When the receiver handled each (real time; a paused receiver handles it at its resume).
+    at: Vec<Nanos>,
+    /// `at − sent` in nanoseconds, or [`FAR`].
     delay: Vec<u32>,
-    /// (index, handling time) of each delivery whose gap is [`FAR`], by index.
-    far_at: Vec<(usize, Nanos)>,
     /// (index, send time) of each delivery whose delay is [`FAR`], by index.
-    far_sent: Vec<(usize, Nanos)>,
-    /// The last delivery's handling time.
-    last: Nanos,
+    far: Vec<(usize, Nanos)>,
     /// Whether a delivery was pushed earlier than the one before it.
     unsorted: bool,
-}
-
-/// `later − earlier` if it fits 32 bits below [`FAR`].
-fn fits(later: Nanos, earlier: Nanos) -> Option<u32> {
-    later.0.checked_sub(earlier.0).filter(|&d| d < u64::from(FAR)).map(|d| d as u32)
-}
-
-/// The value kept apart for index `i`.
-fn apart(list: &[(usize, Nanos)], i: usize) -> Nanos {
-    // Cannot fail: every index marked FAR has its value kept.
-    list[list.binary_search_by_key(&i, |f| f.0).expect("a value kept apart")].1
 }
 
 impl HeardLink {
     pub fn with_capacity(deliveries: usize) -> HeardLink {
         // (Mutation testing: `HeardLink::default()` here is equivalent: only the vectors'
         // first allocation differs.)
-        HeardLink {
-            base: Vec::with_capacity(deliveries / RUN + 1),
-            gap: Vec::with_capacity(deliveries),
-            delay: Vec::with_capacity(deliveries),
-            ..Default::default()
+        HeardLink { at: Vec::with_capacity(deliveries), delay: Vec::with_capacity(deliveries), ..Default::default() }
+    }
+
+    fn encode(sent: Nanos, at: Nanos) -> u32 {
+        match at.0.checked_sub(sent.0) {
+            Some(d) if d < u64::from(FAR) => d as u32,
+            _ => FAR,
         }
     }
 
     /// Appends a delivery (sent at `sent`, handled at `at`).
     pub fn push(&mut self, sent: Nanos, at: Nanos) {
-        let i = self.gap.len();
-        self.unsorted |= i > 0 && at < self.last;
-        if i.is_multiple_of(RUN) {
-            self.base.push(at);
-            self.gap.push(0);
-        } else {
-            match fits(at, self.last) {
-                Some(g) => self.gap.push(g),
-                None => {
-                    self.gap.push(FAR);
-                    self.far_at.push((i, at));
-                }
-            }
+        self.unsorted |= self.at.last().is_some_and(|&last| at < last);
+        let d = Self::encode(sent, at);
+        if d == FAR {
+            self.far.push((self.at.len(), sent));
         }
-        match fits(at, sent) {
-            Some(d) => self.delay.push(d),
-            None => {
-                self.delay.push(FAR);
-                self.far_sent.push((i, sent));
-            }
+        self.at.push(at);
+        self.delay.push(d);
+    }
+
+    /// Puts a delivery in its place among those already kept in time order (after those of
+    /// the same instant).
+    fn insert_in_order(&mut self, sent: Nanos, at: Nanos) {
+        let i = self.at.partition_point(|&a| a <= at);
+        if i == self.at.len() {
+            return self.push(sent, at);
         }
-        self.last = at;
+        let d = Self::encode(sent, at);
+        let k = self.far.partition_point(|f| f.0 < i);
+        self.far[k..].iter_mut().for_each(|f| f.0 += 1);
+        if d == FAR {
+            self.far.insert(k, (i, sent));
+        }
+        self.at.insert(i, at);
+        self.delay.insert(i, d);
     }
 
     pub fn len(&self) -> usize {
-        self.gap.len()
+        self.at.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.gap.is_empty()
+        self.at.is_empty()
     }
 
-    /// When delivery `i` was handled, given when delivery `i − 1` was (`before`; ignored at
-    /// a run's start).
-    fn at_after(&self, i: usize, before: Nanos) -> Nanos {
-        if i.is_multiple_of(RUN) {
-            self.base[i / RUN]
-        } else {
-            match self.gap[i] {
-                FAR => apart(&self.far_at, i),
-                g => Nanos(before.0 + u64::from(g)),
-            }
-        }
-    }
-
-    /// When delivery `i` was handled (from its run's start: at most 63 additions).
+    /// When delivery `i` was handled.
     pub fn at(&self, i: usize) -> Nanos {
-        let start = i - i % RUN;
-        (start..=i).fold(Nanos::ZERO, |t, j| self.at_after(j, t))
-    }
-
-    /// When delivery `i` was sent, given when it was handled.
-    fn sent_of(&self, i: usize, at: Nanos) -> Nanos {
-        match self.delay[i] {
-            FAR => apart(&self.far_sent, i),
-            d => Nanos(at.0 - u64::from(d)),
-        }
+        self.at[i]
     }
 
     /// When delivery `i` was sent.
     pub fn sent(&self, i: usize) -> Nanos {
-        self.sent_of(i, self.at(i))
-    }
-
-    /// Deliveries `from..` as (index, handled at), in order.
-    fn handled_from(&self, from: usize) -> impl Iterator<Item = (usize, Nanos)> + '_ {
-        let mut t = if from.is_multiple_of(RUN) || from >= self.len() { Nanos::ZERO } else { self.at(from - 1) };
-        (from..self.len()).map(move |i| {
-            t = self.at_after(i, t);
-            (i, t)
-        })
-    }
-
-    /// The number of deliveries, from the first, whose handling time satisfies `pred` (true
-    /// for a prefix of them, as the handling times are in order).
-    fn partition_point(&self, pred: impl Fn(Nanos) -> bool) -> usize {
-        let runs = self.base.partition_point(|&b| pred(b));
-        if runs == 0 {
-            return 0;
+        match self.delay[i] {
+            FAR => {
+                // Cannot fail: every delivery whose delay is FAR has its send time kept.
+                let k = self.far.binary_search_by_key(&i, |f| f.0).expect("a far delivery's send time");
+                self.far[k].1
+            }
+            d => Nanos(self.at[i].0 - u64::from(d)),
         }
-        let start = (runs - 1) * RUN;
-        self.handled_from(start)
-            .take(RUN)
-            .find(|&(_, t)| !pred(t))
-            .map_or_else(|| (start + RUN).min(self.len()), |(i, _)| i)
     }
 
     /// The largest send time among deliveries `range`.
     fn newest_sent(&self, range: std::ops::Range<usize>) -> Option<Nanos> {
-        self.handled_from(range.start).take(range.len()).map(|(i, at)| self.sent_of(i, at)).max()
+        let (at, delay) = (&self.at[range.clone()], &self.delay[range.clone()]);
+        let near = at.iter().zip(delay).filter(|(_, d)| **d != FAR).map(|(a, &d)| Nanos(a.0 - u64::from(d))).max();
+        let lo = self.far.partition_point(|f| f.0 < range.start);
+        let far = self.far[lo..].iter().take_while(|f| f.0 < range.end).map(|f| f.1).max();
+        near.max(far)
     }
 
     /// Every delivery as (handled at, sent).
     fn pairs(&self) -> impl Iterator<Item = (Nanos, Nanos)> + '_ {
-        self.handled_from(0).map(|(i, at)| (at, self.sent_of(i, at)))
+        (0..self.len()).map(|i| (self.at[i], self.sent(i)))
     }
 
-    /// The deliveries in time order (stable: equal instants keep their order).
-    fn sorted(&self) -> HeardLink {
-        let mut pairs: Vec<(Nanos, Nanos)> = self.pairs().collect();
-        pairs.sort_by_key(|p| p.0);
-        let mut sorted = HeardLink::with_capacity(pairs.len());
-        pairs.into_iter().for_each(|(at, sent)| sorted.push(sent, at));
-        sorted
-    }
-
-    /// Puts the deliveries in time order.
+    /// Puts the deliveries in time order (stable: equal instants keep their order).
     fn sort(&mut self) {
         if self.unsorted {
-            *self = self.sorted();
+            let mut pairs: Vec<(Nanos, Nanos)> = self.pairs().collect();
+            pairs.sort_by_key(|p| p.0);
+            let mut sorted = HeardLink::with_capacity(pairs.len());
+            pairs.into_iter().for_each(|(at, sent)| sorted.push(sent, at));
+            *self = sorted;
         }
     }
 
@@ -197,11 +140,11 @@ pub struct Heard {
 }
 
 impl Heard {
-    /// A heartbeat `from` → `to`, sent at `sent`, handled at `at`. A link's deliveries are
-    /// read in time order (one pushed earlier than the one before it is put in its place,
-    /// after those of the same instant, when the record is read).
+    /// A heartbeat `from` → `to`, sent at `sent`, handled at `at`. Each link's deliveries
+    /// are kept in time order (one handled earlier than the last is put in its place, after
+    /// those of the same instant: cheap for the time-ordered input engines hand over).
     pub fn push(&mut self, from: usize, to: usize, sent: Nanos, at: Nanos) {
-        self.links.entry((from, to)).or_default().push(sent, at);
+        self.links.entry((from, to)).or_default().insert_in_order(sent, at);
     }
 
     /// A link's whole record at once (taken in time order).
@@ -274,15 +217,12 @@ struct Cursor {
     lo: usize,
     hi: usize,
     newest: Option<Nanos>,
-    /// When delivery `hi − 1` was handled (if `hi` > 0).
-    last: Nanos,
 }
 
 struct IndexedLink<'a> {
     from: usize,
     to: usize,
-    /// In time order (a copy, put in order, of a link pushed out of order).
-    deliveries: std::borrow::Cow<'a, HeardLink>,
+    deliveries: &'a HeardLink,
     /// Per block `b`: the largest `sent` in `[segment start, 64·b)`, where the segment is
     /// the receiver's (re)start that block `b` begins in, and that segment's first index.
     block_newest: std::cell::OnceCell<Vec<(Option<Nanos>, usize)>>,
@@ -291,18 +231,18 @@ struct IndexedLink<'a> {
 impl IndexedLink<'_> {
     fn blocks(&self, starts: &[Vec<Nanos>]) -> &[(Option<Nanos>, usize)] {
         self.block_newest.get_or_init(|| {
-            let deliveries = &*self.deliveries;
+            let deliveries = self.deliveries;
             // Segment starts: the first delivery at or after each (re)start.
             let mut boundaries: Vec<usize> = starts
                 .get(self.to)
                 .map_or(&[][..], |s| &s[..])
                 .iter()
-                .map(|&r| deliveries.partition_point(|a| a < r))
+                .map(|&r| deliveries.at.partition_point(|&a| a < r))
                 .collect();
             boundaries.sort_unstable();
             let mut block_newest = Vec::with_capacity(deliveries.len() / BLOCK + 1);
             let (mut newest, mut segment, mut next_boundary) = (None, 0, 0);
-            for (i, sent) in deliveries.pairs().map(|p| p.1).enumerate() {
+            for i in 0..deliveries.len() {
                 while boundaries.get(next_boundary).is_some_and(|&b| b <= i) {
                     if boundaries[next_boundary] == i {
                         (newest, segment) = (None, i);
@@ -312,6 +252,7 @@ impl IndexedLink<'_> {
                 if i % BLOCK == 0 {
                     block_newest.push((newest, segment));
                 }
+                let sent = deliveries.sent(i);
                 newest = Some(newest.map_or(sent, |n: Nanos| n.max(sent)));
             }
             block_newest
@@ -332,11 +273,6 @@ impl<'a> HeardIndex<'a> {
                 incoming[to].push(links.len());
             }
             outgoing[from + 1] = links.len() + 1;
-            let deliveries = if deliveries.unsorted {
-                std::borrow::Cow::Owned(deliveries.sorted())
-            } else {
-                std::borrow::Cow::Borrowed(deliveries)
-            };
             links.push(IndexedLink { from, to, deliveries, block_newest: Default::default() });
         }
         // A sender without links begins where the one before it ends.
@@ -366,29 +302,25 @@ impl<'a> HeardIndex<'a> {
 
     /// Delivery `i` of link `link`: (sent, handled at), if there is one.
     pub fn delivery(&self, link: usize, i: usize) -> Option<(Nanos, Nanos)> {
-        let d = &self.links[link].deliveries;
-        (i < d.len()).then(|| {
-            let at = d.at(i);
-            (d.sent_of(i, at), at)
-        })
+        let d = self.links[link].deliveries;
+        (i < d.len()).then(|| (d.sent(i), d.at[i]))
     }
 
     /// When delivery `i` of link `link` was handled, if there is one.
     pub fn handled(&self, link: usize, i: usize) -> Option<Nanos> {
-        let d = &self.links[link].deliveries;
-        (i < d.len()).then(|| d.at(i))
+        self.links[link].deliveries.at.get(i).copied()
     }
 
     /// The first delivery of `link` handled at or after `at` (`inclusive`) or after it.
     pub fn first_from(&self, link: usize, at: Nanos, inclusive: bool) -> usize {
-        let d = &self.links[link].deliveries;
-        if inclusive { d.partition_point(|a| a < at) } else { d.partition_point(|a| a <= at) }
+        let d = &self.links[link].deliveries.at;
+        if inclusive { d.partition_point(|&a| a < at) } else { d.partition_point(|&a| a <= at) }
     }
 
     /// When the last delivery of `from` → `to` handled at or before `upto` was handled.
     pub fn last_arrival(&self, from: usize, to: usize, upto: Nanos) -> Option<Nanos> {
-        let d = &self.links[self.link(from, to)?].deliveries;
-        d.partition_point(|a| a <= upto).checked_sub(1).map(|i| d.at(i))
+        let d = &self.links[self.link(from, to)?].deliveries.at;
+        d.partition_point(|&a| a <= upto).checked_sub(1).map(|i| d[i])
     }
 
     /// The largest send time among the deliveries of `from` → `to` handled at or after
@@ -396,19 +328,15 @@ impl<'a> HeardIndex<'a> {
     pub fn newest_sent(&self, from: usize, to: usize, since: Nanos, before: Nanos, inclusive: bool) -> Option<Nanos> {
         let link = self.link(from, to)?;
         let l = &self.links[link];
-        let d = &l.deliveries;
+        let at = &l.deliveries.at;
         let counts = |a: Nanos| a < before || (inclusive && a == before);
         let mut cursors = self.cursors.borrow_mut();
         let c = &mut cursors[link];
         // The last question's range ends within this one's: extend it.
-        if c.since == Some(since) && (c.hi == c.lo || counts(c.last)) {
-            while c.hi < d.len() {
-                let at = d.at_after(c.hi, c.last);
-                if !counts(at) {
-                    break;
-                }
-                c.newest = c.newest.max(Some(d.sent_of(c.hi, at)));
-                (c.hi, c.last) = (c.hi + 1, at);
+        if c.since == Some(since) && (c.hi == c.lo || counts(at[c.hi - 1])) {
+            while c.hi < at.len() && counts(at[c.hi]) {
+                c.newest = c.newest.max(Some(l.deliveries.sent(c.hi)));
+                c.hi += 1;
             }
             return c.newest;
         }
@@ -428,8 +356,7 @@ impl<'a> HeardIndex<'a> {
                 _ => l.deliveries.newest_sent(lo..hi),
             }
         };
-        let last = if hi > 0 { d.at(hi - 1) } else { Nanos::ZERO };
-        *c = Cursor { since: Some(since), lo, hi, newest, last };
+        *c = Cursor { since: Some(since), lo, hi, newest };
         newest
     }
 }
@@ -568,9 +495,7 @@ mod tests {
         // In order, as an engine hands them over.
         let mut link = HeardLink::default();
         deliveries.iter().for_each(|&(sent, at)| link.push(sent, at));
-        assert_eq!(link.far_sent.len(), 5, "four delays that do not fit, and u64::MAX");
-        // Gaps after 1 s (5 s), 10 s (40 s) and 50 s (10 s).
-        assert_eq!(link.far_at.len(), 3);
+        assert_eq!(link.far.len(), 5, "four that do not fit, and u64::MAX");
         let mut in_order = Heard::default();
         in_order.insert(2, 1, link.clone());
         // One by one in reverse order, each put in its place.
@@ -597,12 +522,11 @@ mod tests {
         }
     }
 
-    /// Handling times kept as gaps in runs of 64, across gaps and delays that do not fit 32
-    /// bits (some runs start right after one, some hold several), against the plain list:
-    /// every delivery read back, the first at or after any instant, the newest send time in
-    /// any range.
+    /// Gaps between deliveries and delays around 32 bits (from one below [`FAR`] to two
+    /// above it), against the plain list: every delivery read back, the first at or after
+    /// any instant, the newest send time in any range.
     #[test]
-    fn gaps_and_delays_read_back_exactly_across_runs() {
+    fn long_gaps_and_delays_read_back_exactly() {
         let mut x: u64 = 11;
         let mut rand = |k: u64| {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -621,7 +545,7 @@ mod tests {
         }
         let mut link = HeardLink::default();
         list.iter().for_each(|&(sent, at)| link.push(sent, at));
-        assert!(link.far_at.len() > 10 && link.far_sent.len() > 10, "both kinds kept apart");
+        assert!(link.far.len() > 10, "delays kept apart");
         let mut heard = Heard::default();
         heard.insert(0, 1, link.clone());
         let index = HeardIndex::new(&heard, 2, &[vec![Nanos::ZERO], vec![Nanos::ZERO]]);

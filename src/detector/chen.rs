@@ -10,7 +10,7 @@
 
 use super::expected_arrival::{ExpectedArrival, INTERVAL};
 use super::kind::{KeyInfo, KindInfo};
-use super::{Arrival, Detector, ceil_u64, refine_crossing_from};
+use super::{Arrival, Detector};
 use crate::time::Nanos;
 
 /// `chen:alpha=DUR`: α is the knob.
@@ -35,13 +35,7 @@ impl Chen {
 
     /// The first whole nanosecond with `level >= threshold`, from `now` on.
     pub(crate) fn crossing(estimate: &ExpectedArrival, threshold: f64, now: Nanos) -> Option<Nanos> {
-        let since = estimate.since_expected()?;
-        // (Only a guess, EA + α, taken from `now` so that it is exact to the nanosecond at
-        // any time of a long run: `refine_crossing` corrects any, so mutants of it change
-        // speed.)
-        let ahead = threshold - since(now);
-        let guess = if ahead > 0.0 { now.0.saturating_add(ceil_u64(ahead * 1e9)) } else { now.0 };
-        refine_crossing_from(now, Nanos(guess), |t| since(t) >= threshold)
+        estimate.first_at_least(threshold, now)
     }
 }
 

@@ -15,6 +15,7 @@
 //! window nor restores trust); a heartbeat with a higher incarnation than seen before
 //! starts afresh (a restarted sender numbers from 0 again).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use super::Arrival;
@@ -34,6 +35,9 @@ pub struct ExpectedArrival {
     sum: i128,
     highest_seq: Option<u64>,
     incarnation: u64,
+    /// The last answer of [`level_floor`]: (threshold's bits, n, D*). A cache: it saves
+    /// work, never changes an answer.
+    floor: Cell<(u64, i128, Option<i128>)>,
 }
 
 impl ExpectedArrival {
@@ -47,6 +51,7 @@ impl ExpectedArrival {
             sum: 0,
             highest_seq: None,
             incarnation: 0,
+            floor: Cell::new((0, 0, None)),
         }
     }
 
@@ -107,13 +112,46 @@ impl ExpectedArrival {
         self.since_expected().map_or(0.0, |since| since(now))
     }
 
-    /// `now ↦ now − EA_{ℓ+1}` in seconds, with EA taken once (for searches that evaluate it
-    /// at several instants); `None` before any heartbeat. [`Self::seconds_since_expected`]
-    /// is this function, so a crossing found with it agrees with the level.
-    pub fn since_expected(&self) -> Option<impl Fn(Nanos) -> f64> {
+    /// `now − EA_{ℓ+1}` in seconds, with EA taken once; `None` before any heartbeat.
+    /// [`Self::seconds_since_expected`] is this function, and so is [`Self::first_at_least`]'s
+    /// crossing: the level of `D = n·now − numerator` (a whole number) is [`level_of`]`(D, n)`.
+    fn since_expected(&self) -> Option<impl Fn(Nanos) -> f64> {
         let (numerator, n) = self.next_expected()?;
-        let count = n as f64;
-        Some(move |now: Nanos| i128_to_f64(n * now.0 as i128 - numerator) / count / 1e9)
+        Some(move |now: Nanos| level_of(n * now.0 as i128 - numerator, n))
+    }
+
+    /// The first whole nanosecond `t >= now` at which [`Self::seconds_since_expected`] is
+    /// at least `threshold`, exactly; `None` before any heartbeat, or if it never is within
+    /// `u64` time.
+    ///
+    /// The level at `t` is [`level_of`]`(D, n)` for the whole number `D = n·t − numerator`,
+    /// and it never falls as `D` grows; so it reaches the threshold exactly where `D` reaches
+    /// D*, the least whole number whose level does. D* depends only on `n` and the threshold
+    /// (kept for the next question), and the crossing is then integer arithmetic: no level is
+    /// evaluated per question.
+    pub fn first_at_least(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
+        let (numerator, n) = self.next_expected()?;
+        let key = (threshold.to_bits(), n);
+        let floor = match self.floor.get() {
+            (bits, cached_n, floor) if (bits, cached_n) == key => floor,
+            _ => {
+                let floor = level_floor(n, threshold);
+                self.floor.set((key.0, key.1, floor));
+                floor
+            }
+        }?;
+        let d_now = n * now.0 as i128 - numerator;
+        if d_now >= floor {
+            return Some(now);
+        }
+        // The least whole k with n·k ≥ floor − d_now (> 0): in u64 when it fits, as it does
+        // unless the sender is silent for centuries or the threshold is huge.
+        let gap = floor - d_now;
+        let k = match (u64::try_from(gap), u64::try_from(n)) {
+            (Ok(gap), Ok(n)) => gap.div_ceil(n) as i128,
+            _ => div_ceil(gap, n),
+        };
+        u64::try_from(now.0 as i128 + k).ok().map(Nanos)
     }
 
     /// The first whole nanosecond at or after EA_{ℓ+1} + `margin_ns` (exact).
@@ -122,6 +160,58 @@ impl ExpectedArrival {
         let t = div_ceil(numerator + n * margin_ns, n);
         Some(Nanos(t.clamp(0, u64::MAX as i128) as u64))
     }
+}
+
+/// The level, in seconds, of `d` = n·now − numerator (n times the ns since EA): how
+/// [`ExpectedArrival::seconds_since_expected`] computes it, rounding included.
+fn level_of(d: i128, n: i128) -> f64 {
+    i128_to_f64(d) / n as f64 / 1e9
+}
+
+/// The least whole number `d` with [`level_of`]`(d, n) >= threshold`, or `None` if none is
+/// (a threshold above every level, or NaN). [`level_of`] never falls as `d` grows, so the
+/// search brackets the answer from a guess (by doubling steps) and bisects: exact, about
+/// two evaluations when the guess is right, at most a few hundred when it is far off.
+fn level_floor(n: i128, threshold: f64) -> Option<i128> {
+    let reached = |d: i128| level_of(d, n) >= threshold;
+    if !reached(i128::MAX) {
+        return None;
+    }
+    if reached(i128::MIN) {
+        return Some(i128::MIN);
+    }
+    // The saturating cast takes a guess beyond i128 to its end (and NaN, excluded above, to 0).
+    let guess = (threshold * 1e9 * n as f64).ceil() as i128;
+    // `below` never reaches the threshold, `above` does.
+    let (mut below, mut above);
+    let mut step: i128 = 1;
+    if reached(guess) {
+        above = guess;
+        below = guess.saturating_sub(1);
+        while reached(below) {
+            above = below;
+            below = below.saturating_sub(step);
+            step = step.saturating_mul(2);
+        }
+    } else {
+        below = guess;
+        above = guess.saturating_add(1);
+        while !reached(above) {
+            below = above;
+            above = above.saturating_add(step);
+            step = step.saturating_mul(2);
+        }
+    }
+    // (The width in u128: `below` may have saturated at i128::MIN with `above` far above.)
+    while above.abs_diff(below) > 1 {
+        let mid = below + (above.abs_diff(below) / 2) as i128;
+        if reached(mid) {
+            above = mid;
+        } else {
+            below = mid;
+        }
+    }
+    Some(above)
 }
 
 /// `x as f64`, fast: the compiler's i128 conversion is a library call, and these
@@ -193,5 +283,82 @@ mod tests {
         assert_eq!(ea.expected_plus(0), Some(Nanos(201)));
         assert_eq!(div_ceil(-3, 2), -1);
         assert_eq!(div_ceil(4, 2), 2);
+    }
+
+    /// The integer crossing is the first nanosecond at which the level itself reaches the
+    /// threshold, found by asking the level: for windows of 1 to 1000 with random
+    /// arrivals, at thresholds from far below to far above (whole, fractional, at the
+    /// nanosecond, negative, beyond u64 time, ±∞ and NaN), from instants before, at and
+    /// long after EA, and at the end of time. The same estimate answers the thresholds in
+    /// turn and again, so that a stale cached D* would show.
+    #[test]
+    fn the_crossing_is_where_the_level_reaches_the_threshold() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(11);
+        let thresholds = [
+            0.0,
+            -0.0,
+            1e-9,
+            1.5e-9,
+            0.2,
+            0.2000000004,
+            1.0 / 3.0,
+            3.0,
+            -0.05,
+            -1e3,
+            1e9,
+            1.9e10,
+            1e30,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+        ];
+        for case in 0..300 {
+            let capacity = [1, 2, 3, 7, 1000][case % 5];
+            let interval = rng.random_range(1..200_000_000u64);
+            let mut ea = ExpectedArrival::new(Nanos(interval), capacity);
+            let mut seq = rng.random_range(0..1_000_000u64);
+            let base = if case % 7 == 0 { u64::MAX - 1_000 * interval - 10_000_000_000 } else { 0 };
+            for _ in 0..rng.random_range(1..2_000) {
+                seq += rng.random_range(1..4);
+                let at =
+                    base.saturating_add(seq.saturating_mul(interval)).saturating_add(rng.random_range(0..50_000_000));
+                ea.record(&hb(at, seq));
+            }
+            let expected = ea.expected_plus(0).unwrap().0;
+            for round in 0..2 {
+                for (i, &threshold) in thresholds.iter().enumerate() {
+                    let now = match (i + round) % 4 {
+                        0 => expected.saturating_sub(rng.random_range(0..1_000_000_000)),
+                        1 => expected,
+                        2 => expected.saturating_add(rng.random_range(0..u64::MAX / 4)),
+                        _ => u64::MAX - rng.random_range(0..3),
+                    };
+                    let truth =
+                        crate::detector::search_crossing(Nanos(now), |t| ea.seconds_since_expected(t) >= threshold);
+                    assert_eq!(
+                        ea.first_at_least(threshold, Nanos(now)),
+                        truth,
+                        "case {case}: window {capacity}, η {interval}, threshold {threshold}, now {now}"
+                    );
+                }
+            }
+        }
+        assert_eq!(ExpectedArrival::new(Nanos(100), 10).first_at_least(0.0, Nanos(5)), None, "no heartbeat yet");
+    }
+
+    /// D* by hand: n = 4, threshold 1 ns (1e-9 s): d = 4 gives 4/4/1e9 = 1e-9, d = 3 less.
+    /// Every level is at least −∞ (D* the least whole number); none reaches +∞ or NaN.
+    #[test]
+    fn level_floor_by_hand_and_at_the_ends() {
+        assert_eq!(level_floor(4, 1e-9), Some(4));
+        assert_eq!(level_floor(4, 0.0), Some(0));
+        assert_eq!(level_floor(1, -2e-9), Some(-2));
+        assert_eq!(level_floor(3, f64::NEG_INFINITY), Some(i128::MIN));
+        assert_eq!(level_floor(3, f64::INFINITY), None);
+        assert_eq!(level_floor(3, f64::NAN), None);
+        // Beyond i128's levels (about 1.7e29 s for n = 1): none.
+        assert_eq!(level_floor(1, 1e30), None);
     }
 }

@@ -141,13 +141,12 @@ pub fn refine_crossing(now: Nanos, guess: f64, reached: impl Fn(Nanos) -> bool) 
 /// [`refine_crossing`] with the guess already a whole nanosecond (detectors that can
 /// compute it exactly avoid the rounding of a large `f64` instant).
 pub fn refine_crossing_from(now: Nanos, guess: Nanos, reached: impl Fn(Nanos) -> bool) -> Option<Nanos> {
-    if reached(now) {
-        return Some(now);
-    }
-    // Everything from here to the final search only saves calls: a guess that is wrong (or
-    // a walk that goes astray, as mutants of this loop make it) ends in `search_crossing`,
-    // which is exact on its own. Mutants here change speed, never an answer.
-    let mut t = Nanos(guess.0.max(now.0.saturating_add(1)));
+    // The walk starts at the guess (not before `now`) and asks about `now` only if it gets
+    // there: a good guess costs two calls, `reached` at the crossing and just before it.
+    // Everything up to the final search only saves calls: a guess that is wrong (or a walk
+    // that goes astray, as mutants of this loop make it) ends in `search_crossing`, which is
+    // exact on its own. Mutants here change speed, never an answer.
+    let mut t = guess.max(now);
     // A wrong guess by more than a few steps would mean a broken formula; fall back to an
     // exponential search rather than stepping one nanosecond at a time.
     for _ in 0..8 {
@@ -156,7 +155,7 @@ pub fn refine_crossing_from(now: Nanos, guess: Nanos, reached: impl Fn(Nanos) ->
                 Some(next) => t = Nanos(next),
                 None => return None,
             }
-        } else if t.0 > now.0.saturating_add(1) && reached(Nanos(t.0 - 1)) {
+        } else if t > now && reached(Nanos(t.0 - 1)) {
             t = Nanos(t.0 - 1);
         } else {
             return Some(t);
@@ -284,6 +283,28 @@ mod tests {
         // A whole-nanosecond guess at the end of time that has not crossed: none ever will.
         assert_eq!(refine_crossing_from(Nanos(5), Nanos::MAX, |_| false), None);
         assert_eq!(refine_crossing_from(Nanos(5), Nanos::MAX, |t| t.0 >= 9), Some(Nanos(9)));
+    }
+
+    /// A right guess costs two calls (at the crossing and just before it), a crossing at
+    /// `now` one, and `now` is asked about only when the walk reaches it.
+    #[test]
+    fn refine_asks_about_now_only_when_the_walk_reaches_it() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let reached = |crossing: u64| {
+            let asked = &asked;
+            move |t: Nanos| {
+                asked.borrow_mut().push(t.0);
+                t.0 >= crossing
+            }
+        };
+        assert_eq!(refine_crossing_from(Nanos(10), Nanos(50), reached(50)), Some(Nanos(50)));
+        assert_eq!(asked.take(), [50, 49]);
+        assert_eq!(refine_crossing_from(Nanos(10), Nanos(10), reached(5)), Some(Nanos(10)));
+        assert_eq!(asked.take(), [10]);
+        assert_eq!(refine_crossing_from(Nanos(10), Nanos(12), reached(5)), Some(Nanos(10)));
+        assert_eq!(asked.take(), [12, 11, 11, 10, 10]);
+        assert_eq!(refine_crossing_from(Nanos(10), Nanos(3), reached(11)), Some(Nanos(11)));
+        assert_eq!(asked.take(), [10, 11, 10]);
     }
 
     #[test]

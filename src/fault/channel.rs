@@ -11,7 +11,7 @@
 
 use rand::Rng;
 
-use super::delay::DelaySampler;
+use super::delay::{BATCH, DelaySampler};
 use super::loss::{LossModel, LossProcess};
 use super::rng::SimRng;
 use super::{Cursor, LinkFaults, Window};
@@ -41,6 +41,11 @@ pub struct Channel<'a> {
     bursts: Cursor<'a, (Window, f64)>,
     delay_rng: SimRng,
     loss_rng: SimRng,
+    /// Delays drawn ahead (`ahead[taken..]` not yet used), once no delay change is pending:
+    /// a change replaces the sampler, which would make delays drawn ahead by the old one
+    /// use draws that belong to the new one.
+    ahead: [Nanos; BATCH],
+    taken: usize,
 }
 
 impl<'a> Channel<'a> {
@@ -72,6 +77,8 @@ impl<'a> Channel<'a> {
             bursts: Cursor::new(&faults.bursts, |b| b.0),
             delay_rng,
             loss_rng,
+            ahead: [Nanos::ZERO; BATCH],
+            taken: BATCH,
         }
     }
 
@@ -103,17 +110,40 @@ impl<'a> Channel<'a> {
             self.change_delay(t);
         }
         let extra = self.spikes.at(t).map_or(Nanos::ZERO, |s| s.1);
-        let copies = if self.duplicate > 0.0 && self.loss_rng.random::<f64>() < self.duplicate { 2 } else { 1 };
-        let mut out = [None; 2];
-        for slot in out.iter_mut().take(copies) {
-            let mut at = t.saturating_add(self.delay.sample(&mut self.delay_rng)).saturating_add(extra);
-            if self.fifo {
-                at = at.max(self.last_arrival);
-                self.last_arrival = at;
-            }
-            *slot = Some(at);
+        let duplicated = self.duplicate > 0.0 && self.loss_rng.random::<f64>() < self.duplicate;
+        // Straight-line, not a loop filling the array: the caller then gets the arrival
+        // times in registers instead of reading back what was just stored.
+        let first = self.arrival(t, extra);
+        let second = if duplicated { Some(self.arrival(t, extra)) } else { None };
+        Fate::Delivered([Some(first), second])
+    }
+
+    /// A copy sent at `t` arrives after the next delay and any spike's `extra`; on a FIFO
+    /// link, not before the copy ahead of it.
+    #[inline(always)]
+    fn arrival(&mut self, t: Nanos, extra: Nanos) -> Nanos {
+        let mut at = t.saturating_add(self.next_delay()).saturating_add(extra);
+        if self.fifo {
+            at = at.max(self.last_arrival);
+            self.last_arrival = at;
         }
-        Fate::Delivered(out)
+        at
+    }
+
+    /// The next delay of the link's sampler: one drawn ahead, or, while a delay change is
+    /// pending, one drawn now. Either way the same value from the same draws.
+    #[inline(always)]
+    fn next_delay(&mut self) -> Nanos {
+        if let Some(&d) = self.ahead.get(self.taken) {
+            self.taken += 1;
+            return d;
+        }
+        if self.changes_pending() {
+            return self.delay.sample(&mut self.delay_rng);
+        }
+        self.delay.sample_batch(&mut self.delay_rng, &mut self.ahead);
+        self.taken = 1;
+        self.ahead[0]
     }
 
     /// Takes every delay change due at send time `t` (the last one wins); the correlated
@@ -156,5 +186,48 @@ mod tests {
         let none = LinkFaults::default();
         let mut c = channel(1.0, 0.0, &none);
         assert_eq!(c.send(ms(0)), Fate::Lost);
+    }
+
+    /// The delays a channel gives (drawn ahead in batches once no change is pending) are
+    /// those of its samplers asked one datagram at a time, in order, from the same stream:
+    /// before a change, across it (the batch is not drawn while it is pending), and after,
+    /// with losses and duplicates between them.
+    #[test]
+    fn delays_drawn_ahead_are_the_ones_drawn_one_at_a_time() {
+        let ms = Nanos::from_millis;
+        let lognormal = |median| DelayModel::Lognormal { median: ms(median), sigma: 0.5, base: ms(1) };
+        let sampler = |m: &DelayModel| DelaySampler::new(m, 0.3, ".".as_ref()).unwrap();
+        let change = Nanos::from_secs(5);
+        let faults = LinkFaults::default();
+        let stream = |name| crate::fault::rng::stream(3, name);
+        let mut c = Channel::new(
+            &LossModel::Bernoulli { p: 0.2 },
+            0.1,
+            false,
+            sampler(&lognormal(2)),
+            vec![(change, sampler(&lognormal(40)))],
+            &faults,
+            stream("delay"),
+            stream("loss"),
+        );
+        // The reference: the same samplers, one draw per copy, the change taken by hand.
+        let mut reference = sampler(&lognormal(2));
+        let mut rng = stream("delay");
+        let mut changed = false;
+        let (mut copies, mut after) = (0, 0);
+        for i in 0..2000u64 {
+            let t = ms(10 * i);
+            let Fate::Delivered(got) = c.send_with::<true>(t) else { continue };
+            if t >= change && !changed {
+                reference.replace_model(sampler(&lognormal(40)));
+                changed = true;
+            }
+            for at in got.into_iter().flatten() {
+                assert_eq!(at, t + reference.sample(&mut rng), "datagram sent at {t:?}");
+                copies += 1;
+                after += usize::from(changed);
+            }
+        }
+        assert!(copies > 3 * BATCH && after > 3 * BATCH, "{copies} copies, {after} after the change");
     }
 }

@@ -117,6 +117,16 @@ fn phi_inverse(p: f64) -> f64 {
 /// The largest delay drawn, in ns: the largest `f64` below 2^63.
 const MAX_DELAY_NS: f64 = 9_223_372_036_854_774_784.0;
 
+/// How many delays [`DelaySampler::sample_batch`] draws at once.
+pub const BATCH: usize = 32;
+
+/// A drawn delay in whole ns, rounded down. Capped below 2^63 ns (292 years), so that the
+/// conversion goes through i64: one instruction where a u64 conversion takes several.
+#[inline(always)]
+fn to_nanos(x: f64) -> Nanos {
+    Nanos(x.clamp(0.0, MAX_DELAY_NS) as i64 as u64)
+}
+
 impl DelaySampler {
     /// A sampler; `base_dir` resolves an empirical trace's path.
     pub fn new(model: &DelayModel, correlation: f64, base_dir: &Path) -> Result<DelaySampler, EmpiricalError> {
@@ -158,9 +168,31 @@ impl DelaySampler {
         } else {
             self.independent(rng)
         };
-        // Capped below 2^63 ns (292 years), so that the conversion goes through i64: one
-        // instruction where a u64 conversion takes several.
-        Nanos(x.clamp(0.0, MAX_DELAY_NS) as i64 as u64)
+        to_nanos(x)
+    }
+
+    /// Fills `out` with the next [`BATCH`] delays: exactly what as many calls of
+    /// [`Self::sample`] give, in order, from the same draws. A lognormal draws its normals
+    /// first and takes their exponentials in a loop of their own: libm's `exp` is a chain of
+    /// dependent multiplies and a division, which one at a time between draws costs about
+    /// three times what it costs in a loop whose iterations do not wait on each other.
+    pub fn sample_batch(&mut self, rng: &mut impl Rng, out: &mut [Nanos; BATCH]) {
+        match (&self.shape, self.rho > 0.0) {
+            (&Shape::Lognormal { median, sigma, base }, false) => {
+                let mut z = [0.0; BATCH];
+                for z in &mut z {
+                    *z = super::ziggurat::standard_normal(rng);
+                }
+                for (out, z) in out.iter_mut().zip(z) {
+                    *out = to_nanos(base + median * libm::exp(sigma * z));
+                }
+            }
+            _ => {
+                for out in out.iter_mut() {
+                    *out = self.sample(rng);
+                }
+            }
+        }
     }
 
     #[inline(always)]
@@ -259,5 +291,41 @@ mod tests {
         let (_, correlated) = mean_of(DelayModel::Exponential { mean: Nanos::from_millis(5), base: Nanos::ZERO }, 0.9);
         assert!(independent.abs() < 0.02, "{independent}");
         assert!(correlated > 0.7, "{correlated}");
+    }
+
+    /// A batch is exactly the delays drawn one at a time, in order, for every shape with and
+    /// without correlation, and leaves the stream where they would: the draw after it is the
+    /// same too. Two batches in a row check that the correlated state carries over.
+    #[test]
+    fn a_batch_is_the_delays_drawn_one_at_a_time() {
+        let ms = Nanos::from_millis;
+        let models = [
+            DelayModel::Constant { value: ms(3) },
+            DelayModel::Uniform { min: ms(2), max: ms(4) },
+            DelayModel::Normal { mean: ms(1), sd: ms(2) },
+            DelayModel::Lognormal { median: ms(2), sigma: 0.5, base: Nanos::from_micros(500) },
+            // Far tails: the ziggurat's rare paths and the cap at 2^63 ns.
+            DelayModel::Lognormal { median: ms(2), sigma: 40.0, base: Nanos::ZERO },
+            DelayModel::Exponential { mean: ms(5), base: ms(1) },
+            DelayModel::Pareto { scale: ms(1), shape: 1.5, base: Nanos::ZERO },
+        ];
+        for model in &models {
+            for rho in [0.0, 0.9] {
+                let mut one = DelaySampler::new(model, rho, Path::new(".")).unwrap();
+                let mut batched = one.clone();
+                let (mut rng_one, mut rng_batched) =
+                    (rand_pcg::Pcg64Mcg::seed_from_u64(7), rand_pcg::Pcg64Mcg::seed_from_u64(7));
+                let expected: Vec<Nanos> = (0..3 * BATCH).map(|_| one.sample(&mut rng_one)).collect();
+                let mut got = Vec::new();
+                let mut batch = [Nanos::ZERO; BATCH];
+                for _ in 0..2 {
+                    batched.sample_batch(&mut rng_batched, &mut batch);
+                    got.extend_from_slice(&batch);
+                }
+                got.extend((0..BATCH).map(|_| batched.sample(&mut rng_batched)));
+                assert_eq!(got, expected, "{model:?}, rho {rho}");
+                assert!(expected.windows(2).any(|w| w[0] != w[1]) || matches!(model, DelayModel::Constant { .. }));
+            }
+        }
     }
 }

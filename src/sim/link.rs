@@ -321,22 +321,30 @@ impl<'a> LinkStream<'a> {
             }
             Fate::Delivered(copies) => copies,
         };
-        let duplicated = copies[1].is_some();
-        if duplicated {
-            self.counts.duplicated += 1;
-        }
-        for at in copies.into_iter().flatten() {
-            let d = Delivery {
-                at,
-                sent_at: send.at,
-                seq: send.seq,
-                incarnation: send.incarnation,
-                sent_local: send.sent_local,
-            };
-            if !duplicated && self.heap.is_empty() && self.lookahead.is_none_or(|next| at <= next.at) {
-                out.push(d);
-            } else {
-                self.heap.push(Reverse(d));
+        let delivery = |at| Delivery {
+            at,
+            sent_at: send.at,
+            seq: send.seq,
+            incarnation: send.incarnation,
+            sent_local: send.sent_local,
+        };
+        // The copies one by one, not through the array's iterator: that iterator lives in
+        // memory, and reading it back stalled each delivery on a store (a third of `fill`).
+        match copies {
+            [Some(at), None] => {
+                if self.heap.is_empty() && self.lookahead.is_none_or(|next| at <= next.at) {
+                    out.push(delivery(at));
+                } else {
+                    self.heap.push(Reverse(delivery(at)));
+                }
+            }
+            [first, second] => {
+                if second.is_some() {
+                    self.counts.duplicated += 1;
+                }
+                for at in [first, second].into_iter().flatten() {
+                    self.heap.push(Reverse(delivery(at)));
+                }
             }
         }
     }

@@ -545,7 +545,7 @@ pub fn replay_from<R: std::io::Read>(
         let delay = row.arrival.sent.filter(|&sent| sent <= t).map(|sent| t - sent);
         link.resume_until(|to| to <= local_t);
         let arrival = crate::detector::Arrival { at: local_t, ..row.arrival };
-        link.analysis.receive(&arrival, delay, &mut stats);
+        link.analysis.receive(&arrival, delay, Some(&mut stats));
         if config.cluster.is_some() {
             let start = link.first_heard.partition_point(|s| s.0 <= t);
             if let Some(first @ (_, None)) = start.checked_sub(1).and_then(|i| link.first_heard.get_mut(i)) {

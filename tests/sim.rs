@@ -334,10 +334,11 @@ fn same_seed_same_bytes_other_seed_other_arrivals_and_detectors_do_not_change_ar
 /// (pauses that fill its receive buffer, a crash with recovery, a target crash, sample
 /// windows for the timeline): the same results on 1, 2 and 3 threads (its detector groups
 /// take their deliveries from the first group), with and without a trace (links in arrival
-/// order throughout, or one by one between the monitor's pauses and crashes).
+/// order throughout, or one by one between the monitor's pauses and crashes). Half an hour
+/// of 100 ms heartbeats: 9 chunks a link (`sim::monitor::chunk`), more than a channel holds.
 #[test]
 fn a_monitors_shared_deliveries_give_the_same_results_on_any_thread_count() {
-    let text = "name = \"t\"\nseed = 9\nduration = \"5m\"\n\
+    let text = "name = \"t\"\nseed = 9\nduration = \"30m\"\n\
         detectors = [\"phi:threshold=2..8\", \"fixed:timeout=250ms\", \"chen:alpha=50ms\"]\n\
         [engine]\nrecv_buffer = 3\n\
         [defaults]\ninterval = \"100ms\"\njitter = \"10ms\"\n\

@@ -145,10 +145,11 @@ impl LinkAnalysis {
 
     /// A datagram reached the monitor at `arrival.at`, `delay` after it was sent (when
     /// known). Returns whether the receive policy handed it to the detectors; if it did, it
-    /// is counted in `stats`. The caller has taken the link through the monitor's crashes
-    /// up to `arrival.at` ([`Self::catch_up`]).
+    /// is counted in `stats` (when given: an engine that runs a link's detectors in several
+    /// groups counts its arrivals in one). The caller has taken the link through the
+    /// monitor's crashes up to `arrival.at` ([`Self::catch_up`]).
     #[inline(always)]
-    pub fn receive(&mut self, arrival: &Arrival, delay: Option<Nanos>, stats: &mut ArrivalStats) -> bool {
+    pub fn receive(&mut self, arrival: &Arrival, delay: Option<Nanos>, stats: Option<&mut ArrivalStats>) -> bool {
         if self.policy != ReceivePolicy::Raw
             && let Some(seq) = arrival.seq
             && !self.receive.accept(self.policy, arrival.incarnation.unwrap_or(0), seq)
@@ -157,14 +158,16 @@ impl LinkAnalysis {
         }
         self.bank.on_arrival(arrival);
         self.delivered += 1;
-        if let Some(previous) = self.last_arrival {
-            stats.interarrival.record((arrival.at - previous).0);
+        if let Some(stats) = stats {
+            if let Some(previous) = self.last_arrival {
+                stats.interarrival.record((arrival.at - previous).0);
+            }
+            if let Some(delay) = delay {
+                stats.delay.record(delay.0);
+            }
+            stats.deliveries += 1;
         }
         self.last_arrival = Some(arrival.at);
-        if let Some(delay) = delay {
-            stats.delay.record(delay.0);
-        }
-        stats.deliveries += 1;
         true
     }
 
@@ -266,9 +269,9 @@ mod tests {
     fn the_policy_filters_what_the_detectors_and_the_statistics_see() {
         let mut link = LinkAnalysis::new(&spec("fixed:timeout=10ns"), LinkFacts::default(), ReceivePolicy::Dedup);
         let mut stats = ArrivalStats::default();
-        assert!(link.receive(&arrival(100, 0, 1), Some(Nanos(7)), &mut stats));
-        assert!(!link.receive(&arrival(105, 0, 1), Some(Nanos(12)), &mut stats), "a duplicate");
-        assert!(link.receive(&arrival(108, 0, 2), None, &mut stats));
+        assert!(link.receive(&arrival(100, 0, 1), Some(Nanos(7)), Some(&mut stats)));
+        assert!(!link.receive(&arrival(105, 0, 1), Some(Nanos(12)), Some(&mut stats)), "a duplicate");
+        assert!(link.receive(&arrival(108, 0, 2), None, Some(&mut stats)));
         assert_eq!(stats.deliveries, 2);
         let (delay, gaps) = (stats.delay.to_histogram(), stats.interarrival.to_histogram());
         assert_eq!((delay.len(), delay.max()), (1, 7));
@@ -292,7 +295,7 @@ mod tests {
         };
         let mut link = LinkAnalysis::new(&spec("fixed:timeout=20ns"), facts, ReceivePolicy::DropStale);
         let mut stats = ArrivalStats::default();
-        assert!(link.receive(&arrival(10, 0, 7), None, &mut stats));
+        assert!(link.receive(&arrival(10, 0, 7), None, Some(&mut stats)));
         link.catch_up(|from| from <= Nanos(49));
         assert_eq!((link.monitor_down_at(Nanos(49)), link.stopped_at()), (None, None));
         link.catch_up(|from| from <= Nanos(55));
@@ -300,7 +303,7 @@ mod tests {
         assert_eq!(link.monitor_down_at(Nanos(60)), None);
         // The restarted process accepts seq 7 again (its policy's memory is gone), and the
         // gap across the crash is no inter-arrival time.
-        assert!(link.receive(&arrival(70, 0, 7), None, &mut stats));
+        assert!(link.receive(&arrival(70, 0, 7), None, Some(&mut stats)));
         assert_eq!(stats.interarrival.to_histogram().len(), 0);
         link.catch_up(|from| from <= Nanos(95));
         assert_eq!(link.stopped_at(), Some(Nanos(90)));
@@ -332,7 +335,7 @@ mod tests {
         // meeting one kind of window (the last one none).
         let silences = [(90, 160), (290, 320), (490, 560), (690, 760), (890, 930)];
         for at in (0..=93).map(|i| i * 10).filter(|&t| !silences.iter().any(|&(a, b)| a < t && t < b)) {
-            link.receive(&Arrival::at(Nanos(at)), None, &mut stats);
+            link.receive(&Arrival::at(Nanos(at)), None, Some(&mut stats));
         }
         let q = &link.finish(Nanos(930), None).reports[0].1;
         let by = |c: Cause| q.mistakes_by_cause.get(&c).copied().unwrap_or(0);

@@ -17,7 +17,8 @@ pub(crate) const FIXED: KindInfo =
     KindInfo::new("fixed", "fixed timeout: suspect when the silence since the last heartbeat reaches it", |_| {
         Box::new(FixedTimeout::new())
     })
-    .knob(KeyInfo::duration("timeout", "", "silence that triggers suspicion"));
+    .knob(KeyInfo::duration("timeout", "", "silence that triggers suspicion"))
+    .cost(1);
 
 /// `deadline:pause=DUR,interval=DUR`: Akka's parameters; the threshold is interval + pause.
 pub(crate) const DEADLINE: KindInfo = KindInfo::new(
@@ -27,7 +28,8 @@ pub(crate) const DEADLINE: KindInfo = KindInfo::new(
 )
 .knob(KeyInfo::duration("pause", "3s", "acceptable heartbeat pause"))
 .keys(&[KeyInfo::duration("interval", "1s", "heartbeat interval").checked(positive_duration)])
-.threshold_plus("interval");
+.threshold_plus("interval")
+.cost(1);
 
 #[derive(Clone, Debug, Default)]
 pub struct FixedTimeout {

@@ -118,6 +118,10 @@ pub struct KindInfo {
     pub(crate) threshold_plus: Option<&'static str>,
     /// The highest threshold the level can reach, and the error's text for a higher one.
     pub(crate) threshold_at_most: Option<(f64, &'static str)>,
+    /// What one configuration costs per heartbeat, in quarters of a φ configuration's cost
+    /// (4, the default, for kinds not measured). It only balances a monitor's detectors
+    /// across threads (`sim`); no result depends on it.
+    pub(crate) cost: usize,
     pub(crate) build: Build,
 }
 
@@ -132,8 +136,15 @@ impl KindInfo {
             needs_seq: false,
             threshold_plus: None,
             threshold_at_most: None,
+            cost: 4,
             build,
         }
+    }
+
+    /// Sets [`Self::cost`], measured as a single-detector run's time less that of the run's
+    /// arrivals (`experiments/bench/year.toml`, one detector at a time, one thread).
+    pub(crate) const fn cost(self, cost: usize) -> KindInfo {
+        KindInfo { cost, ..self }
     }
 
     pub(crate) const fn knob(self, knob: KeyInfo) -> KindInfo {

@@ -257,6 +257,15 @@ impl DetectorSpec {
         512 + 24 * slots
     }
 
+    /// What one configuration costs per heartbeat, in quarters of a φ configuration's
+    /// (the kind's declared cost; 4 for a custom detector).
+    pub(crate) fn cost(&self) -> usize {
+        match &self.family {
+            Family::Builtin(info) => info.cost,
+            Family::Custom { .. } => 4,
+        }
+    }
+
     /// The family name (`phi`, `fixed`, …); a preset's underlying kind.
     pub fn kind(&self) -> &str {
         match &self.family {

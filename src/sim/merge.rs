@@ -15,8 +15,9 @@ use crate::time::Nanos;
 
 /// Where a merge takes each link's deliveries from.
 pub trait Streams {
-    /// Appends up to `max` of link `link`'s next deliveries, in arrival order, to `out`
-    /// (none once the link has no more).
+    /// Appends link `link`'s next deliveries, in arrival order, to `out`: up to `max`, or
+    /// more if the implementation hands them in larger chunks (none once the link has no
+    /// more).
     fn fill(&mut self, link: usize, out: &mut Vec<Delivery>, max: usize);
 }
 

@@ -296,14 +296,14 @@ pub fn run_replication(
     .max(1);
     // Work items: a monitor and a group of its detectors. With fewer monitors than threads,
     // a monitor's detectors are split into groups that run on separate threads at once
-    // (jobs ≤ threads); the first group generates the arrivals and hands each batch to the
-    // others (`Source`), and only the first keeps the link-level outputs (counts,
+    // (jobs ≤ threads); the first group generates the arrivals and hands them to the others
+    // a chunk at a time (`Source`), and only the first keeps the link-level outputs (counts,
     // histograms, trace).
     let groups = detector_groups(specs, (threads / monitors.len().max(1)).max(1));
     let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
-    // Per monitored link: the channels its batches go through to the later groups (8
-    // batches of slack each, about 40 KB); the first group takes the sending ends, each
-    // later group its receiving end.
+    // Per monitored link: the channels its chunks go through to the later groups (8 chunks
+    // of slack each: 5 KB to 80 KB a chunk, `monitor::chunk`); the first group takes the
+    // sending ends, each later group its receiving end.
     let mut copies: Vec<Mutex<Vec<SyncSender<Vec<Delivery>>>>> = Vec::new();
     type Batches = Receiver<Vec<Delivery>>;
     let mut shared: Vec<Vec<Mutex<Option<Batches>>>> = Vec::new();
@@ -336,6 +336,7 @@ pub fn run_replication(
     let run_monitor = |m: usize, group: usize| -> MonitorResult {
         let (detectors, primary) = (&groups[group][..], group == 0);
         let incoming_targets: Vec<usize> = all_links.iter().filter(|l| l.0 == m).map(|l| l.1).collect();
+        let chunk = monitor::chunk(incoming_targets.len());
         let samples = views
             .iter()
             .filter(|(_, link, _)| link.0 == m)
@@ -377,6 +378,7 @@ pub fn run_replication(
             sampled_labels: &sampled_labels,
             record_suspicions: e.cluster.is_some(),
             record_heartbeats: primary && reads_heartbeats,
+            link_stats: primary,
         };
         let incoming = all_links
             .iter()
@@ -421,6 +423,7 @@ pub fn run_replication(
                             stream(seed, &format!("{name}/loss")),
                         )),
                         copies,
+                        chunk,
                     },
                     target_crashes: &timeline.nodes[t].crashes,
                     target_pauses: &timeline.nodes[t].send_pauses,
@@ -594,19 +597,19 @@ fn cluster_facts(
     (facts, configurations)
 }
 
-/// What generating a link's arrivals costs, in quarters of a detector configuration's cost
+/// What generating a link's arrivals costs, in quarters of a φ configuration's cost
 /// (measured on `experiments/bench/year.toml`: drawing the delays, losses and jitter of a
-/// link took about 1.25 times what one φ or Chen configuration took per heartbeat).
+/// link took about 1.2 times what one φ configuration took per heartbeat).
 const GENERATION_QUARTERS: usize = 5;
 
 /// Splits detector specs into at most `count` contiguous groups (contiguous, so that results
-/// keep the specs' order) of about equal cost: each configuration costs the same, and the
-/// first group, which also generates the arrivals the others read, carries that too. A
-/// group ends where taking the next spec would overshoot its share by more than stopping
-/// falls short of it.
+/// keep the specs' order) of about equal cost: each configuration costs its kind's declared
+/// cost (`KindInfo::cost`), and the first group, which also generates the arrivals the
+/// others read, carries that too. A group ends where taking the next spec would overshoot
+/// its share by more than stopping falls short of it.
 fn detector_groups(specs: &[crate::detector::DetectorSpec], count: usize) -> Vec<Vec<crate::detector::DetectorSpec>> {
     let count = count.min(specs.len()).max(1);
-    let weight = |s: &crate::detector::DetectorSpec| 4 * s.points().len();
+    let weight = |s: &crate::detector::DetectorSpec| s.cost() * s.points().len();
     let generation = if count > 1 { GENERATION_QUARTERS } else { 0 };
     let total: usize = generation + specs.iter().map(weight).sum::<usize>();
     let mut groups: Vec<Vec<crate::detector::DetectorSpec>> = vec![Vec::new()];
@@ -640,28 +643,34 @@ mod tests {
         groups.iter().map(Vec::len).collect()
     }
 
-    /// Shares in quarters of a configuration, generation 5 in the first group. Four specs on
-    /// two threads: total 21, a share of 10.5; the first group holds generation and one spec
-    /// (9), a second would make it 13, 2.5 over against 1.5 short: it stops at one. On three:
-    /// shares end at 7, 14 and 21: the first (9) is full with one; the second holds the
-    /// next (13), a third would make 17, 3 over against 1 short. On one thread, no
-    /// generation is handed over: one group.
+    /// Shares in quarters of a φ configuration: generation 5 in the first group, φ 4, a
+    /// fixed timeout 1, phi-exp 5, Chen 4 (the kinds' declared costs). The year's four on
+    /// two threads: total 19, a share of 9.5; the first group holds generation and φ (9);
+    /// the timeout makes it 10, 0.5 over against 0.5 short: taken (a tie takes it), and
+    /// phi-exp finds it full. On three: shares end at 6⅓, 12⅔ and 19: the first is full
+    /// with φ (9); the second takes the timeout (10) and phi-exp (15: 2⅓ over against 2⅔
+    /// short), and Chen is left for the third. On one thread, no generation is handed
+    /// over: one group.
     #[test]
     fn the_group_that_generates_the_arrivals_takes_fewer_detectors() {
         let year = ["phi", "fixed:timeout=500ms", "phi-exp", "chen:alpha=300ms"];
         assert_eq!(sizes(&year, 1), [4]);
-        assert_eq!(sizes(&year, 2), [1, 3]);
-        assert_eq!(sizes(&year, 3), [1, 1, 2]);
+        assert_eq!(sizes(&year, 2), [2, 2]);
+        assert_eq!(sizes(&year, 3), [1, 2, 1]);
         assert_eq!(sizes(&year, 4), [1, 1, 1, 1]);
         assert_eq!(sizes(&year, 9), [1, 1, 1, 1], "never more groups than specs");
-        // Two specs: the first group holds generation and one (9 of 13): full.
+        // Two specs: the first group holds generation and φ (9 of 10); the last spec
+        // needs a group of its own.
         assert_eq!(sizes(&year[..2], 2), [1, 1]);
-        // A sweep of 3 points weighs 12: with it first, the first group is full at once
-        // (17 of 33 ≥ 16.5), and the last two fall to the second.
+        // A sweep of 3 points weighs 3 configurations (12 for φ): with it first, the first
+        // group is full at once (17 of 22 ≥ 11), and the last two fall to the second.
         assert_eq!(sizes(&["phi:threshold=1..3..1", "fixed:timeout=1s", "chen"], 2), [1, 2]);
-        // Eight plain specs on two threads: 37 in all, a share of 18.5; the first stops at
-        // three (17; a fourth would make 21, 2.5 over against 1.5 short).
+        // Eight timeouts on two threads: 13 in all, a share of 6.5; the first takes two
+        // (7: 0.5 over against 0.5 short), then is full.
         let eight = ["fixed:timeout=1s"; 8];
-        assert_eq!(sizes(&eight, 2), [3, 5]);
+        assert_eq!(sizes(&eight, 2), [2, 6]);
+        // Eight φ on two threads: 37, a share of 18.5; the first stops at three (17; a
+        // fourth would make 21, 2.5 over against 1.5 short).
+        assert_eq!(sizes(&["phi"; 8], 2), [3, 5]);
     }
 }

@@ -27,34 +27,47 @@ fn local_window(clock: Clock, w: Window) -> Window {
 
 /// Where a link's deliveries come from.
 pub enum Source<'a> {
-    /// Generated here; each batch is also handed, in order, to every other detector group
-    /// of the same monitor (`copies`), which then need not generate it again.
-    Own { stream: Box<LinkStream<'a>>, copies: Vec<SyncSender<Vec<Delivery>>> },
-    /// The batches another group of the same monitor generates. That group's merge asks for
+    /// Generated here; when other detector groups of the same monitor read them
+    /// (`copies`), they are generated a chunk of `chunk` at a time, each chunk handed to
+    /// this group's merge whole and, in order, to every other group.
+    Own { stream: Box<LinkStream<'a>>, copies: Vec<SyncSender<Vec<Delivery>>>, chunk: usize },
+    /// The chunks another group of the same monitor generates. That group's merge asks for
     /// them in the same order as this one (the same deliveries, pauses, crashes and sample
-    /// windows), so a bounded channel never waits on a batch not yet made.
+    /// windows, and the same chunks), so a bounded channel never waits on a chunk not yet
+    /// made.
     Shared(Receiver<Vec<Delivery>>),
 }
 
+/// Deliveries a generating group hands to the others at a time, on a monitor of `links`
+/// links: many, so that the groups' threads rarely wait on each other (a handover per
+/// merge batch cost a context switch per 128 deliveries), but at most 16,384 across the
+/// monitor's links (640 KB), and never fewer than a merge batch.
+pub fn chunk(links: usize) -> usize {
+    (16_384 / links.max(1)).clamp(super::merge::BATCH, 2_048)
+}
+
 impl Source<'_> {
+    /// Appends the link's next deliveries to `out`: up to `max`, or a whole chunk when
+    /// the link is shared between groups.
     fn fill(&mut self, out: &mut Vec<Delivery>, max: usize) {
         match self {
-            Source::Own { stream, copies } => {
+            Source::Own { stream, copies, .. } if copies.is_empty() => stream.fill(out, max),
+            Source::Own { stream, copies, chunk } => {
                 let start = out.len();
-                stream.fill(out, max);
+                stream.fill(out, *chunk);
                 for copy in copies.iter() {
                     // A group that has gone has no more use for it.
                     let _ = copy.send(out[start..].to_vec());
                 }
             }
-            Source::Shared(batches) => {
+            Source::Shared(chunks) => {
                 // Nothing more (the generating group has finished): the link has ended.
-                if let Ok(batch) = batches.recv() {
+                if let Ok(chunk) = chunks.recv() {
                     if out.is_empty() {
-                        // The merge empties its batch before asking: take the batch as it is.
-                        *out = batch;
+                        // The merge empties its batch before asking: take the chunk as it is.
+                        *out = chunk;
                     } else {
-                        out.extend_from_slice(&batch);
+                        out.extend_from_slice(&chunk);
                     }
                 }
             }
@@ -117,6 +130,9 @@ pub struct MonitorSetup<'a> {
     pub record_suspicions: bool,
     /// Keep every delivered heartbeat (for leader rules that answer heartbeats).
     pub record_heartbeats: bool,
+    /// Count the links' arrivals (delay and interarrival histograms): one detector group of
+    /// a monitor keeps the link-level outputs, the others skip them.
+    pub link_stats: bool,
 }
 
 /// The outcome for one link.
@@ -161,7 +177,8 @@ struct State {
 impl State {
     fn deliver(&mut self, setup: &MonitorSetup<'_>, link: usize, d: &Delivery, at_real: Nanos) {
         let arrival = d.arrival(setup.clock.local(at_real));
-        if !self.analyses[link].receive(&arrival, Some(d.at.saturating_sub(d.sent_at)), &mut self.result.stats) {
+        let stats = setup.link_stats.then_some(&mut self.result.stats);
+        if !self.analyses[link].receive(&arrival, Some(d.at.saturating_sub(d.sent_at)), stats) {
             return;
         }
         if let Some(trace) = &mut self.trace {

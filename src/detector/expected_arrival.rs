@@ -320,11 +320,18 @@ mod tests {
             let mut ea = ExpectedArrival::new(Nanos(interval), capacity);
             let mut seq = rng.random_range(0..1_000_000u64);
             let base = if case % 7 == 0 { u64::MAX - 1_000 * interval - 10_000_000_000 } else { 0 };
-            for _ in 0..rng.random_range(1..2_000) {
+            for i in 0..rng.random_range(1..2_000) {
                 seq += rng.random_range(1..4);
                 let at =
                     base.saturating_add(seq.saturating_mul(interval)).saturating_add(rng.random_range(0..50_000_000));
                 ea.record(&hb(at, seq));
+                // While the window fills, n changes under one threshold: the kept D* must
+                // follow it.
+                if i < 40 {
+                    let (threshold, now) = (0.2, Nanos(at.saturating_add(150_000_000)));
+                    let truth = crate::detector::search_crossing(now, |t| ea.seconds_since_expected(t) >= threshold);
+                    assert_eq!(ea.first_at_least(threshold, now), truth, "case {case}, heartbeat {i}");
+                }
             }
             let expected = ea.expected_plus(0).unwrap().0;
             for round in 0..2 {

@@ -607,6 +607,8 @@ const GENERATION_QUARTERS: usize = 5;
 fn detector_groups(specs: &[crate::detector::DetectorSpec], count: usize) -> Vec<Vec<crate::detector::DetectorSpec>> {
     let count = count.min(specs.len()).max(1);
     let weight = |s: &crate::detector::DetectorSpec| 4 * s.points().len();
+    // (Mutation testing: `count >= 1` here is equivalent: `count` is at least 1, and a single
+    // group holds every spec whatever it carries.)
     let generation = if count > 1 { GENERATION_QUARTERS } else { 0 };
     let total: usize = generation + specs.iter().map(weight).sum::<usize>();
     let mut groups: Vec<Vec<crate::detector::DetectorSpec>> = vec![Vec::new()];
@@ -616,6 +618,10 @@ fn detector_groups(specs: &[crate::detector::DetectorSpec], count: usize) -> Vec
         let open_groups = count - groups.len();
         // The current group's share ends at total·groups/count; compared times `count`.
         let (end, at, next) = (total * groups.len(), filled * count, (filled + weight(spec)) * count);
+        // (Mutation testing, equivalent: `next >= end`, since at `next == end` the overshoot
+        // is 0 and cannot exceed the shortfall `end − at` > 0; `open_groups >= 0`, since the
+        // last group is never full (`filled` stays below `total` while a spec is left, so
+        // `at < end` and `next <= end`) and `remaining_specs` is at least 1.)
         let full = at >= end || (next > end && next - end > end - at);
         if !groups.last().expect("one group").is_empty() && open_groups > 0 && (full || remaining_specs <= open_groups)
         {
@@ -663,5 +669,32 @@ mod tests {
         // three (17; a fourth would make 21, 2.5 over against 1.5 short).
         let eight = ["fixed:timeout=1s"; 8];
         assert_eq!(sizes(&eight, 2), [3, 5]);
+    }
+
+    /// Sweeps weigh 4 a point, ties keep taking, and the last specs get a group each.
+    /// Shares in quarters again, generation 5 in the first group.
+    #[test]
+    fn groups_weigh_sweeps_by_their_points_and_end_at_their_share() {
+        let (one, two, three, six) =
+            ("fixed:timeout=1s", "phi:threshold=1..2..1", "phi:threshold=1..3..1", "phi:threshold=1..6..1");
+        // Weights 4, 4, 12 on two: share 12.5; the first holds 9, the second spec makes 13
+        // (0.5 over against 3.5 short: taken), then it is full: the sweep goes alone.
+        assert_eq!(sizes(&[one, one, three], 2), [2, 1]);
+        // 4, 8, 12: share 14.5; 9, then 17 (2.5 over against 5.5 short: taken).
+        assert_eq!(sizes(&[one, two, three], 2), [2, 1]);
+        // A 3-point sweep first, then four plain specs: 33 in all, a share of 16.5; the
+        // sweep alone fills the first (17).
+        assert_eq!(sizes(&[three, one, one, one, one], 2), [1, 4]);
+        // 4, 4, 4, 8 on three: 25, shares ending at 8.3, 16.7 and 25. The first is full
+        // at 9; the second takes two (13, then 17: 0.3 over against 3.7 short), and is full.
+        assert_eq!(sizes(&[one, one, one, two], 3), [1, 2, 1]);
+        // 4, 4, 8, 12 on three: 33, shares ending at 11, 22, 33. The first at 9 takes the
+        // second spec at a tie (13: 2 over, 2 short), the second stops at 21 (33 would be 11
+        // over against 1 short).
+        assert_eq!(sizes(&[one, one, two, three], 3), [2, 1, 1]);
+        // 4, 4, 24 on three: 37, the first share ends at 12.3. The second spec would fit
+        // the first group (13: 0.7 over against 3.3 short), but two specs are left for two
+        // groups: each gets its own.
+        assert_eq!(sizes(&[one, one, six], 3), [1, 1, 1]);
     }
 }

@@ -264,6 +264,10 @@ impl Touched {
     }
 
     fn has(&self, x: usize, r: usize) -> bool {
+        // (Mutation testing: `true` here is equivalent: a node touched under one rule is then
+        // asked again under every rule, and a rule's belief and deadline at an instant are
+        // what its state holds after the instant's events, asked once or twice (the per-rule
+        // flags only save those calls); the lease is held to that by `tests/leader_instants.rs`.)
         self.flags[x * self.stride + 1 + r]
     }
 

@@ -188,6 +188,8 @@ fn regularized_gamma(a: f64, x: f64) -> (f64, f64) {
             return temme(a, sigma, phi);
         }
     }
+    // (Mutation testing: `x <= a + 1.0` is equivalent: at `x = a + 1` both branches are
+    // accurate, and for `a ≥ 1` (every count's) neither tail is small there: `Q ≥ Q(1, 2) = e⁻²`.)
     if x < a + 1.0 {
         let p = series_p(a, x);
         (p, 1.0 - p)

@@ -188,8 +188,9 @@ fn regularized_gamma(a: f64, x: f64) -> (f64, f64) {
             return temme(a, sigma, phi);
         }
     }
-    // (Mutation testing: `x <= a + 1.0` is equivalent: at `x = a + 1` both branches are
-    // accurate, and for `a ≥ 1` (every count's) neither tail is small there: `Q ≥ Q(1, 2) = e⁻²`.)
+    // (Mutation testing, equivalent: `x <= a + 1.0`, and `x < a * 1.0`, which hands
+    // `[a, a + 1)` to the continued fraction: both branches are accurate there, and for
+    // `a ≥ 1` (every count's) neither tail is small there: `P ≥ ½`, `Q ≥ Q(1, 2) = e⁻²`.)
     if x < a + 1.0 {
         let p = series_p(a, x);
         (p, 1.0 - p)
@@ -229,6 +230,9 @@ fn series_p(a: f64, x: f64) -> f64 {
         n += 1.0;
         term *= x / n;
         sum += term;
+        // (Mutation testing, equivalent: `<=`, and `==`, which never stops before
+        // `MAX_TERMS`: from here on every term is below half an ulp of the sum (and the terms
+        // fall, `x < n`), so adding them leaves the sum as it is; only slower.)
         if term < sum * TOLERANCE {
             break;
         }

@@ -272,9 +272,10 @@ impl Touched {
     }
 
     fn clear(&mut self) {
-        // (Mutation testing: doing nothing here is equivalent for the reason given at `has`:
+        // (Mutation testing, equivalent: doing nothing here, for the reason given at `has`:
         // every node once touched is then asked again at every later instant, under the
-        // rules it was touched under, and answers the same.)
+        // rules it was touched under, and answers the same; `x / self.stride` for the range's
+        // start, which also clears flags of nodes before `x`, all false or listed.)
         for &x in &self.list {
             self.flags[x * self.stride..(x + 1) * self.stride].fill(false);
         }

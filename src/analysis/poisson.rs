@@ -301,7 +301,7 @@ fn stirling_correction(a: f64) -> f64 {
 /// `ln(1+d) − d = 2u·(u²/3 + u⁴/5 + …) − d²/(2+d)`, and `|u| ≤ ⅓`.
 fn log1pmx(d: f64) -> f64 {
     // (Mutation testing: `>=` is equivalent: at `|d| = ½` exactly both forms are accurate
-    // to a few ulps, `ln(1 + d)` cancelling nothing there.)
+    // to a few ulps, `ln(1 + d) − d` cancelling under 3 bits there.)
     if d.abs() > 0.5 {
         return d.ln_1p() - d;
     }

@@ -612,6 +612,8 @@ const GENERATION_QUARTERS: usize = 6;
 fn detector_groups(specs: &[crate::detector::DetectorSpec], count: usize) -> Vec<Vec<crate::detector::DetectorSpec>> {
     let count = count.min(specs.len()).max(1);
     let weight = |s: &crate::detector::DetectorSpec| s.cost() * s.points().len();
+    // (Mutation testing: `count >= 1` here is equivalent: `count` is at least 1, and a single
+    // group holds every spec whatever it carries.)
     let generation = if count > 1 { GENERATION_QUARTERS } else { 0 };
     let total: usize = generation + specs.iter().map(weight).sum::<usize>();
     let mut groups: Vec<Vec<crate::detector::DetectorSpec>> = vec![Vec::new()];
@@ -621,6 +623,10 @@ fn detector_groups(specs: &[crate::detector::DetectorSpec], count: usize) -> Vec
         let open_groups = count - groups.len();
         // The current group's share ends at total·groups/count; compared times `count`.
         let (end, at, next) = (total * groups.len(), filled * count, (filled + weight(spec)) * count);
+        // (Mutation testing, equivalent: `next >= end`, since at `next == end` the overshoot
+        // is 0 and cannot exceed the shortfall `end − at` > 0; `open_groups >= 0`, since the
+        // last group is never full (`filled` stays below `total` while a spec is left, so
+        // `at < end` and `next <= end`) and `remaining_specs` is at least 1.)
         let full = at >= end || (next > end && next - end > end - at);
         if !groups.last().expect("one group").is_empty() && open_groups > 0 && (full || remaining_specs <= open_groups)
         {
@@ -673,5 +679,31 @@ mod tests {
         // Eight φ on two threads: 38, a share of 19; the first stops at three (18; a
         // fourth would make 22, 3 over against 1 short).
         assert_eq!(sizes(&["phi"; 8], 2), [3, 5]);
+    }
+
+    /// Sweeps weigh their kind's cost a point (φ: 4), ties keep taking, and the last specs
+    /// get a group each. Shares in quarters again, generation 6 in the first group.
+    #[test]
+    fn groups_weigh_sweeps_by_their_points_and_end_at_their_share() {
+        let (one, two, three, six) = ("phi", "phi:threshold=1..2..1", "phi:threshold=1..3..1", "phi:threshold=1..6..1");
+        let timeout = "fixed:timeout=1s";
+        // Weights 4, 4, 12 on two: 26, a share of 13; the first holds 10, the second spec
+        // makes 14 (1 over against 3 short: taken), then it is full: the sweep goes alone.
+        assert_eq!(sizes(&[one, one, three], 2), [2, 1]);
+        // 4, 8, 12: 30, a share of 15; 10, then 18 (3 over against 5 short: taken).
+        assert_eq!(sizes(&[one, two, three], 2), [2, 1]);
+        // A 3-point sweep first, then four plain specs: 34 in all, a share of 17; the
+        // sweep alone fills the first (18).
+        assert_eq!(sizes(&[three, one, one, one, one], 2), [1, 4]);
+        // 4, 4, 4, 8 on three: 26, shares ending at 8⅔, 17⅓ and 26. The first is full at
+        // 10; the second takes two (14, then 18: ⅔ over against 3⅓ short), and is full.
+        assert_eq!(sizes(&[one, one, one, two], 3), [1, 2, 1]);
+        // 4, 4, 8, 1, 1 on two: 24, a share of 12. The first at 10 takes the second spec
+        // at a tie (14: 2 over, 2 short), then is full.
+        assert_eq!(sizes(&[one, one, two, timeout, timeout], 2), [2, 3]);
+        // 4, 4, 24 on three: 38, the first share ends at 12⅔. The second spec would fit
+        // the first group (14: 1⅓ over against 2⅔ short), but two specs are left for two
+        // groups: each gets its own.
+        assert_eq!(sizes(&[one, one, six], 3), [1, 1, 1]);
     }
 }

@@ -264,10 +264,18 @@ impl Touched {
     }
 
     fn has(&self, x: usize, r: usize) -> bool {
+        // (Mutation testing: `true` here is equivalent: a node touched under one rule is then
+        // asked again under every rule, and a rule's belief and deadline at an instant are
+        // what its state holds after the instant's events, asked once or twice (the per-rule
+        // flags only save those calls); the lease is held to that by `tests/leader_instants.rs`.)
         self.flags[x * self.stride + 1 + r]
     }
 
     fn clear(&mut self) {
+        // (Mutation testing, equivalent: doing nothing here, for the reason given at `has`:
+        // every node once touched is then asked again at every later instant, under the
+        // rules it was touched under, and answers the same; `x / self.stride` for the range's
+        // start, which also clears flags of nodes before `x`, all false or listed.)
         for &x in &self.list {
             self.flags[x * self.stride..(x + 1) * self.stride].fill(false);
         }

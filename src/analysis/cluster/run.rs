@@ -75,6 +75,11 @@ fn analyze_configuration(
     rules: &(dyn Fn() -> Vec<Box<dyn Rule>> + Sync),
     threads: usize,
 ) -> Analysis {
+    // (Mutation testing: `&&` here, and on the next line any other comparison of `threads`,
+    // `&&` for either `||` or `r` for `!r`, are equivalent: they only decide which rules run
+    // on the second thread, or whether there is one (a side may get no rule); each rule's
+    // figures are its own, the downing does not depend on the rules, and
+    // `tests/split_brain.rs` compares the figures on 1 and 8 threads.)
     let reads: Vec<bool> = rules().iter().map(|r| r.reads_heard() || r.reads_heartbeats()).collect();
     if threads < 2 || reads.iter().all(|&r| r) || reads.iter().all(|&r| !r) {
         return analyze_recording(input, rules(), None);

@@ -132,6 +132,7 @@ impl ExpectedArrival {
     pub fn first_at_least(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
         let (numerator, n) = self.next_expected()?;
         let key = (threshold.to_bits(), n);
+        // (Mutation testing: a guard that never matches only recomputes D*, equivalent.)
         let floor = match self.floor.get() {
             (bits, cached_n, floor) if (bits, cached_n) == key => floor,
             _ => {
@@ -145,7 +146,8 @@ impl ExpectedArrival {
             return Some(now);
         }
         // The least whole k with n·k ≥ floor − d_now (> 0): in u64 when it fits, as it does
-        // unless the sender is silent for centuries or the threshold is huge.
+        // unless the sender is silent for centuries or the threshold is huge. (Mutation
+        // testing: without the u64 arm the i128 division gives the same k, equivalent.)
         let gap = floor - d_now;
         let k = match (u64::try_from(gap), u64::try_from(n)) {
             (Ok(gap), Ok(n)) => gap.div_ceil(n) as i128,
@@ -181,6 +183,7 @@ fn level_floor(n: i128, threshold: f64) -> Option<i128> {
         return Some(i128::MIN);
     }
     // The saturating cast takes a guess beyond i128 to its end (and NaN, excluded above, to 0).
+    // (Only a guess: the bracketing search below corrects any, so mutants of it change speed.)
     let guess = (threshold * 1e9 * n as f64).ceil() as i128;
     // `below` never reaches the threshold, `above` does.
     let (mut below, mut above);
@@ -353,6 +356,28 @@ mod tests {
             }
         }
         assert_eq!(ExpectedArrival::new(Nanos(100), 10).first_at_least(0.0, Nanos(5)), None, "no heartbeat yet");
+    }
+
+    /// D* is the least whole number whose level reaches the threshold: its level does and
+    /// the one below's does not, for windows of 1 to 1000 and thresholds of every size and
+    /// sign with mantissas that make `threshold·1e9·n` inexact, so that the guess lands
+    /// off D* on both sides (by thousands above 2^53) and the search has to walk.
+    #[test]
+    fn level_floor_is_the_least_whole_number_that_reaches() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+        let mut far = 0;
+        for _ in 0..20_000 {
+            let n: i128 = rng.random_range(1..=1000);
+            let magnitude = 10f64.powi(rng.random_range(-12..=19));
+            let threshold = magnitude * rng.random_range(-1.0..1.0f64);
+            let floor = level_floor(n, threshold).expect("reachable");
+            assert!(level_of(floor, n) >= threshold, "n {n}, threshold {threshold:e}: D* {floor}");
+            assert!(level_of(floor - 1, n) < threshold, "n {n}, threshold {threshold:e}: D* {floor}");
+            let guess = (threshold * 1e9 * n as f64).ceil() as i128;
+            far += usize::from(guess.abs_diff(floor) > 1);
+        }
+        assert!(far > 1_000, "the guess was off by more than 1 only {far} times");
     }
 
     /// D* by hand: n = 4, threshold 1 ns (1e-9 s): d = 4 gives 4/4/1e9 = 1e-9, d = 3 less.

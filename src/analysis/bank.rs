@@ -96,7 +96,17 @@ impl DetectorBank {
         for (d, &threshold) in self.detectors.iter_mut().zip(&self.detector_threshold) {
             d.heartbeat(arrival, threshold);
         }
+        let reference = arrival.sent.unwrap_or(t);
         for (i, m) in self.members.iter_mut().enumerate() {
+            let detector = &self.detectors[m.detector];
+            let crossing = detector.suspect_at(m.point.threshold, t);
+            // (The tracker holds the crossing from before the heartbeat, so asking the
+            // detector first changes nothing.)
+            if m.tracker.quiet_arrival(t, crossing) {
+                // Neither trust nor suspicion changed: the estimate is the new crossing's.
+                m.qos.on_heartbeat(t, crossing.map(|c| c.saturating_sub(reference)));
+                continue;
+            }
             // A crossing before this arrival began a suspicion (the tracker holds the
             // crossing from before the heartbeat, so asking after it is the same); it is
             // reported when it ends (or at finish).
@@ -104,8 +114,6 @@ impl DetectorBank {
                 m.silence_from = before;
                 note(i, began);
             }
-            let detector = &self.detectors[m.detector];
-            let crossing = detector.suspect_at(m.point.threshold, t);
             let transition = m.tracker.after_arrival(t, crossing);
             if let Some(transition) = transition {
                 note(i, transition);
@@ -124,7 +132,6 @@ impl DetectorBank {
             // When the system would notice the suspicion if this were the last heartbeat
             // (with periodic checking, the next tick after the crossing).
             let noticed = m.tracker.suspected_since().map(|_| t).or(m.tracker.next_crossing());
-            let reference = arrival.sent.unwrap_or(t);
             m.qos.on_heartbeat(t, noticed.map(|c| c.saturating_sub(reference)));
         }
         self.last_arrival = Some(t);

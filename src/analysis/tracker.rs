@@ -98,6 +98,24 @@ impl SuspicionTracker {
         transition
     }
 
+    /// The common case of an arrival, in one step: the tracker was not suspecting, checks
+    /// continuously, its crossing (if any) is not before `t`, and the detector's crossing
+    /// after the arrival, `crossing`, is after `t`. Then nothing begins or ends, and the
+    /// new crossing is kept: exactly what [`Self::before_arrival`] and
+    /// [`Self::after_arrival`] do in that case. Returns `false`, changing nothing, in
+    /// every other case, which those two then handle.
+    #[inline(always)]
+    pub fn quiet_arrival(&mut self, t: Nanos, crossing: Option<Nanos>) -> bool {
+        let quiet = self.since.is_none()
+            && self.check_every.is_none()
+            && self.next_crossing.is_none_or(|c| c >= t)
+            && crossing.is_some_and(|c| c > t);
+        if quiet {
+            self.next_crossing = crossing;
+        }
+        quiet
+    }
+
     /// Re-reads the crossing at `t` without an arrival (the detector's state changed, e.g. the
     /// monitor resumed from a stall). With `act_now`, a crossing at or before `t` begins a
     /// suspicion at `t` (a check that fell due during the stall fires at the resume);
@@ -147,6 +165,56 @@ mod tests {
         let mut t = SuspicionTracker::checking_every(Some(Nanos(100)));
         assert_eq!(t.after_arrival(Nanos(150), Some(Nanos(150))), None);
         assert_eq!(t.next_crossing(), Some(Nanos(200)));
+    }
+
+    /// `quiet_arrival` either does what `before_arrival` and `after_arrival` do together,
+    /// when neither reports a transition and the new crossing is after the arrival, or
+    /// refuses and changes nothing: on random arrivals and crossings, with and without
+    /// periodic checking.
+    #[test]
+    fn a_quiet_arrival_is_the_two_steps_when_nothing_changes() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        let (mut quiet, mut refused) = (0, 0);
+        for period in [None, Some(Nanos(7))] {
+            let mut reference = SuspicionTracker::checking_every(period);
+            let mut fast = reference.clone();
+            let mut t = 0;
+            for _ in 0..20_000 {
+                t += next(10);
+                let crossing = match next(5) {
+                    0 => None,
+                    1 => Some(Nanos(t)),
+                    _ => Some(Nanos(t + next(12))),
+                };
+                let before = reference.before_arrival(Nanos(t));
+                let after = reference.after_arrival(Nanos(t), crossing);
+                let untouched = fast.clone();
+                if fast.quiet_arrival(Nanos(t), crossing) {
+                    quiet += 1;
+                    assert_eq!((before, after), (None, None), "at {t}");
+                    assert!(crossing.is_some_and(|c| c.0 > t));
+                } else {
+                    refused += 1;
+                    assert_eq!(
+                        (fast.since, fast.next_crossing, fast.check_every),
+                        (untouched.since, untouched.next_crossing, untouched.check_every)
+                    );
+                    assert_eq!(fast.before_arrival(Nanos(t)), before, "at {t}");
+                    assert_eq!(fast.after_arrival(Nanos(t), crossing), after, "at {t}");
+                    // Without periodic checks, a refusal means something could change.
+                    if period.is_none() && before.is_none() && after.is_none() {
+                        assert!(reference.since.is_some() || crossing.is_none_or(|c| c.0 == t));
+                    }
+                }
+                assert_eq!((fast.since, fast.next_crossing), (reference.since, reference.next_crossing), "at {t}");
+            }
+        }
+        // Both paths were taken often.
+        assert!(quiet > 5_000 && refused > 5_000, "{quiet} quiet, {refused} refused");
     }
 
     #[test]

@@ -317,8 +317,12 @@ pub fn run(
             let pause_from = setup.pauses.get(pause).map_or(Nanos::MAX, |w| w.from);
             let horizon = setup.end.min(resume_at).min(crash_at).min(pause_from).min(sample_due);
             if let Some(first) = heads.peek().filter(|&at| at < horizon) {
-                // A stretch at a time (about a minute), so that progress moves.
-                let horizon = horizon.min(first.saturating_add(Nanos(1 << 36)));
+                // A stretch at a time (about 18 minutes), so that progress moves. Long enough
+                // that a link's state is loaded into cache once for hundreds of deliveries:
+                // on 100 nodes all-to-all, a stretch of about a minute (1 << 36) missed the
+                // first-level data cache 1.7 times as often (cachegrind, 20 simulated
+                // minutes), for the same instructions.
+                let horizon = horizon.min(first.saturating_add(Nanos(1 << 40)));
                 heads.drain_before(&mut links[..], horizon, |i, d| {
                     if d.at >= down_until {
                         state.deliver(&setup, i, d, d.at);

@@ -34,7 +34,9 @@ fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-fn imports(module: &str) -> BTreeSet<String> {
+/// The lines of a top-level module's code, outside comments and unit tests, with the file
+/// each is in.
+fn code_lines(module: &str) -> Vec<(std::path::PathBuf, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     if src.join(format!("{module}.rs")).exists() {
@@ -44,16 +46,24 @@ fn imports(module: &str) -> BTreeSet<String> {
         sources(&src.join(module), &mut files);
     }
     assert!(!files.is_empty(), "no source for module `{module}`");
-    let mut found = BTreeSet::new();
+    let mut lines = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let code = text.split("#[cfg(test)]").next().unwrap();
         for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for (i, _) in line.match_indices("crate::") {
-                let name: String = line[i + 7..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
-                if ORDER.contains(&name.as_str()) && name != module {
-                    found.insert(name);
-                }
+            lines.push((file.clone(), line.to_string()));
+        }
+    }
+    lines
+}
+
+fn imports(module: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (_, line) in code_lines(module) {
+        for (i, _) in line.match_indices("crate::") {
+            let name: String = line[i + 7..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+            if ORDER.contains(&name.as_str()) && name != module {
+                found.insert(name);
             }
         }
     }
@@ -79,4 +89,61 @@ fn the_check_sees_imports() {
     let sim = imports("sim");
     assert!(sim.contains("analysis") && sim.contains("fault"), "{sim:?}");
     assert!(imports("time").is_empty());
+}
+
+/// Calls whose results the platform's maths library decides (they differ between glibc's
+/// variants, musl, macOS and Windows in the last bits): `libm`'s pure-Rust functions give the
+/// same bits on every machine. (`sqrt`, `floor`, `ceil`, `abs` and `mul_add` are exactly
+/// specified by IEEE 754 and may stay.) statrs's functions call the platform's `exp` and `ln`.
+const PLATFORM_MATHS: &[&str] = &[
+    ".exp()",
+    ".exp2()",
+    ".exp_m1()",
+    ".ln()",
+    ".ln_1p()",
+    ".log10()",
+    ".log2()",
+    ".powf(",
+    ".powi(",
+    ".cbrt()",
+    ".hypot(",
+    ".sin()",
+    ".cos()",
+    ".tan()",
+    ".asin()",
+    ".acos()",
+    ".atan()",
+    ".atan2(",
+    ".sinh()",
+    ".cosh()",
+    ".tanh()",
+    "statrs::",
+];
+
+/// The platform maths calls in a module's code: (file, line).
+fn platform_maths(module: &str) -> Vec<String> {
+    code_lines(module)
+        .into_iter()
+        .filter(|(_, line)| PLATFORM_MATHS.iter().any(|call| line.contains(call)))
+        .map(|(file, line)| format!("{}: {}", file.display(), line.trim()))
+        .collect()
+}
+
+/// Results must not depend on the machine (shards of one experiment may run on machines of
+/// different kinds, and a merge must equal the whole run): everything that computes what a
+/// run, a replay, a merge or a chart writes uses pure-Rust maths. `tune` and `fit` (advice
+/// and fits from a trace, computed where they are asked for) still use statrs's
+/// distributions and are not held to this yet.
+#[test]
+fn what_runs_write_uses_no_platform_maths() {
+    let checked = ORDER.iter().filter(|m| !["tune", "fit"].contains(m));
+    let found: Vec<String> = checked.flat_map(|m| platform_maths(m)).collect();
+    assert!(found.is_empty(), "platform maths where results are computed:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_maths_check_sees_platform_calls() {
+    // The check itself: `fit` still calls statrs and the platform's `ln`.
+    let fit = platform_maths("fit");
+    assert!(fit.iter().any(|l| l.contains("statrs::")) && fit.iter().any(|l| l.contains(".ln()")), "{fit:?}");
 }

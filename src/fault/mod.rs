@@ -18,7 +18,7 @@
 
 pub mod channel;
 pub mod delay;
-mod erfc_inv;
+pub(crate) mod erfc_inv;
 pub mod loss;
 pub mod rng;
 pub mod spec;

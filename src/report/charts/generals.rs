@@ -49,7 +49,7 @@ impl Figure for Generals {
             .flat_map(|r| [r.disagreement, r.both_attack, r.disagreement_closed_form, r.both_attack_closed_form])
             .filter(|v| *v > 0.0);
         let lo = positive.fold(1.0f64, f64::min);
-        let y_min = 10f64.powf(lo.log10().floor()).min(0.1);
+        let y_min = libm::pow(10.0, libm::log10(lo).floor()).min(0.1);
         let mut chart = ChartBuilder::on(&plot_area)
             .caption("The two generals: disagreement and joint attack by chain depth", (FONT_FAMILY, 24))
             .margin(16)

@@ -87,7 +87,7 @@ fn ms_label(v: f64) -> String {
     if v >= 1.0 {
         format!("{v:.0}")
     } else {
-        let digits = (-v.log10()).ceil().max(1.0) as usize;
+        let digits = (-libm::log10(v)).ceil().max(1.0) as usize;
         format!("{v:.digits$}")
     }
 }
@@ -118,7 +118,8 @@ impl Figure for Latency {
             let positive: Vec<f64> = rows.iter().map(|r| r.0).filter(|v| *v > 0.0).collect();
             let y_lo = positive.iter().copied().fold(f64::MAX, f64::min).min(1e9);
             let y_hi = positive.iter().copied().fold(0.0, f64::max).max(y_lo * 10.0);
-            let (y_min, y_max) = (10f64.powf(y_lo.log10().floor()), 10f64.powf(y_hi.log10().ceil()));
+            let (y_min, y_max) =
+                (libm::pow(10.0, libm::log10(y_lo).floor()), libm::pow(10.0, libm::log10(y_hi).ceil()));
             let mut chart = ChartBuilder::on(&cells[col])
                 .caption(format!("{name}: percentiles"), (FONT_FAMILY, 18))
                 .margin(12)

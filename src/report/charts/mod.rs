@@ -308,8 +308,8 @@ pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
 /// A number of 10^5 or more in magnitude as `1.5e9`: three significant digits at most, so
 /// that an extreme value (a detector told a heartbeat is due in years) still fits its axis.
 pub(crate) fn compact_number(x: f64) -> String {
-    let exponent = x.abs().log10().floor();
-    let mantissa = format!("{:.2}", x / 10f64.powf(exponent));
+    let exponent = libm::log10(x.abs()).floor();
+    let mantissa = format!("{:.2}", x / libm::pow(10.0, exponent));
     let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
     format!("{mantissa}e{exponent}")
 }

@@ -79,7 +79,7 @@ impl Figure for Timing {
         let xs = || self.curves.iter().flat_map(|(_, p, _)| p).map(|p| p.0).filter(|x| *x > 0.0);
         let x_hi = xs().fold(0.0, f64::max) * 1.3 + 1e-9;
         let x_lo = (xs().fold(f64::MAX, f64::min) / 1.3).min(x_hi / 10.0);
-        let (x_min, x_max) = (10f64.powf(x_lo.log10().floor()), 10f64.powf(x_hi.log10().ceil()));
+        let (x_min, x_max) = (libm::pow(10.0, libm::log10(x_lo).floor()), libm::pow(10.0, libm::log10(x_hi).ceil()));
         let mut chart = ChartBuilder::on(&plot_area)
             .caption("How late the real timers were", (FONT_FAMILY, 26))
             .margin(16)

@@ -59,7 +59,7 @@ fn per_day_label(y: f64) -> String {
     if y >= 1.0 {
         format!("{y:.0}")
     } else {
-        let digits = (-y.log10()).ceil().max(1.0) as usize;
+        let digits = (-libm::log10(y)).ceil().max(1.0) as usize;
         format!("{y:.digits$}")
     }
 }
@@ -176,8 +176,8 @@ const SWATCH: i32 = 34;
 /// A log axis's range, widened to whole decades around the data (`min`, `max` > 0), so
 /// that at least two powers of ten, each labelled, are on the axis at any range.
 fn decades(min: f64, max: f64) -> (f64, f64) {
-    let lo = 10f64.powf(min.log10().floor());
-    let hi = 10f64.powf(max.log10().ceil());
+    let lo = libm::pow(10.0, libm::log10(min).floor());
+    let hi = libm::pow(10.0, libm::log10(max).ceil());
     if hi / lo < 10.0 - 1e-9 { (lo, lo * 10.0) } else { (lo, hi) }
 }
 

@@ -55,7 +55,7 @@ impl Figure for WorkloadLatency {
         let values = || self.columns.iter().flat_map(|c| c.1).filter(|v| *v > 0.0);
         let lo = values().fold(f64::MAX, f64::min).min(1.0);
         let hi = values().fold(0.0, f64::max).max(lo * 10.0);
-        let (y_min, y_max) = (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()));
+        let (y_min, y_max) = (libm::pow(10.0, libm::log10(lo).floor()), libm::pow(10.0, libm::log10(hi).ceil()));
         let n = self.columns.len();
         let names: Vec<String> = self.columns.iter().map(|c| c.0.clone()).collect();
         let mut chart = ChartBuilder::on(&plot_area)

@@ -16,6 +16,8 @@
 //! - [`replications`] pools the results of independent replications and gives their spread
 //!   (`fdlab run --replications`).
 //! - [`sampling`] chooses which configurations' levels the charts sample.
+//! - [`distributions`] holds the CDFs and quantiles `fit` and `tune` need, in pure-Rust
+//!   maths.
 //! - [`poisson`] computes the exact (Garwood) Poisson confidence bounds for mistake rates.
 //! - [`stats`] holds the distribution summaries and re-exports the Poisson intervals.
 //!
@@ -25,6 +27,7 @@
 
 pub mod bank;
 pub mod cluster;
+pub mod distributions;
 pub mod link;
 pub mod output;
 pub mod poisson;

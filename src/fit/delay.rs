@@ -11,11 +11,12 @@
 //! two-sample distance between the first and second halves of the trace, a measure of how
 //! stationary the delays are.
 //!
-//! statrs supplies the distributions' CDFs; the KS distance itself is the supremum over the
+//! `analysis::distributions` supplies the distributions' CDFs (pure-Rust maths, the same on
+//! every machine); the KS distance itself is the supremum over the
 //! sample's jumps, computed here exactly.
 
+use crate::analysis::distributions::{lognormal_cdf, normal_cdf, normal_quantile, pareto_cdf};
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, LogNormal, Normal, Pareto};
 
 /// The 5 % critical value of the Kolmogorov distribution, √(−ln(0.025)/2).
 pub const KS_CRITICAL_5: f64 = 1.358;
@@ -182,26 +183,24 @@ pub fn three_quantile_lognormal(q: [f64; 3]) -> (f64, f64, f64) {
         base = 0.0;
     }
     let z = z_90();
-    let sigma = ((q9 - base) / (q1 - base)).ln() / (2.0 * z);
+    let sigma = libm::log((q9 - base) / (q1 - base)) / (2.0 * z);
     (base, q5 - base, sigma)
 }
 
 /// Φ⁻¹(0.9).
 fn z_90() -> f64 {
-    // Cannot fail: a standard normal.
-    Normal::new(0.0, 1.0).expect("standard normal").inverse_cdf(LOGNORMAL_QUANTILES[2])
+    normal_quantile(LOGNORMAL_QUANTILES[2])
 }
 
 /// Standard errors of [`three_quantile_lognormal`]'s (base, median, σ) by the delta method:
 /// the sample quantiles at p_i have asymptotic covariance p_i(1 − p_j)/(n f(q_i) f(q_j))
 /// (p_i ≤ p_j), with f the fitted density, and the gradient is taken numerically.
 pub fn lognormal_standard_errors(base: f64, median: f64, sigma: f64, n: f64) -> [f64; 3] {
-    let standard = Normal::new(0.0, 1.0).expect("standard normal");
-    let z: Vec<f64> = LOGNORMAL_QUANTILES.iter().map(|&p| standard.inverse_cdf(p)).collect();
-    let q: Vec<f64> = z.iter().map(|z| base + median * (sigma * z).exp()).collect();
+    let z: Vec<f64> = LOGNORMAL_QUANTILES.iter().map(|&p| normal_quantile(p)).collect();
+    let q: Vec<f64> = z.iter().map(|z| base + median * libm::exp(sigma * z)).collect();
     // f(q) = φ(z)/(σ·(q − base)).
     let f: Vec<f64> = (0..3)
-        .map(|i| (-z[i] * z[i] / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt() / (sigma * (q[i] - base)))
+        .map(|i| libm::exp(-z[i] * z[i] / 2.0) / (2.0 * std::f64::consts::PI).sqrt() / (sigma * (q[i] - base)))
         .collect();
     let mut cov = [[0.0; 3]; 3];
     for i in 0..3 {
@@ -269,10 +268,11 @@ pub fn fit_delays(delays: &[f64], rho: f64) -> DelayFit {
     candidates.push(found(DelayParams::Constant { value_s: s(median) }, constant_ks));
 
     let mean = delays.iter().sum::<f64>() / nf;
-    let sd = (delays.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / nf).sqrt();
-    match Normal::new(mean, sd).ok().filter(|_| sd > 0.0) {
-        Some(normal) => {
-            let ks = ks_distance(&sorted, |x| normal.cdf(x), |x| normal.cdf(x));
+    let sd = (delays.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / nf).sqrt();
+    // (The parameters statrs's `Normal::new` accepted, with sd > 0.)
+    match (mean.is_finite() && sd.is_finite() && sd > 0.0).then_some((mean, sd)) {
+        Some((mean, sd)) => {
+            let ks = ks_distance(&sorted, |x| normal_cdf(x, mean, sd), |x| normal_cdf(x, mean, sd));
             // SE of the mean σ/√n; of the MLE sd σ/√(2n).
             let params = DelayParams::Normal {
                 mean_s: s(mean),
@@ -287,9 +287,10 @@ pub fn fit_delays(delays: &[f64], rho: f64) -> DelayFit {
 
     let q = LOGNORMAL_QUANTILES.map(|p| quantile(&sorted, p));
     let (base, lmedian, sigma) = three_quantile_lognormal(q);
-    match LogNormal::new(lmedian.ln(), sigma).ok().filter(|_| sigma > 0.0 && lmedian > 0.0) {
-        Some(lognormal) => {
-            let cdf = |x: f64| if x > base { lognormal.cdf(x - base) } else { 0.0 };
+    let mu = libm::log(lmedian);
+    match (mu.is_finite() && sigma.is_finite() && sigma > 0.0 && lmedian > 0.0).then_some((mu, sigma)) {
+        Some((mu, sigma)) => {
+            let cdf = |x: f64| if x > base { lognormal_cdf(x - base, mu, sigma) } else { 0.0 };
             let ks = ks_distance(&sorted, cdf, cdf);
             let [base_se, median_se, sigma_se] = lognormal_standard_errors(base, lmedian, sigma, n_effective);
             let params = DelayParams::Lognormal {
@@ -309,11 +310,11 @@ pub fn fit_delays(delays: &[f64], rho: f64) -> DelayFit {
     }
 
     let scale = sorted[0];
-    let log_sum: f64 = sorted.iter().map(|x| (x / scale).ln()).sum();
+    let log_sum: f64 = sorted.iter().map(|x| libm::log(x / scale)).sum();
     let shape = nf / log_sum;
-    match Pareto::new(scale, shape).ok().filter(|_| scale > 0.0 && log_sum > 0.0 && shape.is_finite()) {
-        Some(pareto) => {
-            let ks = ks_distance(&sorted, |x| pareto.cdf(x), |x| pareto.cdf(x));
+    match (scale.is_finite() && scale > 0.0 && log_sum > 0.0 && shape.is_finite()).then_some((scale, shape)) {
+        Some((scale, shape)) => {
+            let ks = ks_distance(&sorted, |x| pareto_cdf(x, scale, shape), |x| pareto_cdf(x, scale, shape));
             candidates.push(found(DelayParams::Pareto { scale_s: s(scale), shape, shape_se: shape / nf.sqrt() }, ks));
         }
         None if scale <= 0.0 => {
@@ -367,7 +368,7 @@ pub fn lag1(xs: &[f64]) -> f64 {
         return 0.0;
     }
     let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-    let var: f64 = xs.iter().map(|x| (x - mean).powi(2)).sum();
+    let var: f64 = xs.iter().map(|x| (x - mean) * (x - mean)).sum();
     if var == 0.0 {
         return 0.0;
     }
@@ -381,7 +382,6 @@ pub fn normal_scores(xs: &[f64]) -> Vec<f64> {
     let n = xs.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
-    let standard = Normal::new(0.0, 1.0).expect("standard normal");
     let mut scores = vec![0.0; n];
     let mut i = 0;
     while i < n {
@@ -391,7 +391,7 @@ pub fn normal_scores(xs: &[f64]) -> Vec<f64> {
         }
         // Ranks i+1..=j share their mean (i + j + 1)/2.
         let rank = (i + j + 1) as f64 / 2.0;
-        let score = standard.inverse_cdf((rank - 0.5) / n as f64);
+        let score = normal_quantile((rank - 0.5) / n as f64);
         for &k in &order[i..j] {
             scores[k] = score;
         }

@@ -24,7 +24,6 @@
 //! run is so long); the evidence is recorded.
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 /// A loss run is called a pause when, under the loss model fitted to the other runs, the
 /// chance that any of the runs is at least that long is below this.
@@ -169,7 +168,7 @@ pub struct LossFit {
 
 /// x·ln(y), 0 when x = 0.
 fn xlny(x: u64, y: f64) -> f64 {
-    if x == 0 { 0.0 } else { x as f64 * y.ln() }
+    if x == 0 { 0.0 } else { x as f64 * libm::log(y) }
 }
 
 fn share(a: u64, b: u64) -> f64 {
@@ -189,9 +188,7 @@ pub fn fit_loss(t: Transitions, runs: &[u64]) -> LossFit {
         + xlny(t.lost_received, r_g)
         + xlny(t.lost_lost, 1.0 - r_g);
     let lr = (2.0 * (ll_g - ll_b)).max(0.0);
-    // Cannot fail: one degree of freedom.
-    let chi2 = ChiSquared::new(1.0).expect("χ²(1)");
-    let p_value = chi2.sf(lr);
+    let p_value = crate::analysis::distributions::chi2_1_sf(lr);
     let chosen = if lost == 0 {
         LossChoice::None
     } else if p_value < 0.05 {
@@ -233,7 +230,7 @@ fn run_at_least(fit: &LossFit, length: u64) -> f64 {
         LossChoice::Bernoulli => fit.bernoulli.p,
         LossChoice::Gilbert => 1.0 - fit.gilbert.r,
     };
-    stay.powf(length as f64 - 1.0)
+    libm::pow(stay, length as f64 - 1.0)
 }
 
 /// The interval, jitter and gaps of a link's beats.
@@ -358,7 +355,7 @@ pub fn fit_gaps(gaps: &mut [Option<GapKind>]) -> LossFit {
         // (`other_runs` fills only `rest`'s report fields, unused here: removing another run
         // of the list is an equivalent mutant.)
         let rest = fit_loss(others, &other_runs);
-        let any_so_long = 1.0 - (1.0 - run_at_least(&rest, longest)).powf(runs.len() as f64);
+        let any_so_long = 1.0 - libm::pow(1.0 - run_at_least(&rest, longest), runs.len() as f64);
         if any_so_long >= PAUSE_RUN_PROBABILITY {
             return fit;
         }

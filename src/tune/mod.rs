@@ -539,7 +539,7 @@ pub(crate) fn choose_family(
 /// −ln 0.05 / target: with no mistakes at all in this much observation the bound just meets
 /// the target; with less, no configuration can qualify.
 pub fn needed_observation_s(target_per_s: f64) -> f64 {
-    -(0.05f64.ln()) / target_per_s
+    -libm::log(0.05) / target_per_s
 }
 
 /// Runs the whole search: the engine once over every family's grid, the choices, the
@@ -614,7 +614,7 @@ pub fn tune(config: &TuneConfig) -> Result<TuneFile, TuneError> {
 /// be needed, and the model route.
 fn unsupported_message(config: &TuneConfig, observed_s: f64, needed_s: f64, families: &[Family]) -> String {
     let cells = families.iter().map(|f| f.cells.len()).max().unwrap_or(1);
-    let grid_needed = -(select::cell_alpha(cells).ln()) / config.target.per_s;
+    let grid_needed = -libm::log(select::cell_alpha(cells)) / config.target.per_s;
     let head = format!(
         "The data cannot support a target of {}: {} observed (per {}), but even with no mistakes at all the 95 % \
          bound reaches {} only after {} (−ln 0.05 / target = 2.996 / target; {} for a grid of {cells} cells at \

@@ -15,7 +15,7 @@ pub fn short_number(x: f64) -> String {
     } else if x.abs() >= 1.0 {
         format!("{x:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
-        let digits = (-x.abs().log10()).floor() as usize + 3;
+        let digits = (-libm::log10(x.abs())).floor() as usize + 3;
         format!("{x:.digits$}")
     }
 }
@@ -99,10 +99,10 @@ impl TuneFile {
                     match best {
                         _ if !self.supported => "none can qualify".into(),
                         // Its m cells are tested at 5 %/m: even no mistakes need −ln(α)/target.
-                        _ if self.observed_s < -f.alpha.ln() / self.target_per_s => format!(
+                        _ if self.observed_s < -libm::log(f.alpha) / self.target_per_s => format!(
                             "none can qualify: its {} cells need {} observed",
                             f.cells,
-                            human_duration(-f.alpha.ln() / self.target_per_s)
+                            human_duration(-libm::log(f.alpha) / self.target_per_s)
                         ),
                         Some(b) => format!("none qualifies (most accurate: {})", b.label),
                         None => "none qualifies".into(),

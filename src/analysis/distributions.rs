@@ -147,6 +147,8 @@ pub fn t_quantile(alpha: f64, df: f64) -> f64 {
 }
 
 #[cfg(test)]
+// The reference values keep the digits mpmath printed.
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
     use statrs::distribution::{ChiSquared, ContinuousCDF, LogNormal, Normal, Pareto, StudentsT};

@@ -395,6 +395,15 @@ mod tests {
         }
         heard.insert(1, 0, link);
         assert_eq!(heard.link(1, 0), Some(&want(&[(2, 3), (7, 9)])));
+        // Each handled strictly earlier than the one before (no two at one instant, none
+        // later than the one before it): still noticed as out of order.
+        let mut link = HeardLink::default();
+        for (sent, at) in [(29, 30), (19, 20), (9, 10)] {
+            link.push(Nanos(sent), Nanos(at));
+        }
+        heard.insert(1, 2, link);
+        assert_eq!(heard.link(1, 2), Some(&want(&[(9, 10), (19, 20), (29, 30)])));
+        heard.links.remove(&(1, 2));
         heard.insert(2, 0, HeardLink::default());
         assert_eq!((heard.link(2, 0), heard.len(), heard.is_empty()), (None, 7, false));
         let index = HeardIndex::new(&heard, 3, &vec![vec![Nanos(0)]; 3]);
@@ -618,6 +627,35 @@ mod tests {
         assert_eq!(index.newest_sent(0, 1, ms(62), ms(80), false), Some(ms(39)));
         for q in questions.iter().chain(questions.iter().rev()) {
             assert_eq!(index.newest_sent(0, 1, q.0, q.1, q.2), direct(q.0, q.1, q.2), "{q:?}");
+        }
+    }
+
+    /// What a receiver heard before its (re)start does not count after it, even where a
+    /// block's running maximum would reach back before it: delivery k (index k − 1) is
+    /// handled at k ms; before the restart at 100 ms each was sent 1 ms before (the last at
+    /// 98 ms), after it each was sent 90 ms before (a slow path: from 10 ms on), so every
+    /// send heard since the restart is older than the last one heard before it. Questions
+    /// from the restart that end in a later block (from 129 ms) take that block's maximum
+    /// and scan only the block itself; the newest since the restart is sent at k − 91 ms,
+    /// never 98 ms.
+    #[test]
+    fn a_send_heard_before_a_restart_is_not_the_newest_after_it() {
+        let ms = Nanos::from_millis;
+        let sent = |k: u64| ms(k - if k < 100 { 1 } else { 90 });
+        let mut heard = Heard::default();
+        for k in 1..300u64 {
+            heard.push(0, 1, sent(k), ms(k));
+        }
+        let index = HeardIndex::new(&heard, 2, &[vec![Nanos::ZERO], vec![Nanos::ZERO, ms(100)]]);
+        assert_eq!(index.newest_sent(0, 1, ms(100), ms(200), false), Some(ms(109)));
+        assert_eq!(index.newest_sent(0, 1, Nanos::ZERO, ms(100), false), Some(ms(98)));
+        for inclusive in [false, true] {
+            // Ending in reverse order, so that each is answered afresh rather than by
+            // extending the one before.
+            for k in (100..=300u64).rev() {
+                let newest = (100..300).filter(|&j| j < k || (inclusive && j == k)).map(sent).max();
+                assert_eq!(index.newest_sent(0, 1, ms(100), ms(k), inclusive), newest, "{k} {inclusive}");
+            }
         }
     }
 }

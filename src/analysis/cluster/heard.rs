@@ -34,12 +34,15 @@ pub struct HeardLink {
 
 impl HeardLink {
     pub fn with_capacity(deliveries: usize) -> HeardLink {
-        // (Mutation testing: `HeardLink::default()` here is equivalent: only the vectors'
-        // first allocation differs.)
+        // (Mutation testing: `HeardLink::default()` here is equivalent, and so is deleting
+        // either field from this expression (it is then `Default`): only the vectors' first
+        // allocation differs.)
         HeardLink { at: Vec::with_capacity(deliveries), delay: Vec::with_capacity(deliveries), ..Default::default() }
     }
 
     fn encode(sent: Nanos, at: Nanos) -> u32 {
+        // (Equivalent mutant: `d <= u64::from(FAR)`: a delay of exactly `FAR` nanoseconds is
+        // then `d as u32`, which is `FAR` all the same, and `push` keeps its send time apart.)
         match at.0.checked_sub(sent.0) {
             Some(d) if d < u64::from(FAR) => d as u32,
             _ => FAR,
@@ -48,6 +51,8 @@ impl HeardLink {
 
     /// Appends a delivery (sent at `sent`, handled at `at`).
     pub fn push(&mut self, sent: Nanos, at: Nanos) {
+        // (Equivalent mutant: `at <= last`: two deliveries at one instant then mark the
+        // record unsorted, and the stable sort keeps them in the order they were pushed.)
         self.unsorted |= self.at.last().is_some_and(|&last| at < last);
         let d = Self::encode(sent, at);
         if d == FAR {
@@ -345,13 +350,19 @@ impl<'a> HeardIndex<'a> {
         let block = hi.saturating_sub(1) / BLOCK;
         let newest = if hi == lo {
             None
+        // (Equivalent mutants: `>` for `<=` here, and `block + BLOCK` or `block / BLOCK`:
+        // they only choose between the direct scan and the block's running maximum, and
+        // both are exact wherever taken: a block that begins at or before `lo` has
+        // `segment == lo` only when it begins at `lo`, where its maximum is `None` and the
+        // scan is of `lo..hi`.)
         } else if block * BLOCK <= lo {
             l.deliveries.newest_sent(lo..hi)
         } else {
             match l.blocks(&self.starts)[block] {
                 // The block's running maximum covers exactly [lo, 64·block): `lo` is where
                 // the receiver's record began, and no (re)start lies between (or `since`
-                // would be it).
+                // would be it). (Equivalent mutant: the guard `false`, which always scans
+                // `lo..hi` directly: slower, the same answer.)
                 (newest, segment) if segment == lo => newest.max(l.deliveries.newest_sent(block * BLOCK..hi)),
                 _ => l.deliveries.newest_sent(lo..hi),
             }

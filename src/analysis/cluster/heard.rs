@@ -237,7 +237,12 @@ impl IndexedLink<'_> {
     fn blocks(&self, starts: &[Vec<Nanos>]) -> &[(Option<Nanos>, usize)] {
         self.block_newest.get_or_init(|| {
             let deliveries = self.deliveries;
-            // Segment starts: the first delivery at or after each (re)start.
+            // Segment starts: the first delivery at or after each (re)start. (Equivalent
+            // mutants: any other comparison here, and in the loop below `>` for `<=` or `!=`
+            // for `==`: each entry stays the largest `sent` over `[segment, 64·b)` for the
+            // `segment` it names, which is all `newest_sent` relies on (it takes an entry
+            // only when the question begins at that `segment`); misplaced or missing
+            // segment starts only make the shortcut apply less often.)
             let mut boundaries: Vec<usize> = starts
                 .get(self.to)
                 .map_or(&[][..], |s| &s[..])

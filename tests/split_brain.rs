@@ -431,6 +431,32 @@ fn the_leader_timeline_shows_the_longest_episode() {
     assert!(common::simulate(&COMMON.experiment()).leaders.is_none());
 }
 
+/// The timeline shows the longest episode of any configuration, not the first, and pads
+/// one longer than 4 s by half its length. Answer 5's one-way cut a→b over [10.5, 20.5) under
+/// `fixed:timeout=3s` then `fixed:timeout=2s`: b suspects a from 13.01 (10.01 + 3 s) or
+/// from 12.01 (10.01 + 2 s) until a's slot-21 heartbeat reaches it at 21.01, so the episodes
+/// are [13.01, 21.01) (8 s, under both view rules) and then [12.01, 21.01) (9 s). The
+/// longest is the second configuration's, first under `lowest-unsuspected`; padded by
+/// 4.5 s: the window is [7.51, 25.51).
+#[test]
+fn the_leader_timeline_shows_a_later_longer_episode_padded_by_half_its_length() {
+    let cut = "[[faults]]\nkind = \"partition\"\nat = \"10500ms\"\nduration = \"10s\"\nfrom = [\"a\"]\nto = [\"b\"]\n";
+    let setting = Setting { detectors: "\"fixed:timeout=3s\", \"fixed:timeout=2s\"", faults: cut, ..COMMON };
+    let out = common::simulate(&setting.experiment());
+    let splits: Vec<Vec<f64>> =
+        out.summary.cluster.iter().map(|c| c.rules.iter().map(|f| f.split_brain_s).collect()).collect();
+    assert_eq!(splits.len(), 2);
+    assert!(close(splits[0][0], 8.0) && close(splits[0][1], 8.0), "{splits:?}");
+    assert!(close(splits[1][0], 9.0) && close(splits[1][1], 9.0), "{splits:?}");
+    let t = out.leaders.expect("a run with split brain has a leader timeline");
+    assert_eq!(
+        (t.detector.as_str(), t.rule.as_str(), t.episode_ns),
+        ("fixed:timeout=2s", "lowest-unsuspected", [12_010_000_000, 21_010_000_000])
+    );
+    assert_eq!((t.from_s, t.to_s), (7.51, 25.51));
+    assert_eq!(t.split_s, vec![[12.01, 21.01]]);
+}
+
 /// A multi-monitor trace replays to the same cluster figures: the simulator's trace of each
 /// scenario (a pause of the leader, a crash-stop of the leader, a one-way cut, b's
 /// crash-recovery), replayed with the same faults declared (`--pause`, `--crash` and

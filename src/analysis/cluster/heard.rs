@@ -34,12 +34,15 @@ pub struct HeardLink {
 
 impl HeardLink {
     pub fn with_capacity(deliveries: usize) -> HeardLink {
-        // (Mutation testing: `HeardLink::default()` here is equivalent: only the vectors'
-        // first allocation differs.)
+        // (Mutation testing: `HeardLink::default()` here is equivalent, and so is deleting
+        // either field from this expression (it is then `Default`): only the vectors' first
+        // allocation differs.)
         HeardLink { at: Vec::with_capacity(deliveries), delay: Vec::with_capacity(deliveries), ..Default::default() }
     }
 
     fn encode(sent: Nanos, at: Nanos) -> u32 {
+        // (Equivalent mutant: `d <= u64::from(FAR)`: a delay of exactly `FAR` nanoseconds is
+        // then `d as u32`, which is `FAR` all the same, and `push` keeps its send time apart.)
         match at.0.checked_sub(sent.0) {
             Some(d) if d < u64::from(FAR) => d as u32,
             _ => FAR,
@@ -48,6 +51,8 @@ impl HeardLink {
 
     /// Appends a delivery (sent at `sent`, handled at `at`).
     pub fn push(&mut self, sent: Nanos, at: Nanos) {
+        // (Equivalent mutant: `at <= last`: two deliveries at one instant then mark the
+        // record unsorted, and the stable sort keeps them in the order they were pushed.)
         self.unsorted |= self.at.last().is_some_and(|&last| at < last);
         let d = Self::encode(sent, at);
         if d == FAR {
@@ -232,7 +237,12 @@ impl IndexedLink<'_> {
     fn blocks(&self, starts: &[Vec<Nanos>]) -> &[(Option<Nanos>, usize)] {
         self.block_newest.get_or_init(|| {
             let deliveries = self.deliveries;
-            // Segment starts: the first delivery at or after each (re)start.
+            // Segment starts: the first delivery at or after each (re)start. (Equivalent
+            // mutants: any other comparison here, and in the loop below `>` for `<=` or `!=`
+            // for `==`: each entry stays the largest `sent` over `[segment, 64·b)` for the
+            // `segment` it names, which is all `newest_sent` relies on (it takes an entry
+            // only when the question begins at that `segment`); misplaced or missing
+            // segment starts only make the shortcut apply less often.)
             let mut boundaries: Vec<usize> = starts
                 .get(self.to)
                 .map_or(&[][..], |s| &s[..])
@@ -345,13 +355,19 @@ impl<'a> HeardIndex<'a> {
         let block = hi.saturating_sub(1) / BLOCK;
         let newest = if hi == lo {
             None
+        // (Equivalent mutants: `>` for `<=` here, and `block + BLOCK` or `block / BLOCK`:
+        // they only choose between the direct scan and the block's running maximum, and
+        // both are exact wherever taken: a block that begins at or before `lo` has
+        // `segment == lo` only when it begins at `lo`, where its maximum is `None` and the
+        // scan is of `lo..hi`.)
         } else if block * BLOCK <= lo {
             l.deliveries.newest_sent(lo..hi)
         } else {
             match l.blocks(&self.starts)[block] {
                 // The block's running maximum covers exactly [lo, 64·block): `lo` is where
                 // the receiver's record began, and no (re)start lies between (or `since`
-                // would be it).
+                // would be it). (Equivalent mutant: the guard `false`, which always scans
+                // `lo..hi` directly: slower, the same answer.)
                 (newest, segment) if segment == lo => newest.max(l.deliveries.newest_sent(block * BLOCK..hi)),
                 _ => l.deliveries.newest_sent(lo..hi),
             }
@@ -395,6 +411,15 @@ mod tests {
         }
         heard.insert(1, 0, link);
         assert_eq!(heard.link(1, 0), Some(&want(&[(2, 3), (7, 9)])));
+        // Each handled strictly earlier than the one before (no two at one instant, none
+        // later than the one before it): still noticed as out of order.
+        let mut link = HeardLink::default();
+        for (sent, at) in [(29, 30), (19, 20), (9, 10)] {
+            link.push(Nanos(sent), Nanos(at));
+        }
+        heard.insert(1, 2, link);
+        assert_eq!(heard.link(1, 2), Some(&want(&[(9, 10), (19, 20), (29, 30)])));
+        heard.links.remove(&(1, 2));
         heard.insert(2, 0, HeardLink::default());
         assert_eq!((heard.link(2, 0), heard.len(), heard.is_empty()), (None, 7, false));
         let index = HeardIndex::new(&heard, 3, &vec![vec![Nanos(0)]; 3]);
@@ -618,6 +643,35 @@ mod tests {
         assert_eq!(index.newest_sent(0, 1, ms(62), ms(80), false), Some(ms(39)));
         for q in questions.iter().chain(questions.iter().rev()) {
             assert_eq!(index.newest_sent(0, 1, q.0, q.1, q.2), direct(q.0, q.1, q.2), "{q:?}");
+        }
+    }
+
+    /// What a receiver heard before its (re)start does not count after it, even where a
+    /// block's running maximum would reach back before it: delivery k (index k − 1) is
+    /// handled at k ms; before the restart at 100 ms each was sent 1 ms before (the last at
+    /// 98 ms), after it each was sent 90 ms before (a slow path: from 10 ms on), so every
+    /// send heard since the restart is older than the last one heard before it. Questions
+    /// from the restart that end in a later block (from 129 ms) take that block's maximum
+    /// and scan only the block itself; the newest since the restart is sent at k − 91 ms,
+    /// never 98 ms.
+    #[test]
+    fn a_send_heard_before_a_restart_is_not_the_newest_after_it() {
+        let ms = Nanos::from_millis;
+        let sent = |k: u64| ms(k - if k < 100 { 1 } else { 90 });
+        let mut heard = Heard::default();
+        for k in 1..300u64 {
+            heard.push(0, 1, sent(k), ms(k));
+        }
+        let index = HeardIndex::new(&heard, 2, &[vec![Nanos::ZERO], vec![Nanos::ZERO, ms(100)]]);
+        assert_eq!(index.newest_sent(0, 1, ms(100), ms(200), false), Some(ms(109)));
+        assert_eq!(index.newest_sent(0, 1, Nanos::ZERO, ms(100), false), Some(ms(98)));
+        for inclusive in [false, true] {
+            // Ending in reverse order, so that each is answered afresh rather than by
+            // extending the one before.
+            for k in (100..=300u64).rev() {
+                let newest = (100..300).filter(|&j| j < k || (inclusive && j == k)).map(sent).max();
+                assert_eq!(index.newest_sent(0, 1, ms(100), ms(k), inclusive), newest, "{k} {inclusive}");
+            }
         }
     }
 }

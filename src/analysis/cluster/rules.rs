@@ -543,6 +543,40 @@ mod tests {
         s
     }
 
+    /// What a user's rule reads of the cluster, by hand, on four nodes whose ids sort as
+    /// 2 < 0 < 3 < 1 (`order`): node 0 suspects 2; node 1 suspects nobody; node 2 suspects
+    /// 0, 1, 3 and (a view naming its own node) 2; node 3 suspects 2 and 0. A node never
+    /// suspects itself; it trusts the others in id order, itself included; its candidate is
+    /// the first of them, itself when it suspects every other node. Node 3's receiving is
+    /// paused twice over (a node pause and a monitor pause), node 1's not at all.
+    #[test]
+    fn a_rules_view_of_the_cluster_by_hand() {
+        let order = [2, 0, 3, 1];
+        let clocks = [Clock::EXACT; 4];
+        let views = [set(4, &[2]), set(4, &[]), set(4, &[0, 1, 2, 3]), set(4, &[0, 2])];
+        let stalled = [0u32, 0, 1, 2];
+        let cx = Cx {
+            n: 4,
+            order: &order,
+            clocks: &clocks,
+            now: Nanos::ZERO,
+            views: &views,
+            stalled: &stalled,
+            heard: None,
+        };
+        assert!(cx.suspects(0, 2) && cx.suspects(2, 3) && cx.suspects(3, 0));
+        assert!(!cx.suspects(0, 1) && !cx.suspects(1, 2) && !cx.suspects(3, 1));
+        assert!(!cx.suspects(2, 2) && !cx.suspects(0, 0), "a node never suspects itself");
+        let trusted = |x: usize| cx.trusted(x).collect::<Vec<_>>();
+        assert_eq!(
+            [trusted(0), trusted(1), trusted(2), trusted(3)],
+            [vec![0, 3, 1], vec![2, 0, 3, 1], vec![2], vec![3, 1]]
+        );
+        assert_eq!([0, 1, 2, 3].map(|x| cx.candidate(x)), [0, 2, 2, 3]);
+        assert_eq!([0, 1, 2, 3].map(|x| cx.stalled(x)), [false, false, true, true]);
+        assert!(cx.heard().is_none());
+    }
+
     /// The view rules on four nodes a < b < c < d (indices 0 … 3), worked by hand. A view
     /// rule names the lowest id its node does not suspect (itself never); `majority` names
     /// it only when the trusted set, the node included, is more than half of the four, or

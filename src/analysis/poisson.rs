@@ -36,7 +36,7 @@
 //! below 1.2e-16, so neighbouring counts can share bounds); the bounds stay finite, ordered
 //! and nondecreasing in the count up to `u64::MAX`.
 
-use crate::fault::erfc_inv::erfc_inv;
+use super::distributions::{bisect, normal_quantile};
 use libm::{erfc, lgamma};
 
 /// The two-sided 95 % Garwood interval on the mean of a Poisson count, per unit exposure:
@@ -111,7 +111,7 @@ fn gamma_quantile(a: f64, tail: Tail, p: f64) -> f64 {
     // test checks every bound to 1e-14).
     // Wilson–Hilferty: the cube root of a gamma variate is nearly normal, so
     // x ≈ a (1 − 1/(9a) + z/(3√a))³ with z the standard normal quantile of P(a, x).
-    let z_of_p = -std::f64::consts::SQRT_2 * erfc_inv(2.0 * p);
+    let z_of_p = normal_quantile(p);
     let z = match tail {
         Tail::Lower => z_of_p,
         Tail::Upper => -z_of_p,
@@ -138,22 +138,12 @@ fn gamma_quantile(a: f64, tail: Tail, p: f64) -> f64 {
         widen *= 4.0;
         (lo, hi) = (hi, guess * (1.0 + widen));
     }
-    for _ in 0..1100 {
-        let mid = lo + 0.5 * (hi - lo);
-        if mid <= lo || mid >= hi {
-            break;
-        }
-        // (Mutation testing, equivalent: `>=` here only decides which end keeps a point whose
-        // computed excess is exactly 0, a root to the evaluation's rounding, and the search
-        // goes on to adjacent doubles either way; `lo - 0.5 * (hi - lo)` below rounds to `lo`
-        // or the double below it, moving the bound by an ulp at most. Both pass the 50-digit
-        // table's 1e-14.)
-        if excess(mid) > 0.0 {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
+    // (Mutation testing, equivalent: `>=` here only decides which end keeps a point whose
+    // computed excess is exactly 0, a root to the evaluation's rounding, and the search goes
+    // on to adjacent doubles either way; `lo - 0.5 * (hi - lo)` below rounds to `lo` or the
+    // double below it, moving the bound by an ulp at most. Both pass the 50-digit table's
+    // 1e-14.)
+    let (lo, hi) = bisect(lo, hi, |x| excess(x) > 0.0);
     lo + 0.5 * (hi - lo)
 }
 

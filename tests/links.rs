@@ -106,7 +106,60 @@ fn a_stubborn_link_matches_its_closed_forms() {
         close("first-application latency (ms)", mean_se(latency_ms), 5.0 + 50.0 * p / q);
         // The RTO is above every RTT: no retransmission is premature.
         assert_eq!(r.spurious_retransmissions, 0);
+        // The links' own facts: every datagram the protocol sent, each copy that reached a
+        // node (none down, every operation done long before the end), and the link model's
+        // loss and delay.
+        let (data, ack) = (&r.data_link, &r.ack_link);
+        assert_eq!(
+            (data.sent, data.arrived, data.cut, data.duplicated),
+            (r.transmissions, r.copies_reached_server, 0, 0)
+        );
+        assert_eq!(data.sent - data.lost, data.arrived);
+        // Without dedup the server ACKs every copy that reached it.
+        assert_eq!(
+            (ack.sent, ack.arrived, ack.sent - ack.lost),
+            (r.copies_reached_server, r.acks_received, ack.arrived)
+        );
+        for (what, l) in [("data", data), ("ack", ack)] {
+            let n = l.sent as f64;
+            let share = l.lost as f64 / n;
+            close(&format!("{what} loss, p = {p}"), (share, (p * q / n).sqrt()), p);
+            // Uniform 4–6 ms: mean 5 ms, SD 2/√12 ms; every delay within its bounds (the
+            // histogram's 3 digits above).
+            let d = l.delay.as_ref().unwrap();
+            close(&format!("{what} delay (ms)"), (d.mean_ms, (2.0 / 12f64.sqrt()) / (l.arrived as f64).sqrt()), 5.0);
+            assert!(d.p50_ms > 4.0 && d.max_ms <= 6.0 * 1.001 && d.p50_ms <= d.max_ms, "{what}: {d:?}");
+        }
     }
+}
+
+/// A workload's link facts by hand: constant 5 ms each way, four operations sent once; the
+/// one at 200 ms falls in a cut of the data link, the one at 997 ms is still on the way when
+/// the run ends at 1 s.
+#[test]
+fn a_workloads_links_count_cuts_and_what_is_still_on_the_way() {
+    let e = experiment(
+        r#"delay = { dist = "constant", value = "5ms" }"#,
+        r#"protocol = "fair-loss"
+           schedule = ["100ms", "200ms", "300ms", "997ms"]
+           [[faults]]
+           kind = "partition"
+           at = "150ms"
+           duration = "100ms"
+           from = ["a"]
+           to = ["b"]"#,
+        "1s",
+    );
+    let r = run(&e, 1).report;
+    let (data, ack) = (&r.data_link, &r.ack_link);
+    assert_eq!((data.sent, data.cut, data.lost, data.duplicated, data.arrived), (4, 1, 0, 0, 2));
+    assert_eq!((ack.sent, ack.cut, ack.lost, ack.duplicated, ack.arrived), (2, 0, 0, 0, 2));
+    for l in [data, ack] {
+        let d = l.delay.as_ref().unwrap();
+        assert_eq!(d.mean_ms, 5.0);
+        assert!((d.max_ms - 5.0).abs() <= 5.0 * 1e-3, "{d:?}");
+    }
+    assert_eq!((r.applied, r.copies_reached_server), (2, 2));
 }
 
 #[test]

@@ -269,16 +269,7 @@ pub struct TotalEntry {
     pub replications: Option<super::replications::Spread>,
 }
 
-/// What happened to the datagrams of one link on the way (the simulator knows; a trace
-/// records only what arrived).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DatagramCounts {
-    pub sent: u64,
-    pub lost: u64,
-    /// Dropped by a partition.
-    pub cut: u64,
-    pub duplicated: u64,
-}
+pub use crate::fault::channel::DatagramCounts;
 
 /// Gathers every link's outcome, in the order the engine hands them, into one
 /// [`SummaryFile`]: the entries per configuration and link, the totals, the datagram counts.

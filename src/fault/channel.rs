@@ -7,7 +7,9 @@
 //! plus any delay spike; FIFO links never let a datagram overtake an earlier one. The
 //! samplers and loss processes are this module's own, seeded from named streams of the
 //! experiment seed, so that a workload never shares draws with the heartbeats or with
-//! another workload.
+//! another workload. The channel also counts what it did ([`DatagramCounts`]): every
+//! engine's datagram accounting (the simulator's links, live mode's relay, the workloads)
+//! is this one.
 
 use rand::Rng;
 
@@ -16,6 +18,17 @@ use super::loss::{LossModel, LossProcess};
 use super::rng::SimRng;
 use super::{Cursor, LinkFaults, Window};
 use crate::time::Nanos;
+
+/// What happened to the datagrams of one link on the way (the simulator and the relay know;
+/// a trace records only what arrived).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DatagramCounts {
+    pub sent: u64,
+    pub lost: u64,
+    /// Dropped by a partition.
+    pub cut: u64,
+    pub duplicated: u64,
+}
 
 /// What the link did with one datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +59,7 @@ pub struct Channel<'a> {
     /// use draws that belong to the new one.
     ahead: [Nanos; BATCH],
     taken: usize,
+    counts: DatagramCounts,
 }
 
 impl<'a> Channel<'a> {
@@ -79,7 +93,13 @@ impl<'a> Channel<'a> {
             loss_rng,
             ahead: [Nanos::ZERO; BATCH],
             taken: BATCH,
+            counts: DatagramCounts::default(),
         }
+    }
+
+    /// What the channel did with the datagrams sent so far.
+    pub fn counts(&self) -> DatagramCounts {
+        self.counts
     }
 
     /// Whether a delay change is still to come (a caller on a hot path may then take
@@ -97,13 +117,16 @@ impl<'a> Channel<'a> {
     /// knows none is pending saves the comparison per datagram).
     #[inline(always)]
     pub fn send_with<const CHANGES: bool>(&mut self, t: Nanos) -> Fate {
+        self.counts.sent += 1;
         if self.cuts.at(t).is_some() {
+            self.counts.cut += 1;
             return Fate::Cut;
         }
         // Draws `u < p` with u uniform on [0, 1): `<=` differs only when u equals p exactly
         // (probability 2^-53), so mutants of these comparisons are equivalent.
         let burst_lost = self.bursts.at(t).is_some_and(|&(_, p)| self.loss_rng.random::<f64>() < p);
         if self.loss.lost(t, &mut self.loss_rng) || burst_lost {
+            self.counts.lost += 1;
             return Fate::Lost;
         }
         if CHANGES && t >= self.next_change {
@@ -114,7 +137,12 @@ impl<'a> Channel<'a> {
         // Straight-line, not a loop filling the array: the caller then gets the arrival
         // times in registers instead of reading back what was just stored.
         let first = self.arrival(t, extra);
-        let second = if duplicated { Some(self.arrival(t, extra)) } else { None };
+        let second = if duplicated {
+            self.counts.duplicated += 1;
+            Some(self.arrival(t, extra))
+        } else {
+            None
+        };
         Fate::Delivered([Some(first), second])
     }
 
@@ -183,9 +211,12 @@ mod tests {
         assert_eq!(c.send(ms(0)), Fate::Delivered([Some(ms(5)), Some(ms(5))]));
         assert_eq!(c.send(ms(1500)), Fate::Cut);
         assert_eq!(c.send(ms(3000)), Fate::Delivered([Some(ms(3105)), Some(ms(3105))]));
+        let counts = c.counts();
+        assert_eq!((counts.sent, counts.cut, counts.lost, counts.duplicated), (3, 1, 0, 2));
         let none = LinkFaults::default();
         let mut c = channel(1.0, 0.0, &none);
         assert_eq!(c.send(ms(0)), Fate::Lost);
+        assert_eq!(c.counts(), DatagramCounts { sent: 1, lost: 1, cut: 0, duplicated: 0 });
     }
 
     /// The delays a channel gives (drawn ahead in batches once no change is pending) are

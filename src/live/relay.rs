@@ -2,8 +2,8 @@
 //!
 //! Every directed link (sender → monitor) has a socket of its own on the relay; the sender
 //! is told that address for that peer, so the relay knows the link of every datagram by the
-//! socket it came in on. Each datagram then meets the simulator's link model, drawn from the
-//! same models ([`crate::fault::delay`], [`crate::fault::loss`]) and the same fault timeline
+//! socket it came in on. Each datagram then meets the simulator's link model (the same
+//! [`crate::fault::channel::Channel`], with its models and counts) and the same fault timeline
 //! (cuts, delay spikes, loss bursts, by real time since the epoch) as in a simulation
 //! (DESIGN.md §2 point 7): cut, lost (Bernoulli, Gilbert–Elliott, bursts), delayed
 //! (any delay distribution, autocorrelated or not, FIFO or not) and duplicated, then
@@ -22,15 +22,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use hdrhistogram::Histogram;
-use rand::Rng;
 
 use super::clock::{SPIN, mono_ns, sleep_until};
-use crate::analysis::results::DatagramCounts;
 use crate::experiment::Link;
+use crate::fault::LinkFaults;
+use crate::fault::channel::{Channel, DatagramCounts, Fate};
 use crate::fault::delay::{DelaySampler, EmpiricalError};
-use crate::fault::loss::LossProcess;
-use crate::fault::rng::{SimRng, stream};
-use crate::fault::{Cursor, LinkFaults, Window};
+use crate::fault::rng::stream;
 use crate::time::Nanos;
 
 /// One directed link through the relay: datagrams from node `from` to node `to`.
@@ -179,62 +177,37 @@ pub enum RelayError {
     Empirical(#[from] EmpiricalError),
 }
 
-/// One link's model state, owned by its receiving task.
+/// One link's model state, owned by its receiving task: the simulator's channel, asked at
+/// each datagram's time at the relay.
 struct LinkState<'a> {
     link: usize,
-    duplicate: f64,
-    fifo: bool,
-    loss: LossProcess,
-    delay: DelaySampler,
-    /// Later delay models (route changes), by the time a datagram reaches the relay.
-    changes: std::vec::IntoIter<(Nanos, DelaySampler)>,
-    cuts: Cursor<'a, Window>,
-    spikes: Cursor<'a, (Window, Nanos)>,
-    bursts: Cursor<'a, (Window, f64)>,
-    delay_rng: SimRng,
-    loss_rng: SimRng,
-    last_release: Nanos,
+    channel: Channel<'a>,
 }
 
-impl LinkState<'_> {
+impl<'a> LinkState<'a> {
+    /// Link `link` with its `model`, `faults` and delay samplers, its draws from streams of
+    /// `seed` named by `name`.
+    fn new(
+        link: usize,
+        model: &Link,
+        faults: &'a LinkFaults,
+        sampler: (DelaySampler, Vec<(Nanos, DelaySampler)>),
+        seed: u64,
+        name: &str,
+    ) -> LinkState<'a> {
+        let (delay_rng, loss_rng) = (stream(seed, &format!("{name}/delay")), stream(seed, &format!("{name}/loss")));
+        let channel =
+            Channel::new(&model.loss, model.duplicate, model.fifo, sampler.0, sampler.1, faults, delay_rng, loss_rng);
+        LinkState { link, channel }
+    }
+
     /// The release times (since the epoch) of a datagram that reached the relay at `t`:
-    /// none (cut or lost), one, or two (duplicated). The same order of draws as the
-    /// simulator's `transmit`.
-    fn fate(&mut self, t: Nanos, counts: &mut DatagramCounts) -> Vec<Nanos> {
-        counts.sent += 1;
-        if self.cuts.at(t).is_some() {
-            counts.cut += 1;
-            return Vec::new();
+    /// none (cut or lost), one, or two (duplicated), as the simulator's link gives them.
+    fn fate(&mut self, t: Nanos) -> Vec<Nanos> {
+        match self.channel.send(t) {
+            Fate::Cut | Fate::Lost => Vec::new(),
+            Fate::Delivered(copies) => copies.into_iter().flatten().collect(),
         }
-        let burst_lost = self.bursts.at(t).is_some_and(|&(_, p)| self.loss_rng.random::<f64>() < p);
-        if self.loss.lost(t, &mut self.loss_rng) || burst_lost {
-            counts.lost += 1;
-            return Vec::new();
-        }
-        let extra = self.spikes.at(t).map_or(Nanos::ZERO, |s| s.1);
-        // Delay changes due by now, the last one winning; the correlated state carries over
-        // (as in the simulator's `change_delay`).
-        while self.changes.as_slice().first().is_some_and(|c| c.0 <= t) {
-            if let Some((_, sampler)) = self.changes.next() {
-                self.delay.replace_model(sampler);
-            }
-        }
-        let copies = if self.duplicate > 0.0 && self.loss_rng.random::<f64>() < self.duplicate {
-            counts.duplicated += 1;
-            2
-        } else {
-            1
-        };
-        (0..copies)
-            .map(|_| {
-                let mut at = t.saturating_add(self.delay.sample(&mut self.delay_rng)).saturating_add(extra);
-                if self.fifo {
-                    at = at.max(self.last_release);
-                    self.last_release = at;
-                }
-                at
-            })
-            .collect()
     }
 }
 
@@ -260,30 +233,15 @@ fn receive_loop(
                 let Ok(()) = socket.set_nonblocking(true) else { return };
                 let Ok(socket) = tokio::net::UdpSocket::from_std(socket) else { return };
                 let name = format!("live/relay/{}->{}", link.from, link.to);
-                let mut state = LinkState {
-                    link: i,
-                    duplicate: link.model.duplicate,
-                    fifo: link.model.fifo,
-                    loss: LossProcess::new(&link.model.loss),
-                    delay: sampler.0,
-                    changes: sampler.1.into_iter(),
-                    cuts: Cursor::new(&link.faults.cuts, |w| *w),
-                    spikes: Cursor::new(&link.faults.spikes, |s| s.0),
-                    bursts: Cursor::new(&link.faults.bursts, |b| b.0),
-                    delay_rng: stream(seed, &format!("{name}/delay")),
-                    loss_rng: stream(seed, &format!("{name}/loss")),
-                    last_release: Nanos::ZERO,
-                };
+                let mut state = LinkState::new(i, &link.model, &link.faults, sampler, seed, &name);
                 let mut buf = vec![0u8; 2048];
                 while !stop.load(Ordering::Relaxed) {
                     let received =
                         tokio::time::timeout(std::time::Duration::from_millis(50), socket.recv_from(&mut buf)).await;
                     let Ok(Ok((n, _))) = received else { continue };
                     let t = Nanos(mono_ns().saturating_sub(epoch));
-                    let fates = {
-                        let mut counts = shared.counts.lock().unwrap_or_else(PoisonError::into_inner);
-                        state.fate(t, &mut counts[state.link])
-                    };
+                    let fates = state.fate(t);
+                    shared.counts.lock().unwrap_or_else(PoisonError::into_inner)[state.link] = state.channel.counts();
                     if fates.is_empty() {
                         continue;
                     }
@@ -341,29 +299,14 @@ fn release_loop(shared: &Shared, stop: &AtomicBool, senders: &[UdpSocket], links
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::Window;
     use crate::fault::delay::DelayModel;
     use crate::fault::loss::LossModel;
 
     fn state<'a>(model: &Link, faults: &'a LinkFaults) -> LinkState<'a> {
-        LinkState {
-            link: 0,
-            duplicate: model.duplicate,
-            fifo: model.fifo,
-            loss: LossProcess::new(&model.loss),
-            delay: DelaySampler::new(&model.delay, model.correlation, Path::new(".")).unwrap(),
-            changes: faults
-                .delay_changes
-                .iter()
-                .map(|(at, m)| (*at, DelaySampler::new(m, model.correlation, Path::new(".")).unwrap()))
-                .collect::<Vec<_>>()
-                .into_iter(),
-            cuts: Cursor::new(&faults.cuts, |w| *w),
-            spikes: Cursor::new(&faults.spikes, |s| s.0),
-            bursts: Cursor::new(&faults.bursts, |b| b.0),
-            delay_rng: stream(1, "d"),
-            loss_rng: stream(1, "l"),
-            last_release: Nanos::ZERO,
-        }
+        let sampler = |m: &DelayModel| DelaySampler::new(m, model.correlation, Path::new(".")).unwrap();
+        let changes = faults.delay_changes.iter().map(|(at, m)| (*at, sampler(m))).collect();
+        LinkState::new(0, model, faults, (sampler(&model.delay), changes), 1, "t")
     }
 
     #[test]
@@ -383,21 +326,21 @@ mod tests {
             delay_changes: vec![(ms(650), DelayModel::Constant { value: ms(9) })],
         };
         let mut s = state(&model, &faults);
-        let mut c = DatagramCounts::default();
-        assert_eq!(s.fate(ms(10), &mut c), vec![ms(15)]);
-        assert_eq!(s.fate(ms(150), &mut c), vec![], "cut");
-        assert_eq!(s.fate(ms(350), &mut c), vec![ms(405)], "a spike adds its delay");
+        assert_eq!(s.fate(ms(10)), vec![ms(15)]);
+        assert_eq!(s.fate(ms(150)), vec![], "cut");
+        assert_eq!(s.fate(ms(350)), vec![ms(405)], "a spike adds its delay");
         // FIFO: the next one may not overtake it.
-        assert_eq!(s.fate(ms(351), &mut c), vec![ms(406)]);
-        assert_eq!(s.fate(ms(550), &mut c), vec![], "a certain loss burst");
-        assert_eq!(s.fate(ms(640), &mut c), vec![ms(645)]);
-        assert_eq!(s.fate(ms(700), &mut c), vec![ms(709)], "the route changed at 650 ms");
+        assert_eq!(s.fate(ms(351)), vec![ms(406)]);
+        assert_eq!(s.fate(ms(550)), vec![], "a certain loss burst");
+        assert_eq!(s.fate(ms(640)), vec![ms(645)]);
+        assert_eq!(s.fate(ms(700)), vec![ms(709)], "the route changed at 650 ms");
+        let c = s.channel.counts();
         assert_eq!((c.sent, c.cut, c.lost, c.duplicated), (7, 1, 1, 0));
         let dup = Link { duplicate: 1.0, ..model };
         let none = LinkFaults::default();
         let mut s = state(&dup, &none);
-        assert_eq!(s.fate(ms(10), &mut c), vec![ms(15), ms(15)]);
-        assert_eq!(c.duplicated, 1);
+        assert_eq!(s.fate(ms(10)), vec![ms(15), ms(15)]);
+        assert_eq!(s.channel.counts().duplicated, 1);
     }
 
     #[test]
@@ -411,10 +354,10 @@ mod tests {
         };
         let none = LinkFaults::default();
         let mut s = state(&model, &none);
-        let mut c = DatagramCounts::default();
         for i in 0..100_000 {
-            s.fate(Nanos(i), &mut c);
+            s.fate(Nanos(i));
         }
+        let c = s.channel.counts();
         // Binomial(100000, 0.2): sd 126; 5 sd.
         assert!((c.lost as f64 - 20_000.0).abs() < 632.0, "{}", c.lost);
     }

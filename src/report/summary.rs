@@ -197,6 +197,7 @@ impl SummaryFile {
                 "retx/op",
                 "spurious",
                 "ambiguous",
+                "lost data/ack",
                 "lat p50",
                 "lat p99",
                 "state (intended)",
@@ -218,6 +219,7 @@ impl SummaryFile {
                 num(w.retransmissions_per_op),
                 w.spurious_retransmissions.to_string(),
                 w.ambiguous.to_string(),
+                format!("{}/{}", w.data_link.lost + w.data_link.cut, w.ack_link.lost + w.ack_link.cut),
                 ms(w.latency.as_ref().map(|l| l.p50_ms)),
                 ms(w.latency.as_ref().map(|l| l.p99_ms)),
                 format!("{} ({})", w.final_state, w.intended_state),
@@ -226,7 +228,8 @@ impl SummaryFile {
         columns(
             &rows,
             "extra: applications beyond the first per operation (at-least-once damage); spurious: retransmissions \
-             after which an ACK of an earlier copy arrived; latency: first send to first application; state: the \
+             after which an ACK of an earlier copy arrived; lost: datagrams the data and ACK links lost or cut \
+             (`data_link`, `ack_link` in summary.json); latency: first send to first application; state: the \
              server's counter, money credited, or keys right\n",
         )
     }

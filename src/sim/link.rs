@@ -20,9 +20,9 @@ use std::collections::BinaryHeap;
 
 use rand::Rng;
 
-use crate::analysis::results::DatagramCounts;
 use crate::detector::Arrival;
 use crate::experiment::{AfterPause, Link, Node, SeqAfterRestart};
+use crate::fault::channel::DatagramCounts;
 use crate::fault::channel::{Channel, Fate};
 use crate::fault::delay::DelaySampler;
 use crate::fault::rng::SimRng;
@@ -248,7 +248,6 @@ pub struct LinkStream<'a> {
     /// The delay and loss step, shared with the message workloads.
     channel: Channel<'a>,
     heap: BinaryHeap<Reverse<Delivery>>,
-    pub counts: DatagramCounts,
 }
 
 impl<'a> LinkStream<'a> {
@@ -269,8 +268,12 @@ impl<'a> LinkStream<'a> {
             lookahead,
             channel: Channel::new(&link.loss, link.duplicate, link.fifo, delay, changes, faults, delay_rng, loss_rng),
             heap: BinaryHeap::new(),
-            counts: DatagramCounts::default(),
         }
+    }
+
+    /// What the link's channel did with the heartbeats sent so far.
+    pub fn counts(&self) -> DatagramCounts {
+        self.channel.counts()
     }
 
     /// Appends the link's next deliveries, in arrival order (ties in send order), to `out`
@@ -309,18 +312,7 @@ impl<'a> LinkStream<'a> {
     /// through the reorder heap.
     #[inline(always)]
     fn transmit<const CHANGES: bool>(&mut self, send: Send, out: &mut Vec<Delivery>) {
-        self.counts.sent += 1;
-        let copies = match self.channel.send_with::<CHANGES>(send.at) {
-            Fate::Cut => {
-                self.counts.cut += 1;
-                return;
-            }
-            Fate::Lost => {
-                self.counts.lost += 1;
-                return;
-            }
-            Fate::Delivered(copies) => copies,
-        };
+        let Fate::Delivered(copies) = self.channel.send_with::<CHANGES>(send.at) else { return };
         let delivery = |at| Delivery {
             at,
             sent_at: send.at,
@@ -339,9 +331,6 @@ impl<'a> LinkStream<'a> {
                 }
             }
             [first, second] => {
-                if second.is_some() {
-                    self.counts.duplicated += 1;
-                }
                 for at in [first, second].into_iter().flatten() {
                     self.heap.push(Reverse(delivery(at)));
                 }

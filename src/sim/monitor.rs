@@ -397,7 +397,7 @@ pub fn run(
         // (A group that takes its deliveries from another has no counts: only the first
         // group's link-level outputs are kept.)
         let counts = match link.stream {
-            Source::Own { stream, .. } => stream.counts,
+            Source::Own { stream, .. } => stream.counts(),
             Source::Shared(_) => Default::default(),
         };
         let mut outcome = analysis.finish(end_local, Some(counts));

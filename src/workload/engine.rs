@@ -23,7 +23,9 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use hdrhistogram::Histogram;
 
-use super::report::{Latency, RETRANSMISSION_BUCKETS, RetransmissionSeries, WorkloadReport, bin, bucket_width};
+use super::report::{
+    Latency, LinkTraffic, RETRANSMISSION_BUCKETS, RetransmissionSeries, WorkloadReport, bin, bucket_width,
+};
 use super::rto::Rto;
 use super::spec::{AfterBreak, Dedup, Operation, Protocol, WorkloadDecl};
 use crate::fault::channel::{Channel, Fate};
@@ -94,6 +96,47 @@ impl Event {
     }
 }
 
+/// One of the workload's links: its channel, and the one-way delays of the copies it
+/// delivered before the run's end (the link's facts, beside what the protocol makes of them).
+struct Wire<'a> {
+    channel: Channel<'a>,
+    delay: Histogram<u64>,
+    delay_sum: u128,
+    end: Nanos,
+}
+
+impl<'a> Wire<'a> {
+    fn new(channel: Channel<'a>, end: Nanos) -> Wire<'a> {
+        Wire { channel, delay: latency_histogram(), delay_sum: 0, end }
+    }
+
+    /// Sends a datagram at `t`: the arrival times of its copies (none when cut or lost).
+    fn send(&mut self, t: Nanos) -> impl Iterator<Item = Nanos> + use<> {
+        let copies = match self.channel.send(t) {
+            Fate::Delivered(copies) => copies,
+            Fate::Cut | Fate::Lost => [None, None],
+        };
+        for at in copies.into_iter().flatten().filter(|&at| at < self.end) {
+            let delay = at.0 - t.0;
+            self.delay.saturating_record(delay);
+            self.delay_sum += delay as u128;
+        }
+        copies.into_iter().flatten()
+    }
+
+    fn traffic(&self) -> LinkTraffic {
+        let c = self.channel.counts();
+        LinkTraffic {
+            sent: c.sent,
+            lost: c.lost,
+            cut: c.cut,
+            duplicated: c.duplicated,
+            arrived: self.delay.len(),
+            delay: Latency::of(&self.delay, self.delay_sum),
+        }
+    }
+}
+
 /// Per-operation client state beyond the record.
 #[derive(Clone, Debug, Default)]
 struct Flight {
@@ -113,8 +156,8 @@ struct Engine<'a> {
     protocol: Protocol,
     dedup: Dedup,
     faults: &'a Faults<'a>,
-    data: Channel<'a>,
-    acks: Channel<'a>,
+    data: Wire<'a>,
+    acks: Wire<'a>,
     heap: BinaryHeap<Reverse<(Nanos, u8, u64, Event)>>,
     order: u64,
     ops: Vec<OpRecord>,
@@ -192,8 +235,8 @@ pub fn run<'a>(
         protocol: decl.protocol,
         dedup: decl.dedup(),
         faults,
-        data,
-        acks,
+        data: Wire::new(data, end),
+        acks: Wire::new(acks, end),
         heap: BinaryHeap::new(),
         order: 0,
         ops: issues.iter().map(|&t| OpRecord { issued_at: t, ..Default::default() }).collect(),
@@ -315,10 +358,8 @@ impl<'a> Engine<'a> {
         self.flights[op].sent_at.push(t);
         self.transmissions += 1;
         let (session, msgno) = (self.session, self.flights[op].msgno);
-        if let Fate::Delivered(copies) = self.data.send(t) {
-            for at in copies.into_iter().flatten() {
-                self.push(at, Event::Data { op, copy, session, msgno });
-            }
+        for at in self.data.send(t) {
+            self.push(at, Event::Data { op, copy, session, msgno });
         }
     }
 
@@ -421,10 +462,8 @@ impl<'a> Engine<'a> {
     }
 
     fn ack(&mut self, t: Nanos, op: usize, copy: u32, session: u64) {
-        if let Fate::Delivered(copies) = self.acks.send(t) {
-            for at in copies.into_iter().flatten() {
-                self.push(at, Event::Ack { op, copy, session });
-            }
+        for at in self.acks.send(t) {
+            self.push(at, Event::Ack { op, copy, session });
         }
     }
 
@@ -522,18 +561,7 @@ impl<'a> Engine<'a> {
                 (keys as i128, (keys as u64 - wrong) as i128, wrong, 0, 0)
             }
         };
-        let latency = (!self.latency.is_empty()).then(|| {
-            let h = &self.latency;
-            let ms = |ns: u64| ns as f64 / 1e6;
-            Latency {
-                mean_ms: self.latency_sum as f64 / h.len() as f64 / 1e6,
-                p50_ms: ms(h.value_at_quantile(0.5)),
-                p90_ms: ms(h.value_at_quantile(0.9)),
-                p99_ms: ms(h.value_at_quantile(0.99)),
-                p999_ms: ms(h.value_at_quantile(0.999)),
-                max_ms: ms(h.max()),
-            }
-        });
+        let latency = Latency::of(&self.latency, self.latency_sum);
         let report = WorkloadReport {
             name: self.decl.name.clone(),
             protocol: self.protocol,
@@ -578,6 +606,8 @@ impl<'a> Engine<'a> {
                     fault_starts_s: Vec::new(),
                 }
             }),
+            data_link: self.data.traffic(),
+            ack_link: self.acks.traffic(),
         };
         Outcome {
             report,

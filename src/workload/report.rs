@@ -18,6 +18,40 @@ pub struct Latency {
     pub max_ms: f64,
 }
 
+impl Latency {
+    /// The summary of a histogram of nanoseconds whose values sum to `sum` exactly; `None`
+    /// when it is empty.
+    pub fn of(h: &hdrhistogram::Histogram<u64>, sum: u128) -> Option<Latency> {
+        let ms = |ns: u64| ns as f64 / 1e6;
+        (!h.is_empty()).then(|| Latency {
+            mean_ms: sum as f64 / h.len() as f64 / 1e6,
+            p50_ms: ms(h.value_at_quantile(0.5)),
+            p90_ms: ms(h.value_at_quantile(0.9)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+        })
+    }
+}
+
+/// The datagrams of one of a workload's links (data: client → server; ACKs: server →
+/// client) as its channel counted them, the same accounting as a heartbeat link's row in
+/// `links`, and the one-way delay of the copies that reached the other node before the run
+/// ended (whether that node was up to take them or not).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkTraffic {
+    pub sent: u64,
+    pub lost: u64,
+    /// Dropped by a partition.
+    pub cut: u64,
+    pub duplicated: u64,
+    /// Copies that reached the other node before the run ended: `sent − lost − cut +
+    /// duplicated`, less the copies still on the way at the end.
+    pub arrived: u64,
+    /// The one-way delay of those copies; `None` when none arrived.
+    pub delay: Option<Latency>,
+}
+
 /// The ground-truth counts of one workload.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadReport {
@@ -78,6 +112,12 @@ pub struct WorkloadReport {
     /// Retransmissions over time (`None` for a fair-loss link, which never retransmits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retransmissions_over_time: Option<RetransmissionSeries>,
+    /// The data link's datagrams.
+    #[serde(default)]
+    pub data_link: LinkTraffic,
+    /// The ACK link's datagrams.
+    #[serde(default)]
+    pub ack_link: LinkTraffic,
 }
 
 /// How many buckets [`RetransmissionSeries`] cuts a run into.

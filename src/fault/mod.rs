@@ -75,6 +75,26 @@ pub struct NodeFaults {
     pub arbitrary: Vec<(Window, Lie)>,
 }
 
+impl NodeFaults {
+    /// Whether the node is crashed at `t` (a crash covers `[from, to)`; one without a
+    /// recovery lasts for ever).
+    pub fn is_down(&self, t: Nanos) -> bool {
+        self.crashes.iter().any(|c| c.from <= t && c.to.is_none_or(|to| t < to))
+    }
+
+    /// The end of the pause (of sending or of receiving) holding the node at `t`, following
+    /// pauses that begin where another ends or inside it; `None` when none holds it.
+    pub fn stalled_until(&self, t: Nanos) -> Option<Nanos> {
+        let mut at = t;
+        loop {
+            match self.send_pauses.iter().chain(self.recv_pauses.iter()).find(|w| w.contains(at)) {
+                Some(w) => at = w.to,
+                None => return (at > t).then_some(at),
+            }
+        }
+    }
+}
+
 /// Everything that happens to one directed link, as disjoint sorted segments.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LinkFaults {
@@ -350,6 +370,33 @@ impl<'a, T> Cursor<'a, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Crashes are half-open and a crash-stop lasts for ever; a stall follows chained and
+    /// nested pauses of either kind to the last one's end.
+    #[test]
+    fn a_node_is_down_in_its_crashes_and_stalled_to_its_pauses_end() {
+        let ms = Nanos::from_millis;
+        let w = |from, to| Window { from: ms(from), to: ms(to) };
+        let f = NodeFaults {
+            crashes: vec![
+                Crash { from: ms(10), to: Some(ms(20)), new_incarnation: false },
+                Crash { from: ms(100), to: None, new_incarnation: true },
+            ],
+            send_pauses: vec![w(30, 40), w(50, 55)],
+            recv_pauses: vec![w(40, 45), w(52, 60)],
+            ..Default::default()
+        };
+        let down: Vec<u64> = [9, 10, 19, 20, 99, 100, u64::MAX / 2_000_000].map(|t| f.is_down(ms(t)) as u64).to_vec();
+        assert_eq!(down, [0, 1, 1, 0, 0, 1, 1]);
+        assert_eq!(f.stalled_until(ms(29)), None);
+        // 30..40 (send), then 40..45 (receive): one stall to 45.
+        assert_eq!(f.stalled_until(ms(30)), Some(ms(45)));
+        assert_eq!(f.stalled_until(ms(44)), Some(ms(45)));
+        assert_eq!(f.stalled_until(ms(45)), None);
+        // 50..55 holds 52..60, which ends later.
+        assert_eq!(f.stalled_until(ms(51)), Some(ms(60)));
+        assert_eq!(NodeFaults::default().stalled_until(ms(1)), None);
+    }
 
     fn w(a: u64, b: u64) -> Window {
         Window { from: Nanos(a), to: Nanos(b) }

@@ -193,22 +193,6 @@ struct Engine<'a> {
     spurious_at: Vec<Nanos>,
 }
 
-fn down(f: &NodeFaults, t: Nanos) -> bool {
-    f.crashes.iter().any(|c| c.from <= t && c.to.is_none_or(|to| t < to))
-}
-
-/// The end of the pause (of sending or receiving) holding the node at `t`, if any.
-fn stalled_until(f: &NodeFaults, t: Nanos) -> Option<Nanos> {
-    let mut at = t;
-    loop {
-        let w = f.send_pauses.iter().chain(f.recv_pauses.iter()).find(|w| w.contains(at));
-        match w {
-            Some(w) => at = w.to,
-            None => return (at > t).then_some(at),
-        }
-    }
-}
-
 /// An empty delivery latency histogram (ns), as every workload records into.
 pub fn latency_histogram() -> Histogram<u64> {
     // Bounds 1 ns .. 2^62 ns at 3 digits are valid, so construction cannot fail.
@@ -318,10 +302,10 @@ impl<'a> Engine<'a> {
 
     /// Sends queued operations while the window allows and the client can.
     fn pump(&mut self, t: Nanos) {
-        if down(self.faults.client, t) {
+        if self.faults.client.is_down(t) {
             return;
         }
-        if let Some(resume) = stalled_until(self.faults.client, t) {
+        if let Some(resume) = self.faults.client.stalled_until(t) {
             self.push(resume, Event::ClientUp);
             return;
         }
@@ -367,10 +351,10 @@ impl<'a> Engine<'a> {
         if session != self.session || !self.in_flight.contains(&op) || self.ops[op].copies_sent != copy + 1 {
             return;
         }
-        if down(self.faults.client, t) {
+        if self.faults.client.is_down(t) {
             return;
         }
-        if let Some(resume) = stalled_until(self.faults.client, t) {
+        if let Some(resume) = self.faults.client.stalled_until(t) {
             self.push(resume, Event::Timeout { op, session, copy, epoch });
             return;
         }
@@ -388,10 +372,10 @@ impl<'a> Engine<'a> {
     }
 
     fn on_data(&mut self, t: Nanos, op: usize, copy: u32, session: u64, msgno: u64) {
-        if down(self.faults.server, t) {
+        if self.faults.server.is_down(t) {
             return;
         }
-        if let Some(resume) = stalled_until(self.faults.server, t) {
+        if let Some(resume) = self.faults.server.stalled_until(t) {
             self.push(resume, Event::Data { op, copy, session, msgno });
             return;
         }
@@ -468,10 +452,10 @@ impl<'a> Engine<'a> {
     }
 
     fn on_ack(&mut self, t: Nanos, op: usize, copy: u32, session: u64) {
-        if !self.protocol.retransmits() || down(self.faults.client, t) {
+        if !self.protocol.retransmits() || self.faults.client.is_down(t) {
             return;
         }
-        if let Some(resume) = stalled_until(self.faults.client, t) {
+        if let Some(resume) = self.faults.client.stalled_until(t) {
             self.push(resume, Event::Ack { op, copy, session });
             return;
         }

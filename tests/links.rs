@@ -160,6 +160,16 @@ fn a_workloads_links_count_cuts_and_what_is_still_on_the_way() {
         assert!((d.max_ms - 5.0).abs() <= 5.0 * 1e-3, "{d:?}");
     }
     assert_eq!((r.applied, r.copies_reached_server), (2, 2));
+    // The table `fdlab run` prints: two of four never applied, one data datagram cut, no
+    // ACK lost, 5 ms latency; the default operation adds: the counter at 2 of 4.
+    let out = fdlab::sim::run(&e, &Default::default(), &|_| {}).unwrap();
+    let table = out.summary.workload_table();
+    let row: Vec<&str> = table.lines().find(|l| l.starts_with("w ")).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row,
+        ["w", "fair-loss", "add", "none", "4", "2", "0", "0", "0", "0", "0", "1/0", "5.00ms", "5.00ms", "2", "(4)"],
+        "{table}"
+    );
 }
 
 #[test]

@@ -43,6 +43,9 @@ pub enum Source<'a> {
 /// merge batch cost a context switch per 128 deliveries), but at most 16,384 across the
 /// monitor's links (640 KB), and never fewer than a merge batch.
 pub fn chunk(links: usize) -> usize {
+    // (Mutation testing, equivalent: 1, or `%` or `*` for `/` (then clamped to 128 or 2,048):
+    // any chunk of at least one delivery hands over the same deliveries in the same order,
+    // only in more or fewer handovers.)
     (16_384 / links.max(1)).clamp(super::merge::BATCH, 2_048)
 }
 
@@ -50,6 +53,8 @@ impl Source<'_> {
     /// Appends the link's next deliveries to `out`: up to `max`, or a whole chunk when
     /// the link is shared between groups.
     fn fill(&mut self, out: &mut Vec<Delivery>, max: usize) {
+        // (Mutation testing, equivalent: the guard `false`, which fills an unshared link a
+        // chunk at a time: a merge takes however many deliveries it is handed.)
         match self {
             Source::Own { stream, copies, .. } if copies.is_empty() => stream.fill(out, max),
             Source::Own { stream, copies, chunk } => {

@@ -159,6 +159,25 @@ fn a_workloads_links_count_cuts_and_what_is_still_on_the_way() {
         assert_eq!(d.mean_ms, 5.0);
         assert!((d.max_ms - 5.0).abs() <= 5.0 * 1e-3, "{d:?}");
     }
+    // The other extreme: the data link cut for the whole run. Nothing arrives, no ACK is
+    // sent, and there is no delay to summarize.
+    let cut = experiment(
+        r#"delay = { dist = "constant", value = "5ms" }"#,
+        r#"protocol = "stubborn"
+           every = "100ms"
+           rto = { policy = "fixed", timeout = "50ms" }
+           [[faults]]
+           kind = "partition"
+           at = "0s"
+           duration = "1s"
+           from = ["a"]
+           to = ["b"]"#,
+        "1s",
+    );
+    let c = run(&cut, 1).report;
+    assert!(c.data_link.sent > 10, "{:?}", c.data_link);
+    assert_eq!((c.data_link.cut, c.data_link.arrived, &c.data_link.delay), (c.data_link.sent, 0, &None));
+    assert_eq!((c.ack_link.sent, c.ack_link.arrived, &c.ack_link.delay), (0, 0, &None));
     // Two ACKs reached the client, which a fair-loss client does not wait for.
     assert_eq!((r.applied, r.copies_reached_server, r.acks_received), (2, 2, 0));
     // The table `fdlab run` prints: two of four never applied, one data datagram cut, no

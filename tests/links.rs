@@ -133,21 +133,24 @@ fn a_stubborn_link_matches_its_closed_forms() {
     }
 }
 
+const CONSTANT_5MS: &str = r#"delay = { dist = "constant", value = "5ms" }"#;
+
+/// A partition of the link a → b (the workload's data link) from `at` for `duration`.
+fn cut_a_to_b(at: &str, duration: &str) -> String {
+    format!("[[faults]]\nkind = \"partition\"\nat = \"{at}\"\nduration = \"{duration}\"\nfrom = [\"a\"]\nto = [\"b\"]")
+}
+
 /// A workload's link facts by hand: constant 5 ms each way, four operations sent once; the
 /// one at 200 ms falls in a cut of the data link, the one at 995 ms arrives when the run ends
 /// at 1 s: the run's end is not in it (half-open, as every window), so it never arrived.
 #[test]
 fn a_workloads_links_count_cuts_and_what_is_still_on_the_way() {
     let e = experiment(
-        r#"delay = { dist = "constant", value = "5ms" }"#,
-        r#"protocol = "fair-loss"
-           schedule = ["100ms", "200ms", "300ms", "995ms"]
-           [[faults]]
-           kind = "partition"
-           at = "150ms"
-           duration = "100ms"
-           from = ["a"]
-           to = ["b"]"#,
+        CONSTANT_5MS,
+        &format!(
+            "protocol = \"fair-loss\"\nschedule = [\"100ms\", \"200ms\", \"300ms\", \"995ms\"]\n{}",
+            cut_a_to_b("150ms", "100ms")
+        ),
         "1s",
     );
     let r = run(&e, 1).report;
@@ -159,27 +162,22 @@ fn a_workloads_links_count_cuts_and_what_is_still_on_the_way() {
         assert_eq!(d.mean_ms, 5.0);
         assert!((d.max_ms - 5.0).abs() <= 5.0 * 1e-3, "{d:?}");
     }
+    // Two ACKs reached the client, which a fair-loss client does not wait for.
+    assert_eq!((r.applied, r.copies_reached_server, r.acks_received), (2, 2, 0));
     // The other extreme: the data link cut for the whole run. Nothing arrives, no ACK is
     // sent, and there is no delay to summarize.
     let cut = experiment(
-        r#"delay = { dist = "constant", value = "5ms" }"#,
-        r#"protocol = "stubborn"
-           every = "100ms"
-           rto = { policy = "fixed", timeout = "50ms" }
-           [[faults]]
-           kind = "partition"
-           at = "0s"
-           duration = "1s"
-           from = ["a"]
-           to = ["b"]"#,
+        CONSTANT_5MS,
+        &format!(
+            "protocol = \"stubborn\"\nevery = \"100ms\"\nrto = {{ policy = \"fixed\", timeout = \"50ms\" }}\n{}",
+            cut_a_to_b("0s", "1s")
+        ),
         "1s",
     );
     let c = run(&cut, 1).report;
     assert!(c.data_link.sent > 10, "{:?}", c.data_link);
     assert_eq!((c.data_link.cut, c.data_link.arrived, &c.data_link.delay), (c.data_link.sent, 0, &None));
     assert_eq!((c.ack_link.sent, c.ack_link.arrived, &c.ack_link.delay), (0, 0, &None));
-    // Two ACKs reached the client, which a fair-loss client does not wait for.
-    assert_eq!((r.applied, r.copies_reached_server, r.acks_received), (2, 2, 0));
     // The table `fdlab run` prints: two of four never applied, one data datagram cut, no
     // ACK lost, 5 ms latency; the default operation adds: the counter at 2 of 4.
     let out = fdlab::sim::run(&e, &Default::default(), &|_| {}).unwrap();

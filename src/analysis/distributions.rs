@@ -93,6 +93,9 @@ fn beta_fraction(x: f64, a: f64, b: f64) -> f64 {
         h *= step(m * (b - m) * x / ((qam + m2) * (a + m2)));
         let delta = step(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)));
         h *= delta;
+        // (Equivalent mutant: `<=`. A double's distance from 1 is a multiple of 2^-53
+        // (1.1e-16) below it and of 2^-52 above it, never exactly 1e-16: both stop only
+        // at delta = 1.)
         if (delta - 1.0).abs() < 1e-16 {
             break;
         }
@@ -274,6 +277,20 @@ mod tests {
         assert_eq!(t_quantile(0.5, 4.0), 0.0);
         assert_eq!(t_quantile(0.0, 4.0), f64::INFINITY);
         assert!(t_quantile(0.7, 4.0).is_nan() && t_quantile(f64::NAN, 4.0).is_nan());
+    }
+
+    /// The quantile is the least double whose tail is at most `alpha`, also where the tail is
+    /// met exactly at an end of the search's first bracket (the powers of two it tries).
+    #[test]
+    fn a_quantile_is_the_least_double_whose_tail_is_at_most_alpha() {
+        for df in [1.0, 3.0, 7.5, 40.0] {
+            for t in [0.75, 1.0, 1.5, 2.0, 4.0, 8.0, 10.0, 64.0] {
+                let alpha = t_upper_tail(t, df);
+                let q = t_quantile(alpha, df);
+                assert!(q <= t, "df {df}, t {t}: {q}");
+                assert!(t_upper_tail(q, df) <= alpha && t_upper_tail(q.next_down(), df) > alpha, "df {df}, t {t}: {q}");
+            }
+        }
     }
 
     #[test]

@@ -337,6 +337,31 @@ mod tests {
         }
     }
 
+    /// AR(1) at its edges, worked by hand from the same arrivals (offsets relative to the
+    /// first: 0, 10, 0, 20 ms): ρ is 0 below three offsets (after two: the mean, 5 ms); at
+    /// exactly three (0, 10, 0: μ = 10/3, Σ(d−μ)² = 200/3, lagged Σ = −400/9, ρ = −2/3,
+    /// ô = 10/3 + (2/3)(10/3) = 50/9 ms); over a window of 3 that has slid past the first
+    /// (10, 0, 20: μ = 10, Σ(d−μ)² = 200, lagged Σ = −100, ρ = −½, ô = 5 ms); and 0 without
+    /// variance (four on time: ô = 0, not 0/0).
+    #[test]
+    fn ar1_at_two_and_three_offsets_after_a_slide_and_without_variance() {
+        let arrivals = [hb(10.0, 0), hb(120.0, 1), hb(210.0, 2), hb(330.0, 3)];
+        let steady = [hb(10.0, 0), hb(110.0, 1), hb(210.0, 2), hb(310.0, 3)];
+        for (spec, heard, expected_ms) in [
+            ("estimator=ar1", &arrivals[..2], 210.0 + 5.0),
+            ("estimator=ar1", &arrivals[..3], 310.0 + 50.0 / 9.0),
+            ("estimator=ar1,window=3", &arrivals[..], 410.0 + 5.0),
+            ("estimator=ar1", &steady[..], 410.0),
+        ] {
+            let mut d = build(&format!("estimate:interval=100ms,{spec}"));
+            for a in heard {
+                d.heartbeat(a, 0.1);
+            }
+            let level = d.level(Nanos((expected_ms * 1e6) as u64));
+            assert!(level.abs() < 2e-9, "{spec} after {}: level {level} s at {expected_ms} ms", heard.len());
+        }
+    }
+
     /// Jacobson's margin is Bertier's: the same hand-worked numbers as `bertier.rs`.
     #[test]
     fn jacobson_is_bertiers_margin() {

@@ -319,7 +319,8 @@ pub fn t_975(nu: u64) -> f64 {
         0 => f64::INFINITY,
         1..=30 => TABLE[nu as usize - 1],
         _ => {
-            // Cornish–Fisher (Abramowitz & Stegun 26.7.5), four terms: within 1e-8 for ν > 30.
+            // Cornish–Fisher (Abramowitz & Stegun 26.7.5), four terms: low by 2.7e-8 at ν = 31,
+            // 1e-9 at 60, 1e-10 at 100, and within a few ulps from ν = 1000 (tested).
             let z: f64 = 1.959_963_984_540_054;
             let v = nu as f64;
             let z2 = z * z;
@@ -339,11 +340,17 @@ mod tests {
 
     #[test]
     fn t_quantiles_meet_the_series_and_known_values() {
-        // mpmath at 30 digits.
-        for (nu, t) in
-            [(31, 2.0395134463964086), (60, 2.0002978220142604), (100, 1.9839715185235522), (1000, 1.9623390808264085)]
-        {
-            assert!((t_975(nu) - t).abs() < 2e-7, "ν = {nu}: {} vs {t}", t_975(nu));
+        // mpmath at 30 digits, and the series' own error there (the series is the first four
+        // terms of an asymptotic expansion, so the bound shrinks as ν grows: each of its
+        // terms and coefficients matters at some ν).
+        for (nu, t, within) in [
+            (31, 2.0395134463964086, 3e-8),
+            (40, 2.0210753903062734, 8e-9),
+            (60, 2.0002978220142604, 1e-9),
+            (100, 1.9839715185235522, 1e-10),
+            (1000, 1.9623390808264085, 2e-15),
+        ] {
+            assert!((t_975(nu) - t).abs() < within, "ν = {nu}: {} vs {t}", t_975(nu));
         }
         assert!((t_975(30) - t_975(31)) > 0.0 && (t_975(30) - t_975(31)) < 0.01);
         assert!(t_975(0).is_infinite());

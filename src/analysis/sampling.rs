@@ -124,4 +124,70 @@ mod tests {
         let labels: Vec<String> = timeline_labels(&two).into_iter().collect();
         assert_eq!(labels, ["fixed:timeout=1s", "phi:threshold=1"]);
     }
+
+    /// A total of `phi:threshold=T` with the given mistakes a day and mean detection time.
+    fn total(threshold: u32, per_day: Option<f64>, detection: f64) -> TotalEntry {
+        use crate::analysis::QosReport;
+        use crate::analysis::qos::{DetectionBasis, Exact};
+        use crate::analysis::results::{ResultEntry, totals};
+        let qos = QosReport::from_exact(Exact::default(), None, Default::default(), DetectionBasis::Crashes);
+        let entry = ResultEntry {
+            detector: format!("phi:threshold={threshold}"),
+            kind: "phi".into(),
+            knob: Some("threshold".into()),
+            threshold: f64::from(threshold),
+            monitor: None,
+            target: "b".into(),
+            qos,
+            replications: None,
+        };
+        // Cannot fail: one entry, one total.
+        let mut t = totals(&[entry]).pop().expect("one total");
+        (t.mistakes_per_day, t.detection_time_s.mean) = (per_day, Some(detection));
+        t
+    }
+
+    fn chosen(specs: &[&str], totals: &[TotalEntry], sampled: Option<&[u32]>) -> Vec<String> {
+        let specs: Vec<DetectorSpec> = specs.iter().map(|s| DetectorSpec::parse(s).unwrap()).collect();
+        let sampled = match sampled {
+            Some(ts) => ts.iter().map(|t| format!("phi:threshold={t}")).collect(),
+            None => sampled_labels(&specs),
+        };
+        chosen_labels(&specs, totals, DEFAULT_TARGET_PER_DAY, &sampled).into_iter().collect()
+    }
+
+    /// The setting a timeline shows, by each rule of `chosen_labels` in turn, with the
+    /// lone spec's evenly spread others.
+    #[test]
+    fn the_chosen_setting_follows_each_rule_in_turn() {
+        let label = |t: u32| format!("phi:threshold={t}");
+        // Mistakes a day falling with the threshold: 5 and 6 are the most at or under one a
+        // day (1.0), 6 detects faster; 7 on is under; 1 has no rate at all.
+        let per_day = |t: u32| match t {
+            1 => None,
+            2..=4 => Some(f64::from(100 / t)),
+            5 | 6 => Some(1.0),
+            _ => Some(1.0 / f64::from(t)),
+        };
+        let falling: Vec<TotalEntry> = (1..=16).map(|t| total(t, per_day(t), if t == 6 { 1.0 } else { 2.0 })).collect();
+        let two = ["phi:threshold=1..16", "fixed:timeout=1s"];
+        assert_eq!(chosen(&two, &falling, None), [label(6)], "the most mistakes within the target, the faster");
+        // Equal detection: the earlier of the sweep.
+        let tied: Vec<TotalEntry> = (1..=16).map(|t| total(t, per_day(t), 2.0)).collect();
+        assert_eq!(chosen(&two, &tied, None), [label(5)]);
+        // 5 and 6 not sampled: the best of those that were.
+        assert_eq!(chosen(&two, &tied, Some(&[1, 2, 3, 4, 7, 9])), [label(7)]);
+        // None meets the target: the kind's default setting (8), not the fewest (3).
+        let over: Vec<TotalEntry> = (1..=16).map(|t| total(t, Some(if t == 3 { 2.0 } else { 9.0 }), 1.0)).collect();
+        assert_eq!(chosen(&two, &over, None), [label(8)]);
+        // A sweep without the default: the fewest, the earlier of equals.
+        assert_eq!(chosen(&["phi:threshold=1..4", "fixed:timeout=1s"], &over[..4], None), [label(3)]);
+        let flat: Vec<TotalEntry> = (1..=4).map(|t| total(t, Some(9.0), 1.0)).collect();
+        assert_eq!(chosen(&["phi:threshold=1..4", "fixed:timeout=1s"], &flat, None), [label(1)]);
+        // A lone spec also shows five others, evenly spread over the rest of its sweep.
+        let mut shown = chosen(&["phi:threshold=1..16"], &falling, None);
+        shown.sort_by_key(|l| l[14..].parse::<u32>().unwrap());
+        let expected: Vec<String> = [3, 6, 7, 10, 13, 16].into_iter().map(label).collect();
+        assert_eq!(shown, expected, "6 chosen, then thin(1..16 without 6, 5)");
+    }
 }

@@ -362,6 +362,21 @@ mod tests {
         }
     }
 
+    /// The confidence-interval margin from its first two offsets (0 and 10 ms: mean 5 ms,
+    /// sample standard deviation √50 ms), and none from one (a single offset has no spread).
+    #[test]
+    fn ci_margin_from_one_and_two_heartbeats() {
+        let arrivals = [hb(10.0, 0), hb(120.0, 1)];
+        for (heard, expected_ms) in [(&arrivals[..1], 110.0), (&arrivals[..], 210.0 + 5.0 + 2.0 * 50f64.sqrt())] {
+            let mut d = build("estimate:interval=100ms,estimator=winmean,margin=ci,k=2");
+            for a in heard {
+                d.heartbeat(a, 0.1);
+            }
+            let level = d.level(Nanos((expected_ms * 1e6) as u64));
+            assert!(level.abs() < 2e-9, "after {}: level {level} s at {expected_ms} ms", heard.len());
+        }
+    }
+
     /// Jacobson's margin is Bertier's: the same hand-worked numbers as `bertier.rs`.
     #[test]
     fn jacobson_is_bertiers_margin() {

@@ -214,6 +214,9 @@ impl Estimate {
         self.recent.push_back(d);
         self.sum += d;
         self.sum_squares += d * d;
+        // The refresh only bounds rounding: in exact arithmetic the running sums are the
+        // recomputed ones, so refreshing never or at every heartbeat changes a prediction
+        // only in its last bits (equivalent mutants of the countdown, for any test).
         self.until_refresh -= 1;
         if self.until_refresh == 0 {
             self.until_refresh = self.config.window;
@@ -253,6 +256,8 @@ impl Detector for Estimate {
         self.highest_seq = Some(seq);
         self.total += offset - self.reference;
         self.count += 1;
+        // (The guard only states the rule: the first offset is the reference, so d = 0 and a
+        // fresh filter of 0 would give 0 either way.)
         self.filtered = match self.config.estimator {
             Estimator::LowPass { gain } if !first => self.filtered + gain * (d - self.filtered),
             _ => d,
@@ -377,6 +382,63 @@ mod tests {
         }
     }
 
+    /// The running sums (Σd, Σd², Σ d_i·d_{i+1}) and AR(1)'s prediction equal the window's
+    /// own, recomputed from scratch, after every heartbeat: through slides, losses and the
+    /// periodic refresh, for windows of 1, 2, 3 and 7. Offsets of up to 50 ms in ns make Σd²
+    /// about 1e15, so the bounds are relative to that scale; a wrong term of one pair is off
+    /// by far more.
+    #[test]
+    fn running_sums_equal_the_window_recomputed() {
+        for window in [1, 2, 3, 7] {
+            let config = EstimateConfig {
+                interval: Nanos::from_millis(100),
+                window,
+                estimator: Estimator::Ar1,
+                margin: Margin::Constant,
+            };
+            let mut d = Estimate::new(config);
+            let mut offsets: Vec<f64> = Vec::new();
+            let (mut x, mut seq, mut first) = (99u64, 0u64, None);
+            for k in 0..300 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seq += 1 + u64::from(x >> 61 == 0);
+                let delay = ((x >> 30) % 50_000_000) as i64;
+                let at = Nanos(seq * 100_000_000 + delay as u64);
+                d.heartbeat(&Arrival { at, seq: Some(seq), incarnation: None, sent: None }, 0.1);
+                let first = *first.get_or_insert(delay);
+                offsets.push((delay - first) as f64);
+                let w = &offsets[offsets.len().saturating_sub(window)..];
+                let (n, last) = (w.len() as f64, w[w.len() - 1]);
+                let sum: f64 = w.iter().sum();
+                let squares: f64 = w.iter().map(|v| v * v).sum();
+                let lagged: f64 = w.windows(2).map(|p| p[0] * p[1]).sum();
+                let scale = 2.5e15 * n;
+                assert!(
+                    (d.sum - sum).abs() <= 1e-6
+                        && (d.sum_squares - squares).abs() <= 1e-12 * scale
+                        && (d.sum_lagged - lagged).abs() <= 1e-12 * scale,
+                    "window {window}, heartbeat {k}: {:?} against {:?}",
+                    (d.sum, d.sum_squares, d.sum_lagged),
+                    (sum, squares, lagged)
+                );
+                let mean = sum / n;
+                let centred: f64 = w.iter().map(|v| (v - mean) * (v - mean)).sum();
+                let rho = if w.len() < 3 || centred <= 0.0 {
+                    0.0
+                } else {
+                    let pairs: f64 = w.windows(2).map(|p| (p[0] - mean) * (p[1] - mean)).sum();
+                    (pairs / centred).clamp(-1.0, 1.0)
+                };
+                let expected = mean + rho * (last - mean);
+                assert!(
+                    (d.predicted() - expected).abs() <= 1e-3,
+                    "window {window}, heartbeat {k}: {} against {expected}",
+                    d.predicted()
+                );
+            }
+        }
+    }
+
     /// Jacobson's margin is Bertier's: the same hand-worked numbers as `bertier.rs`.
     #[test]
     fn jacobson_is_bertiers_margin() {
@@ -387,6 +449,35 @@ mod tests {
             d.heartbeat(&hb(k as f64 * 100.0 + delay_ms, k as u64), 0.1);
             let level = d.level(Nanos(tau));
             assert!(level.abs() < 2e-9, "after heartbeat {k}: level {level} at {tau}");
+        }
+    }
+
+    /// Jacobson's margin is β·delay + φ·var: zero weights give the constant margin, each
+    /// weight scales its own estimator, and doubling both doubles the margin (Bertier's
+    /// weights are 1 and 4, which alone cannot tell β·delay from β + delay).
+    #[test]
+    fn jacobsons_weights_scale_its_two_estimators() {
+        let specs = ["margin=const", "margin=jacobson,beta=0,phi=0", "margin=jacobson,beta=1,phi=0"];
+        let more = ["margin=jacobson,beta=0,phi=4", "margin=jacobson", "margin=jacobson,beta=2,phi=8"];
+        let mut ds: Vec<_> =
+            specs.iter().chain(&more).map(|s| build(&format!("estimate:interval=100ms,{s}"))).collect();
+        for (k, delay_ms) in [10.0, 20.0, 10.0, 30.0, 5.0].into_iter().enumerate() {
+            let a = hb(k as f64 * 100.0 + delay_ms, k as u64);
+            // Where each level is 0, in ns.
+            let zero: Vec<f64> = ds
+                .iter_mut()
+                .map(|d| {
+                    d.heartbeat(&a, 0.1);
+                    a.at.0 as f64 - d.level(a.at) * 1e9
+                })
+                .collect();
+            let m: Vec<f64> = zero.iter().map(|z| z - zero[0]).collect();
+            let close = |x: f64, y: f64| (x - y).abs() < 2.0;
+            assert!(
+                close(m[1], 0.0) && close(m[2] + m[3], m[4]) && close(m[5], 2.0 * m[4]),
+                "heartbeat {k}: margins {m:?}"
+            );
+            assert!(k < 2 || m[2].abs() > 1e5 && m[3] > 1e5, "heartbeat {k}: both estimators move: {m:?}");
         }
     }
 

@@ -510,6 +510,10 @@ mod tests {
     fn the_kinds_defaults_are_the_configs_defaults() {
         let values = KIND.defaults();
         assert_eq!(config(&Params { head: "phi", values: &values }), PhiConfig::default());
+        // And a value other than the default reaches the config (the only bool key of any kind).
+        let mut values = values;
+        values.insert("exact", crate::detector::value::Value::Bool(true));
+        assert!(config(&Params { head: "phi", values: &values }).exact);
     }
 
     #[test]

@@ -226,7 +226,8 @@ mod tests {
             assert_eq!((d.digits, d.scale), (digits, scale), "{text}");
             assert_eq!(d.to_string(), shown);
         }
-        for text in ["", ".", "-1", "1e3", "1.2.3", " 1", "1_000", &"9".repeat(31)] {
+        // (`+1` and `.+5` are what u128's own parser would take: only the digit check refuses them.)
+        for text in ["", ".", "-1", "+1", ".+5", "1e3", "1.2.3", " 1", "1_000", &"9".repeat(31)] {
             assert_eq!(Decimal::parse(text), None, "{text:?}");
         }
         assert_eq!(Decimal::parse("1.5").unwrap().at(3), Some(1500));

@@ -370,6 +370,117 @@ mod tests {
         assert_eq!((none.mean, none.min), (None, None));
     }
 
+    /// Four replications pooled against the same four seeds run one by one: every count and
+    /// integer accumulator of every entry is the sum of the single runs' (detection times
+    /// from the replications of the pooled basis only), crashes and listed mistakes follow
+    /// one another, each spread lists the single runs' figures, the totals are those of the
+    /// pooled entries, and the datagram counts add. Node `c` crashes at random (mean 15 min
+    /// in 20), so some replications of its links have crashes and some do not.
+    #[test]
+    fn pooled_replications_are_the_sums_of_the_single_runs() {
+        use crate::analysis::qos::Cause;
+        use crate::experiment::Experiment;
+        use crate::sim::RunOptions;
+        let text = r#"name = "pool"
+seed = 2
+duration = "20m"
+detectors = ["phi:threshold=1|8", "fixed:timeout=1500ms"]
+[[nodes]]
+id = "a"
+[[nodes]]
+id = "b"
+[[nodes]]
+id = "c"
+[network]
+delay = { dist = "lognormal", median = "2ms", sigma = 0.8, base = "300us" }
+loss = { model = "bursts", mean_good = "2m", mean_bad = "400ms", loss_bad = 0.9, loss_good = 0.002 }
+[[faults]]
+kind = "pause"
+node = "b"
+every = "3m"
+durations = { dist = "pareto", scale = "200ms", shape = 1.5 }
+[[faults]]
+kind = "crash"
+node = "c"
+mttf = "15m"
+mttr = "20s"
+"#;
+        let e = Experiment::from_toml(std::path::Path::new("pool.toml"), text).unwrap();
+        let run = |seed: u64, replications: u32| {
+            let options = RunOptions { seed: Some(seed), replications, threads: 1, ..RunOptions::default() };
+            crate::sim::run(&e, &options, &|_| {}).unwrap().summary
+        };
+        let pooled = run(2, 4);
+        let singles: Vec<SummaryFile> = (0..4).map(|r| run(seed_of(2, r), 1)).collect();
+        let seeds: Vec<u64> = (0..4).map(|r| seed_of(2, r)).collect();
+        let info = pooled.replications.as_ref().unwrap();
+        assert_eq!((info.count, &info.seeds), (4, &seeds));
+        let mut mixed = 0;
+        for (i, p) in pooled.results.iter().enumerate() {
+            let reps: Vec<&QosReport> = singles.iter().map(|s| &s.results[i].qos).collect();
+            let what = &p.detector;
+            assert!(reps.iter().all(|_| singles.iter().all(|s| s.results[i].detector == *what)));
+            let sum = |f: fn(&QosReport) -> u64| reps.iter().map(|r| f(r)).sum::<u64>();
+            let q = &p.qos;
+            assert_eq!(q.mistakes, sum(|r| r.mistakes), "{what}");
+            assert_eq!(q.exact.mistakes.count(), sum(|r| r.exact.mistakes.count()), "{what}");
+            let weighted: f64 = reps.iter().map(|r| r.exact.mistakes.mean_s().unwrap_or(0.0) * r.mistakes as f64).sum();
+            let pooled_mean = q.exact.mistakes.mean_s().unwrap_or(0.0) * q.mistakes as f64;
+            assert!((pooled_mean - weighted).abs() <= 1e-9 * weighted, "{what}: {pooled_mean} against {weighted}");
+            let max = reps.iter().filter_map(|r| r.mistake_duration_s.max).reduce(f64::max);
+            assert_eq!(q.mistake_duration_s.max, max, "{what}");
+            assert_eq!(q.exact.up.0, sum(|r| r.exact.up.0), "{what}");
+            assert_eq!(q.exact.wrong_ns, reps.iter().map(|r| r.exact.wrong_ns).sum::<u128>(), "{what}");
+            assert_eq!(q.heartbeats, sum(|r| r.heartbeats), "{what}");
+            assert_eq!(q.censored.count, sum(|r| r.censored.count), "{what}");
+            assert_eq!(q.recurrence.count(), sum(|r| r.recurrence.count()), "{what}");
+            for cause in [Cause::Network, Cause::TargetPause, Cause::Recovery] {
+                let n = |r: &QosReport| r.mistakes_by_cause.get(&cause).copied().unwrap_or(0);
+                assert_eq!(n(q), reps.iter().map(|r| n(r)).sum::<u64>(), "{what} {cause:?}");
+            }
+            let crashes: Vec<_> = reps.iter().flat_map(|r| r.crashes.clone()).collect();
+            assert_eq!(q.crashes, crashes, "{what}");
+            let listed: Vec<_> = reps.iter().flat_map(|r| r.listed.clone()).collect();
+            assert_eq!((&q.listed, q.mistakes_listed), (&listed, listed.len()), "{what}");
+            // Detection times: from the replications of the pooled basis.
+            let any_crash = reps.iter().any(|r| r.detection_basis == DetectionBasis::Crashes);
+            let basis = if any_crash { DetectionBasis::Crashes } else { DetectionBasis::PerHeartbeatEstimate };
+            mixed += usize::from(reps.iter().any(|r| r.detection_basis != basis));
+            assert_eq!(q.detection_basis, basis, "{what}");
+            let of_basis = reps.iter().filter(|r| r.detection_basis == basis);
+            assert_eq!(q.exact.detection.count(), of_basis.map(|r| r.exact.detection.count()).sum::<u64>(), "{what}");
+            // The spread lists each replication's own figures.
+            let spread = p.replications.as_ref().unwrap();
+            assert_eq!(spread.mistakes, reps.iter().map(|r| r.mistakes).collect::<Vec<_>>(), "{what}");
+            assert_eq!(spread.observed_up_s, reps.iter().map(|r| r.observed_up_s).collect::<Vec<_>>(), "{what}");
+            let rates: Vec<Option<f64>> = reps.iter().map(|r| r.mistake_rate_per_s).collect();
+            assert_eq!(spread.mistake_rate_per_s, FigureSpread::of(rates), "{what}");
+            let p99: Vec<Option<f64>> = reps.iter().map(|r| r.detection_time_s.p99).collect();
+            assert_eq!(spread.detection_time_p99_s.values, p99, "{what}");
+            assert_eq!(spread.mistakes_listed, reps.iter().map(|r| r.mistakes_listed).collect::<Vec<_>>(), "{what}");
+        }
+        assert!(mixed > 0, "some entry pools replications of both bases");
+        assert!(pooled.results.iter().any(|p| p.qos.mistakes > 0 && p.qos.exact.detection.count() > 0));
+        // Totals: those of the pooled entries, with each replication's own totals spread.
+        let again = totals(&pooled.results);
+        for (t, (a, i)) in pooled.totals.iter().zip(again.iter().zip(0..)) {
+            assert_eq!((&t.detector, t.mistakes, t.observed_up_s), (&a.detector, a.mistakes, a.observed_up_s));
+            let spread = t.replications.as_ref().unwrap();
+            assert_eq!(spread.mistakes, singles.iter().map(|s| s.totals[i].mistakes).collect::<Vec<_>>());
+            let means: Vec<Option<f64>> = singles.iter().map(|s| s.totals[i].detection_time_s.mean).collect();
+            assert_eq!(spread.detection_time_mean_s.values, means);
+            assert!(spread.mistakes_listed.is_empty());
+        }
+        for (l, i) in pooled.links.iter().zip(0..) {
+            let sum = |f: fn(&LinkEntry) -> u64| singles.iter().map(|s| f(&s.links[i])).sum::<u64>();
+            let counts = (l.sent, l.lost, l.cut, l.duplicated, l.delivered);
+            let expected =
+                (sum(|l| l.sent), sum(|l| l.lost), sum(|l| l.cut), sum(|l| l.duplicated), sum(|l| l.delivered));
+            assert_eq!(counts, expected, "{} → {}", l.monitor, l.target);
+            assert!(l.lost > 0 && l.delivered > 0);
+        }
+    }
+
     #[test]
     fn replication_seeds_are_fixed_and_distinct() {
         assert_eq!(seed_of(7, 0), 7);

@@ -266,3 +266,91 @@ fn restore_report(r: ReportState) -> Result<(DetectorPoint, QosReport), String> 
     };
     Ok((point, qos))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::Experiment;
+    use crate::sim::{RunOptions, run_replication};
+
+    /// A replication of three nodes with loss, pauses and a crash that recovers, whose
+    /// reports have mistakes of several causes, crashes, detection times and sampled levels.
+    fn replication() -> Replication {
+        let text = r#"name = "state"
+seed = 3
+duration = "10m"
+detectors = ["phi:threshold=1|8", "fixed:timeout=1500ms,check_every=100ms"]
+[[nodes]]
+id = "a"
+[[nodes]]
+id = "b"
+[[nodes]]
+id = "c"
+[network]
+loss = { model = "bursts", mean_good = "1m", mean_bad = "400ms", loss_bad = 0.9, loss_good = 0.002 }
+[[faults]]
+kind = "pause"
+node = "b"
+every = "2m"
+durations = { dist = "pareto", scale = "200ms", shape = 1.5 }
+[[faults]]
+kind = "crash"
+node = "c"
+at = "4m"
+down = "30s"
+"#;
+        let e = Experiment::from_toml(std::path::Path::new("state.toml"), text).unwrap();
+        let options = RunOptions { threads: 1, ..RunOptions::default() };
+        run_replication(&e, &options, 3, &e.detectors, &|_| {}).unwrap()
+    }
+
+    fn reports(state: &mut ReplicationState) -> impl Iterator<Item = &mut ReportState> {
+        state.monitors.iter_mut().flat_map(|m| m.links.iter_mut()).flat_map(|l| l.reports.iter_mut())
+    }
+
+    /// Stored as JSON, read back and restored, a replication gives the same state, byte for
+    /// byte: every accumulator, listed mistake, crash, level and point survives.
+    #[test]
+    fn a_replication_comes_back_from_its_state_through_json() {
+        let mut state = ReplicationState::of(&replication());
+        let all: Vec<&mut ReportState> = reports(&mut state).collect();
+        assert!(all.iter().any(|r| !r.listed.is_empty() && r.qos.crashes.iter().any(|c| c.detection_time_s.is_some())));
+        assert!(all.iter().any(|r| r.check_every_ns == Some(100_000_000)));
+        assert!(state.monitors.iter().any(|m| !m.levels.is_empty() && m.deliveries > 0));
+        let json = serde_json::to_string(&state).unwrap();
+        let back: ReplicationState = serde_json::from_str(&json).unwrap();
+        // (`assert!`, not `assert_eq!`: a state's Debug is megabytes.)
+        assert!(back == state, "read back: another state");
+        let again = ReplicationState::of(&back.restore().unwrap());
+        assert!(again == state, "restored: another state");
+        assert!(serde_json::to_string(&again).unwrap() == json, "restored: other JSON");
+    }
+
+    /// A state whose counts disagree with its accumulators, or whose wrongly suspected time
+    /// is not an integer, is refused naming the configuration; and such states are unequal.
+    #[test]
+    fn a_state_that_disagrees_with_itself_is_refused_naming_the_configuration() {
+        let state = ReplicationState::of(&replication());
+        let tampered = |change: fn(&mut ReportState)| {
+            let mut s = state.clone();
+            // Cannot fail: the first report with a listed mistake (asserted above).
+            let r = reports(&mut s).find(|r| !r.listed.is_empty()).expect("a report with mistakes");
+            let label = r.label.clone();
+            change(r);
+            (label, s.clone().restore().map(|_| ()).unwrap_err(), s == state)
+        };
+        // Equality is the state's (the accumulators and listed mistakes), not the figures
+        // computed from it.
+        for (change, equal) in [
+            ((|r: &mut ReportState| r.qos.mistakes += 1) as fn(&mut ReportState), true),
+            (|r| r.qos.mistakes_listed += 1, true),
+            (|r| r.listed.push((0, 1, Cause::Network, false)), false),
+        ] {
+            let (label, e, same) = tampered(change);
+            assert_eq!(e, format!("`{label}`: its mistake counts disagree with its accumulators"));
+            assert_eq!(same, equal, "{e}");
+        }
+        let (label, e, same) = tampered(|r| r.wrong_ns = "1e9".into());
+        assert_eq!((e, same), (format!("`{label}`: wrong_ns `1e9` is not an integer"), false));
+    }
+}

@@ -381,31 +381,10 @@ mod tests {
         use crate::analysis::qos::Cause;
         use crate::experiment::Experiment;
         use crate::sim::RunOptions;
-        let text = r#"name = "pool"
-seed = 2
-duration = "20m"
-detectors = ["phi:threshold=1|8", "fixed:timeout=1500ms"]
-[[nodes]]
-id = "a"
-[[nodes]]
-id = "b"
-[[nodes]]
-id = "c"
-[network]
-delay = { dist = "lognormal", median = "2ms", sigma = 0.8, base = "300us" }
-loss = { model = "bursts", mean_good = "2m", mean_bad = "400ms", loss_bad = 0.9, loss_good = 0.002 }
-[[faults]]
-kind = "pause"
-node = "b"
-every = "3m"
-durations = { dist = "pareto", scale = "200ms", shape = 1.5 }
-[[faults]]
-kind = "crash"
-node = "c"
-mttf = "15m"
-mttr = "20s"
-"#;
-        let e = Experiment::from_toml(std::path::Path::new("pool.toml"), text).unwrap();
+        let head = "name = \"pool\"\nseed = 2\nduration = \"20m\"\ndetectors = [\"phi:threshold=1|8\", \"fixed:timeout=1500ms\"]\n";
+        let crash = "[[faults]]\nkind = \"crash\"\nnode = \"c\"\nmttf = \"15m\"\nmttr = \"20s\"\n";
+        let text = format!("{head}{}{crash}", crate::experiment::THREE_LOSSY_NODES);
+        let e = Experiment::from_toml(std::path::Path::new("pool.toml"), &text).unwrap();
         let run = |seed: u64, replications: u32| {
             let options = RunOptions { seed: Some(seed), replications, threads: 1, ..RunOptions::default() };
             crate::sim::run(&e, &options, &|_| {}).unwrap().summary

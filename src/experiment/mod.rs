@@ -101,6 +101,26 @@ fn syntax_message(err: &toml::de::Error, text: &str) -> String {
     }
 }
 
+/// For the library's tests: three nodes `a`, `b` and `c` all to all, with lognormal delays
+/// and bursty loss, `b` paused at random (Pareto pauses every 3 min). A test writes its own
+/// top-level keys before it and may add faults after it.
+#[cfg(test)]
+pub(crate) const THREE_LOSSY_NODES: &str = r#"[[nodes]]
+id = "a"
+[[nodes]]
+id = "b"
+[[nodes]]
+id = "c"
+[network]
+delay = { dist = "lognormal", median = "2ms", sigma = 0.8, base = "300us" }
+loss = { model = "bursts", mean_good = "2m", mean_bad = "400ms", loss_bad = 0.9, loss_good = 0.002 }
+[[faults]]
+kind = "pause"
+node = "b"
+every = "3m"
+durations = { dist = "pareto", scale = "200ms", shape = 1.5 }
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;

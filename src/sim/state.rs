@@ -273,33 +273,14 @@ mod tests {
     use crate::experiment::Experiment;
     use crate::sim::{RunOptions, run_replication};
 
-    /// A replication of three nodes with loss, pauses and a crash that recovers, whose
+    /// A replication of three nodes with delays, loss, pauses and a crash that recovers, whose
     /// reports have mistakes of several causes, crashes, detection times and sampled levels.
     fn replication() -> Replication {
-        let text = r#"name = "state"
-seed = 3
-duration = "10m"
-detectors = ["phi:threshold=1|8", "fixed:timeout=1500ms,check_every=100ms"]
-[[nodes]]
-id = "a"
-[[nodes]]
-id = "b"
-[[nodes]]
-id = "c"
-[network]
-loss = { model = "bursts", mean_good = "1m", mean_bad = "400ms", loss_bad = 0.9, loss_good = 0.002 }
-[[faults]]
-kind = "pause"
-node = "b"
-every = "2m"
-durations = { dist = "pareto", scale = "200ms", shape = 1.5 }
-[[faults]]
-kind = "crash"
-node = "c"
-at = "4m"
-down = "30s"
-"#;
-        let e = Experiment::from_toml(std::path::Path::new("state.toml"), text).unwrap();
+        let head = "name = \"state\"\nseed = 3\nduration = \"10m\"\n\
+                    detectors = [\"phi:threshold=1|8\", \"fixed:timeout=1500ms,check_every=100ms\"]\n";
+        let crash = "[[faults]]\nkind = \"crash\"\nnode = \"c\"\nat = \"4m\"\ndown = \"30s\"\n";
+        let text = format!("{head}{}{crash}", crate::experiment::THREE_LOSSY_NODES);
+        let e = Experiment::from_toml(std::path::Path::new("state.toml"), &text).unwrap();
         let options = RunOptions { threads: 1, ..RunOptions::default() };
         run_replication(&e, &options, 3, &e.detectors, &|_| {}).unwrap()
     }

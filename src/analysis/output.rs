@@ -128,3 +128,35 @@ impl LevelRow<'_> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows as the level files hold them: the fault or an empty field, labels with commas
+    /// quoted, levels as Rust prints them (infinite included), one row a line.
+    #[test]
+    fn level_rows_are_written_under_the_header() {
+        let sample = LevelSample {
+            fault: Some(3),
+            at: Nanos(1_500_000_001),
+            monitor: "a".into(),
+            target: "b".into(),
+            detector: "phi:threshold=8,window=100".into(),
+            level: f64::INFINITY,
+            threshold: 8.0,
+            suspected: true,
+        };
+        let periodic =
+            LevelSample { fault: None, monitor: String::new(), level: 0.25, suspected: false, ..sample.clone() };
+        let mut out = Vec::new();
+        sample.row().write(&mut out).unwrap();
+        periodic.row().write(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "3,1500000001,a,b,\"phi:threshold=8,window=100\",inf,8,true\n\
+             ,1500000001,,b,\"phi:threshold=8,window=100\",0.25,8,false\n"
+        );
+        assert_eq!(LEVELS_HEADER.matches(',').count(), 7, "eight fields a row, as written");
+    }
+}

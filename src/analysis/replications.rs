@@ -460,6 +460,29 @@ mod tests {
         }
     }
 
+    /// Up to the bound, and one replication only of an experiment with `[cluster]` (whose
+    /// split-brain figures are not pooled), named in the error.
+    #[test]
+    fn the_replications_a_run_takes() {
+        use crate::experiment::Experiment;
+        let plain = "name = \"p\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"phi\"]\n";
+        let e = |cluster: &str| {
+            let text = format!("{plain}{}{cluster}", crate::experiment::THREE_LOSSY_NODES);
+            Experiment::from_toml(std::path::Path::new("r.toml"), &text).unwrap()
+        };
+        let (e, clustered) = (e(""), e("[cluster]\nrules = [\"majority\"]\n"));
+        assert_eq!(check(&e, MAX_REPLICATIONS), Ok(()));
+        assert_eq!(check(&e, MAX_REPLICATIONS + 1), Err("1000001 is more than 1000000".into()));
+        assert_eq!((check(&clustered, 0), check(&clustered, 1)), (Ok(()), Ok(())));
+        for count in [2, 3] {
+            let error = check(&clustered, count).unwrap_err();
+            assert!(
+                error.starts_with(&format!("{count} replications of an experiment with [cluster] (`p`)")),
+                "{error}"
+            );
+        }
+    }
+
     #[test]
     fn replication_seeds_are_fixed_and_distinct() {
         assert_eq!(seed_of(7, 0), 7);

@@ -364,6 +364,15 @@ mod tests {
         let [lo, hi] = s.ci95_t.unwrap();
         let half = 12.706204736174705 * 2f64.sqrt() / 2f64.sqrt();
         assert_eq!((lo, hi), (2.0 - half, 2.0 + half));
+        // Three values: n − 1 = 2 (two would not tell dividing by n − 1 from multiplying).
+        let three = FigureSpread::of(vec![Some(1.0), Some(6.0), Some(2.0)]);
+        assert_eq!((three.mean, three.sd, three.min, three.max), (Some(3.0), Some(7f64.sqrt()), Some(1.0), Some(6.0)));
+        let half = 4.302652729749464 * 7f64.sqrt() / 3f64.sqrt();
+        assert_eq!(three.ci95_t, Some([3.0 - half, 3.0 + half]));
+        // The same spread 2.5e15 higher: the deviations squared are exact, while
+        // Σ(x + m)(x − m), equal in exact arithmetic, rounds one product (1.5e16 + 27).
+        let far = FigureSpread::of([1.0, 6.0, 2.0].into_iter().map(|d| Some(2.5e15 + d)).collect());
+        assert_eq!((far.mean, far.sd), (Some(2.5e15 + 3.0), Some(7f64.sqrt())));
         let one = FigureSpread::of(vec![Some(5.0)]);
         assert_eq!((one.mean, one.sd, one.ci95_t), (Some(5.0), None, None));
         let none = FigureSpread::of(vec![None, None]);

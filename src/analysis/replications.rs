@@ -384,14 +384,17 @@ mod tests {
     /// from the replications of the pooled basis only), crashes and listed mistakes follow
     /// one another, each spread lists the single runs' figures, the totals are those of the
     /// pooled entries, and the datagram counts add. Node `c` crashes at random (mean 15 min
-    /// in 20), so some replications of its links have crashes and some do not.
+    /// in 20), so some replications of its links have crashes and some do not; every count
+    /// is non-zero somewhere (loss, duplicates, a partition's cuts, censored suspicions).
     #[test]
     fn pooled_replications_are_the_sums_of_the_single_runs() {
         use crate::analysis::qos::Cause;
         use crate::experiment::Experiment;
         use crate::sim::RunOptions;
         let head = "name = \"pool\"\nseed = 2\nduration = \"20m\"\ndetectors = [\"phi:threshold=1|8\", \"fixed:timeout=1500ms\"]\n";
-        let crash = "[[faults]]\nkind = \"crash\"\nnode = \"c\"\nmttf = \"15m\"\nmttr = \"20s\"\n";
+        // And a partition of `b` over the last 10 s: suspicions still open at the end (censored).
+        let crash = "[[faults]]\nkind = \"crash\"\nnode = \"c\"\nmttf = \"15m\"\nmttr = \"20s\"\n\
+                     [[faults]]\nkind = \"partition\"\nat = \"1190s\"\nduration = \"10s\"\nfrom = [\"b\"]\nto = [\"a\", \"c\"]\n";
         let text = format!("{head}{}{crash}", crate::experiment::THREE_LOSSY_NODES);
         let e = Experiment::from_toml(std::path::Path::new("pool.toml"), &text).unwrap();
         let run = |seed: u64, replications: u32| {
@@ -448,6 +451,7 @@ mod tests {
             assert_eq!(spread.mistakes_listed, reps.iter().map(|r| r.mistakes_listed).collect::<Vec<_>>(), "{what}");
         }
         assert!(mixed > 0, "some entry pools replications of both bases");
+        assert!(pooled.results.iter().any(|p| p.qos.censored.count > 0), "some suspicion is censored");
         assert!(pooled.results.iter().any(|p| p.qos.mistakes > 0 && p.qos.exact.detection.count() > 0));
         // Totals: those of the pooled entries, with each replication's own totals spread.
         let again = totals(&pooled.results);
@@ -465,7 +469,8 @@ mod tests {
             let expected =
                 (sum(|l| l.sent), sum(|l| l.lost), sum(|l| l.cut), sum(|l| l.duplicated), sum(|l| l.delivered));
             assert_eq!(counts, expected, "{} → {}", l.monitor, l.target);
-            assert!(l.lost > 0 && l.delivered > 0);
+            assert!(l.lost > 0 && l.duplicated > 0 && l.delivered > 0);
+            assert_eq!(l.cut > 0, l.monitor != "b" && l.target == "b", "{} → {}", l.monitor, l.target);
         }
     }
 

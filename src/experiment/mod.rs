@@ -102,7 +102,7 @@ fn syntax_message(err: &toml::de::Error, text: &str) -> String {
 }
 
 /// For the library's tests: three nodes `a`, `b` and `c` all to all, with lognormal delays
-/// and bursty loss, `b` paused at random (Pareto pauses every 3 min). A test writes its own
+/// and bursty loss, 1 % duplicated, `b` paused at random (Pareto pauses every 3 min). A test writes its own
 /// top-level keys before it and may add faults after it.
 #[cfg(test)]
 pub(crate) const THREE_LOSSY_NODES: &str = r#"[[nodes]]
@@ -114,6 +114,7 @@ id = "c"
 [network]
 delay = { dist = "lognormal", median = "2ms", sigma = 0.8, base = "300us" }
 loss = { model = "bursts", mean_good = "2m", mean_bad = "400ms", loss_bad = 0.9, loss_good = 0.002 }
+duplicate = 0.01
 [[faults]]
 kind = "pause"
 node = "b"

@@ -316,6 +316,7 @@ pub fn t_975(nu: u64) -> f64 {
         2.042272456301238,
     ];
     match nu {
+        // (The series below would also give +∞ at ν = 0, dividing by 0; the arm says so.)
         0 => f64::INFINITY,
         1..=30 => TABLE[nu as usize - 1],
         _ => {

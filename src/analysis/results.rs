@@ -389,6 +389,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_engines_name_is_its_name_in_summary_json() {
+        for (engine, name) in [(Engine::Sim, "sim"), (Engine::Replay, "replay"), (Engine::Live, "live")] {
+            assert_eq!(engine.name(), name);
+            assert_eq!(serde_json::to_string(&engine).unwrap(), format!("\"{name}\""));
+        }
+    }
+
+    #[test]
     fn lateness_summaries_at_the_extremes() {
         let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
         assert_eq!(LatenessSummary::of(&h), None, "no events: no summary");

@@ -388,6 +388,43 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
 mod tests {
     use super::*;
 
+    /// Totals against the links' own entries, with a crash of `c` and without: mistakes and
+    /// causes add; the detection basis is the crashes' where any link of the configuration
+    /// had one, and the detection times come from those links only; else every link's
+    /// per-heartbeat estimate.
+    #[test]
+    fn totals_add_the_links_and_take_detection_times_from_one_basis() {
+        use crate::experiment::{Experiment, THREE_LOSSY_NODES};
+        let head = "name = \"t\"\nseed = 5\nduration = \"10m\"\ndetectors = [\"phi:threshold=1|8\", \"fixed:timeout=1500ms\"]\n";
+        let crash = "[[faults]]\nkind = \"crash\"\nnode = \"c\"\nat = \"4m\"\ndown = \"30s\"\n";
+        for with_crash in [true, false] {
+            let text = format!("{head}{THREE_LOSSY_NODES}{}", if with_crash { crash } else { "" });
+            let e = Experiment::from_toml(std::path::Path::new("t.toml"), &text).unwrap();
+            let options = crate::sim::RunOptions { threads: 1, ..Default::default() };
+            let s = crate::sim::run(&e, &options, &|_| {}).unwrap().summary;
+            assert!(s.totals.iter().any(|t| t.mistakes > 0));
+            for t in &s.totals {
+                let links: Vec<&QosReport> =
+                    s.results.iter().filter(|r| r.detector == t.detector).map(|r| &r.qos).collect();
+                assert_eq!((t.links, t.mistakes), (6, links.iter().map(|q| q.mistakes).sum::<u64>()));
+                let mut causes: BTreeMap<Cause, u64> = BTreeMap::new();
+                for (c, n) in links.iter().flat_map(|q| &q.mistakes_by_cause) {
+                    *causes.entry(*c).or_default() += n;
+                }
+                assert_eq!(t.mistakes_by_cause, causes, "{}", t.detector);
+                let crashed: Vec<&&QosReport> =
+                    links.iter().filter(|q| q.detection_basis == DetectionBasis::Crashes).collect();
+                assert_eq!(crashed.len(), if with_crash { 2 } else { 0 }, "the two links watching `c`");
+                let (basis, of_basis) = if with_crash {
+                    (DetectionBasis::Crashes, crashed.iter().map(|q| q.detection_time_s.count).sum::<u64>())
+                } else {
+                    (DetectionBasis::PerHeartbeatEstimate, links.iter().map(|q| q.detection_time_s.count).sum())
+                };
+                assert_eq!((t.detection_basis, t.detection_time_s.count), (basis, of_basis), "{}", t.detector);
+            }
+        }
+    }
+
     #[test]
     fn an_engines_name_is_its_name_in_summary_json() {
         for (engine, name) in [(Engine::Sim, "sim"), (Engine::Replay, "replay"), (Engine::Live, "live")] {

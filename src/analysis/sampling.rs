@@ -153,7 +153,14 @@ mod tests {
             Some(ts) => ts.iter().map(|t| format!("phi:threshold={t}")).collect(),
             None => sampled_labels(&specs),
         };
-        chosen_labels(&specs, totals, DEFAULT_TARGET_PER_DAY, &sampled).into_iter().collect()
+        let labels = chosen_labels(&specs, totals, DEFAULT_TARGET_PER_DAY, &sampled);
+        // The same choice from each spec's points given one by one, as a stored experiment
+        // lists a sweep (a merge, a replay of a run's results).
+        let split: Vec<Vec<DetectorSpec>> =
+            specs.iter().map(|s| s.points().iter().map(|p| DetectorSpec::parse(&p.label).unwrap()).collect()).collect();
+        assert_eq!(sampled_labels(&split), sampled_labels(&specs));
+        assert_eq!(chosen_labels(&split, totals, DEFAULT_TARGET_PER_DAY, &sampled), labels);
+        labels.into_iter().collect()
     }
 
     /// The setting a timeline shows, by each rule of `chosen_labels` in turn, with the

@@ -411,7 +411,10 @@ mod tests {
         for (i, p) in pooled.results.iter().enumerate() {
             let reps: Vec<&QosReport> = singles.iter().map(|s| &s.results[i].qos).collect();
             let what = &p.detector;
-            assert!(reps.iter().all(|_| singles.iter().all(|s| s.results[i].detector == *what)));
+            assert!(
+                singles.iter().all(|s| s.results[i].detector == *what),
+                "{what}: the same entries in the same order"
+            );
             let sum = |f: fn(&QosReport) -> u64| reps.iter().map(|r| f(r)).sum::<u64>();
             let q = &p.qos;
             assert_eq!(q.mistakes, sum(|r| r.mistakes), "{what}");

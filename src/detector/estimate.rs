@@ -307,6 +307,17 @@ mod tests {
         spec.build()
     }
 
+    /// Asserts that `estimate:interval=100ms,{spec}`, having heard `heard`, has level 0 (to
+    /// 2 ns) at `expected_ms`: where the expected arrival plus margin lies.
+    fn assert_zero_at(spec: &str, heard: &[Arrival], expected_ms: f64) {
+        let mut d = build(&format!("estimate:interval=100ms,{spec}"));
+        for a in heard {
+            d.heartbeat(a, 0.1);
+        }
+        let level = d.level(Nanos((expected_ms * 1e6) as u64));
+        assert!(level.abs() < 2e-9, "{spec} after {}: level {level} s at {expected_ms} ms", heard.len());
+    }
+
     /// Expected arrival + margin after heartbeats 0–3 arriving 10, 20, 10, 30 ms after their
     /// 100 ms slots (offsets 10, 20, 10, 30 ms), worked by hand: the instant (ms) at which
     /// the level is 0.
@@ -332,13 +343,7 @@ mod tests {
             ("estimator=ar1", 410.0 + 7.5 + rho * 12.5),
             ("estimator=winmean,margin=ci,k=2", 410.0 + 7.5 + 2.0 * s),
         ] {
-            let mut d = build(&format!("estimate:interval=100ms,{spec}"));
-            for a in &arrivals {
-                d.heartbeat(a, 0.1);
-            }
-            let zero = Nanos((expected_ms * 1e6) as u64);
-            let level = d.level(zero);
-            assert!(level.abs() < 2e-9, "{spec}: level {level} s at {expected_ms} ms");
+            assert_zero_at(spec, &arrivals, expected_ms);
         }
     }
 
@@ -358,12 +363,7 @@ mod tests {
             ("estimator=ar1,window=3", &arrivals[..], 410.0 + 5.0),
             ("estimator=ar1", &steady[..], 410.0),
         ] {
-            let mut d = build(&format!("estimate:interval=100ms,{spec}"));
-            for a in heard {
-                d.heartbeat(a, 0.1);
-            }
-            let level = d.level(Nanos((expected_ms * 1e6) as u64));
-            assert!(level.abs() < 2e-9, "{spec} after {}: level {level} s at {expected_ms} ms", heard.len());
+            assert_zero_at(spec, heard, expected_ms);
         }
     }
 
@@ -373,12 +373,7 @@ mod tests {
     fn ci_margin_from_one_and_two_heartbeats() {
         let arrivals = [hb(10.0, 0), hb(120.0, 1)];
         for (heard, expected_ms) in [(&arrivals[..1], 110.0), (&arrivals[..], 210.0 + 5.0 + 2.0 * 50f64.sqrt())] {
-            let mut d = build("estimate:interval=100ms,estimator=winmean,margin=ci,k=2");
-            for a in heard {
-                d.heartbeat(a, 0.1);
-            }
-            let level = d.level(Nanos((expected_ms * 1e6) as u64));
-            assert!(level.abs() < 2e-9, "after {}: level {level} s at {expected_ms} ms", heard.len());
+            assert_zero_at("estimator=winmean,margin=ci,k=2", heard, expected_ms);
         }
     }
 

@@ -21,6 +21,8 @@
 
 mod downing;
 pub mod heard;
+#[cfg(test)]
+mod random_inputs;
 pub mod rules;
 pub mod run;
 pub mod timeline;
@@ -267,7 +269,7 @@ impl Touched {
         // (Mutation testing: `true` here is equivalent: a node touched under one rule is then
         // asked again under every rule, and a rule's belief and deadline at an instant are
         // what its state holds after the instant's events, asked once or twice (the per-rule
-        // flags only save those calls); the lease is held to that by `tests/leader_instants.rs`.)
+        // flags only save those calls); the lease is held to that by `random_inputs.rs`.)
         self.flags[x * self.stride + 1 + r]
     }
 

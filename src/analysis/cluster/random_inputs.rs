@@ -1,9 +1,16 @@
-//! Issue #12's per-instant property, over random cluster inputs: at every instant, every
-//! running node that believes it leads under `majority` also believes it leads under
-//! `lowest-unsuspected` (the same views). The analysis records every node's state under one
-//! rule (`analyze_recording`); the two records, merged, are checked between every pair of
-//! consecutive change instants, and each record's own split-brain time (two or more
-//! leaders at once) must be the figure the analysis reports.
+//! Properties of the cluster analysis over random inputs, in the library's tests so that
+//! mutation testing of `cluster/mod.rs` runs them with `--lib`.
+//!
+//! - Issue #12's per-instant property: at every instant, every running node that believes it
+//!   leads under `majority` also believes it leads under `lowest-unsuspected` (the same
+//!   views). The analysis records every node's state under one rule (`analyze_recording`);
+//!   the two records, merged, are checked between every pair of consecutive change instants,
+//!   and each record's own split-brain time (two or more leaders at once) must be the figure
+//!   the analysis reports.
+//! - The sweep against a direct computation: every figure of the view rules, the longest
+//!   episode and the record, computed from the state after every instant at which anything
+//!   changes (the views, crashes, pauses, stalls), without the sweep's events.
+//! - The lease reading the record against a lease that takes every heartbeat.
 //!
 //! Inputs are drawn from a fixed-seed generator (deterministic): 2 to 6 nodes whose ids
 //! sort differently from their indices, random suspicion intervals (zero-length ones, ones
@@ -11,14 +18,15 @@
 //! crashes, whole-node pauses, receive stalls, `stable_after`, `first_timeout` and the
 //! keep-majority tie-break.
 
-use fdlab::Nanos;
-use fdlab::analysis::cluster::heard::Heard;
-use fdlab::analysis::cluster::rules::{Belief, Cx, Lease, Rule};
-use fdlab::analysis::cluster::{
-    ClusterInput, FirstHeard, Heartbeat, LinkSuspicions, NodeState, analyze_recording, built_in,
+use super::heard::Heard;
+use super::rules::{Belief, Cx, Lease, Rule, ViewRule};
+use super::{
+    ClusterFigures, ClusterInput, FirstHeard, Heartbeat, LinkSuspicions, NodeSet, NodeState, analyze_recording,
+    built_in, views,
 };
-use fdlab::experiment::{ClusterSettings, LeaderRule};
-use fdlab::time::Clock;
+use crate::analysis::poisson::poisson_rate_ci95;
+use crate::experiment::{ClusterSettings, LeaderRule};
+use crate::time::{Clock, Nanos};
 
 /// SplitMix64: a small deterministic generator.
 struct Gen(u64);
@@ -64,6 +72,8 @@ struct Input {
     first_timeout: Option<Nanos>,
     settings: ClusterSettings,
     heard: Heard,
+    /// Every crash's and pause's start, and a few others: each cuts a failover short.
+    fault_starts: Vec<Nanos>,
 }
 
 fn random_input(seed: u64) -> Input {
@@ -108,6 +118,8 @@ fn random_input(seed: u64) -> Input {
         ..ClusterSettings::default()
     };
     let first_timeout = g.chance(30).then(|| Nanos::from_millis(500 + g.below(5_000)));
+    let mut fault_starts: Vec<Nanos> = crashed.iter().chain(&paused).flatten().map(|w| w.0).collect();
+    fault_starts.extend((0..g.below(3)).map(|_| g.window().0));
     Input {
         ids: names,
         clocks: vec![Clock::EXACT; n],
@@ -119,6 +131,7 @@ fn random_input(seed: u64) -> Input {
         first_timeout,
         settings,
         heard: Heard::default(),
+        fault_starts,
     }
 }
 
@@ -133,7 +146,7 @@ impl Input {
             suspicions: &self.suspicions,
             first_heard: &self.first_heard,
             heard: &self.heard,
-            fault_starts: &[],
+            fault_starts: &self.fault_starts,
             first_timeout: self.first_timeout,
             settings: &self.settings,
             end: Nanos::from_millis(END_MS),
@@ -220,6 +233,222 @@ fn majority_leaders_lead_under_lowest_unsuspected_at_every_instant() {
         majority_led > 1_000 && only_lowest > 1_000 && split > 50,
         "{checked} {majority_led} {only_lowest} {split}"
     );
+}
+
+/// Episodes of a condition: maximal runs of adjacent intervals `[from, to)` in which it
+/// held, merged from the intervals in time order.
+fn episodes(held: &[(Nanos, Nanos)]) -> Vec<(Nanos, Nanos)> {
+    let mut out: Vec<(Nanos, Nanos)> = Vec::new();
+    for &(from, to) in held {
+        match out.last_mut() {
+            Some(last) if last.1 == from => last.1 = to,
+            _ => out.push((from, to)),
+        }
+    }
+    out
+}
+
+/// The view rules' figures, each one's longest split-brain episode, and rule 0's record.
+type Direct = (Vec<ClusterFigures>, Vec<Option<(Nanos, Nanos)>>, Vec<(Nanos, usize, NodeState)>);
+
+/// The view rules' figures, the longest episode of each and the record of rule 0, computed
+/// directly: at every instant at which a view, a crash, a pause or a stall begins or ends,
+/// each node's state is worked out from scratch (its view, whether it is crashed or paused)
+/// and held until the next such instant. Failovers open at the crash of a node that led
+/// just before; each is done at the first instant everyone running names one running
+/// leader that leads (by its censor), or censored at the first instant at or after its
+/// censor (the next fault's start) or by the end.
+fn direct(input: &Input) -> Direct {
+    let cx_in = input.cluster();
+    let (n, end) = (input.ids.len(), cx_in.end);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| input.ids[a].cmp(&input.ids[b]));
+    let (changes, flickers) = views::acting_views(&cx_in);
+    let live = |w: &&(Nanos, Nanos)| w.0 < w.1 && w.0 < end;
+    let mut instants: Vec<Nanos> = vec![Nanos::ZERO];
+    instants.extend(changes.iter().map(|c| c.at));
+    for lists in [&input.crashed, &input.paused] {
+        for w in lists.iter().flatten().filter(live) {
+            instants.push(w.0);
+            instants.extend([w.1].into_iter().filter(|&t| t < end));
+        }
+    }
+    for w in input.stalled.iter().flatten().filter(live) {
+        instants.extend([w.0, w.1.min(end)]);
+    }
+    instants.retain(|&t| t < end);
+    instants.sort_unstable();
+    instants.dedup();
+    let within =
+        |lists: &[Vec<(Nanos, Nanos)>], x: usize, t: Nanos| lists[x].iter().filter(live).any(|w| w.0 <= t && t < w.1);
+    let mut starts = input.fault_starts.clone();
+    starts.sort_unstable();
+    let mut rules = [
+        ViewRule { majority: false, tie_break: false },
+        ViewRule { majority: true, tie_break: input.settings.majority_tie_break },
+    ];
+    // Per rule: the intervals of split brain, leaderless and disagreement; failovers done
+    // and censored; zero-length leads.
+    let mut held: [[Vec<(Nanos, Nanos)>; 3]; 2] = Default::default();
+    let mut done: [Vec<Nanos>; 2] = Default::default();
+    let (mut censored, mut instants_counted) = ([0u64; 2], [0u64; 2]);
+    let mut open: [Option<(Nanos, Nanos)>; 2] = [None; 2];
+    let mut before: [Vec<Option<Belief>>; 2] = [vec![None; n], vec![None; n]];
+    let mut recorded = Vec::new();
+    let mut last: Vec<Option<NodeState>> = vec![None; n];
+    let stalled = vec![0u32; n];
+    for (k, &now) in instants.iter().enumerate() {
+        let next = instants.get(k + 1).copied().unwrap_or(end);
+        let mut view = vec![NodeSet::new(n); n];
+        for c in changes.iter().filter(|c| c.at <= now) {
+            view[c.node] = c.set.clone();
+        }
+        let cx = Cx { n, order: &order, clocks: &input.clocks, now, views: &view, stalled: &stalled, heard: None };
+        let crashed: Vec<bool> = (0..n).map(|x| within(&input.crashed, x, now)).collect();
+        let paused: Vec<bool> = (0..n).map(|x| within(&input.paused, x, now)).collect();
+        let running: Vec<bool> = (0..n).map(|x| !crashed[x] && !paused[x]).collect();
+        for (r, rule) in rules.iter_mut().enumerate() {
+            // A crash now of a node that led until now opens a failover.
+            let crashing = (0..n).filter(|&x| input.crashed[x].iter().filter(live).any(|w| w.0 == now));
+            if open[r].is_none() && crashing.into_iter().any(|x| before[r][x].is_some_and(|b| b.leads)) {
+                open[r] = Some((now, starts.iter().copied().find(|&s| s > now).unwrap_or(end)));
+            }
+            let beliefs: Vec<Option<Belief>> = (0..n).map(|x| running[x].then(|| rule.belief(&cx, x, now))).collect();
+            let leading = beliefs.iter().flatten().filter(|b| b.leads).count();
+            let mut named: Vec<Option<usize>> = beliefs.iter().flatten().map(|b| b.names).collect();
+            named.sort_unstable();
+            named.dedup();
+            if let Some((from, censor)) = open[r] {
+                let settled = matches!(named[..], [Some(l)] if beliefs[l].is_some_and(|b| b.leads));
+                if settled && now <= censor {
+                    done[r].push(now - from);
+                    open[r] = None;
+                } else if now >= censor {
+                    censored[r] += 1;
+                    open[r] = None;
+                }
+            }
+            let any_running = running.iter().any(|&r| r);
+            for (c, holds) in [leading >= 2, any_running && leading == 0, named.len() > 1].into_iter().enumerate() {
+                if holds {
+                    held[r][c].push((now, next));
+                }
+            }
+            // Zero-length suspicions now: a node that does not lead, while another does,
+            // would have led for no time.
+            let mut xs: Vec<usize> = flickers.iter().filter(|f| f.at == now).map(|f| f.node).collect();
+            xs.dedup();
+            for x in xs.into_iter().filter(|&x| running[x]) {
+                let mut extra = NodeSet::new(n);
+                flickers.iter().filter(|f| f.at == now && f.node == x).for_each(|f| extra.set(f.peer, true));
+                let leads = beliefs[x].is_some_and(|b| b.leads);
+                if !leads && leading > 0 && rule.flicker(&cx, x, &extra).is_some_and(|b| b.leads) {
+                    instants_counted[r] += 1;
+                }
+            }
+            if r == 0 {
+                for x in 0..n {
+                    let state = if crashed[x] {
+                        NodeState::Crashed
+                    } else if paused[x] {
+                        NodeState::Paused
+                    } else {
+                        NodeState::Believes(beliefs[x].expect("running"))
+                    };
+                    if last[x] != Some(state) {
+                        last[x] = Some(state);
+                        recorded.push((now, x, state));
+                    }
+                }
+            }
+            before[r] = beliefs;
+        }
+    }
+    let end_s = end.as_secs_f64();
+    let total = |e: &[(Nanos, Nanos)]| e.iter().fold(Nanos::ZERO, |a, w| a + (w.1 - w.0));
+    let mut longest = Vec::new();
+    let figures = (0..2)
+        .map(|r| {
+            let [split, leaderless, disagreement] = held[r].clone().map(|h| episodes(&h));
+            // The first of the longest episodes.
+            let mut best: Option<(Nanos, Nanos)> = None;
+            for &e in &split {
+                if best.is_none_or(|b| e.1 - e.0 > b.1 - b.0) {
+                    best = Some(e);
+                }
+            }
+            longest.push(best);
+            let count = split.len() as u64;
+            let d = &done[r];
+            ClusterFigures {
+                rule: rules[r].name(),
+                split_brain_s: total(&split).as_secs_f64(),
+                split_brain_fraction: total(&split).as_secs_f64() / end_s,
+                split_brain_episodes: count,
+                split_brain_rate_per_s: count as f64 / end_s,
+                split_brain_rate_per_s_ci95: poisson_rate_ci95(count, end_s),
+                split_brain_longest_s: best.map_or(0.0, |b| (b.1 - b.0).as_secs_f64()),
+                split_brain_instants: instants_counted[r],
+                leaderless_s: total(&leaderless).as_secs_f64(),
+                disagreement_s: total(&disagreement).as_secs_f64(),
+                failovers: d.len() as u64,
+                failovers_censored: censored[r] + u64::from(open[r].is_some()),
+                failover_mean_s: (!d.is_empty()).then(|| total_of(d).as_secs_f64() / d.len() as f64),
+                failover_max_s: d.iter().max().map(|m| m.as_secs_f64()),
+            }
+        })
+        .collect();
+    (figures, longest, recorded)
+}
+
+fn total_of(d: &[Nanos]) -> Nanos {
+    d.iter().fold(Nanos::ZERO, |a, &b| a + b)
+}
+
+#[test]
+fn the_sweep_gives_what_the_state_at_every_instant_gives() {
+    let end = Nanos::from_millis(END_MS);
+    let mut seen = [0u64; 6];
+    for seed in 0..400u64 {
+        let mut input = random_input(seed);
+        let n = input.ids.len();
+        if seed % 2 == 1 {
+            // Zero-length suspicions where they occur, at the resume of a pause (checks that
+            // fire before the buffered heartbeats clear them), and at other nodes' resumes.
+            let mut g = Gen(seed ^ 0xf11c);
+            let resumes: Vec<Nanos> = input.paused.iter().flatten().map(|w| w.1).collect();
+            for (_, list) in input.suspicions.iter_mut() {
+                for &at in &resumes {
+                    if g.chance(40) {
+                        list.push((at, at));
+                    }
+                }
+                list.sort_unstable();
+            }
+        }
+        let cx = input.cluster();
+        // Recorded until a random instant: the record stops there, the figures do not.
+        let until = if seed % 3 == 0 { Nanos::from_millis(seed * 37 % END_MS) } else { end };
+        let a = analyze_recording(&cx, built_in(&input.settings, n), Some((0, until)));
+        let (figures, longest, recorded) = direct(&input);
+        assert_eq!(a.figures, figures, "seed {seed}");
+        assert_eq!(a.longest, longest, "seed {seed}: the longest episode");
+        let mut sweep = a.recorded.clone();
+        sweep.sort_by_key(|r| (r.0, r.1));
+        let direct: Vec<_> = recorded.into_iter().filter(|r| r.0 <= until).collect();
+        assert_eq!(sweep, direct, "seed {seed}: the record up to {until:?}");
+        for f in &figures {
+            seen[0] += f.split_brain_episodes;
+            seen[1] += u64::from(f.leaderless_s > 0.0);
+            seen[2] += u64::from(f.disagreement_s > 0.0);
+            seen[3] += f.failovers;
+            seen[4] += f.failovers_censored;
+            seen[5] += f.split_brain_instants;
+        }
+    }
+    // Every figure was exercised: episodes, leaderless and disagreeing time, failovers done
+    // and censored, zero-length leads.
+    assert!(seen.iter().all(|&c| c >= 20), "{seen:?}");
 }
 
 /// The lease as it was first written: a rule that takes every heartbeat as an event

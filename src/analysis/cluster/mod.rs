@@ -758,6 +758,38 @@ mod tests {
     }
 
     #[test]
+    fn the_first_timeout_is_the_silence_after_one_heartbeat_at_which_each_configuration_suspects() {
+        let specs: Vec<DetectorSpec> =
+            ["fixed:timeout=1s|2500ms", "akka-deadline", "akka-cluster", "bertier:interval=1s"]
+                .iter()
+                .map(|s| DetectorSpec::parse(s).unwrap())
+                .collect();
+        let timeouts = first_timeouts(&specs);
+        let labels: Vec<&str> = timeouts.keys().map(String::as_str).collect();
+        assert_eq!(
+            labels,
+            [
+                "akka-cluster:threshold=8",
+                "akka-deadline:pause=10s",
+                "bertier:interval=1s",
+                "fixed:timeout=1s",
+                "fixed:timeout=2500ms"
+            ]
+        );
+        assert_eq!(timeouts["fixed:timeout=1s"], Some(ms(1_000)));
+        assert_eq!(timeouts["fixed:timeout=2500ms"], Some(ms(2_500)));
+        // Akka's deadline: the 3 s interval plus the 10 s pause.
+        assert_eq!(timeouts["akka-deadline:pause=10s"], Some(ms(13_000)));
+        // φ 8 over the seeded history (intervals 0.75 s and 1.25 s: mean 1 s, σ 0.25 s) plus
+        // the 3 s pause: Akka's logistic tail is 10⁻⁸ at y = 5.2259866441 (y(1.5976 +
+        // 0.070566 y²) = ln(10⁸ − 1), mpmath), so 4 s + 0.25 y = 5.306496661 s, rounded up
+        // to the nanosecond.
+        assert_eq!(timeouts["akka-cluster:threshold=8"], Some(Nanos(5_306_496_662)));
+        // Bertier's margin starts at zero: the expected arrival, one interval later.
+        assert_eq!(timeouts["bertier:interval=1s"], Some(ms(1_000)));
+    }
+
+    #[test]
     fn one_node_suspecting_the_lowest_makes_split_brain_under_lowest_unsuspected_only_with_its_majority() {
         // b suspects a over [13.01 s, 21.01 s): a (lowest) and b both lead.
         let (downing, f) = run(&[((1, 0), (13_010, 21_010))], &[vec![], vec![], vec![]], false);

@@ -658,6 +658,17 @@ fn the_lease_reading_the_record_believes_what_it_believes_taking_every_heartbeat
         assert_eq!(figures[0], figures[1], "seed {seed}: the figures");
         assert_eq!(record.recorded, reference.recorded, "seed {seed}: every node's state at every instant");
         assert_eq!(record.figures, reference.figures, "seed {seed}: recording changes no figure");
+        // The experiment's `lease` and `lease_margin` make the same rule, in the order the
+        // rules are listed.
+        let settings = ClusterSettings {
+            rules: Some(vec![LeaderRule::Lease, LeaderRule::Majority]),
+            lease: Some(lease),
+            lease_margin: margin,
+            ..input.settings.clone()
+        };
+        let built = analyze_recording(&cx, built_in(&settings, n), None).figures;
+        assert_eq!(built[0], record.figures[0], "seed {seed}: the lease from the settings");
+        assert_eq!(built[1].rule, "majority");
         led +=
             record.recorded.iter().filter(|r| matches!(r.2, NodeState::Believes(Belief { leads: true, .. }))).count();
         states += record.recorded.len();

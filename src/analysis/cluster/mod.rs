@@ -394,20 +394,10 @@ pub fn analyze_recording(
 
     // Heartbeats are the bulk of the events (one send and one delivery for every heartbeat
     // every node hears), so they are not sorted in with the rest: their deliveries are taken
-    // in the order of `heartbeats` when it is in time order (as the simulator hands them
-    // over), and their sends from a list of (send time, id).
+    // in the order of `heartbeats`, which is time order (`Heard::heartbeats`), and their
+    // sends from a list of (send time, id).
     let delivered = |id: u32| heartbeats[id as usize].at;
-    let deliveries: Option<Vec<u32>> = (!heartbeats.is_sorted_by_key(|hb| hb.at)).then(|| {
-        let mut ids: Vec<u32> = (0..heartbeats.len() as u32).collect();
-        ids.sort_by_key(|&id| delivered(id));
-        ids
-    });
-    let delivery = |k: usize| -> Option<u32> {
-        match &deliveries {
-            Some(ids) => ids.get(k).copied(),
-            None => (k < heartbeats.len()).then_some(k as u32),
-        }
-    };
+    let delivery = |k: usize| -> Option<u32> { (k < heartbeats.len()).then_some(k as u32) };
     let mut sends: Vec<(Nanos, u32)> =
         heartbeats.iter().enumerate().filter(|(_, hb)| hb.at < end).map(|(id, hb)| (hb.sent, id as u32)).collect();
     sends.sort_unstable();

@@ -577,6 +577,57 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_splits_into_one_spec_per_value_and_custom_specs_answer_for_themselves() {
+        let labels = |specs: Vec<DetectorSpec>| specs.iter().map(|s| s.points()[0].label.clone()).collect::<Vec<_>>();
+        let sweep = DetectorSpec::parse("phi:threshold=2|4|8,pause=2s").unwrap();
+        assert_eq!(
+            labels(sweep.configurations()),
+            ["phi:threshold=2,pause=2s", "phi:threshold=4,pause=2s", "phi:threshold=8,pause=2s"]
+        );
+        assert!(sweep.configurations().iter().all(|c| c.points().len() == 1));
+        assert_eq!(
+            labels(DetectorSpec::parse("bertier:interval=1s").unwrap().configurations()),
+            ["bertier:interval=1s"]
+        );
+        // What the engines ask of a spec: cost in quarters of φ's, windows, kind, seq.
+        let parsed = |s: &str| DetectorSpec::parse(s).unwrap();
+        assert_eq!([parsed("fixed:timeout=1s").cost(), parsed("phi").cost(), parsed("phi-exp").cost()], [1, 4, 5]);
+        let build = || Box::new(crate::detector::chen::Chen::new(Nanos::from_secs(1), 10)) as Box<dyn Detector>;
+        let custom = DetectorSpec::custom("mine", "alpha", &[0.5], build).unwrap();
+        assert_eq!((custom.cost(), custom.state_bytes(), custom.kind()), (4, 512, "mine"));
+        assert_eq!(custom.points()[0].kind, "mine");
+        assert!(custom.needs_seq(), "a custom detector says whether it reads seq");
+        assert_eq!(custom.missing(), Vec::<&str>::new());
+        assert!(!parsed("phi").needs_seq());
+    }
+
+    #[test]
+    fn a_filled_key_is_left_out_of_the_label_and_never_replaces_the_users() {
+        let mut chen = DetectorSpec::parse("chen").unwrap();
+        let err = chen.require_complete().unwrap_err().to_string();
+        assert_eq!(err, "`chen` needs `interval`, e.g. `chen:interval=100ms`");
+        chen.fill("interval", "250ms").unwrap();
+        chen.require_complete().unwrap();
+        assert_eq!(chen.points()[0].label, "chen:alpha=200ms");
+        let mut given = DetectorSpec::parse("chen:interval=1s").unwrap();
+        given.fill("interval", "250ms").unwrap();
+        given.fill("no_such_key", "1").unwrap();
+        assert_eq!(given.points()[0].label, "chen:alpha=200ms,interval=1s");
+        // The check period: shown when it differs from what the kind or preset implies.
+        assert_eq!(parsed_label("phi:check_every=1s"), "phi:threshold=8,check_every=1s");
+        assert_eq!(parsed_label("akka-cluster"), "akka-cluster:threshold=8");
+        assert_eq!(parsed_label("akka-cluster:check_every=0"), "akka-cluster:threshold=8,check_every=0");
+        assert_eq!(parsed_label("akka-cluster:check_every=2s"), "akka-cluster:threshold=8,check_every=2s");
+        assert_eq!(DetectorSpec::parse("akka-cluster").unwrap().points()[0].check_every, Some(Nanos::from_secs(1)));
+        assert_eq!(DetectorSpec::parse("akka-cluster:check_every=0").unwrap().points()[0].check_every, None);
+        assert_eq!(DetectorSpec::parse("  ").unwrap_err(), SpecError::Empty);
+    }
+
+    fn parsed_label(s: &str) -> String {
+        DetectorSpec::parse(s).unwrap().points()[0].label.clone()
+    }
+
+    #[test]
     fn toml_tables_and_strings() {
         #[derive(serde::Deserialize)]
         struct File {
@@ -589,5 +640,26 @@ mod tests {
         assert_eq!(f.detectors[1].points()[1].label, "phi:threshold=8.5,pause=2s");
         let e = toml::from_str::<File>(r#"detectors = [{ kind = "phi", treshold = 3 }]"#).err().unwrap();
         assert!(e.to_string().contains("treshold"), "{e}");
+        // Numbers, booleans and arrays of them as the spec string would write them.
+        let f: File = toml::from_str(
+            r#"detectors = [{ kind = "phi-exp", threshold = 3, window = 10 }, { kind = "phi", exact = true, threshold = [0.5, 2] }]"#,
+        )
+        .unwrap();
+        assert_eq!(f.detectors[0].points()[0].label, "phi-exp:threshold=3,window=10");
+        assert_eq!(f.detectors[1].points()[1].label, "phi:threshold=2,exact=true");
+        for (text, says) in [
+            (r#"detectors = [{ threshold = 3 }]"#, "needs `kind"),
+            (r#"detectors = [{ kind = 3 }]"#, "needs `kind"),
+            (r#"detectors = [3]"#, "a spec string or a table"),
+            (
+                r#"detectors = [{ kind = "phi", threshold = [[1]] }]"#,
+                "`threshold`: expected a string, number or boolean",
+            ),
+            (r#"detectors = [{ kind = "phi", pause = { a = 1 } }]"#, "`pause`: expected a string, number or boolean"),
+            (r#"detectors = ["phi:threshold=-1"]"#, "greater than zero"),
+        ] {
+            let e = toml::from_str::<File>(text).err().unwrap().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 }

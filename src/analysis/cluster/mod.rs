@@ -74,9 +74,6 @@ impl NodeSet {
             self.0[i / 64] &= !(1 << (i % 64));
         }
     }
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
-    }
 }
 
 /// What the analysis needs from the engine, for one detector configuration.

@@ -91,8 +91,10 @@ pub fn acting_views(input: &ClusterInput<'_>) -> (Vec<ViewChange>, Vec<Flicker>)
         touched.sort_unstable();
         touched.dedup();
         for x in touched.drain(..) {
-            // (A suspicion that began and ended at this instant leaves the set unchanged.)
-            if raw[x].last().map_or(!current[x].is_empty(), |(_, s)| *s != current[x]) {
+            // (A suspicion that began and ended at this instant leaves the set unchanged. A
+            // node's first change is never to the empty set: its first instant only starts
+            // suspicions.)
+            if raw[x].last().is_none_or(|(_, s)| *s != current[x]) {
                 raw[x].push((at, current[x].clone()));
             }
         }

@@ -464,6 +464,15 @@ pub fn analyze_recording(
     let mut f = 0;
     let mut now = Nanos::ZERO;
     loop {
+        // A failover still under way when the next fault begins is cut short by it: before
+        // the instant's events, so that a crash now of a node that leads opens the next one
+        // (the fault need not be an event here: a partition's start changes nothing at once).
+        for t in &mut tallies {
+            if t.failover.is_some_and(|(_, censor)| now >= censor) {
+                t.censored += 1;
+                t.failover = None;
+            }
+        }
         // The instant's events, in their order: restarts, sends, the rest, deliveries.
         loop {
             let at_now = |e: &&(Nanos, Event)| e.0 == now;
@@ -610,14 +619,11 @@ pub fn analyze_recording(
             .min(end);
         let any_running = running.iter().any(|&r| r);
         for t in &mut tallies {
-            if let Some((from, censor)) = t.failover {
-                if t.settled(&running) && now <= censor {
-                    t.failovers.push(now - from);
-                    t.failover = None;
-                } else if now >= censor {
-                    t.censored += 1;
-                    t.failover = None;
-                }
+            if let Some((from, _)) = t.failover
+                && t.settled(&running)
+            {
+                t.failovers.push(now - from);
+                t.failover = None;
             }
             if next > now {
                 t.split.step(t.leading >= 2, now, next);
@@ -774,6 +780,55 @@ mod tests {
         assert_eq!(timeouts["akka-cluster:threshold=8"], Some(Nanos(5_306_496_662)));
         // Bertier's margin starts at zero: the expected arrival, one interval later.
         assert_eq!(timeouts["bertier:interval=1s"], Some(ms(1_000)));
+    }
+
+    /// a leads and crashes at 10 s; b takes over at 10.5 s but c still names a (c suspects
+    /// a only from 13 s): no agreement. A partition begins at 11 s (a fault, not an event of
+    /// the sweep: nothing changes then) and cuts that failover short. b, which leads, crashes
+    /// at 12 s, with nothing between 11 and 12 s: that crash opens a failover of its own,
+    /// which ends at 13 s when c, suspecting a and b, names itself and leads.
+    #[test]
+    fn a_fault_between_two_instants_cuts_a_failover_short_and_the_next_crash_opens_one() {
+        let mut suspicions = LinkSuspicions::new();
+        for x in 0..3 {
+            for p in (0..3).filter(|&p| p != x) {
+                suspicions.insert((x, p), Vec::new());
+            }
+        }
+        let end = ms(100_000);
+        suspicions.insert((1, 0), vec![(ms(10_500), end)]);
+        suspicions.insert((2, 0), vec![(ms(13_000), end)]);
+        suspicions.insert((2, 1), vec![(ms(12_500), end)]);
+        let settings =
+            ClusterSettings { rules: Some(vec![LeaderRule::LowestUnsuspected]), ..ClusterSettings::default() };
+        let crashed = [vec![(ms(10_000), end)], vec![(ms(12_000), end)], vec![]];
+        let none = [vec![], vec![], vec![]];
+        let input = ClusterInput {
+            ids: &ids(),
+            clocks: &[Clock::EXACT; 3],
+            crashed: &crashed,
+            paused: &none,
+            stalled: &none,
+            suspicions: &suspicions,
+            first_heard: &FirstHeard::new(),
+            heard: &Heard::default(),
+            fault_starts: &[ms(10_000), ms(11_000), ms(12_000)],
+            first_timeout: None,
+            settings: &settings,
+            end,
+        };
+        let (_, figures) = analyze(&input, built_in(&settings, 3));
+        let f = &figures[0];
+        assert_eq!((f.failovers, f.failovers_censored, f.failover_max_s), (1, 1, Some(1.0)));
+        // Without the partition, b's crash is the next fault: the same.
+        let figures =
+            |fault_starts: &[Nanos]| analyze(&ClusterInput { fault_starts, ..input }, built_in(&settings, 3)).1;
+        let f = &figures(&[ms(10_000), ms(12_000)])[0];
+        assert_eq!((f.failovers, f.failovers_censored, f.failover_max_s), (1, 1, Some(1.0)));
+        // Were a's crash the only fault, its failover would run on: b's crash while it is
+        // under way opens none, and it ends at 13 s, 3 s after a's crash.
+        let f = &figures(&[ms(10_000)])[0];
+        assert_eq!((f.failovers, f.failovers_censored, f.failover_max_s), (1, 0, Some(3.0)));
     }
 
     #[test]

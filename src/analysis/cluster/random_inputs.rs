@@ -256,8 +256,8 @@ type Direct = (Vec<ClusterFigures>, Vec<Option<(Nanos, Nanos)>>, Vec<(Nanos, usi
 /// each node's state is worked out from scratch (its view, whether it is crashed or paused)
 /// and held until the next such instant. Failovers open at the crash of a node that led
 /// just before; each is done at the first instant everyone running names one running
-/// leader that leads (by its censor), or censored at the first instant at or after its
-/// censor (the next fault's start) or by the end.
+/// leader that leads, unless the next fault's start or the end comes first (at an instant
+/// at or after it, before that instant's crashes: censored).
 fn direct(input: &Input) -> Direct {
     let cx_in = input.cluster();
     let (n, end) = (input.ids.len(), cx_in.end);
@@ -308,6 +308,11 @@ fn direct(input: &Input) -> Direct {
         let paused: Vec<bool> = (0..n).map(|x| within(&input.paused, x, now)).collect();
         let running: Vec<bool> = (0..n).map(|x| !crashed[x] && !paused[x]).collect();
         for (r, rule) in rules.iter_mut().enumerate() {
+            // The next fault's start, passed, cuts the failover under way short.
+            if open[r].is_some_and(|(_, censor)| now >= censor) {
+                censored[r] += 1;
+                open[r] = None;
+            }
             // A crash now of a node that led until now opens a failover.
             let crashing = (0..n).filter(|&x| input.crashed[x].iter().filter(live).any(|w| w.0 == now));
             if open[r].is_none() && crashing.into_iter().any(|x| before[r][x].is_some_and(|b| b.leads)) {
@@ -318,15 +323,11 @@ fn direct(input: &Input) -> Direct {
             let mut named: Vec<Option<usize>> = beliefs.iter().flatten().map(|b| b.names).collect();
             named.sort_unstable();
             named.dedup();
-            if let Some((from, censor)) = open[r] {
-                let settled = matches!(named[..], [Some(l)] if beliefs[l].is_some_and(|b| b.leads));
-                if settled && now <= censor {
-                    done[r].push(now - from);
-                    open[r] = None;
-                } else if now >= censor {
-                    censored[r] += 1;
-                    open[r] = None;
-                }
+            if let Some((from, _)) = open[r]
+                && matches!(named[..], [Some(l)] if beliefs[l].is_some_and(|b| b.leads))
+            {
+                done[r].push(now - from);
+                open[r] = None;
             }
             let any_running = running.iter().any(|&r| r);
             for (c, holds) in [leading >= 2, any_running && leading == 0, named.len() > 1].into_iter().enumerate() {

@@ -375,6 +375,9 @@ pub fn analyze_recording(
     let heartbeats: Vec<Heartbeat> = if reads_heartbeats { input.heard.heartbeats() } else { Vec::new() };
     let end = input.end;
     // Every node starts at 0 and restarts at the end of each crash.
+    // (Mutation testing, equivalent: any comparison in this filter: the index takes these
+    // restarts only as where its running maxima begin, which decides where its shortcut
+    // applies, never an answer; see `IndexedLink::blocks`.)
     let starts: Vec<Vec<Nanos>> = input
         .crashed
         .iter()
@@ -402,6 +405,8 @@ pub fn analyze_recording(
     for (v, c) in view_changes.iter().enumerate() {
         events.push((c.at, Event::View(v)));
     }
+    // (Mutation testing, equivalent: `<=` for `w.0 < end` and for `to < end`: they only add
+    // events at `end`, which the sweep never reaches.)
     for (crash, lists) in [(true, input.crashed), (false, input.paused)] {
         for (node, windows) in lists.iter().enumerate() {
             for &(from, to) in windows.iter().filter(|w| w.0 < w.1 && w.0 < end) {

@@ -461,6 +461,9 @@ struct EveryHeartbeat {
     margin: Nanos,
     nodes: Vec<Node>,
     carried: Vec<Option<(usize, Option<Nanos>)>>,
+    /// Per node, its receive stalls, read here from the input rather than from the sweep's
+    /// count of them.
+    stalls: Vec<Vec<(Nanos, Nanos)>>,
 }
 
 #[derive(Clone)]
@@ -487,6 +490,11 @@ fn real_at(clock: Clock, local: Nanos) -> Nanos {
 }
 
 impl EveryHeartbeat {
+    /// Whether `x`'s receiving is stalled at `now` (after the instant's events).
+    fn stalled(&self, x: usize, now: Nanos) -> bool {
+        self.stalls[x].iter().any(|w| w.0 <= now && now < w.1)
+    }
+
     fn lease_end(&self, cx: &Cx<'_>, x: usize) -> Option<Nanos> {
         let node = &self.nodes[x];
         let others = cx.n / 2;
@@ -548,7 +556,7 @@ impl Rule for EveryHeartbeat {
     }
     fn belief(&mut self, cx: &Cx<'_>, x: usize, at: Nanos) -> Belief {
         let candidate = cx.candidate(x);
-        if !cx.stalled(x) {
+        if !self.stalled(x, at) {
             let f = self.nodes[x].follows;
             if f == x {
                 if candidate != x {
@@ -569,7 +577,7 @@ impl Rule for EveryHeartbeat {
         let node = &self.nodes[x];
         if node.follows == x {
             self.lease_end(cx, x).map(|end| real_at(cx.clocks[x], end))
-        } else if cx.candidate(x) != node.follows && !cx.stalled(x) {
+        } else if cx.candidate(x) != node.follows && !self.stalled(x, cx.now) {
             Some(real_at(cx.clocks[x], self.silence_end(cx, x)))
         } else {
             None
@@ -649,6 +657,7 @@ fn the_lease_reading_the_record_believes_what_it_believes_taking_every_heartbeat
                     margin,
                     nodes: vec![Node::new(0, n, Nanos::ZERO); n],
                     carried: Vec::new(),
+                    stalls: input.stalled.clone(),
                 }),
             ]
         };

@@ -405,8 +405,8 @@ pub fn analyze_recording(
     for (v, c) in view_changes.iter().enumerate() {
         events.push((c.at, Event::View(v)));
     }
-    // (Mutation testing, equivalent: `<=` for `w.0 < end` and for `to < end`: they only add
-    // events at `end`, which the sweep never reaches.)
+    // (Mutation testing, equivalent: `<=` for `w.0 < end` and for `to < end`, here and for
+    // the stalls below: they only add events at `end`, which the sweep never reaches.)
     for (crash, lists) in [(true, input.crashed), (false, input.paused)] {
         for (node, windows) in lists.iter().enumerate() {
             for &(from, to) in windows.iter().filter(|w| w.0 < w.1 && w.0 < end) {

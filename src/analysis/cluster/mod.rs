@@ -605,8 +605,8 @@ pub fn analyze_recording(
             }
             if running[x] {
                 for t in &mut tallies {
-                    let others = t.leading - u32::from(t.belief[x].leads);
-                    if others > 0 && !t.belief[x].leads && t.rule.flicker(&cx, x, &extra).is_some_and(|b| b.leads) {
+                    // x does not lead, so every node that leads is another.
+                    if t.leading > 0 && !t.belief[x].leads && t.rule.flicker(&cx, x, &extra).is_some_and(|b| b.leads) {
                         t.instants += 1;
                     }
                 }

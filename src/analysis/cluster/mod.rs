@@ -630,11 +630,10 @@ pub fn analyze_recording(
                 t.failovers.push(now - from);
                 t.failover = None;
             }
-            if next > now {
-                t.split.step(t.leading >= 2, now, next);
-                t.leaderless.step(any_running && t.leading == 0, now, next);
-                t.disagreement.step(t.named.len() > 1, now, next);
-            }
+            // (`next > now`: everything due at `now` has been taken.)
+            t.split.step(t.leading >= 2, now, next);
+            t.leaderless.step(any_running && t.leading == 0, now, next);
+            t.disagreement.step(t.named.len() > 1, now, next);
         }
         if next >= end {
             break;

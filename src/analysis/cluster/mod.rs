@@ -398,6 +398,8 @@ pub fn analyze_recording(
     // sends from a list of (send time, id).
     let delivered = |id: u32| heartbeats[id as usize].at;
     let delivery = |k: usize| -> Option<u32> { (k < heartbeats.len()).then_some(k as u32) };
+    // (Mutation testing, equivalent: `<=` for `hb.at < end`: engines record no delivery at
+    // or after the end, and the sweep never reaches one.)
     let mut sends: Vec<(Nanos, u32)> =
         heartbeats.iter().enumerate().filter(|(_, hb)| hb.at < end).map(|(id, hb)| (hb.sent, id as u32)).collect();
     sends.sort_unstable();

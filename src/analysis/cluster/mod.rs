@@ -717,11 +717,21 @@ mod tests {
         ["a", "b", "c"].map(String::from).to_vec()
     }
 
-    /// All-to-all over a, b, c with the given suspicion intervals (others none).
+    /// All-to-all over a, b, c with the given suspicion intervals (others none), over 100 s.
     fn run(
         intervals: &[(Link, (u64, u64))],
         paused: &[Vec<(Nanos, Nanos)>],
         gossip: bool,
+    ) -> (Downing, Vec<ClusterFigures>) {
+        run_until(intervals, paused, gossip, ms(100_000))
+    }
+
+    /// [`run`] over a run that ends at `end`.
+    fn run_until(
+        intervals: &[(Link, (u64, u64))],
+        paused: &[Vec<(Nanos, Nanos)>],
+        gossip: bool,
+        end: Nanos,
     ) -> (Downing, Vec<ClusterFigures>) {
         let mut suspicions = LinkSuspicions::new();
         for x in 0..3 {
@@ -751,7 +761,7 @@ mod tests {
             fault_starts: &[],
             first_timeout: None,
             settings: &settings,
-            end: ms(100_000),
+            end,
         };
         analyze(&input, built_in(&settings, 3))
     }
@@ -903,5 +913,17 @@ mod tests {
         assert!(f.iter().all(|f| f.split_brain_s == 0.0 && f.split_brain_episodes == 0));
         assert_eq!(downing.wrongful_downing_episodes, 0);
         assert_eq!(f[0].split_brain_rate_per_s_ci95.unwrap()[0], 0.0);
+    }
+
+    /// No engine runs for no time (validation refuses it), but the sweep's figures are
+    /// still numbers then: a fraction and a rate of 0, not 0 / 0.
+    #[test]
+    fn a_run_of_no_time_has_a_fraction_and_a_rate_of_zero() {
+        let (_, f) = run_until(&[((1, 0), (0, 10))], &[vec![], vec![], vec![]], false, Nanos::ZERO);
+        for f in &f {
+            assert_eq!((f.split_brain_s, f.split_brain_episodes), (0.0, 0), "{f:?}");
+            assert_eq!((f.split_brain_fraction, f.split_brain_rate_per_s), (0.0, 0.0), "{f:?}");
+            assert_eq!(f.split_brain_rate_per_s_ci95, None, "no exposure, no interval");
+        }
     }
 }

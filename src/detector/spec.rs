@@ -502,6 +502,15 @@ mod tests {
     fn errors_name_the_problem() {
         let err = |s: &str| DetectorSpec::parse(s).unwrap_err().to_string();
         assert!(err("foo:x=1").contains("unknown detector kind `foo`"));
+        // ... and lists every name a spec may start with: each kind, then each preset.
+        let kinds: Vec<&str> = catalog::KINDS.iter().map(|k| k.name).collect();
+        let presets: Vec<&str> = catalog::PRESETS.iter().map(|p| p.name).collect();
+        let listed = format!("known kinds: {}, {}", kinds.join(", "), presets.join(", "));
+        assert!(err("foo").ends_with(&listed), "{}", err("foo"));
+        assert!(kinds.contains(&"phi") && presets.contains(&"akka-cluster"));
+        // A spec shows as its labels (in test failures and logs).
+        let sweep = DetectorSpec::parse("phi:threshold=1|2").unwrap();
+        assert_eq!(format!("{sweep:?}"), r#"DetectorSpec(["phi:threshold=1", "phi:threshold=2"])"#);
         assert!(err("phi:thresh=8").contains("`phi` has no key `thresh`"));
         assert!(err("phi:threshold=eight").contains("threshold=eight"));
         assert!(err("phi:min_std=-1s").contains("negative"));

@@ -46,16 +46,9 @@ impl Nanos {
         self.0 as f64 / 1e9
     }
     /// The nearest whole nanosecond to `s` seconds; negative and NaN give zero, overflow
-    /// saturates.
+    /// saturates (what Rust's `as` from a float to an integer does).
     pub fn from_secs_f64(s: f64) -> Nanos {
-        let ns = (s * 1e9).round();
-        if ns.is_nan() || ns <= 0.0 {
-            Nanos(0)
-        } else if ns >= u64::MAX as f64 {
-            Nanos::MAX
-        } else {
-            Nanos(ns as u64)
-        }
+        Nanos((s * 1e9).round() as u64)
     }
     pub fn saturating_sub(self, other: Nanos) -> Nanos {
         Nanos(self.0.saturating_sub(other.0))
@@ -208,10 +201,14 @@ pub fn parse_duration(text: &str) -> Result<Nanos, DurationError> {
     let overflow = || DurationError::Overflow(s.to_string());
     let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| overflow())? };
     let mut total = whole.checked_mul(scale as u128).ok_or_else(overflow)?;
-    // The fractional part, exactly: digits / 10^len × scale must be a whole number.
+    // The fractional part, exactly: digits / 10^len × scale must be a whole number. With its
+    // trailing zeros gone, the digits lack a factor 2 or a factor 5, so 10^len must divide
+    // the scale's power of 2 (at most 2^16, in a day) or of 5 (at most 5^11): a fraction of
+    // more than 16 digits is never a whole nanosecond, and one of up to 16 multiplies
+    // without overflow.
     let frac = frac.trim_end_matches('0');
     if !frac.is_empty() {
-        if frac.len() > 30 {
+        if frac.len() > 16 {
             return Err(DurationError::SubNanosecond(s.to_string()));
         }
         let digits: u128 = frac.parse().map_err(|_| overflow())?;
@@ -293,8 +290,27 @@ mod tests {
         assert!(matches!(parse_duration("1.2.3s"), Err(DurationError::Malformed(_))));
         assert!(matches!(parse_duration("s"), Err(DurationError::Malformed(_))));
         assert!(matches!(parse_duration("0.5ns"), Err(DurationError::SubNanosecond(_))));
+        // The longest fraction that is a whole nanosecond has 16 digits: 2^-16 of a day.
+        assert_eq!(parse_duration("0.0000152587890625d"), Ok(Nanos(1_318_359_375)));
+        assert_eq!(parse_duration("0.00001525878906250000d"), Ok(Nanos(1_318_359_375)));
+        for finer in ["0.00000762939453125d", "0.999999999999999999999999999999d", &format!("0.{}1s", "0".repeat(60))] {
+            assert_eq!(parse_duration(finer), Err(DurationError::SubNanosecond(finer.to_string())));
+        }
         assert!(matches!(parse_duration("999999d"), Err(DurationError::Overflow(_))));
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
+    }
+
+    #[test]
+    fn constructors_scale_to_nanoseconds() {
+        assert_eq!(
+            [Nanos::from_secs(3), Nanos::from_millis(3), Nanos::from_micros(3)],
+            [3e9, 3e6, 3e3].map(|n| Nanos(n as u64))
+        );
+        assert_eq!((Nanos(7).as_u64(), Nanos::MAX.as_u64()), (7, u64::MAX));
+        assert_eq!((Nanos(1_500_000_000).as_secs_f64(), Nanos(7).as_secs_f64()), (1.5, 7e-9));
+        // To the nearest nanosecond; negative and NaN give zero, too large saturates.
+        let from = [1.5, 2.4e-9, 2.6e-9, -1.0, f64::NAN, 1e300, f64::INFINITY].map(Nanos::from_secs_f64);
+        assert_eq!(from, [Nanos(1_500_000_000), Nanos(2), Nanos(3), Nanos::ZERO, Nanos::ZERO, Nanos::MAX, Nanos::MAX]);
     }
 
     #[test]
@@ -302,6 +318,9 @@ mod tests {
         assert_eq!(Nanos(3) - Nanos(5), Nanos::ZERO);
         assert_eq!(Nanos::MAX + Nanos(1), Nanos::MAX);
         assert_eq!(Nanos(7) + Nanos(5) - Nanos(5), Nanos(7));
+        assert_eq!((Nanos(3).saturating_sub(Nanos(5)), Nanos(5).saturating_sub(Nanos(3))), (Nanos::ZERO, Nanos(2)));
+        assert_eq!((Nanos::MAX.saturating_add(Nanos(1)), Nanos(5).saturating_add(Nanos(3))), (Nanos::MAX, Nanos(8)));
+        assert_eq!((Nanos::MAX.checked_add(Nanos(1)), Nanos(5).checked_add(Nanos(3))), (None, Some(Nanos(8))));
     }
 
     #[test]
@@ -317,6 +336,8 @@ mod tests {
         assert_eq!(slow.real(Nanos(u64::MAX)), Nanos::MAX);
         assert_eq!(slow.local(Nanos(u64::MAX)), Nanos(u64::MAX / 2));
         assert_eq!(Clock::EXACT.local(Nanos(12345)), Nanos(12345));
+        assert_eq!((fast.rate(), slow.rate(), Clock::EXACT.rate()), (1.001, 0.5, 1.0));
+        assert!(Clock::EXACT.is_exact() && !fast.is_exact());
         for bad in [0.4, 2.1, f64::NAN, f64::INFINITY] {
             assert_eq!(Clock::from_rate(bad), None);
         }

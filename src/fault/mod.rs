@@ -46,10 +46,6 @@ impl Window {
     pub fn contains(&self, t: Nanos) -> bool {
         self.from <= t && t < self.to
     }
-    /// Whether the window meets `(after, until]`.
-    pub fn meets(&self, after: Nanos, until: Nanos) -> bool {
-        self.from <= until && self.to > after
-    }
 }
 
 /// A crash: down from `from` until `to` (a recovery) or for ever.
@@ -428,6 +424,12 @@ mod tests {
         // 1 and 2 watch 0.
         let t = Timeline::build(&faults, 3, s(10), &[(1, 0), (2, 0)], 1, Path::new("")).unwrap();
         assert_eq!(t.nodes[0].crashes, [Crash { from: s(5), to: Some(s(6)), new_incarnation: true }]);
+        // Where each fault begins, once per node or link it touches: the crash (5), the
+        // pause (2), the omission (1), the cut of four links (3; 2 → 0 merged), the spike of
+        // two (6), the burst (7) and the delay changes (4, 4, 8 on 0 → 1; 8 on 0 → 2).
+        let mut starts = t.starts();
+        starts.sort();
+        assert_eq!(starts, [1, 2, 3, 3, 3, 3, 4, 4, 5, 6, 6, 7, 8, 8].map(s));
         assert_eq!(
             (t.nodes[1].send_pauses.len(), t.nodes[1].recv_pauses.as_slice()),
             (0, &[w(2_000_000_000, 3_000_000_000)][..])
@@ -495,6 +497,55 @@ mod tests {
         assert_eq!(build(&[random(0), pauses.clone()], 7), one);
         assert_ne!(build(&[random(0), pauses.clone()], 8).nodes[0].crashes, *crashes);
         assert_eq!(build(&[random(0)], 7).nodes[0].crashes, *crashes);
+    }
+
+    /// Overlapping omissions and loss bursts drop independently (1 − (1 − a)(1 − b));
+    /// overlapping spikes add.
+    #[test]
+    fn overlapping_faults_combine_where_they_overlap() {
+        let s = Nanos::from_secs;
+        let omission = |p, at| Fault::Omission { node: 0, p, at: s(at), duration: Some(s(2)) };
+        let link = || Links::Listed(vec![(0, 1)]);
+        let burst = |p, at| Fault::LossBurst { at: s(at), duration: s(2), p, links: link() };
+        let spike = |extra, at| Fault::DelaySpike { at: s(at), duration: s(2), extra: s(extra), links: link() };
+        let faults = [omission(0.5, 1), omission(0.2, 2), burst(0.5, 1), burst(0.2, 2), spike(1, 1), spike(2, 2)];
+        let t = Timeline::build(&faults, 2, s(10), &[(1, 0)], 1, Path::new("")).unwrap();
+        let sec = |a: u64, b: u64| Window { from: s(a), to: s(b) };
+        let combined = [(sec(1, 2), 0.5), (sec(2, 3), 1.0 - 0.5 * 0.8), (sec(3, 4), 0.2)];
+        assert_eq!(t.nodes[0].omissions, combined);
+        assert_eq!(t.link(0, 1).bursts, combined);
+        assert_eq!(t.link(0, 1).spikes, [(sec(1, 2), s(1)), (sec(2, 3), s(3)), (sec(3, 4), s(2))]);
+    }
+
+    /// A random process's events all begin before the end of the run, even when its means
+    /// are a nanosecond, so that its draws land on every instant, the end's included.
+    #[test]
+    fn random_faults_begin_before_the_end_of_the_run() {
+        let end = Nanos(20);
+        let faults = [
+            Fault::Crash {
+                node: 0,
+                schedule: CrashSchedule::Random { mttf: Nanos(1), mttr: Nanos(1) },
+                new_incarnation: true,
+            },
+            Fault::Pause {
+                node: 1,
+                what: PauseTarget::Node,
+                schedule: PauseSchedule::Random {
+                    every: Nanos(1),
+                    durations: delay::DelayModel::Constant { value: Nanos(1) },
+                },
+            },
+        ];
+        let (mut last_crash, mut last_pause) = (Nanos::ZERO, Nanos::ZERO);
+        for seed in 0..100 {
+            let t = Timeline::build(&faults, 2, end, &[(1, 0)], seed, Path::new("")).unwrap();
+            let crashes = t.nodes[0].crashes.iter().map(|c| c.from);
+            last_crash = last_crash.max(crashes.max().unwrap());
+            // Pauses of 1 ns that meet are merged: the last one's end tells where it began.
+            last_pause = last_pause.max(t.nodes[1].send_pauses.iter().map(|w| w.to).max().unwrap());
+        }
+        assert_eq!((last_crash, last_pause), (Nanos(19), Nanos(20)));
     }
 
     #[test]

@@ -355,6 +355,82 @@ mod tests {
         refuses(&GOOD.replace("detectors = [\"phi\"]", "detectors = []"), "detectors", "at least one");
     }
 
+    /// Every limit is inclusive: 2^62 ns is accepted where 2^62 + 1 is refused.
+    #[test]
+    fn the_largest_durations_accepted_are_the_limit_itself() {
+        let limit = Nanos::LIMIT.as_u64();
+        let with = |d: u64, rest: &str| GOOD.replace("duration = \"1m\"", &format!("duration = \"{d}ns\"{rest}"));
+        check(&with(limit, "")).unwrap();
+        refuses(&with(limit + 1, ""), "duration", "146 years");
+        let interval = |i: u64| format!("{GOOD}[defaults]\ninterval = \"{i}ns\"\n");
+        check(&interval(limit)).unwrap();
+        refuses(&interval(limit + 1), "defaults.interval", "146 years");
+        for field in ["gossip_delay", "stable_after", "first_timeout", "lease", "lease_margin"] {
+            let cluster = |d: u64| format!("{GOOD}[cluster]\n{field} = \"{d}ns\"\n");
+            check(&cluster(limit)).unwrap();
+            refuses(&cluster(limit + 1), &format!("cluster.{field}"), "146 years");
+        }
+    }
+
+    #[test]
+    fn the_cluster_section_is_checked() {
+        refuses(&format!("{GOOD}[cluster]\nrules = [\"lease\"]\n"), "cluster.lease", "needs a lease longer than zero");
+        refuses(
+            &format!("{GOOD}[cluster]\nrules = [\"lease\"]\nlease = \"0\"\n"),
+            "cluster.lease",
+            "needs a lease longer than zero",
+        );
+        // Without the lease rule, no lease is needed.
+        check(&format!("{GOOD}[cluster]\nrules = [\"majority\"]\n")).unwrap();
+        // A file cannot say `downing_quorum = 0` (it does not parse); a library user can.
+        let quorum = |n| {
+            let mut e = toml::from_str::<Experiment>(&format!("{GOOD}[cluster]\n")).unwrap();
+            e.cluster.as_mut().unwrap().downing_quorum = super::super::DowningQuorum::Count(n);
+            e.check(Path::new("t.toml"))
+        };
+        assert!(matches!(quorum(0), Err(ExperimentError::Invalid { field, .. }) if field == "cluster.downing_quorum"));
+        quorum(1).unwrap();
+    }
+
+    /// A lease of at most two heartbeat intervals (of the slowest node) lapses every interval.
+    #[test]
+    fn a_lease_too_short_for_the_heartbeats_is_warned_of() {
+        let warnings = |lease: &str, rules: &str| {
+            let text = format!(
+                "{GOOD}interval = \"500ms\"\n[defaults]\ninterval = \"1s\"\n[cluster]\n{rules}lease = \"{lease}\"\n"
+            );
+            check(&text).unwrap().warnings()
+        };
+        let short = warnings("2s", "");
+        assert_eq!(short.len(), 1, "{short:?}");
+        assert!(
+            short[0].starts_with("cluster.lease: 2s is not longer than two heartbeat intervals plus the delay (2 × 1s"),
+            "{short:?}"
+        );
+        assert_eq!(warnings("2001ms", ""), Vec::<String>::new());
+        // Without the lease rule the lease is not used.
+        assert_eq!(warnings("1s", "rules = [\"majority\"]\n"), Vec::<String>::new());
+        assert_eq!(check(GOOD).unwrap().warnings(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn arbitrary_faults_of_a_node_must_not_overlap() {
+        let lie = |node: &str, at: &str| {
+            format!(
+                "[[faults]]\nkind = \"arbitrary\"\nnode = \"{node}\"\nat = \"{at}\"\nduration = \"2s\"\nseq = \"frozen\"\n"
+            )
+        };
+        refuses(
+            &format!("{GOOD}{}{}", lie("a", "10s"), lie("a", "11s")),
+            "faults",
+            "arbitrary faults of node `a` overlap",
+        );
+        // One without a duration lasts to the end.
+        let forever = "[[faults]]\nkind = \"arbitrary\"\nnode = \"b\"\nat = \"5s\"\nseq = \"random\"\n";
+        refuses(&format!("{GOOD}{forever}{}", lie("b", "30s")), "faults", "arbitrary faults of node `b` overlap");
+        check(&format!("{GOOD}{}{}{}", lie("a", "10s"), lie("a", "12s"), lie("b", "11s"))).unwrap();
+    }
+
     #[test]
     fn too_many_links_are_refused_before_any_is_listed() {
         let many: String = (0..7100).map(|i| format!("[[nodes]]\nid = \"n{i}\"\n")).collect();

@@ -478,6 +478,26 @@ mod tests {
         assert_eq!(error("kind = \"crash\"\nnode = \"z\"\nat = \"1s\""), ("node", "no node `z`".to_string()));
     }
 
+    /// The bounds are inclusive: a duration of 2^62 ns, and a random process that draws
+    /// exactly [`MAX_RANDOM_EVENTS`] over the run (60 s / (30 µs + 30 µs)), are accepted.
+    #[test]
+    fn the_largest_lengths_and_processes_accepted_are_the_limits_themselves() {
+        let limit = Nanos::LIMIT.as_u64();
+        let pause = |d: u64| resolve(&format!("kind = \"pause\"\nnode = \"a\"\nat = \"1s\"\nduration = \"{d}ns\""));
+        assert!(
+            matches!(pause(limit), Ok(Fault::Pause { schedule: PauseSchedule::Once { duration, .. }, .. }) if duration == Nanos::LIMIT)
+        );
+        assert_eq!(pause(limit + 1).unwrap_err().0, "duration");
+        let crash =
+            |mttr: &str| resolve(&format!("kind = \"crash\"\nnode = \"a\"\nmttf = \"30us\"\nmttr = \"{mttr}\""));
+        assert!(crash("30us").is_ok());
+        let (field, message) = crash("29999ns").unwrap_err();
+        assert_eq!(field, "mttf");
+        assert!(message.contains("draws about 1000016 events over the run (1m); at most 1000000"), "{message}");
+        // The last instant of the run is within it.
+        assert!(resolve("kind = \"crash\"\nnode = \"a\"\nat = \"59999999999ns\"").is_ok());
+    }
+
     #[test]
     fn pauses_are_scheduled_once_or_random() {
         assert_eq!(

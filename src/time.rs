@@ -280,6 +280,7 @@ mod tests {
         assert_eq!(parse_duration("17ns"), Ok(Nanos(17)));
         assert_eq!(parse_duration("0"), Ok(Nanos(0)));
         assert_eq!(parse_duration(" 3 s "), Ok(Nanos(3_000_000_000)));
+        assert_eq!(("250ms".parse::<Nanos>(), "1x".parse::<Nanos>().is_err()), (Ok(Nanos(250_000_000)), true));
     }
 
     #[test]

@@ -436,6 +436,12 @@ mod tests {
         let many: String = (0..7100).map(|i| format!("[[nodes]]\nid = \"n{i}\"\n")).collect();
         let text = format!("name = \"t\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"phi\"]\n{many}");
         refuses(&text, "monitoring", "50402900 monitored links; at most 50000000");
+        // Exactly the most: 10,000 nodes watched by 5,000 each.
+        let many: String = (0..10_000).map(|i| format!("[[nodes]]\nid = \"n{i}\"\n")).collect();
+        let text = format!(
+            "name = \"t\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"phi\"]\n[monitoring]\nmode = \"ring\"\nk = 5000\n{many}"
+        );
+        assert_eq!(check(&text).unwrap().monitored_link_count(), MAX_LINKS);
     }
 
     #[test]

@@ -494,6 +494,11 @@ mod tests {
         let (field, message) = crash("29999ns").unwrap_err();
         assert_eq!(field, "mttf");
         assert!(message.contains("draws about 1000016 events over the run (1m); at most 1000000"), "{message}");
+        let spike = |extra: u64| {
+            resolve(&format!("kind = \"delay-spike\"\nat = \"1s\"\nduration = \"1s\"\nextra = \"{extra}ns\""))
+        };
+        assert!(matches!(spike(limit), Ok(Fault::DelaySpike { extra, .. }) if extra == Nanos::LIMIT));
+        assert_eq!(spike(limit + 1).unwrap_err().0, "extra");
         // The last instant of the run is within it.
         assert!(resolve("kind = \"crash\"\nnode = \"a\"\nat = \"59999999999ns\"").is_ok());
     }
@@ -647,6 +652,22 @@ mod tests {
             assert_eq!(f, field, "{table}: {message}");
             assert!(message.contains(needle), "{table}: {message}");
         }
+    }
+
+    #[test]
+    fn an_arbitrary_node_must_lie_about_something() {
+        let (field, message) = error("kind = \"arbitrary\"\nnode = \"a\"\nseq = \"honest\"");
+        assert_eq!(field, "seq");
+        assert!(message.contains("lies about nothing"), "{message}");
+        assert_eq!(
+            resolve("kind = \"arbitrary\"\nnode = \"b\"\nat = \"2s\"\nseq = \"frozen\"").unwrap(),
+            Fault::Arbitrary {
+                node: 1,
+                at: Nanos::from_secs(2),
+                duration: None,
+                lie: Lie { seq: SeqLie::Frozen, ..Lie::default() }
+            }
+        );
     }
 
     #[test]

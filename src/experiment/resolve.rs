@@ -233,10 +233,12 @@ mod tests {
                 correlation: 0.5
             }
         );
-        // The override is directed: n1 → n0 and every other link take [network].
+        // The override is directed and names both ends: n1 → n0, n0 → n2 (the same sender),
+        // n2 → n1 (the same receiver) and every other link take [network].
         let network = Link { delay: five, loss: LossModel::None, duplicate: 0.1, fifo: false, correlation: 0.5 };
-        assert_eq!(e.link(1, 0), network);
-        assert_eq!(e.link(2, 0), network);
+        for (from, to) in [(1, 0), (0, 2), (2, 1), (2, 0)] {
+            assert_eq!(e.link(from, to), network, "n{from} → n{to}");
+        }
     }
 
     #[test]

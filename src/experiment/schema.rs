@@ -348,3 +348,49 @@ impl LeaderRule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Quorum {
+        q: DowningQuorum,
+    }
+
+    fn quorum(value: &str) -> Result<DowningQuorum, String> {
+        toml::from_str::<Quorum>(&format!("q = {value}")).map(|w| w.q).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_downing_quorum_is_a_name_or_a_count_of_at_least_one() {
+        assert_eq!(quorum("\"any\""), Ok(DowningQuorum::Any));
+        assert_eq!(quorum("\"majority\""), Ok(DowningQuorum::Majority));
+        assert_eq!(quorum("1"), Ok(DowningQuorum::Count(1)));
+        assert_eq!(quorum(&u32::MAX.to_string()), Ok(DowningQuorum::Count(u32::MAX)));
+        for bad in ["0", "-1", &(u32::MAX as i64 + 1).to_string(), "\"most\"", "\"\""] {
+            let e = quorum(bad).unwrap_err();
+            assert!(e.contains("must be \"any\", \"majority\" or a number of monitors of at least 1"), "{bad}: {e}");
+        }
+        // Written back as read.
+        for q in [DowningQuorum::Any, DowningQuorum::Majority, DowningQuorum::Count(3)] {
+            assert_eq!(serde_json::from_str::<DowningQuorum>(&serde_json::to_string(&q).unwrap()).unwrap(), q);
+        }
+    }
+
+    #[test]
+    fn a_leader_rule_is_named_as_the_file_writes_it() {
+        for rule in [LeaderRule::LowestUnsuspected, LeaderRule::Majority, LeaderRule::Lease] {
+            assert_eq!(serde_json::to_string(&rule).unwrap(), format!("\"{}\"", rule.name()));
+        }
+        assert_eq!(LeaderRule::LowestUnsuspected.name(), "lowest-unsuspected");
+    }
+
+    #[test]
+    fn the_engine_rules_default_to_timers_first_and_a_buffer_of_1024() {
+        let written: EngineRules = toml::from_str("resume_order = \"datagrams-first\"").unwrap();
+        assert_eq!((written.resume_order, written.recv_buffer), (ResumeOrder::DatagramsFirst, 1024));
+        let default = EngineRules::default();
+        assert_eq!((default.resume_order, default.recv_buffer), (ResumeOrder::TimersFirst, 1024));
+    }
+}

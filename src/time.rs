@@ -202,8 +202,8 @@ pub fn parse_duration(text: &str) -> Result<Nanos, DurationError> {
     let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| overflow())? };
     let mut total = whole.checked_mul(scale as u128).ok_or_else(overflow)?;
     // The fractional part, exactly: digits / 10^len × scale must be a whole number. With its
-    // trailing zeros gone, the digits lack a factor 2 or a factor 5, so 10^len must divide
-    // the scale's power of 2 (at most 2^16, in a day) or of 5 (at most 5^11): a fraction of
+    // trailing zeros gone, the digits lack a factor 2 or a factor 5, so 2^len or 5^len must
+    // divide the scale (whose powers are at most 2^16 and 5^11, in a day): a fraction of
     // more than 16 digits is never a whole nanosecond, and one of up to 16 multiplies
     // without overflow.
     let frac = frac.trim_end_matches('0');

@@ -241,7 +241,7 @@ mod tests {
                       [[faults]]\nkind = \"crash\"\nnode = \"b\"\nmttf = \"10s\"\nmttr = \"10s\"\n\
                       [[faults]]\nkind = \"pause\"\nnode = \"a\"\nevery = \"10s\"\ndurations = { dist = \"constant\", value = \"1s\" }\n\
                       [[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\ngroups = [[\"a\"], [\"b\"]]\n\
-                      [[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\nfrom = [\"a\", \"b\"]\nto = [\"a\"]\n\
+                      [[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\nfrom = [\"a\"]\nto = [\"a\", \"b\"]\n\
                       [[faults]]\nkind = \"delay-spike\"\nat = \"1s\"\nduration = \"1s\"\nextra = \"1s\"\n\
                       [[faults]]\nkind = \"loss-burst\"\nat = \"1s\"\nduration = \"1s\"\np = 1\nlinks = [[\"a\", \"b\"]]\n\
                       [[faults]]\nkind = \"omission\"\nnode = \"a\"\np = 0.5\n";
@@ -273,6 +273,71 @@ mod tests {
         assert_eq!(est.deliveries, per_link * est.links as u128);
         assert_eq!(est.work(), est.deliveries * 16);
         assert!(est.fits_in(None).unwrap_err().contains("configuration-heartbeats would take hours"));
+    }
+
+    /// A partition into groups cuts every link between two groups: groups of 2 and 1 cut
+    /// 2·1 + 1·2 links, each an event.
+    #[test]
+    fn a_partition_counts_the_links_between_its_groups() {
+        let three = "[[nodes]]\nid = \"c\"\n";
+        let (plain, _) = estimate("[\"phi\"]", three);
+        let cut =
+            "[[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\ngroups = [[\"a\", \"b\"], [\"c\"]]\n";
+        let (est, _) = estimate("[\"phi\"]", &format!("{three}{cut}"));
+        assert_eq!(est.memory_bytes - plain.memory_bytes, 4 * 96);
+        assert_eq!(est.deliveries, plain.deliveries);
+    }
+
+    /// Each configuration of a sweep keeps its own detector state on every link: sixteen
+    /// thresholds of φ take fifteen more states and members than one.
+    #[test]
+    fn a_sweep_keeps_a_state_per_configuration_and_link() {
+        let (one, e) = estimate("[\"phi\"]", "");
+        let (sweep, _) = estimate("[\"phi:threshold=1..16\"]", "");
+        let phi = e.detectors[0].state_bytes() as u128;
+        assert!(phi > 0);
+        assert_eq!(sweep.memory_bytes - one.memory_bytes, 2 * 15 * (phi + MEMBER_BYTES));
+    }
+
+    /// The lease rule keeps the record of delivered heartbeats: 14 bytes a delivery, 48 a
+    /// link and 24 a pair of nodes (here 3 × 3); the other rules keep none.
+    #[test]
+    fn the_lease_rule_keeps_every_delivery() {
+        let three = "[[nodes]]\nid = \"c\"\n";
+        let (plain, _) = estimate("[\"phi\"]", &format!("{three}[cluster]\nrules = [\"majority\"]\n"));
+        let (lease, _) = estimate("[\"phi\"]", &format!("{three}[cluster]\nrules = [\"lease\"]\nlease = \"4s\"\n"));
+        assert_eq!(plain.memory_bytes, estimate("[\"phi\"]", three).0.memory_bytes);
+        // Six links of 601 deliveries, three nodes.
+        assert_eq!(lease.deliveries, 6 * 601);
+        assert_eq!(lease.memory_bytes - plain.memory_bytes, 6 * 601 * 14 + 6 * 48 + 3 * 3 * 24);
+    }
+
+    /// The allowances in numbers, as documented at their constants (a change to one changes
+    /// what `fdlab validate` prints and what `fdlab run` refuses, so it must change here too):
+    /// 96 MiB for the program, 24 KiB a link, 80 KiB a configuration on a link, 512 KiB a
+    /// workload and 320 bytes an operation, 512 bytes a node and 96 a fault event.
+    #[test]
+    fn the_allowances_are_the_documented_sizes() {
+        let workload =
+            "[[workloads]]\nname = \"w\"\nclient = \"a\"\nserver = \"b\"\nprotocol = \"stubborn\"\nevery = \"1s\"\n";
+        let (est, e) = estimate("[\"phi\", \"fixed:timeout=1s\"]", workload);
+        let state = state(&e);
+        assert_eq!(est.workload_operations, 60);
+        assert_eq!(
+            est.memory_bytes,
+            (96 << 20) + 2 * 512 + 2 * ((24 << 10) + state) + 2 * 2 * (80 << 10) + (512 << 10) + 60 * 320
+        );
+    }
+
+    /// `fits` reads this machine's memory: no machine holds u128::MAX bytes.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn fits_checks_the_memory_of_this_machine() {
+        let err = small(u128::MAX).fits().unwrap_err();
+        assert!(err.contains("more than 80 % of this machine's"), "{err}");
+        let memory = machine_memory().expect("/proc/meminfo");
+        assert!(err.contains(&format!("{} MiB", memory >> 20)), "{err}");
+        assert_eq!(small(1 << 20).fits(), Ok(()));
     }
 
     fn small(memory_bytes: u128) -> Estimate {
@@ -334,6 +399,7 @@ mod tests {
         assert_eq!(est.memory_bytes, plain.memory_bytes + 2 * WORKLOAD_BYTES + 3002 * WORKLOAD_OP_BYTES);
         assert!(est.to_string().ends_with(", 3002 workload operations"), "{est}");
         assert_eq!(est.fits_in(None), Ok(()));
+        assert_eq!(Estimate { workload_operations: WORKLOAD_LIMIT, ..est }.fits_in(None), Ok(()));
         let over = Estimate { workload_operations: WORKLOAD_LIMIT + 1, ..est };
         assert!(over.fits_in(None).unwrap_err().contains("workload operations would take hours"));
         // 200 workloads of 10 million operations each: over the limit, and about 600 GiB.

@@ -201,3 +201,188 @@ pub fn sample_views(
     arrivals.sort();
     Ok(FaultTimeline { faults: views.into_iter().map(|(fv, _)| fv).collect(), levels, arrivals })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::DetectorSpec;
+    use crate::replay::CutDecl;
+
+    /// A trace file of heartbeats every `every_ms` from 0 to `until_s`, from each target in
+    /// `targets` (received by `m` when `monitor`), leaving out those `silent` says (target,
+    /// time in ms) are not received.
+    fn trace(
+        dir: &std::path::Path,
+        monitor: bool,
+        targets: &[&str],
+        every_ms: u64,
+        until_s: u64,
+        silent: impl Fn(&str, u64) -> bool,
+    ) -> std::path::PathBuf {
+        let mut text = String::from(if monitor { "monitor,target,received_ns\n" } else { "target,received_ns\n" });
+        for ms in (0..=until_s * 1000).step_by(every_ms as usize) {
+            for t in targets.iter().filter(|t| !silent(t, ms)) {
+                let m = if monitor { "m," } else { "" };
+                text.push_str(&format!("{m}{t},{}\n", ms * 1_000_000));
+            }
+        }
+        let path = dir.join("t.csv");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn config(trace: std::path::PathBuf) -> ReplayConfig {
+        ReplayConfig {
+            trace,
+            detectors: vec![DetectorSpec::parse("fixed:timeout=300ms").unwrap()],
+            ..ReplayConfig::default()
+        }
+    }
+
+    fn timeline(config: &ReplayConfig) -> Option<FaultTimeline> {
+        let output = replay(config, None).unwrap();
+        replay_timeline(config, &output).unwrap()
+    }
+
+    /// (kind, node, monitor, target, from, to, view from, view to), seconds.
+    type View = (String, Option<String>, String, String, f64, Option<f64>, f64, f64);
+
+    fn views(t: &FaultTimeline) -> Vec<View> {
+        t.faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                assert_eq!(f.id, i);
+                let s = |x: f64| (x * 1e3).round() / 1e3;
+                (
+                    f.kind.clone(),
+                    f.node.clone(),
+                    f.monitor.clone(),
+                    f.target.clone(),
+                    s(f.from_s),
+                    f.to_s.map(s),
+                    s(f.view_from_s),
+                    s(f.view_to_s),
+                )
+            })
+            .collect()
+    }
+
+    fn view(kind: &str, node: Option<&str>, link: (&str, &str), window: (f64, Option<f64>), shown: (f64, f64)) -> View {
+        (kind.into(), node.map(String::from), link.0.into(), link.1.into(), window.0, window.1, shown.0, shown.1)
+    }
+
+    /// Every kind of declaration is viewed on the first link it touches, in time order, at
+    /// most six: a crash or a pause of a watched node on a link watching it, a monitor's
+    /// crash or a pause of a node nobody watches on a link it watches, a cut on the link it
+    /// cuts. Each view is the window widened by 2 s, half the window or 20 heartbeat
+    /// intervals, whichever is longest (here 50 ms: 2 s, or 3 s for the 6 s cut); a crash
+    /// without recovery is viewed for two margins after it, up to the run's end (60 s).
+    #[test]
+    fn each_declared_fault_is_viewed_on_a_link_it_touches() {
+        let dir = tempfile::tempdir().unwrap();
+        let down = |t: &str, ms: u64| match t {
+            "a" => (10_000..11_000).contains(&ms) || (58_500..59_000).contains(&ms),
+            _ => (20_000..21_000).contains(&ms) || (48_000..54_000).contains(&ms) || ms >= 57_000,
+        } || (40_000..41_000).contains(&ms);
+        let mut c = config(trace(dir.path(), true, &["a", "b"], 50, 60, down));
+        let s = Nanos::from_secs;
+        c.crashes = vec![CrashDecl::down("a", s(10), s(11)), CrashDecl::stop("b", s(57))];
+        c.monitor_crashes = vec![CrashDecl::down("m", s(40), s(41))];
+        c.pauses = vec![
+            CrashDecl::down("b", s(20), s(21)),
+            CrashDecl::down("m", s(30), s(31)),
+            CrashDecl::down("a", Nanos::from_millis(58_500), s(59)),
+        ];
+        // Cut from b to m: the link m watching b (a cut from a would be m watching a).
+        c.cuts = vec![CutDecl { from: "b".into(), to: "m".into(), at: s(48), until: s(54) }];
+        let t = timeline(&c).expect("a timeline");
+        let (ma, mb) = (("m", "a"), ("m", "b"));
+        assert_eq!(
+            views(&t),
+            [
+                view("crash", Some("a"), ma, (10.0, Some(11.0)), (8.0, 13.0)),
+                view("pause", Some("b"), mb, (20.0, Some(21.0)), (18.0, 23.0)),
+                view("monitor pause", Some("m"), ma, (30.0, Some(31.0)), (28.0, 33.0)),
+                view("monitor crash", Some("m"), ma, (40.0, Some(41.0)), (38.0, 43.0)),
+                view("partition", None, mb, (48.0, Some(54.0)), (45.0, 57.0)),
+                // 57 s + 2 s + 2 s, cut at the run's end.
+                view("crash", Some("b"), mb, (57.0, None), (55.0, 60.0)),
+            ]
+        );
+        // The heartbeats on each view's link within its view, both ends included: 8 s to
+        // 13 s without a's 10 s to 11 s is 40 + 41; b is cut from 48 s to 54 s (45 s to 57 s
+        // is 60 + 60) and heard last at 56.95 s.
+        let count = |id: usize| t.arrivals.iter().filter(|a| a.0 == id).count();
+        assert_eq!((0..6).map(count).collect::<Vec<_>>(), [81, 81, 101, 81, 120, 40]);
+        let within = |id: usize, from: u64, to: u64| {
+            t.arrivals.iter().filter(|a| a.0 == id).all(|a| (s(from)..=s(to)).contains(&a.1))
+        };
+        assert!(within(0, 8, 13) && within(4, 45, 57) && within(5, 55, 57));
+        assert!(t.arrivals.is_sorted());
+        // 601 samples of each view (600 steps, both ends), on its link only.
+        for (id, fv) in t.faults.iter().enumerate() {
+            let levels: Vec<&LevelSample> = t.levels.iter().filter(|l| l.fault == Some(id)).collect();
+            assert_eq!(levels.len(), 601, "view {id}");
+            assert!(levels.iter().all(|l| l.monitor == fv.monitor && l.target == fv.target), "view {id}");
+            assert!(levels.iter().all(|l| l.detector == "fixed:timeout=300ms" && l.threshold == 0.3));
+            assert!(levels.iter().all(|l| l.suspected == (l.level >= l.threshold)), "view {id}");
+        }
+        // The crash of a: suspected from 300 ms after its last heartbeat (9.95 s) until its
+        // next (11 s), and not before.
+        let suspected = |t: &FaultTimeline, id: usize, at: f64| {
+            let near = |l: &&LevelSample| l.at.0.abs_diff((at * 1e9) as u64);
+            t.levels.iter().filter(|l| l.fault == Some(id)).min_by_key(near).unwrap().suspected
+        };
+        assert!(!suspected(&t, 0, 10.2) && suspected(&t, 0, 10.3) && suspected(&t, 0, 10.9) && !suspected(&t, 0, 11.1));
+    }
+
+    /// The run's end bounds a view (59 s + 2 s), and the heartbeat at the end itself is in it.
+    #[test]
+    fn a_view_ends_at_the_end_of_the_run_with_its_last_heartbeat() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(trace(dir.path(), true, &["a"], 50, 60, |_, ms| (58_000..59_000).contains(&ms)));
+        c.crashes = vec![CrashDecl::down("a", Nanos::from_secs(58), Nanos::from_secs(59))];
+        let t = timeline(&c).expect("a timeline");
+        assert_eq!(views(&t), [view("crash", Some("a"), ("m", "a"), (58.0, Some(59.0)), (56.0, 60.0))]);
+        // 56 s to 58 s and 59 s to 60 s.
+        assert_eq!(t.arrivals.len(), 40 + 21);
+        assert_eq!(t.arrivals.last(), Some(&(0, Nanos::from_secs(60))));
+    }
+
+    /// Without declarations the view is the longest silence between two heartbeats of one
+    /// link (the first of equals), widened by 20 heartbeat intervals (here 200 ms: 4 s,
+    /// more than 2 s or half the silence); a trace without a monitor column views it with
+    /// no monitor.
+    #[test]
+    fn without_declarations_the_longest_silence_is_viewed() {
+        let dir = tempfile::tempdir().unwrap();
+        // a is silent from 5 s to 6.2 s and b from 8 s to 9.2 s: equally long.
+        let silent = |t: &str, ms: u64| match t {
+            "a" => ms > 5_000 && ms < 6_200,
+            _ => ms > 8_000 && ms < 9_200,
+        };
+        let c = config(trace(dir.path(), false, &["a", "b"], 200, 30, silent));
+        let t = timeline(&c).expect("a timeline");
+        let v = views(&t);
+        assert_eq!(v.len(), 1);
+        let (kind, node, monitor, target, from, to, view_from, view_to) = v[0].clone();
+        assert_eq!((kind.as_str(), node, monitor.as_str(), target.as_str()), ("longest silence", None, "", "a"));
+        assert_eq!((from, to), (5.0, Some(6.2)));
+        // 20 median intervals: HdrHistogram's median of 200 ms is within 0.1 % of it.
+        assert!((view_from - 1.0).abs() < 0.01 && (view_to - 10.2).abs() < 0.01, "{view_from} {view_to}");
+        assert!(t.levels.iter().all(|l| l.monitor.is_empty() && l.target == "a"));
+        assert_eq!(t.levels.len(), 601);
+    }
+
+    /// A trace that is not a regular file cannot be read again: no timeline.
+    #[test]
+    fn a_trace_that_cannot_be_read_again_has_no_timeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(trace(dir.path(), true, &["a"], 100, 10, |_, _| false));
+        let output = replay(&c, None).unwrap();
+        let elsewhere = ReplayConfig { trace: dir.path().to_path_buf(), ..c.clone() };
+        assert!(replay_timeline(&elsewhere, &output).unwrap().is_none());
+        assert!(replay_timeline(&c, &output).unwrap().is_some());
+    }
+}

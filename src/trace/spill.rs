@@ -105,6 +105,7 @@ impl SpillWriter {
             return;
         }
         let mut record = [0u8; RECORD];
+        // (Mutation testing, equivalent: `^` for `|`; the flags are distinct bits.)
         let flag = |present: bool, flag: u32| if present { flag } else { 0 };
         let flags = flag(a.seq.is_some(), HAS_SEQ)
             | flag(a.incarnation.is_some(), HAS_INCARNATION)
@@ -248,6 +249,31 @@ mod tests {
         let (mut first, mut second) = (spill.rows().unwrap(), spill.rows().unwrap());
         assert_eq!(first.next().unwrap().unwrap(), second.next().unwrap().unwrap());
         assert_eq!((first.count(), second.count()), (4, 4));
+    }
+
+    /// Progress is told every 2^20 rows and once for the rest, adding up to every row.
+    #[test]
+    fn progress_is_told_every_million_rows_and_for_the_rest() {
+        let names = ["a", "b"].map(String::from).to_vec();
+        let mut w = SpillWriter::new(None).unwrap();
+        let rows = (1u64 << 20) + 3;
+        for i in 0..rows {
+            w.push(1, &arrival(i, Some(i), None));
+        }
+        let spill = TraceSpill::new(names, vec![(0, w.finish().unwrap())]);
+        assert_eq!(spill.row_count().unwrap(), rows);
+        let told = std::cell::RefCell::new(Vec::new());
+        spill.write_csv(io::sink(), &|n| told.borrow_mut().push(n)).unwrap();
+        assert_eq!(told.into_inner(), [1 << 20, 3]);
+    }
+
+    /// A spill file that cannot be read is an error, not an empty trace.
+    #[test]
+    fn a_file_that_cannot_be_read_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let write_only = File::create(dir.path().join("part")).unwrap();
+        let spill = TraceSpill::new(vec!["a".into()], vec![(0, write_only)]);
+        assert!(spill.rows().is_err());
     }
 
     #[test]

@@ -158,4 +158,110 @@ mod tests {
             assert!((share - model.mean_loss()).abs() < 0.01, "{model:?}: {share} vs {}", model.mean_loss());
         }
     }
+
+    #[test]
+    fn mean_loss_is_each_models_closed_form() {
+        assert_eq!(LossModel::None.mean_loss(), 0.0);
+        assert_eq!(LossModel::Bernoulli { p: 0.25 }.mean_loss(), 0.25);
+        // Gilbert–Elliott: bad a share p / (p + r) of the time, losing 1 − h there and 1 − k
+        // in the good state; a chain that never moves stays good.
+        let ge = LossModel::GilbertElliott { p: 0.01, r: 0.04, h: 0.5, k: 0.9 };
+        assert!((ge.mean_loss() - (0.2 * 0.5 + 0.8 * 0.1)).abs() < 1e-15, "{}", ge.mean_loss());
+        let still = LossModel::GilbertElliott { p: 0.0, r: 0.0, h: 0.0, k: 0.75 };
+        assert_eq!(still.mean_loss(), 0.25);
+        // Bursts: bad 1 s of every 11, losing 0.9 there and 0.01 in the good 10 s.
+        let bursts = LossModel::Bursts {
+            mean_good: Nanos::from_secs(10),
+            mean_bad: Nanos::from_secs(1),
+            loss_bad: 0.9,
+            loss_good: 0.01,
+        };
+        assert!((bursts.mean_loss() - (0.9 / 11.0 + 0.1 / 11.0)).abs() < 1e-15, "{}", bursts.mean_loss());
+    }
+
+    #[test]
+    fn every_probability_and_period_is_checked() {
+        let ok = |m: LossModel| assert_eq!(m.validate(), Ok(()), "{m:?}");
+        let refused = |m: LossModel, message: &str| assert_eq!(m.validate().unwrap_err(), message, "{m:?}");
+        ok(LossModel::None);
+        ok(LossModel::Bernoulli { p: 0.0 });
+        ok(LossModel::Bernoulli { p: 1.0 });
+        refused(LossModel::Bernoulli { p: 1.5 }, "`p` = 1.5: a probability must be in [0, 1]");
+        refused(LossModel::Bernoulli { p: -0.5 }, "`p` = -0.5: a probability must be in [0, 1]");
+        refused(LossModel::Bernoulli { p: f64::NAN }, "`p` = NaN: a probability must be in [0, 1]");
+        let ge = |p, r, h, k| LossModel::GilbertElliott { p, r, h, k };
+        ok(ge(0.0, 1.0, 0.0, 1.0));
+        for (i, name) in ["p", "r", "h", "k"].into_iter().enumerate() {
+            let mut v = [0.5; 4];
+            v[i] = 2.0;
+            refused(ge(v[0], v[1], v[2], v[3]), &format!("`{name}` = 2: a probability must be in [0, 1]"));
+        }
+        let s = Nanos::from_secs;
+        let bursts =
+            |good, bad, loss_bad, loss_good| LossModel::Bursts { mean_good: good, mean_bad: bad, loss_bad, loss_good };
+        ok(bursts(Nanos(1), Nanos(1), 1.0, 0.0));
+        let periods = "`mean_good` and `mean_bad` must be greater than zero";
+        refused(bursts(Nanos::ZERO, s(1), 1.0, 0.0), periods);
+        refused(bursts(s(1), Nanos::ZERO, 1.0, 0.0), periods);
+        refused(bursts(s(1), s(1), 1.1, 0.0), "`loss_bad` = 1.1: a probability must be in [0, 1]");
+        refused(bursts(s(1), s(1), 1.0, -1.0), "`loss_good` = -1: a probability must be in [0, 1]");
+    }
+
+    /// A loss of probability zero draws nothing: a model that cannot lose leaves the random
+    /// stream as a link without loss leaves it (what a channel draws next, its duplicates,
+    /// is then the same), and each model draws exactly what its definition needs.
+    #[test]
+    fn a_zero_loss_draws_nothing() {
+        let fresh = || rand_pcg::Pcg64Mcg::seed_from_u64(4);
+        let after = |model: LossModel| {
+            let mut process = LossProcess::new(&model);
+            let mut rng = fresh();
+            let lost = (0..100u64).filter(|&i| process.lost(Nanos(i), &mut rng)).count();
+            (lost, rng.random::<u64>())
+        };
+        let mut untouched = fresh();
+        assert_eq!(after(LossModel::None), (0, untouched.random::<u64>()));
+        assert_eq!(after(LossModel::Bernoulli { p: 0.0 }), (0, fresh().random::<u64>()));
+        // A chain that never leaves its good state, where nothing is lost: one draw a packet,
+        // whether to move.
+        let mut moved = fresh();
+        for _ in 0..100 {
+            moved.random::<f64>();
+        }
+        assert_eq!(after(LossModel::GilbertElliott { p: 0.0, r: 1.0, h: 0.0, k: 1.0 }), (0, moved.random::<u64>()));
+        // A good period far longer than the 100 ns asked: the draw of its length only.
+        let mut drawn = fresh();
+        super::super::ziggurat::standard_exponential(&mut drawn);
+        let long = LossModel::Bursts { mean_good: Nanos(1 << 60), mean_bad: Nanos(1), loss_bad: 1.0, loss_good: 0.0 };
+        assert_eq!(after(long), (0, drawn.random::<u64>()));
+    }
+
+    /// The first good period is exponential like every later one, of mean `mean_good`: over
+    /// 4,000 seeds, the first loss (every datagram lost in the bad state, none in the good)
+    /// comes after 1 s on average, with a standard deviation of 1 s (each within 4 standard
+    /// errors; a period drawn otherwise, e.g. fixed at its mean, fails).
+    #[test]
+    fn the_first_good_period_is_exponential() {
+        let model = LossModel::Bursts {
+            mean_good: Nanos::from_secs(1),
+            mean_bad: Nanos::from_millis(100),
+            loss_bad: 1.0,
+            loss_good: 0.0,
+        };
+        let n = 4_000;
+        let firsts: Vec<f64> = (0..n)
+            .map(|seed| {
+                let mut process = LossProcess::new(&model);
+                let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
+                let first = (0u64..).find(|&i| process.lost(Nanos(i * 100_000), &mut rng)).unwrap();
+                first as f64 * 1e-4
+            })
+            .collect();
+        let mean = firsts.iter().sum::<f64>() / n as f64;
+        let sd = (firsts.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        // The mean's standard error is 1/√n; the sd's about √(8/n)/2 for an exponential.
+        let se = 1.0 / (n as f64).sqrt();
+        assert!((mean - 1.0).abs() < 4.0 * se, "mean {mean}");
+        assert!((sd - 1.0).abs() < 4.0 * se * 2f64.sqrt(), "sd {sd}");
+    }
 }

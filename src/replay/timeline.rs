@@ -167,6 +167,8 @@ pub fn sample_views(
         let mut reader = csv::Reader::from_reader(&rows[..]);
         for record in reader.records() {
             let r = record.map_err(|e| bad(e.to_string()))?;
+            // (Mutation testing, equivalent: `>` for `<`. The rows are the replay's own, of
+            // eight fields; the guard only keeps a malformed row from being indexed.)
             if r.len() < 8 || r[2] != *fv.monitor || r[3] != *fv.target || !sampled.contains(&r[4]) {
                 continue;
             }
@@ -209,21 +211,24 @@ mod tests {
     use crate::replay::CutDecl;
 
     /// A trace file of heartbeats every `every_ms` from 0 to `until_s`, from each target in
-    /// `targets` (received by `m` when `monitor`), leaving out those `silent` says (target,
-    /// time in ms) are not received.
+    /// `targets` to each of `monitors` (no monitor column when there are none), leaving out
+    /// those `silent` says (target, time in ms) are not received.
     fn trace(
         dir: &std::path::Path,
-        monitor: bool,
+        monitors: &[&str],
         targets: &[&str],
         every_ms: u64,
         until_s: u64,
         silent: impl Fn(&str, u64) -> bool,
     ) -> std::path::PathBuf {
+        let monitor = !monitors.is_empty();
         let mut text = String::from(if monitor { "monitor,target,received_ns\n" } else { "target,received_ns\n" });
         for ms in (0..=until_s * 1000).step_by(every_ms as usize) {
             for t in targets.iter().filter(|t| !silent(t, ms)) {
-                let m = if monitor { "m," } else { "" };
-                text.push_str(&format!("{m}{t},{}\n", ms * 1_000_000));
+                for m in if monitor { monitors } else { &[""][..] } {
+                    let m = if monitor { format!("{m},") } else { String::new() };
+                    text.push_str(&format!("{m}{t},{}\n", ms * 1_000_000));
+                }
             }
         }
         let path = dir.join("t.csv");
@@ -285,7 +290,7 @@ mod tests {
             "a" => (10_000..11_000).contains(&ms) || (58_500..59_000).contains(&ms),
             _ => (20_000..21_000).contains(&ms) || (48_000..54_000).contains(&ms) || ms >= 57_000,
         } || (40_000..41_000).contains(&ms);
-        let mut c = config(trace(dir.path(), true, &["a", "b"], 50, 60, down));
+        let mut c = config(trace(dir.path(), &["m"], &["a", "b"], 50, 60, down));
         let s = Nanos::from_secs;
         c.crashes = vec![CrashDecl::down("a", s(10), s(11)), CrashDecl::stop("b", s(57))];
         c.monitor_crashes = vec![CrashDecl::down("m", s(40), s(41))];
@@ -337,17 +342,20 @@ mod tests {
         assert!(!suspected(&t, 0, 10.2) && suspected(&t, 0, 10.3) && suspected(&t, 0, 10.9) && !suspected(&t, 0, 11.1));
     }
 
-    /// The run's end bounds a view (59 s + 2 s), and the heartbeat at the end itself is in it.
+    /// The run's end bounds a view (59 s + 2 s), and the heartbeat at the end itself is in it;
+    /// a view shows its own link, not another monitor's of the same node.
     #[test]
     fn a_view_ends_at_the_end_of_the_run_with_its_last_heartbeat() {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = config(trace(dir.path(), true, &["a"], 50, 60, |_, ms| (58_000..59_000).contains(&ms)));
+        let mut c = config(trace(dir.path(), &["m", "n"], &["a"], 50, 60, |_, ms| (58_000..59_000).contains(&ms)));
         c.crashes = vec![CrashDecl::down("a", Nanos::from_secs(58), Nanos::from_secs(59))];
         let t = timeline(&c).expect("a timeline");
         assert_eq!(views(&t), [view("crash", Some("a"), ("m", "a"), (58.0, Some(59.0)), (56.0, 60.0))]);
         // 56 s to 58 s and 59 s to 60 s.
         assert_eq!(t.arrivals.len(), 40 + 21);
         assert_eq!(t.arrivals.last(), Some(&(0, Nanos::from_secs(60))));
+        assert_eq!(t.levels.len(), 601);
+        assert!(t.levels.iter().all(|l| l.monitor == "m" && l.target == "a"));
     }
 
     /// Without declarations the view is the longest silence between two heartbeats of one
@@ -362,7 +370,7 @@ mod tests {
             "a" => ms > 5_000 && ms < 6_200,
             _ => ms > 8_000 && ms < 9_200,
         };
-        let c = config(trace(dir.path(), false, &["a", "b"], 200, 30, silent));
+        let c = config(trace(dir.path(), &[], &["a", "b"], 200, 30, silent));
         let t = timeline(&c).expect("a timeline");
         let v = views(&t);
         assert_eq!(v.len(), 1);
@@ -379,7 +387,7 @@ mod tests {
     #[test]
     fn a_trace_that_cannot_be_read_again_has_no_timeline() {
         let dir = tempfile::tempdir().unwrap();
-        let c = config(trace(dir.path(), true, &["a"], 100, 10, |_, _| false));
+        let c = config(trace(dir.path(), &["m"], &["a"], 100, 10, |_, _| false));
         let output = replay(&c, None).unwrap();
         let elsewhere = ReplayConfig { trace: dir.path().to_path_buf(), ..c.clone() };
         assert!(replay_timeline(&elsewhere, &output).unwrap().is_none());

@@ -297,6 +297,79 @@ mod tests {
         assert!(correlated > 0.7, "{correlated}");
     }
 
+    /// Heavy tails and truncation keep their closed-form means, independent and correlated
+    /// (200,000 draws; tolerances of about 4 standard errors of the correlated mean): a
+    /// Pareto of scale 1 ms and shape 3 has mean 1.5 ms; a normal of mean 1 ms and sd 2 ms
+    /// conditioned on ≥ 0 has mean μ + σ·φ(α)/(1 − Φ(α)) with α = −½: 2.01834 ms.
+    #[test]
+    fn a_pareto_and_a_truncated_normal_keep_their_means() {
+        let ms = 1e6;
+        for rho in [0.0, 0.9] {
+            let pareto = DelayModel::Pareto { scale: Nanos::from_millis(1), shape: 3.0, base: Nanos::from_millis(2) };
+            let (m, _) = mean_of(pareto, rho);
+            assert!((m / ms - 3.5).abs() < 0.05, "pareto rho {rho}: {}", m / ms);
+            let (m, _) = mean_of(DelayModel::Normal { mean: Nanos::from_millis(1), sd: Nanos::from_millis(2) }, rho);
+            assert!((m / ms - 2.01834).abs() < 0.06, "truncated normal rho {rho}: {}", m / ms);
+        }
+    }
+
+    /// An empirical delay is one of the trace's one-way delays, each as likely as any other.
+    #[test]
+    fn an_empirical_delay_resamples_the_traces_delays() {
+        let dir = tempfile::tempdir().unwrap();
+        // One-way delays 1 to 10 ms, in no order.
+        let mut text = String::from("target,received_ns,sent_ns\n");
+        for (i, d) in [7u64, 3, 10, 1, 5, 9, 2, 8, 4, 6].into_iter().enumerate() {
+            let sent = i as u64 * 100_000_000;
+            text.push_str(&format!("a,{},{sent}\n", sent + d * 1_000_000));
+        }
+        std::fs::write(dir.path().join("d.csv"), text).unwrap();
+        let model = DelayModel::Empirical { trace: "d.csv".into() };
+        let mut s = DelaySampler::new(&model, 0.0, dir.path()).unwrap();
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(2);
+        let mut counts = [0u32; 11];
+        for _ in 0..100_000 {
+            let d = s.sample(&mut rng);
+            assert_eq!(d.0 % 1_000_000, 0, "{d:?}");
+            counts[(d.0 / 1_000_000) as usize] += 1;
+        }
+        // 10,000 each, within 4 binomial sd (95).
+        assert_eq!(counts[0], 0);
+        assert!(counts[1..].iter().all(|&c| c.abs_diff(10_000) < 380), "{counts:?}");
+        let error = |text: &str| {
+            std::fs::write(dir.path().join("e.csv"), text).unwrap();
+            DelaySampler::new(&DelayModel::Empirical { trace: "e.csv".into() }, 0.0, dir.path())
+                .unwrap_err()
+                .to_string()
+        };
+        let named = |e: String, message: &str| {
+            assert!(e.starts_with(&dir.path().join("e.csv").display().to_string()) && e.ends_with(message), "{e}")
+        };
+        named(error("target,received_ns\na,5\n"), "an empirical delay trace needs a `sent_ns` column");
+        named(error("target,received_ns,sent_ns\n"), "no rows");
+        named(error("target,received_ns,sent_ns\na,5,\n"), "line 2: empty `sent_ns`");
+    }
+
+    #[test]
+    fn each_models_parameters_are_checked() {
+        let ms = Nanos::from_millis;
+        let ok = |m: DelayModel| assert_eq!(m.validate(), Ok(()), "{m:?}");
+        let refused = |m: DelayModel, message: &str| assert_eq!(m.validate().unwrap_err(), message, "{m:?}");
+        ok(DelayModel::Uniform { min: ms(2), max: ms(2) });
+        refused(DelayModel::Uniform { min: ms(3), max: ms(2) }, "`min` is above `max`");
+        let lognormal = |sigma| DelayModel::Lognormal { median: ms(1), sigma, base: Nanos::ZERO };
+        ok(lognormal(0.0));
+        for sigma in [-0.5, f64::NAN, f64::INFINITY] {
+            refused(lognormal(sigma), &format!("`sigma` = {sigma}: it must be finite and ≥ 0"));
+        }
+        let pareto = |scale, shape| DelayModel::Pareto { scale, shape, base: Nanos::ZERO };
+        ok(pareto(Nanos(1), 1e-9));
+        for shape in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            refused(pareto(ms(1), shape), &format!("`shape` = {shape}: a Pareto's shape must be finite and > 0"));
+        }
+        refused(pareto(Nanos::ZERO, 1.5), "`scale` = 0: a Pareto's scale must be greater than zero");
+    }
+
     /// A batch is exactly the delays drawn one at a time, in order, for every shape with and
     /// without correlation, and leaves the stream where they would: the draw after it is the
     /// same too. Two batches in a row check that the correlated state carries over.

@@ -313,6 +313,29 @@ mod tests {
         }
     }
 
+    /// The inverse CDF of every shape at points with closed forms (in ns; the normal's
+    /// reference from Python's `statistics.NormalDist`): the sampler takes it for the
+    /// correlated draws and for the shapes it does not draw directly, and its lognormal arm
+    /// is the inverse of the lognormal drawn directly.
+    #[test]
+    fn the_inverse_cdf_of_each_shape() {
+        let ms = Nanos::from_millis;
+        let q = |model: DelayModel, u: f64| DelaySampler::new(&model, 0.0, Path::new(".")).unwrap().quantile(u);
+        let close = |got: f64, want: f64| assert!((got - want).abs() <= 1e-9 * want.abs(), "{got} vs {want}");
+        close(q(DelayModel::Constant { value: ms(3) }, 0.7), 3e6);
+        close(q(DelayModel::Uniform { min: ms(2), max: ms(4) }, 0.25), 2.5e6);
+        // Truncated at 0: the quantile at 0 is 0; at ½, μ + σ·Φ⁻¹(p0 + ½(1 − p0)), p0 = Φ(−½).
+        let normal = || DelayModel::Normal { mean: ms(1), sd: ms(2) };
+        assert!(q(normal(), 0.0).abs() < 1.0, "{}", q(normal(), 0.0));
+        close(q(normal(), 0.5), 1.7937423501790886e6);
+        let lognormal = DelayModel::Lognormal { median: ms(2), sigma: 0.5, base: Nanos::from_micros(500) };
+        close(q(lognormal, 0.8413447460685429), 3.7974425414002564e6);
+        close(q(DelayModel::Exponential { mean: ms(5), base: ms(1) }, 1.0 - (-1.0f64).exp()), 6e6);
+        close(q(DelayModel::Pareto { scale: ms(1), shape: 2.0, base: ms(1) }, 0.75), 3e6);
+        close(phi(0.0), 0.5);
+        close(phi_inverse(0.975), 1.959963984540054);
+    }
+
     /// An empirical delay is one of the trace's one-way delays, each as likely as any other.
     #[test]
     fn an_empirical_delay_resamples_the_traces_delays() {

@@ -331,7 +331,9 @@ impl TraceReader<File> {
         let mut tail = Vec::new();
         file.read_to_end(&mut tail).ok()?;
         let tail = tail.trim_ascii_end();
-        // The whole last line, after a line break (the first line is the header).
+        // The whole last line, after a line break (the first line is the header). (Mutation
+        // testing, equivalent: `* 1` for `+ 1`. The line break is then read first, as a blank
+        // line, which `Lines` skips.)
         let start = memchr::memrchr(b'\n', tail)? + 1;
         let mut lines = Lines::new(&tail[start..]);
         if !lines.next_record().ok()? || lines.len() != self.width {

@@ -163,6 +163,9 @@ impl DelaySampler {
     pub fn sample(&mut self, rng: &mut impl Rng) -> Nanos {
         let x = if self.rho > 0.0 {
             let e: f64 = super::ziggurat::standard_normal(rng);
+            // (Mutation testing, equivalent in law: `-` for `+`. ε and −ε have the same
+            // distribution, so the process is the same AR(1); only which delays a seed gives
+            // changes, and no test pins those.)
             self.z = self.rho * self.z + (1.0 - self.rho * self.rho).sqrt() * e;
             self.quantile_of_normal(self.z)
         } else {

@@ -776,6 +776,20 @@ mod tests {
         assert_eq!(parse_u64(b"12345678"), Some(12_345_678));
         assert_eq!(parse_u64(b"1234:678"), None);
         assert_eq!(parse_u64(b"123456789012345/"), None);
+        // Every byte value in every place of an eight-digit chunk, and of the digits after
+        // it: a number only when every byte is an ASCII digit (bytes 0xB0 to 0xB9 differ
+        // from digits only in their high bit; the standard library would also take a `+`).
+        for place in 0..11 {
+            for b in 0..=255u8 {
+                let mut bytes = *b"12345678901";
+                bytes[place] = b;
+                let std = bytes
+                    .iter()
+                    .all(u8::is_ascii_digit)
+                    .then(|| std::str::from_utf8(&bytes).unwrap().parse::<u64>().unwrap());
+                assert_eq!(parse_u64(&bytes), std, "byte {b:#x} at {place}");
+            }
+        }
         // Against the standard library on many lengths and digit patterns.
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         for _ in 0..100_000 {

@@ -204,6 +204,11 @@ impl DelaySampler {
 
     #[inline(always)]
     fn independent(&self, rng: &mut impl Rng) -> f64 {
+        // (Mutation testing, equivalent: deleting the constant's arm (the quantile then
+        // gives the same value, from a uniform drawn on the link's own delay stream and used
+        // for nothing else); equivalent in law: deleting the normal's arm (drawn then by its
+        // inverse CDF, truncated the same way, which `the_inverse_cdf_of_each_shape` tests)
+        // and `mean - sd * z` (z and −z have the same distribution).)
         match &self.shape {
             Shape::Constant(v) => *v,
             Shape::Normal { mean, sd, .. } => loop {

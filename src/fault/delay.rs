@@ -240,6 +240,11 @@ impl DelaySampler {
     }
 
     fn quantile_of_normal(&self, z: f64) -> f64 {
+        // (Mutation testing, equivalent: deleting the lognormal's arm (its quantile of Φ(z)
+        // is the same value, through a round trip Φ⁻¹∘Φ that this arm saves); `median /
+        // exp(σz)` in law (z and −z have the same distribution); `1.0 + 1e-16` or `1.0 /
+        // 1e-16` in the cap, which then lets Φ(z) = 1 through, only for z above 8, with
+        // probability below 10^-15.)
         match &self.shape {
             Shape::Lognormal { median, sigma, base } => base + median * libm::exp(sigma * z),
             _ => self.quantile(phi(z).min(1.0 - 1e-16)),

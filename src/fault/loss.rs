@@ -179,6 +179,31 @@ mod tests {
         assert!((bursts.mean_loss() - (0.9 / 11.0 + 0.1 / 11.0)).abs() < 1e-15, "{}", bursts.mean_loss());
     }
 
+    /// What a file leaves out: Gilbert–Elliott loses everything in the bad state and
+    /// nothing in the good (h = 0, k = 1), as netem does; bursts the same (1 and 0).
+    #[test]
+    fn the_defaults_are_netems() {
+        #[derive(Deserialize)]
+        struct File {
+            loss: LossModel,
+        }
+        let read = |text: &str| toml::from_str::<File>(text).unwrap().loss;
+        assert_eq!(
+            read("loss = { model = \"gilbert-elliott\", p = 0.1, r = 0.2 }"),
+            LossModel::GilbertElliott { p: 0.1, r: 0.2, h: 0.0, k: 1.0 }
+        );
+        assert_eq!(
+            read("loss = { model = \"bursts\", mean_good = \"1s\", mean_bad = \"2s\" }"),
+            LossModel::Bursts {
+                mean_good: Nanos::from_secs(1),
+                mean_bad: Nanos::from_secs(2),
+                loss_bad: 1.0,
+                loss_good: 0.0
+            }
+        );
+        assert_eq!(read("loss = { model = \"none\" }"), LossModel::None);
+    }
+
     #[test]
     fn every_probability_and_period_is_checked() {
         let ok = |m: LossModel| assert_eq!(m.validate(), Ok(()), "{m:?}");

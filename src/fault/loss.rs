@@ -169,6 +169,9 @@ mod tests {
         assert!((ge.mean_loss() - (0.2 * 0.5 + 0.8 * 0.1)).abs() < 1e-15, "{}", ge.mean_loss());
         let still = LossModel::GilbertElliott { p: 0.0, r: 0.0, h: 0.0, k: 0.75 };
         assert_eq!(still.mean_loss(), 0.25);
+        // A chain that never leaves the bad state ends there.
+        let absorbed = LossModel::GilbertElliott { p: 0.1, r: 0.0, h: 0.25, k: 1.0 };
+        assert_eq!(absorbed.mean_loss(), 0.75);
         // Bursts: bad 1 s of every 11, losing 0.9 there and 0.01 in the good 10 s.
         let bursts = LossModel::Bursts {
             mean_good: Nanos::from_secs(10),

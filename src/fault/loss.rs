@@ -95,6 +95,10 @@ impl LossProcess {
     /// Whether a datagram sent at `t` is lost.
     #[inline(always)]
     pub fn lost(&mut self, t: Nanos, rng: &mut impl Rng) -> bool {
+        // (Mutation testing, equivalent: `<=` for `<` in the draws `u < p`, u uniform on
+        // [0, 1): they differ only when u equals p exactly, with probability 2^-53; and `>`
+        // for `>=` in `t >= switch`, a period ending exactly at a send time, whose switch is
+        // a continuous draw.)
         match self.model {
             LossModel::None => false,
             LossModel::Bernoulli { p } => p > 0.0 && rng.random::<f64>() < p,

@@ -228,7 +228,9 @@ impl DelaySampler {
 
     /// The inverse CDF at u ∈ [0, 1). (Mutation testing, equivalent: `1.0 + 1e-16` or `1.0 /
     /// 1e-16` for the normal's upper clamp `1.0 - 1e-16`, which binds only for the largest
-    /// few u below 1, drawn with probability about 2^-53.)
+    /// few u below 1, drawn with probability about 2^-53; `len + 1` or `len / 1` for the
+    /// empirical index's cap `len - 1`, which never binds: u·len, u below 1, never rounds up
+    /// to len.)
     fn quantile(&self, u: f64) -> f64 {
         match &self.shape {
             Shape::Constant(v) => *v,
@@ -344,7 +346,8 @@ mod tests {
         assert!(q(normal(), 0.0).abs() < 1.0, "{}", q(normal(), 0.0));
         close(q(normal(), 0.5), 1.7937423501790886e6);
         let lognormal = DelayModel::Lognormal { median: ms(2), sigma: 0.5, base: Nanos::from_micros(500) };
-        close(q(lognormal, 0.8413447460685429), 3.7974425414002564e6);
+        // At Φ(2): base + median·e^(σ·2).
+        close(q(lognormal, 0.9772498680518208), 5.93656365691809e6);
         close(q(DelayModel::Exponential { mean: ms(5), base: ms(1) }, 1.0 - (-1.0f64).exp()), 6e6);
         close(q(DelayModel::Pareto { scale: ms(1), shape: 2.0, base: ms(1) }, 0.75), 3e6);
         close(phi(0.0), 0.5);

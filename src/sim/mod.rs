@@ -299,6 +299,8 @@ pub fn run_replication(
     // (jobs ≤ threads); the first group generates the arrivals and hands them to the others
     // a chunk at a time (`Source`), and only the first keeps the link-level outputs (counts,
     // histograms, trace).
+    // (Mutation testing, equivalent: `*` or `%` for `/` here changes only how the work is
+    // split among threads, and results are the same on any number of threads.)
     let groups = detector_groups(specs, (threads / monitors.len().max(1)).max(1));
     let jobs: Vec<(usize, usize)> = monitors.iter().flat_map(|&m| (0..groups.len()).map(move |g| (m, g))).collect();
     // Per monitored link: the channels its chunks go through to the later groups (8 chunks
@@ -361,6 +363,9 @@ pub fn run_replication(
             .crashes
             .iter()
             .filter_map(|c| Some(Window { from: c.from, to: c.to? }))
+            // (Mutation testing, equivalent: `<=`. Every crash starts before the run's end,
+            // and a node's crashes never overlap (validation), so none with a recovery starts
+            // at or after the monitor's crash-stop: this filter keeps all.)
             .filter(|w| w.from < end)
             .collect();
         let setup = MonitorSetup {
@@ -377,6 +382,8 @@ pub fn run_replication(
             samples,
             sampled_labels: &sampled_labels,
             record_suspicions: e.cluster.is_some(),
+            // (Mutation testing, equivalent: `||`. The other groups' heartbeats would be
+            // kept and dropped: only the first group's links reach the cluster facts.)
             record_heartbeats: primary && reads_heartbeats,
             link_stats: primary,
         };
@@ -642,6 +649,7 @@ fn detector_groups(specs: &[crate::detector::DetectorSpec], count: usize) -> Vec
 mod tests {
     use super::*;
     use crate::detector::DetectorSpec;
+    use std::collections::BTreeSet;
 
     fn sizes(specs: &[&str], count: usize) -> Vec<usize> {
         let specs: Vec<DetectorSpec> = specs.iter().map(|s| DetectorSpec::parse(s).unwrap()).collect();
@@ -679,6 +687,224 @@ mod tests {
         // Eight φ on two threads: 38, a share of 19; the first stops at three (18; a
         // fourth would make 22, 3 over against 1 short).
         assert_eq!(sizes(&["phi"; 8], 2), [3, 5]);
+    }
+
+    /// The faults charted: of seven candidates the first six by start (then link), each
+    /// viewed from `pad` before to `pad` after, `pad` the largest of 2 s, half the fault's
+    /// length and 20 of the target's intervals; a fault without an end (a crash-stop, a
+    /// delay change) from `pad` before to `2·pad` after; never past the run's end. A pause
+    /// of a node that is only a monitor, where it cannot miss a heartbeat it sends to
+    /// nobody, has no view; a partition that cuts two monitored links, one.
+    #[test]
+    fn fault_views_take_the_first_six_faults_each_with_its_margin() {
+        let text = r#"
+            name = "views"
+            seed = 1
+            duration = "400s"
+            detectors = ["fixed:timeout=1s"]
+            [defaults]
+            interval = "50ms"
+            [[nodes]]
+            id = "a"
+            [[nodes]]
+            id = "b"
+            [[nodes]]
+            id = "c"
+            interval = "1s"
+            [monitoring]
+            mode = "pairs"
+            pairs = [["b", "a"], ["a", "c"]]
+            [[faults]]
+            kind = "crash"
+            node = "a"
+            at = "240s"
+            [[faults]]
+            kind = "pause"
+            node = "a"
+            what = "sender"
+            at = "10s"
+            duration = "1s"
+            [[faults]]
+            kind = "pause"
+            node = "a"
+            what = "monitor"
+            at = "50s"
+            duration = "60s"
+            [[faults]]
+            kind = "crash"
+            node = "c"
+            at = "100s"
+            down = "30s"
+            [[faults]]
+            kind = "pause"
+            node = "b"
+            what = "node"
+            at = "200s"
+            duration = "4s"
+            [[faults]]
+            kind = "partition"
+            at = "150s"
+            duration = "4s"
+            groups = [["a"], ["b", "c"]]
+            [[faults]]
+            kind = "delay-change"
+            at = "250s"
+            delay = { dist = "constant", value = "5ms" }
+        "#;
+        let e = crate::experiment::Experiment::from_toml(std::path::Path::new("t.toml"), text).expect("valid");
+        let links = e.monitored_links();
+        assert_eq!(links, [(0, 2), (1, 0)]);
+        let timeline =
+            Timeline::build(e.faults(), e.nodes.len(), e.duration, &links, e.seed, std::path::Path::new(".")).unwrap();
+        let views = fault_views(&e, &timeline, &links);
+        type Row<'a> = (usize, &'a str, Option<&'a str>, (usize, usize), f64, Option<f64>, f64, f64);
+        fn row((fv, link, view): &(FaultView, (usize, usize), Window)) -> Row<'_> {
+            assert_eq!((fv.view_from_s, fv.view_to_s), (view.from.as_secs_f64(), view.to.as_secs_f64()));
+            assert_eq!((fv.monitor.as_str(), fv.target.as_str()), (["a", "b", "c"][link.0], ["a", "b", "c"][link.1]));
+            (fv.id, fv.kind.as_str(), fv.node.as_deref(), *link, fv.from_s, fv.to_s, fv.view_from_s, fv.view_to_s)
+        }
+        let got: Vec<_> = views.iter().map(row).collect();
+        assert_eq!(
+            got,
+            [
+                // 1 s long, a's interval 50 ms: pad 2 s.
+                (0, "pause", Some("a"), (1, 0), 10.0, Some(11.0), 8.0, 13.0),
+                // 60 s long: pad 30 s (more than c's 20 intervals, 20 s).
+                (1, "monitor pause", Some("a"), (0, 2), 50.0, Some(110.0), 20.0, 140.0),
+                // 30 s: pad 20 s, c's 20 intervals.
+                (2, "crash", Some("c"), (0, 2), 100.0, Some(130.0), 80.0, 150.0),
+                // Cuts c → a and a → b: viewed once, on the first link.
+                (3, "partition", None, (0, 2), 150.0, Some(154.0), 130.0, 174.0),
+                // A crash-stop: pad 2 s, viewed to 2 pads after.
+                (4, "crash", Some("a"), (1, 0), 240.0, None, 238.0, 244.0),
+                // A delay change on c → a spans 300 of c's intervals (300 s): pad 150 s, to
+                // 550 s, cut at the run's end. Its twin on a → b (the 7th) is not charted.
+                (5, "delay change", None, (0, 2), 250.0, None, 100.0, 400.0),
+            ]
+        );
+    }
+
+    /// With replications, the trace is the first one's (as the timeline is), not all of them
+    /// run together; the timeline shows per spec the setting chosen for the target the
+    /// options give. Heartbeats every 100 ms with 10 % loss: a lost one makes a 200 ms gap,
+    /// which the 110 ms and 160 ms timeouts take for a crash (hundreds of mistakes in 10
+    /// minutes), the 210 ms one only after two losses in a row. None meets the default
+    /// target of one a day, and the sweep does not hold the kind's default setting: the
+    /// fewest, 210 ms, is shown; under a target of 10^12 a day, one of the two others.
+    #[test]
+    fn replications_trace_the_first_and_the_timeline_follows_the_target() {
+        let text = r#"
+            name = "reps"
+            seed = 7
+            duration = "10m"
+            detectors = ["fixed:timeout=110ms|160ms|210ms", "phi"]
+            [defaults]
+            interval = "100ms"
+            [[nodes]]
+            id = "a"
+            [[nodes]]
+            id = "b"
+            [monitoring]
+            mode = "pairs"
+            pairs = [["b", "a"]]
+            [network]
+            delay = { dist = "constant", value = "5ms" }
+            loss = { model = "bernoulli", p = 0.1 }
+            [[faults]]
+            kind = "pause"
+            node = "a"
+            what = "sender"
+            at = "5m"
+            duration = "3s"
+        "#;
+        let e = crate::experiment::Experiment::from_toml(std::path::Path::new("t.toml"), text).expect("valid");
+        let shown = |target: Option<f64>, replications: u32| {
+            let options = RunOptions {
+                record_trace: true,
+                timeline_target_per_day: target,
+                replications,
+                ..RunOptions::default()
+            };
+            let out = run(&e, &options, &|_| {}).unwrap();
+            let rows = out.trace.as_ref().unwrap().row_count().unwrap();
+            let levels = out.timeline.unwrap().levels;
+            let samples = levels.iter().filter(|l| l.detector == "fixed:timeout=210ms").count();
+            let fixed: BTreeSet<String> =
+                levels.iter().map(|l| l.detector.clone()).filter(|d| d.starts_with("fixed")).collect();
+            (rows, fixed.into_iter().collect::<Vec<_>>(), samples)
+        };
+        let (rows, default, samples) = shown(None, 1);
+        assert_eq!(samples, 601);
+        // The pause's view, [298 s, 305 s] (pad 2 s), sampled 600 times over: 601 samples
+        // with its ends.
+        assert!(rows > 5000, "{rows}");
+        assert_eq!(default, ["fixed:timeout=210ms"]);
+        let (rows_of_two, lenient, _) = shown(Some(1e12), 2);
+        assert_eq!(rows_of_two, rows);
+        assert_eq!(lenient.len(), 1);
+        assert_ne!(lenient, default);
+    }
+
+    /// A rule of the user's own that reads what each monitor heard gets it, as the built-in
+    /// lease does: a lease handed in as an extra rule gives the built-in one's figures. And
+    /// what does not fit is refused before any work, unless allowed.
+    #[test]
+    fn an_extra_rule_hears_what_the_built_in_one_hears_and_large_runs_are_refused() {
+        let text = |rules: &str| {
+            format!(
+                r#"
+                name = "lease"
+                seed = 3
+                duration = "2m"
+                detectors = ["fixed:timeout=500ms"]
+                [defaults]
+                interval = "100ms"
+                [[nodes]]
+                id = "n0"
+                [[nodes]]
+                id = "n1"
+                [[nodes]]
+                id = "n2"
+                [monitoring]
+                mode = "all"
+                [cluster]
+                rules = [{rules}]
+                lease = "2s"
+                lease_margin = "500ms"
+                [[faults]]
+                kind = "pause"
+                node = "n0"
+                what = "node"
+                at = "30s"
+                duration = "10s"
+                "#
+            )
+        };
+        let path = std::path::Path::new("t.toml");
+        let built_in = crate::experiment::Experiment::from_toml(path, &text(r#""majority", "lease""#)).unwrap();
+        let built_in = run(&built_in, &RunOptions::default(), &|_| {}).unwrap().summary.cluster;
+        let e = crate::experiment::Experiment::from_toml(path, &text(r#""majority""#)).unwrap();
+        let lease = RuleFactory(std::sync::Arc::new(|n| {
+            Box::new(crate::analysis::cluster::rules::Lease::new(n, Nanos::from_secs(2), Nanos::from_millis(500)))
+        }));
+        let extra = run(&e, &RunOptions { extra_rules: vec![lease], ..RunOptions::default() }, &|_| {}).unwrap();
+        let extra = extra.summary.cluster;
+        assert_eq!(built_in[0].rules.len(), 2);
+        assert_eq!(built_in[0].rules[1].rule, "lease");
+        assert_eq!(extra[0].rules.len(), 2);
+        assert_eq!(
+            serde_json::to_value(&extra[0].rules[1]).unwrap(),
+            serde_json::to_value(&built_in[0].rules[1]).unwrap()
+        );
+        // A heartbeat every nanosecond for a year does not fit.
+        let huge = crate::experiment::Experiment::from_toml(
+            path,
+            "name = \"huge\"\nseed = 1\nduration = \"365d\"\ndetectors = [\"phi\"]\n[defaults]\ninterval = \"1ns\"\n\
+             [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n",
+        )
+        .unwrap();
+        let Err(SimError::TooLarge(why)) = run(&huge, &RunOptions::default(), &|_| {}) else { panic!("refused") };
+        assert!(why.contains("heartbeats"), "{why}");
     }
 
     /// Sweeps weigh their kind's cost a point (φ: 4), ties keep taking, and the last specs

@@ -782,6 +782,46 @@ mod tests {
                 (5, "delay change", None, (0, 2), 250.0, None, 100.0, 400.0),
             ]
         );
+        // Two partitions of one link are two views, and a partition is not taken for a
+        // pause with the same window.
+        let text = r#"
+            name = "partitions"
+            seed = 1
+            duration = "60s"
+            detectors = ["fixed:timeout=1s"]
+            [[nodes]]
+            id = "a"
+            [[nodes]]
+            id = "b"
+            [monitoring]
+            mode = "pairs"
+            pairs = [["b", "a"]]
+            [[faults]]
+            kind = "pause"
+            node = "a"
+            what = "sender"
+            at = "10s"
+            duration = "2s"
+            [[faults]]
+            kind = "partition"
+            at = "10s"
+            duration = "2s"
+            from = ["a"]
+            to = ["b"]
+            [[faults]]
+            kind = "partition"
+            at = "20s"
+            duration = "2s"
+            from = ["a"]
+            to = ["b"]
+        "#;
+        let e = crate::experiment::Experiment::from_toml(std::path::Path::new("t.toml"), text).expect("valid");
+        let links = e.monitored_links();
+        let timeline =
+            Timeline::build(e.faults(), e.nodes.len(), e.duration, &links, e.seed, std::path::Path::new(".")).unwrap();
+        let views = fault_views(&e, &timeline, &links);
+        let kinds: Vec<(&str, f64)> = views.iter().map(|(fv, _, _)| (fv.kind.as_str(), fv.from_s)).collect();
+        assert_eq!(kinds, [("pause", 10.0), ("partition", 10.0), ("partition", 20.0)]);
     }
 
     /// With replications, the trace is the first one's (as the timeline is), not all of them

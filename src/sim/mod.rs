@@ -689,6 +689,16 @@ mod tests {
         assert_eq!(sizes(&["phi"; 8], 2), [3, 5]);
     }
 
+    /// An experiment's monitored links and the fault views chosen for them.
+    fn views_of(text: &str) -> (Vec<(usize, usize)>, Vec<(FaultView, (usize, usize), Window)>) {
+        let e = crate::experiment::Experiment::from_toml(std::path::Path::new("t.toml"), text).expect("valid");
+        let links = e.monitored_links();
+        let timeline =
+            Timeline::build(e.faults(), e.nodes.len(), e.duration, &links, e.seed, std::path::Path::new(".")).unwrap();
+        let views = fault_views(&e, &timeline, &links);
+        (links, views)
+    }
+
     /// The faults charted: of seven candidates the first six by start (then link), each
     /// viewed from `pad` before to `pad` after, `pad` the largest of 2 s, half the fault's
     /// length and 20 of the target's intervals; a fault without an end (a crash-stop, a
@@ -751,12 +761,8 @@ mod tests {
             at = "250s"
             delay = { dist = "constant", value = "5ms" }
         "#;
-        let e = crate::experiment::Experiment::from_toml(std::path::Path::new("t.toml"), text).expect("valid");
-        let links = e.monitored_links();
+        let (links, views) = views_of(text);
         assert_eq!(links, [(0, 2), (1, 0)]);
-        let timeline =
-            Timeline::build(e.faults(), e.nodes.len(), e.duration, &links, e.seed, std::path::Path::new(".")).unwrap();
-        let views = fault_views(&e, &timeline, &links);
         type Row<'a> = (usize, &'a str, Option<&'a str>, (usize, usize), f64, Option<f64>, f64, f64);
         fn row((fv, link, view): &(FaultView, (usize, usize), Window)) -> Row<'_> {
             assert_eq!((fv.view_from_s, fv.view_to_s), (view.from.as_secs_f64(), view.to.as_secs_f64()));
@@ -815,11 +821,7 @@ mod tests {
             from = ["a"]
             to = ["b"]
         "#;
-        let e = crate::experiment::Experiment::from_toml(std::path::Path::new("t.toml"), text).expect("valid");
-        let links = e.monitored_links();
-        let timeline =
-            Timeline::build(e.faults(), e.nodes.len(), e.duration, &links, e.seed, std::path::Path::new(".")).unwrap();
-        let views = fault_views(&e, &timeline, &links);
+        let (_, views) = views_of(text);
         let kinds: Vec<(&str, f64)> = views.iter().map(|(fv, _, _)| (fv.kind.as_str(), fv.from_s)).collect();
         assert_eq!(kinds, [("pause", 10.0), ("partition", 10.0), ("partition", 20.0)]);
     }
@@ -887,7 +889,7 @@ mod tests {
 
     /// A rule of the user's own that reads what each monitor heard gets it, as the built-in
     /// lease does: a lease handed in as an extra rule gives the built-in one's figures. And
-    /// what does not fit is refused before any work, unless allowed.
+    /// what does not fit is refused before any work.
     #[test]
     fn an_extra_rule_hears_what_the_built_in_one_hears_and_large_runs_are_refused() {
         let text = |rules: &str| {

@@ -689,8 +689,10 @@ mod tests {
         assert_eq!(sizes(&["phi"; 8], 2), [3, 5]);
     }
 
+    type Views = Vec<(FaultView, (usize, usize), Window)>;
+
     /// An experiment's monitored links and the fault views chosen for them.
-    fn views_of(text: &str) -> (Vec<(usize, usize)>, Vec<(FaultView, (usize, usize), Window)>) {
+    fn views_of(text: &str) -> (Vec<(usize, usize)>, Views) {
         let e = crate::experiment::Experiment::from_toml(std::path::Path::new("t.toml"), text).expect("valid");
         let links = e.monitored_links();
         let timeline =

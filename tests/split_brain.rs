@@ -330,6 +330,31 @@ fn failover_after_the_leader_crashes_is_detection_plus_what_the_rule_waits() {
     assert_eq!((g.failovers, g.failovers_censored, g.failover_mean_s), (0, 1, None), "{g:?}");
 }
 
+/// A stalled node does not act on silence until it resumes. Under `lease` with a 2.5 s
+/// margin (silence after 5 s), a crash-stops at 10.5: b and c suspect it at 13.01 (name b)
+/// and may switch at 15.01 (a's slot 10 at 10.01, plus 5 s). Alone, both switch at 15.01; c
+/// acknowledges b's slot 16 with its slot 17, heard at 17.01: b leads from 17.01,
+/// leaderless [0, 1.01) and [10.5, 17.01) = 7.52 s. With b's monitor stalled over [14, 18),
+/// c still switches at 15.01, but b switches only at its resume, 18.0, when c's buffered
+/// heartbeats (acknowledging b's slots 15 and 16, sent while b followed a) count for
+/// nothing; c acknowledges b's slot 18 with its slot 19, heard at 19.01: leaderless
+/// [10.5, 19.01), 9.52 s in all. (A stall that the lease ignored would switch b at 15.01
+/// and lead at 18.0, when c's slot 17 is delivered: 8.51 s.)
+#[test]
+fn a_stalled_node_switches_for_silence_only_when_it_resumes() {
+    let crash = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"10500ms\"\n";
+    let cluster = "rules = [\"lease\"]\nlease = \"2500ms\"\nlease_margin = \"2500ms\"\n";
+    let f = Setting { cluster, faults: crash, ..COMMON }.figures();
+    assert!(close(rule(&f, LeaderRule::Lease).leaderless_s, 7.52), "{f:?}");
+    let stall = format!(
+        "{crash}[[faults]]\nkind = \"pause\"\nnode = \"b\"\nwhat = \"monitor\"\nat = \"14s\"\nduration = \"4s\"\n"
+    );
+    let f = Setting { cluster, faults: &stall, ..COMMON }.figures();
+    let g = rule(&f, LeaderRule::Lease);
+    assert!(close(g.leaderless_s, 9.52), "{g:?}");
+    assert_eq!(g.split_brain_s, 0.0, "{g:?}");
+}
+
 /// `first_timeout`: a crash-stops at 10.5; c is down over [5 s, 20 s) and restarts with
 /// fresh detectors that never hear a. With the default first timeout (the detector's own:
 /// 3 s) c counts a as suspected from 23.0 and names b like b does: disagreement [20, 23) =

@@ -554,7 +554,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     };
     let monitors = experiment.monitored_links().iter().map(|l| l.0).collect::<std::collections::BTreeSet<_>>().len();
     if let Some(shard) = args.shard {
-        let units = fdlab::sim::shard::units(shard, args.replications, experiment.detectors.len()).len();
+        let plan = fdlab::sim::shard::plan(&experiment, args.replications, shard);
+        let units = plan.units.len();
         let bar = Progress::new(experiment.duration.0 / 1_000_000 * (monitors * units) as u64, "simulated");
         let state =
             fdlab::sim::shard::run_shard(&experiment, &options, shard, &|done| bar.advance(done.0 / 1_000_000))?;
@@ -562,9 +563,10 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         writer.add(Path::new(fdlab::sim::shard::SHARD_FILE), &state.to_json())?;
         writer.commit()?;
         eprintln!(
-            "wrote {} (shard {shard}: {units} of {} work units; `fdlab merge` the {} shard directories)",
+            "wrote {} (shard {shard}: {units} of {} work units, {}; `fdlab merge` the {} shard directories)",
             out.display(),
-            args.replications as usize * experiment.detectors.len(),
+            plan.total,
+            if plan.by_configuration { "each a detector configuration" } else { "each a detector spec" },
             shard.count
         );
         return Ok(());

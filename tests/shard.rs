@@ -156,6 +156,16 @@ fn a_run_in_1_2_3_or_7_shards_merges_to_the_whole_run_byte_for_byte() {
             let units = shard["units"].as_array().unwrap().len();
             assert_eq!(units, if n == 7 { 1 } else { (5 + n - 1 - shard["shard"].as_u64().unwrap() as usize) / n });
         }
+        if n == 7 {
+            // What the shard says it ran: one configuration of the 7.
+            let o =
+                fdlab(&["run", arg(&exp), "--shard", "6/7", "--out", arg(&dir.path().join("again")), "--threads", "1"]);
+            assert!(
+                stderr(&o).contains("(shard 6/7: 1 of 7 work units, each a detector configuration;"),
+                "{}",
+                stderr(&o)
+            );
+        }
         let merged = dir.path().join(format!("merged-{n}"));
         let o = merge(&parts, &merged);
         assert!(o.status.success(), "merge of {n}: {}", stderr(&o));

@@ -171,6 +171,28 @@ impl ShardFile {
     }
 }
 
+/// How a run of `e` in `replications` replications is cut into work units, and which of
+/// them shard `shard` runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Whether the units are configurations rather than specs ([`by_configuration`]).
+    pub by_configuration: bool,
+    /// The units of the whole run.
+    pub total: usize,
+    /// The shard's units, (replication, spec or configuration).
+    pub units: Vec<(u32, usize)>,
+}
+
+/// The work units of `e` run in `replications` replications (at least 1), and shard
+/// `shard`'s share of them: what [`run_shard`] runs, for a caller that reports it.
+pub fn plan(e: &ValidExperiment, replications: u32, shard: ShardSpec) -> Plan {
+    let replications = replications.max(1);
+    let configurations = e.detectors.iter().map(|d| d.points().len()).sum();
+    let by_configuration = by_configuration(shard.count, replications, e.detectors.len(), configurations);
+    let specs = if by_configuration { configurations } else { e.detectors.len() };
+    Plan { by_configuration, total: replications as usize * specs, units: units(shard, replications, specs) }
+}
+
 /// The units (replication, spec) of shard `shard` of a run with `replications` × `specs`.
 pub fn units(shard: ShardSpec, replications: u32, specs: usize) -> Vec<(u32, usize)> {
     (0..replications as usize * specs)
@@ -220,10 +242,9 @@ pub fn run_shard(
         None
     };
     let mut out = Vec::new();
-    let configurations = e.detectors.iter().map(|d| d.points().len()).sum();
-    let by_configuration = by_configuration(shard.count, count, e.detectors.len(), configurations);
+    let Plan { by_configuration, units, .. } = plan(e, count, shard);
     let unit_specs = unit_specs(e, by_configuration);
-    for (r, s) in units(shard, count, unit_specs.len()) {
+    for (r, s) in units {
         let rep = run_replication(e, &options, replications::seed_of(seed, r), &unit_specs[s], progress)?;
         out.push(UnitState { replication: r, spec: s, state: ReplicationState::of(&rep) });
     }
@@ -488,6 +509,33 @@ mod tests {
         for bad in ["7/7", "1/0", "x/2", "3", "-1/2", ""] {
             assert!(bad.parse::<ShardSpec>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_shard_spec_prints_as_it_is_written() {
+        for text in ["0/1", "2/7", "999/1000"] {
+            let spec: ShardSpec = text.parse().unwrap();
+            assert_eq!(spec.to_string(), text);
+        }
+    }
+
+    /// The plan the command line reports is the one `run_shard` runs: 2 specs with 5
+    /// configurations (φ sweeps 4 thresholds).
+    #[test]
+    fn a_plan_counts_specs_or_configurations_as_the_shards_run_them() {
+        let text = "name = \"p\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"phi:threshold=1..4..1\", \"fixed:timeout=1s\"]\n\
+                    [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n";
+        let e = crate::experiment::Experiment::from_toml(Path::new("p.toml"), text).expect("valid");
+        let plan = |replications, index, count| plan(&e, replications, ShardSpec { index, count });
+        let of =
+            |by_configuration, total, units: &[(u32, usize)]| Plan { by_configuration, total, units: units.to_vec() };
+        assert_eq!(plan(1, 1, 2), of(false, 2, &[(0, 1)]));
+        assert_eq!(plan(0, 0, 1), of(false, 2, &[(0, 0), (0, 1)]), "no replications count as one");
+        assert_eq!(plan(2, 2, 3), of(false, 4, &[(1, 0)]));
+        // More shards than (replication, spec) units: each configuration is a unit.
+        assert_eq!(plan(1, 3, 4), of(true, 5, &[(0, 3)]));
+        assert_eq!(plan(1, 0, 3), of(true, 5, &[(0, 0), (0, 3)]));
+        assert_eq!(plan(2, 4, 5), of(true, 10, &[(0, 4), (1, 4)]));
     }
 
     #[test]

@@ -122,9 +122,10 @@ struct ReplayArgs {
     #[arg(long, value_name = "TIME")]
     end: Option<Nanos>,
     /// Sample every detector's level every DUR, e.g. `100ms`, into levels.csv in the results
-    /// directory (`time_ns,[monitor,]target,detector,level,suspected`). The size is estimated
-    /// before the replay starts (samples × detector configurations × links × about 40 bytes)
-    /// and refused above 2 GB unless --allow-large is given.
+    /// directory (`fault,time_ns,monitor,target,detector,level,threshold,suspected`, the one
+    /// schema of level files: docs/summary.md). The size is estimated before the replay
+    /// starts (samples × detector configurations × links × about 40 bytes) and refused above
+    /// 2 GB unless --allow-large is given.
     #[arg(long, value_name = "DUR")]
     every: Option<Nanos>,
     /// Write --every's levels here instead: a path inside the results directory, or a new file

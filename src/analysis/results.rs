@@ -101,7 +101,7 @@ pub struct LiveReport {
     pub checks_in_pauses: u64,
     /// How late the relay released each datagram after the time its drawn delay gave.
     pub relay_lateness: Option<LatenessSummary>,
-    /// Datagrams the nodes rejected, by reason (docs/wire.md).
+    /// Datagrams the nodes rejected, by reason (docs/live.md).
     pub rejected: BTreeMap<String, u64>,
     /// Heartbeat slots skipped because the sender was stopped past them.
     pub skipped_slots: u64,

@@ -513,11 +513,13 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     for w in experiment.warnings() {
         eprintln!("warning: {w}");
     }
+    // What this run takes: its replications, or the shard's units of them.
+    let estimate = match args.shard {
+        Some(shard) => fdlab::sim::shard::plan(&experiment, args.replications, shard).estimate(&experiment),
+        None => fdlab::sim::estimate(&experiment, args.replications),
+    };
     if !args.allow_large {
-        experiment
-            .estimate()
-            .fits()
-            .map_err(|e| anyhow::anyhow!("refusing to run {e} (`--allow-large` runs it anyway)"))?;
+        estimate.fits().map_err(|e| anyhow::anyhow!("refusing to run {e} (`--allow-large` runs it anyway)"))?;
     }
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&experiment.name));
     // Before simulating: a long run must not end in a refusal to write, or an unwritable

@@ -337,6 +337,25 @@ fn a_trace_larger_than_the_free_disk_is_refused_before_the_run() {
     assert!(!out.exists());
 }
 
+/// Replications repeat the work: a year of four detectors is 1.26 · 10^9
+/// configuration-heartbeats, a thousand of them more than the limit, refused before anything
+/// is written, with the estimate.
+#[test]
+fn replications_beyond_the_work_limit_are_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let year = common::experiments().join("bench/year.toml");
+    let o = fdlab(&["run", year.to_str().unwrap(), "--replications", "1000", "--out", out.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("refusing to run") && err.contains("run as 4000 configuration runs over 1000 replications"),
+        "{err}"
+    );
+    assert!(err.contains("configuration-heartbeats would take hours"), "{err}");
+    assert!(!out.exists());
+}
+
 /// Each message of issue #17's list, exactly: the cause once, the path or field named, the
 /// right word for the value.
 #[test]

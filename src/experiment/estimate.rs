@@ -25,12 +25,35 @@ pub struct Estimate {
     /// Operations the message workloads will issue (each kept, with its ground truth, to
     /// the end of the run).
     pub workload_operations: u128,
+    /// Replications run one after the other (1 for a plain run; [`Estimate::runs`]).
+    pub replications: u32,
+    /// Detector configurations run over all replications: `configurations` for a plain run,
+    /// times the replications for `--replications`, a shard's units' for a shard.
+    pub configuration_runs: u128,
 }
 
 impl Estimate {
-    /// Deliveries times configurations: what the run's time is proportional to.
+    /// Deliveries times configurations run: what the run's time is proportional to.
     pub fn work(&self) -> u128 {
-        self.deliveries * self.configurations.max(1) as u128
+        self.deliveries * self.configuration_runs.max(1)
+    }
+
+    /// The experiment run as `configuration_runs` detector configurations in all over
+    /// `replications` replications, one after the other (`fdlab run --replications R`: R
+    /// times every configuration; a shard: the configurations of its units). Every
+    /// replication delivers the same heartbeats again, so the work is the deliveries times
+    /// the configurations run; the memory is one replication's working memory plus the
+    /// results each further configuration run keeps on every link until the replications
+    /// are pooled (`MEMBER_BYTES` each), a bound that does not count on a shard's having
+    /// fewer configurations than the whole run. The trace is the first replication's.
+    pub fn runs(self, replications: u32, configuration_runs: u128) -> Estimate {
+        let kept = configuration_runs.saturating_sub(self.configurations as u128);
+        Estimate {
+            replications: replications.max(1),
+            configuration_runs,
+            memory_bytes: self.memory_bytes + self.links as u128 * kept * MEMBER_BYTES,
+            ..self
+        }
     }
 
     /// Whether the run fits this machine: an error, with the estimate, for more work than
@@ -81,6 +104,16 @@ impl std::fmt::Display for Estimate {
             mib(self.memory_bytes),
             mib(self.trace_bytes)
         )?;
+        if self.replications > 1 || self.configuration_runs != self.configurations as u128 {
+            write!(
+                f,
+                "; run as {} configuration {} over {} {}",
+                self.configuration_runs,
+                plural(self.configuration_runs.min(2) as u64, "run", "runs"),
+                self.replications,
+                plural(self.replications.into(), "replication", "replications")
+            )?;
+        }
         if self.workload_operations > 0 {
             write!(f, ", {} workload operations", self.workload_operations)?;
         }
@@ -187,6 +220,8 @@ impl ValidExperiment {
             memory_bytes,
             trace_bytes: deliveries * TRACE_ROW_BYTES,
             workload_operations,
+            replications: 1,
+            configuration_runs: configurations as u128,
         }
     }
 }
@@ -341,12 +376,22 @@ mod tests {
     }
 
     fn small(memory_bytes: u128) -> Estimate {
-        Estimate { links: 1, configurations: 1, deliveries: 10, memory_bytes, trace_bytes: 480, workload_operations: 0 }
+        Estimate {
+            links: 1,
+            configurations: 1,
+            deliveries: 10,
+            memory_bytes,
+            trace_bytes: 480,
+            workload_operations: 0,
+            replications: 1,
+            configuration_runs: 1,
+        }
     }
 
     #[test]
     fn fits_refuses_more_work_than_the_limit_or_memory_than_four_fifths_of_the_machine() {
-        let at_limit = Estimate { configurations: 1_000, deliveries: WORK_LIMIT / 1_000, ..small(0) };
+        let at_limit =
+            Estimate { configurations: 1_000, configuration_runs: 1_000, deliveries: WORK_LIMIT / 1_000, ..small(0) };
         assert_eq!(at_limit.fits_in(None), Ok(()));
         let over = Estimate { deliveries: WORK_LIMIT / 1_000 + 1, ..at_limit };
         assert!(over.fits_in(None).unwrap_err().contains("more than 1000000000000 configuration-heartbeats"));
@@ -359,9 +404,46 @@ mod tests {
         assert_eq!(small(u128::MAX).fits_in(None), Ok(()));
     }
 
+    /// Replications deliver the same heartbeats again to every configuration: 5 of a
+    /// 3-configuration run are 15 configuration runs, 5 times the work, and 12 more
+    /// configurations' results kept on each of the 2 links; a shard of 4 configuration runs
+    /// over 2 replications, 4/3 of one run's work.
+    #[test]
+    fn replications_multiply_the_work_and_keep_each_runs_results() {
+        let one = Estimate { links: 2, configurations: 3, configuration_runs: 3, deliveries: 1_000, ..small(1 << 30) };
+        let five = one.runs(5, 15);
+        assert_eq!((five.work(), five.replications, five.configuration_runs), (15_000, 5, 15));
+        assert_eq!(five.memory_bytes, (1 << 30) + 2 * 12 * MEMBER_BYTES);
+        assert_eq!((five.deliveries, five.trace_bytes, five.links, five.configurations), (1_000, 480, 2, 3));
+        assert_eq!(
+            five.to_string(),
+            "2 monitored links × 3 detector configurations, up to 1000 deliveries (15000 configuration-heartbeats), \
+             about 1026 MiB of memory (1 MiB of trace.csv with --trace); run as 15 configuration runs over 5 \
+             replications"
+        );
+        let shard = one.runs(2, 4);
+        assert_eq!((shard.work(), shard.memory_bytes), (4_000, (1 << 30) + 2 * MEMBER_BYTES));
+        assert!(shard.to_string().ends_with("; run as 4 configuration runs over 2 replications"), "{shard}");
+        // Fewer configurations than one run (a shard's share) keep no more than one run.
+        let part = one.runs(1, 1);
+        assert_eq!((part.work(), part.memory_bytes), (1_000, 1 << 30));
+        assert!(part.to_string().ends_with("; run as 1 configuration run over 1 replication"), "{part}");
+        // A plain run says nothing more; so many replications are refused for their work.
+        assert_eq!(one.runs(1, 3).to_string(), one.to_string());
+        let small_memory = Estimate { memory_bytes: 0, links: 0, ..one };
+        let over = small_memory.runs(1_000_000, WORK_LIMIT / 1_000 + 1);
+        assert!(over.fits_in(None).unwrap_err().contains("configuration-heartbeats would take hours"));
+        assert_eq!(small_memory.runs(1_000_000, WORK_LIMIT / 1_000).fits_in(None), Ok(()));
+        // On a machine of 1280 MiB one run (1 GiB, 80 % of it) fits, five do not: the
+        // results they keep.
+        assert_eq!(one.fits_in(Some(1280 << 20)), Ok(()));
+        let err = five.fits_in(Some(1280 << 20)).unwrap_err();
+        assert!(err.contains("more than 80 % of this machine's 1280 MiB"), "{err}");
+    }
+
     #[test]
     fn work_counts_at_least_one_configuration_and_display_says_it_in_words() {
-        assert_eq!(Estimate { configurations: 0, ..small(0) }.work(), 10);
+        assert_eq!(Estimate { configurations: 0, configuration_runs: 0, ..small(0) }.work(), 10);
         assert_eq!(
             small(1).to_string(),
             "1 monitored link × 1 detector configuration, up to 10 deliveries (10 configuration-heartbeats), \
@@ -370,6 +452,7 @@ mod tests {
         let many = Estimate {
             links: 2,
             configurations: 3,
+            configuration_runs: 3,
             deliveries: 4,
             memory_bytes: (3 << 20) + 1,
             trace_bytes: 0,

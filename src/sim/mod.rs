@@ -169,6 +169,13 @@ pub fn fault_views(
         .collect()
 }
 
+/// What [`run`] takes for `replications` replications (at least 1) of `e`: every
+/// configuration in each (see [`crate::experiment::Estimate::runs`]).
+pub fn estimate(e: &ValidExperiment, replications: u32) -> crate::experiment::Estimate {
+    let (count, estimate) = (replications.max(1), e.estimate());
+    estimate.runs(count, estimate.configurations as u128 * count as u128)
+}
+
 /// Runs an experiment: its replications (`options.replications`, one by default) one after
 /// the other, each on every thread, assembled as [`assemble`] does for merged shards.
 /// `progress` is told how much simulated time each monitor has covered (for a progress bar);
@@ -179,7 +186,7 @@ pub fn run(
     progress: &(dyn Fn(Nanos) + Sync),
 ) -> Result<RunOutput, SimError> {
     if !options.allow_large {
-        e.estimate().fits().map_err(SimError::TooLarge)?;
+        estimate(e, options.replications).fits().map_err(SimError::TooLarge)?;
     }
     let count = options.replications.max(1);
     crate::analysis::replications::check(e, count).map_err(SimError::Replications)?;

@@ -183,6 +183,16 @@ pub struct Plan {
     pub units: Vec<(u32, usize)>,
 }
 
+impl Plan {
+    /// What the shard's units take: its replications, each unit's configurations (see
+    /// [`crate::experiment::Estimate::runs`]).
+    pub fn estimate(&self, e: &ValidExperiment) -> crate::experiment::Estimate {
+        let configurations = |s: usize| if self.by_configuration { 1 } else { e.detectors[s].points().len() as u128 };
+        let replications = self.units.iter().map(|u| u.0).collect::<std::collections::BTreeSet<_>>().len();
+        e.estimate().runs(replications as u32, self.units.iter().map(|&(_, s)| configurations(s)).sum())
+    }
+}
+
 /// The work units of `e` run in `replications` replications (at least 1), and shard
 /// `shard`'s share of them: what [`run_shard`] runs, for a caller that reports it.
 pub fn plan(e: &ValidExperiment, replications: u32, shard: ShardSpec) -> Plan {
@@ -215,10 +225,10 @@ pub fn run_shard(
     shard: ShardSpec,
     progress: &(dyn Fn(Nanos) + Sync),
 ) -> Result<ShardFile, SimError> {
-    if !options.allow_large {
-        e.estimate().fits().map_err(SimError::TooLarge)?;
-    }
     let count = options.replications.max(1);
+    if !options.allow_large {
+        plan(e, count, shard).estimate(e).fits().map_err(SimError::TooLarge)?;
+    }
     replications::check(e, count).map_err(SimError::Replications)?;
     if !options.extra_rules.is_empty() {
         return Err(SimError::Shard("a leader rule of the library user's own cannot be stored in a shard".into()));
@@ -536,6 +546,19 @@ mod tests {
         assert_eq!(plan(1, 3, 4), of(true, 5, &[(0, 3)]));
         assert_eq!(plan(1, 0, 3), of(true, 5, &[(0, 0), (0, 3)]));
         assert_eq!(plan(2, 4, 5), of(true, 10, &[(0, 4), (1, 4)]));
+        // What each takes: its replications and the configurations of its units.
+        let runs = |p: Plan| {
+            let est = p.estimate(&e);
+            (est.replications, est.configuration_runs, est.work() / est.deliveries)
+        };
+        assert_eq!(runs(plan(1, 0, 1)), (1, 5, 5));
+        assert_eq!(runs(plan(2, 2, 3)), (1, 4, 4), "spec 0, the sweep of 4");
+        assert_eq!(runs(plan(3, 0, 2)), (3, 12, 12), "units (0, 0), (1, 0), (2, 0): the sweep of 4, 3 times");
+        assert_eq!(runs(plan(2, 4, 5)), (2, 2, 2));
+        assert_eq!(runs(plan(1, 2, 7)), (1, 1, 1), "configuration 2");
+        assert_eq!(runs(plan(1, 6, 7)), (1, 0, 1), "no unit: nothing run (work counts one)");
+        assert_eq!(crate::sim::estimate(&e, 3).configuration_runs, 15);
+        assert_eq!(crate::sim::estimate(&e, 0).configuration_runs, 5, "no replications count as one");
     }
 
     #[test]

@@ -352,18 +352,35 @@ fn the_local_script_runs_shards_in_parallel_and_merges_them() {
 #[test]
 fn workloads_and_the_two_generals_in_shards_merge_to_the_whole_run() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(common::experiments().join("gray-failure.toml")).unwrap()
-        + "\n[two_generals]\np = 0.1\nmax_depth = 4\ntrials = 1000\n";
-    let exp = common::write(dir.path(), "gray-failure.toml", &text);
-    let whole = dir.path().join("whole");
-    ok(&["run", arg(&exp), "--out", arg(&whole), "--no-charts"]);
-    let names: Vec<String> = files(&whole).into_keys().collect();
-    assert!(names.iter().any(|n| n == "workload-latency/stubborn.hgrm"), "{names:?}");
-    for n in [1, 3] {
-        let parts = shards(arg(&exp), dir.path(), n, &[]);
-        let merged = dir.path().join(format!("merged-{n}"));
-        let o = merge(&parts, &merged);
-        assert!(o.status.success(), "merge of {n}: {}", stderr(&o));
-        assert_same_files(&whole, &merged, &format!("{n} shards with workloads"));
+    let gray = std::fs::read_to_string(common::experiments().join("gray-failure.toml")).unwrap();
+    let generals = "\n[two_generals]\np = 0.1\nmax_depth = 4\ntrials = 1000\n";
+    // Both, workloads alone, the two generals alone: shard 0 runs whichever there are.
+    // (Their results are top-level fields of summary.json; the experiment's own are nested.)
+    const WORKLOADS: &str = "\n  \"workloads\": [";
+    const GENERALS: &str = "\n  \"two_generals\": {";
+    let two_generals_alone = "name = \"g\"\nseed = 2\nduration = \"1m\"\ndetectors = [\"fixed:timeout=1s\"]\n\
+                              [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n"
+        .to_string()
+        + generals;
+    for (name, text, counts, expect) in [
+        ("both", gray.clone() + generals, &[1, 3][..], &[WORKLOADS, GENERALS][..]),
+        ("workloads", gray.clone(), &[2], &[WORKLOADS]),
+        ("generals", two_generals_alone, &[2], &[GENERALS]),
+    ] {
+        let exp = common::write(dir.path(), &format!("{name}.toml"), &text);
+        let whole = dir.path().join(format!("whole-{name}"));
+        ok(&["run", arg(&exp), "--out", arg(&whole), "--no-charts"]);
+        let summary = std::fs::read_to_string(whole.join("summary.json")).unwrap();
+        for field in expect {
+            assert!(summary.contains(field), "{name}: {field:?} in summary.json");
+        }
+        for &n in counts {
+            std::fs::create_dir_all(dir.path().join(name)).unwrap();
+            let parts = shards(arg(&exp), &dir.path().join(name), n, &[]);
+            let merged = dir.path().join(format!("merged-{name}-{n}"));
+            let o = merge(&parts, &merged);
+            assert!(o.status.success(), "merge of {n}: {}", stderr(&o));
+            assert_same_files(&whole, &merged, &format!("{n} shards with {name}"));
+        }
     }
 }

@@ -158,6 +158,7 @@ impl ShardFile {
             ("seed", self.seed.to_string()),
             ("replications", self.replications.to_string()),
             ("detector specs", self.specs.to_string()),
+            ("configurations per spec", format!("{:?}", self.spec_points)),
             ("units by configuration", self.by_configuration.to_string()),
             ("shard count", self.shards.to_string()),
         ]
@@ -234,6 +235,9 @@ pub fn run_shard(
         return Err(SimError::Shard("a leader rule of the library user's own cannot be stored in a shard".into()));
     }
     let seed = options.seed.unwrap_or(e.seed);
+    // (Mutation testing: keeping the caller's `record_trace` is equivalent in output: a
+    // unit's state holds no trace (`ReplicationState::of`), so a recorded one is only
+    // spilled and dropped.)
     let options = RunOptions { record_trace: false, ..options.clone() };
     let facts = RunFacts::of(e, seed);
     // The workloads and the two generals run once, under the run's seed, as a whole run
@@ -559,6 +563,146 @@ mod tests {
         assert_eq!(runs(plan(1, 6, 7)), (1, 0, 1), "no unit: nothing run (work counts one)");
         assert_eq!(crate::sim::estimate(&e, 3).configuration_runs, 15);
         assert_eq!(crate::sim::estimate(&e, 0).configuration_runs, 5, "no replications count as one");
+    }
+
+    /// A two-node minute with a φ sweep of 4 and a fixed timeout (spec points [4, 1]) and a
+    /// sender pause, so that its units have faults to compare.
+    fn small() -> ValidExperiment {
+        let text = "name = \"s\"\nseed = 3\nduration = \"1m\"\n\
+                    detectors = [\"phi:threshold=1..4..1\", \"fixed:timeout=1s\"]\n\
+                    [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n\
+                    [[faults]]\nkind = \"pause\"\nnode = \"b\"\nwhat = \"sender\"\nat = \"20s\"\nduration = \"3s\"\n";
+        crate::experiment::Experiment::from_toml(Path::new("s.toml"), text).expect("valid")
+    }
+
+    fn shard_of(e: &ValidExperiment, options: &RunOptions, index: usize, count: usize) -> ShardFile {
+        run_shard(e, options, ShardSpec { index, count }, &|_| {}).expect("runs")
+    }
+
+    /// A timeline of an episode `[from, to)` seconds seen under `detector`.
+    fn episode(detector: &str, from: u64, to: u64) -> crate::analysis::cluster::timeline::LeaderTimeline {
+        crate::analysis::cluster::timeline::LeaderTimeline {
+            detector: detector.into(),
+            rule: "lease".into(),
+            from_s: 0.0,
+            to_s: 60.0,
+            episode_s: [from as f64, to as f64],
+            episode_ns: [from * 1_000_000_000, to * 1_000_000_000],
+            nodes: Vec::new(),
+            cluster_nodes: 2,
+            spans: Vec::new(),
+            split_s: Vec::new(),
+        }
+    }
+
+    /// The join of one replication's units: the per-link facts every unit regenerates must
+    /// agree with spec 0's, each of them checked on its own; the leader timeline kept is the
+    /// longest episode's, the first (spec order) at a tie, as a whole run keeps it.
+    #[test]
+    fn a_join_refuses_units_whose_arrivals_differ_and_keeps_the_first_longest_episode() {
+        let e = small();
+        let file = shard_of(&e, &RunOptions::default(), 0, 1);
+        let states: Vec<ReplicationState> = file.units.into_iter().map(|u| u.state).collect();
+        assert_eq!(states.len(), 2, "one replication of two specs");
+        assert!(!states[0].faults.is_empty() && !states[0].monitors[0].links.is_empty());
+        let seed = states[0].seed;
+        let join_of = |parts: Vec<ReplicationState>| {
+            join(0, parts.into_iter().enumerate().map(|(s, p)| (PathBuf::from(format!("u{s}")), p)).collect(), seed)
+        };
+        let joined = join_of(states.clone()).expect("the units of one run join");
+        assert_eq!(joined.monitors[0].1.links[0].outcome.reports.len(), 5, "4 φ thresholds and the timeout");
+        type Edit = Box<dyn Fn(&mut ReplicationState)>;
+        let edits: Vec<(&str, Edit)> = vec![
+            ("monitors", Box::new(|s| s.monitors.push(s.monitors[0].clone()))),
+            ("monitor id", Box::new(|s| s.monitors[0].monitor += 1)),
+            ("deliveries", Box::new(|s| s.monitors[0].deliveries += 1)),
+            ("delay histogram", Box::new(|s| s.monitors[0].delay.first += 1)),
+            ("links", Box::new(|s| s.monitors[0].links.clear())),
+            ("link target", Box::new(|s| s.monitors[0].links[0].target += 1)),
+            ("link delivered", Box::new(|s| s.monitors[0].links[0].delivered += 1)),
+            ("link counts", Box::new(|s| s.monitors[0].links[0].counts = Some([9, 9, 9, 9]))),
+            ("faults", Box::new(|s| s.faults[0].from_s += 1.0)),
+            ("seed", Box::new(|s| s.seed += 1)),
+        ];
+        for (what, edit) in &edits {
+            let mut parts = states.clone();
+            edit(&mut parts[1]);
+            let message = join_of(parts).err().unwrap_or_else(|| panic!("joined with another {what}")).to_string();
+            assert!(
+                message.starts_with("u1: replication 0: its links' arrivals differ from those of u0"),
+                "{what}: {message}"
+            );
+        }
+        // Spec 0's seed is checked against the run's.
+        let mut parts = states.clone();
+        parts[0].seed += 1;
+        parts[1].seed += 1;
+        let message = join_of(parts).err().expect("another seed").to_string();
+        assert!(message.contains(&format!("ran under seed {}, not {seed}", seed + 1)), "{message}");
+        // The leader timeline: the longest, the first at a tie.
+        let leaders = |a: Option<(u64, u64)>, b: Option<(u64, u64)>| {
+            let mut parts = states.clone();
+            parts[0].leaders = a.map(|(f, t)| episode("first", f, t));
+            parts[1].leaders = b.map(|(f, t)| episode("second", f, t));
+            join_of(parts).expect("joins").leaders.map(|l| l.detector)
+        };
+        assert_eq!(leaders(Some((10, 15)), Some((30, 35))).as_deref(), Some("first"), "a tie");
+        assert_eq!(leaders(Some((10, 15)), Some((30, 36))).as_deref(), Some("second"), "longer");
+        assert_eq!(leaders(Some((10, 16)), Some((30, 35))).as_deref(), Some("first"), "shorter");
+        assert_eq!(leaders(None, Some((30, 35))).as_deref(), Some("second"));
+        assert_eq!(leaders(Some((10, 15)), None).as_deref(), Some("first"));
+        assert_eq!(leaders(None, None), None);
+    }
+
+    /// A merge regroups the stored configurations by the specs' point counts and refuses
+    /// counts that leave a configuration over or a spec short. (Counts edited alike in every
+    /// shard that add up, such as [1, 4] for [4, 1], regroup without notice: the stored
+    /// experiment lists configurations, not specs; a shard edited alone is refused by its
+    /// header, below.)
+    #[test]
+    fn a_merge_refuses_spec_points_that_do_not_match_the_experiment() {
+        let e = small();
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<ShardFile> = (0..2).map(|i| shard_of(&e, &RunOptions::default(), i, 2)).collect();
+        let write = |name: &str, points: &[usize]| -> Vec<PathBuf> {
+            files
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let mut json: serde_json::Value = serde_json::from_slice(&f.to_json()).unwrap();
+                    json["spec_points"] = points.into();
+                    let d = dir.path().join(format!("{name}-{i}"));
+                    std::fs::create_dir_all(&d).unwrap();
+                    std::fs::write(d.join(SHARD_FILE), serde_json::to_vec(&json).unwrap()).unwrap();
+                    d
+                })
+                .collect()
+        };
+        let merged = merge(&write("right", &[4, 1])).expect("the shards as written merge");
+        assert_eq!(merged.summary.totals.len(), 5);
+        for points in [[3, 1], [4, 2]] {
+            let message = merge(&write(&format!("{points:?}"), &points)).err().expect("refused").to_string();
+            assert!(message.ends_with("its detector specs do not match its experiment"), "{points:?}: {message}");
+        }
+        let mut one = write("one", &[4, 1]);
+        one[1] = write("other", &[1, 4]).swap_remove(1);
+        let message = merge(&one).err().expect("refused").to_string();
+        assert!(message.contains("its configurations per spec is [1, 4], while"), "{message}");
+    }
+
+    /// Without `allow_large` a shard's size is checked first (here: a year of 1 ns
+    /// heartbeats, which also asks for too many replications); with it, the next check
+    /// speaks.
+    #[test]
+    fn a_shard_too_large_is_refused_before_anything_else() {
+        let text = "name = \"y\"\nseed = 1\nduration = \"365d\"\ndetectors = [\"fixed:timeout=1s\"]\n\
+                    [defaults]\ninterval = \"1ns\"\n[[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n";
+        let e = crate::experiment::Experiment::from_toml(Path::new("y.toml"), text).expect("valid");
+        let options = RunOptions { replications: replications::MAX_REPLICATIONS + 1, ..RunOptions::default() };
+        let refused = |options: &RunOptions| run_shard(&e, options, ShardSpec { index: 0, count: 2 }, &|_| {}).err();
+        assert!(matches!(refused(&options), Some(SimError::TooLarge(_))), "{:?}", refused(&options));
+        let allowed = RunOptions { allow_large: true, ..options };
+        assert!(matches!(refused(&allowed), Some(SimError::Replications(_))), "{:?}", refused(&allowed));
     }
 
     #[test]

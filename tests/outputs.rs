@@ -154,6 +154,15 @@ fn charts_drawn_later_join_the_manifest_so_the_next_run_replaces_the_directory()
     let out = dir.path().join("q");
     assert!(fdlab(&["run", "--no-charts", "--out", s(&out)]).status.success());
     assert!(manifest(&out)["files"].get("report.html").is_none());
+    // A chart the user put where fdlab would draw one: refused by name, kept, nothing drawn.
+    std::fs::create_dir_all(out.join("charts")).unwrap();
+    write(&out.join("charts"), "latency.png", "my own chart\n");
+    let o = fdlab(&["plot", s(&out)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("charts/latency.png is not a file fdlab wrote"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(out.join("charts/latency.png")).unwrap(), "my own chart\n");
+    assert!(!out.join("report.html").exists() && files(&out.join("charts")).len() == 1, "nothing drawn");
+    std::fs::remove_file(out.join("charts/latency.png")).unwrap();
     let o = fdlab(&["plot", s(&out)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let listed = manifest(&out)["files"].as_object().unwrap().clone();
@@ -161,6 +170,27 @@ fn charts_drawn_later_join_the_manifest_so_the_next_run_replaces_the_directory()
         let size = std::fs::metadata(out.join(name)).unwrap().len();
         assert_eq!(listed.get(name).and_then(|v| v.as_u64()), Some(size), "{name}");
     }
+    // Drawn again over what it drew: fine. Over a report or a chart the user wrote or
+    // changed: refused by name before anything is drawn, and the user's file kept.
+    let o = fdlab(&["plot", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let charts_before = files(&out.join("charts"));
+    write(&out, "report.html", "<p>my notes</p>\n");
+    let o = fdlab(&["plot", s(&out)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("report.html changed since fdlab wrote it"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(out.join("report.html")).unwrap(), "<p>my notes</p>\n");
+    assert_eq!(files(&out.join("charts")), charts_before, "nothing drawn");
+    std::fs::remove_file(out.join("report.html")).unwrap();
+    write(&out.join("charts"), "tradeoff.svg", "my own chart\n");
+    let o = fdlab(&["plot", s(&out)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("charts/tradeoff.svg changed since fdlab wrote it"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(out.join("charts/tradeoff.svg")).unwrap(), "my own chart\n");
+    std::fs::remove_file(out.join("charts/tradeoff.svg")).unwrap();
+    assert!(!out.join("report.html").exists(), "nothing written while refused");
+    let o = fdlab(&["plot", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = fdlab(&["run", "--no-charts", "--out", s(&out)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!out.join("report.html").exists() && !out.join("charts").exists());

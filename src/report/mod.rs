@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 
 use crate::analysis::output::{LEVELS_HEADER, RunOutput};
 pub use results_dir::{
-    MANIFEST, NewFile, OutputError, ResultsWriter, check_outside, check_replaceable, record_written, write_atomic,
+    MANIFEST, NewFile, OutputError, ResultsWriter, check_outside, check_owned, check_replaceable, record_written,
+    write_atomic,
 };
 
 /// The directory `path` is in (`.` for a bare file name).

@@ -41,6 +41,7 @@ impl OutputError {
 }
 
 const MOVE_AWAY: &str = "choose another --out, or move it away";
+const REDRAW: &str = "move it away, then draw again";
 
 fn refuse(out: &Path, reason: String, advice: &str) -> OutputError {
     OutputError::Refused { path: out.to_path_buf(), reason, advice: advice.to_string() }
@@ -398,6 +399,32 @@ pub fn record_written(dir: &Path, written: &[PathBuf]) -> Result<(), OutputError
     }
     let path = dir.join(MANIFEST);
     write_atomic(&path, &manifest.to_bytes()).map_err(OutputError::io("writing", &path))
+}
+
+/// Whether fdlab may replace `path`, a file inside its results directory `dir` (a chart,
+/// the report): it does not exist, or `dir`'s manifest lists it with the size it has (fdlab
+/// wrote it). A file the user put there, or changed since, is refused by name.
+pub fn check_owned(dir: &Path, path: &Path) -> Result<(), OutputError> {
+    let size = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => meta.len(),
+        Ok(_) => return Err(refuse(path, "exists and is not a file fdlab wrote".into(), REDRAW)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(OutputError::Io { action: "reading", path: path.to_path_buf(), source: e }),
+    };
+    let rel = path.strip_prefix(dir).ok().map(|rel| {
+        rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+    });
+    let listed = match (Manifest::read(dir, dir)?, rel) {
+        (Some(manifest), Some(rel)) => manifest.files.get(&rel).copied(),
+        _ => None,
+    };
+    match listed {
+        Some(written) if written == size => Ok(()),
+        Some(written) => {
+            Err(refuse(path, format!("changed since fdlab wrote it ({size} bytes, was {written})"), REDRAW))
+        }
+        None => Err(refuse(path, format!("is not a file fdlab wrote (not in {MANIFEST})"), REDRAW)),
+    }
 }
 
 /// Writes `path` all at once: to a staging file in the same directory, then renamed over

@@ -180,12 +180,25 @@ pub fn plot(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
     }
     let mut drawn = Vec::new();
     let mut skipped = Vec::new();
+    let mut prepared = Vec::new();
     for prepare in CHARTS {
+        match prepare(dir) {
+            Ok(charts) => prepared.push(charts),
+            Err(e) => skipped.push(e),
+        }
+    }
+    // A chart file the user put there (or changed since) stops the plot before any is drawn.
+    for p in prepared.iter().flatten() {
+        for ext in ["png", "svg"] {
+            crate::report::check_owned(dir, &out.join(format!("{}.{ext}", p.name)))?;
+        }
+    }
+    for charts in prepared {
         let save = |p: Prepared| {
             let (png, svg) = p.figure.save(&out, &p.name)?;
             Ok(Drawn { name: p.name, title: p.title, caption: p.caption, png, svg })
         };
-        match prepare(dir).and_then(|charts| charts.into_iter().map(save).collect::<Result<Vec<_>, _>>()) {
+        match charts.into_iter().map(save).collect::<Result<Vec<_>, _>>() {
             Ok(d) => drawn.extend(d),
             Err(e) => skipped.push(e),
         }
@@ -226,6 +239,7 @@ pub fn layouts(dir: &Path) -> Result<Vec<(String, layout::Layout)>, ChartError> 
 /// Draws every chart the results in `dir` support and writes `dir/report.html`. Returns
 /// the charts drawn and the reasons others were not.
 pub fn plot_and_report(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
+    crate::report::check_owned(dir, &dir.join("report.html"))?;
     let (drawn, skipped) = plot(dir)?;
     // A `tune` directory's report is its table and tune.json: the chart is all there is to
     // draw.

@@ -601,14 +601,16 @@ pub fn replay_from<R: std::io::Read>(
         Some(_) => "--end".to_string(),
         None => format!("the last arrival, {}: line {last_line}", path.display()),
     };
-    for (flag, decls) in [("--crash", &config.crashes), ("--monitor-crash", &config.monitor_crashes)] {
+    for (flag, decls) in
+        [("--crash", &config.crashes), ("--monitor-crash", &config.monitor_crashes), ("--pause", &config.pauses)]
+    {
         if let Some(c) = decls.iter().find(|c| c.from >= end) {
             return Err(ReplayError::Crash {
                 flag,
                 decl: c.to_string(),
                 message: format!(
                     "at or after the run's end, {end} ({basis}), where the trace can no longer show it; declare \
-                     crashes before the end, or extend the run with --end"
+                     it before the end, or extend the run with --end"
                 ),
             });
         }

@@ -113,7 +113,11 @@ impl ValueKind {
         let bad = |reason: String| Rejected { value: text.to_string(), reason };
         let text = text.trim();
         match self {
-            ValueKind::Duration => parse_duration(text).map(Value::Duration).map_err(|e| bad(e.to_string())),
+            ValueKind::Duration => match parse_duration(text) {
+                Ok(d) if d > Nanos::LIMIT => Err(bad("must be at most 146 years (2^62 ns)".into())),
+                Ok(d) => Ok(Value::Duration(d)),
+                Err(e) => Err(bad(e.to_string())),
+            },
             ValueKind::Number => match text.parse::<f64>() {
                 Ok(x) if x.is_finite() => Ok(Value::Number(x)),
                 _ => Err(bad("not a finite number".into())),
@@ -237,6 +241,12 @@ mod tests {
     #[test]
     fn values_parse_by_kind_and_reject_with_the_text_as_written() {
         assert_eq!(ValueKind::Duration.parse(" 1500ms "), Ok(Value::Duration(Nanos::from_millis(1500))));
+        // The time rule's bound, inclusive (2^62 ns).
+        assert_eq!(ValueKind::Duration.parse("4611686018427387904ns"), Ok(Value::Duration(Nanos::LIMIT)));
+        for text in ["4611686018427387905ns", "213503d", "18446744073709551615ns"] {
+            let e = ValueKind::Duration.parse(text).unwrap_err();
+            assert!(e.reason.contains("at most 146 years"), "{text}: {}", e.reason);
+        }
         assert_eq!(ValueKind::Number.parse("8.5"), Ok(Value::Number(8.5)));
         assert_eq!(ValueKind::Window.parse("1000"), Ok(Value::Count(1000)));
         assert_eq!(ValueKind::Bool.parse("true"), Ok(Value::Bool(true)));

@@ -59,6 +59,18 @@ pub enum DelayModel {
 impl DelayModel {
     /// Checks the parameters; the message names the problem.
     pub fn validate(&self) -> Result<(), String> {
+        let durations: &[(&str, Nanos)] = match *self {
+            DelayModel::Constant { value } => &[("value", value)],
+            DelayModel::Uniform { min, max } => &[("min", min), ("max", max)],
+            DelayModel::Normal { mean, sd } => &[("mean", mean), ("sd", sd)],
+            DelayModel::Lognormal { median, base, .. } => &[("median", median), ("base", base)],
+            DelayModel::Exponential { mean, base } => &[("mean", mean), ("base", base)],
+            DelayModel::Pareto { scale, base, .. } => &[("scale", scale), ("base", base)],
+            DelayModel::Empirical { .. } => &[],
+        };
+        if let Some((field, _)) = durations.iter().find(|(_, d)| *d > Nanos::LIMIT) {
+            return Err(format!("`{field}` must be at most 146 years (2^62 ns)"));
+        }
         match self {
             DelayModel::Uniform { min, max } if min > max => Err("`min` is above `max`".into()),
             DelayModel::Lognormal { sigma, .. } if !(sigma.is_finite() && *sigma >= 0.0) => {
@@ -409,6 +421,21 @@ mod tests {
             refused(pareto(ms(1), shape), &format!("`shape` = {shape}: a Pareto's shape must be finite and > 0"));
         }
         refused(pareto(Nanos::ZERO, 1.5), "`scale` = 0: a Pareto's scale must be greater than zero");
+        // Every duration within the time rule's bound (2^62 ns, inclusive), each named.
+        let (limit, over) = (Nanos::LIMIT, Nanos(Nanos::LIMIT.0 + 1));
+        let at_most = |field: &str| format!("`{field}` must be at most 146 years (2^62 ns)");
+        ok(DelayModel::Constant { value: limit });
+        refused(DelayModel::Constant { value: over }, &at_most("value"));
+        refused(DelayModel::Uniform { min: ms(1), max: over }, &at_most("max"));
+        refused(DelayModel::Uniform { min: over, max: over }, &at_most("min"));
+        refused(DelayModel::Normal { mean: over, sd: ms(1) }, &at_most("mean"));
+        refused(DelayModel::Normal { mean: ms(1), sd: over }, &at_most("sd"));
+        refused(DelayModel::Lognormal { median: over, sigma: 1.0, base: Nanos::ZERO }, &at_most("median"));
+        refused(DelayModel::Lognormal { median: ms(1), sigma: 1.0, base: over }, &at_most("base"));
+        refused(DelayModel::Exponential { mean: over, base: Nanos::ZERO }, &at_most("mean"));
+        refused(DelayModel::Exponential { mean: ms(1), base: over }, &at_most("base"));
+        refused(DelayModel::Pareto { scale: over, shape: 1.0, base: Nanos::ZERO }, &at_most("scale"));
+        refused(DelayModel::Pareto { scale: ms(1), shape: 1.0, base: over }, &at_most("base"));
     }
 
     /// A batch is exactly the delays drawn one at a time, in order, for every shape with and

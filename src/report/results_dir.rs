@@ -392,10 +392,9 @@ fn list_files(dir: &Path, rel: &str, files: &mut BTreeMap<String, u64>) -> Resul
 pub fn record_written(dir: &Path, written: &[PathBuf]) -> Result<(), OutputError> {
     let Some(mut manifest) = Manifest::read(dir, dir)? else { return Ok(()) };
     for path in written {
-        let Ok(rel) = path.strip_prefix(dir) else { continue };
-        let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let Some(rel) = listed_name(dir, path) else { continue };
         let size = std::fs::metadata(path).map_err(OutputError::io("reading", path))?.len();
-        manifest.files.insert(rel.join("/"), size);
+        manifest.files.insert(rel, size);
     }
     let path = dir.join(MANIFEST);
     write_atomic(&path, &manifest.to_bytes()).map_err(OutputError::io("writing", &path))
@@ -411,10 +410,7 @@ pub fn check_owned(dir: &Path, path: &Path) -> Result<(), OutputError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(OutputError::Io { action: "reading", path: path.to_path_buf(), source: e }),
     };
-    let rel = path.strip_prefix(dir).ok().map(|rel| {
-        rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
-    });
-    let listed = match (Manifest::read(dir, dir)?, rel) {
+    let listed = match (Manifest::read(dir, dir)?, listed_name(dir, path)) {
         (Some(manifest), Some(rel)) => manifest.files.get(&rel).copied(),
         _ => None,
     };
@@ -425,6 +421,12 @@ pub fn check_owned(dir: &Path, path: &Path) -> Result<(), OutputError> {
         }
         None => Err(refuse(path, format!("is not a file fdlab wrote (not in {MANIFEST})"), REDRAW)),
     }
+}
+
+/// `path`'s name in `dir`'s manifest: relative to `dir`, `/` between parts (`None` outside it).
+fn listed_name(dir: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(dir).ok()?;
+    Some(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
 }
 
 /// Writes `path` all at once: to a staging file in the same directory, then renamed over

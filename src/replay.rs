@@ -46,6 +46,8 @@ pub enum ReplayError {
     ClusterNeeds { path: PathBuf, what: &'static str },
     #[error("detector: {source}")]
     Spec { source: crate::detector::SpecError },
+    #[error("detector: {message}")]
+    Repeated { message: String },
     #[error(
         "detector: `{detector}` needs `interval`, e.g. `{detector}:interval=100ms`; it is inferred only from a trace \
          with `seq` and `sent_ns`, and {why}"
@@ -415,6 +417,9 @@ pub fn replay_from<R: std::io::Read>(
         if spec.needs_seq() && !reader.has_seq() {
             return Err(ReplayError::NeedsSeq { path, detector: spec.points()[0].label.clone() });
         }
+    }
+    if let Some(r) = crate::detector::find_repeat(&config.detectors) {
+        return Err(ReplayError::Repeated { message: r.message(|i| format!("--detector number {}", i + 1)) });
     }
     let lease = config.cluster.as_ref().is_some_and(|c| c.rules().contains(&LeaderRule::Lease));
     if config.cluster.is_some() && !reader.has_monitor() {

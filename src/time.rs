@@ -45,6 +45,16 @@ impl Nanos {
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
+    /// Seconds as an exact decimal, for files read as numbers: `12.005`, `1`, `0.000000001`
+    /// (no trailing zeros; every nanosecond kept, where `as_secs_f64` rounds beyond 2^53 ns).
+    pub fn secs_text(self) -> String {
+        let (whole, frac) = (self.0 / 1_000_000_000, self.0 % 1_000_000_000);
+        if frac == 0 {
+            return whole.to_string();
+        }
+        let frac = format!("{frac:09}");
+        format!("{whole}.{}", frac.trim_end_matches('0'))
+    }
     /// The nearest whole nanosecond to `s` seconds; negative and NaN give zero, overflow
     /// saturates (what Rust's `as` from a float to an integer does).
     pub fn from_secs_f64(s: f64) -> Nanos {
@@ -267,6 +277,18 @@ impl<'de> serde::Deserialize<'de> for Nanos {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_as_text_keep_every_nanosecond() {
+        assert_eq!(Nanos(0).secs_text(), "0");
+        assert_eq!(Nanos(1).secs_text(), "0.000000001");
+        assert_eq!(Nanos(12_005_000_000).secs_text(), "12.005");
+        assert_eq!(Nanos(2_000_000_000).secs_text(), "2");
+        assert_eq!(Nanos(999_999_999).secs_text(), "0.999999999");
+        // 200 days and 1 ns: f64 seconds lose the last nanosecond (17280000).
+        assert_eq!(Nanos(17_280_000_000_000_001).secs_text(), "17280000.000000001");
+        assert_eq!(Nanos(u64::MAX).secs_text(), "18446744073.709551615");
+    }
 
     #[test]
     fn parses_every_unit_exactly() {

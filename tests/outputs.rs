@@ -262,6 +262,24 @@ fn levels_never_overwrite_the_trace_or_a_file_fdlab_did_not_write() {
     let mut beside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     beside.sort();
     assert_eq!(beside, ["levels", "mine.csv", "r", "t.csv"], "nothing half-written left");
+    // A replay that fails (at a bad last row) after creating the new directories of
+    // `--levels` and `--out` removes them again.
+    let bad = write(dir.path(), "bad.csv", &format!("{TRACE}b,oops,11,1100000000\n"));
+    let (gone, levels) = (dir.path().join("gone"), dir.path().join("gone/deeper/l.csv"));
+    let o = fdlab(&[
+        "replay",
+        s(&bad),
+        "-d",
+        "fixed:timeout=300ms",
+        "--out",
+        s(&dir.path().join("new/r")),
+        "--levels",
+        s(&levels),
+        "--every",
+        "250ms",
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("line 7"), "{}", stderr(&o));
+    assert!(!gone.exists() && !dir.path().join("new").exists(), "{}", stderr(&o));
 }
 
 #[cfg(unix)]
@@ -365,6 +383,25 @@ fn levels_estimated_above_2_gb_are_refused_before_the_replay() {
         fdlab(&["replay", s(&trace), "-d", "fixed:timeout=300ms", "--out", s(&out), "--every", "1s", "--allow-large"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(out.join("levels.csv")).unwrap().lines().count(), 1 + 201);
+    // The --every the refusal suggests is accepted, also for a trace reaching 2^62 ns (whose
+    // size at 1 ns is beyond 2^64 bytes: it used to saturate, and its suggestion was refused).
+    let suggested =
+        |err: &str| err.split("sample less often: --every ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+    let every = suggested(&err);
+    std::fs::remove_dir_all(&out).unwrap();
+    let o = fdlab(&["replay", s(&trace), "-d", "fixed:timeout=300ms", "--out", s(&out), "--every", &every]);
+    assert!(o.status.success(), "--every {every}: {}", stderr(&o));
+    std::fs::remove_dir_all(&out).unwrap();
+    let far = write(dir.path(), "far.csv", "target,received_ns\nb,0\nb,4611686018427387904\n");
+    let o = fdlab(&["replay", s(&far), "-d", "fixed:timeout=300ms", "--out", s(&out), "--every", "1ns"]);
+    let err = stderr(&o);
+    assert!(!o.status.success() && err.contains("4611686018427387905 samples"), "{err}");
+    assert!(err.contains("about 2.7e8 TB"), "saturated: {err}");
+    // Its suggestion (about 500 MB of levels over 146 years) is a valid --every: tried on the
+    // short trace, not written for the long one.
+    let every = suggested(&err);
+    let o = fdlab(&["replay", s(&trace), "-d", "fixed:timeout=300ms", "--out", s(&out), "--every", &every]);
+    assert!(o.status.success(), "--every {every}: {}", stderr(&o));
 }
 
 #[cfg(unix)]

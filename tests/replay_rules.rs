@@ -73,6 +73,20 @@ fn a_crash_declared_at_or_after_the_runs_end_is_refused() {
 }
 
 #[test]
+fn a_detector_given_twice_is_refused_naming_both_flags() {
+    let case = Case::new();
+    let trace = case.trace("t.csv", TRACE.as_bytes());
+    // The first `-d` is fixed:timeout=300ms; 0.3s is the same configuration.
+    case.refused(
+        &trace,
+        &["-d", "fixed:timeout=0.3s"],
+        &["`fixed:timeout=300ms` is the same configuration as --detector number 1"],
+    );
+    case.refused(&trace, &["-d", "phi:threshold=2|3|2.0"], &["the sweep gives `phi:threshold=2` twice"]);
+    assert!(case.replay(&trace, &["-d", "fixed:timeout=301ms"]).status.success());
+}
+
+#[test]
 fn an_end_before_the_last_arrival_is_refused() {
     let case = Case::new();
     let trace = case.trace("t.csv", TRACE.as_bytes());

@@ -25,8 +25,14 @@ fn names(dir: &Path) -> Vec<String> {
 /// results: a staging directory beside `out` (`.fdlab-stage-…`; any `.fdlab-` name, so that
 /// the test also catches older fdlab versions in the act) holds `trace.csv`.
 fn run_until_writing(dir: &Path) -> (Child, PathBuf) {
-    let experiment = dir.join("long.toml");
+    run_until_writing_into(dir, "")
+}
+
+/// As [`run_until_writing`], into `dir/NESTED/out`.
+fn run_until_writing_into(top: &Path, nested: &str) -> (Child, PathBuf) {
+    let experiment = top.join("long.toml");
     std::fs::write(&experiment, LONG).unwrap();
+    let dir = &top.join(nested);
     let out = dir.join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_fdlab"))
         .args(["run", experiment.to_str().unwrap(), "--trace", "--no-charts", "--out", out.to_str().unwrap()])
@@ -36,7 +42,7 @@ fn run_until_writing(dir: &Path) -> (Child, PathBuf) {
         .unwrap();
     let start = Instant::now();
     loop {
-        let staging = names(dir).into_iter().find(|n| n.starts_with(".fdlab-"));
+        let staging = if dir.exists() { names(dir) } else { Vec::new() }.into_iter().find(|n| n.starts_with(".fdlab-"));
         if let Some(staging) = staging.map(|n| dir.join(n))
             && staging.join("trace.csv").exists()
         {
@@ -55,9 +61,9 @@ fn signal(child: &Child, signal: Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).expect("signal sent");
 }
 
-fn stopped_while_writing_leaves_nothing(sig: Signal, code: i32) {
+fn stopped_while_writing_leaves_nothing(sig: Signal, code: i32, nested: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, staging) = run_until_writing(dir.path());
+    let (mut child, staging) = run_until_writing_into(dir.path(), nested);
     signal(&child, sig);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(code), "exit status {status}");
@@ -67,12 +73,18 @@ fn stopped_while_writing_leaves_nothing(sig: Signal, code: i32) {
 
 #[test]
 fn sigterm_while_writing_leaves_nothing_and_exits_143() {
-    stopped_while_writing_leaves_nothing(Signal::SIGTERM, 143);
+    stopped_while_writing_leaves_nothing(Signal::SIGTERM, 143, "");
 }
 
 #[test]
 fn sigint_while_writing_leaves_nothing_and_exits_130() {
-    stopped_while_writing_leaves_nothing(Signal::SIGINT, 130);
+    stopped_while_writing_leaves_nothing(Signal::SIGINT, 130, "");
+}
+
+#[test]
+fn a_stopped_run_into_new_nested_directories_removes_the_ones_it_created() {
+    // `new/deeper` did not exist: the run created them for `new/deeper/out`.
+    stopped_while_writing_leaves_nothing(Signal::SIGTERM, 143, "new/deeper");
 }
 
 #[test]

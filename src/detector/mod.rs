@@ -39,7 +39,7 @@ pub mod window;
 pub use fixed::FixedTimeout;
 pub use phi::{Phi, PhiConfig};
 pub use phi_exp::{PhiExp, PhiExpConfig};
-pub use spec::{DetectorSpec, SpecError};
+pub use spec::{DetectorSpec, Repeated, SpecError, find_repeat};
 
 use crate::time::Nanos;
 

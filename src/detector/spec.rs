@@ -396,6 +396,42 @@ impl DetectorSpec {
     }
 }
 
+/// A configuration that two specs (or one sweep) give twice: its label and the indexes in the
+/// list of the first and the second spec giving it (equal when one sweep lists it twice).
+/// Labels are canonical, so `fixed:timeout=300ms` and `fixed:timeout=0.3s` are one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Repeated {
+    pub label: String,
+    pub first: usize,
+    pub second: usize,
+}
+
+impl Repeated {
+    /// What is wrong, for an error that names the second spec's field; `name` names a spec.
+    pub fn message(&self, name: impl Fn(usize) -> String) -> String {
+        let why = "equal values are one configuration, and two would write the same files";
+        if self.first == self.second {
+            format!("the sweep gives `{}` twice ({why}); list each value once", self.label)
+        } else {
+            format!("`{}` is the same configuration as {} ({why}); list it once", self.label, name(self.first))
+        }
+    }
+}
+
+/// The first configuration `specs` give twice, if any.
+pub fn find_repeat(specs: &[DetectorSpec]) -> Option<Repeated> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, spec) in specs.iter().enumerate() {
+        for point in spec.points() {
+            if let Some(&first) = seen.get(&point.label) {
+                return Some(Repeated { label: point.label, first, second: i });
+            }
+            seen.insert(point.label, i);
+        }
+    }
+    None
+}
+
 impl std::str::FromStr for DetectorSpec {
     type Err = SpecError;
     fn from_str(s: &str) -> Result<DetectorSpec, SpecError> {
@@ -462,6 +498,22 @@ mod tests {
         assert_eq!(f.points()[0].threshold, 0.3);
         let d = DetectorSpec::parse("deadline:interval=3s,pause=10s").unwrap();
         assert_eq!(d.points()[0].threshold, 13.0);
+    }
+
+    #[test]
+    fn a_configuration_given_twice_is_found_with_both_specs() {
+        let specs = |list: &[&str]| list.iter().map(|s| DetectorSpec::parse(s).unwrap()).collect::<Vec<_>>();
+        assert_eq!(find_repeat(&specs(&["fixed:timeout=300ms", "phi:threshold=8", "fixed:timeout=400ms"])), None);
+        let r = find_repeat(&specs(&["phi", "fixed:timeout=300ms", "phi:threshold=9", "fixed:timeout=0.3s"])).unwrap();
+        assert_eq!(r, Repeated { label: "fixed:timeout=300ms".into(), first: 1, second: 3 });
+        let m = r.message(|i| format!("detectors[{i}]"));
+        assert!(m.starts_with("`fixed:timeout=300ms` is the same configuration as detectors[1] ("), "{m}");
+        // A default written out is the default: `phi:threshold=8,window=1000` is `phi:threshold=8`.
+        let r = find_repeat(&specs(&["phi:threshold=8", "phi:threshold=8,window=1000"])).unwrap();
+        assert_eq!((r.first, r.second), (0, 1));
+        let r = find_repeat(&specs(&["fixed:timeout=1s", "phi:threshold=4|8|8.0"])).unwrap();
+        assert_eq!(r, Repeated { label: "phi:threshold=8".into(), first: 1, second: 1 });
+        assert!(r.message(|i| format!("detectors[{i}]")).starts_with("the sweep gives `phi:threshold=8` twice"));
     }
 
     #[test]

@@ -99,6 +99,32 @@ impl Value {
     }
 }
 
+/// The smallest and (exclusive) largest size of a non-zero number: within them labels and
+/// file names print it in at most 26 characters (`1e300` would be a 301-digit file name).
+const MIN_NUMBER: f64 = 1e-9;
+const MAX_NUMBER: f64 = 1e15;
+
+/// A decimal number's significant digits (no leading or trailing zeros) and the power of ten
+/// of the first: `0.0250` and `2.5e-2` are both `("25", -2)`; `None` if `text` is not one.
+fn significant(text: &str) -> Option<(String, i64)> {
+    let text = text.trim_start_matches(['+', '-']);
+    let (mantissa, exp) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all: String = format!("{whole}{frac}");
+    if !all.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let lead = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0').to_string();
+    if digits.is_empty() {
+        return Some((digits, 0));
+    }
+    Some((digits, exp + whole.len() as i64 - 1 - lead as i64))
+}
+
 /// A text that is not a value of its kind: the text as written, and why.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Rejected {
@@ -119,8 +145,15 @@ impl ValueKind {
                 Err(e) => Err(bad(e.to_string())),
             },
             ValueKind::Number => match text.parse::<f64>() {
-                Ok(x) if x.is_finite() => Ok(Value::Number(x)),
-                _ => Err(bad("not a finite number".into())),
+                Ok(x) if !x.is_finite() => Err(bad("not a finite number".into())),
+                Ok(x) if x != 0.0 && !(MIN_NUMBER..MAX_NUMBER).contains(&x.abs()) => {
+                    Err(bad("a number's size must be from 1e-9 up to (not including) 1e15, or 0".into()))
+                }
+                Ok(x) if significant(text) != significant(&format!("{x:e}")) => Err(bad(format!(
+                    "not a number fdlab holds exactly (an f64 keeps 15 to 17 significant digits): it would be {x}"
+                ))),
+                Ok(x) => Ok(Value::Number(x)),
+                Err(_) => Err(bad("not a finite number".into())),
             },
             ValueKind::Window => {
                 text.parse::<usize>().map(Value::Count).map_err(|_| bad("not a whole number ≥ 0".into()))
@@ -239,6 +272,18 @@ mod tests {
     }
 
     #[test]
+    fn significant_digits_and_their_power_of_ten() {
+        assert_eq!(significant("0.0250"), Some(("25".into(), -2)));
+        assert_eq!(significant("2.5e-2"), Some(("25".into(), -2)));
+        assert_eq!(significant("-250"), Some(("25".into(), 2)));
+        assert_eq!(significant("1e300"), Some(("1".into(), 300)));
+        assert_eq!(significant(".5"), Some(("5".into(), -1)));
+        assert_eq!(significant("0"), Some(("".into(), 0)));
+        assert_eq!(significant("-0.00e5"), Some(("".into(), 0)));
+        assert_eq!(significant("1x"), None);
+    }
+
+    #[test]
     fn values_parse_by_kind_and_reject_with_the_text_as_written() {
         assert_eq!(ValueKind::Duration.parse(" 1500ms "), Ok(Value::Duration(Nanos::from_millis(1500))));
         // The time rule's bound, inclusive (2^62 ns).
@@ -248,11 +293,42 @@ mod tests {
             assert!(e.reason.contains("at most 146 years"), "{text}: {}", e.reason);
         }
         assert_eq!(ValueKind::Number.parse("8.5"), Ok(Value::Number(8.5)));
+        // At the bounds: each prints as the decimal the user wrote.
+        for (text, shown) in [
+            ("0", "0"),
+            ("-0.0", "-0"),
+            ("1e-9", "0.000000001"),
+            ("999999999999999", "999999999999999"),
+            ("-12345678.9012345", "-12345678.9012345"),
+            ("0.1", "0.1"),
+            ("0.30000000000000004", "0.30000000000000004"),
+            ("0.6407983304664154", "0.6407983304664154"),
+            ("2.5e-2", "0.025"),
+            ("+00250.0e-1", "25"),
+            ("1E3", "1000"),
+        ] {
+            let v = ValueKind::Number.parse(text).unwrap();
+            assert_eq!(v.to_string(), shown, "{text}");
+        }
         assert_eq!(ValueKind::Window.parse("1000"), Ok(Value::Count(1000)));
         assert_eq!(ValueKind::Bool.parse("true"), Ok(Value::Bool(true)));
         for (kind, text, reason) in [
             (ValueKind::Number, " inf", "not a finite number"),
             (ValueKind::Number, "NaN", "not a finite number"),
+            (ValueKind::Number, "1e300", "a number's size must be from 1e-9 up to (not including) 1e15, or 0"),
+            (ValueKind::Number, "-1e15", "a number's size must be from 1e-9 up to (not including) 1e15, or 0"),
+            (ValueKind::Number, "1e-10", "a number's size must be from 1e-9 up to (not including) 1e15, or 0"),
+            (
+                ValueKind::Number,
+                "0.1000000000000000001",
+                "not a number fdlab holds exactly (an f64 keeps 15 to 17 significant digits): it would be 0.1",
+            ),
+            (
+                ValueKind::Number,
+                "123456789012345.678",
+                "not a number fdlab holds exactly (an f64 keeps 15 to 17 significant digits): it would be \
+                 123456789012345.67",
+            ),
             (ValueKind::Window, "1.5", "not a whole number ≥ 0"),
             (ValueKind::Window, "-1", "not a whole number ≥ 0"),
             (ValueKind::Bool, "yes", "expected `true` or `false`"),

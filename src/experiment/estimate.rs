@@ -276,7 +276,7 @@ mod tests {
                       [[faults]]\nkind = \"crash\"\nnode = \"b\"\nmttf = \"10s\"\nmttr = \"10s\"\n\
                       [[faults]]\nkind = \"pause\"\nnode = \"a\"\nevery = \"10s\"\ndurations = { dist = \"constant\", value = \"1s\" }\n\
                       [[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\ngroups = [[\"a\"], [\"b\"]]\n\
-                      [[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\nfrom = [\"a\"]\nto = [\"a\", \"b\"]\n\
+                      [[faults]]\nkind = \"partition\"\nat = \"1s\"\nduration = \"1s\"\nfrom = [\"b\"]\nto = [\"a\"]\n\
                       [[faults]]\nkind = \"delay-spike\"\nat = \"1s\"\nduration = \"1s\"\nextra = \"1s\"\n\
                       [[faults]]\nkind = \"loss-burst\"\nat = \"1s\"\nduration = \"1s\"\np = 1\nlinks = [[\"a\", \"b\"]]\n\
                       [[faults]]\nkind = \"omission\"\nnode = \"a\"\np = 0.5\n";
@@ -285,8 +285,8 @@ mod tests {
         let (crashes, pauses) = (22, 28);
         let restarts = 1 + crashes + pauses;
         assert_eq!(est.deliveries, 2 * (601 + restarts));
-        // Events: the crash, both processes, 2 + 2 cut links, 2 + 1 spiked or burst links, the omission.
-        let events = 1 + crashes + pauses + 2 + 2 + 2 + 1 + 1;
+        // Events: the crash, both processes, 2 + 1 cut links, 2 + 1 spiked or burst links, the omission.
+        let events = 1 + crashes + pauses + 2 + 1 + 2 + 1 + 1;
         assert_eq!(
             est.memory_bytes,
             BASE_BYTES + 2 * 512 + events * 96 + 2 * (LINK_BYTES + state(&e)) + 2 * MEMBER_BYTES

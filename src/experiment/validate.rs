@@ -272,7 +272,10 @@ impl Experiment {
             }
             spec.require_complete().map_err(|e| (format!("detectors[{i}]"), e.to_string()))?;
         }
-        Ok(())
+        match crate::detector::find_repeat(&self.detectors) {
+            Some(r) => Err((format!("detectors[{}]", r.second), r.message(|i| format!("detectors[{i}]")))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -565,5 +568,16 @@ mod tests {
             "detectors[1]",
             "different heartbeat intervals",
         );
+    }
+
+    #[test]
+    fn a_configuration_listed_twice_is_refused_naming_both() {
+        let twice = GOOD.replace("[\"phi\"]", "[\"fixed:timeout=300ms\", \"fixed:timeout=0.3s\"]");
+        refuses(&twice, "detectors[1]", "`fixed:timeout=300ms` is the same configuration as detectors[0]");
+        let sweep = GOOD.replace("[\"phi\"]", "[{ kind = \"phi\", threshold = [4, 8, 4.0] }]");
+        refuses(&sweep, "detectors[0]", "the sweep gives `phi:threshold=4` twice");
+        // Labels are compared: every value as the number it is.
+        let chen = GOOD.replace("[\"phi\"]", "[\"chen:alpha=100ms,interval=1s\", \"chen:alpha=0.1s,interval=1000ms\"]");
+        refuses(&chen, "detectors[1]", "the same configuration as detectors[0]");
     }
 }

@@ -347,14 +347,35 @@ impl FaultDecl {
                 let ids = |field: &'static str, list: &[String]| -> Result<Vec<usize>, (&'static str, String)> {
                     list.iter().map(|id| node_in(field, id)).collect()
                 };
+                // Each node once: in one group, or on one side of a one-way cut (a node's
+                // messages to itself are on no link).
+                let once = |field: &'static str, lists: &[&[String]], what: &str| {
+                    let mut seen = std::collections::BTreeSet::new();
+                    match lists.iter().flat_map(|l| l.iter()).find(|id| !seen.insert(id.as_str())) {
+                        Some(id) => Err((field, format!("node `{id}` is listed twice ({what})"))),
+                        None => Ok(()),
+                    }
+                };
                 let cut = match (groups.is_empty(), from.is_empty(), to.is_empty()) {
                     (false, true, true) if groups.len() < 2 => {
                         return shape("groups", "a partition needs at least two groups");
                     }
+                    (false, true, true) if groups.iter().any(Vec::is_empty) => {
+                        return shape("groups", "a group is empty; each group holds at least one node");
+                    }
                     (false, true, true) => {
+                        let lists: Vec<&[String]> = groups.iter().map(Vec::as_slice).collect();
+                        once("groups", &lists, "a node is in one group")?;
                         Cut::Groups(groups.iter().map(|g| ids("groups", g)).collect::<Result<_, _>>()?)
                     }
-                    (true, false, false) => Cut::OneWay { from: ids("from", from)?, to: ids("to", to)? },
+                    (true, false, false) => {
+                        once(
+                            "to",
+                            &[from, to],
+                            "in `from` and `to` together; a node's messages to itself cross no link",
+                        )?;
+                        Cut::OneWay { from: ids("from", from)?, to: ids("to", to)? }
+                    }
                     _ => return shape("groups", "give `groups` (symmetric) or both `from` and `to` (one-way)"),
                 };
                 Ok(Fault::Partition { at: *at, duration: *duration, cut })
@@ -583,6 +604,17 @@ mod tests {
             ("", "groups", "give `groups`"),
             ("groups = [[\"a\"], [\"q\"]]", "groups", "no node `q`"),
             ("from = [\"a\"]\nto = [\"q\"]", "to", "no node `q`"),
+            // A node cut from itself, or on both sides, or in two groups.
+            ("from = [\"a\"]\nto = [\"a\"]", "to", "node `a` is listed twice (in `from` and `to` together"),
+            ("from = [\"a\", \"b\"]\nto = [\"c\", \"b\"]", "to", "node `b` is listed twice"),
+            ("from = [\"a\", \"a\"]\nto = [\"c\"]", "to", "node `a` is listed twice"),
+            (
+                "groups = [[\"a\", \"b\"], [\"b\", \"c\"]]",
+                "groups",
+                "node `b` is listed twice (a node is in one group)",
+            ),
+            ("groups = [[\"a\", \"a\"], [\"c\"]]", "groups", "node `a` is listed twice"),
+            ("groups = [[\"a\"], []]", "groups", "a group is empty"),
         ] {
             let (f, message) = error(&format!("{partition}{rest}"));
             assert_eq!(f, field, "{rest}: {message}");

@@ -24,8 +24,7 @@ pub enum ReplayDirError {
     ZeroEvery,
     #[error(
         "--every {every}: the sampled levels would be about {size} ({samples} samples × {configurations} detector \
-         configurations × {links} links); refusing more than {limit} unless --allow-large is given (or sample less \
-         often: --every {suggested} gives about {suggested_size})"
+         configurations × {links} links); refusing more than {limit} unless --allow-large is given ({instead})"
     )]
     LevelsTooLarge {
         every: Nanos,
@@ -34,8 +33,8 @@ pub enum ReplayDirError {
         configurations: u64,
         links: u64,
         limit: String,
-        suggested: Nanos,
-        suggested_size: String,
+        /// What would fit: a larger `--every`, or fewer configurations when no `--every` does.
+        instead: String,
     },
 }
 
@@ -67,7 +66,29 @@ pub struct LevelsEstimate {
     pub configurations: u64,
     /// Links (monitor, target) seen in the trace's first rows.
     pub links: u64,
-    pub bytes: u64,
+    /// The bytes of one sampling instant's rows, and of all of them (exact: a trace reaching
+    /// 2^62 ns sampled every nanosecond is beyond `u64`).
+    pub per_sample: u64,
+    pub bytes: u128,
+    /// The run's end, the last sampling instant.
+    pub end: Nanos,
+}
+
+impl LevelsEstimate {
+    /// The bytes of the levels sampled every `every` (> 0) over the same run.
+    pub fn bytes_every(&self, every: Nanos) -> u128 {
+        u128::from(self.end.0 / every.0.max(1) + 1) * u128::from(self.per_sample)
+    }
+
+    /// The least `--every` of 1, 2 or 5 × 10^k ns (or the longest duration fdlab accepts)
+    /// from `every` up whose levels fit in `limit` bytes; `None` when one sample is larger.
+    pub fn suggest_every(&self, every: Nanos, limit: u64) -> Option<Nanos> {
+        let nice = (0..19u32).flat_map(|k| [1u64, 2, 5].map(|m| m * 10u64.pow(k)));
+        nice.filter(|&e| e >= every.0 && e <= Nanos::LIMIT.0)
+            .chain([Nanos::LIMIT.0.max(every.0)])
+            .map(Nanos)
+            .find(|&e| self.bytes_every(e) <= u128::from(limit))
+    }
 }
 
 /// Estimates the sampled levels of a replay of `config` every `every`: a row per sampling
@@ -91,42 +112,32 @@ pub fn estimate_levels(config: &ReplayConfig, every: Nanos) -> Result<LevelsEsti
     }
     let labels: Vec<u64> =
         config.detectors.iter().flat_map(DetectorSpec::points).map(|p| csv_field(&p.label).len() as u64).collect();
-    let samples = end.0 / every.0 + 1;
     let n_links = links.len() as u64;
     // A row: the time's digits, the names, the label, a level (about a dozen characters),
     // `false` and the separators.
     let digits = end.0.max(1).ilog10() as u64 + 1;
     let per_sample: u64 = labels.iter().map(|label| n_links * (digits + label + 20) + name_bytes).sum();
-    Ok(LevelsEstimate {
-        samples,
+    let mut estimate = LevelsEstimate {
+        samples: end.0 / every.0 + 1,
         configurations: labels.len() as u64,
         links: n_links,
-        bytes: samples.saturating_mul(per_sample),
-    })
+        per_sample,
+        bytes: 0,
+        end,
+    };
+    estimate.bytes = estimate.bytes_every(every);
+    Ok(estimate)
 }
 
-/// A byte count as people read it: `34.6 GB`, `812 kB`.
-fn human_bytes(bytes: u64) -> String {
+/// A byte count as people read it: `34.6 GB`, `812 kB`, `4.6e9 TB`.
+fn human_bytes(bytes: u128) -> String {
     let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
     let b = bytes as f64;
     match units.iter().find(|(scale, _)| b >= *scale) {
         Some((scale, unit)) if b / scale < 100.0 => format!("{:.1} {unit}", b / scale),
-        Some((scale, unit)) => format!("{:.0} {unit}", b / scale),
+        Some((scale, unit)) if b / scale < 1e6 => format!("{:.0} {unit}", b / scale),
+        Some((scale, unit)) => format!("{:.1e} {unit}", b / scale),
         None => format!("{bytes} bytes"),
-    }
-}
-
-/// The smallest of 1, 2, 5 × 10^k ns at least `n` ns.
-fn round_up_nicely(n: f64) -> Nanos {
-    let mut scale = 1u64;
-    loop {
-        for m in [1, 2, 5] {
-            let candidate = scale.saturating_mul(m);
-            if candidate as f64 >= n || candidate == u64::MAX {
-                return Nanos(candidate);
-            }
-        }
-        scale = scale.saturating_mul(10);
     }
 }
 
@@ -143,7 +154,7 @@ impl Write for Capped<'_> {
             return Err(std::io::Error::other(format!(
                 "the sampled levels passed {}, twice the limit, though estimated below it before the replay (links \
                  that first speak late in the trace); pass --allow-large to write them anyway",
-                human_bytes(2 * LEVELS_LIMIT_BYTES)
+                human_bytes(2 * u128::from(LEVELS_LIMIT_BYTES))
             )));
         }
         self.left -= buf.len() as u64;
@@ -231,19 +242,22 @@ pub fn replay_to_dir(
     let regular = std::fs::metadata(&config.trace).is_ok_and(|m| m.is_file());
     if let Some(l) = levels.filter(|l| !l.allow_large && regular) {
         let estimate = estimate_levels(config, l.every)?;
-        if estimate.bytes > LEVELS_LIMIT_BYTES {
-            let factor = estimate.bytes as f64 / (LEVELS_LIMIT_BYTES as f64 / 4.0);
-            let suggested = round_up_nicely(l.every.0 as f64 * factor);
-            let suggested_size = human_bytes(estimate.bytes / (suggested.0 / l.every.0).max(1));
+        if estimate.bytes > u128::from(LEVELS_LIMIT_BYTES) {
+            // A quarter of the limit: room for the links the first rows did not show.
+            let instead = match estimate.suggest_every(l.every, LEVELS_LIMIT_BYTES / 4) {
+                Some(e) => {
+                    format!("or sample less often: --every {e} gives about {}", human_bytes(estimate.bytes_every(e)))
+                }
+                None => "even one sample of every link and configuration is larger: replay fewer configurations".into(),
+            };
             return Err(ReplayDirError::LevelsTooLarge {
                 every: l.every,
                 size: human_bytes(estimate.bytes),
                 samples: estimate.samples,
                 configurations: estimate.configurations,
                 links: estimate.links,
-                limit: human_bytes(LEVELS_LIMIT_BYTES),
-                suggested,
-                suggested_size,
+                limit: human_bytes(u128::from(LEVELS_LIMIT_BYTES)),
+                instead,
             });
         }
     }
@@ -281,4 +295,42 @@ pub fn replay_to_dir(
         f.commit()?;
     }
     Ok(output.summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn estimate(end: u64, per_sample: u64) -> LevelsEstimate {
+        LevelsEstimate { samples: 0, configurations: 1, links: 1, per_sample, bytes: 0, end: Nanos(end) }
+    }
+
+    #[test]
+    fn the_suggested_every_is_the_least_nice_one_that_fits() {
+        // 1000 s, 100 bytes a sample: every 1 ms is 100,000,100 bytes; 10 MB fit every 10 ms.
+        let e = estimate(1_000_000_000_000, 100);
+        assert_eq!(e.bytes_every(Nanos::from_millis(1)), 100_000_100);
+        assert_eq!(e.bytes_every(Nanos::from_millis(10)), 10_000_100);
+        assert_eq!(e.suggest_every(Nanos(1), 10_000_100), Some(Nanos::from_millis(10)));
+        assert_eq!(e.suggest_every(Nanos(1), 10_000_099), Some(Nanos::from_millis(20)));
+        assert_eq!(e.suggest_every(Nanos(1), 20_000_100), Some(Nanos::from_millis(5)));
+        // Never below the --every given.
+        assert_eq!(e.suggest_every(Nanos::from_millis(30), 10_000_100), Some(Nanos::from_millis(50)));
+        // The run's end at 2^62 ns: 1 ns is beyond u64, and the suggestion is a duration fdlab
+        // accepts, up to 2^62 ns itself (two samples: 0 and the end).
+        let far = estimate(Nanos::LIMIT.0, 100);
+        assert_eq!(far.bytes_every(Nanos(1)), (u128::from(Nanos::LIMIT.0) + 1) * 100);
+        assert_eq!(far.suggest_every(Nanos(1), 200), Some(Nanos::LIMIT));
+        assert_eq!(far.suggest_every(Nanos(1), 199), None);
+        assert_eq!(far.suggest_every(Nanos(1), 400), Some(Nanos(2_000_000_000_000_000_000)));
+    }
+
+    #[test]
+    fn byte_counts_read_as_people_read_them() {
+        assert_eq!(human_bytes(999), "999 bytes");
+        assert_eq!(human_bytes(1000), "1.0 kB");
+        assert_eq!(human_bytes(34_600_000_000), "34.6 GB");
+        assert_eq!(human_bytes(812_000), "812 kB");
+        assert_eq!(human_bytes(u128::from(u64::MAX) * 100), "1.8e9 TB");
+    }
 }

@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
 use super::parent_dir;
-use super::staging::{self, Staged};
+use super::staging::{self, Created, Staged};
 
 /// The list of what fdlab wrote in a results directory.
 pub const MANIFEST: &str = ".fdlab-manifest";
@@ -232,9 +232,9 @@ fn plain_relative(rel: &Path) -> Result<(), OutputError> {
 pub struct ResultsWriter {
     out: PathBuf,
     stage: Staged,
-    /// Directories created for `out`'s parent, outermost first: removed again (if still
-    /// empty) when the writer is dropped without a commit.
-    created: Vec<PathBuf>,
+    /// Directories created for `out`'s parent: removed again (if still empty) unless the
+    /// results are committed. Declared after `stage`, which must go first.
+    created: Created,
 }
 
 impl ResultsWriter {
@@ -251,27 +251,11 @@ impl ResultsWriter {
         }
         check_replaceable(out)?;
         let parent = parent_dir(out);
-        // The parent's missing directories, outermost first.
-        let mut created: Vec<PathBuf> = parent
-            .ancestors()
-            .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
-            .map(Path::to_path_buf)
-            .collect();
-        created.reverse();
-        let stage = std::fs::create_dir_all(parent)
-            .map_err(OutputError::io("creating", parent))
-            .and_then(|()| {
-                staging::remove_leftovers(parent)
-                    .map_err(OutputError::io("removing what an interrupted fdlab left in", parent))
-            })
-            .and_then(|_| Staged::dir_in(parent).map_err(OutputError::io("cannot write the results in", parent)));
-        match stage {
-            Ok(stage) => Ok(ResultsWriter { out: out.to_path_buf(), stage, created }),
-            Err(e) => {
-                remove_empty(&created);
-                Err(e)
-            }
-        }
+        let created = Created::dirs_of(parent).map_err(OutputError::io("creating", parent))?;
+        staging::remove_leftovers(parent)
+            .map_err(OutputError::io("removing what an interrupted fdlab left in", parent))?;
+        let stage = Staged::dir_in(parent).map_err(OutputError::io("cannot write the results in", parent))?;
+        Ok(ResultsWriter { out: out.to_path_buf(), stage, created })
     }
 
     /// Where the results go.
@@ -347,6 +331,7 @@ impl ResultsWriter {
             None
         };
         self.stage.mark_moved(&mut registry);
+        self.created.keep();
         drop(registry);
         // The old directory, now a registered staging path, is removed when dropped.
         drop(aside);
@@ -354,19 +339,12 @@ impl ResultsWriter {
     }
 }
 
-/// Removes the directories `created` (outermost first) that are still empty.
-fn remove_empty(created: &[PathBuf]) {
-    for dir in created.iter().rev() {
-        let _ = std::fs::remove_dir(dir);
-    }
-}
-
 impl Drop for ResultsWriter {
     fn drop(&mut self) {
         if !self.stage.is_done() {
-            // The staging directory must go before the directories it is in.
+            // The staging directory must go before the directories it is in (`created`,
+            // dropped after this).
             self.stage.remove_now();
-            remove_empty(&self.created);
         }
     }
 }
@@ -449,6 +427,9 @@ pub struct NewFile {
     writer: io::BufWriter<File>,
     path: PathBuf,
     flag: &'static str,
+    /// The missing directories of `path`'s parent, created; removed unless committed.
+    /// Declared after `staged`, which must go first.
+    created: Created,
 }
 
 impl NewFile {
@@ -464,10 +445,11 @@ impl NewFile {
             });
         }
         let dir = parent_dir(path);
-        std::fs::create_dir_all(dir).map_err(OutputError::io("creating", dir))?;
+        let created = Created::dirs_of(dir).map_err(OutputError::io("creating", dir))?;
         staging::remove_leftovers(dir).map_err(OutputError::io("removing what an interrupted fdlab left in", dir))?;
         let (staged, file) = Staged::file_in(dir, "").map_err(OutputError::io("cannot write in", dir))?;
-        Ok(NewFile { staged, writer: io::BufWriter::with_capacity(1 << 20, file), path: path.to_path_buf(), flag })
+        let writer = io::BufWriter::with_capacity(1 << 20, file);
+        Ok(NewFile { staged, writer, path: path.to_path_buf(), flag, created })
     }
 
     pub fn writer(&mut self) -> &mut io::BufWriter<File> {
@@ -476,8 +458,12 @@ impl NewFile {
 
     pub fn commit(mut self) -> Result<(), OutputError> {
         self.writer.flush().map_err(OutputError::io("writing", &self.path))?;
-        let (path, flag) = (self.path, self.flag);
-        self.staged.link_to_new(&path).map_err(|source| match source.kind() {
+        let (path, flag, mut created) = (self.path, self.flag, self.created);
+        let linked = self.staged.link_to_new(&path);
+        if linked.is_ok() {
+            created.keep();
+        }
+        linked.map_err(|source| match source.kind() {
             io::ErrorKind::AlreadyExists => OutputError::BadPath {
                 flag,
                 path: path.clone(),

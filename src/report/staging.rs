@@ -34,6 +34,13 @@ pub const FOREIGN_AGE: Duration = Duration::from_secs(7 * 86_400);
 
 static REGISTRY: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
+/// Directories created for outputs not yet in place, in the order created (see [`Created`]).
+static CREATED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn created() -> MutexGuard<'static, Vec<PathBuf>> {
+    CREATED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The registry, locked. A panic elsewhere while it was held leaves a set that is still
 /// valid (insertions and removals are single calls), so poisoning is ignored.
 pub(crate) fn registry() -> MutexGuard<'static, BTreeSet<PathBuf>> {
@@ -188,15 +195,60 @@ fn remove_dir_retrying(path: &Path) -> io::Result<()> {
     result
 }
 
-/// Removes every registered staging path and exits with `code`, holding the registry's
-/// lock so that nothing new is staged or swapped meanwhile. For the binary's signal handler.
+/// Removes every registered staging path, then the directories created for outputs not yet
+/// in place that are empty now, and exits with `code`, holding the registry's lock so that
+/// nothing new is staged or swapped meanwhile. For the binary's signal handler.
 pub fn remove_all_and_exit(code: i32) -> ! {
     let registry = registry();
     for path in registry.iter() {
         let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
         let _ = remove(path, is_dir);
     }
+    for dir in created().iter().rev() {
+        let _ = std::fs::remove_dir(dir);
+    }
     std::process::exit(code)
+}
+
+/// The missing directories of `dir` (an output's parent), created: removed again, the
+/// innermost first and only while empty, when this is dropped before [`Created::keep`]
+/// (an error, or a signal: [`remove_all_and_exit`]). A run into a new nested `--out` that
+/// fails or is stopped leaves no empty directories behind.
+#[derive(Debug)]
+pub struct Created {
+    dirs: Vec<PathBuf>,
+    kept: bool,
+}
+
+impl Created {
+    pub fn dirs_of(dir: &Path) -> io::Result<Created> {
+        let mut dirs: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+            .map(Path::to_path_buf)
+            .collect();
+        dirs.reverse();
+        created().extend(dirs.iter().cloned());
+        let made = Created { dirs, kept: false };
+        std::fs::create_dir_all(dir)?;
+        Ok(made)
+    }
+
+    /// The output is in place: its directories stay.
+    pub fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        if !self.kept {
+            for dir in self.dirs.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        created().retain(|d| !self.dirs.contains(d));
+    }
 }
 
 /// Who wrote a staging name: (pid, host tag); `None` if `name` is not one.

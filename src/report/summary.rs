@@ -102,9 +102,9 @@ impl SummaryFile {
                     csv_field(r.monitor.as_deref().unwrap_or("")),
                     csv_field(&r.target),
                     csv_field(&r.detector),
-                    m.start.as_secs_f64(),
-                    m.end.as_secs_f64(),
-                    (m.end - m.start).as_secs_f64(),
+                    m.start.secs_text(),
+                    m.end.secs_text(),
+                    (m.end - m.start).secs_text(),
                     m.cause.name(),
                     m.censored
                 ));
@@ -416,16 +416,27 @@ fn columns(rows: &[Vec<String>], footer: &str) -> String {
     out
 }
 
-/// A number for tables: integers when large, three decimals when small.
+/// A number for tables: integers when large, two decimals from 1, three significant digits
+/// below 1, and scientific notation below 0.001 (a rate of 1.9e-5 a day is not `0.000`).
 pub(crate) fn num(x: f64) -> String {
-    if x == 0.0 {
-        "0".into()
-    } else if x.abs() >= 100.0 {
+    let a = x.abs();
+    if x == 0.0 || !x.is_finite() {
+        format!("{x}")
+    } else if a >= 100.0 {
         format!("{x:.0}")
-    } else if x.abs() >= 1.0 {
+    } else if a >= 1.0 {
         format!("{x:.2}")
+    } else if a >= 0.001 {
+        let decimals = if a >= 0.1 {
+            3
+        } else if a >= 0.01 {
+            4
+        } else {
+            5
+        };
+        format!("{x:.decimals$}")
     } else {
-        format!("{x:.3}")
+        format!("{x:.2e}")
     }
 }
 
@@ -453,11 +464,15 @@ fn generals_table(g: &crate::workload::generals::GeneralsReport) -> String {
     )
 }
 
+/// A duration for tables, in the unit that shows it: seconds from 1 s, then ms, µs, ns.
 fn secs(x: Option<f64>) -> String {
     match x {
         None => "-".into(),
+        Some(0.0) => "0s".into(),
         Some(s) if s >= 1.0 => format!("{s:.3}s"),
-        Some(s) => format!("{:.1}ms", s * 1000.0),
+        Some(s) if s >= 1e-3 => format!("{:.1}ms", s * 1e3),
+        Some(s) if s >= 1e-6 => format!("{:.1}µs", s * 1e6),
+        Some(s) => format!("{:.0}ns", s * 1e9),
     }
 }
 
@@ -469,5 +484,38 @@ fn failover(f: &crate::analysis::cluster::ClusterFigures) -> String {
         Some(mean) => format!("{} (n={}){censored}", secs(Some(mean)), f.failovers),
         None if f.failovers_censored > 0 => format!("-{censored}"),
         None => "-".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{num, secs};
+
+    #[test]
+    fn numbers_keep_their_significant_digits_at_every_scale() {
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(1.9e-5), "1.90e-5");
+        assert_eq!(num(-1.9e-5), "-1.90e-5");
+        assert_eq!(num(0.0015), "0.00150");
+        assert_eq!(num(0.001), "0.00100");
+        assert_eq!(num(0.5), "0.500");
+        assert_eq!(num(0.123456), "0.123");
+        assert_eq!(num(1.0), "1.00");
+        assert_eq!(num(99.994), "99.99");
+        assert_eq!(num(100.0), "100");
+        assert_eq!(num(1.5e12), "1500000000000");
+        assert_eq!(num(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn durations_keep_their_significant_digits_at_every_scale() {
+        assert_eq!(secs(None), "-");
+        assert_eq!(secs(Some(0.0)), "0s");
+        assert_eq!(secs(Some(2.5)), "2.500s");
+        assert_eq!(secs(Some(1.0)), "1.000s");
+        assert_eq!(secs(Some(0.0125)), "12.5ms");
+        assert_eq!(secs(Some(0.001)), "1.0ms");
+        assert_eq!(secs(Some(2.5e-6)), "2.5µs");
+        assert_eq!(secs(Some(7e-9)), "7ns");
     }
 }

@@ -688,5 +688,10 @@ fn a_node_rejects_garbage_forgeries_and_replays() {
     let second: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("timing-0-1.json")).unwrap()).unwrap();
     assert_eq!(second["accepted"], 0);
+    // One configuration given twice would write every transition twice under one label.
+    let twice = node(&["--append", "--detector", "fixed:timeout=1000ms"]);
+    assert!(!twice.status.success());
+    let err = common::stderr(&twice);
+    assert!(err.contains("`fixed:timeout=1s` is the same configuration as --detector number 1"), "{err}");
     assert_eq!(sandbox.leftovers(), Vec::<i32>::new());
 }

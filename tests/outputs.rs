@@ -280,6 +280,25 @@ fn levels_never_overwrite_the_trace_or_a_file_fdlab_did_not_write() {
     ]);
     assert!(!o.status.success() && stderr(&o).contains("line 7"), "{}", stderr(&o));
     assert!(!gone.exists() && !dir.path().join("new").exists(), "{}", stderr(&o));
+    // Through `..`, only what fdlab created is removed: never the user's empty directory.
+    for name in ["keep", "keep-levels"] {
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+    }
+    let o = fdlab(&[
+        "replay",
+        s(&bad),
+        "-d",
+        "fixed:timeout=300ms",
+        "--out",
+        s(&dir.path().join("new/../keep/r")),
+        "--levels",
+        s(&dir.path().join("new2/../keep-levels/l.csv")),
+        "--every",
+        "250ms",
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("line 7"), "{}", stderr(&o));
+    assert!(dir.path().join("keep").is_dir() && dir.path().join("keep-levels").is_dir(), "a user's directory removed");
+    assert!(!dir.path().join("new").exists() && !dir.path().join("new2").exists());
 }
 
 #[cfg(unix)]
@@ -383,6 +402,22 @@ fn levels_estimated_above_2_gb_are_refused_before_the_replay() {
         fdlab(&["replay", s(&trace), "-d", "fixed:timeout=300ms", "--out", s(&out), "--every", "1s", "--allow-large"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(out.join("levels.csv")).unwrap().lines().count(), 1 + 201);
+    // An --end beyond what fdlab accepts is refused as such first, not with a suggestion.
+    let o = fdlab(&[
+        "replay",
+        s(&trace),
+        "-d",
+        "fixed:timeout=300ms",
+        "--out",
+        s(&out),
+        "--every",
+        "1us",
+        "--end",
+        "18446744073709551615ns",
+    ]);
+    let end_err = stderr(&o);
+    assert!(!o.status.success() && end_err.contains("--end 18446744073709551615ns: beyond 2^62 ns"), "{end_err}");
+    assert!(!end_err.contains("sample less often"), "{end_err}");
     // The --every the refusal suggests is accepted, also for a trace reaching 2^62 ns (whose
     // size at 1 ns is beyond 2^64 bytes: it used to saturate, and its suggestion was refused).
     let suggested =
@@ -396,7 +431,7 @@ fn levels_estimated_above_2_gb_are_refused_before_the_replay() {
     let o = fdlab(&["replay", s(&far), "-d", "fixed:timeout=300ms", "--out", s(&out), "--every", "1ns"]);
     let err = stderr(&o);
     assert!(!o.status.success() && err.contains("4611686018427387905 samples"), "{err}");
-    assert!(err.contains("about 2.7e8 TB"), "saturated: {err}");
+    assert!(err.contains("about 3.4e8 TB"), "saturated: {err}");
     // Its suggestion (about 500 MB of levels over 146 years) is a valid --every: tried on the
     // short trace, not written for the long one.
     let every = suggested(&err);

@@ -34,8 +34,8 @@ pub(crate) const KIND: KindInfo = KindInfo::new(
 .keys(&[
     INTERVAL,
     KeyInfo::window("window", "1000", "heartbeats averaged for EA"),
-    KeyInfo::number("beta", "1", "weight of the delay estimate in the margin"),
-    KeyInfo::number("phi", "4", "weight of the variation estimate in the margin"),
+    KeyInfo::number("beta", "1", "weight of the delay estimate in the margin").checked(super::value::non_negative),
+    KeyInfo::number("phi", "4", "weight of the variation estimate in the margin").checked(super::value::non_negative),
     KeyInfo::number("gamma", "0.1", "gain of the estimators, in (0, 1]")
         .checked(|v| if v.number() > 0.0 && v.number() <= 1.0 { Ok(()) } else { Err("must be in (0, 1]") }),
 ])
@@ -163,6 +163,15 @@ mod tests {
         // is no error sample; the margin stays.
         b.heartbeat(&hb(5_000, 0, 1), 1.0);
         assert_eq!(b.margin_ns(), 5_000_000);
+    }
+
+    #[test]
+    fn the_margins_weights_are_not_negative() {
+        assert!(DetectorSpec::parse("bertier:interval=1s,beta=0,phi=0").is_ok());
+        for key in ["beta", "phi"] {
+            let e = DetectorSpec::parse(&format!("bertier:interval=1s,{key}=-1")).unwrap_err().to_string();
+            assert_eq!(e, format!("`{key}=-1`: must be ≥ 0 (a weight in the safety margin)"));
+        }
     }
 
     #[test]

@@ -56,9 +56,9 @@ pub(crate) const KIND: KindInfo = KindInfo::new(
     KeyInfo::choice("margin", "const", MARGINS, "adaptive margin: const (none), ci, jacobson"),
     KeyInfo::window("window", "1000", "offsets held by winmean, ar1 and ci"),
     KeyInfo::number("gain", "0.125", "lpf's gain, in (0, 1]").checked(unit_gain),
-    KeyInfo::number("k", "2", "ci: standard deviations in the margin"),
-    KeyInfo::number("beta", "1", "jacobson: weight of the delay estimate"),
-    KeyInfo::number("phi", "4", "jacobson: weight of the variation estimate"),
+    KeyInfo::number("k", "2", "ci: standard deviations in the margin").checked(super::value::non_negative),
+    KeyInfo::number("beta", "1", "jacobson: weight of the delay estimate").checked(super::value::non_negative),
+    KeyInfo::number("phi", "4", "jacobson: weight of the variation estimate").checked(super::value::non_negative),
     KeyInfo::number("gamma", "0.1", "jacobson: gain of the estimators, in (0, 1]").checked(unit_gain),
 ])
 .sequence_aware();
@@ -524,6 +524,11 @@ mod tests {
         assert!(e.contains("estimator") && e.contains("last, mean, winmean, lpf, ar1"), "{e}");
         let e = DetectorSpec::parse("estimate:gain=0").unwrap_err().to_string();
         assert!(e.contains("gain") && e.contains("(0, 1]"), "{e}");
+        for key in ["k", "beta", "phi"] {
+            let e = DetectorSpec::parse(&format!("estimate:{key}=-0.5")).unwrap_err().to_string();
+            assert_eq!(e, format!("`{key}=-0.5`: must be ≥ 0 (a weight in the safety margin)"));
+            assert!(DetectorSpec::parse(&format!("estimate:{key}=0")).is_ok());
+        }
         let spec = DetectorSpec::parse("estimate:estimator=lpf,margin=ci,alpha=10ms|20ms").unwrap();
         let labels: Vec<String> = spec.points().into_iter().map(|p| p.label).collect();
         assert_eq!(

@@ -477,7 +477,11 @@ fn scalar_text(v: &toml::Value) -> Result<String, String> {
     match v {
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Integer(i) => Ok(i.to_string()),
-        toml::Value::Float(x) => Ok(x.to_string()),
+        // As the shortest decimal (`1e300`, not its 301 digits). TOML has already read the
+        // number as an f64: digits beyond what it keeps are lost before fdlab sees them
+        // (`0.1000000000000000001` arrives as 0.1); a string (`"0.1000000000000000001"`)
+        // is checked as the command line's text is.
+        toml::Value::Float(x) => Ok(if x.to_string().len() > 24 { format!("{x:e}") } else { x.to_string() }),
         toml::Value::Boolean(b) => Ok(b.to_string()),
         _ => Err("expected a string, number or boolean".to_string()),
     }
@@ -514,6 +518,20 @@ mod tests {
         let r = find_repeat(&specs(&["fixed:timeout=1s", "phi:threshold=4|8|8.0"])).unwrap();
         assert_eq!(r, Repeated { label: "phi:threshold=8".into(), first: 1, second: 1 });
         assert!(r.message(|i| format!("detectors[{i}]")).starts_with("the sweep gives `phi:threshold=8` twice"));
+    }
+
+    #[test]
+    fn toml_numbers_are_checked_and_echoed_as_written() {
+        #[derive(serde::Deserialize)]
+        struct File {
+            d: DetectorSpec,
+        }
+        let spec = |text: &str| toml::from_str::<File>(text).map(|f| f.d.points()[0].label.clone());
+        assert_eq!(spec("d = { kind = \"phi\", threshold = 8.5 }").unwrap(), "phi:threshold=8.5");
+        let e = spec("d = { kind = \"phi\", threshold = 1e300 }").unwrap_err().to_string();
+        assert!(e.contains("`threshold=1e300`: a number's size must be"), "{e}");
+        let e = spec("d = { kind = \"phi\", threshold = \"0.1000000000000000001\" }").unwrap_err().to_string();
+        assert!(e.contains("it would be 0.1"), "{e}");
     }
 
     #[test]

@@ -107,11 +107,21 @@ const MAX_NUMBER: f64 = 1e15;
 /// A decimal number's significant digits (no leading or trailing zeros) and the power of ten
 /// of the first: `0.0250` and `2.5e-2` are both `("25", -2)`; `None` if `text` is not one.
 fn significant(text: &str) -> Option<(String, i64)> {
-    let text = text.trim_start_matches(['+', '-']);
+    let text = text.strip_prefix(['+', '-']).unwrap_or(text);
     let (mantissa, exp) = match text.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        // An exponent beyond i64 saturates: such a number is zero or beyond f64 anyway.
+        Some((m, e)) => {
+            let magnitude = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if magnitude.is_empty() || !magnitude.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (m, e.parse::<i64>().unwrap_or(if e.starts_with('-') { i64::MIN / 2 } else { i64::MAX / 2 }))
+        }
         None => (text, 0),
     };
+    if mantissa.is_empty() || mantissa == "." {
+        return None;
+    }
     let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let all: String = format!("{whole}{frac}");
     if !all.bytes().all(|b| b.is_ascii_digit()) {
@@ -123,6 +133,12 @@ fn significant(text: &str) -> Option<(String, i64)> {
         return Some((digits, 0));
     }
     Some((digits, exp + whole.len() as i64 - 1 - lead as i64))
+}
+
+/// A weight in a safety margin (a number of standard deviations, a weight of the delay or
+/// its variation): a negative one would shrink the margin below the estimate it guards.
+pub(crate) fn non_negative(v: Value) -> Result<(), &'static str> {
+    if v.number() >= 0.0 { Ok(()) } else { Err("must be ≥ 0 (a weight in the safety margin)") }
 }
 
 /// A text that is not a value of its kind: the text as written, and why.
@@ -144,17 +160,29 @@ impl ValueKind {
                 Ok(d) => Ok(Value::Duration(d)),
                 Err(e) => Err(bad(e.to_string())),
             },
-            ValueKind::Number => match text.parse::<f64>() {
-                Ok(x) if !x.is_finite() => Err(bad("not a finite number".into())),
-                Ok(x) if x != 0.0 && !(MIN_NUMBER..MAX_NUMBER).contains(&x.abs()) => {
-                    Err(bad("a number's size must be from 1e-9 up to (not including) 1e15, or 0".into()))
+            ValueKind::Number => {
+                let size = "a number's size must be from 1e-9 up to (not including) 1e15, or 0";
+                let (Some(digits), Ok(x)) = (significant(text), text.parse::<f64>()) else {
+                    return match text.parse::<f64>() {
+                        Ok(_) => Err(bad("not a finite number".into())),
+                        Err(_) => Err(bad("not a number (write e.g. 8, 0.5 or 2.5e-3)".into())),
+                    };
+                };
+                // Beyond f64 either way (1e400, 1e-400) is a size, not a precision, matter.
+                if !x.is_finite() || (x == 0.0) != digits.0.is_empty() {
+                    return Err(bad(size.into()));
                 }
-                Ok(x) if significant(text) != significant(&format!("{x:e}")) => Err(bad(format!(
-                    "not a number fdlab holds exactly (an f64 keeps 15 to 17 significant digits): it would be {x}"
-                ))),
-                Ok(x) => Ok(Value::Number(x)),
-                Err(_) => Err(bad("not a finite number".into())),
-            },
+                if x != 0.0 && !(MIN_NUMBER..MAX_NUMBER).contains(&x.abs()) {
+                    return Err(bad(size.into()));
+                }
+                if Some(digits) != significant(&format!("{x:e}")) {
+                    return Err(bad(format!(
+                        "not a number fdlab holds exactly (an f64 keeps 15 to 17 significant digits): it would be {x}"
+                    )));
+                }
+                // −0 is 0: one label, one file name.
+                Ok(Value::Number(if x == 0.0 { 0.0 } else { x }))
+            }
             ValueKind::Window => {
                 text.parse::<usize>().map(Value::Count).map_err(|_| bad("not a whole number ≥ 0".into()))
             }
@@ -281,6 +309,12 @@ mod tests {
         assert_eq!(significant("0"), Some(("".into(), 0)));
         assert_eq!(significant("-0.00e5"), Some(("".into(), 0)));
         assert_eq!(significant("1x"), None);
+        assert_eq!(significant("e1"), None);
+        assert_eq!(significant("1e"), None);
+        assert_eq!(significant("--1"), None);
+        assert_eq!(significant("1_0"), None);
+        assert_eq!(significant("0e99999999999999999999"), Some(("".into(), 0)));
+        assert_eq!(significant("1e-99999999999999999999"), Some(("1".into(), i64::MIN / 2)));
     }
 
     #[test]
@@ -296,7 +330,7 @@ mod tests {
         // At the bounds: each prints as the decimal the user wrote.
         for (text, shown) in [
             ("0", "0"),
-            ("-0.0", "-0"),
+            ("-0.0", "0"),
             ("1e-9", "0.000000001"),
             ("999999999999999", "999999999999999"),
             ("-12345678.9012345", "-12345678.9012345"),
@@ -306,6 +340,7 @@ mod tests {
             ("2.5e-2", "0.025"),
             ("+00250.0e-1", "25"),
             ("1E3", "1000"),
+            ("0e99999999999999999999", "0"),
         ] {
             let v = ValueKind::Number.parse(text).unwrap();
             assert_eq!(v.to_string(), shown, "{text}");
@@ -318,6 +353,16 @@ mod tests {
             (ValueKind::Number, "1e300", "a number's size must be from 1e-9 up to (not including) 1e15, or 0"),
             (ValueKind::Number, "-1e15", "a number's size must be from 1e-9 up to (not including) 1e15, or 0"),
             (ValueKind::Number, "1e-10", "a number's size must be from 1e-9 up to (not including) 1e15, or 0"),
+            (ValueKind::Number, "1e-400", "a number's size must be from 1e-9 up to (not including) 1e15, or 0"),
+            (ValueKind::Number, "1e400", "a number's size must be from 1e-9 up to (not including) 1e15, or 0"),
+            (
+                ValueKind::Number,
+                "1e99999999999999999999",
+                "a number's size must be from 1e-9 up to (not including) 1e15, or 0",
+            ),
+            (ValueKind::Number, "1_0", "not a number (write e.g. 8, 0.5 or 2.5e-3)"),
+            (ValueKind::Number, "e1", "not a number (write e.g. 8, 0.5 or 2.5e-3)"),
+            (ValueKind::Number, "-", "not a number (write e.g. 8, 0.5 or 2.5e-3)"),
             (
                 ValueKind::Number,
                 "0.1000000000000000001",

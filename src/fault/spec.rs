@@ -276,8 +276,22 @@ impl FaultDecl {
             if list.is_empty() {
                 return Ok(Links::Monitored);
             }
-            let listed = list.iter().map(|[a, b]| Ok((node_in("links", a)?, node_in("links", b)?)));
-            Ok(Links::Listed(listed.collect::<Result<_, _>>()?))
+            let mut seen = std::collections::BTreeSet::new();
+            let mut listed = Vec::new();
+            for [a, b] in list {
+                let link = (node_in("links", a)?, node_in("links", b)?);
+                if link.0 == link.1 {
+                    return Err((
+                        "links",
+                        format!("[`{a}`, `{b}`] is no link: a node's messages to itself cross none"),
+                    ));
+                }
+                if !seen.insert(link) {
+                    return Err(("links", format!("[`{a}`, `{b}`] is listed twice; once is enough")));
+                }
+                listed.push(link);
+            }
+            Ok(Links::Listed(listed))
         };
         match self {
             FaultDecl::Crash { node: id, at, down, mttf, mttr, new_incarnation } => {
@@ -348,11 +362,12 @@ impl FaultDecl {
                     list.iter().map(|id| node_in(field, id)).collect()
                 };
                 // Each node once: in one group, or on one side of a one-way cut (a node's
-                // messages to itself are on no link).
-                let once = |field: &'static str, lists: &[&[String]], what: &str| {
+                // messages to itself are on no link). Checked after every id is known.
+                let once = |field: &'static str, lists: &[&[usize]], names: &[&[String]], what: &str| {
                     let mut seen = std::collections::BTreeSet::new();
-                    match lists.iter().flat_map(|l| l.iter()).find(|id| !seen.insert(id.as_str())) {
-                        Some(id) => Err((field, format!("node `{id}` is listed twice ({what})"))),
+                    let mut all = lists.iter().zip(names).flat_map(|(l, n)| l.iter().zip(n.iter()));
+                    match all.find(|(id, _)| !seen.insert(**id)) {
+                        Some((_, name)) => Err((field, format!("node `{name}` is listed twice ({what})"))),
                         None => Ok(()),
                     }
                 };
@@ -364,18 +379,26 @@ impl FaultDecl {
                         return shape("groups", "a group is empty; each group holds at least one node");
                     }
                     (false, true, true) => {
-                        let lists: Vec<&[String]> = groups.iter().map(Vec::as_slice).collect();
-                        once("groups", &lists, "a node is in one group")?;
-                        Cut::Groups(groups.iter().map(|g| ids("groups", g)).collect::<Result<_, _>>()?)
+                        let ids: Vec<Vec<usize>> = groups.iter().map(|g| ids("groups", g)).collect::<Result<_, _>>()?;
+                        let lists: Vec<&[usize]> = ids.iter().map(Vec::as_slice).collect();
+                        let names: Vec<&[String]> = groups.iter().map(Vec::as_slice).collect();
+                        once("groups", &lists, &names, "a node is in one group")?;
+                        Cut::Groups(ids)
                     }
                     (true, false, false) => {
+                        let (f, t) = (ids("from", from)?, ids("to", to)?);
+                        once("from", &[&f], &[from], "once is enough")?;
+                        once("to", &[&t], &[to], "once is enough")?;
                         once(
                             "to",
+                            &[&f, &t],
                             &[from, to],
-                            "in `from` and `to` together; a node's messages to itself cross no link",
+                            "in `from` and in `to`; a node's messages to itself cross no link",
                         )?;
-                        Cut::OneWay { from: ids("from", from)?, to: ids("to", to)? }
+                        Cut::OneWay { from: f, to: t }
                     }
+                    (true, true, false) => return shape("from", "a one-way partition needs `from` as well as `to`"),
+                    (true, false, true) => return shape("to", "a one-way partition needs `to` as well as `from`"),
                     _ => return shape("groups", "give `groups` (symmetric) or both `from` and `to` (one-way)"),
                 };
                 Ok(Fault::Partition { at: *at, duration: *duration, cut })
@@ -600,14 +623,17 @@ mod tests {
         for (rest, field, needle) in [
             ("groups = [[\"a\"]]", "groups", "at least two groups"),
             ("groups = [[\"a\"], [\"b\"]]\nfrom = [\"a\"]", "groups", "give `groups`"),
-            ("from = [\"a\"]", "groups", "both `from` and `to`"),
+            ("from = [\"a\"]", "to", "needs `to` as well as `from`"),
             ("", "groups", "give `groups`"),
             ("groups = [[\"a\"], [\"q\"]]", "groups", "no node `q`"),
             ("from = [\"a\"]\nto = [\"q\"]", "to", "no node `q`"),
             // A node cut from itself, or on both sides, or in two groups.
-            ("from = [\"a\"]\nto = [\"a\"]", "to", "node `a` is listed twice (in `from` and `to` together"),
-            ("from = [\"a\", \"b\"]\nto = [\"c\", \"b\"]", "to", "node `b` is listed twice"),
-            ("from = [\"a\", \"a\"]\nto = [\"c\"]", "to", "node `a` is listed twice"),
+            ("from = [\"a\"]\nto = [\"a\"]", "to", "node `a` is listed twice (in `from` and in `to`"),
+            ("from = [\"a\", \"b\"]\nto = [\"c\", \"b\"]", "to", "node `b` is listed twice (in `from` and in `to`"),
+            ("from = [\"a\", \"a\"]\nto = [\"c\"]", "from", "node `a` is listed twice (once is enough)"),
+            ("from = [\"a\"]\nto = [\"c\", \"c\"]", "to", "node `c` is listed twice (once is enough)"),
+            ("from = [\"q\"]\nto = [\"q\"]", "from", "no node `q`"),
+            ("to = [\"a\"]", "from", "needs `from` as well as `to`"),
             (
                 "groups = [[\"a\", \"b\"], [\"b\", \"c\"]]",
                 "groups",
@@ -668,6 +694,16 @@ mod tests {
                 "kind = \"delay-change\"\nat = \"1s\"\ndelay = { dist = \"uniform\", min = \"2ms\", max = \"1ms\" }",
                 "delay",
                 "`min` is above `max`",
+            ),
+            (
+                "kind = \"loss-burst\"\nat = \"1s\"\nduration = \"1s\"\np = 1\nlinks = [[\"a\", \"a\"]]",
+                "links",
+                "[`a`, `a`] is no link",
+            ),
+            (
+                "kind = \"delay-spike\"\nat = \"1s\"\nduration = \"1s\"\nextra = \"1s\"\nlinks = [[\"a\", \"b\"], [\"a\", \"b\"]]",
+                "links",
+                "[`a`, `b`] is listed twice",
             ),
             (
                 "kind = \"delay-change\"\nat = \"2m\"\ndelay = { dist = \"constant\", value = \"1ms\" }",

@@ -535,6 +535,12 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
     for spec in &opts.detectors {
         spec.require_complete().map_err(|e| NodeError::Config(format!("--detector: {e}")))?;
     }
+    if let Some(r) = crate::detector::find_repeat(&opts.detectors) {
+        return Err(NodeError::Config(format!(
+            "--detector: {}",
+            r.message(|i| format!("--detector number {}", i + 1))
+        )));
+    }
     let socket = UdpSocket::bind(opts.listen).map_err(|source| NodeError::Bind { addr: opts.listen, source })?;
     let local = socket.local_addr().map_err(|source| NodeError::Bind { addr: opts.listen, source })?;
     super::clock::large_receive_buffer(&socket);

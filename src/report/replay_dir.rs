@@ -110,13 +110,19 @@ pub fn estimate_levels(config: &ReplayConfig, every: Nanos) -> Result<LevelsEsti
             name_bytes += (csv_field(reader.name(row.monitor)).len() + csv_field(reader.name(row.target)).len()) as u64;
         }
     }
-    let labels: Vec<u64> =
-        config.detectors.iter().flat_map(DetectorSpec::points).map(|p| csv_field(&p.label).len() as u64).collect();
+    // Per configuration: its label and its threshold as the rows write them.
+    let labels: Vec<u64> = config
+        .detectors
+        .iter()
+        .flat_map(DetectorSpec::points)
+        .map(|p| (csv_field(&p.label).len() + p.threshold.to_string().len()) as u64)
+        .collect();
     let n_links = links.len() as u64;
-    // A row: the time's digits, the names, the label, a level (about a dozen characters),
-    // `false` and the separators.
+    // A row: the time's digits, the names, the label and threshold, a level (an f64 as Rust
+    // prints it: 18 characters at most below 1000, `0.12345678901234568`), `false`, seven
+    // commas and the line end.
     let digits = end.0.max(1).ilog10() as u64 + 1;
-    let per_sample: u64 = labels.iter().map(|label| n_links * (digits + label + 20) + name_bytes).sum();
+    let per_sample: u64 = labels.iter().map(|label| n_links * (digits + label + 18 + 5 + 8) + name_bytes).sum();
     let mut estimate = LevelsEstimate {
         samples: end.0 / every.0 + 1,
         configurations: labels.len() as u64,
@@ -241,10 +247,16 @@ pub fn replay_to_dir(
     // twice (a pipe's rows would be lost to the replay). Other inputs rely on the cap below.
     let regular = std::fs::metadata(&config.trace).is_ok_and(|m| m.is_file());
     if let Some(l) = levels.filter(|l| !l.allow_large && regular) {
+        // An --end fdlab refuses anyway is refused first: a suggestion must work as given.
+        if let Some(end) = config.end.filter(|end| end.0 > crate::trace::MAX_TIME_NS) {
+            return Err(ReplayError::EndTooLate { end }.into());
+        }
         let estimate = estimate_levels(config, l.every)?;
         if estimate.bytes > u128::from(LEVELS_LIMIT_BYTES) {
-            // A quarter of the limit: room for the links the first rows did not show.
-            let instead = match estimate.suggest_every(l.every, LEVELS_LIMIT_BYTES / 4) {
+            // A quarter of the limit if it can (room for links the first rows did not show),
+            // else the limit itself.
+            let fits = estimate.suggest_every(l.every, LEVELS_LIMIT_BYTES / 4);
+            let instead = match fits.or_else(|| estimate.suggest_every(l.every, LEVELS_LIMIT_BYTES)) {
                 Some(e) => {
                     format!("or sample less often: --every {e} gives about {}", human_bytes(estimate.bytes_every(e)))
                 }

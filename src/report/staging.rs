@@ -222,15 +222,25 @@ pub struct Created {
 
 impl Created {
     pub fn dirs_of(dir: &Path) -> io::Result<Created> {
-        let mut dirs: Vec<PathBuf> = dir
-            .ancestors()
-            .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
-            .map(Path::to_path_buf)
-            .collect();
-        dirs.reverse();
-        created().extend(dirs.iter().cloned());
-        let made = Created { dirs, kept: false };
-        std::fs::create_dir_all(dir)?;
+        // Down from the first part, one directory at a time: only a directory this call
+        // made is recorded (`new/../keep` creates `new`, never claims the user's `keep`).
+        let mut made = Created { dirs: Vec::new(), kept: false };
+        let mut prefix = PathBuf::new();
+        for part in dir.components() {
+            prefix.push(part);
+            if std::fs::symlink_metadata(&prefix).is_ok() {
+                continue;
+            }
+            match std::fs::create_dir(&prefix) {
+                Ok(()) => {
+                    created().push(prefix.clone());
+                    made.dirs.push(prefix.clone());
+                }
+                // Made meanwhile by someone else: theirs.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && prefix.is_dir() => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(made)
     }
 

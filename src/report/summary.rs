@@ -380,7 +380,7 @@ fn row(f: &Figures<'_>, link: String, censored: bool) -> [String; 8] {
         secs(f.mistake_duration_s.mean),
         format!("{basis}{}", secs(f.detection_time_s.mean)),
         format!("{basis}{}", secs(f.detection_time_s.p99)),
-        f.query_accuracy.map_or("-".to_string(), |p| format!("{p:.6}")),
+        f.query_accuracy.map_or("-".to_string(), accuracy),
     ]
 }
 
@@ -419,17 +419,21 @@ fn columns(rows: &[Vec<String>], footer: &str) -> String {
 /// A number for tables: integers when large, two decimals from 1, three significant digits
 /// below 1, and scientific notation below 0.001 (a rate of 1.9e-5 a day is not `0.000`).
 pub(crate) fn num(x: f64) -> String {
+    // Each band starts where the previous one's rounding would reach it (99.996 is `100`,
+    // not `100.00`; 0.099996 is `0.100`, not `0.1000`).
     let a = x.abs();
-    if x == 0.0 || !x.is_finite() {
+    if x == 0.0 {
+        "0".into()
+    } else if !x.is_finite() {
         format!("{x}")
-    } else if a >= 100.0 {
+    } else if a >= 99.995 {
         format!("{x:.0}")
-    } else if a >= 1.0 {
+    } else if a >= 0.999_5 {
         format!("{x:.2}")
-    } else if a >= 0.001 {
-        let decimals = if a >= 0.1 {
+    } else if a >= 0.000_999_5 {
+        let decimals = if a >= 0.099_95 {
             3
-        } else if a >= 0.01 {
+        } else if a >= 0.009_995 {
             4
         } else {
             5
@@ -466,14 +470,21 @@ fn generals_table(g: &crate::workload::generals::GeneralsReport) -> String {
 
 /// A duration for tables, in the unit that shows it: seconds from 1 s, then ms, µs, ns.
 fn secs(x: Option<f64>) -> String {
+    // As in `num`, a unit starts where the smaller one's rounding would reach 1000.
     match x {
         None => "-".into(),
+        Some(s) if !s.is_finite() => "-".into(),
         Some(0.0) => "0s".into(),
-        Some(s) if s >= 1.0 => format!("{s:.3}s"),
-        Some(s) if s >= 1e-3 => format!("{:.1}ms", s * 1e3),
-        Some(s) if s >= 1e-6 => format!("{:.1}µs", s * 1e6),
+        Some(s) if s >= 0.999_95 => format!("{s:.3}s"),
+        Some(s) if s >= 0.000_999_95 => format!("{:.1}ms", s * 1e3),
+        Some(s) if s >= 0.000_000_999_5 => format!("{:.1}µs", s * 1e6),
         Some(s) => format!("{:.0}ns", s * 1e9),
     }
+}
+
+/// Query accuracy: six decimals, or as many more as keep a value below 1 from reading `1`.
+fn accuracy(p: f64) -> String {
+    (6..=12).map(|d| format!("{p:.d$}")).find(|t| p >= 1.0 || !t.starts_with("1.")).unwrap_or_else(|| format!("{p}"))
 }
 
 /// A rule's failover column: the mean of the completed failovers, how many, and how many
@@ -489,7 +500,7 @@ fn failover(f: &crate::analysis::cluster::ClusterFigures) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{num, secs};
+    use super::{accuracy, num, secs};
 
     #[test]
     fn numbers_keep_their_significant_digits_at_every_scale() {
@@ -505,6 +516,26 @@ mod tests {
         assert_eq!(num(100.0), "100");
         assert_eq!(num(1.5e12), "1500000000000");
         assert_eq!(num(f64::INFINITY), "inf");
+        assert_eq!(num(-0.0), "0");
+        // At the bands' edges, rounding decides the band.
+        assert_eq!(num(99.996), "100");
+        assert_eq!(num(99.994), "99.99");
+        assert_eq!(num(0.99996), "1.00");
+        assert_eq!(num(0.099996), "0.100");
+        assert_eq!(num(0.0099996), "0.0100");
+        assert_eq!(num(0.00099996), "0.00100");
+        assert_eq!(num(0.00099994), "0.00100");
+        assert_eq!(num(0.0009994), "9.99e-4");
+        assert_eq!(num(0.9996), "1.00");
+    }
+
+    #[test]
+    fn accuracy_below_one_never_reads_one() {
+        assert_eq!(accuracy(1.0), "1.000000");
+        assert_eq!(accuracy(0.5), "0.500000");
+        assert_eq!(accuracy(0.9999995), "0.9999995");
+        assert_eq!(accuracy(1.0 - 5e-10), "0.999999999");
+        assert_eq!(accuracy(1.0 - 1e-15), "0.999999999999999");
     }
 
     #[test]
@@ -517,5 +548,11 @@ mod tests {
         assert_eq!(secs(Some(0.001)), "1.0ms");
         assert_eq!(secs(Some(2.5e-6)), "2.5µs");
         assert_eq!(secs(Some(7e-9)), "7ns");
+        assert_eq!(secs(Some(f64::NAN)), "-");
+        assert_eq!(secs(Some(0.99999996)), "1.000s");
+        assert_eq!(secs(Some(0.99999)), "1.000s");
+        assert_eq!(secs(Some(0.99994)), "999.9ms");
+        assert_eq!(secs(Some(0.00099996)), "1.0ms");
+        assert_eq!(secs(Some(0.0000009996)), "1.0µs");
     }
 }

@@ -211,6 +211,18 @@ pub fn family(text: &str, interval: Nanos) -> Result<Family, GridError> {
         let spec = DetectorSpec::parse(&format!("{head}:{}", parts.join(","))).map_err(|e| bad(e.to_string()))?;
         cells.push(Cell { fixed, knob_values, spec });
     }
+    // Two values of a key that are one number (`pause=1s|1000ms`) would give one cell twice.
+    let specs: Vec<DetectorSpec> = cells.iter().map(|c| c.spec.clone()).collect();
+    if let Some(r) = crate::detector::find_repeat(&specs) {
+        let (a, b) = (&cells[r.first].fixed, &cells[r.second].fixed);
+        let differ: Vec<String> =
+            a.iter().zip(b).filter(|(x, y)| x != y).map(|(x, y)| format!("`{}={}` and `{}`", x.0, x.1, y.1)).collect();
+        return Err(bad(format!(
+            "{} are one value, so the grid gives `{}` twice; list each value once",
+            differ.join(", "),
+            r.label
+        )));
+    }
     Ok(Family { name: head.to_string(), kind, knob: knob.name.to_string(), cells })
 }
 
@@ -258,5 +270,10 @@ mod tests {
         assert!(e.starts_with("--detector `phi:pause=2`: ") && e.contains("pause=2"), "{e}");
         let e = family("fixed:check_every=1s|nope", interval).unwrap_err().to_string();
         assert!(e.contains("nope"), "{e}");
+        // Values that are one number are one cell: refused naming them, not the grid's labels.
+        let e = family("phi:pause=1s|1000ms", interval).unwrap_err().to_string();
+        assert!(e.starts_with("--detector `phi:pause=1s|1000ms`: `pause=1s` and `1000ms` are one value"), "{e}");
+        let e = family("phi:min_std=100ms|0.1s,pause=0", interval).unwrap_err().to_string();
+        assert!(e.contains("`min_std=100ms` and `0.1s` are one value"), "{e}");
     }
 }

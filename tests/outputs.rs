@@ -265,38 +265,31 @@ fn levels_never_overwrite_the_trace_or_a_file_fdlab_did_not_write() {
     // A replay that fails (at a bad last row) after creating the new directories of
     // `--levels` and `--out` removes them again.
     let bad = write(dir.path(), "bad.csv", &format!("{TRACE}b,oops,11,1100000000\n"));
-    let (gone, levels) = (dir.path().join("gone"), dir.path().join("gone/deeper/l.csv"));
-    let o = fdlab(&[
-        "replay",
-        s(&bad),
-        "-d",
-        "fixed:timeout=300ms",
-        "--out",
-        s(&dir.path().join("new/r")),
-        "--levels",
-        s(&levels),
-        "--every",
-        "250ms",
-    ]);
-    assert!(!o.status.success() && stderr(&o).contains("line 7"), "{}", stderr(&o));
-    assert!(!gone.exists() && !dir.path().join("new").exists(), "{}", stderr(&o));
+    // Replays `bad.csv` into `out` with `--levels levels` (both under the test's directory),
+    // which fails at line 7.
+    let fails = |out: &str, levels: &str| {
+        let (out, levels) = (dir.path().join(out), dir.path().join(levels));
+        let o = fdlab(&[
+            "replay",
+            s(&bad),
+            "-d",
+            "fixed:timeout=300ms",
+            "--out",
+            s(&out),
+            "--levels",
+            s(&levels),
+            "--every",
+            "250ms",
+        ]);
+        assert!(!o.status.success() && stderr(&o).contains("line 7"), "{}", stderr(&o));
+    };
+    fails("new/r", "gone/deeper/l.csv");
+    assert!(!dir.path().join("gone").exists() && !dir.path().join("new").exists());
     // Through `..`, only what fdlab created is removed: never the user's empty directory.
     for name in ["keep", "keep-levels"] {
         std::fs::create_dir(dir.path().join(name)).unwrap();
     }
-    let o = fdlab(&[
-        "replay",
-        s(&bad),
-        "-d",
-        "fixed:timeout=300ms",
-        "--out",
-        s(&dir.path().join("new/../keep/r")),
-        "--levels",
-        s(&dir.path().join("new2/../keep-levels/l.csv")),
-        "--every",
-        "250ms",
-    ]);
-    assert!(!o.status.success() && stderr(&o).contains("line 7"), "{}", stderr(&o));
+    fails("new/../keep/r", "new2/../keep-levels/l.csv");
     assert!(dir.path().join("keep").is_dir() && dir.path().join("keep-levels").is_dir(), "a user's directory removed");
     assert!(!dir.path().join("new").exists() && !dir.path().join("new2").exists());
 }

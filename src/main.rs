@@ -132,8 +132,10 @@ struct ReplayArgs {
     /// elsewhere (fdlab never replaces a file outside its results directories, nor the trace).
     #[arg(long, requires = "every", value_name = "FILE")]
     levels: Option<PathBuf>,
-    /// Write --every's levels even when they are estimated above 2 GB.
-    #[arg(long, requires = "every")]
+    /// Replay even when the trace's links × detector configurations are estimated to need
+    /// more than 80 % of this machine's memory, and write --every's levels even when they
+    /// are estimated above 2 GB.
+    #[arg(long)]
     allow_large: bool,
     /// Do not draw charts and report.html (`fdlab plot DIR` draws them later).
     #[arg(long)]
@@ -328,7 +330,8 @@ struct TuneArgs {
     /// configurations, charts/tradeoff.png. Replaced as a whole, and only if fdlab wrote it.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Simulate even when the estimate exceeds this machine's memory or hours of work.
+    /// Simulate (or replay) even when the estimate exceeds this machine's memory or hours of
+    /// work.
     #[arg(long)]
     allow_large: bool,
 }
@@ -851,6 +854,7 @@ fn replay_command(args: ReplayArgs) -> anyhow::Result<()> {
         pauses: args.pauses,
         time_unit: args.time_unit,
         timeline_target_per_day: Some(args.target),
+        memory_limit: if args.allow_large { None } else { fdlab::experiment::memory_limit() },
         cluster: match &args.cluster_from {
             Some(path) => Some(
                 Experiment::load(path)?

@@ -73,6 +73,8 @@ pub enum ReplayError {
     EndBeforeLastArrival { end: Nanos, last_ns: u64, path: PathBuf, line: u64 },
     #[error("--end {end}: beyond 2^62 ns (146 years), the largest time fdlab accepts")]
     EndTooLate { end: Nanos },
+    #[error("{path}: line {line}: refusing to replay the link {link}")]
+    TooLarge { path: PathBuf, line: u64, link: String },
 }
 
 /// A crash declared on the command line: `NODE@TIME` (it never comes back) or
@@ -187,6 +189,11 @@ pub struct ReplayConfig {
     /// and the suspicions are converted back to the trace's (real) time. A monitor not named
     /// has an exact clock.
     pub monitor_clocks: BTreeMap<String, Clock>,
+    /// Refuse, before its link's detectors are built, a link that would bring the replay's
+    /// estimated memory ([`crate::experiment::replay_memory`]) beyond this (`None`: no
+    /// limit). `fdlab replay` and `fdlab tune` set it to 80 % of the machine's memory
+    /// unless `--allow-large` is given.
+    pub memory_limit: Option<crate::experiment::MemoryLimit>,
 }
 
 /// A heartbeat interval read from a trace ([`ReplayConfig::infer_intervals`]).
@@ -438,6 +445,7 @@ pub fn replay_from<R: std::io::Read>(
     let target_down = down_windows(&config.crashes, "--crash")?;
     let monitor_down = down_windows(&config.monitor_crashes, "--monitor-crash")?;
     let mut links: Vec<Link> = Vec::new();
+    let configuration_count: usize = config.detectors.iter().map(|s| s.points().len()).sum();
     let mut index: BTreeMap<(u32, u32), usize> = BTreeMap::new();
     let mut last_key = (u32::MAX, u32::MAX, 0usize);
     let mut next_sample = levels.as_ref().map_or(Nanos::ZERO, |l| l.from);
@@ -461,8 +469,31 @@ pub fn replay_from<R: std::io::Read>(
         }
         let link = if (last_key.0, last_key.1) == (row.monitor, row.target) {
             last_key.2
+        } else if let Some(&i) = index.get(&(row.monitor, row.target)) {
+            last_key = (row.monitor, row.target, i);
+            i
         } else {
-            let i = *index.entry((row.monitor, row.target)).or_insert_with(|| {
+            if let Some(limit) = config.memory_limit {
+                let need = crate::experiment::replay_memory(links.len() as u128 + 1, configuration_count as u128);
+                if need > limit.usable {
+                    return Err(ReplayError::TooLarge {
+                        path,
+                        line: row.line,
+                        link: format!(
+                            "{}←{}: with it, {} monitored links × {configuration_count} detector configurations would \
+                             take about {} MiB of memory, more than 80 % of this machine's {} MiB (`--allow-large` \
+                             replays it anyway; fewer detector configurations, or the trace's links replayed in \
+                             separate traces, fit)",
+                            reader.name(row.monitor),
+                            reader.name(row.target),
+                            links.len() + 1,
+                            need.div_ceil(1 << 20),
+                            limit.machine >> 20
+                        ),
+                    });
+                }
+            }
+            {
                 let truth = target_down.get(reader.name(row.target)).cloned().unwrap_or_default();
                 let down = monitor_down.get(reader.name(row.monitor)).map_or(&[][..], |t| t.down_windows());
                 let (monitor, target) = (reader.name(row.monitor), reader.name(row.target));
@@ -508,8 +539,9 @@ pub fn replay_from<R: std::io::Read>(
                     resumed: 0,
                     min_gap: None,
                 });
-                links.len() - 1
-            });
+            }
+            let i = links.len() - 1;
+            index.insert((row.monitor, row.target), i);
             last_key = (row.monitor, row.target, i);
             i
         };
@@ -938,6 +970,52 @@ mod tests {
         // that suspicion did not detect the crash.
         let q = &run(&gap_trace(false), &["a@3050ms..6s"], &[]).unwrap().results[0].qos;
         assert_eq!((q.mistakes, q.crashes[0].detection_time_s), (0, None));
+    }
+
+    #[test]
+    fn a_link_beyond_the_memory_limit_is_refused_before_its_detectors_are_built() {
+        // Three links (m←a, m←b, n←a; m←a again between them) through a sweep of 5
+        // configurations and a fixed timeout: 6 configurations on each link.
+        let text = "monitor,target,received_ns\nm,a,100\nm,b,200\nm,a,300\nn,a,400\nm,b,500\n";
+        let replay_with = |limit: Option<crate::experiment::MemoryLimit>| {
+            let config = ReplayConfig {
+                trace: "t.csv".into(),
+                detectors: vec![
+                    DetectorSpec::parse("phi:threshold=1..5").unwrap(),
+                    DetectorSpec::parse("fixed:timeout=1s").unwrap(),
+                ],
+                memory_limit: limit,
+                ..ReplayConfig::default()
+            };
+            replay_from(&mut TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap(), &config, None)
+                .map(|o| o.summary)
+        };
+        let machine = 64u128 << 30;
+        let limit = |usable: u128| Some(crate::experiment::MemoryLimit { machine, usable });
+        let two = crate::experiment::replay_memory(2, 6);
+        let three = crate::experiment::replay_memory(3, 6);
+        assert!(two < three);
+        // Just enough for two links: the third, at line 5, is refused, naming it.
+        let e = replay_with(limit(three - 1)).unwrap_err().to_string();
+        assert!(e.starts_with("t.csv: line 5: refusing to replay the link n←a: with it, 3 monitored links × 6 detector configurations would take about "), "{e}");
+        assert!(
+            e.contains(&format!(
+                "about {} MiB of memory, more than 80 % of this machine's 65536 MiB",
+                three.div_ceil(1 << 20)
+            )),
+            "{e}"
+        );
+        assert!(e.contains("`--allow-large` replays it anyway"), "{e}");
+        // Exactly enough: it runs, as it does without a limit.
+        let fits = replay_with(limit(three)).unwrap();
+        assert_eq!(fits.results.len(), 18);
+        assert_eq!(fits.results.len(), replay_with(None).unwrap().results.len());
+        // Enough for one link only: the second, at line 3.
+        let e = replay_with(limit(two - 1)).unwrap_err().to_string();
+        assert!(e.starts_with("t.csv: line 3: refusing to replay the link m←b: with it, 2 monitored links"), "{e}");
+        // The estimate: per link its state and 80 KiB per configuration, over the program's 96 MiB.
+        assert_eq!(three - two, (24 << 10) + 6 * (80 << 10));
+        assert_eq!(crate::experiment::replay_memory(0, 6), 96 << 20);
     }
 
     #[test]

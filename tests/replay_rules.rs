@@ -87,6 +87,46 @@ fn a_detector_given_twice_is_refused_naming_both_flags() {
 }
 
 #[test]
+fn a_trace_whose_links_would_not_fit_in_memory_is_refused_at_the_link_that_overflows() {
+    // Two sweeps of 10,000 configurations each and the fixed timeout: 20,001 on every link,
+    // estimated at 80 KiB each (1.5 GiB a link). Enough links that 80 % of this machine's
+    // memory is passed.
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let kib: u128 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (usable, per_link) = (kib * 1024 / 5 * 4, (24u128 << 10) + 20_001 * (80 << 10));
+    // The first link count whose estimate passes the limit.
+    let over = (1..).find(|&n: &u128| (96 << 20) + n * per_link > usable).unwrap();
+    let mut text = String::from("monitor,target,received_ns\n");
+    for l in 0..over + 3 {
+        text.push_str(&format!("m{l},t,{}\n", 1000 * (l + 1)));
+    }
+    let case = Case::new();
+    let trace = case.trace("many.csv", text.as_bytes());
+    let sweeps = ["-d", "phi:threshold=0.001..10..0.001", "-d", "phi-exp:threshold=0.001..10..0.001", "--no-charts"];
+    // The link that overflows is named with its line (its row is the header's + over).
+    case.refused(
+        &trace,
+        &sweeps,
+        &[
+            &format!("many.csv: line {}: refusing to replay the link m{}←t: with it, {over} monitored links × 20001 detector configurations", over + 1, over - 1),
+            &format!("more than 80 % of this machine's {} MiB", kib / 1024),
+            "`--allow-large` replays it anyway",
+        ],
+    );
+    // `--allow-large` is no longer only for `--every`: a small replay runs with it.
+    let small = case.trace("t.csv", TRACE.as_bytes());
+    assert!(case.replay(&small, &["--allow-large", "--no-charts"]).status.success());
+}
+
+#[test]
 fn an_end_before_the_last_arrival_is_refused() {
     let case = Case::new();
     let trace = case.trace("t.csv", TRACE.as_bytes());

@@ -232,6 +232,16 @@ impl ValueKind {
             // (so `0.1..0.5..0.1` gives 0.3, not 0.30000000000000004).
             return (0..=count).map(|i| self.parse(&Decimal { digits: a + s * i, scale }.to_string())).collect();
         }
+        if text.contains("..") {
+            let example = match self {
+                ValueKind::Duration => "`100ms|300ms|1s`",
+                ValueKind::Window => "`100|1000`",
+                _ => "`a|b`",
+            };
+            return Err(bad(&format!(
+                "ranges are for decimal knobs such as `threshold`; list these values with `|`, e.g. {example}"
+            )));
+        }
         text.split('|').map(|part| self.parse(part)).collect()
     }
 }
@@ -246,6 +256,8 @@ struct Decimal {
 impl Decimal {
     /// `12`, `0.5`, `.5`, `16.`: digits with at most one point (at most 30 digits).
     fn parse(text: &str) -> Option<Decimal> {
+        // A leading `+`, as a single number may have (`+8`).
+        let text = text.strip_prefix('+').unwrap_or(text);
         let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         if (whole.is_empty() && frac.is_empty())
@@ -291,8 +303,10 @@ mod tests {
             assert_eq!((d.digits, d.scale), (digits, scale), "{text}");
             assert_eq!(d.to_string(), shown);
         }
-        // (`+1` and `.+5` are what u128's own parser would take: only the digit check refuses them.)
-        for text in ["", ".", "-1", "+1", ".+5", "1e3", "1.2.3", " 1", "1_000", &"9".repeat(31)] {
+        // A leading `+` is read as a single number's is; `.+5` and `1.+5` are what u128's own
+        // parser would take: only the digit check refuses them.
+        assert_eq!(Decimal::parse("+1.5"), Decimal::parse("1.5"));
+        for text in ["", ".", "+", "-1", "++1", ".+5", "1.+5", "1e3", "1.2.3", " 1", "1_000", &"9".repeat(31)] {
             assert_eq!(Decimal::parse(text), None, "{text:?}");
         }
         assert_eq!(Decimal::parse("1.5").unwrap().at(3), Some(1500));
@@ -394,10 +408,17 @@ mod tests {
         assert_eq!(numbers("1..4"), [1.0, 2.0, 3.0, 4.0]);
         assert_eq!(numbers("0.1..0.5..0.1"), [0.1, 0.2, 0.3, 0.4, 0.5]);
         assert_eq!(numbers("3..3"), [3.0]);
+        assert_eq!(numbers("+1..+2..0.5"), [1.0, 1.5, 2.0]);
+        assert!(ValueKind::Number.parse_sweep("-1..2").is_err());
+        assert!(ValueKind::Number.parse_sweep("++1..2").is_err());
         // Ranges are for numbers only; a list of durations is a list.
         let durations = ValueKind::Duration.parse_sweep("100ms|1s").unwrap();
         assert_eq!(durations, [Value::Duration(Nanos::from_millis(100)), Value::Duration(Nanos::from_secs(1))]);
-        assert!(ValueKind::Duration.parse_sweep("1s..2s").is_err());
+        let e = ValueKind::Duration.parse_sweep("1s..2s..100ms").unwrap_err();
+        assert_eq!(e.value, "1s..2s..100ms");
+        assert!(e.reason.ends_with("list these values with `|`, e.g. `100ms|300ms|1s`"), "{e:?}");
+        assert!(ValueKind::Window.parse_sweep("10..20").unwrap_err().reason.ends_with("e.g. `100|1000`"));
+        assert!(ValueKind::Bool.parse_sweep("1..2").unwrap_err().reason.ends_with("e.g. `a|b`"));
         // The rejected text of a range is the whole range; of a list, the bad part.
         let reason = |text: &str| ValueKind::Number.parse_sweep(text).unwrap_err();
         assert_eq!(reason("1..2..0.3").value, "1..2..0.3");

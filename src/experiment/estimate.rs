@@ -71,11 +71,45 @@ impl Estimate {
             return Err(format!("{self}: more than {WORKLOAD_LIMIT} workload operations would take hours"));
         }
         if let Some(total) = memory
-            && self.memory_bytes > total / 5 * 4
+            && self.memory_bytes > usable(total)
         {
             return Err(format!("{self}: more than 80 % of this machine's {} MiB", total >> 20));
         }
         Ok(())
+    }
+}
+
+/// The most memory a run may be estimated to take on a machine of `total` bytes: 80 %.
+fn usable(total: u128) -> u128 {
+    total / 5 * 4
+}
+
+/// The memory a replay keeps for `links` monitored links, each with `configurations`
+/// detector configurations (the program, then per link its state and per configuration
+/// what [`Estimate`] counts for one in a run).
+pub fn replay_memory(links: u128, configurations: u128) -> u128 {
+    BASE_BYTES + links * (LINK_BYTES + configurations * MEMBER_BYTES)
+}
+
+/// This machine's memory in bytes, and the 80 % of it a run may be estimated to take, if
+/// the machine's memory can be read.
+pub fn memory_limit() -> Option<MemoryLimit> {
+    machine_memory().map(MemoryLimit::of_machine)
+}
+
+/// What a replay may take: 80 % of a machine's memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryLimit {
+    /// The machine's memory, bytes.
+    pub machine: u128,
+    /// The most a run may be estimated to take, bytes.
+    pub usable: u128,
+}
+
+impl MemoryLimit {
+    /// The limit on a machine with `machine` bytes of memory.
+    pub fn of_machine(machine: u128) -> MemoryLimit {
+        MemoryLimit { machine, usable: usable(machine) }
     }
 }
 

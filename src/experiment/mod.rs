@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fault::Fault;
 
-pub use estimate::{Estimate, WORK_LIMIT};
+pub use estimate::{Estimate, MemoryLimit, WORK_LIMIT, memory_limit, replay_memory};
 pub use resolve::{Link, Node};
 pub use schema::{
     AfterPause, ClusterSettings, DowningQuorum, EngineRules, Experiment, LeaderRule, LinkOverride, LinkSettings,

@@ -160,7 +160,8 @@ pub struct TuneConfig {
     pub per: Per,
     /// Overrides an experiment's seed.
     pub seed: Option<u64>,
-    /// Simulate even what the size estimate refuses.
+    /// Simulate even what the size estimate refuses; replay a trace even when its links ×
+    /// the grid's configurations are estimated beyond 80 % of this machine's memory.
     pub allow_large: bool,
 }
 
@@ -334,6 +335,7 @@ pub(crate) fn run_engine(config: &TuneConfig, specs: Vec<DetectorSpec>) -> Resul
                 monitor_crashes: t.monitor_crashes.clone(),
                 pauses: t.pauses.clone(),
                 end: t.end,
+                memory_limit: if config.allow_large { None } else { crate::experiment::memory_limit() },
                 ..ReplayConfig::default()
             };
             Ok(EngineRun { summary: replay(&replay_config, None)?.summary })

@@ -128,3 +128,77 @@ fn every_kind_suspects_at_least_once_on_the_oracles_traces() {
         assert!(!found.is_empty(), "{text} never suspects");
     }
 }
+
+/// What a bank's report says, in full: the summary fields, every mistake and every
+/// suspicion interval.
+fn full_report(reports: &[(fdlab::detector::spec::DetectorPoint, fdlab::analysis::qos::QosReport)]) -> Vec<String> {
+    reports
+        .iter()
+        .map(|(p, r)| {
+            let listed: Vec<_> = r.listed.iter().map(|m| (m.start, m.end, m.censored)).collect();
+            format!("{}: {} {listed:?} {:?}", p.label, serde_json::to_string(r).unwrap(), r.suspicions)
+        })
+        .collect()
+}
+
+#[test]
+fn batched_arrivals_give_what_arrivals_one_at_a_time_give() {
+    // `on_arrival` keeps arrivals in batches, which go through every detector and then every
+    // member together; `on_arrival_noting` takes each at once. Between arrivals, at random,
+    // the levels and the pending crossings are asked (which take a batch through early), a
+    // monitor pause resumes and the monitor crashes and restarts.
+    let specs: Vec<DetectorSpec> = SPECS.iter().map(|s| DetectorSpec::parse(s).unwrap()).collect();
+    for seed in 1..=3 {
+        let arrivals = arrivals(seed);
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed + 100);
+        let mut batched = DetectorBank::new(&specs, &GroundTruth::always_up());
+        let mut single = DetectorBank::new(&specs, &GroundTruth::always_up());
+        for b in [&mut batched, &mut single] {
+            b.record_suspicions();
+            // The cause names how long the silence before the mistake was, so that where
+            // each member's silence began is compared too.
+            b.set_cause(Box::new(|from, start| {
+                if start.0.saturating_sub(from.0) > 6_000 {
+                    fdlab::analysis::qos::Cause::Network
+                } else {
+                    fdlab::analysis::qos::Cause::Recovery
+                }
+            }));
+        }
+        let mut last = Nanos::ZERO;
+        let mut notes = 0;
+        for a in &arrivals {
+            if a.at > last {
+                match rng.random_range(0..400) {
+                    0..=3 => {
+                        let t = Nanos(rng.random_range(last.0..a.at.0));
+                        let levels = |b: &mut DetectorBank| {
+                            b.levels(t).map(|(p, l, s)| (p.label.clone(), l, s)).collect::<Vec<_>>()
+                        };
+                        assert_eq!(levels(&mut batched), levels(&mut single), "seed {seed}, levels at {t:?}");
+                        let pending: Vec<_> = batched.pending().collect();
+                        assert_eq!(pending, single.pending().collect::<Vec<_>>(), "seed {seed}");
+                    }
+                    4 => {
+                        let from = Nanos(rng.random_range(last.0..a.at.0));
+                        for b in [&mut batched, &mut single] {
+                            b.on_resume(from, a.at, true);
+                        }
+                    }
+                    5 => {
+                        for b in [&mut batched, &mut single] {
+                            b.on_monitor_crash(last);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            batched.on_arrival(a);
+            single.on_arrival_noting(a, |_, _| notes += 1);
+            last = a.at;
+        }
+        assert!(notes > 1000, "{notes} transitions: the members must suspect often");
+        let end = Nanos(SPAN);
+        assert_eq!(full_report(&batched.finish(end)), full_report(&single.finish(end)), "seed {seed}");
+    }
+}

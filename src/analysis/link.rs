@@ -213,7 +213,7 @@ impl LinkAnalysis {
     }
 
     /// Every configuration's level at `t`, with whether it suspects.
-    pub fn levels(&self, t: Nanos) -> impl Iterator<Item = (&DetectorPoint, f64, bool)> + '_ {
+    pub fn levels(&mut self, t: Nanos) -> impl Iterator<Item = (&DetectorPoint, f64, bool)> + '_ {
         self.bank.levels(t)
     }
 

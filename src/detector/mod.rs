@@ -121,6 +121,32 @@ pub trait Detector: Send {
 
     /// The monitor itself was stalled from `from` to `to` (called at `to`).
     fn on_local_stall(&mut self, _from: Nanos, _to: Nanos) {}
+
+    /// Records each of `arrivals` in order and, after each, appends to `crossings` its
+    /// `suspect_at(t, arrival.at)` for each `t` of `thresholds`: what the bank asks of a
+    /// detector, for a batch of arrivals at once (`threshold` is passed to `heartbeat`).
+    /// Not meant to be overridden: as a default method it is compiled for each detector with
+    /// direct calls, so the bank calls through the trait object once per batch rather than
+    /// twice per arrival, and the detector's state stays in registers across the batch.
+    fn crossings(
+        &mut self,
+        arrivals: &[Arrival],
+        threshold: f64,
+        thresholds: &[f64],
+        crossings: &mut Vec<Option<Nanos>>,
+    ) {
+        if let [only] = *thresholds {
+            for a in arrivals {
+                self.heartbeat(a, threshold);
+                crossings.push(self.suspect_at(only, a.at));
+            }
+        } else {
+            for a in arrivals {
+                self.heartbeat(a, threshold);
+                crossings.extend(thresholds.iter().map(|&t| self.suspect_at(t, a.at)));
+            }
+        }
+    }
 }
 
 /// Finds the first whole nanosecond `t >= now` with `reached(t)`, starting from an

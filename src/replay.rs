@@ -1014,7 +1014,7 @@ mod tests {
         let e = replay_with(limit(two - 1)).unwrap_err().to_string();
         assert!(e.starts_with("t.csv: line 3: refusing to replay the link m←b: with it, 2 monitored links"), "{e}");
         // The estimate: per link its state and 80 KiB per configuration, over the program's 96 MiB.
-        assert_eq!(three - two, (24 << 10) + 6 * (80 << 10));
+        assert_eq!(three - two, (40 << 10) + 6 * (80 << 10));
         assert_eq!(crate::experiment::replay_memory(0, 6), 96 << 20);
     }
 

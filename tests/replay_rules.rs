@@ -101,7 +101,7 @@ fn a_trace_whose_links_would_not_fit_in_memory_is_refused_at_the_link_that_overf
         .unwrap()
         .parse()
         .unwrap();
-    let (usable, per_link) = (kib * 1024 / 5 * 4, (24u128 << 10) + 20_001 * (80 << 10));
+    let (usable, per_link) = (kib * 1024 / 5 * 4, (40u128 << 10) + 20_001 * (80 << 10));
     // The first link count whose estimate passes the limit.
     let over = (1..).find(|&n: &u128| (96 << 20) + n * per_link > usable).unwrap();
     let mut text = String::from("monitor,target,received_ns\n");

@@ -45,8 +45,6 @@ pub struct DetectorBank {
     /// [`BATCH`]): every other method takes them through first ([`Self::flush`]), so the
     /// batching is invisible to the bank's users.
     pending: Vec<Arrival>,
-    /// Scratch for a detector's crossings over a batch (arrival-major, then member).
-    crossings: Vec<Option<Nanos>>,
 }
 
 /// Arrivals taken through the detectors at a time: per detector, one call through the trait
@@ -58,6 +56,12 @@ pub struct DetectorBank {
 /// than 256 (README, Performance). A simulator's monitor that finishes frees its banks, so a
 /// cluster holds the batches of the monitors running at once only.
 const BATCH: usize = 256;
+
+thread_local! {
+    /// A detector's crossings over (part of) a batch, arrival-major, then member: scratch
+    /// shared by the banks of a thread, so that a bank keeps only its pending arrivals.
+    static CROSSINGS: std::cell::RefCell<Vec<Option<Nanos>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 impl DetectorBank {
     /// Builds the members of every spec, in the order given, for a target with `truth`.
@@ -86,7 +90,6 @@ impl DetectorBank {
             cause: Box::new(|_, _| Cause::Network),
             last_arrival: None,
             pending: Vec::new(),
-            crossings: Vec::new(),
         }
     }
 
@@ -110,6 +113,8 @@ impl DetectorBank {
     #[inline]
     pub fn on_arrival(&mut self, arrival: &Arrival) {
         self.pending.push(*arrival);
+        // (Mutation testing, equivalent: `<` flushes after every arrival but the 256th, a
+        // batch of one: slower, the same results.)
         if self.pending.len() >= BATCH {
             self.flush();
         }
@@ -140,23 +145,31 @@ impl DetectorBank {
     /// independent of one another (a test compares the two on random arrivals).
     fn flush(&mut self) {
         let Some(last) = self.pending.last().map(|a| a.at) else { return };
-        let pending = &self.pending[..];
-        for ((d, &threshold), (members, thresholds)) in
-            self.detectors.iter_mut().zip(&self.detector_threshold).zip(&self.groups)
-        {
-            self.crossings.clear();
-            d.crossings(pending, threshold, thresholds, &mut self.crossings);
-            let n = members.len();
-            for (k, &i) in members.iter().enumerate() {
-                let m = &mut self.members[i];
+        CROSSINGS.with_borrow_mut(|crossings| {
+            for ((d, &threshold), (members, thresholds)) in
+                self.detectors.iter_mut().zip(&self.detector_threshold).zip(&self.groups)
+            {
+                // A detector with many members (a sweep) takes the batch in parts, so that
+                // its crossings stay at most `BATCH` (for up to `BATCH` members).
+                let n = members.len();
+                let part = (BATCH / n.max(1)).max(1);
                 let mut before = self.last_arrival;
-                for (a, crossing) in pending.iter().zip(self.crossings[k..].iter().step_by(n)) {
-                    let t = a.at;
-                    m.step(t, before.unwrap_or(t), a.sent.unwrap_or(t), *crossing, &self.cause, |_| {});
-                    before = Some(t);
+                for arrivals in self.pending.chunks(part) {
+                    crossings.clear();
+                    d.crossings(arrivals, threshold, thresholds, crossings);
+                    for (k, &i) in members.iter().enumerate() {
+                        let m = &mut self.members[i];
+                        let mut before = before;
+                        for (a, crossing) in arrivals.iter().zip(crossings[k..].iter().step_by(n)) {
+                            let t = a.at;
+                            m.step(t, before.unwrap_or(t), a.sent.unwrap_or(t), *crossing, &self.cause, |_| {});
+                            before = Some(t);
+                        }
+                    }
+                    before = arrivals.last().map(|a| a.at);
                 }
             }
-        }
+        });
         self.last_arrival = Some(last);
         self.pending.clear();
     }

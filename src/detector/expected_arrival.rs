@@ -130,7 +130,8 @@ impl ExpectedArrival {
     /// (kept for the next question), and the crossing is then integer arithmetic: no level is
     /// evaluated per question.
     pub fn first_at_least(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
-        let (numerator, n) = self.next_expected()?;
+        let next = self.highest_seq? as i128 + 1;
+        let n = self.offsets.len() as i128;
         let key = (threshold.to_bits(), n);
         // (Mutation testing: a guard that never matches only recomputes D*, equivalent.)
         let floor = match self.floor.get() {
@@ -141,18 +142,34 @@ impl ExpectedArrival {
                 floor
             }
         }?;
-        let d_now = n * now.0 as i128 - numerator;
+        // D at t is n·t − Σ − n·(ℓ+1)·η, so D ≥ D* exactly when
+        // t − (ℓ+1)·η ≥ ⌈(D* + Σ)/n⌉: the crossing is t* = (ℓ+1)·η + ⌈(D* + Σ)/n⌉, and the
+        // answer `now` if t* is not after it. D* + Σ is n times a delay of at most centuries
+        // and fits u64 unless the threshold is negative or huge; then (or if (ℓ+1)·η leaves
+        // i128) the same quotient is taken in i128, and a t* beyond u64 time is `None`.
+        let quotient = match floor.checked_add(self.sum).map(|a| (u64::try_from(a), u64::try_from(n))) {
+            Some((Ok(a), Ok(n))) => div_ceil_u64(a, n) as i128,
+            Some(_) => div_ceil(floor + self.sum, n),
+            None => return self.first_at_least_wide(floor, now),
+        };
+        let crossing = next.checked_mul(self.interval).and_then(|start| start.checked_add(quotient));
+        match crossing {
+            Some(t) if t <= now.0 as i128 => Some(now),
+            Some(t) => u64::try_from(t).ok().map(Nanos),
+            None => self.first_at_least_wide(floor, now),
+        }
+    }
+
+    /// [`Self::first_at_least`] where D* + Σ or (ℓ+1)·η leaves i128 (D* is i128::MIN for a
+    /// threshold of −∞): from the level at `now`, as the definition reads.
+    fn first_at_least_wide(&self, floor: i128, now: Nanos) -> Option<Nanos> {
+        let (numerator, n) = self.next_expected()?;
+        let d_now = (n * now.0 as i128).saturating_sub(numerator);
         if d_now >= floor {
             return Some(now);
         }
-        // The least whole k with n·k ≥ floor − d_now (> 0): in u64 when it fits, as it does
-        // unless the sender is silent for centuries or the threshold is huge. (Mutation
-        // testing: without the u64 arm the i128 division gives the same k, equivalent.)
-        let gap = floor - d_now;
-        let k = match (u64::try_from(gap), u64::try_from(n)) {
-            (Ok(gap), Ok(n)) => gap.div_ceil(n) as i128,
-            _ => div_ceil(gap, n),
-        };
+        // A gap beyond i128 is a crossing beyond u64 time.
+        let k = div_ceil(floor.checked_sub(d_now)?, n);
         u64::try_from(now.0 as i128 + k).ok().map(Nanos)
     }
 
@@ -227,6 +244,21 @@ pub fn i128_to_f64(x: i128) -> f64 {
     }
 }
 
+/// ⌈a / n⌉ for n > 0: below 2^51 through a float reciprocal and one product (a 64-bit
+/// integer division takes several times as long, and the reciprocal does not wait for `a`).
+/// Both convert exactly, and the two roundings of a·(1/n) err by less than a/n·2^-52·(1 +
+/// 2^-53) < 1/(2n). So the product truncates to ⌊a/n⌋ (the next whole number is at least
+/// 1/n above a/n), except that a whole a/n may come out just below itself and truncate to
+/// one less: ⌈a/n⌉ is q when q·n = a, and q + 1 otherwise.
+fn div_ceil_u64(a: u64, n: u64) -> u64 {
+    const EXACT: u64 = 1 << 51;
+    if a >= EXACT || n >= EXACT {
+        return a.div_ceil(n);
+    }
+    let q = (a as f64 * (1.0 / n as f64)) as u64;
+    q + u64::from(q * n < a)
+}
+
 /// ⌈a / b⌉ for b > 0.
 pub fn div_ceil(a: i128, b: i128) -> i128 {
     let q = a.div_euclid(b);
@@ -277,6 +309,42 @@ mod tests {
         }
     }
 
+    /// The float quotient corrected by one product is ⌈a/n⌉: at whole quotients (among
+    /// them ones whose product falls just below), one above and one below them, at the end
+    /// of the float path (2^51), and for random sizes.
+    #[test]
+    fn the_float_quotient_is_the_exact_ceiling() {
+        use rand::{Rng, SeedableRng};
+        let check = |a: u64, n: u64| assert_eq!(div_ceil_u64(a, n), a.div_ceil(n), "⌈{a}/{n}⌉");
+        for n in [1u64, 2, 3, 7, 1000, 999_999_937, (1 << 51) - 1, 1 << 51, (1 << 53) - 1, u64::MAX] {
+            for q in [0u64, 1, 2, 1000, (1 << 51) / n, (1 << 53) / n, u64::MAX / n] {
+                let a = q.saturating_mul(n);
+                for a in [a.saturating_sub(1), a, a.saturating_add(1)] {
+                    check(a, n);
+                }
+            }
+        }
+        // Whole quotients whose float product falls just below them (⌊a/n⌋ − 1 truncated).
+        for (a, n) in [(1284001580289050, 49), (1262116998038316, 98), (598515262440998, 161)] {
+            assert_eq!((a as f64 * (1.0 / n as f64)) as u64, a / n - 1, "{a}/{n}");
+            check(a, n);
+            check(a + 1, n);
+        }
+        // The largest quotients of the float path, with their largest fractions.
+        for n in [2, 3, 7, 1000] {
+            for a in ((1u64 << 51) - 3 * n..1 << 51).chain(1 << 51..(1 << 51) + 2) {
+                check(a, n);
+            }
+        }
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        for _ in 0..200_000 {
+            let bits = rng.random_range(1..=64);
+            let a = rng.random::<u64>() >> (64 - bits);
+            let n = (rng.random::<u64>() >> rng.random_range(0..64)).max(1);
+            check(a, n);
+        }
+    }
+
     #[test]
     fn rounds_up_to_whole_nanoseconds() {
         let mut ea = ExpectedArrival::new(Nanos(100), 3);
@@ -323,10 +391,14 @@ mod tests {
             let mut ea = ExpectedArrival::new(Nanos(interval), capacity);
             let mut seq = rng.random_range(0..1_000_000u64);
             let base = if case % 7 == 0 { u64::MAX - 1_000 * interval - 10_000_000_000 } else { 0 };
+            // Every third case, a sender whose numbers start high: its arrivals come before
+            // seq·η, so Σ is negative (and D* + Σ leaves i128 for a threshold of −∞).
+            let late_start = if case % 3 == 1 { seq.saturating_mul(interval) } else { 0 };
             for i in 0..rng.random_range(1..2_000) {
                 seq += rng.random_range(1..4);
-                let at =
-                    base.saturating_add(seq.saturating_mul(interval)).saturating_add(rng.random_range(0..50_000_000));
+                let at = base
+                    .saturating_add(seq.saturating_mul(interval) - late_start)
+                    .saturating_add(rng.random_range(0..50_000_000));
                 ea.record(&hb(at, seq));
                 // While the window fills, n changes under one threshold: the kept D* must
                 // follow it.

@@ -1,8 +1,8 @@
 //! The committed `results/` are exactly what this build produces: the README shows them,
 //! so a change that alters any number, file or chart must regenerate them
 //! (`scripts/run-experiments.sh`) and say so in its commit. A file too large to commit (the
-//! sweep's `mistakes.csv`, in `.gitignore`) is checked against the size its directory's
-//! `.fdlab-manifest` records.
+//! sweep's `mistakes.csv`, in `.gitignore`) is checked against the size and SHA-256 its
+//! directory's `.fdlab-manifest` records.
 
 use std::path::Path;
 
@@ -27,12 +27,15 @@ fn check(name: &str) {
                 )
             }
             Err(_) => {
+                use sha2::Digest;
                 let key = file.to_str().unwrap();
-                let size = manifest["files"][key].as_u64().unwrap_or_else(|| panic!("{key} not committed nor listed"));
+                let listed = &manifest["files"][key];
+                assert!(listed.is_object(), "{key} not committed nor listed");
+                let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
                 assert_eq!(
-                    size,
-                    bytes.len() as u64,
-                    "{} differs in size: run scripts/run-experiments.sh",
+                    (listed["bytes"].as_u64(), listed["sha256"].as_str()),
+                    (Some(bytes.len() as u64), Some(digest.as_str())),
+                    "{} differs from what this build writes: run scripts/run-experiments.sh",
                     path.display()
                 );
             }

@@ -134,13 +134,27 @@ fn replaying_twice_into_one_directory_leaves_only_the_second_replays_files() {
             "timeline/levels.csv"
         ]
     );
-    // The manifest lists every file with its size.
+    // The manifest lists every file with its size and SHA-256.
     let listed = manifest(&out)["files"].as_object().unwrap().clone();
     assert_eq!(listed.len(), 9);
-    for (name, size) in &listed {
-        assert_eq!(std::fs::metadata(out.join(name)).unwrap().len(), size.as_u64().unwrap(), "{name}");
+    for (name, entry) in &listed {
+        use sha2::Digest;
+        let bytes = std::fs::read(out.join(name)).unwrap();
+        let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(entry["bytes"].as_u64(), Some(bytes.len() as u64), "{name}");
+        assert_eq!(entry["sha256"].as_str(), Some(digest.as_str()), "{name}");
     }
-    // A file changed since fdlab wrote it is not fdlab's to delete.
+    // A file changed since fdlab wrote it is not fdlab's to delete, even when the edit keeps
+    // its size (a digit changed in place).
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    let edited = summary.replacen("\"fdlab_version\"", "\"fdlab_versiom\"", 1);
+    assert_eq!((edited.len(), edited != summary), (summary.len(), true));
+    write(&out, "summary.json", &edited);
+    let o = fdlab(&["replay", s(&trace), "-d", "fixed:timeout=500ms", "--out", s(&out)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("holds `summary.json`, changed since fdlab wrote it"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(out.join("summary.json")).unwrap(), edited);
+    write(&out, "summary.json", &summary);
     write(&out, "mistakes.csv", "edited by hand\n");
     let o = fdlab(&["replay", s(&trace), "-d", "fixed:timeout=500ms", "--out", s(&out)]);
     assert!(!o.status.success());
@@ -168,7 +182,7 @@ fn charts_drawn_later_join_the_manifest_so_the_next_run_replaces_the_directory()
     let listed = manifest(&out)["files"].as_object().unwrap().clone();
     for name in ["report.html", "charts/tradeoff.png", "charts/tradeoff.svg", "charts/timeline-0.png"] {
         let size = std::fs::metadata(out.join(name)).unwrap().len();
-        assert_eq!(listed.get(name).and_then(|v| v.as_u64()), Some(size), "{name}");
+        assert_eq!(listed.get(name).and_then(|v| v["bytes"].as_u64()), Some(size), "{name}");
     }
     // Drawn again over what it drew: fine. Over a report or a chart the user wrote or
     // changed: refused by name before anything is drawn, and the user's file kept.

@@ -4,13 +4,15 @@
 //! `replay`): [`ResultsWriter::begin`] checks, before any work, that `out` may be replaced and
 //! that its parent can be written (by creating the staging directory there); files are then
 //! written into the staging directory, and [`ResultsWriter::commit`] lists them with their
-//! sizes in [`MANIFEST`] and swaps the staging directory into place.
+//! sizes and SHA-256 digests in [`MANIFEST`] and swaps the staging directory into place.
 //!
 //! Ownership is proved by the manifest: a directory may be replaced only if it is absent or
-//! empty, or holds its `.fdlab-manifest` and nothing but the files listed there, each of its
-//! listed size. Anything else (a user's file, a file changed since, a results directory of
-//! an older fdlab that kept no manifest) is refused with a message naming it. `fdlab plot`
-//! adds the charts and report it writes later ([`record_written`]).
+//! empty, or holds its `.fdlab-manifest` and nothing but the files listed there, each with
+//! its listed size and contents (a hand edit that keeps the size still changes the digest).
+//! Anything else (a user's file, a file changed since, a results directory of an older
+//! fdlab that kept no manifest) is refused with a message naming it. `fdlab plot` adds the
+//! charts and report it writes later ([`record_written`]). Manifests of fdlab 0.1 builds
+//! before the digests list sizes only; their files are checked by size.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -48,20 +50,62 @@ fn refuse(out: &Path, reason: String, advice: &str) -> OutputError {
 }
 
 /// `.fdlab-manifest`: every file fdlab wrote in the directory, by its path relative to the
-/// directory (`/` between parts), with its size in bytes.
+/// directory (`/` between parts), with its size in bytes and SHA-256 digest.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Manifest {
     about: String,
     fdlab_version: String,
-    files: BTreeMap<String, u64>,
+    files: BTreeMap<String, Listed>,
 }
 
-const ABOUT: &str = "Every file fdlab wrote in this directory, with its size in bytes. fdlab replaces \
-                     the directory (a later run with the same --out) only while it holds nothing else.";
+/// A file as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Listed {
+    Written {
+        bytes: u64,
+        /// Lower-case hex.
+        sha256: String,
+    },
+    /// What manifests before the digests held: the size only.
+    Size(u64),
+}
+
+impl Listed {
+    /// The file at `path` as it is now: its size and digest.
+    fn of(path: &Path) -> Result<Listed, OutputError> {
+        use sha2::Digest;
+        let mut file = File::open(path).map_err(OutputError::io("reading", path))?;
+        let mut hasher = sha2::Sha256::new();
+        let bytes = io::copy(&mut file, &mut hasher).map_err(OutputError::io("reading", path))?;
+        Ok(Listed::Written { bytes, sha256: hasher.finalize().iter().map(|b| format!("{b:02x}")).collect() })
+    }
+
+    /// Why the file at `path`, of `size` bytes, is not the one listed; `None` if it is. The
+    /// contents are read only when the size matches a digest.
+    fn changed(&self, path: &Path, size: u64) -> Result<Option<String>, OutputError> {
+        let listed = match self {
+            Listed::Written { bytes, .. } | Listed::Size(bytes) => *bytes,
+        };
+        if size != listed {
+            return Ok(Some(format!("{size} bytes, was {listed}")));
+        }
+        match self {
+            Listed::Written { .. } if Listed::of(path)? != *self => {
+                Ok(Some(format!("{size} bytes as before, but other contents")))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+const ABOUT: &str = "Every file fdlab wrote in this directory, with its size in bytes and SHA-256 digest. \
+                     fdlab replaces the directory (a later run with the same --out) only while it holds \
+                     nothing else, unchanged.";
 
 impl Manifest {
-    fn new(files: BTreeMap<String, u64>) -> Manifest {
+    fn new(files: BTreeMap<String, Listed>) -> Manifest {
         Manifest { about: ABOUT.into(), fdlab_version: env!("CARGO_PKG_VERSION").into(), files }
     }
 
@@ -170,16 +214,11 @@ fn check_listed(dir: &Path, rel: &str, manifest: &Manifest, out: &Path) -> Resul
         }
         let kind = meta.file_type();
         if kind.is_file() {
-            match manifest.files.get(&path) {
-                Some(&size) if size == meta.len() => {}
-                Some(&size) => {
-                    return Err(refuse(
-                        out,
-                        format!("holds `{path}`, changed since fdlab wrote it ({} bytes, was {size})", meta.len()),
-                        MOVE_AWAY,
-                    ));
-                }
-                None => return Err(refuse(out, format!("holds `{path}`, which fdlab did not write"), MOVE_AWAY)),
+            let Some(listed) = manifest.files.get(&path) else {
+                return Err(refuse(out, format!("holds `{path}`, which fdlab did not write"), MOVE_AWAY));
+            };
+            if let Some(change) = listed.changed(&dir.join(&name), meta.len())? {
+                return Err(refuse(out, format!("holds `{path}`, changed since fdlab wrote it ({change})"), MOVE_AWAY));
             }
         } else if kind.is_dir() && manifest.has_below(&path) {
             check_listed(&dir.join(&name), &path, manifest, out)?;
@@ -349,8 +388,8 @@ impl Drop for ResultsWriter {
     }
 }
 
-/// Every file below `dir` with its size, by path relative to it.
-fn list_files(dir: &Path, rel: &str, files: &mut BTreeMap<String, u64>) -> Result<(), OutputError> {
+/// Every file below `dir` with its size and digest, by path relative to it.
+fn list_files(dir: &Path, rel: &str, files: &mut BTreeMap<String, Listed>) -> Result<(), OutputError> {
     for entry in std::fs::read_dir(dir).map_err(OutputError::io("reading", dir))? {
         let entry = entry.map_err(OutputError::io("reading", dir))?;
         let meta = entry.metadata().map_err(OutputError::io("reading", &entry.path()))?;
@@ -358,29 +397,28 @@ fn list_files(dir: &Path, rel: &str, files: &mut BTreeMap<String, u64>) -> Resul
         if meta.is_dir() {
             list_files(&entry.path(), &path, files)?;
         } else {
-            files.insert(path, meta.len());
+            files.insert(path, Listed::of(&entry.path())?);
         }
     }
     Ok(())
 }
 
 /// Adds `written` (files inside `dir`, written there after the directory was) to `dir`'s
-/// manifest with their sizes now, so that a later run may replace the directory. A directory
+/// manifest as they are now, so that a later run may replace the directory. A directory
 /// without a manifest keeps none: it was not fdlab's to begin with.
 pub fn record_written(dir: &Path, written: &[PathBuf]) -> Result<(), OutputError> {
     let Some(mut manifest) = Manifest::read(dir, dir)? else { return Ok(()) };
     for path in written {
         let Some(rel) = listed_name(dir, path) else { continue };
-        let size = std::fs::metadata(path).map_err(OutputError::io("reading", path))?.len();
-        manifest.files.insert(rel, size);
+        manifest.files.insert(rel, Listed::of(path)?);
     }
     let path = dir.join(MANIFEST);
     write_atomic(&path, &manifest.to_bytes()).map_err(OutputError::io("writing", &path))
 }
 
 /// Whether fdlab may replace `path`, a file inside its results directory `dir` (a chart,
-/// the report): it does not exist, or `dir`'s manifest lists it with the size it has (fdlab
-/// wrote it). A file the user put there, or changed since, is refused by name.
+/// the report): it does not exist, or `dir`'s manifest lists it as it is (fdlab wrote it).
+/// A file the user put there, or changed since, is refused by name.
 pub fn check_owned(dir: &Path, path: &Path) -> Result<(), OutputError> {
     let size = match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.is_file() => meta.len(),
@@ -389,15 +427,15 @@ pub fn check_owned(dir: &Path, path: &Path) -> Result<(), OutputError> {
         Err(e) => return Err(OutputError::Io { action: "reading", path: path.to_path_buf(), source: e }),
     };
     let listed = match (Manifest::read(dir, dir)?, listed_name(dir, path)) {
-        (Some(manifest), Some(rel)) => manifest.files.get(&rel).copied(),
+        (Some(mut manifest), Some(rel)) => manifest.files.remove(&rel),
         _ => None,
     };
-    match listed {
-        Some(written) if written == size => Ok(()),
-        Some(written) => {
-            Err(refuse(path, format!("changed since fdlab wrote it ({size} bytes, was {written})"), REDRAW))
-        }
-        None => Err(refuse(path, format!("is not a file fdlab wrote (not in {MANIFEST})"), REDRAW)),
+    let Some(listed) = listed else {
+        return Err(refuse(path, format!("is not a file fdlab wrote (not in {MANIFEST})"), REDRAW));
+    };
+    match listed.changed(path, size)? {
+        None => Ok(()),
+        Some(change) => Err(refuse(path, format!("changed since fdlab wrote it ({change})"), REDRAW)),
     }
 }
 
@@ -552,6 +590,49 @@ mod tests {
         let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
         assert_eq!(left, ["r"], "no staging directory left");
+    }
+
+    /// The manifest lists each file's size and SHA-256 (of `{}`: 44136fa3…). An edit that
+    /// keeps the size is refused as a change, in the directory and in a file `plot` would
+    /// redraw; the user's edit is kept. A manifest of sizes only (before the digests) is
+    /// still read, its files checked by size.
+    #[test]
+    fn a_hand_edit_that_keeps_the_size_is_still_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        results(&out);
+        let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join(MANIFEST)).unwrap()).unwrap();
+        assert_eq!(
+            manifest["files"]["summary.json"],
+            serde_json::json!({
+                "bytes": 2,
+                "sha256": "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+            })
+        );
+        check_replaceable(&out).unwrap();
+        check_owned(&out, &out.join("summary.json")).unwrap();
+        std::fs::write(out.join("summary.json"), "[]").unwrap();
+        let e = check_replaceable(&out).unwrap_err().to_string();
+        assert!(
+            e.contains("holds `summary.json`, changed since fdlab wrote it (2 bytes as before, but other contents)"),
+            "{e}"
+        );
+        let e = check_owned(&out, &out.join("summary.json")).unwrap_err().to_string();
+        assert!(e.contains("changed since fdlab wrote it (2 bytes as before, but other contents)"), "{e}");
+        let e = ResultsWriter::begin(&out).err().expect("refused").to_string();
+        assert!(e.contains("other contents"), "{e}");
+        assert_eq!(std::fs::read_to_string(out.join("summary.json")).unwrap(), "[]");
+        // Another size: named with both sizes.
+        std::fs::write(out.join("summary.json"), "[1]").unwrap();
+        let e = check_replaceable(&out).unwrap_err().to_string();
+        assert!(e.contains("changed since fdlab wrote it (3 bytes, was 2)"), "{e}");
+        // An older manifest, sizes only: the size decides.
+        let old = r#"{"about": "", "fdlab_version": "0.1.0", "files": {"summary.json": 3}}"#;
+        std::fs::write(out.join(MANIFEST), old).unwrap();
+        check_replaceable(&out).unwrap();
+        check_owned(&out, &out.join("summary.json")).unwrap();
+        std::fs::write(out.join("summary.json"), "[12]").unwrap();
+        assert!(check_replaceable(&out).unwrap_err().to_string().contains("(4 bytes, was 3)"));
     }
 
     #[test]

@@ -144,33 +144,23 @@ impl ExpectedArrival {
         }?;
         // D at t is n·t − Σ − n·(ℓ+1)·η, so D ≥ D* exactly when
         // t − (ℓ+1)·η ≥ ⌈(D* + Σ)/n⌉: the crossing is t* = (ℓ+1)·η + ⌈(D* + Σ)/n⌉, and the
-        // answer `now` if t* is not after it. D* + Σ is n times a delay of at most centuries
-        // and fits u64 unless the threshold is negative or huge; then (or if (ℓ+1)·η leaves
-        // i128) the same quotient is taken in i128, and a t* beyond u64 time is `None`.
-        let quotient = match floor.checked_add(self.sum).map(|a| (u64::try_from(a), u64::try_from(n))) {
-            Some((Ok(a), Ok(n))) => div_ceil_u64(a, n) as i128,
-            Some(_) => div_ceil(floor + self.sum, n),
-            None => return self.first_at_least_wide(floor, now),
+        // answer `now` if t* is not after it.
+        let Some(a) = floor.checked_add(self.sum) else {
+            // D* + Σ beyond i128 puts t* more than 2^127/n from (ℓ+1)·η: after u64 time if
+            // positive (a window holds fewer than 2^63 heartbeats), and if negative, before
+            // `now`, as n·(ℓ+1)·η (in EA's numerator) is below 2^127. (Mutation testing:
+            // `<=` is equivalent, as 0 + Σ cannot leave i128.)
+            return (floor < 0).then_some(now);
         };
-        let crossing = next.checked_mul(self.interval).and_then(|start| start.checked_add(quotient));
-        match crossing {
-            Some(t) if t <= now.0 as i128 => Some(now),
-            Some(t) => u64::try_from(t).ok().map(Nanos),
-            None => self.first_at_least_wide(floor, now),
-        }
-    }
-
-    /// [`Self::first_at_least`] where D* + Σ or (ℓ+1)·η leaves i128 (D* is i128::MIN for a
-    /// threshold of −∞): from the level at `now`, as the definition reads.
-    fn first_at_least_wide(&self, floor: i128, now: Nanos) -> Option<Nanos> {
-        let (numerator, n) = self.next_expected()?;
-        let d_now = (n * now.0 as i128).saturating_sub(numerator);
-        if d_now >= floor {
-            return Some(now);
-        }
-        // A gap beyond i128 is a crossing beyond u64 time.
-        let k = div_ceil(floor.checked_sub(d_now)?, n);
-        u64::try_from(now.0 as i128 + k).ok().map(Nanos)
+        // D* + Σ is n times a delay of at most centuries, and fits u64 unless the threshold
+        // is negative or huge. (Mutation testing: without the u64 arm the i128 division gives
+        // the same quotient, equivalent.)
+        let quotient = match (u64::try_from(a), u64::try_from(n)) {
+            (Ok(a), Ok(n)) => div_ceil_u64(a, n) as i128,
+            _ => div_ceil(a, n),
+        };
+        let crossing = next.saturating_mul(self.interval).saturating_add(quotient);
+        if crossing <= now.0 as i128 { Some(now) } else { u64::try_from(crossing).ok().map(Nanos) }
     }
 
     /// The first whole nanosecond at or after EA_{ℓ+1} + `margin_ns` (exact).
@@ -251,6 +241,10 @@ pub fn i128_to_f64(x: i128) -> f64 {
 /// 1/n above a/n), except that a whole a/n may come out just below itself and truncate to
 /// one less: ⌈a/n⌉ is q when q·n = a, and q + 1 otherwise.
 fn div_ceil_u64(a: u64, n: u64) -> u64 {
+    // (Mutation testing, equivalent: a smaller bound, down to 0, only sends more quotients
+    // to the integer division; `n < EXACT` for `n >= EXACT` sends the small divisors there,
+    // and the large ones with a < 2^51 < n to the float path, where q = 0 and the product
+    // decides between 0 and 1, exactly.)
     const EXACT: u64 = 1 << 51;
     if a >= EXACT || n >= EXACT {
         return a.div_ceil(n);
@@ -428,6 +422,31 @@ mod tests {
             }
         }
         assert_eq!(ExpectedArrival::new(Nanos(100), 10).first_at_least(0.0, Nanos(5)), None, "no heartbeat yet");
+    }
+
+    /// Where D* + Σ leaves i128 the crossing is beyond u64 time: a window of 1000
+    /// heartbeats near the end of time (Σ about 1000·2^64) and a threshold whose D* is
+    /// within 2^74 of i128::MAX; and, for a threshold of −∞ with Σ negative, `now`.
+    #[test]
+    fn a_crossing_beyond_i128_is_after_the_end_of_time_or_now() {
+        let interval = 100_000_000u64;
+        let mut late = ExpectedArrival::new(Nanos(interval), 1000);
+        for seq in 0..1000u64 {
+            late.record(&hb(u64::MAX - 200_000_000_000 + seq * interval, seq));
+        }
+        let threshold = level_of(i128::MAX, 1000);
+        let floor = level_floor(1000, threshold).unwrap();
+        assert!(floor.checked_add(late.sum).is_none(), "D* {floor} + Σ {} fits i128", late.sum);
+        for now in [0, u64::MAX - 1] {
+            let truth = crate::detector::search_crossing(Nanos(now), |t| late.seconds_since_expected(t) >= threshold);
+            assert_eq!((late.first_at_least(threshold, Nanos(now)), truth), (None, None));
+        }
+        let mut early = ExpectedArrival::new(Nanos(interval), 3);
+        for seq in 1_000_000..1_000_003u64 {
+            early.record(&hb(seq - 1_000_000, seq));
+        }
+        assert!(early.sum < 0);
+        assert_eq!(early.first_at_least(f64::NEG_INFINITY, Nanos(7)), Some(Nanos(7)));
     }
 
     /// D* is the least whole number whose level reaches the threshold: its level does and

@@ -127,7 +127,7 @@ impl ExpectedArrival {
     /// The level at `t` is [`level_of`]`(D, n)` for the whole number `D = n·t − numerator`,
     /// and it never falls as `D` grows; so it reaches the threshold exactly where `D` reaches
     /// D*, the least whole number whose level does. D* depends only on `n` and the threshold
-    /// (kept for the next question), and the crossing is then integer arithmetic: no level is
+    /// (kept for the next question), and the crossing is then one exact quotient: no level is
     /// evaluated per question.
     pub fn first_at_least(&self, threshold: f64, now: Nanos) -> Option<Nanos> {
         let next = self.highest_seq? as i128 + 1;

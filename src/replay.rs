@@ -24,9 +24,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::GroundTruth;
+use crate::analysis::cluster::FirstHeard;
 use crate::analysis::cluster::heard::Heard;
+use crate::analysis::cluster::heard::HeardLink;
 use crate::analysis::cluster::run::{ClusterFacts, cluster_views, configurations};
-use crate::analysis::cluster::{FirstHeard, Heartbeat};
 use crate::analysis::link::{ArrivalStats, LinkAnalysis, LinkFacts};
 use crate::analysis::output::{LEVELS_HEADER, LevelRow, RunOutput};
 use crate::analysis::results::{DatagramCounts, Engine, ResultsBuilder, TraceWarning, TraceWarningKind};
@@ -75,6 +76,22 @@ pub enum ReplayError {
     EndTooLate { end: Nanos },
     #[error("{path}: line {line}: refusing to replay the link {link}")]
     TooLarge { path: PathBuf, line: u64, link: String },
+    #[error(
+        "{path}: line {line}: refusing to replay on: the `lease` rule keeps every heartbeat heard (up to {per} bytes \
+         each), and with this one, {heartbeats} heartbeats beside {links} monitored links × {configurations} detector \
+         configurations would take about {mib} MiB of memory, more than 80 % of this machine's {machine_mib} MiB \
+         (`--allow-large` replays it anyway; a shorter trace, or the rules without `lease`, fit)"
+    )]
+    LeaseTooLarge {
+        path: PathBuf,
+        line: u64,
+        per: u128,
+        heartbeats: u128,
+        links: usize,
+        configurations: usize,
+        mib: u128,
+        machine_mib: u128,
+    },
 }
 
 /// A crash declared on the command line: `NODE@TIME` (it never comes back) or
@@ -352,6 +369,8 @@ struct Link {
     min_gap: Option<i128>,
     /// For cluster views: per (re)start of the monitor, when it first heard the target.
     first_heard: Vec<(Nanos, Option<Nanos>)>,
+    /// For the lease rule: every heartbeat the monitor heard on the link (sent, received).
+    heard: HeardLink,
 }
 
 impl Link {
@@ -438,7 +457,9 @@ pub fn replay_from<R: std::io::Read>(
             what: "`sent_ns` for the `lease` rule (each heartbeat acknowledges one sent earlier)",
         });
     }
-    let mut heartbeats: Vec<Heartbeat> = Vec::new();
+    // Heartbeats kept for the lease rule (in each link's record), and what the links'
+    // names take.
+    let (mut kept, mut name_bytes): (u128, u128) = (0, 0);
     if let Some(c) = config.crashes.iter().find(|c| c.node.is_empty()) {
         return Err(ReplayError::Crash { flag: "--crash", decl: c.to_string(), message: "the target is empty".into() });
     }
@@ -473,8 +494,15 @@ pub fn replay_from<R: std::io::Read>(
             last_key = (row.monitor, row.target, i);
             i
         } else {
+            let names = crate::experiment::link_name_bytes(
+                reader.name(row.monitor).len() + reader.name(row.target).len(),
+                configuration_count as u128,
+            );
             if let Some(limit) = config.memory_limit {
-                let need = crate::experiment::replay_memory(links.len() as u128 + 1, configuration_count as u128);
+                let need = crate::experiment::replay_memory(links.len() as u128 + 1, configuration_count as u128)
+                    + crate::experiment::lease_record_bytes(kept)
+                    + name_bytes
+                    + names;
                 if need > limit.usable {
                     return Err(ReplayError::TooLarge {
                         path,
@@ -493,6 +521,7 @@ pub fn replay_from<R: std::io::Read>(
                     });
                 }
             }
+            name_bytes += names;
             {
                 let truth = target_down.get(reader.name(row.target)).cloned().unwrap_or_default();
                 let down = monitor_down.get(reader.name(row.monitor)).map_or(&[][..], |t| t.down_windows());
@@ -538,6 +567,7 @@ pub fn replay_from<R: std::io::Read>(
                     monitor_pauses,
                     resumed: 0,
                     min_gap: None,
+                    heard: HeardLink::default(),
                 });
             }
             let i = links.len() - 1;
@@ -545,6 +575,7 @@ pub fn replay_from<R: std::io::Read>(
             last_key = (row.monitor, row.target, i);
             i
         };
+        let link_count = links.len();
         let link = &mut links[link];
         if let Some(seq) = row.arrival.seq {
             match &mut link.highest_seq {
@@ -589,7 +620,25 @@ pub fn replay_from<R: std::io::Read>(
                 first.1 = Some(t);
             }
             if let (true, Some(sent)) = (lease, row.arrival.sent) {
-                heartbeats.push(Heartbeat { from: row.target as usize, to: row.monitor as usize, sent, at: t });
+                kept += 1;
+                if let Some(limit) = config.memory_limit {
+                    let need = crate::experiment::replay_memory(link_count as u128, configuration_count as u128)
+                        + crate::experiment::lease_record_bytes(kept)
+                        + name_bytes;
+                    if need > limit.usable {
+                        return Err(ReplayError::LeaseTooLarge {
+                            path,
+                            line: row.line,
+                            per: crate::experiment::lease_record_bytes(1),
+                            heartbeats: kept,
+                            links: link_count,
+                            configurations: configuration_count,
+                            mib: need.div_ceil(1 << 20),
+                            machine_mib: limit.machine >> 20,
+                        });
+                    }
+                }
+                link.heard.push(sent, t);
             }
         }
     }
@@ -672,8 +721,10 @@ pub fn replay_from<R: std::io::Read>(
     nodes.dedup();
     let node = |id: u32| nodes.binary_search(&id).expect("a link's end");
     let mut first_heard = FirstHeard::new();
+    let mut heard = Heard::default();
     for mut link in links {
         first_heard.insert((node(link.monitor), node(link.target)), std::mem::take(&mut link.first_heard));
+        heard.insert(node(link.target), node(link.monitor), std::mem::take(&mut link.heard));
         let monitor = reader.has_monitor().then(|| reader.name(link.monitor));
         let target = reader.name(link.target);
         let counts = config.link_counts.get(&(reader.name(link.monitor).to_string(), target.to_string())).copied();
@@ -692,10 +743,6 @@ pub fn replay_from<R: std::io::Read>(
     let leaders = match &config.cluster {
         Some(settings) => {
             let ids: Vec<String> = nodes.iter().map(|&id| reader.name(id).to_string()).collect();
-            let mut heard = Heard::default();
-            for hb in heartbeats {
-                heard.push(node(hb.from as u32), node(hb.to as u32), hb.sent, hb.at);
-            }
             let facts = cluster_facts(config, &ids, first_heard, heard, end);
             let configurations = configurations(&mut summary.results, &facts.ids);
             let (cluster, leaders) = cluster_views(
@@ -992,8 +1039,11 @@ mod tests {
         };
         let machine = 64u128 << 30;
         let limit = |usable: u128| Some(crate::experiment::MemoryLimit { machine, usable });
-        let two = crate::experiment::replay_memory(2, 6);
-        let three = crate::experiment::replay_memory(3, 6);
+        // Each link's names (2 bytes in all) in the reader, its entry and 6 results, twice.
+        let names = crate::experiment::link_name_bytes(2, 6);
+        assert_eq!(names, 28);
+        let two = crate::experiment::replay_memory(2, 6) + 2 * names;
+        let three = crate::experiment::replay_memory(3, 6) + 3 * names;
         assert!(two < three);
         // Just enough for two links: the third, at line 5, is refused, naming it.
         let e = replay_with(limit(three - 1)).unwrap_err().to_string();
@@ -1014,8 +1064,97 @@ mod tests {
         let e = replay_with(limit(two - 1)).unwrap_err().to_string();
         assert!(e.starts_with("t.csv: line 3: refusing to replay the link m←b: with it, 2 monitored links"), "{e}");
         // The estimate: per link its state and 80 KiB per configuration, over the program's 96 MiB.
-        assert_eq!(three - two, (40 << 10) + 6 * (80 << 10));
+        assert_eq!(three - two, (40 << 10) + 6 * (80 << 10) + names);
         assert_eq!(crate::experiment::replay_memory(0, 6), 96 << 20);
+        // Long names count: a link whose target is named with 300,000 bytes needs room for
+        // its name 14 times (4 MiB), refused where short names would fit, run with the room.
+        let long = format!("monitor,target,received_ns\nm,{},100\n", "x".repeat(300_000));
+        let replay_long = |usable: u128| {
+            let config = ReplayConfig {
+                trace: "t.csv".into(),
+                detectors: vec![
+                    DetectorSpec::parse("phi:threshold=1..5").unwrap(),
+                    DetectorSpec::parse("fixed:timeout=1s").unwrap(),
+                ],
+                memory_limit: limit(usable),
+                ..ReplayConfig::default()
+            };
+            replay_from(&mut TraceReader::new(Path::new("t.csv"), long.as_bytes()).unwrap(), &config, None)
+                .map(|o| o.summary.results.len())
+        };
+        let one = crate::experiment::replay_memory(1, 6);
+        let e = replay_long(one + names).unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.csv: line 2: refusing to replay the link m←xxx"),
+            "{}",
+            e.chars().take(80).collect::<String>()
+        );
+        assert_eq!(replay_long(one + crate::experiment::link_name_bytes(300_001, 6)).unwrap(), 6);
+        assert_eq!(crate::experiment::link_name_bytes(300_001, 6), 300_001 * 14);
+    }
+
+    /// The lease rule keeps every heartbeat heard: the replay stops at the heartbeat that
+    /// would take the record past the limit, naming its line and the sizes, and runs with
+    /// exactly enough. Without the lease rule nothing is kept and the same limit is ample.
+    #[test]
+    fn a_lease_record_beyond_the_memory_limit_is_refused_at_its_line() {
+        use crate::experiment::{
+            ClusterSettings, LeaderRule, MemoryLimit, lease_record_bytes, link_name_bytes, replay_memory,
+        };
+        // Two links (m←a, a←m), six heartbeats, every 100 ms, 2 ms on the way.
+        let mut text = String::from("monitor,target,sent_ns,received_ns\n");
+        for k in 0..6u64 {
+            let (m, t) = if k % 2 == 0 { ("m", "a") } else { ("a", "m") };
+            text += &format!("{m},{t},{},{}\n", k * 100_000_000, k * 100_000_000 + 2_000_000);
+        }
+        let replay_with = |rules: Vec<LeaderRule>, limit: Option<MemoryLimit>| {
+            let config = ReplayConfig {
+                trace: "t.csv".into(),
+                detectors: vec![DetectorSpec::parse("fixed:timeout=1s").unwrap()],
+                memory_limit: limit,
+                cluster: Some(ClusterSettings {
+                    rules: Some(rules),
+                    lease: Some(Nanos::from_millis(500)),
+                    ..ClusterSettings::default()
+                }),
+                ..ReplayConfig::default()
+            };
+            replay_from(&mut TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap(), &config, None)
+                .map(|o| (o.summary, o.leaders))
+        };
+        let machine = 64u128 << 30;
+        let limit = |usable: u128| Some(MemoryLimit { machine, usable });
+        // Two links, whose names (2 bytes each) are kept 4 times (1 configuration).
+        let links = replay_memory(2, 1) + 2 * link_name_bytes(2, 1);
+        assert_eq!(links - replay_memory(2, 1), 16);
+        // Room for two links and four heartbeats: the fifth, at line 6, is refused.
+        let four = links + lease_record_bytes(4);
+        let e = replay_with(vec![LeaderRule::Lease], limit(four)).unwrap_err().to_string();
+        let five = links + lease_record_bytes(5);
+        assert_eq!(
+            e,
+            format!(
+                "t.csv: line 6: refusing to replay on: the `lease` rule keeps every heartbeat heard (up to 25 bytes \
+                 each), and with this one, 5 heartbeats beside 2 monitored links × 1 detector configurations would \
+                 take about {} MiB of memory, more than 80 % of this machine's 65536 MiB (`--allow-large` replays it \
+                 anyway; a shorter trace, or the rules without `lease`, fit)",
+                five.div_ceil(1 << 20)
+            )
+        );
+        // A new link is refused with the heartbeats kept so far counted: room for one
+        // link and the one heartbeat before the second link's first row (line 3).
+        let e = replay_with(vec![LeaderRule::Lease], limit(links + lease_record_bytes(1) - 1)).unwrap_err().to_string();
+        assert!(e.starts_with("t.csv: line 3: refusing to replay the link a←m: with it, 2 monitored links"), "{e}");
+        // Exactly enough for all six: it runs, as it does without a limit.
+        let all = links + lease_record_bytes(6);
+        let fits = replay_with(vec![LeaderRule::Lease], limit(all)).unwrap();
+        let unlimited = replay_with(vec![LeaderRule::Lease], None).unwrap();
+        assert_eq!(fits.0.cluster, unlimited.0.cluster);
+        assert_eq!(fits.1, unlimited.1);
+        assert!(fits.0.cluster.iter().any(|c| !c.rules.is_empty()), "{:?}", fits.0.cluster);
+        // Rules that keep no record fit in the links' room alone.
+        replay_with(vec![LeaderRule::Majority], limit(links)).unwrap();
+        assert_eq!(lease_record_bytes(1), 25);
     }
 
     #[test]

@@ -91,6 +91,21 @@ pub fn replay_memory(links: u128, configurations: u128) -> u128 {
     BASE_BYTES + links * (LINK_BYTES + configurations * MEMBER_BYTES)
 }
 
+/// What a replayed link's names take, `bytes` in all (monitor and target), with
+/// `configurations` detector configurations: the trace reader's copy, the link's entry, and
+/// a copy in each configuration's result, each again in the summary written.
+pub fn link_name_bytes(bytes: usize, configurations: u128) -> u128 {
+    bytes as u128 * (2 * configurations + 2)
+}
+
+/// What a replay keeps for the `lease` rule with `heartbeats` heartbeats heard: each in its
+/// link's record (12 bytes, in vectors that grow by doubling: up to 24), and the record's
+/// index (16 bytes per 64 heartbeats, rounded up to 1 a heartbeat). The trace's rows are in
+/// received order, so a link's record is never sorted again.
+pub fn lease_record_bytes(heartbeats: u128) -> u128 {
+    heartbeats * 25
+}
+
 /// This machine's memory in bytes, and the 80 % of it a run may be estimated to take, if
 /// the machine's memory can be read.
 pub fn memory_limit() -> Option<MemoryLimit> {

@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 
 use crate::fault::Fault;
 
-pub use estimate::{Estimate, MemoryLimit, WORK_LIMIT, memory_limit, replay_memory};
+pub use estimate::{
+    Estimate, MemoryLimit, WORK_LIMIT, lease_record_bytes, link_name_bytes, memory_limit, replay_memory,
+};
 pub use resolve::{Link, Node};
 pub use schema::{
     AfterPause, ClusterSettings, DowningQuorum, EngineRules, Experiment, LeaderRule, LinkOverride, LinkSettings,

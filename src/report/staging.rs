@@ -100,15 +100,13 @@ impl Staged {
         match std::fs::hard_link(&self.path, to) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
-            // A file system without hard links: check, then rename (a file appearing in
-            // between is the only case not caught).
-            Err(_) if std::fs::symlink_metadata(to).is_err() => {
-                std::fs::rename(&self.path, to)?;
+            // A file system without hard links: a rename that refuses to replace.
+            Err(_) => {
+                rename_new(&self.path, to)?;
                 registry.remove(&self.path);
                 self.done = true;
                 return Ok(());
             }
-            Err(e) => return Err(e),
         }
         registry.remove(&self.path);
         self.done = true;
@@ -193,6 +191,34 @@ fn remove_dir_retrying(path: &Path) -> io::Result<()> {
         }
     }
     result
+}
+
+/// Renames `from` to `to` only if nothing is at `to` (an `AlreadyExists` error otherwise),
+/// for file systems without hard links. On Linux this is one `renameat2` with
+/// `RENAME_NOREPLACE`; where the file system cannot do that either (or on other systems),
+/// it checks, then renames: a file appearing in between is the one case not caught.
+fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::errno::Errno;
+        use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+        match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+            Ok(()) => return Ok(()),
+            // Not supported by this file system or kernel: the check below.
+            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    check_then_rename(from, to)
+}
+
+/// [`rename_new`] where the system cannot refuse to replace: an `AlreadyExists` error if
+/// anything is at `to`, otherwise a rename.
+fn check_then_rename(from: &Path, to: &Path) -> io::Result<()> {
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, "appeared meanwhile"));
+    }
+    std::fs::rename(from, to)
 }
 
 /// Removes every registered staging path, then the directories created for outputs not yet
@@ -372,6 +398,36 @@ fn host_name() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rename for file systems without hard links never replaces a file at its target:
+    /// `AlreadyExists`, both files as they were; to a free name it moves the file. The same
+    /// for the check-then-rename it falls back on.
+    #[test]
+    fn a_rename_to_a_new_name_never_replaces_what_is_there() {
+        type Rename = fn(&Path, &Path) -> io::Result<()>;
+        for rename in [rename_new as Rename, check_then_rename] {
+            let dir = tempfile::tempdir().unwrap();
+            let (from, to) = (dir.path().join("staged"), dir.path().join("levels.csv"));
+            std::fs::write(&from, "fdlab's").unwrap();
+            std::fs::write(&to, "the user's").unwrap();
+            let e = rename(&from, &to).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+            assert_eq!(std::fs::read_to_string(&to).unwrap(), "the user's");
+            assert_eq!(std::fs::read_to_string(&from).unwrap(), "fdlab's");
+            // A dangling symbolic link is something there too.
+            #[cfg(unix)]
+            {
+                let link = dir.path().join("link");
+                std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+                assert_eq!(rename(&from, &link).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+                assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+            }
+            std::fs::remove_file(&to).unwrap();
+            rename(&from, &to).unwrap();
+            assert_eq!(std::fs::read_to_string(&to).unwrap(), "fdlab's");
+            assert!(std::fs::symlink_metadata(&from).is_err());
+        }
+    }
 
     #[test]
     fn staging_names_say_who_wrote_them() {

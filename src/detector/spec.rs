@@ -375,6 +375,23 @@ impl DetectorSpec {
         }
     }
 
+    /// Each point's whole configuration, whatever its label says, in the order of
+    /// [`Self::points`]: the family, every parameter (defaults, a preset's values and filled-in
+    /// keys included), the knob's value and the check period. Points with equal settings are
+    /// one detector (a preset's name only labels it).
+    fn settings(&self) -> Vec<String> {
+        let family = match &self.family {
+            Family::Builtin(info) => info.name.to_string(),
+            Family::Custom { .. } => self.head.clone(),
+        };
+        let params: String = self.params.iter().map(|(k, v)| format!(",{k}={v}")).collect();
+        let check = format!(",check_every={}", self.check_every.unwrap_or(Nanos::ZERO));
+        match self.knob() {
+            None => vec![format!("{family}{params}{check}")],
+            Some(name) => self.knob.iter().map(|v| format!("{family},{name}={v}{params}{check}")).collect(),
+        }
+    }
+
     /// A fresh detector with this spec's parameters (the threshold is not part of a
     /// detector's configuration; see the `Detector` trait).
     ///
@@ -398,18 +415,30 @@ impl DetectorSpec {
 
 /// A configuration that two specs (or one sweep) give twice: its label and the indexes in the
 /// list of the first and the second spec giving it (equal when one sweep lists it twice).
-/// Labels are canonical, so `fixed:timeout=300ms` and `fixed:timeout=0.3s` are one.
+/// Labels are canonical, so `fixed:timeout=300ms` and `fixed:timeout=0.3s` are one. A
+/// configuration under another label (a preset beside its kind with every value written
+/// out, a filled-in key written by hand) is found too: `first_label` is the first's label.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Repeated {
     pub label: String,
     pub first: usize,
     pub second: usize,
+    /// The first's label, when it differs from `label`.
+    pub first_label: Option<String>,
 }
 
 impl Repeated {
     /// What is wrong, for an error that names the second spec's field; `name` names a spec.
     pub fn message(&self, name: impl Fn(usize) -> String) -> String {
         let why = "equal values are one configuration, and two would write the same files";
+        if let Some(first_label) = &self.first_label {
+            return format!(
+                "`{}` is the same configuration as {}, `{first_label}` (every parameter is equal: one detector \
+                 would be run and reported twice under two names); list it once",
+                self.label,
+                name(self.first)
+            );
+        }
         if self.first == self.second {
             format!("the sweep gives `{}` twice ({why}); list each value once", self.label)
         } else {
@@ -421,12 +450,22 @@ impl Repeated {
 /// The first configuration `specs` give twice, if any.
 pub fn find_repeat(specs: &[DetectorSpec]) -> Option<Repeated> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut settings: BTreeMap<String, (String, usize)> = BTreeMap::new();
     for (i, spec) in specs.iter().enumerate() {
-        for point in spec.points() {
+        for (point, setting) in spec.points().into_iter().zip(spec.settings()) {
             if let Some(&first) = seen.get(&point.label) {
-                return Some(Repeated { label: point.label, first, second: i });
+                return Some(Repeated { label: point.label, first, second: i, first_label: None });
             }
-            seen.insert(point.label, i);
+            if let Some((label, first)) = settings.get(&setting) {
+                return Some(Repeated {
+                    label: point.label,
+                    first: *first,
+                    second: i,
+                    first_label: Some(label.clone()),
+                });
+            }
+            seen.insert(point.label.clone(), i);
+            settings.insert(setting, (point.label, i));
         }
     }
     None
@@ -509,15 +548,69 @@ mod tests {
         let specs = |list: &[&str]| list.iter().map(|s| DetectorSpec::parse(s).unwrap()).collect::<Vec<_>>();
         assert_eq!(find_repeat(&specs(&["fixed:timeout=300ms", "phi:threshold=8", "fixed:timeout=400ms"])), None);
         let r = find_repeat(&specs(&["phi", "fixed:timeout=300ms", "phi:threshold=9", "fixed:timeout=0.3s"])).unwrap();
-        assert_eq!(r, Repeated { label: "fixed:timeout=300ms".into(), first: 1, second: 3 });
+        assert_eq!(r, Repeated { label: "fixed:timeout=300ms".into(), first: 1, second: 3, first_label: None });
         let m = r.message(|i| format!("detectors[{i}]"));
         assert!(m.starts_with("`fixed:timeout=300ms` is the same configuration as detectors[1] ("), "{m}");
         // A default written out is the default: `phi:threshold=8,window=1000` is `phi:threshold=8`.
         let r = find_repeat(&specs(&["phi:threshold=8", "phi:threshold=8,window=1000"])).unwrap();
         assert_eq!((r.first, r.second), (0, 1));
         let r = find_repeat(&specs(&["fixed:timeout=1s", "phi:threshold=4|8|8.0"])).unwrap();
-        assert_eq!(r, Repeated { label: "phi:threshold=8".into(), first: 1, second: 1 });
+        assert_eq!(r, Repeated { label: "phi:threshold=8".into(), first: 1, second: 1, first_label: None });
         assert!(r.message(|i| format!("detectors[{i}]")).starts_with("the sweep gives `phi:threshold=8` twice"));
+    }
+
+    /// A preset beside its kind with every value written out, or a filled-in key written by
+    /// hand, is one configuration under two labels: found, naming both. One value apart
+    /// (the threshold, the check period, a filled-in interval) is another configuration.
+    #[test]
+    fn a_configuration_under_two_labels_is_found_with_both() {
+        let specs = |list: &[&str]| list.iter().map(|s| DetectorSpec::parse(s).unwrap()).collect::<Vec<_>>();
+        let akka = "phi:threshold=8,min_std=100ms,pause=3s,first=1s,check_every=1s";
+        let r = find_repeat(&specs(&["fixed:timeout=1s", "akka-cluster", akka])).unwrap();
+        let label = specs(&[akka])[0].points()[0].label.clone();
+        assert_eq!(label, "phi:threshold=8,check_every=1s", "φ's defaults are Akka's but for the check period");
+        let first_label = Some("akka-cluster:threshold=8".to_string());
+        assert_eq!(r, Repeated { label: label.clone(), first: 1, second: 2, first_label });
+        assert_eq!(
+            r.message(|i| format!("detectors[{i}]")),
+            format!(
+                "`{label}` is the same configuration as detectors[1], `akka-cluster:threshold=8` (every parameter is equal: one \
+                 detector would be run and reported twice under two names); list it once"
+            )
+        );
+        // In a sweep: the preset's threshold among the kind's.
+        let r = find_repeat(&specs(&["cassandra", "phi-exp:threshold=4|8|12,check_every=1s"])).unwrap();
+        assert_eq!((r.first, r.second, r.first_label.as_deref()), (0, 1, Some("cassandra:threshold=8")));
+        assert_eq!(r.label, "phi-exp:threshold=8,check_every=1s");
+        // One value apart: other configurations.
+        for other in [
+            "phi:threshold=9,min_std=100ms,pause=3s,first=1s,check_every=1s",
+            "phi:threshold=8,min_std=100ms,pause=3s,first=1s",
+            "phi:threshold=8,min_std=100ms,pause=3s,first=1s,check_every=2s",
+            "phi:threshold=8,min_std=100ms,pause=3s,first=1s,check_every=1s,window=999",
+            "akka-remote-watch:threshold=8,window=1000",
+        ] {
+            assert_eq!(find_repeat(&specs(&["akka-cluster", other])), None, "{other}");
+        }
+        // Two presets of one kind brought to the same values.
+        let r = find_repeat(&specs(&["akka-cluster", "akka-remote-watch:threshold=8,window=1000,pause=3s"])).unwrap();
+        assert_eq!(r.label, "akka-remote-watch:threshold=8,pause=3s,window=1000");
+        assert_eq!(r.first_label.as_deref(), Some("akka-cluster:threshold=8"));
+        // A key filled in (the simulator's interval for `chen`) and the same written out.
+        let mut filled = specs(&["chen", "chen:interval=100ms", "chen:interval=200ms"]);
+        for spec in &mut filled {
+            spec.fill("interval", "100ms").unwrap();
+        }
+        let r = find_repeat(&filled).unwrap();
+        assert_eq!((r.first, r.second, r.first_label), (0, 1, Some(filled[0].points()[0].label.clone())));
+        assert_eq!(find_repeat(&[filled[0].clone(), filled[2].clone()]), None);
+        // Custom detectors are told apart by name.
+        let custom = |name: &str| {
+            DetectorSpec::custom(name, "level", &[1.0], || Box::new(crate::detector::fixed::FixedTimeout::new()))
+                .unwrap()
+        };
+        assert_eq!(find_repeat(&[custom("a"), custom("b")]), None);
+        assert_eq!(find_repeat(&[custom("a"), custom("a")]).map(|r| r.first_label), Some(None));
     }
 
     #[test]

@@ -72,14 +72,73 @@ enum Listed {
     Size(u64),
 }
 
+/// How long before a file is read its last change must be for its digest to be kept
+/// ([`Listed::of_checked`]): more than the coarsest clock tick of a local file system.
+const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Files this process has read, by (device, inode): their size, modification and change
+/// times then, and what they held.
+#[cfg(unix)]
+type Stamp = (u64, i64, i64, i64, i64);
+#[cfg(unix)]
+fn read_before() -> std::sync::MutexGuard<'static, BTreeMap<(u64, u64), (Stamp, Listed)>> {
+    static READ: std::sync::Mutex<BTreeMap<(u64, u64), (Stamp, Listed)>> = std::sync::Mutex::new(BTreeMap::new());
+    READ.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+thread_local! {
+    /// How many files [`Listed::of`] has read on this thread (for tests).
+    static FILES_READ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 impl Listed {
     /// The file at `path` as it is now: its size and digest.
     fn of(path: &Path) -> Result<Listed, OutputError> {
         use sha2::Digest;
+        FILES_READ.set(FILES_READ.get() + 1);
         let mut file = File::open(path).map_err(OutputError::io("reading", path))?;
         let mut hasher = sha2::Sha256::new();
         let bytes = io::copy(&mut file, &mut hasher).map_err(OutputError::io("reading", path))?;
         Ok(Listed::Written { bytes, sha256: hasher.finalize().iter().map(|b| format!("{b:02x}")).collect() })
+    }
+
+    /// As [`Self::of`], without reading the file again where this process has read it
+    /// before and it is provably unchanged since: the same device and inode, size,
+    /// modification and change times (a change time no user can set), and a change time at
+    /// least `settled` before that reading began, so that a write in the same tick of the file
+    /// system's clock cannot hide (git's racily clean entries). An old results directory is
+    /// checked before a run and twice when it is swapped; its files are read once.
+    fn of_checked(path: &Path, settled: std::time::Duration) -> Result<Listed, OutputError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let stamp = |path: &Path| {
+                std::fs::symlink_metadata(path)
+                    .ok()
+                    .map(|m| ((m.dev(), m.ino()), (m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())))
+            };
+            let Some((id, before)) = stamp(path) else { return Listed::of(path) };
+            if let Some((seen, listed)) = read_before().get(&id)
+                && *seen == before
+            {
+                return Ok(listed.clone());
+            }
+            let started = std::time::SystemTime::now();
+            let listed = Listed::of(path)?;
+            let changed_at = std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(u64::try_from(before.3).unwrap_or(0))
+                + std::time::Duration::from_nanos(u64::try_from(before.4).unwrap_or(0));
+            let settled_before = started.checked_sub(settled).is_some_and(|limit| changed_at < limit);
+            if settled_before && before.3 > 0 && stamp(path) == Some((id, before)) {
+                read_before().insert(id, (before, listed.clone()));
+            }
+            Ok(listed)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = settled;
+            Listed::of(path)
+        }
     }
 
     /// Why the file at `path`, of `size` bytes, is not the one listed; `None` if it is. The
@@ -92,7 +151,7 @@ impl Listed {
             return Ok(Some(format!("{size} bytes, was {listed}")));
         }
         match self {
-            Listed::Written { .. } if Listed::of(path)? != *self => {
+            Listed::Written { .. } if Listed::of_checked(path, SETTLED)? != *self => {
                 Ok(Some(format!("{size} bytes as before, but other contents")))
             }
             _ => Ok(None),
@@ -596,6 +655,50 @@ mod tests {
     /// keeps the size is refused as a change, in the directory and in a file `plot` would
     /// redraw; the user's edit is kept. A manifest of sizes only (before the digests) is
     /// still read, its files checked by size.
+    /// A file read once is not read again while it is provably unchanged (the same inode,
+    /// size and times, its last change settled before the reading), also after its directory
+    /// is moved (as the swap moves the old results aside); an edit that keeps its size is
+    /// read and seen; a file changed within `settled` of the reading is read every time.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_read_once_is_read_again_only_when_it_may_have_changed() {
+        let settled = std::time::Duration::from_millis(30);
+        let pause = || std::thread::sleep(std::time::Duration::from_millis(80));
+        let reads = || FILES_READ.get();
+        let dir = tempfile::tempdir().unwrap();
+        let (inner, moved) = (dir.path().join("out"), dir.path().join("aside"));
+        std::fs::create_dir(&inner).unwrap();
+        let file = inner.join("summary.json");
+        std::fs::write(&file, "{}").unwrap();
+        pause();
+        let n = reads();
+        let first = Listed::of_checked(&file, settled).unwrap();
+        assert_eq!(first, Listed::of(&file).unwrap());
+        assert_eq!(reads(), n + 2);
+        assert_eq!(Listed::of_checked(&file, settled).unwrap(), first);
+        assert_eq!(reads(), n + 2, "read again while unchanged");
+        std::fs::rename(&inner, &moved).unwrap();
+        let file = moved.join("summary.json");
+        assert_eq!(Listed::of_checked(&file, settled).unwrap(), first);
+        assert_eq!(reads(), n + 2, "read again after its directory moved");
+        // Edited in place, the same size: its change time moves, so it is read again.
+        pause();
+        std::fs::write(&file, "[]").unwrap();
+        let edited = Listed::of_checked(&file, settled).unwrap();
+        assert_eq!(reads(), n + 3);
+        assert_ne!(edited, first);
+        assert_eq!(edited, Listed::of(&file).unwrap());
+        assert_eq!(Listed::of_checked(&file, settled).unwrap(), edited, "changed within `settled`: read again");
+        assert_eq!(reads(), n + 5);
+        // A file just changed is read each time while its change is within `settled`.
+        let fresh = dir.path().join("fresh.json");
+        std::fs::write(&fresh, "{}").unwrap();
+        let long = std::time::Duration::from_secs(3600);
+        Listed::of_checked(&fresh, long).unwrap();
+        Listed::of_checked(&fresh, long).unwrap();
+        assert_eq!(reads(), n + 7);
+    }
+
     #[test]
     fn a_hand_edit_that_keeps_the_size_is_still_a_change() {
         let dir = tempfile::tempdir().unwrap();

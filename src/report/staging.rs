@@ -399,6 +399,28 @@ fn host_name() -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// A staged file moved to a new name: there, with its contents, and no longer staged; to
+    /// a name where a file appeared: refused, that file as it was, the staged file removed
+    /// when dropped.
+    #[test]
+    fn a_staged_file_goes_only_where_nothing_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let (staged, mut file) = Staged::file_in(dir.path(), "").unwrap();
+        std::io::Write::write_all(&mut file, b"levels").unwrap();
+        let path = staged.path().to_path_buf();
+        let to = dir.path().join("levels.csv");
+        staged.link_to_new(&to).unwrap();
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "levels");
+        assert!(std::fs::symlink_metadata(&path).is_err() && !registry().contains(&path));
+        let (staged, _) = Staged::file_in(dir.path(), "").unwrap();
+        let path = staged.path().to_path_buf();
+        std::fs::write(dir.path().join("mine.csv"), "the user's").unwrap();
+        let e = staged.link_to_new(&dir.path().join("mine.csv")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(dir.path().join("mine.csv")).unwrap(), "the user's");
+        assert!(std::fs::symlink_metadata(&path).is_err() && !registry().contains(&path));
+    }
+
     /// The rename for file systems without hard links never replaces a file at its target:
     /// `AlreadyExists`, both files as they were; to a free name it moves the file. The same
     /// for the check-then-rename it falls back on.

@@ -99,8 +99,8 @@ impl Staged {
         let mut registry = registry();
         match std::fs::hard_link(&self.path, to) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
-            // A file system without hard links: a rename that refuses to replace.
+            // A file system without hard links, or a file there: a rename that refuses to
+            // replace (which refuses that file again).
             Err(_) => {
                 rename_new(&self.path, to)?;
                 registry.remove(&self.path);

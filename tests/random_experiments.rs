@@ -8,37 +8,17 @@
 //! panic here. A counting allocator measures each
 //! run's peak memory; this file holds one test so that nothing else allocates meanwhile.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fdlab::experiment::Experiment;
 use fdlab::sim::{RunOptions, SimError, run};
 use rand::{Rng, SeedableRng};
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed on to the system allocator unchanged; the counters only
-// observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 fn pick<'a, R: Rng>(rng: &mut R, from: &[&'a str]) -> &'a str {
     from[rng.random_range(0..from.len())]
@@ -213,10 +193,8 @@ fn whatever_validates_runs_within_its_estimate_or_is_refused_and_nothing_panics(
             }
             continue;
         }
-        let before = CURRENT.load(Ordering::Relaxed);
-        PEAK.store(before, Ordering::Relaxed);
-        let result = run(&e, &RunOptions { threads: 1, ..RunOptions::default() }, &|_| {});
-        let peak = PEAK.load(Ordering::Relaxed) - before;
+        let (result, peak) =
+            counting::peak_of(|| run(&e, &RunOptions { threads: 1, ..RunOptions::default() }, &|_| {}));
         match result {
             Ok(out) => {
                 assert!(

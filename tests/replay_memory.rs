@@ -6,9 +6,7 @@
 //! A counting allocator measures each replay's peak; this file holds one test so that
 //! nothing else allocates meanwhile.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fdlab::detector::DetectorSpec;
 use fdlab::experiment::{ClusterSettings, LeaderRule, lease_record_bytes, link_name_bytes};
@@ -16,29 +14,11 @@ use fdlab::replay::{ReplayConfig, replay_from};
 use fdlab::time::Nanos;
 use fdlab::trace::TraceReader;
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed on to the system allocator unchanged; the counters only
-// observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 /// The peak memory of replaying `text` (already in memory) with `rules` and two detector
 /// configurations, above what was allocated before; and how many results it gave.
@@ -53,13 +33,11 @@ fn peak_of(text: &str, rules: Vec<LeaderRule>) -> (usize, usize) {
         }),
         ..ReplayConfig::default()
     };
-    let before = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
-    let results = {
+    let (results, peak) = counting::peak_of(|| {
         let mut reader = TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap();
         replay_from(&mut reader, &config, None).unwrap().summary.results.len()
-    };
-    (PEAK.load(Ordering::Relaxed) - before, results)
+    });
+    (peak, results)
 }
 
 /// Two nodes heartbeating each other every 50 ms, `rows` heartbeats in all, with names

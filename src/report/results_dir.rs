@@ -651,10 +651,6 @@ mod tests {
         assert_eq!(left, ["r"], "no staging directory left");
     }
 
-    /// The manifest lists each file's size and SHA-256 (of `{}`: 44136fa3…). An edit that
-    /// keeps the size is refused as a change, in the directory and in a file `plot` would
-    /// redraw; the user's edit is kept. A manifest of sizes only (before the digests) is
-    /// still read, its files checked by size.
     /// A file read once is not read again while it is provably unchanged (the same inode,
     /// size and times, its last change settled before the reading), also after its directory
     /// is moved (as the swap moves the old results aside); an edit that keeps its size is
@@ -699,6 +695,10 @@ mod tests {
         assert_eq!(reads(), n + 7);
     }
 
+    /// The manifest lists each file's size and SHA-256 (of `{}`: 44136fa3…). An edit that
+    /// keeps the size is refused as a change, in the directory and in a file `plot` would
+    /// redraw; the user's edit is kept. A manifest of sizes only (before the digests) is
+    /// still read, its files checked by size.
     #[test]
     fn a_hand_edit_that_keeps_the_size_is_still_a_change() {
         let dir = tempfile::tempdir().unwrap();

@@ -128,7 +128,11 @@ impl Listed {
             let changed_at = std::time::UNIX_EPOCH
                 + std::time::Duration::from_secs(u64::try_from(before.3).unwrap_or(0))
                 + std::time::Duration::from_nanos(u64::try_from(before.4).unwrap_or(0));
+            // (Mutation testing, equivalent: `<=`, which differs only for a change exactly
+            // `settled` before the reading, to the nanosecond.)
             let settled_before = started.checked_sub(settled).is_some_and(|limit| changed_at < limit);
+            // (A change time at or before 1970 is no time to trust. Mutation testing,
+            // equivalent: `>=`, which differs only for a change at the epoch's first second.)
             if settled_before && before.3 > 0 && stamp(path) == Some((id, before)) {
                 read_before().insert(id, (before, listed.clone()));
             }

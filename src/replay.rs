@@ -512,8 +512,8 @@ pub fn replay_from<R: std::io::Read>(
                              take about {} MiB of memory, more than 80 % of this machine's {} MiB (`--allow-large` \
                              replays it anyway; fewer detector configurations, or the trace's links replayed in \
                              separate traces, fit)",
-                            reader.name(row.monitor),
-                            reader.name(row.target),
+                            crate::trace::shown_name(reader.name(row.monitor)),
+                            crate::trace::shown_name(reader.name(row.target)),
                             links.len() + 1,
                             need.div_ceil(1 << 20),
                             limit.machine >> 20
@@ -1084,11 +1084,16 @@ mod tests {
         };
         let one = crate::experiment::replay_memory(1, 6);
         let e = replay_long(one + names).unwrap_err().to_string();
+        // The name is shortened in the message: its first 48 characters and its length.
         assert!(
-            e.starts_with("t.csv: line 2: refusing to replay the link m←xxx"),
+            e.starts_with(&format!(
+                "t.csv: line 2: refusing to replay the link m←{}… (300000 bytes): with it, 1 monitored links",
+                "x".repeat(48)
+            )),
             "{}",
-            e.chars().take(80).collect::<String>()
+            e.chars().take(200).collect::<String>()
         );
+        assert!(e.len() < 500, "{}", e.len());
         assert_eq!(replay_long(one + crate::experiment::link_name_bytes(300_001, 6)).unwrap(), 6);
         assert_eq!(crate::experiment::link_name_bytes(300_001, 6), 300_001 * 14);
     }

@@ -525,6 +525,13 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
         estimate.fits().map_err(|e| anyhow::anyhow!("refusing to run {e} (`--allow-large` runs it anyway)"))?;
     }
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&experiment.name));
+    // Replacing the output directory must not delete what the run reads.
+    if let Some(path) = &args.experiment {
+        fdlab::report::check_outside(path, &out, "the experiment file")?;
+        for trace in experiment.delay_traces() {
+            fdlab::report::check_outside(&base_dir.join(&trace), &out, "the empirical delay trace")?;
+        }
+    }
     // Before simulating: a long run must not end in a refusal to write, or an unwritable
     // directory. This creates the parent and the staging directory there.
     let writer = ResultsWriter::begin(&out)?;
@@ -594,6 +601,10 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
 }
 
 fn merge_command(args: MergeArgs) -> anyhow::Result<()> {
+    // Replacing the output directory must not delete a shard being merged.
+    for dir in &args.dirs {
+        fdlab::report::check_outside(dir, &args.out, "the shard")?;
+    }
     // Before reading the shards: the output must be replaceable and its parent writable.
     let writer = ResultsWriter::begin(&args.out)?;
     let output = fdlab::sim::shard::merge(&args.dirs)?;

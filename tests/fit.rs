@@ -129,6 +129,7 @@ fn lognormal_delay_and_bernoulli_loss_are_recovered_and_reproduced() {
     let e = Experiment::load(&fitted).unwrap();
     assert_eq!(e.duration, fdlab::Nanos::from_secs(3600));
     assert!(e.description.contains("fitted by fdlab fit from trace.csv"), "{}", e.description);
+    assert!(e.description.ends_with(" heartbeats on 1 link)"), "{}", e.description);
 
     // Simulated, it reproduces the trace: each percentile within 4·√3 SE, the SE of a sample
     // p-quantile being √(p(1 − p)/n)/f(q_p), f(q) = φ(z_p)/(σ (q − base)) the true density.
@@ -232,13 +233,18 @@ fn normal_delay_correlated_and_no_loss() {
 /// fixed pattern, every 50th heartbeat lost, and a 3 s stall after seq 500 (send times jump,
 /// no sequence number is missing).
 fn counter_trace(with_sent: bool) -> String {
+    counter_trace_from(with_sent, 0)
+}
+
+/// [`counter_trace`] with every time `offset` ns later.
+fn counter_trace_from(with_sent: bool, offset: u64) -> String {
     let mut text =
         String::from(if with_sent { "target,received_ns,seq,sent_ns\n" } else { "target,received_ns,seq\n" });
     for seq in 0..1200u64 {
         if seq % 50 == 7 {
             continue;
         }
-        let sent = seq * 100_000_000 + if seq > 500 { 3_000_000_000 } else { 0 };
+        let sent = offset + seq * 100_000_000 + if seq > 500 { 3_000_000_000 } else { 0 };
         let received = sent + 1_000_000 + (seq * 7919 % 1000) * 1000;
         if with_sent {
             text += &format!("a,{received},{seq},{sent}\n");
@@ -275,6 +281,12 @@ fn a_stall_of_a_counting_sender_is_a_pause_by_its_send_times_not_loss() {
     assert_eq!(faults[0]["what"], "sender");
     assert_eq!(faults[0]["at"], "50050ms");
     assert_eq!(faults[0]["duration"], "3s");
+    // In the simulation's time, whenever the trace began: the same trace 1000 s later
+    // gives the same fault.
+    let later = common::write(dir.path(), "stall-later.csv", &counter_trace_from(true, 1_000_000_000_000));
+    let (_, fitted_later) = fit(&later, dir.path(), "fit-later");
+    let faults_later = serde_json::to_value(&Experiment::load(&fitted_later).unwrap().faults).unwrap();
+    assert_eq!(faults_later, faults);
     // Without send times the same stall cannot be seen as one: no pause, and the note says
     // the delays are arrival residuals.
     let trace = common::write(dir.path(), "stall-unsent.csv", &counter_trace(false));
@@ -282,6 +294,37 @@ fn a_stall_of_a_counting_sender_is_a_pause_by_its_send_times_not_loss() {
     assert!(l.pauses.is_empty());
     assert_eq!(l.delay_reference, DelayReference::ArrivalRelativeToMinimum);
     assert!(l.notes.iter().any(|n| n.weak && n.text.contains("no `sent_ns`")));
+}
+
+/// Two monitors see the same two stalls of one target: each becomes one sender pause of
+/// the target (the two links' windows are the same and merged), not one per link.
+#[test]
+fn a_targets_pause_seen_by_two_monitors_is_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("monitor,target,received_ns,seq,sent_ns\n");
+    for seq in 0..1500u64 {
+        let stalls = u64::from(seq > 500) + u64::from(seq > 1000);
+        let sent = seq * 100_000_000 + stalls * 3_000_000_000;
+        text += &format!("m1,a,{},{seq},{sent}\nm2,a,{},{seq},{sent}\n", sent + 1_000_000, sent + 2_000_000);
+    }
+    let trace = common::write(dir.path(), "two.csv", &text);
+    let (report, fitted) = fit(&trace, dir.path(), "fit");
+    assert_eq!(report.links.len(), 2);
+    assert!(report.links.iter().all(|l| l.pauses.len() == 2), "{:?}", report.links[0].pauses);
+    let e = Experiment::load(&fitted).unwrap();
+    let faults = serde_json::to_value(&e.faults).unwrap();
+    let windows: Vec<(&str, &str, &str)> = faults
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["node"].as_str().unwrap(), f["at"].as_str().unwrap(), f["duration"].as_str().unwrap()))
+        .collect();
+    // After seq 500 (50 s) and after seq 1000 (100 s of slots plus the first stall's 3 s).
+    assert_eq!(windows, [("a", "50050ms", "3s"), ("a", "103050ms", "3s")]);
+    // The nodes: only the target has an interval of its own; nothing was duplicated.
+    let ids: Vec<(&str, Option<fdlab::Nanos>)> = e.nodes.iter().map(|n| (n.id.as_str(), n.settings.interval)).collect();
+    assert_eq!(ids, [("a", Some(fdlab::Nanos::from_millis(100))), ("m1", None), ("m2", None)]);
+    assert!(!std::fs::read_to_string(&fitted).unwrap().contains("duplicate"));
 }
 
 #[test]
@@ -398,6 +441,22 @@ fn empirical_delays_are_written_beside_the_experiment_and_resampled() {
     assert!(again.delay.min_s >= l.delay.min_s && again.delay.max_s <= l.delay.max_s, "{:?}", again.delay);
     assert!((0.005..0.0051).contains(&again.delay.p90_s), "{}", again.delay.p90_s);
     assert_eq!(again.delay.chosen, "empirical");
+    // A run into the fit's own directory would delete the experiment it reads (fdlab wrote
+    // the directory, so it could replace it): refused, and the directory is as it was.
+    let fit_dir = fitted.parent().unwrap();
+    let before = std::fs::read(&fitted).unwrap();
+    let o = fdlab(&["run", arg(&fitted), "--no-charts", "--out", arg(fit_dir)]);
+    assert!(!o.status.success() && stderr(&o).contains("holds the experiment file"), "{}", stderr(&o));
+    // So is a run of another experiment that reads its delays from there.
+    let elsewhere = common::write(
+        dir.path(),
+        "elsewhere.toml",
+        &String::from_utf8(before.clone()).unwrap().replace("delays/link-0.csv", "fit/delays/link-0.csv"),
+    );
+    let o = fdlab(&["run", arg(&elsewhere), "--no-charts", "--out", arg(fit_dir)]);
+    assert!(!o.status.success() && stderr(&o).contains("holds the empirical delay trace"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&fitted).unwrap(), before);
+    assert_eq!(std::fs::read_to_string(fit_dir.join("delays/link-0.csv")).unwrap(), delays);
 }
 
 #[test]
@@ -440,28 +499,39 @@ fn every_link_of_a_cluster_trace_gets_its_own_model() {
     assert!(report.links.iter().filter(|l| l.loss.chosen == LossChoice::Bernoulli).count() >= 4);
 }
 
+/// Names an experiment cannot hold become distinct node ids, numbered from 2 in the order
+/// met; and the rest of the file written from the trace: its duration (the span to one
+/// interval after the last heartbeat, to the nearest second), its description and detectors.
 #[test]
 fn names_an_experiment_cannot_hold_become_distinct_node_ids() {
     let dir = tempfile::tempdir().unwrap();
     // No monitor column (the monitor is called `monitor`), and a target already called that,
-    // and one whose name has a comma.
+    // and three whose names differ only in a character an id cannot hold (a comma, a slash
+    // and a quote): all three become `x_y`, so two of them are numbered.
     let mut text = String::from("target,received_ns,seq\n");
-    for seq in 0..20u64 {
+    for seq in 0..26u64 {
+        let at = seq * 100_000_000;
         text += &format!(
-            "monitor,{},{seq}\n\"x,y\",{},{seq}\n",
-            seq * 100_000_000 + 1_000_000,
-            seq * 100_000_000 + 2_000_000
+            "monitor,{},{seq}\n\"x,y\",{},{seq}\nx/y,{},{seq}\n\"x\"\"y\",{},{seq}\n",
+            at + 1_000_000,
+            at + 2_000_000,
+            at + 3_000_000,
+            at + 4_000_000
         );
     }
     let trace = common::write(dir.path(), "names.csv", &text);
     let (_, fitted) = fit(&trace, dir.path(), "fit");
     let e = Experiment::load(&fitted).unwrap();
     let ids: Vec<&str> = e.nodes.iter().map(|n| n.id.as_str()).collect();
-    assert_eq!(ids, ["monitor", "monitor-2", "x_y"]);
-    assert_eq!(
-        e.monitoring.pairs,
-        [["monitor-2".to_string(), "monitor".to_string()], ["monitor-2".into(), "x_y".into()]]
-    );
+    assert_eq!(ids, ["monitor", "monitor-2", "x_y", "x_y-2", "x_y-3"]);
+    let pairs: Vec<[&str; 2]> = e.monitoring.pairs.iter().map(|[m, t]| [m.as_str(), t.as_str()]).collect();
+    assert_eq!(pairs, [["monitor-2", "monitor"], ["monitor-2", "x_y"], ["monitor-2", "x_y-2"], ["monitor-2", "x_y-3"]]);
+    // 26 heartbeats 100 ms apart: a span of 2.5 s, and one interval more is 2.6 s: 3 s.
+    assert_eq!(e.duration, fdlab::Nanos::from_secs(3));
+    assert!(e.description.ends_with("(104 heartbeats on 4 links)"), "{}", e.description);
+    // φ at Akka's threshold, and a fixed timeout of five intervals.
+    let labels: Vec<String> = e.detectors.iter().flat_map(|d| d.points()).map(|p| p.label).collect();
+    assert_eq!(labels, ["phi:threshold=8", "fixed:timeout=500ms"]);
 }
 
 #[test]

@@ -216,4 +216,29 @@ fn whatever_validates_runs_within_its_estimate_or_is_refused_and_nothing_panics(
     assert!(valid > FILES / 20, "{valid} valid files");
     assert!(ran > FILES / 40, "{ran} runs");
     assert!(refused > 0, "no file was large enough to be refused");
+
+    // Replications: what each further one keeps until they are pooled stays within what the
+    // estimate adds for it (each configuration's results on each link). Per configuration
+    // run this was 224 KiB against 80 KiB counted, when each replication's totals held two
+    // whole HdrHistograms; it is now their bucket counts.
+    let sweep = Experiment::from_toml(
+        Path::new("sweep.toml"),
+        "name = \"s\"\nseed = 1\nduration = \"30s\"\n\
+         detectors = [\"phi:threshold=1..16\", \"fixed:timeout=100ms|300ms|1s\"]\n\
+         [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n\
+         [network]\ndelay = { dist = \"lognormal\", median = \"2ms\", sigma = 0.5 }\n\
+         loss = { model = \"bernoulli\", p = 0.01 }\n",
+    )
+    .unwrap();
+    let peak = |replications: u32| {
+        let options = RunOptions { threads: 1, replications, ..RunOptions::default() };
+        let (out, peak) = counting::peak_of(|| run(&sweep, &options, &|_| {}));
+        assert_eq!(out.unwrap().summary.totals.len(), 19);
+        (peak as u128, fdlab::sim::estimate(&sweep, replications).memory_bytes)
+    };
+    let ((few, few_estimate), (many, many_estimate)) = (peak(10), peak(110));
+    let (added, counted) = (many.saturating_sub(few), many_estimate - few_estimate);
+    eprintln!("100 more replications of 19 configurations: {added} B more at the peak, {counted} B estimated");
+    assert!(added > 0 && added <= counted, "{added} B more at the peak, {counted} B estimated");
+    assert!(many <= many_estimate, "{many} B at the peak, {many_estimate} B estimated");
 }

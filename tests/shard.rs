@@ -289,6 +289,13 @@ fn a_merge_refuses_mismatched_missing_and_doubled_shards_naming_the_directory() 
     state["units"][0]["spec"] = 0.into();
     std::fs::write(moved.join("shard.json"), serde_json::to_vec(&state).unwrap()).unwrap();
     refused(&[parts[0].clone(), parts[1].clone(), moved.clone()], &[arg(&moved), "holds units"]);
+    // Nor into a shard's own directory (or one holding it), which replacing would delete.
+    let kept = files(&parts[0]);
+    for into in [parts[0].clone(), dir.path().to_path_buf()] {
+        let o = merge(&parts, &into);
+        assert!(!o.status.success() && stderr(&o).contains("holds the shard"), "{}", stderr(&o));
+    }
+    assert_eq!(files(&parts[0]), kept, "the shard is as it was");
     // And the three right ones merge.
     let o = merge(&parts, &out);
     assert!(o.status.success(), "{}", stderr(&o));

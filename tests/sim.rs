@@ -537,7 +537,8 @@ fn sim_then_trace_then_replay_agrees_across_crash_recovery_and_monitor_crashes()
         );
         assert!((s.observed_up_s - r.observed_up_s).abs() < 1e-6 * s.observed_up_s, "{}", s.detector);
         assert!(
-            s.detection_histogram == r.detection_histogram && s.mistake_histogram == r.mistake_histogram,
+            s.detection_histogram.to_histogram() == r.detection_histogram.to_histogram()
+                && s.mistake_histogram.to_histogram() == r.mistake_histogram.to_histogram(),
             "{}",
             s.detector
         );
@@ -580,7 +581,7 @@ fn totals_report_detection_over_crashes_or_else_every_links_estimate() {
         out.summary.results.iter().filter(|r| r.detector == fixed.detector).map(|r| r.qos.heartbeats).sum();
     assert_eq!(fixed.detection_time_s.count, heartbeats);
     assert_eq!(fixed.detection_time_s.max, Some(0.305));
-    assert_eq!(fixed.detection_histogram.len(), heartbeats);
+    assert_eq!(fixed.detection_histogram.to_histogram().len(), heartbeats);
     assert!(marked(&out.summary.table()));
     // One crash: only the links watching it count, over that crash.
     let crash = "[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat = \"5m\"\n";
@@ -863,6 +864,37 @@ fn a_fast_monitor_clock_measures_everything_in_its_own_time() {
     // Last arrival 20.010 s, suspicion 20.310 s, crash 20.060 s, all in b's clock.
     assert!((r.crashes[0].detection_time_s.unwrap() - 0.25).abs() < 1e-9, "{:?}", r.crashes);
     assert!((r.crashes[0].at_s - 20.06).abs() < 1e-9);
+}
+
+/// The per-heartbeat detection estimate (no crash to measure) is the time from a send to
+/// the suspicion it would end in, on the monitor's time line, whichever node's clock runs
+/// fast: a constant 5 ms delay and a 300 ms timeout give the same estimate for every
+/// heartbeat, however long the run (the clocks drift apart by 10 s a minute here).
+#[test]
+fn the_per_heartbeat_estimate_does_not_drift_with_the_clocks() {
+    for (a, b, want) in [
+        // b's clock at twice real time: 2 × 5 ms on the way, then 300 ms of b's clock.
+        ("", "clock_rate = 2.0\n", 0.310),
+        // a's clock fast, b's exact: a's timestamps run ahead of b's time line.
+        ("clock_rate = 1.25\n", "", 0.305),
+        // Both off, differently.
+        ("clock_rate = 0.8\n", "clock_rate = 1.25\n", 0.30625),
+    ] {
+        let text = format!(
+            "name = \"t\"\nseed = 1\nduration = \"60s\"\ndetectors = [\"fixed:timeout=300ms\"]\n\
+             [network]\ndelay = {{ dist = \"constant\", value = \"5ms\" }}\n\
+             [[nodes]]\nid = \"a\"\n{a}[[nodes]]\nid = \"b\"\n{b}[monitoring]\nmode = \"pairs\"\npairs = [[\"b\", \"a\"]]\n"
+        );
+        let out = simulate(&Experiment::from_toml(Path::new("drift.toml"), &text).unwrap(), false);
+        let r = &result(&out, "fixed:timeout=300ms").qos;
+        assert_eq!(r.mistakes, 0, "{a}{b}");
+        let d = &r.detection_time_s;
+        assert!(d.count > 400, "{a}{b}: {d:?}");
+        for v in [d.mean, d.p50, d.p99, d.max] {
+            // Within the histogram's 3 significant digits.
+            assert!((v.unwrap() - want).abs() < want * 1e-3, "{a}{b}: {d:?}");
+        }
+    }
 }
 
 #[test]

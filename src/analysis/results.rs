@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::QosReport;
 use super::qos::{Cause, DetectionBasis, Exact};
-use super::stats::Summary;
+use super::stats::{HdrCounts, Summary};
 use crate::time::Nanos;
 
 /// The whole file.
@@ -259,11 +259,14 @@ pub struct TotalEntry {
     pub crashes: usize,
     pub crashes_detected: usize,
     /// Written to `detection-time/<label>.hgrm`, not to `summary.json`: empty when read back.
-    #[serde(skip, default = "empty_histogram")]
-    pub detection_histogram: hdrhistogram::Histogram<u64>,
+    /// Kept as bucket counts (a few KiB) and made a histogram only to be written: a
+    /// histogram of a second's range is 180 KiB, and `--replications` keeps the totals of
+    /// every replication until they are pooled.
+    #[serde(skip)]
+    pub detection_histogram: HdrCounts,
     /// Written to `mistake-duration/<label>.hgrm`: empty when read back.
-    #[serde(skip, default = "empty_histogram")]
-    pub mistake_histogram: hdrhistogram::Histogram<u64>,
+    #[serde(skip)]
+    pub mistake_histogram: HdrCounts,
     /// As in [`ResultEntry::replications`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replications: Option<super::replications::Spread>,
@@ -317,11 +320,6 @@ impl ResultsBuilder {
     }
 }
 
-fn empty_histogram() -> hdrhistogram::Histogram<u64> {
-    // Cannot fail: 3 significant digits is in hdrhistogram's accepted range.
-    hdrhistogram::Histogram::new(3).expect("3 significant digits")
-}
-
 /// Sums the results of each detector configuration over its links, in first-seen order.
 pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
     let mut order: Vec<&str> = Vec::new();
@@ -352,7 +350,7 @@ pub fn totals(results: &[ResultEntry]) -> Vec<TotalEntry> {
                 exact.add(&r.qos.exact, r.qos.detection_basis == detection_basis);
             }
             let (detection_histogram, mistake_histogram) =
-                (exact.detection.to_histogram(), exact.mistakes.to_histogram());
+                (exact.detection.counts().clone(), exact.mistakes.counts().clone());
             let all = QosReport::from_exact(exact, None, by_cause, detection_basis);
             TotalEntry {
                 detector: label.to_string(),

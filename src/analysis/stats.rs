@@ -284,6 +284,11 @@ impl DurationStats {
         self.counts.to_histogram()
     }
 
+    /// The values' bucket counts.
+    pub fn counts(&self) -> &HdrCounts {
+        &self.counts
+    }
+
     /// Mean in seconds, exact up to the final division.
     pub fn mean_s(&self) -> Option<f64> {
         (self.count() > 0).then(|| self.sum_ns as f64 / self.count() as f64 / 1e9)

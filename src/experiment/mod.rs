@@ -83,6 +83,31 @@ impl Experiment {
         Experiment::from_toml(path, &text)
     }
 
+    /// Every empirical delay trace the experiment reads, as written (relative to its
+    /// directory), wherever a delay model may be: the network, a link's override, a delay
+    /// change, a pause's durations, a workload.
+    pub fn delay_traces(&self) -> Vec<PathBuf> {
+        fn walk(v: &serde_json::Value, out: &mut Vec<PathBuf>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if m.get("dist").and_then(|d| d.as_str()) == Some("empirical")
+                        && let Some(trace) = m.get("trace").and_then(|t| t.as_str())
+                    {
+                        out.push(trace.into());
+                    }
+                    m.values().for_each(|v| walk(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&serde_json::to_value(self).expect("experiment serializes"), &mut out);
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Parses and validates experiment text; `path` names it in errors.
     pub fn from_toml(path: &Path, text: &str) -> Result<ValidExperiment, ExperimentError> {
         let e: Experiment = toml::from_str(text)

@@ -34,8 +34,11 @@ impl Experiment {
     /// Checks every field, in file order of sections; gives the checked faults.
     fn validate(&self) -> Result<Vec<Fault>, Invalid> {
         let err = |field: String, message: &str| Err((field, message.to_string()));
-        if self.name.trim().is_empty() || self.name.contains(['/', '\\']) {
-            return err("name".into(), "must be a non-empty name without slashes (it names the results directory)");
+        if self.name.trim().is_empty() || self.name.contains(['/', '\\']) || matches!(self.name.as_str(), "." | "..") {
+            return err(
+                "name".into(),
+                "must be a non-empty name without slashes, and not `.` or `..` (it names the results directory)",
+            );
         }
         if self.duration == Nanos::ZERO {
             return err("duration".into(), "must be greater than zero");
@@ -329,6 +332,8 @@ mod tests {
     fn errors_name_the_field_of_the_top_level_nodes_and_monitoring() {
         refuses(&GOOD.replace("name = \"t\"", "name = \"a/b\""), "name", "without slashes");
         refuses(&GOOD.replace("name = \"t\"", "name = \" \""), "name", "non-empty");
+        refuses(&GOOD.replace("name = \"t\"", "name = \".\""), "name", "not `.` or `..`");
+        refuses(&GOOD.replace("name = \"t\"", "name = \"..\""), "name", "not `.` or `..`");
         refuses(&GOOD.replace("duration = \"1m\"", "duration = \"0\""), "duration", "greater than zero");
         refuses(&GOOD.replace("[[nodes]]\nid = \"b\"\n", ""), "nodes", "at least two nodes");
         refuses(&GOOD.replace("id = \"b\"", "id = \"a\""), "nodes[1].id", "`a` is declared twice");

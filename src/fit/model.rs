@@ -214,6 +214,10 @@ pub fn experiment_files(report: &FitReport, experiment: &Path) -> Result<Vec<(Pa
                 _ => merged.push((a, b)),
             }
         }
+        // (Mutation testing, equivalent in practice: `<=`, which differs only for a pause
+        // that begins exactly at the duration, to the microsecond: half an interval after a
+        // heartbeat, itself before the last, where the span and an interval were rounded
+        // down to that whole second.)
         for (a, b) in merged.into_iter().filter(|&(a, _)| a < duration_ns) {
             let _ = writeln!(
                 t,

@@ -28,6 +28,16 @@ pub use results_dir::{
     write_atomic,
 };
 
+/// Whether `path` as written ends in a `.` component (`dir/.`, `dir/./`): Rust's path
+/// methods drop it (`file_name` is `dir`), but the system reads it as the directory itself,
+/// which cannot be renamed or replaced.
+pub fn ends_in_current_dir(path: &Path) -> bool {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let end = bytes.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+    let trimmed = &bytes[..end];
+    trimmed == b"." || trimmed.ends_with(b"/.")
+}
+
 /// The directory `path` is in (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> &Path {
     path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
@@ -85,11 +95,11 @@ pub fn distribution_files(summary: &summary::SummaryFile) -> Vec<(PathBuf, Vec<u
         let stem = file_stem(&t.detector);
         files.push((
             format!("detection-time/{stem}.hgrm").into(),
-            hgrm::percentile_distribution(&t.detection_histogram).into_bytes(),
+            hgrm::percentile_distribution(&t.detection_histogram.to_histogram()).into_bytes(),
         ));
         files.push((
             format!("mistake-duration/{stem}.hgrm").into(),
-            hgrm::percentile_distribution(&t.mistake_histogram).into_bytes(),
+            hgrm::percentile_distribution(&t.mistake_histogram.to_histogram()).into_bytes(),
         ));
     }
     files

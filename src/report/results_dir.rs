@@ -344,10 +344,10 @@ impl ResultsWriter {
     /// processes left there, and creates the staging directory there: all before any work,
     /// so that a long run cannot end in a refusal or an unwritable directory.
     pub fn begin(out: &Path) -> Result<ResultsWriter, OutputError> {
-        if out.file_name().is_none() {
+        if out.file_name().is_none() || super::ends_in_current_dir(out) {
             return Err(refuse(
                 out,
-                "is not a directory of its own (it ends in `..`, or is `.` or the root)".into(),
+                "is not a directory of its own (it ends in `.` or `..`, or is the root)".into(),
                 "choose a new directory for the results",
             ));
         }
@@ -410,28 +410,41 @@ impl ResultsWriter {
         self.add(Path::new(MANIFEST), &Manifest::new(files).to_bytes())?;
         let parent = parent_dir(&self.out).to_path_buf();
         let out = self.out.clone();
+        // Declared before the registry's guard, so that an early return releases the guard
+        // first: dropping a staging path takes the registry's lock (before, a failed move
+        // dropped it with the lock held and the process hung, deaf to signals).
+        let mut aside: Option<Staged> = None;
         let mut registry = staging::registry();
-        let aside = if std::fs::symlink_metadata(&out).is_ok() {
+        if std::fs::symlink_metadata(&out).is_ok() {
             // Checked in place, then moved aside and checked again: a file that appeared in
             // the directory at any time before the move is seen, and the directory restored.
             check_replaceable(&out)?;
-            let aside = Staged::dir_in_locked(parent.as_path(), &mut registry)
-                .map_err(OutputError::io("writing in", &parent))?;
+            let moved = aside.insert(
+                Staged::dir_in_locked(parent.as_path(), &mut registry)
+                    .map_err(OutputError::io("writing in", &parent))?,
+            );
             #[cfg(not(unix))]
-            std::fs::remove_dir(aside.path()).map_err(OutputError::io("writing in", &parent))?;
+            std::fs::remove_dir(moved.path()).map_err(OutputError::io("writing in", &parent))?;
             // On Unix, renaming a directory over an empty one replaces it.
-            std::fs::rename(&out, aside.path()).map_err(OutputError::io("moving aside", &out))?;
-            let back = |e: OutputError| {
-                let _ = std::fs::rename(aside.path(), &out);
-                e
-            };
-            check_dir(aside.path(), &out).map_err(back)?;
-            std::fs::rename(self.stage.path(), &out).map_err(OutputError::io("renaming into", &out)).map_err(back)?;
-            Some(aside)
+            std::fs::rename(&out, moved.path()).map_err(OutputError::io("moving aside", &out))?;
+            let swapped = check_dir(moved.path(), &out).and_then(|()| {
+                std::fs::rename(self.stage.path(), &out).map_err(OutputError::io("renaming into", &out))
+            });
+            if let Err(e) = swapped {
+                if let Err(back) = std::fs::rename(moved.path(), &out) {
+                    // The old directory cannot go back: it stays where it is, never removed.
+                    moved.mark_moved(&mut registry);
+                    return Err(refuse(
+                        &out,
+                        format!("{e}; and it could not be put back ({back}): it is now at {}", moved.path().display()),
+                        "move it back by hand",
+                    ));
+                }
+                return Err(e);
+            }
         } else {
             std::fs::rename(self.stage.path(), &out).map_err(OutputError::io("renaming into", &out))?;
-            None
-        };
+        }
         self.stage.mark_moved(&mut registry);
         self.created.keep();
         drop(registry);
@@ -632,7 +645,7 @@ mod tests {
 
     #[test]
     fn the_root_and_other_names_of_no_directory_of_their_own_are_refused() {
-        for out in ["/", ".", "..", "results/.."] {
+        for out in ["/", ".", "..", "results/..", "results/.", "results/./", "results/.//", "./"] {
             let e = ResultsWriter::begin(Path::new(out)).err().expect(out).to_string();
             assert!(e.contains("is not a directory of its own"), "{e}");
         }
@@ -653,6 +666,29 @@ mod tests {
         let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
         assert_eq!(left, ["r"], "no staging directory left");
+    }
+
+    /// A swap that fails after the old directory's place was taken in the registry returns
+    /// its error and leaves the old directory as it was and no staging directory behind;
+    /// it does not hang (it did: the path set aside was dropped with the registry's lock
+    /// held). Here the directory is named `r/.`, which the system cannot move.
+    #[cfg(unix)]
+    #[test]
+    fn a_failed_swap_returns_its_error_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        results(&out);
+        let mut writer = ResultsWriter::begin(&out).unwrap();
+        writer.out = out.join(".");
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(writer.commit().map_err(|e| e.to_string())).unwrap());
+        let e = wait.recv_timeout(std::time::Duration::from_secs(60)).expect("the commit hung").unwrap_err();
+        assert!(e.contains("moving aside"), "{e}");
+        assert_eq!(std::fs::read_to_string(out.join("summary.json")).unwrap(), "{}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["r"], "no staging directory left");
+        // And the registry is free: another results directory is written beside it.
+        results(&dir.path().join("s"));
     }
 
     /// A file read once is not read again while it is provably unchanged (the same inode,

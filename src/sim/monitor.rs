@@ -182,8 +182,12 @@ struct State {
 impl State {
     fn deliver(&mut self, setup: &MonitorSetup<'_>, link: usize, d: &Delivery, at_real: Nanos) {
         let arrival = d.arrival(setup.clock.local(at_real));
+        // The detectors' QoS measures the per-heartbeat detection estimate from the send, on
+        // the monitor's time line: the sender's own timestamp (what the trace records) is in
+        // its clock, which may run at another rate, and a day at 10^-4 apart is 8.6 s.
+        let heard = crate::detector::Arrival { sent: Some(setup.clock.local(d.sent_at)), ..arrival };
         let stats = setup.link_stats.then_some(&mut self.result.stats);
-        if !self.analyses[link].receive(&arrival, Some(d.at.saturating_sub(d.sent_at)), stats) {
+        if !self.analyses[link].receive(&heard, Some(d.at.saturating_sub(d.sent_at)), stats) {
             return;
         }
         if let Some(trace) = &mut self.trace {

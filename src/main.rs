@@ -546,11 +546,11 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
             && needed > free
         {
             anyhow::bail!(
-                "refusing to run with --trace: the trace needs up to {} MiB in {} (spill and trace.csv), which has \
-                 {} MiB free (`--allow-large` runs it anyway)",
-                needed >> 20,
+                "refusing to run with --trace: the trace needs up to {} in {} (spill and trace.csv), which has \
+                 {} free (`--allow-large` runs it anyway)",
+                bytes(needed),
                 dir.display(),
-                free >> 20
+                bytes(free)
             );
         }
     }
@@ -775,10 +775,21 @@ fn plot_command(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A size for a message: in MiB from 1 MiB up, in KiB below (never "0 MiB").
+fn bytes(n: u128) -> String {
+    if n >= 1 << 20 { format!("{} MiB", n >> 20) } else { format!("{} KiB", n.div_ceil(1 << 10)) }
+}
+
 fn validate_command(files: &[PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for path in files {
-        match Experiment::load(path) {
+        let base_dir = path.parent().map(PathBuf::from).unwrap_or_default();
+        let loaded = Experiment::load(path).map_err(anyhow::Error::from).and_then(|e| {
+            // The files it reads too, as `run` would before it starts.
+            e.check_delay_traces(&base_dir).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
+            Ok(e)
+        });
+        match loaded {
             Ok(e) => {
                 let estimate = e.estimate();
                 println!(

@@ -140,7 +140,10 @@ impl std::str::FromStr for CrashDecl {
             None => (time(when)?, None),
         };
         if to.is_some_and(|to| to <= from) {
-            return Err(format!("`{s}`: the node must come back after it crashes (TO after FROM)"));
+            return Err(format!("`{s}`: the window must end after it begins (TO after FROM)"));
+        }
+        if let Some(late) = [Some(from), to].into_iter().flatten().find(|t| t.0 > MAX_TIME_NS) {
+            return Err(format!("`{s}`: {late} is beyond 2^62 ns (146 years), the largest time fdlab accepts"));
         }
         Ok(CrashDecl { node: node.to_string(), from, to })
     }
@@ -968,6 +971,11 @@ mod tests {
         assert_eq!(down.to_string(), "node-b@90s..2m");
         assert!("b@2m..90s".parse::<CrashDecl>().unwrap_err().contains("TO after FROM"));
         assert!("b@90s..90s".parse::<CrashDecl>().is_err());
+        // Times beyond 2^62 ns are refused, as in traces and experiment files; 2^62 itself is not.
+        for late in ["b@300s..18446744073709551615ns", "b@5000000000s", "b@4611686018427387905ns"] {
+            assert!(late.parse::<CrashDecl>().unwrap_err().contains("beyond 2^62 ns"), "{late}");
+        }
+        assert!("b@1s..4611686018427387904ns".parse::<CrashDecl>().is_ok());
         assert!("b90s".parse::<CrashDecl>().unwrap_err().contains("NODE@TIME"));
         assert!("b@soon".parse::<CrashDecl>().unwrap_err().contains("b@soon"));
     }

@@ -127,6 +127,28 @@ fn missing_data_is_a_clear_error_not_a_panic() {
     assert!(e.contains("summary.json"), "{e}");
 }
 
+/// Charts go only into the results' own `charts` directory: one that is a link to another
+/// directory (or a file) is refused before anything is drawn, and the other directory is
+/// left as it was.
+#[cfg(unix)]
+#[test]
+fn charts_are_never_drawn_through_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("r");
+    quickstart(&results);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, results.join("charts")).unwrap();
+    for e in [plot(&results).unwrap_err().to_string(), plot_and_report(&results).unwrap_err().to_string()] {
+        assert!(e.contains("charts") && e.contains("not a directory"), "{e}");
+    }
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing drawn through the link");
+    std::fs::remove_file(results.join("charts")).unwrap();
+    std::fs::write(results.join("charts"), "mine").unwrap();
+    assert!(plot(&results).unwrap_err().to_string().contains("not a directory"));
+    assert_eq!(std::fs::read_to_string(results.join("charts")).unwrap(), "mine");
+}
+
 #[test]
 fn rendering_needs_no_system_fonts() {
     let dir = tempfile::tempdir().unwrap();

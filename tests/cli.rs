@@ -453,3 +453,42 @@ fn decimal_timestamps_and_an_inferred_interval() {
     );
     assert!(!bad_out.exists());
 }
+
+/// `validate` reads the empirical delay traces an experiment names, as `run` would before
+/// it starts: a missing one, a directory or one without `sent_ns` is an error naming the
+/// trace once; a good one validates.
+#[test]
+fn validate_reads_the_empirical_delay_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = |trace: &str| {
+        write(
+            dir.path(),
+            "emp.toml",
+            &format!(
+                "name = \"emp\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"fixed:timeout=1s\"]\n\
+                 [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n\
+                 [network]\ndelay = {{ dist = \"empirical\", trace = \"{trace}\" }}\n"
+            ),
+        )
+    };
+    std::fs::create_dir(dir.path().join("adir")).unwrap();
+    write(dir.path(), "nosent.csv", "target,received_ns\na,5\n");
+    write(dir.path(), "good.csv", "target,received_ns,sent_ns\na,5,2\na,9,7\n");
+    for (trace, says) in
+        [("missing.csv", "cannot read"), ("adir", "cannot read"), ("nosent.csv", "needs a `sent_ns` column")]
+    {
+        let file = exp(trace);
+        let out = dir.path().join("out");
+        let full = dir.path().join(trace).display().to_string();
+        for args in [vec!["validate", &file], vec!["run", &file, "--no-charts", "--out", common::arg(&out)]] {
+            let o = fdlab(&args);
+            let e = stderr(&o);
+            assert!(!o.status.success(), "{args:?}");
+            assert!(e.contains(&format!("empirical delay trace {full}: ")), "{e}");
+            assert!(e.contains(says) && e.matches(&full).count() == 1, "{args:?}: {e}");
+            assert!(!out.exists());
+        }
+    }
+    let o = fdlab(&["validate", &exp("good.csv")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

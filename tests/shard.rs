@@ -275,6 +275,8 @@ fn a_merge_refuses_mismatched_missing_and_doubled_shards_naming_the_directory() 
     let results = dir.path().join("plain");
     ok(&["run", arg(&exp), "--out", arg(&results), "--no-charts"]);
     refused(&[parts[0].clone(), parts[1].clone(), results.clone()], &[arg(&results), "not a shard directory"]);
+    let nowhere = dir.path().join("nowhere");
+    refused(&[parts[0].clone(), parts[1].clone(), nowhere.clone()], &[arg(&nowhere), "does not exist"]);
     let damaged = dir.path().join("damaged");
     std::fs::create_dir_all(&damaged).unwrap();
     let text = std::fs::read(parts[2].join("shard.json")).unwrap();

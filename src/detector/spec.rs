@@ -35,7 +35,16 @@ pub enum SpecError {
     Duplicate { key: String },
     #[error("`{kind}` needs `{key}`, e.g. `{example}`")]
     Missing { kind: String, key: String, example: String },
+    #[error(
+        "the label `{label}` is {chars} characters long; a configuration's label names its result files, \
+         which allow {MAX_LABEL_CHARS} at most (give fewer or shorter parameters, or a custom detector a shorter name)"
+    )]
+    LongLabel { label: String, chars: usize },
 }
+
+/// The longest label a configuration may have, in characters: with `.hgrm` it names a file,
+/// and file systems allow 255 bytes (a label's file name has a byte per character).
+pub const MAX_LABEL_CHARS: usize = 240;
 
 /// The error for a rejected value of `key`.
 fn bad_value(key: &'static str) -> impl Fn(Rejected) -> SpecError {
@@ -300,16 +309,23 @@ impl DetectorSpec {
         Ok(())
     }
 
-    /// An error if a required key is missing.
+    /// An error if a required key is missing, or a configuration's label is too long to name
+    /// its files ([`MAX_LABEL_CHARS`]).
     pub fn require_complete(&self) -> Result<(), SpecError> {
-        match self.missing().first() {
-            None => Ok(()),
-            Some(key) => Err(SpecError::Missing {
+        if let Some(key) = self.missing().first() {
+            return Err(SpecError::Missing {
                 kind: self.head.clone(),
                 key: key.to_string(),
                 example: format!("{}:{key}=100ms", self.head),
-            }),
+            });
         }
+        for point in self.points() {
+            let chars = point.label.chars().count();
+            if chars > MAX_LABEL_CHARS {
+                return Err(SpecError::LongLabel { label: crate::trace::shown_name(&point.label).into(), chars });
+            }
+        }
+        Ok(())
     }
 
     /// What the kind adds to its knob's value to make the threshold (deadline: the
@@ -771,6 +787,23 @@ mod tests {
         assert!(custom.needs_seq(), "a custom detector says whether it reads seq");
         assert_eq!(custom.missing(), Vec::<&str>::new());
         assert!(!parsed("phi").needs_seq());
+    }
+
+    /// A label names its configuration's files (`detection-time/<label>.hgrm`): one longer
+    /// than 240 characters is refused up front, where it would have failed after the run.
+    #[test]
+    fn a_label_too_long_for_a_file_name_is_refused_up_front() {
+        let build = || Box::new(crate::detector::fixed::FixedTimeout::new()) as Box<dyn Detector>;
+        // `<name>:k=2`: 4 characters beside the name.
+        let spec = |name_chars: usize| DetectorSpec::custom(&"é".repeat(name_chars), "k", &[2.0], build).unwrap();
+        assert!(spec(MAX_LABEL_CHARS - 4).require_complete().is_ok());
+        let e = spec(MAX_LABEL_CHARS - 3).require_complete().unwrap_err().to_string();
+        assert!(e.contains("is 241 characters long") && e.contains("240 at most"), "{e}");
+        // The label is shown shortened.
+        assert!(e.contains("… (") && e.len() < 400, "{e}");
+        // A sweep is checked at each point: only its longest label is too long.
+        let sweep = DetectorSpec::custom(&"x".repeat(MAX_LABEL_CHARS - 4), "k", &[2.0, 10.0], build).unwrap();
+        assert!(sweep.require_complete().unwrap_err().to_string().contains("is 241 characters long"));
     }
 
     #[test]

@@ -108,6 +108,20 @@ impl Experiment {
         out
     }
 
+    /// Reads every empirical delay trace the experiment names ([`Self::delay_traces`],
+    /// relative to `base_dir`, the experiment's directory), as a run would before it starts:
+    /// the first that cannot be read or holds no delays is the error.
+    pub fn check_delay_traces(&self, base_dir: &Path) -> Result<(), crate::fault::delay::EmpiricalError> {
+        for trace in self.delay_traces() {
+            crate::fault::delay::DelaySampler::new(
+                &crate::fault::delay::DelayModel::Empirical { trace },
+                0.0,
+                base_dir,
+            )?;
+        }
+        Ok(())
+    }
+
     /// Parses and validates experiment text; `path` names it in errors.
     pub fn from_toml(path: &Path, text: &str) -> Result<ValidExperiment, ExperimentError> {
         let e: Experiment = toml::from_str(text)

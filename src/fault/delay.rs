@@ -108,7 +108,7 @@ enum Shape {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("empirical delay trace {path}: {message}")]
 pub struct EmpiricalError {
     pub path: std::path::PathBuf,
     pub message: String,
@@ -271,12 +271,18 @@ impl DelaySampler {
 /// One-way delays from a trace with `sent_ns` (received − sent), sorted.
 fn load_delays(path: &Path) -> Result<Vec<u64>, EmpiricalError> {
     let fail = |message: String| EmpiricalError { path: path.to_path_buf(), message };
-    let mut reader = crate::trace::TraceReader::open(path).map_err(|e| fail(e.to_string()))?;
+    // The reader's errors begin with the path, which this error names already.
+    let read_error = |e: crate::trace::TraceError| {
+        let text = e.to_string();
+        let prefix = format!("{}: ", path.display());
+        fail(text.strip_prefix(&prefix).map_or(text.clone(), str::to_string))
+    };
+    let mut reader = crate::trace::TraceReader::open(path).map_err(read_error)?;
     if !reader.has_sent() {
         return Err(fail("an empirical delay trace needs a `sent_ns` column".into()));
     }
     let mut delays = Vec::new();
-    while let Some(row) = reader.next_row().map_err(|e| fail(e.to_string()))? {
+    while let Some(row) = reader.next_row().map_err(read_error)? {
         // Cannot fail: has_sent() was checked and an empty field is rejected per row below.
         let sent = row.arrival.sent.ok_or_else(|| fail(format!("line {}: empty `sent_ns`", row.line)))?;
         delays.push(row.arrival.at.saturating_sub(sent).0);
@@ -396,11 +402,18 @@ mod tests {
                 .to_string()
         };
         let named = |e: String, message: &str| {
-            assert!(e.starts_with(&dir.path().join("e.csv").display().to_string()) && e.ends_with(message), "{e}")
+            let path = dir.path().join("e.csv").display().to_string();
+            assert!(e.starts_with(&format!("empirical delay trace {path}: ")) && e.ends_with(message), "{e}");
+            // The path once: the reader's own prefix is not repeated.
+            assert_eq!(e.matches(&path).count(), 1, "{e}");
         };
         named(error("target,received_ns\na,5\n"), "an empirical delay trace needs a `sent_ns` column");
         named(error("target,received_ns,sent_ns\n"), "no rows");
         named(error("target,received_ns,sent_ns\na,5,\n"), "line 2: empty `sent_ns`");
+        named(
+            error("target,received_ns,sent_ns\na,5,x\n"),
+            "line 2: column `sent_ns`: `x` is not a whole number of nanoseconds ≥ 0",
+        );
     }
 
     #[test]

@@ -313,6 +313,7 @@ pub fn read_shard(dir: &Path) -> Result<ShardFile, MergeError> {
     let path = dir.join(SHARD_FILE);
     let read = |message: String| MergeError::Read { dir: dir.to_path_buf(), message };
     let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound if !dir.exists() => read("does not exist".into()),
         std::io::ErrorKind::NotFound => {
             read(format!("has no {SHARD_FILE}: not a shard directory (`fdlab run --shard I/N` writes one)"))
         }

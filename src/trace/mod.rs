@@ -355,6 +355,14 @@ impl<R: Read> TraceReader<R> {
         // Header names in any case (`Target`, `RECEIVED_NS`), as users' own tools write them.
         let find =
             |name: &str| (0..lines.len()).position(|i| lines.get(i).trim_ascii().eq_ignore_ascii_case(name.as_bytes()));
+        // A column fdlab reads, named twice: which one is meant cannot be told.
+        for name in ["target", "received_ns", "monitor", "seq", "sent_ns", "incarnation"] {
+            let count =
+                (0..lines.len()).filter(|&i| lines.get(i).trim_ascii().eq_ignore_ascii_case(name.as_bytes())).count();
+            if count > 1 {
+                return Err(bad(1, format!("the header names the column `{name}` {count} times; name it once")));
+            }
+        }
         let required =
             |column: &'static str| find(column).ok_or(TraceError::MissingColumn { path: path.clone(), column });
         let columns = Columns {
@@ -673,6 +681,12 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("3 fields"), "{e}");
         let e = read_all("target,time\na,10\n").unwrap_err().to_string();
         assert!(e.contains("no `received_ns` column"), "{e}");
+        for header in ["target,received_ns,received_ns", "Seq,target,received_ns,seq", "target,TARGET,received_ns"] {
+            let e = read_all(&format!("{header}\n")).unwrap_err().to_string();
+            assert!(e.starts_with("t.csv: line 1: the header names the column `") && e.contains("2 times"), "{e}");
+        }
+        // Columns fdlab does not read may repeat.
+        assert_eq!(read_all("target,x,received_ns,x\na,1,10,2\n").unwrap().len(), 1);
         let e = read_all("target,received_ns\na,-10\n").unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
     }

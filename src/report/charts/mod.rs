@@ -174,6 +174,20 @@ pub fn save(figure: &impl Figure, dir: &Path, name: &str) -> Result<(PathBuf, Pa
 /// later run may still replace it.
 pub fn plot(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
     let out = dir.join("charts");
+    // Only into a directory of the results' own: not through a link to somewhere else.
+    let existed = match std::fs::symlink_metadata(&out) {
+        Ok(meta) if meta.is_dir() => true,
+        Ok(_) => {
+            return Err(crate::report::OutputError::Refused {
+                path: out,
+                reason: "is not a directory (a symbolic link, or a file): charts are drawn only into the results' own"
+                    .into(),
+                advice: "remove it, or plot a copy of the results".into(),
+            }
+            .into());
+        }
+        Err(_) => false,
+    };
     for d in [dir, out.as_path()] {
         crate::report::staging::remove_leftovers(d)
             .map_err(|source| ChartError::Io { file: d.to_path_buf(), source })?;
@@ -206,6 +220,15 @@ pub fn plot(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
     let files: Vec<PathBuf> = drawn.iter().flat_map(|d| [d.png.clone(), d.svg.clone()]).collect();
     crate::report::record_written(dir, &files)?;
     if drawn.is_empty() {
+        // A `charts` directory made for nothing is not left behind (the manifest would not
+        // list it, and the next run into the directory would refuse it). Only if empty.
+        if !existed {
+            let _ = std::fs::remove_dir(&out);
+        }
+        // A file that could not be written (a full disk) is the error, not missing data.
+        if let Some(i) = skipped.iter().position(|e| matches!(e, ChartError::Io { .. })) {
+            return Err(skipped.swap_remove(i));
+        }
         return Err(ChartError::MissingData {
             chart: "plot",
             dir: dir.to_path_buf(),

@@ -34,6 +34,7 @@
 //! ```
 //!
 //! Module map (DESIGN.md §4), layers pointing down:
+//! - [`text`]: names and labels as messages show them (long ones shortened).
 //! - [`time`]: `Nanos`, integer nanoseconds, human durations, exact clock rates.
 //! - [`detector`]: the clock-free [`detector::Detector`] trait, specs, one file per detector.
 //! - [`trace`]: the arrival-trace CSV, read and written.
@@ -72,6 +73,7 @@ pub mod live;
 pub mod replay;
 pub mod report;
 pub mod sim;
+pub mod text;
 pub mod time;
 pub mod trace;
 pub mod tune;

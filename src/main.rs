@@ -527,10 +527,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&experiment.name));
     // Replacing the output directory must not delete what the run reads.
     if let Some(path) = &args.experiment {
-        fdlab::report::check_outside(path, &out, "the experiment file")?;
-        for trace in experiment.delay_traces() {
-            fdlab::report::check_outside(&base_dir.join(&trace), &out, "the empirical delay trace")?;
-        }
+        fdlab::report::check_experiment_outside(path, &experiment, &out)?;
     }
     // Before simulating: a long run must not end in a refusal to write, or an unwritable
     // directory. This creates the parent and the staging directory there.

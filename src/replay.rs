@@ -515,8 +515,8 @@ pub fn replay_from<R: std::io::Read>(
                              take about {} MiB of memory, more than 80 % of this machine's {} MiB (`--allow-large` \
                              replays it anyway; fewer detector configurations, or the trace's links replayed in \
                              separate traces, fit)",
-                            crate::trace::shown_name(reader.name(row.monitor)),
-                            crate::trace::shown_name(reader.name(row.target)),
+                            crate::text::shown_name(reader.name(row.monitor)),
+                            crate::text::shown_name(reader.name(row.target)),
                             links.len() + 1,
                             need.div_ceil(1 << 20),
                             limit.machine >> 20

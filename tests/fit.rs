@@ -520,10 +520,19 @@ fn names_an_experiment_cannot_hold_become_distinct_node_ids() {
         );
     }
     let trace = common::write(dir.path(), "names.csv", &text);
-    let (_, fitted) = fit(&trace, dir.path(), "fit");
+    let (report, fitted) = fit(&trace, dir.path(), "fit");
     let e = Experiment::load(&fitted).unwrap();
     let ids: Vec<&str> = e.nodes.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(ids, ["monitor", "monitor-2", "x_y", "x_y-2", "x_y-3"]);
+    // Each weak note once in the question, with every link it concerns (26 heartbeats a
+    // link: every link has the same weak notes).
+    let weak: Vec<&str> = report.links[0].notes.iter().filter(|n| n.weak).map(|n| n.text.as_str()).collect();
+    assert!(!weak.is_empty());
+    for text in weak {
+        let all = "monitor→monitor-2, x_y→monitor-2, x_y-2→monitor-2, x_y-3→monitor-2";
+        let question = e.question.as_deref().unwrap();
+        assert_eq!(question.matches(&format!("{text} ({all})")).count(), 1, "{text}: {question}");
+    }
     let pairs: Vec<[&str; 2]> = e.monitoring.pairs.iter().map(|[m, t]| [m.as_str(), t.as_str()]).collect();
     assert_eq!(pairs, [["monitor-2", "monitor"], ["monitor-2", "x_y"], ["monitor-2", "x_y-2"], ["monitor-2", "x_y-3"]]);
     // 26 heartbeats 100 ms apart: a span of 2.5 s, and one interval more is 2.6 s: 3 s.

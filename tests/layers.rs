@@ -8,6 +8,7 @@ use std::path::Path;
 
 /// Bottom first: a module may import only modules before it.
 const ORDER: &[&str] = &[
+    "text",
     "time",
     "detector",
     "trace",

@@ -728,6 +728,33 @@ fn the_input_and_users_files_are_never_written_over() {
     }
     let t: TuneFile = serde_json::from_str(&std::fs::read_to_string(ours.join("tune.json")).unwrap()).unwrap();
     assert_eq!(t.families.len(), 1);
+    // Nor a directory fdlab wrote that holds what the experiment reads: here the trace a
+    // run recorded, which the experiment resamples its delays from.
+    let tiny = "name = \"tiny\"\nseed = 1\nduration = \"1m\"\ndetectors = [\"fixed:timeout=1s\"]\n\
+                [[nodes]]\nid = \"a\"\n[[nodes]]\nid = \"b\"\n";
+    let recorded = dir.path().join("recorded");
+    let o =
+        fdlab(&["run", arg(&write(dir.path(), "tiny.toml", tiny)), "--trace", "--no-charts", "--out", arg(&recorded)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let resampled = tiny.replacen(
+        "[[nodes]]",
+        "[network]\ndelay = { dist = \"empirical\", trace = \"recorded/trace.csv\" }\n[[nodes]]",
+        1,
+    );
+    let resampled = write(dir.path(), "resampled.toml", &resampled);
+    let o = fdlab(&[
+        "tune",
+        "--experiment",
+        arg(&resampled),
+        "--max-mistakes",
+        "100/day",
+        "-d",
+        "fixed",
+        "--out",
+        arg(&recorded),
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("holds the empirical delay trace"), "{}", stderr(&o));
+    assert!(recorded.join("trace.csv").exists());
     // A trace with a single heartbeat has nothing to tune on.
     let one = write(dir.path(), "one.csv", "target,received_ns\nb,5\n");
     let o = fdlab(&["tune", "--trace", arg(&one), "--max-mistakes", "1/day", "--out", arg(&dir.path().join("x"))]);

@@ -322,7 +322,7 @@ impl DetectorSpec {
         for point in self.points() {
             let chars = point.label.chars().count();
             if chars > MAX_LABEL_CHARS {
-                return Err(SpecError::LongLabel { label: crate::trace::shown_name(&point.label).into(), chars });
+                return Err(SpecError::LongLabel { label: crate::text::shown_name(&point.label).into(), chars });
             }
         }
         Ok(())

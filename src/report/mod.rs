@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 
 use crate::analysis::output::{LEVELS_HEADER, RunOutput};
 pub use results_dir::{
-    MANIFEST, NewFile, OutputError, ResultsWriter, check_outside, check_owned, check_replaceable, record_written,
-    write_atomic,
+    MANIFEST, NewFile, OutputError, ResultsWriter, check_experiment_outside, check_outside, check_owned,
+    check_replaceable, record_written, write_atomic,
 };
 
 /// Whether `path` as written ends in a `.` component (`dir/.`, `dir/./`): Rust's path

@@ -344,13 +344,17 @@ impl ResultsWriter {
     /// processes left there, and creates the staging directory there: all before any work,
     /// so that a long run cannot end in a refusal or an unwritable directory.
     pub fn begin(out: &Path) -> Result<ResultsWriter, OutputError> {
-        if out.file_name().is_none() || super::ends_in_current_dir(out) {
+        let Some(name) = out.file_name().filter(|_| !super::ends_in_current_dir(out)) else {
             return Err(refuse(
                 out,
                 "is not a directory of its own (it ends in `.` or `..`, or is the root)".into(),
                 "choose a new directory for the results",
             ));
-        }
+        };
+        // Renames go through the parent as it resolves (absolute, no `..`, no links): `a/b/../b`
+        // would be moved aside from under its own spelling and could not be put back, and
+        // `link/` names the link's target (refused below, as `link` is).
+        let out = &resolve(parent_dir(out)).join(name);
         check_replaceable(out)?;
         let parent = parent_dir(out);
         let created = Created::dirs_of(parent).map_err(OutputError::io("creating", parent))?;
@@ -635,6 +639,18 @@ pub fn check_outside(input: &Path, out: &Path, what: &str) -> Result<(), OutputE
     Ok(())
 }
 
+/// An error unless the experiment file at `path` and every empirical delay trace `e` reads
+/// (relative to the file's directory) lie outside the directory `out` that is going to be
+/// replaced.
+pub fn check_experiment_outside(path: &Path, e: &crate::experiment::Experiment, out: &Path) -> Result<(), OutputError> {
+    check_outside(path, out, "the experiment file")?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    for trace in e.delay_traces() {
+        check_outside(&base.join(trace), out, "the empirical delay trace")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -666,6 +682,36 @@ mod tests {
         let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
         assert_eq!(left, ["r"], "no staging directory left");
+    }
+
+    /// A path through `..` (`a/b/../b`) is the directory it names, replaced in place: the
+    /// swap goes through the resolved parent (it once moved `a/b` aside and then could not
+    /// reach `a/b/../b` to put anything back). A link spelled with a trailing slash is
+    /// refused before any work, as the link itself is.
+    #[cfg(unix)]
+    #[test]
+    fn a_path_through_dot_dot_or_a_link_is_resolved_before_the_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        for round in ["first", "second"] {
+            let writer = ResultsWriter::begin(&a.join("b/../b")).unwrap();
+            writer.add(Path::new("summary.json"), round.as_bytes()).unwrap();
+            writer.commit().unwrap();
+            assert_eq!(std::fs::read_to_string(a.join("b/summary.json")).unwrap(), round);
+            let left: Vec<_> = std::fs::read_dir(&a).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(left, ["b"], "{round}: nothing beside it");
+        }
+        // Through a directory that does not exist yet: nothing is made for the `..`.
+        let writer = ResultsWriter::begin(&a.join("c/../d")).unwrap();
+        writer.commit().unwrap();
+        assert!(a.join("d").is_dir() && !a.join("c").exists());
+        std::os::unix::fs::symlink(&a, dir.path().join("link")).unwrap();
+        for spelled in ["link/", "link"] {
+            let e = ResultsWriter::begin(&dir.path().join(spelled)).err().expect(spelled).to_string();
+            assert!(e.contains("link"), "{e}");
+        }
+        assert!(a.join("b/summary.json").exists());
     }
 
     /// A swap that fails after the old directory's place was taken in the registry returns

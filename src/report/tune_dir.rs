@@ -28,11 +28,14 @@ pub enum TuneDirError {
 /// is (that `out` may be replaced, its parent written, and that it does not hold the
 /// input); on any error nothing is written.
 pub fn tune_to_dir(config: &TuneConfig, out: &Path) -> Result<TuneFile, TuneDirError> {
-    let input = match &config.input {
-        Input::Trace(p) => (p, "the input trace"),
-        Input::Experiment(p) => (p, "the input experiment"),
-    };
-    super::check_outside(input.0, out, input.1)?;
+    match &config.input {
+        Input::Trace(p) => super::check_outside(p, out, "the input trace")?,
+        // An experiment that does not load is tune's error to report, below.
+        Input::Experiment(p) => match crate::experiment::Experiment::load(p) {
+            Ok(e) => super::check_experiment_outside(p, &e, out)?,
+            Err(_) => super::check_outside(p, out, "the experiment file")?,
+        },
+    }
     let writer = ResultsWriter::begin(out)?;
     let file = tune(config)?;
     writer.add(Path::new("tune.json"), file.to_json().as_bytes())?;

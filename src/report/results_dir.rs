@@ -436,12 +436,15 @@ impl ResultsWriter {
             });
             if let Err(e) = swapped {
                 if let Err(back) = std::fs::rename(moved.path(), &out) {
-                    // The old directory cannot go back: it stays where it is, never removed.
+                    // The old directory cannot go back: this process does not remove it, but it
+                    // keeps its staging name, which a later fdlab in this directory removes as
+                    // an interrupted run's leftover; the message says so.
                     moved.mark_moved(&mut registry);
                     return Err(refuse(
                         &out,
                         format!("{e}; and it could not be put back ({back}): it is now at {}", moved.path().display()),
-                        "move it back by hand",
+                        "move it back by hand before running fdlab in that directory again, which would remove it \
+                         as a leftover",
                     ));
                 }
                 return Err(e);

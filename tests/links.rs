@@ -522,3 +522,128 @@ fn each_workload_writes_its_latency_percentiles() {
         }
     }
 }
+
+/// A 1 µs RTO over a constant 10 ms path (RTT 20 ms): each operation sends a copy every
+/// microsecond until the ACK of its first copy arrives, exactly 20 ms later (ACKs go before
+/// timeouts at one instant), so 20 000 copies, of which every one after the first is
+/// spurious, found when that first ACK arrives. Over a 100 ms path, 200 000 copies of one
+/// operation: the spurious count is made once per copy (a scan from each ACK's copy took
+/// time quadratic in the copies, hours here).
+#[test]
+fn a_retransmission_timeout_far_below_the_round_trip_sends_a_copy_every_rto() {
+    for (delay_ms, ops, copies) in [(10u64, 2u64, 20_000u64), (100, 1, 200_000)] {
+        let e = experiment(
+            &format!("delay = {{ dist = \"constant\", value = \"{delay_ms}ms\" }}"),
+            &format!(
+                "protocol = \"stubborn\"\nevery = \"1s\"\ncount = {ops}\nrto = {{ policy = \"fixed\", timeout = \"1us\" }}"
+            ),
+            "3s",
+        );
+        let o = run(&e, 1);
+        let r = &o.report;
+        assert_eq!((r.issued, r.transmissions), (ops, ops * copies), "{r:?}");
+        assert_eq!((r.retransmissions, r.spurious_retransmissions), (ops * (copies - 1), ops * (copies - 1)));
+        assert_eq!((r.applications, r.acks_received), (ops * copies, ops * copies));
+        // Found spurious in the order sent: op i's copies k = 1 .. copies - 1, at i s + k µs.
+        let expected: Vec<u64> =
+            (0..ops).flat_map(|i| (1..copies).map(move |k| i * 1_000_000_000 + k * 1_000)).collect();
+        assert_eq!(o.spurious_at.iter().map(|t| t.0).collect::<Vec<_>>(), expected);
+        // The estimate bounds them: one operation in flight, a copy per µs for the run.
+        let bound = e.workloads[0].transmission_bound(e.duration, 0);
+        assert_eq!(bound, u128::from(ops + 3_000_001));
+        assert_eq!(e.estimate().workload_transmissions, bound);
+    }
+}
+
+/// The bound on a workload's transmissions against a link that loses everything, where the
+/// client retransmits for the whole run: tight for a fixed RTO (one copy per RTO), within a
+/// factor of about two for RFC 6298's back-off.
+#[test]
+fn the_transmission_bound_is_close_when_nothing_is_ever_acknowledged() {
+    let lost = r#"delay = { dist = "constant", value = "1ms" }
+                  loss = { model = "bernoulli", p = 1.0 }"#;
+    let one = "protocol = \"stubborn\"\nschedule = [\"0s\"]\nsession_timeout = \"1000s\"\n";
+    // Fixed 10 ms over 10 s: copies at 0, 10 ms, ..., 9.99 s.
+    let e = experiment(lost, &format!("{one}rto = {{ policy = \"fixed\", timeout = \"10ms\" }}"), "10s");
+    let r = run(&e, 1).report;
+    assert_eq!(r.transmissions, 1000);
+    assert_eq!(e.workloads[0].transmission_bound(e.duration, 0), 1002);
+    // RFC 6298 from 10 ms, doubling to 1 s: copies at 0, 10, 30, 70, 150, 310, 630 ms and
+    // 1.27 s, then every second to 99.27 s: 8 + 98 = 106. Levels ⌈log2 100⌉ = 7; the bound is
+    // 1 + 2 · ((1 + 0 + 1) · 8 + 100 + 1) = 235.
+    let e = experiment(
+        lost,
+        &format!("{one}rto = {{ policy = \"rfc6298\", min_rto = \"10ms\", max_rto = \"1s\", initial = \"10ms\" }}"),
+        "100s",
+    );
+    let r = run(&e, 1).report;
+    assert_eq!(r.transmissions, 106);
+    assert_eq!(e.workloads[0].transmission_bound(e.duration, 0), 235);
+    // Breaks add a resend per operation in flight each: 3 breaks, window 1.
+    assert_eq!(e.workloads[0].transmission_bound(e.duration, 3), 235 + 2 * 8 * 3 + 3);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Whatever the loss, duplication, window, policy and breaks, a workload never sends more
+    /// than the estimate's bound (which sizes the run's memory and refuses runaway RTOs).
+    #[test]
+    fn a_workload_never_sends_more_than_its_bound(
+        seed in 0u64..1_000_000,
+        loss in 0.0f64..0.9,
+        duplicate in 0.0f64..0.5,
+        window in 1u64..8,
+        adaptive in any::<bool>(),
+        rto_us in 1u64..30_000,
+        every_ms in 1u64..200,
+    ) {
+        let rto = if adaptive {
+            format!("{{ policy = \"rfc6298\", min_rto = \"{rto_us}us\", max_rto = \"500ms\", initial = \"500ms\" }}")
+        } else {
+            format!("{{ policy = \"fixed\", timeout = \"{rto_us}us\" }}")
+        };
+        let text = format!(
+            r#"
+            name = "bound"
+            seed = 1
+            duration = "20s"
+            detectors = ["fixed:timeout=1s"]
+            [network]
+            delay = {{ dist = "uniform", min = "1ms", max = "20ms" }}
+            loss = {{ model = "bernoulli", p = {loss} }}
+            duplicate = {duplicate}
+            [[nodes]]
+            id = "a"
+            [[nodes]]
+            id = "b"
+            [[faults]]
+            kind = "crash"
+            node = "b"
+            at = "5s"
+            down = "1s"
+            [[faults]]
+            kind = "partition"
+            at = "12s"
+            duration = "3s"
+            from = ["b"]
+            to = ["a"]
+            [[workloads]]
+            name = "w"
+            client = "a"
+            server = "b"
+            protocol = "perfect"
+            window = {window}
+            every = "{every_ms}ms"
+            session_timeout = "1s"
+            rto = {rto}
+            "#
+        );
+        let e = Experiment::from_toml("bound.toml".as_ref(), &text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+        let r = run(&e, seed).report;
+        prop_assert!(r.session_breaks >= 2, "{:?}", r);
+        let bound = e.workloads[0].transmission_bound(e.duration, u128::from(r.session_breaks));
+        prop_assert!(u128::from(r.transmissions) <= bound, "{} > {bound}", r.transmissions);
+        prop_assert!(u128::from(r.transmissions) <= e.estimate().workload_transmissions);
+    }
+}

@@ -25,6 +25,10 @@ pub struct Estimate {
     /// Operations the message workloads will issue (each kept, with its ground truth, to
     /// the end of the run).
     pub workload_operations: u128,
+    /// Datagrams the workloads' clients send, at most: every operation's first send and a
+    /// bound on the retransmissions (`WorkloadDecl::transmission_bound`). Each copy's send
+    /// time is kept, and its arrivals and ACKs are events of the simulation.
+    pub workload_transmissions: u128,
     /// Replications run one after the other (1 for a plain run; [`Estimate::runs`]).
     pub replications: u32,
     /// Detector configurations run over all replications: `configurations` for a plain run,
@@ -69,6 +73,13 @@ impl Estimate {
         }
         if self.workload_operations > WORKLOAD_LIMIT {
             return Err(format!("{self}: more than {WORKLOAD_LIMIT} workload operations would take hours"));
+        }
+        if self.workload_transmissions > WORKLOAD_LIMIT {
+            return Err(format!(
+                "{self}: up to {} workload transmissions (more than {WORKLOAD_LIMIT}) could take hours; \
+                 a retransmission timeout below the round trip retransmits every operation many times",
+                self.workload_transmissions
+            ));
         }
         if let Some(total) = memory
             && self.memory_bytes > usable(total)
@@ -165,6 +176,9 @@ impl std::fmt::Display for Estimate {
         }
         if self.workload_operations > 0 {
             write!(f, ", {} workload operations", self.workload_operations)?;
+            if self.workload_transmissions > self.workload_operations {
+                write!(f, " (up to {} transmissions)", self.workload_transmissions)?;
+            }
         }
         Ok(())
     }
@@ -178,9 +192,12 @@ const LINK_BYTES: u128 = 40 << 10;
 /// One configuration on one link: its tracker, accumulators and distributions (three of
 /// HdrHistogram's ranges each).
 const MEMBER_BYTES: u128 = 80 << 10;
-/// One workload operation: its ground truth, client state, issue event and copies' send
-/// times (a few retransmissions).
+/// One workload operation: its ground truth, client state and issue event.
 const WORKLOAD_OP_BYTES: u128 = 320;
+/// One datagram a workload's client sends: its send time, its spurious mark and its place in
+/// the retransmission record (24 bytes), and its arrival and ACK events while in transit
+/// (measured: 4 million 1 µs retransmissions over a 10 ms path peak at 65 bytes each).
+const WORKLOAD_TRANSMISSION_BYTES: u128 = 72;
 /// One workload: its latency histogram (1 ns to 2^62 ns at 3 digits), channels, tables.
 const WORKLOAD_BYTES: u128 = 512 << 10;
 /// Workload operations beyond which a run is refused without `--allow-large`: 10^9, each
@@ -255,9 +272,12 @@ impl ValidExperiment {
         let heartbeats = if lease { deliveries * 14 + links as u128 * 48 + nodes * nodes * 24 } else { 0 };
         let workload_operations: u128 =
             self.workloads.iter().map(|w| u128::from(w.operation_count(self.duration))).sum();
+        let workload_transmissions: u128 =
+            self.workloads.iter().map(|w| w.transmission_bound(self.duration, fault_events)).sum();
         let memory_bytes = BASE_BYTES
             + self.workloads.len() as u128 * WORKLOAD_BYTES
             + workload_operations * WORKLOAD_OP_BYTES
+            + workload_transmissions * WORKLOAD_TRANSMISSION_BYTES
             + nodes * 512
             + fault_events * 96
             + links as u128 * (LINK_BYTES + detector_state)
@@ -270,6 +290,7 @@ impl ValidExperiment {
             memory_bytes,
             trace_bytes: deliveries * TRACE_ROW_BYTES,
             workload_operations,
+            workload_transmissions,
             replications: 1,
             configuration_runs: configurations as u128,
         }
@@ -400,17 +421,20 @@ mod tests {
     /// The allowances in numbers, as documented at their constants (a change to one changes
     /// what `fdlab validate` prints and what `fdlab run` refuses, so it must change here too):
     /// 96 MiB for the program, 40 KiB a link, 80 KiB a configuration on a link, 512 KiB a
-    /// workload and 320 bytes an operation, 512 bytes a node and 96 a fault event.
+    /// workload, 320 bytes an operation and 72 a transmission, 512 bytes a node and 96 a fault
+    /// event.
     #[test]
     fn the_allowances_are_the_documented_sizes() {
         let workload =
             "[[workloads]]\nname = \"w\"\nclient = \"a\"\nserver = \"b\"\nprotocol = \"stubborn\"\nevery = \"1s\"\n";
         let (est, e) = estimate("[\"phi\", \"fixed:timeout=1s\"]", workload);
         let state = state(&e);
-        assert_eq!(est.workload_operations, 60);
+        // 60 operations, one a second for a minute, and a copy a second (the default fixed
+        // 1 s RTO) of the one in flight for the minute: 60 + 61.
+        assert_eq!((est.workload_operations, est.workload_transmissions), (60, 121));
         assert_eq!(
             est.memory_bytes,
-            (96 << 20) + 2 * 512 + 2 * ((40 << 10) + state) + 2 * 2 * (80 << 10) + (512 << 10) + 60 * 320
+            (96 << 20) + 2 * 512 + 2 * ((40 << 10) + state) + 2 * 2 * (80 << 10) + (512 << 10) + 60 * 320 + 121 * 72
         );
     }
 
@@ -433,6 +457,7 @@ mod tests {
             memory_bytes,
             trace_bytes: 480,
             workload_operations: 0,
+            workload_transmissions: 0,
             replications: 1,
             configuration_runs: 1,
         }
@@ -529,8 +554,13 @@ mod tests {
         // 3000 operations before 30 s, and two of the schedule's three (2 min is after the run).
         let issued: usize = e.workloads.iter().map(|w| w.issue_times(e.duration).len()).sum();
         assert_eq!((est.workload_operations, issued), (3002, 3002));
-        assert_eq!(est.memory_bytes, plain.memory_bytes + 2 * WORKLOAD_BYTES + 3002 * WORKLOAD_OP_BYTES);
-        assert!(est.to_string().ends_with(", 3002 workload operations"), "{est}");
+        // Each retransmits its one operation in flight at most once a second for the minute.
+        assert_eq!(est.workload_transmissions, 3000 + 61 + 2 + 61);
+        assert_eq!(
+            est.memory_bytes,
+            plain.memory_bytes + 2 * WORKLOAD_BYTES + 3002 * WORKLOAD_OP_BYTES + 3124 * WORKLOAD_TRANSMISSION_BYTES
+        );
+        assert!(est.to_string().ends_with(", 3002 workload operations (up to 3124 transmissions)"), "{est}");
         assert_eq!(est.fits_in(None), Ok(()));
         assert_eq!(Estimate { workload_operations: WORKLOAD_LIMIT, ..est }.fits_in(None), Ok(()));
         let over = Estimate { workload_operations: WORKLOAD_LIMIT + 1, ..est };
@@ -540,5 +570,18 @@ mod tests {
         let (est, _) = estimate("[\"phi\"]", &many);
         assert_eq!(est.workload_operations, 2_000_000_000);
         assert!(est.fits_in(None).is_err());
+        // A 1 ns RTO: two operations, each retransmitted up to once a nanosecond for the
+        // minute: refused, naming the bound.
+        let (est, _) = estimate(
+            "[\"phi\"]",
+            &workload("w", "schedule = [\"0s\", \"1s\"]\nrto = { policy = \"fixed\", timeout = \"1ns\" }"),
+        );
+        assert_eq!(est.workload_transmissions, 2 + 60_000_000_001);
+        let refused = est.fits_in(None).unwrap_err();
+        assert!(refused.contains("up to 60000000003 workload transmissions (more than 1000000000)"), "{refused}");
+        assert!(est.fits_in(Some(1 << 40)).is_err(), "4 TiB of copies' records on a 1 TiB machine");
+        let small = Estimate { workload_transmissions: WORKLOAD_LIMIT, memory_bytes: 0, ..est };
+        assert_eq!(small.fits_in(None), Ok(()));
+        assert!(Estimate { workload_transmissions: WORKLOAD_LIMIT + 1, ..small }.fits_in(None).is_err());
     }
 }

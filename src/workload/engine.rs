@@ -144,10 +144,32 @@ struct Flight {
     msgno: u64,
     first_send_in_session: Nanos,
     copies_in_session: u32,
-    /// Copy indices (global) already counted as spurious retransmissions.
-    spurious: Vec<bool>,
+    /// Per copy (global index), the first copy at or after it not yet counted as a spurious
+    /// retransmission: itself when not counted, a later index when counted (a union-find's
+    /// next pointers, compressed as they are followed). Marking each copy once keeps the
+    /// work per ACK amortized constant; a scan from `copy` made it quadratic in the copies
+    /// of one operation (a 1 ns RTO sends tens of thousands).
+    unmarked: Vec<u32>,
     /// When each copy (global index) was sent.
     sent_at: Vec<Nanos>,
+}
+
+impl Flight {
+    /// The first copy at or after `i` not yet counted spurious (the copy count when none).
+    fn first_unmarked(&mut self, i: usize) -> usize {
+        let n = self.unmarked.len();
+        let mut root = i;
+        while root < n && self.unmarked[root] as usize != root {
+            root = self.unmarked[root] as usize;
+        }
+        let mut k = i;
+        while k < root {
+            let next = self.unmarked[k] as usize;
+            self.unmarked[k] = root as u32;
+            k = next;
+        }
+        root
+    }
 }
 
 struct Engine<'a> {
@@ -338,8 +360,10 @@ impl<'a> Engine<'a> {
     }
 
     fn transmit(&mut self, t: Nanos, op: usize, copy: u32) {
+        let index = self.ops[op].copies_sent;
         self.ops[op].copies_sent += 1;
         self.flights[op].sent_at.push(t);
+        self.flights[op].unmarked.push(index);
         self.transmissions += 1;
         let (session, msgno) = (self.session, self.flights[op].msgno);
         for at in self.data.send(t) {
@@ -462,15 +486,13 @@ impl<'a> Engine<'a> {
         self.acks_received += 1;
         // Every later copy already sent was a premature retransmission: this earlier copy
         // (or its ACK) was only slow. Counted once per copy, whatever the session.
-        let sent = self.ops[op].copies_sent as usize;
         let flight = &mut self.flights[op];
-        flight.spurious.resize(sent, false);
-        for (flag, &at) in flight.spurious.iter_mut().zip(&flight.sent_at).skip(copy as usize + 1) {
-            if !*flag {
-                *flag = true;
-                self.spurious += 1;
-                self.spurious_at.push(at);
-            }
+        let mut i = flight.first_unmarked(copy as usize + 1);
+        while i < flight.unmarked.len() {
+            flight.unmarked[i] = i as u32 + 1;
+            self.spurious += 1;
+            self.spurious_at.push(flight.sent_at[i]);
+            i = flight.first_unmarked(i + 1);
         }
         if session != self.session || !self.in_flight.remove(&op) {
             return;

@@ -225,6 +225,38 @@ impl WorkloadDecl {
         available.min(limit)
     }
 
+    /// At most how many datagrams the client sends in a run ending at `end` with at most
+    /// `breaks` session breaks: every first send, and a bound on the retransmissions.
+    ///
+    /// At most `w = min(window, operations)` operations are in flight at once, and one
+    /// retransmits at most once per RTO, so a run sends at most `w · end / floor`
+    /// retransmissions, with `floor` the least RTO the policy can give (the fixed timeout,
+    /// RFC 6298's `min_rto`), and `w` resends per break. RFC 6298 backs off besides: the
+    /// engine's timers back the RTO off once per epoch, and an epoch (which ends at a backoff,
+    /// at an ACK giving a sample, or at a break) sees at most `w + 1` retransmissions. Between
+    /// two samples or breaks the RTO doubles at most `levels = ⌈log2(max/min)⌉` times before
+    /// it reaches `max_rto`, where every epoch lasts `max_rto` or more, so the retransmissions
+    /// are also at most `(w + 1) · ((samples + breaks + 1) · (levels + 1) + end / max_rto)`,
+    /// with at most one sample per operation; the bound is the smaller of the two.
+    pub fn transmission_bound(&self, end: Nanos, breaks: u128) -> u128 {
+        let operations = u128::from(self.operation_count(end));
+        if !self.protocol.retransmits() || operations == 0 {
+            return operations;
+        }
+        let w = u128::from(self.window).min(operations);
+        let duration = u128::from(end.0);
+        let by_floor = |floor: Nanos| w * (duration / u128::from(floor.0.max(1)) + 1);
+        let retransmissions = match self.rto {
+            RtoSpec::Fixed { timeout } => by_floor(timeout),
+            RtoSpec::Rfc6298 { min_rto, max_rto, .. } => {
+                let levels = u128::from(max_rto.0.div_ceil(min_rto.0.max(1)).next_power_of_two().trailing_zeros());
+                let epochs = (operations + breaks + 1) * (levels + 1) + duration / u128::from(max_rto.0.max(1)) + 1;
+                by_floor(min_rto).min((w + 1) * epochs)
+            }
+        };
+        operations + retransmissions + w * breaks
+    }
+
     /// Checks the entry against the run's `nodes` and `end`; the error names the field.
     pub fn validate(&self, nodes: &[&str], end: Nanos) -> Result<(), (&'static str, String)> {
         // The name names its latency file (`workload-latency/{name}.hgrm`).

@@ -122,9 +122,13 @@ fn missing_data_is_a_clear_error_not_a_panic() {
     assert!(reasons.iter().any(|r| r.contains("delay.hgrm")));
     assert!(reasons.iter().any(|r| r.contains("detected crashes")));
     // A garbled summary names the file.
+    // A garbled summary names the file, and is the error itself: a chart that failed comes
+    // before the charts that had nothing to draw (a full disk while writing PNGs, too).
     std::fs::write(results.join("summary.json"), "{ not json").unwrap();
-    let e = plot(&results).unwrap_err().to_string();
-    assert!(e.contains("summary.json"), "{e}");
+    let e = plot(&results).unwrap_err();
+    assert!(matches!(e, ChartError::BadData { .. }), "{e:?}");
+    let e = e.to_string();
+    assert!(e.contains("summary.json") && !e.contains("no data"), "{e}");
 }
 
 /// Charts go only into the results' own `charts` directory: one that is a link to another

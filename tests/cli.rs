@@ -474,9 +474,15 @@ fn validate_reads_the_empirical_delay_traces() {
     std::fs::create_dir(dir.path().join("adir")).unwrap();
     write(dir.path(), "nosent.csv", "target,received_ns\na,5\n");
     write(dir.path(), "good.csv", "target,received_ns,sent_ns\na,5,2\na,9,7\n");
-    for (trace, says) in
-        [("missing.csv", "cannot read"), ("adir", "cannot read"), ("nosent.csv", "needs a `sent_ns` column")]
-    {
+    // A named pipe with no writer: opening it would wait for ever.
+    let fifo = dir.path().join("fifo.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for (trace, says) in [
+        ("missing.csv", "cannot read"),
+        ("adir", "cannot read"),
+        ("nosent.csv", "needs a `sent_ns` column"),
+        ("fifo.csv", "is not a regular file"),
+    ] {
         let file = exp(trace);
         let out = dir.path().join("out");
         let full = dir.path().join(trace).display().to_string();

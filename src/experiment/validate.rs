@@ -34,10 +34,16 @@ impl Experiment {
     /// Checks every field, in file order of sections; gives the checked faults.
     fn validate(&self) -> Result<Vec<Fault>, Invalid> {
         let err = |field: String, message: &str| Err((field, message.to_string()));
-        if self.name.trim().is_empty() || self.name.contains(['/', '\\']) || matches!(self.name.as_str(), "." | "..") {
+        if self.name.trim().is_empty()
+            || self.name.contains(['/', '\\'])
+            || self.name.chars().any(char::is_control)
+            || self.name.len() > 255
+            || matches!(self.name.as_str(), "." | "..")
+        {
             return err(
                 "name".into(),
-                "must be a non-empty name without slashes, and not `.` or `..` (it names the results directory)",
+                "must be a non-empty name without slashes or control characters, at most 255 bytes, and not `.` or \
+                 `..` (it names the results directory)",
             );
         }
         if self.duration == Nanos::ZERO {
@@ -334,6 +340,18 @@ mod tests {
         refuses(&GOOD.replace("name = \"t\"", "name = \" \""), "name", "non-empty");
         refuses(&GOOD.replace("name = \"t\"", "name = \".\""), "name", "not `.` or `..`");
         refuses(&GOOD.replace("name = \"t\"", "name = \"..\""), "name", "not `.` or `..`");
+        // A NUL cannot be in a file name; a newline or an escape would garble every message.
+        for bad in ["a\\u0000b", "a\\nb", "\\u001b[31m"] {
+            refuses(&GOOD.replace("name = \"t\"", &format!("name = \"{bad}\"")), "name", "control characters");
+        }
+        refuses(&GOOD.replace("name = \"t\"", &format!("name = \"{}\"", "n".repeat(256))), "name", "255 bytes");
+        assert!(
+            Experiment::from_toml(
+                "t.toml".as_ref(),
+                &GOOD.replace("name = \"t\"", &format!("name = \"{}\"", "é".repeat(127)))
+            )
+            .is_ok()
+        );
         refuses(&GOOD.replace("duration = \"1m\"", "duration = \"0\""), "duration", "greater than zero");
         refuses(&GOOD.replace("[[nodes]]\nid = \"b\"\n", ""), "nodes", "at least two nodes");
         refuses(&GOOD.replace("id = \"b\"", "id = \"a\""), "nodes[1].id", "`a` is declared twice");

@@ -277,6 +277,13 @@ fn load_delays(path: &Path) -> Result<Vec<u64>, EmpiricalError> {
         let prefix = format!("{}: ", path.display());
         fail(text.strip_prefix(&prefix).map_or(text.clone(), str::to_string))
     };
+    // Read more than once (by `validate` and by every sampler built on it): a pipe could
+    // be read once, and opening one waits for a writer.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return Err(fail(
+            "is not a regular file (a pipe or a device); fdlab reads an empirical delay trace more than once".into(),
+        ));
+    }
     let mut reader = crate::trace::TraceReader::open(path).map_err(read_error)?;
     if !reader.has_sent() {
         return Err(fail("an empirical delay trace needs a `sent_ns` column".into()));

@@ -546,7 +546,10 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 pub struct NewFile {
     staged: Staged,
     writer: io::BufWriter<File>,
+    /// As the user wrote it (for messages), and where it is written: its resolved parent
+    /// (absolute, no `..`, links followed) and its name.
     path: PathBuf,
+    target: PathBuf,
     flag: &'static str,
     /// The missing directories of `path`'s parent, created; removed unless committed.
     /// Declared after `staged`, which must go first.
@@ -556,7 +559,23 @@ pub struct NewFile {
 impl NewFile {
     /// `flag` names the option that chose `path`, in errors.
     pub fn create(path: &Path, flag: &'static str) -> Result<NewFile, OutputError> {
-        if std::fs::symlink_metadata(path).is_ok() {
+        // The parent resolved first: `sub/../f.csv` writes `f.csv` and makes no `sub`.
+        let target = match path.file_name() {
+            Some(name)
+                if !path.as_os_str().as_encoded_bytes().ends_with(b"/")
+                    && !path.as_os_str().as_encoded_bytes().ends_with(b"/.") =>
+            {
+                resolve(parent_dir(path)).join(name)
+            }
+            _ => {
+                return Err(OutputError::BadPath {
+                    flag,
+                    path: path.to_path_buf(),
+                    reason: "names a directory, not a file".into(),
+                });
+            }
+        };
+        if std::fs::symlink_metadata(&target).is_ok() {
             return Err(OutputError::BadPath {
                 flag,
                 path: path.to_path_buf(),
@@ -565,12 +584,12 @@ impl NewFile {
                     .into(),
             });
         }
-        let dir = parent_dir(path);
+        let dir = parent_dir(&target);
         let created = Created::dirs_of(dir).map_err(OutputError::io("creating", dir))?;
         staging::remove_leftovers(dir).map_err(OutputError::io("removing what an interrupted fdlab left in", dir))?;
         let (staged, file) = Staged::file_in(dir, "").map_err(OutputError::io("cannot write in", dir))?;
         let writer = io::BufWriter::with_capacity(1 << 20, file);
-        Ok(NewFile { staged, writer, path: path.to_path_buf(), flag, created })
+        Ok(NewFile { staged, writer, path: path.to_path_buf(), target, flag, created })
     }
 
     pub fn writer(&mut self) -> &mut io::BufWriter<File> {
@@ -580,7 +599,7 @@ impl NewFile {
     pub fn commit(mut self) -> Result<(), OutputError> {
         self.writer.flush().map_err(OutputError::io("writing", &self.path))?;
         let (path, flag, mut created) = (self.path, self.flag, self.created);
-        let linked = self.staged.link_to_new(&path);
+        let linked = self.staged.link_to_new(&self.target);
         if linked.is_ok() {
             created.keep();
         }
@@ -715,6 +734,42 @@ mod tests {
             assert!(e.contains("link"), "{e}");
         }
         assert!(a.join("b/summary.json").exists());
+    }
+
+    /// A new file through a `..` is written where the path leads, and no directory is made
+    /// for the `..` to climb out of; one through a link to a directory lands in it; a
+    /// path naming a directory is refused, and a failed write leaves nothing.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_file_resolves_its_parent() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &Path| -> Result<(), String> {
+            let mut f = NewFile::create(path, "--levels").map_err(|e| e.to_string())?;
+            f.writer().write_all(b"x").unwrap();
+            f.commit().map_err(|e| e.to_string())
+        };
+        write(&dir.path().join("sub/../f.csv")).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("f.csv")).unwrap(), "x");
+        assert!(!dir.path().join("sub").exists(), "no `sub` made for the `..`");
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        write(&dir.path().join("link/g.csv")).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("real/g.csv")).unwrap(), "x");
+        // Missing directories are made (and only those of the resolved path).
+        write(&dir.path().join("x/../new/deeper/h.csv")).unwrap();
+        assert!(dir.path().join("new/deeper/h.csv").is_file() && !dir.path().join("x").exists());
+        for named in ["real/", "real/.", "real/..", "."] {
+            let e = write(&dir.path().join(named)).unwrap_err();
+            assert!(e.contains("names a directory, not a file"), "{named}: {e}");
+        }
+        // An existing file, however spelled, is never written over.
+        let e = write(&dir.path().join("sub/../f.csv")).unwrap_err();
+        assert!(e.contains("exists"), "{e}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("f.csv")).unwrap(), "x");
+        let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["f.csv", "link", "new", "real"]);
     }
 
     /// A swap that fails after the old directory's place was taken in the registry returns

@@ -225,8 +225,14 @@ pub fn plot(dir: &Path) -> Result<(Vec<Drawn>, Vec<ChartError>), ChartError> {
         if !existed {
             let _ = std::fs::remove_dir(&out);
         }
-        // A file that could not be written (a full disk) is the error, not missing data.
-        if let Some(i) = skipped.iter().position(|e| matches!(e, ChartError::Io { .. })) {
+        // A file that could not be written (a full disk) is the error, not missing data; so
+        // is a chart that failed to draw (a full disk while plotters writes a PNG comes as
+        // one) or a results file that could not be read.
+        let failed = skipped
+            .iter()
+            .position(|e| matches!(e, ChartError::Io { .. }))
+            .or_else(|| skipped.iter().position(|e| !matches!(e, ChartError::MissingData { .. })));
+        if let Some(i) = failed {
             return Err(skipped.swap_remove(i));
         }
         return Err(ChartError::MissingData {

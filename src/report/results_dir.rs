@@ -436,16 +436,29 @@ impl ResultsWriter {
             });
             if let Err(e) = swapped {
                 if let Err(back) = std::fs::rename(moved.path(), &out) {
-                    // The old directory cannot go back: this process does not remove it, but it
-                    // keeps its staging name, which a later fdlab in this directory removes as
-                    // an interrupted run's leftover; the message says so.
+                    // The old directory cannot go back (something took its place meanwhile):
+                    // it is kept under a name of its own beside it, which no later fdlab
+                    // removes, and the message says where.
+                    let kept = keep_beside(moved.path(), &out);
                     moved.mark_moved(&mut registry);
-                    return Err(refuse(
-                        &out,
-                        format!("{e}; and it could not be put back ({back}): it is now at {}", moved.path().display()),
-                        "move it back by hand before running fdlab in that directory again, which would remove it \
-                         as a leftover",
-                    ));
+                    return Err(match kept {
+                        Ok(kept) => refuse(
+                            &out,
+                            format!("{e}; and it could not be put back ({back}): it is kept at {}", kept.display()),
+                            "move it back by hand",
+                        ),
+                        // Not even that: it keeps its staging name, which a later fdlab in
+                        // this directory removes as an interrupted run's leftover.
+                        Err(_) => refuse(
+                            &out,
+                            format!(
+                                "{e}; and it could not be put back ({back}): it is now at {}",
+                                moved.path().display()
+                            ),
+                            "move it back by hand before running fdlab in that directory again, which would remove \
+                             it as a leftover",
+                        ),
+                    });
                 }
                 return Err(e);
             }
@@ -469,6 +482,26 @@ impl Drop for ResultsWriter {
             self.stage.remove_now();
         }
     }
+}
+
+/// Renames the directory `moved` to the first free name `OUT.kept`, `OUT.kept-2`, ... beside
+/// `out` (no staging prefix: nothing removes it), and returns it.
+fn keep_beside(moved: &Path, out: &Path) -> io::Result<PathBuf> {
+    let name = out.file_name().map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
+    for i in 1..=100u32 {
+        let kept = out.with_file_name(if i == 1 { format!("{name}.kept") } else { format!("{name}.kept-{i}") });
+        if std::fs::symlink_metadata(&kept).is_ok() {
+            continue;
+        }
+        // An empty directory made there meanwhile would be replaced by the rename, and
+        // anything else refuses it: no one's file is lost.
+        match std::fs::rename(moved, &kept) {
+            Ok(()) => return Ok(kept),
+            Err(e) if i == 100 => return Err(e),
+            Err(_) => continue,
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::AlreadyExists, "every kept name is taken"))
 }
 
 /// Every file below `dir` with its size and digest, by path relative to it.
@@ -734,6 +767,31 @@ mod tests {
             assert!(e.contains("link"), "{e}");
         }
         assert!(a.join("b/summary.json").exists());
+    }
+
+    /// An old directory that cannot be put back is kept beside under a name of its own, the
+    /// first free one, whatever is there already.
+    #[test]
+    fn an_old_directory_that_cannot_go_back_is_kept_under_a_name_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("theirs.txt"), "taken").unwrap();
+        std::fs::write(dir.path().join("r.kept"), "a file of the user's").unwrap();
+        for (i, expected) in ["r.kept-2", "r.kept-3"].into_iter().enumerate() {
+            let moved = dir.path().join(format!("{}{i}", staging::PREFIX));
+            std::fs::create_dir(&moved).unwrap();
+            std::fs::write(moved.join("summary.json"), format!("old {i}")).unwrap();
+            let kept = keep_beside(&moved, &out).unwrap();
+            assert_eq!(kept, dir.path().join(expected));
+            assert_eq!(std::fs::read_to_string(kept.join("summary.json")).unwrap(), format!("old {i}"));
+            assert!(!moved.exists());
+        }
+        assert_eq!(std::fs::read_to_string(dir.path().join("r.kept")).unwrap(), "a file of the user's");
+        assert_eq!(std::fs::read_to_string(out.join("theirs.txt")).unwrap(), "taken");
+        // A later run's clean-up leaves them alone.
+        staging::remove_leftovers(dir.path()).unwrap();
+        assert!(dir.path().join("r.kept-2/summary.json").exists() && dir.path().join("r.kept-3").exists());
     }
 
     /// A new file through a `..` is written where the path leads, and no directory is made

@@ -356,7 +356,9 @@ struct RunArgs {
     /// Results directory [default: results/<experiment name>].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Also write every delivered heartbeat as trace.csv (the format `replay` reads).
+    /// Also write every delivered heartbeat as trace.csv (the format `replay` reads); with
+    /// --replications, replication 0's (the experiment's own seed), which replays to its
+    /// figures.
     #[arg(long)]
     trace: bool,
     /// Worker threads [default: the machine's cores].
@@ -640,12 +642,15 @@ fn live_command(args: LiveArgs) -> anyhow::Result<()> {
         netns: args.netns,
         ..fdlab::live::LiveOptions::default()
     };
-    eprintln!(
-        "running {} live for {} ({} nodes; Ctrl-C stops it and removes what it wrote)",
-        experiment.name,
-        experiment.duration,
-        experiment.nodes.len()
-    );
+    // Said once every check has passed, not before a refusal.
+    let announce = || {
+        eprintln!(
+            "running {} live for {} ({} nodes; Ctrl-C stops it and removes what it wrote)",
+            experiment.name,
+            experiment.duration,
+            experiment.nodes.len()
+        )
+    };
     let never = std::sync::atomic::AtomicBool::new(false);
     // A bar in ms of the run, shown only on a terminal (as `run`'s).
     let bar = Progress::new(experiment.duration.0 / 1_000_000, "of the live run");
@@ -655,8 +660,15 @@ fn live_command(args: LiveArgs) -> anyhow::Result<()> {
         let before = done.fetch_max(ms, std::sync::atomic::Ordering::Relaxed);
         bar.advance(ms.saturating_sub(before));
     };
-    let summary =
-        fdlab::report::live_dir::live_to_dir(&experiment, &args.experiment, &base_dir, &out, &opts, &never, &progress);
+    let summary = fdlab::report::live_dir::live_to_dir(
+        &experiment,
+        &args.experiment,
+        &base_dir,
+        &out,
+        &opts,
+        &never,
+        fdlab::report::live_dir::Watch { started: &announce, progress: &progress },
+    );
     bar.finish();
     if summary.is_err() && fdlab::live::shutting_down() {
         // A signal came: its handler thread has killed the nodes and exits with 128 + the

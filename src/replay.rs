@@ -203,12 +203,14 @@ pub struct ReplayConfig {
     /// Cluster views (docs/split-brain.md), from a trace with a `monitor` column; the
     /// declared crashes and pauses are the nodes' ground truth.
     pub cluster: Option<ClusterSettings>,
-    /// The monitors whose clocks run at a rate other than real time (live mode's
-    /// `clock_rate`), by name: as in the simulator, their detectors see each arrival at the
+    /// The nodes whose clocks run at a rate other than real time (live mode's `clock_rate`),
+    /// by name. As monitors, as in the simulator, their detectors see each arrival at the
     /// monitor's local time `rate · received_ns`, so their timeouts stretch with the clock,
-    /// and the suspicions are converted back to the trace's (real) time. A monitor not named
-    /// has an exact clock.
-    pub monitor_clocks: BTreeMap<String, Clock>,
+    /// and the suspicions are converted back to the trace's (real) time. As senders, the
+    /// `sent_ns` they stamped is in their own clock: it is taken back to real time (and
+    /// the detectors see it on their monitor's clock, as the simulator hands it to them). A
+    /// node not named has an exact clock.
+    pub clocks: BTreeMap<String, Clock>,
     /// Refuse, before its link's detectors are built, a link that would bring the replay's
     /// estimated memory ([`crate::experiment::replay_memory`]) beyond this (`None`: no
     /// limit). `fdlab replay` and `fdlab tune` set it to 80 % of the machine's memory
@@ -359,6 +361,8 @@ struct Link {
     target: u32,
     /// The monitor's clock: its analysis runs in the monitor's local time.
     clock: Clock,
+    /// The target's clock, in which its `sent_ns` are stamped.
+    sender_clock: Clock,
     /// The target's declared crashes.
     truth: GroundTruth,
     analysis: LinkAnalysis,
@@ -529,7 +533,8 @@ pub fn replay_from<R: std::io::Read>(
                 let truth = target_down.get(reader.name(row.target)).cloned().unwrap_or_default();
                 let down = monitor_down.get(reader.name(row.monitor)).map_or(&[][..], |t| t.down_windows());
                 let (monitor, target) = (reader.name(row.monitor), reader.name(row.target));
-                let clock = config.monitor_clocks.get(monitor).copied().unwrap_or(Clock::EXACT);
+                let clock = config.clocks.get(monitor).copied().unwrap_or(Clock::EXACT);
+                let sender_clock = config.clocks.get(target).copied().unwrap_or(Clock::EXACT);
                 let local = |(from, to): (Nanos, Nanos)| (clock.local(from), clock.local(to));
                 let mut cuts: Vec<(Nanos, Nanos)> = config
                     .cuts
@@ -563,6 +568,7 @@ pub fn replay_from<R: std::io::Read>(
                     monitor: row.monitor,
                     target: row.target,
                     clock,
+                    sender_clock,
                     analysis,
                     first_heard: starts,
                     truth,
@@ -591,7 +597,9 @@ pub fn replay_from<R: std::io::Read>(
                 other => *other = Some((row.arrival.incarnation, seq)),
             }
         }
-        if row.arrival.sent.is_some_and(|sent| sent > t) {
+        // When it was sent in real time, the trace's time (the sender stamped its own clock).
+        let sent = row.arrival.sent.map(|s| link.sender_clock.real(s));
+        if sent.is_some_and(|sent| sent > t) {
             received_before_sent.add(row.line);
         }
         // The monitor's crashes up to this instant come first (one at a heartbeat's instant
@@ -606,23 +614,24 @@ pub fn replay_from<R: std::io::Read>(
         }
         // A heartbeat sent while the target was down cannot exist; one sent before a crash
         // and received after it was in flight and counts.
-        if row.arrival.sent.is_some_and(|sent| link.sent_while_down(sent)) {
+        if sent.is_some_and(|sent| link.sent_while_down(sent)) {
             continue;
         }
-        if let Some(sent) = row.arrival.sent {
+        if let Some(sent) = sent {
             let gap = i128::from(t.0) - i128::from(sent.0);
             link.min_gap = Some(link.min_gap.map_or(gap, |m| m.min(gap)));
         }
-        let delay = row.arrival.sent.filter(|&sent| sent <= t).map(|sent| t - sent);
+        let delay = sent.filter(|&sent| sent <= t).map(|sent| t - sent);
         link.resume_until(|to| to <= local_t);
-        let arrival = crate::detector::Arrival { at: local_t, ..row.arrival };
+        // The detectors see the send instant on their monitor's clock, as the arrival.
+        let arrival = crate::detector::Arrival { at: local_t, sent: sent.map(|s| link.clock.local(s)), ..row.arrival };
         link.analysis.receive(&arrival, delay, Some(&mut stats));
         if config.cluster.is_some() {
             let start = link.first_heard.partition_point(|s| s.0 <= t);
             if let Some(first @ (_, None)) = start.checked_sub(1).and_then(|i| link.first_heard.get_mut(i)) {
                 first.1 = Some(t);
             }
-            if let (true, Some(sent)) = (lease, row.arrival.sent) {
+            if let (true, Some(sent)) = (lease, sent) {
                 kept += 1;
                 if let Some(limit) = config.memory_limit {
                     let need = crate::experiment::replay_memory(link_count as u128, configuration_count as u128)
@@ -670,6 +679,19 @@ pub fn replay_from<R: std::io::Read>(
                 path: path.clone(),
                 target: c.node.clone(),
                 decl: c.to_string(),
+            });
+        }
+    }
+    // A paused node is a target or a monitor (the one unnamed monitor of a trace without a
+    // `monitor` column is ``): a name the trace lacks is a typo, which would turn the pause
+    // into unexplained mistakes.
+    for c in &config.pauses {
+        let unnamed_monitor = c.node.is_empty() && !reader.has_monitor();
+        if !unnamed_monitor && reader.id_of(&c.node).is_none() {
+            return Err(ReplayError::Crash {
+                flag: "--pause",
+                decl: c.to_string(),
+                message: format!("node `{}` does not appear in {}", c.node, path.display()),
             });
         }
     }
@@ -837,7 +859,7 @@ fn cluster_facts(
     let fault_starts = crashes.iter().chain(&pauses).map(|d| d.from).chain(config.cuts.iter().map(|c| c.at)).collect();
     ClusterFacts {
         ids: ids.to_vec(),
-        clocks: ids.iter().map(|id| config.monitor_clocks.get(id).copied().unwrap_or(Clock::EXACT)).collect(),
+        clocks: ids.iter().map(|id| config.clocks.get(id).copied().unwrap_or(Clock::EXACT)).collect(),
         crashed,
         stalled: paused.clone(),
         paused,
@@ -879,8 +901,11 @@ fn delays_above_minimum(
     let mut reader = config.open_trace()?;
     let mut counts = crate::analysis::stats::HdrCounts::default();
     while let Some(row) = reader.next_row()? {
-        let Some(sent) = row.arrival.sent else { continue };
         let (monitor, target) = (reader.name(row.monitor), reader.name(row.target));
+        // In real time, as the replay took it (`ReplayConfig::clocks`).
+        let Some(sent) = row.arrival.sent.map(|s| config.clocks.get(target).map_or(s, |c| c.real(s))) else {
+            continue;
+        };
         let Some(&min) = min_gaps.get(&(monitor.to_string(), target.to_string())) else { continue };
         let down = target_down.get(target).is_some_and(|truth| sent_while_down(truth, sent));
         if !down {
@@ -1170,6 +1195,45 @@ mod tests {
         assert_eq!(lease_record_bytes(1), 25);
     }
 
+    /// Live mode's clocks: b's clock runs at half (then twice) real speed. It stamps
+    /// `sent_ns` in its own clock, and its detectors run on it. The per-heartbeat detection
+    /// estimate is what the simulator gives: a watching b, 1 ms + 250 ms whatever the time;
+    /// b watching a, on b's clock, the 1 ms delay at b's rate + 250 ms. (Taking b's stamps as
+    /// real time made the first grow with the run, by half the time elapsed at half speed,
+    /// and the second 0; at twice the speed every row of b's was "received before it was
+    /// sent".)
+    #[test]
+    fn a_senders_clock_is_taken_back_to_real_time() {
+        for (rate, b_watching_a) in [(0.5, 0.2505), (2.0, 0.252)] {
+            let mut text = String::from("monitor,target,received_ns,seq,sent_ns\n");
+            for k in 0..600u64 {
+                let real = k * 100_000_000;
+                let stamped = (real as f64 * rate) as u64;
+                text.push_str(&format!("a,b,{},{k},{stamped}\n", real + 1_000_000));
+                text.push_str(&format!("b,a,{},{k},{real}\n", real + 1_000_000));
+            }
+            let config = ReplayConfig {
+                trace: "t.csv".into(),
+                detectors: vec![DetectorSpec::parse("fixed:timeout=250ms").unwrap()],
+                clocks: [("b".to_string(), Clock::from_rate(rate).unwrap())].into(),
+                ..ReplayConfig::default()
+            };
+            let s = replay_from(&mut TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap(), &config, None)
+                .unwrap()
+                .summary;
+            for (monitor, expected) in [("a", 0.251), ("b", b_watching_a)] {
+                let r = s.results.iter().find(|r| r.monitor.as_deref() == Some(monitor)).unwrap();
+                let d = &r.qos.detection_time_s;
+                for v in [d.mean, d.p50, d.p99, d.max] {
+                    let v = v.unwrap();
+                    assert!((v - expected).abs() < 2e-4, "rate {rate}, {monitor}: {d:?}");
+                }
+                assert_eq!((r.qos.mistakes, r.qos.censored.count), (0, 0), "rate {rate}, {monitor}");
+            }
+            assert_eq!(s.trace_warnings, [], "rate {rate}: nothing was received before it was sent");
+        }
+    }
+
     #[test]
     fn bad_crash_declarations_are_named() {
         let e = run(&gap_trace(true), &["a@1s..5s", "a@4s"], &[]).unwrap_err().to_string();
@@ -1184,6 +1248,26 @@ mod tests {
         assert!(e.contains("t.csv has no `monitor` column: name its one monitor as empty, `@4s`"), "{e}");
         let e = run(&gap_trace(true), &[], &["m@1s..2s", "m@1500ms..3s"]).unwrap_err().to_string();
         assert!(e.contains("--monitor-crash m@1500ms..3s: overlaps `m@1s..2s`"), "{e}");
+        // A pause names a target or a monitor of the trace (the unnamed one without a
+        // `monitor` column); another name is a typo.
+        let paused = |monitor_column: bool, pause: &str| {
+            let config = ReplayConfig {
+                trace: "t.csv".into(),
+                detectors: vec![DetectorSpec::parse("fixed:timeout=300ms").unwrap()],
+                pauses: vec![pause.parse().unwrap()],
+                ..ReplayConfig::default()
+            };
+            let text = gap_trace(monitor_column);
+            replay_from(&mut TraceReader::new(Path::new("t.csv"), text.as_bytes()).unwrap(), &config, None)
+                .map(|o| o.summary)
+        };
+        let e = paused(true, "z@4s..5s").unwrap_err().to_string();
+        assert_eq!(e, "--pause z@4s..5s: node `z` does not appear in t.csv");
+        assert!(paused(false, "m@4s..5s").unwrap_err().to_string().contains("node `m` does not appear"));
+        for (column, node) in [(true, "a"), (true, "m"), (false, "a"), (false, "")] {
+            let s = paused(column, &format!("{node}@4s..5s")).unwrap_or_else(|e| panic!("{node}: {e}"));
+            assert_eq!(s.results.len(), 1);
+        }
     }
 
     #[test]

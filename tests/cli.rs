@@ -498,3 +498,33 @@ fn validate_reads_the_empirical_delay_traces() {
     let o = fdlab(&["validate", &exp("good.csv")]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// The table's "+" (a suspicion still open at the end, censored) shows on a totals row as on
+/// a link's: a→c falls silent at 30 s of 60, so its 300 ms timeout suspects to the end.
+#[test]
+fn the_totals_row_marks_a_suspicion_still_open_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("monitor,target,received_ns,seq,sent_ns\n");
+    for i in 0..600u64 {
+        let s = i * 100_000_000;
+        text.push_str(&format!("a,b,{},{i},{s}\n", s + 1_000_000));
+        if i <= 300 {
+            text.push_str(&format!("a,c,{},{i},{s}\n", s + 2_000_000));
+        }
+    }
+    let trace = write(dir.path(), "two.csv", &text);
+    let table = |detector: &str, out: &str| {
+        let out = dir.path().join(out);
+        let o = fdlab(&["replay", &trace, "-d", detector, "--no-charts", "--out", common::arg(&out)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let t = table("fixed:timeout=300ms", "r1");
+    let row = t.lines().find(|l| l.starts_with("fixed:timeout=300ms")).unwrap_or_else(|| panic!("{t}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[1..4], ["2", "links", "0+"], "{t}");
+    // Without an open suspicion at the end, no mark: a timeout longer than the run's rest.
+    let t = table("fixed:timeout=40s", "r2");
+    let row = t.lines().find(|l| l.starts_with("fixed:timeout=40s")).unwrap_or_else(|| panic!("{t}"));
+    assert_eq!(&row.split_whitespace().collect::<Vec<_>>()[1..4], ["2", "links", "0"], "{t}");
+}

@@ -604,12 +604,20 @@ fn fields_live_mode_cannot_honour_are_refused_by_name() {
     for (change, field) in [
         (base.replace("node = \"b\"\n", "node = \"b\"\nwhat = \"sender\"\n"), "faults[0].what"),
         (base.clone() + "\n[engine]\nresume_order = \"datagrams-first\"\n", "engine.resume_order"),
+        (
+            base.clone()
+                + "\n[[workloads]]\nname = \"w\"\nclient = \"a\"\nserver = \"b\"\nprotocol = \"stubborn\"\nevery = \"1s\"\n",
+            "workloads",
+        ),
+        (base.clone() + "\n[two_generals]\np = 0.1\nmax_depth = 3\ntrials = 100\n", "two_generals"),
     ] {
         let path = write(sandbox.path(), "e.toml", &change);
         let o = common::fdlab(&["live", arg(&path), "--out", arg(&sandbox.path().join("out"))]);
         let err = common::stderr(&o);
         assert!(!o.status.success());
         assert!(err.contains(&format!("`{field}`")), "{field}: {err}");
+        // Refused before the run is announced.
+        assert!(!err.contains("running"), "{field}: {err}");
     }
     assert!(!sandbox.path().join("out").exists());
 }
@@ -688,10 +696,57 @@ fn a_node_rejects_garbage_forgeries_and_replays() {
     let second: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("timing-0-1.json")).unwrap()).unwrap();
     assert_eq!(second["accepted"], 0);
+    // A file of the user's is never continued (cutting its "half row" off would lose it), and
+    // neither file is touched when one is not a node's.
+    let theirs = "my notes, without a final newline";
+    std::fs::write(out.join("transitions.csv"), theirs).unwrap();
+    let refused = node(&["--append"]);
+    assert!(!refused.status.success());
+    let err = common::stderr(&refused);
+    assert!(err.contains("transitions.csv: not a file a node wrote"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("transitions.csv")).unwrap(), theirs);
+    assert_eq!(std::fs::read_to_string(out.join("trace.csv")).unwrap(), trace);
+    // A node killed while writing the header left a beginning of it: continued.
+    std::fs::write(out.join("transitions.csv"), &fdlab::live::node::TRANSITIONS_HEADER[..7]).unwrap();
+    assert!(node(&["--append"]).status.success());
+    assert_eq!(std::fs::read_to_string(out.join("transitions.csv")).unwrap(), fdlab::live::node::TRANSITIONS_HEADER);
     // One configuration given twice would write every transition twice under one label.
     let twice = node(&["--append", "--detector", "fixed:timeout=1000ms"]);
     assert!(!twice.status.success());
     let err = common::stderr(&twice);
     assert!(err.contains("`fixed:timeout=1s` is the same configuration as --detector number 1"), "{err}");
     assert_eq!(sandbox.leftovers(), Vec::<i32>::new());
+}
+
+/// `fdlab node` refuses, before it binds or writes anything, peers it could never reach or
+/// that make no sense, and an epoch that is wall-clock time rather than a monotonic reading.
+#[test]
+fn a_node_refuses_peers_it_cannot_reach_and_an_epoch_far_ahead() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("n");
+    let node = |extra: &[&str]| {
+        let o = common::fdlab(
+            &[&["node", "--id", "a", "-d", "fixed:timeout=300ms", "--duration", "300ms", "--out", arg(&out)], extra]
+                .concat(),
+        );
+        assert!(!o.status.success(), "{extra:?}");
+        common::stderr(&o)
+    };
+    for (extra, says) in [
+        (vec!["--peer", "b=10.1.2.3:7000"], "--peer b=10.1.2.3:7000: not reachable from --listen 127.0.0.1:0"),
+        (vec!["--peer", "b=[::1]:9"], "--peer b=[::1]:9: an IPv6 address, and --listen 127.0.0.1:0 is IPv4"),
+        (vec!["--peer", "a=127.0.0.1:9"], "--peer a=127.0.0.1:9: that is this node's own --id"),
+        (
+            vec!["--peer", "b=127.0.0.1:9", "--peer", "b=127.0.0.1:10"],
+            "--peer b=127.0.0.1:10: `b` is given twice (also at 127.0.0.1:9)",
+        ),
+        (
+            vec!["--peer", "b=127.0.0.1:9", "--epoch-ns", "1764800000000000000"],
+            "ahead of this machine's CLOCK_MONOTONIC",
+        ),
+    ] {
+        let err = node(&extra);
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+    assert!(!out.exists(), "nothing written for a refused node");
 }

@@ -561,6 +561,10 @@ mod tests {
             plain.memory_bytes + 2 * WORKLOAD_BYTES + 3002 * WORKLOAD_OP_BYTES + 3124 * WORKLOAD_TRANSMISSION_BYTES
         );
         assert!(est.to_string().ends_with(", 3002 workload operations (up to 3124 transmissions)"), "{est}");
+        // A fair-loss link sends each operation once: no bound beside the count.
+        let (fair, _) = estimate("[\"phi\"]", &workload("w", "every = \"10ms\"").replace("stubborn", "fair-loss"));
+        assert_eq!((fair.workload_operations, fair.workload_transmissions), (6000, 6000));
+        assert!(fair.to_string().ends_with(", 6000 workload operations"), "{fair}");
         assert_eq!(est.fits_in(None), Ok(()));
         assert_eq!(Estimate { workload_operations: WORKLOAD_LIMIT, ..est }.fits_in(None), Ok(()));
         let over = Estimate { workload_operations: WORKLOAD_LIMIT + 1, ..est };
@@ -579,8 +583,10 @@ mod tests {
         assert_eq!(est.workload_transmissions, 2 + 60_000_000_001);
         let refused = est.fits_in(None).unwrap_err();
         assert!(refused.contains("up to 60000000003 workload transmissions (more than 1000000000)"), "{refused}");
-        assert!(est.fits_in(Some(1 << 40)).is_err(), "4 TiB of copies' records on a 1 TiB machine");
-        let small = Estimate { workload_transmissions: WORKLOAD_LIMIT, memory_bytes: 0, ..est };
+        // Its records alone (4 TiB) are refused on a 1 TiB machine, under the limit too.
+        let at_limit = Estimate { workload_transmissions: WORKLOAD_LIMIT, ..est };
+        assert!(at_limit.fits_in(Some(1 << 40)).unwrap_err().contains("more than 80 % of this machine's"));
+        let small = Estimate { memory_bytes: 0, ..at_limit };
         assert_eq!(small.fits_in(None), Ok(()));
         assert!(Estimate { workload_transmissions: WORKLOAD_LIMIT + 1, ..small }.fits_in(None).is_err());
     }

@@ -257,9 +257,9 @@ mod tests {
         let ring = valid(&format!("{HEAD}[monitoring]\nmode = \"ring\"\n{}", nodes(8)));
         assert_eq!((ring.monitored_links().len(), ring.monitored_link_count()), (40, 40));
 
-        // Pairs: as listed, sorted, a pair given twice counted once.
+        // Pairs: as listed, sorted (a pair given twice is refused by validation).
         let pairs = valid(&format!(
-            "{HEAD}[monitoring]\nmode = \"pairs\"\npairs = [[\"n2\", \"n0\"], [\"n0\", \"n1\"], [\"n2\", \"n0\"]]\n{}",
+            "{HEAD}[monitoring]\nmode = \"pairs\"\npairs = [[\"n2\", \"n0\"], [\"n0\", \"n1\"]]\n{}",
             nodes(3)
         ));
         assert_eq!(pairs.monitored_links(), [(0, 1), (2, 0)]);

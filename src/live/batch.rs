@@ -21,6 +21,7 @@ pub const BATCH: usize = 64;
 
 /// A node's peers' addresses, ready for `sendmmsg`.
 pub struct Batch {
+    peers: Vec<SocketAddr>,
     addrs: Vec<Option<SockaddrStorage>>,
     headers: MultiHeaders<SockaddrStorage>,
 }
@@ -28,6 +29,7 @@ pub struct Batch {
 impl Batch {
     pub fn new(peers: &[SocketAddr]) -> Batch {
         Batch {
+            peers: peers.to_vec(),
             addrs: peers.iter().map(|&p| Some(SockaddrStorage::from(p))).collect(),
             headers: MultiHeaders::preallocate(BATCH.min(peers.len()).max(1), None),
         }
@@ -45,7 +47,16 @@ impl Batch {
     /// [`BATCH`] at a time; `sent(at)` is called once per datagram handed over, with the
     /// monotonic instant (ns) its call returned. A datagram the kernel refuses (a peer that
     /// is down, a full buffer) is skipped, as a failed `send_to` is: UDP promises nothing.
-    pub fn send(&mut self, socket: &UdpSocket, bytes: &[u8], peers: Range<usize>, mut sent: impl FnMut(u64)) {
+    /// Returns the datagrams the kernel refused and the last refusal's error (an address this
+    /// socket cannot reach, a full buffer), which the caller counts and reports.
+    pub fn send(
+        &mut self,
+        socket: &UdpSocket,
+        bytes: &[u8],
+        peers: Range<usize>,
+        mut sent: impl FnMut(u64),
+    ) -> (u64, Option<(SocketAddr, nix::errno::Errno)>) {
+        let mut refused = (0, None);
         let fd = socket.as_raw_fd();
         let end = peers.end.min(self.addrs.len());
         let mut i = peers.start;
@@ -62,9 +73,17 @@ impl Batch {
                     i += done;
                 }
                 // The first datagram was refused (the call reports its error): skip it.
-                _ => i += 1,
+                Ok(_) => {
+                    refused.0 += 1;
+                    i += 1;
+                }
+                Err(e) => {
+                    refused = (refused.0 + 1, Some((self.peers[i], e)));
+                    i += 1;
+                }
             }
         }
+        refused
     }
 }
 
@@ -79,7 +98,7 @@ mod tests {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut batch = Batch::new(&addrs);
         let mut count = 0;
-        batch.send(&socket, b"heartbeat", 0..batch.len(), |_| count += 1);
+        assert_eq!(batch.send(&socket, b"heartbeat", 0..batch.len(), |_| count += 1), (0, None));
         assert_eq!(count, 150);
         for r in &receivers {
             r.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
@@ -93,5 +112,25 @@ mod tests {
         let mut count = 0;
         batch.send(&socket, b"again", 10..20, |_| count += 1);
         assert_eq!(count, 10);
+    }
+
+    /// A datagram the kernel refuses (a remote address from a loopback socket) is skipped,
+    /// counted and its error returned; the others still go.
+    #[test]
+    fn refused_datagrams_are_counted_with_their_error() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let remote: SocketAddr = "10.1.2.3:7000".parse().unwrap();
+        let peers = [remote, receiver.local_addr().unwrap(), remote];
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut batch = Batch::new(&peers);
+        let mut count = 0;
+        let (refused, error) = batch.send(&socket, b"heartbeat", 0..3, |_| count += 1);
+        assert_eq!((refused, count), (2, 1));
+        let (addr, errno) = error.unwrap();
+        assert_eq!((addr, errno), (remote, nix::errno::Errno::EINVAL));
+        receiver.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 64];
+        let n = receiver.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"heartbeat");
     }
 }

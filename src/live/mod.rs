@@ -132,6 +132,15 @@ pub fn check(e: &ValidExperiment, path: &Path) -> Result<(), LiveError> {
     if e.engine.recv_buffer != crate::experiment::EngineRules::default().recv_buffer {
         return Err(refuse("engine.recv_buffer", "live mode cannot honour it: the kernel's socket buffer decides"));
     }
+    if !e.workloads.is_empty() {
+        return Err(refuse(
+            "workloads",
+            "live mode does not run message workloads yet (they are simulated only: `fdlab run`)",
+        ));
+    }
+    if e.two_generals.is_some() {
+        return Err(refuse("two_generals", "the two generals are simulated only (`fdlab run`)"));
+    }
     for (i, f) in e.faults().iter().enumerate() {
         match f {
             Fault::Pause { what, .. } if *what != PauseTarget::Node => {
@@ -627,11 +636,9 @@ pub fn run(
         // The nodes' traces carry every node's view: the cluster figures come from the
         // replay, with the orchestrator's record of crashes and pauses as ground truth.
         cluster: e.cluster.clone(),
-        // Each node's detectors ran on its own clock: the analysis does too.
-        monitor_clocks: (0..n)
-            .filter(|&i| !e.node(i).clock.is_exact())
-            .map(|i| (ids[i].clone(), e.node(i).clock))
-            .collect(),
+        // Each node's detectors ran on its own clock, and it stamped its heartbeats with it:
+        // the analysis does too.
+        clocks: (0..n).filter(|&i| !e.node(i).clock.is_exact()).map(|i| (ids[i].clone(), e.node(i).clock)).collect(),
         ..ReplayConfig::default()
     };
     let mut output = crate::replay::replay(&config, None)?;

@@ -62,6 +62,12 @@ pub enum NodeError {
         "{path}: already exists; a node never writes over a file (choose another --out, or --append to continue it)"
     )]
     Exists { path: PathBuf },
+    #[error(
+        "{path}: not a file a node wrote (it does not begin with the header `{}`); --append continues only a \
+         node's own files, and this one is left as it is",
+        header.trim_end()
+    )]
+    NotOurs { path: PathBuf, header: &'static str },
     #[error("{0}")]
     Config(String),
     #[error("runtime: {0}")]
@@ -137,6 +143,10 @@ pub struct NodeTiming {
     /// Whether the sending thread runs in the real-time scheduling class (SCHED_FIFO).
     pub realtime: bool,
     pub sent: u64,
+    /// Datagrams the kernel refused to send (an address the socket cannot reach, a full
+    /// buffer): heartbeats counted in `sent` that did not leave for every peer.
+    #[serde(default)]
+    pub send_errors: u64,
     pub skipped_slots: u64,
     pub received: u64,
     pub accepted: u64,
@@ -150,6 +160,26 @@ pub struct NodeTiming {
 fn histogram() -> Histogram<u64> {
     // 3 significant digits over any u64: cannot fail.
     Histogram::new(3).expect("a 3-digit histogram")
+}
+
+/// With `--append`: an error unless `path` is missing, begins with `header` (a file a node
+/// wrote), or holds a beginning of it (a node killed while writing it). Checked for every file
+/// before any is touched: continuing cuts a half-written last row off, which must never
+/// happen to a file of the user's.
+fn check_continues(path: &Path, header: &'static str) -> Result<(), NodeError> {
+    use std::io::Read;
+    let file = |source| NodeError::File { path: path.to_path_buf(), source };
+    let mut start = Vec::new();
+    match std::fs::File::open(path) {
+        Ok(f) => f.take(header.len() as u64).read_to_end(&mut start).map_err(file)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(file(e)),
+    };
+    if header.as_bytes().starts_with(&start) {
+        Ok(())
+    } else {
+        Err(NodeError::NotOurs { path: path.to_path_buf(), header })
+    }
 }
 
 /// Opens `path` for writing: new (refusing an existing file) or, with `append`, continued.
@@ -356,6 +386,7 @@ impl Receiver {
             self.timing.sent = s.sent;
             self.timing.realtime = s.realtime;
             self.timing.skipped_slots = s.skipped;
+            self.timing.send_errors = s.send_errors;
             self.timing.send_lateness = Lateness::of(&s.lateness);
         }
         self.timing.check_lateness = Lateness::of(&self.check_lateness);
@@ -423,6 +454,7 @@ struct SendStats {
     realtime: bool,
     sent: u64,
     skipped: u64,
+    send_errors: u64,
     lateness: Histogram<u64>,
 }
 
@@ -459,6 +491,7 @@ fn send_loop(
     let mut slot = 0u64;
     // Sends slot `slot`'s heartbeat to `range` of the peers; `late`: the deadline each
     // datagram is measured against (none for `send-now`'s).
+    let mut reported = false;
     let mut send = |slot: u64, range: std::ops::Range<usize>, stats: &mut SendStats, late: Option<u64>| {
         let h = Heartbeat {
             cluster: opts.cluster,
@@ -471,11 +504,17 @@ fn send_loop(
         let bytes = wire::encode(&h, opts.key.as_deref());
         // Each datagram's lateness: when the call that carried it returned, after the
         // deadline (with many peers at one deadline, the last leave well after the first).
-        batch.send(&socket, &bytes, range, |at| {
+        let (refused, error) = batch.send(&socket, &bytes, range, |at| {
             if let Some(deadline) = late {
                 let _ = stats.lateness.record(at.saturating_sub(deadline));
             }
         });
+        stats.send_errors += refused;
+        if let Some((addr, e)) = error.filter(|_| !reported) {
+            // Once: every later refusal is counted in the timing file's `send_errors`.
+            eprintln!("{}: sending to {addr}: {e} (counted in `send_errors` of the timing file)", opts.id);
+            reported = true;
+        }
     };
     'slots: while !stop.load(Ordering::Relaxed) {
         let jitter = if opts.jitter.0 > 0 { rng.random_range(0..opts.jitter.0) } else { 0 };
@@ -519,6 +558,42 @@ fn send_loop(
     }
 }
 
+/// How far ahead of now `--epoch-ns` may lie (the orchestrator's is under two seconds).
+pub const MAX_EPOCH_AHEAD: Nanos = Nanos::from_secs(600);
+
+/// The peers as given: none is this node, none is named twice, and every address can be
+/// reached from the socket `--listen` binds (its address family; not a remote address from
+/// a loopback socket, whose datagrams the kernel refuses).
+fn check_peers(opts: &NodeOptions) -> Result<(), NodeError> {
+    let mut seen = BTreeMap::new();
+    for (name, addr) in &opts.peers {
+        let peer = format!("--peer {name}={addr}");
+        if *name == opts.id {
+            return Err(NodeError::Config(format!("{peer}: that is this node's own --id")));
+        }
+        if let Some(first) = seen.insert(name.as_str(), addr) {
+            return Err(NodeError::Config(format!("{peer}: `{name}` is given twice (also at {first})")));
+        }
+        if addr.is_ipv4() != opts.listen.is_ipv4() {
+            return Err(NodeError::Config(format!(
+                "{peer}: an IPv{} address, and --listen {} is IPv{}: give --listen an address of the same family",
+                if addr.is_ipv4() { 4 } else { 6 },
+                opts.listen,
+                if opts.listen.is_ipv4() { 4 } else { 6 }
+            )));
+        }
+        if opts.listen.ip().is_loopback() && !addr.ip().is_loopback() {
+            return Err(NodeError::Config(format!(
+                "{peer}: not reachable from --listen {} (loopback only); give --listen this machine's address or \
+                 {}:PORT",
+                opts.listen,
+                if addr.is_ipv4() { "0.0.0.0" } else { "[::]" }
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs a node until its duration ends or it is told to stop (`stop`, set by SIGTERM or
 /// SIGINT in the binary). Prints `listening ADDR` on stdout once its socket is bound.
 pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, NodeError> {
@@ -535,6 +610,19 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
     for spec in &opts.detectors {
         spec.require_complete().map_err(|e| NodeError::Config(format!("--detector: {e}")))?;
     }
+    check_peers(&opts)?;
+    // A CLOCK_MONOTONIC reading, not wall-clock time: one far ahead would wait for years.
+    if let Some(epoch) = opts.epoch_ns {
+        let now = mono_ns();
+        if epoch > now.saturating_add(MAX_EPOCH_AHEAD.0) {
+            return Err(NodeError::Config(format!(
+                "--epoch-ns {epoch}: {} ahead of this machine's CLOCK_MONOTONIC ({now} ns now; at most {} ahead); it \
+                 is a monotonic-clock reading (what the orchestrator hands its nodes), not wall-clock time",
+                Nanos(epoch - now),
+                MAX_EPOCH_AHEAD
+            )));
+        }
+    }
     if let Some(r) = crate::detector::find_repeat(&opts.detectors) {
         return Err(NodeError::Config(format!(
             "--detector: {}",
@@ -545,6 +633,10 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
     let local = socket.local_addr().map_err(|source| NodeError::Bind { addr: opts.listen, source })?;
     super::clock::large_receive_buffer(&socket);
     std::fs::create_dir_all(&opts.out).map_err(|source| NodeError::File { path: opts.out.clone(), source })?;
+    if opts.append {
+        check_continues(&opts.out.join("trace.csv"), HEADER_WITH_MONITOR)?;
+        check_continues(&opts.out.join("transitions.csv"), TRANSITIONS_HEADER)?;
+    }
     let (trace_file, trace_empty) = open(&opts.out.join("trace.csv"), opts.append)?;
     let (transitions_file, transitions_empty) = open(&opts.out.join("transitions.csv"), opts.append)?;
     let mut trace = BufWriter::new(trace_file);
@@ -581,7 +673,8 @@ pub fn run_node(opts: NodeOptions, stop: Arc<AtomicBool>) -> Result<NodeTiming, 
     println!("listening {local}");
     let _ = std::io::stdout().flush();
 
-    let stats = Arc::new(Mutex::new(SendStats { realtime: false, sent: 0, skipped: 0, lateness: histogram() }));
+    let stats =
+        Arc::new(Mutex::new(SendStats { realtime: false, sent: 0, skipped: 0, send_errors: 0, lateness: histogram() }));
     let sender = {
         let socket = socket.try_clone().map_err(NodeError::Runtime)?;
         let peers = opts.peers.iter().map(|p| p.1).collect();

@@ -21,6 +21,8 @@ pub enum IndexError {
     Read { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Experiment(#[from] ExperimentError),
+    #[error("{first} and {second} both name experiment `{name}`, whose results directory they would share; rename one")]
+    SameName { first: String, second: String, name: String },
     #[error("{path}: no experiment files (*.toml) there")]
     NoExperiments { path: PathBuf },
     #[error(
@@ -35,7 +37,7 @@ pub enum IndexError {
 /// One experiment as the index lists it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    /// The file, relative to the experiments directory.
+    /// The file's name in the experiments directory.
     pub file: String,
     pub name: String,
     pub description: String,
@@ -72,10 +74,38 @@ pub fn entries(experiments: &Path, results: &Path) -> Result<Vec<Entry>, IndexEr
                 question: e.question.clone(),
                 answer: e.answer.clone(),
                 source: e.source.clone(),
-                report: report.is_file().then(|| format!("{}/report.html", e.name)),
+                report: report.is_file().then(|| format!("{}/report.html", url_segment(&e.name))),
             })
         })
-        .collect()
+        .collect::<Result<Vec<Entry>, IndexError>>()
+        .and_then(|entries| {
+            // Each names its results directory: two of one name would share it.
+            for (i, e) in entries.iter().enumerate() {
+                if let Some(first) = entries[..i].iter().find(|f| f.name == e.name) {
+                    return Err(IndexError::SameName {
+                        first: first.file.clone(),
+                        second: e.file.clone(),
+                        name: e.name.clone(),
+                    });
+                }
+            }
+            Ok(entries)
+        })
+}
+
+/// `text` as one segment of a URL path: every byte but RFC 3986's unreserved characters
+/// (letters, digits, `-`, `.`, `_`, `~`) percent-encoded, so that `#`, `?`, `%` and spaces in
+/// an experiment's name do not end or garble the link.
+fn url_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 fn escape(text: &str) -> String {
@@ -103,7 +133,7 @@ pub fn page(entries: &[Entry]) -> String {
             }
             None => h.push_str(&escape(&e.name)),
         }
-        let _ = writeln!(h, " <small><code>experiments/{}</code></small></h2>", escape(&e.file));
+        let _ = writeln!(h, " <small><code>{}</code></small></h2>", escape(&e.file));
         if !e.description.is_empty() {
             let _ = writeln!(h, "<p>{}</p>", escape(&e.description));
         }
@@ -206,5 +236,29 @@ mod tests {
         let e = write_index(&exps, dir.path(), &out).unwrap_err().to_string();
         assert!(e.contains("b.toml: line 2"), "{e}");
         assert!(!out.exists(), "nothing written");
+        // Two files naming one experiment would share its results directory.
+        std::fs::write(exps.join("b.toml"), experiment("a", "")).unwrap();
+        let e = write_index(&exps, dir.path(), &out).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "a.toml and b.toml both name experiment `a`, whose results directory they would share; rename one"
+        );
+        assert!(!out.exists(), "nothing written");
+    }
+
+    /// A name with `#`, `?`, `%`, a space or non-ASCII letters still links to its report.
+    #[test]
+    fn links_are_percent_encoded() {
+        assert_eq!(url_segment("my exp#1?x"), "my%20exp%231%3Fx");
+        assert_eq!(url_segment("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(url_segment("100%é"), "100%25%C3%A9");
+        let dir = tempfile::tempdir().unwrap();
+        let (exps, results) = (dir.path().join("experiments"), dir.path().join("results"));
+        std::fs::create_dir_all(&exps).unwrap();
+        std::fs::write(exps.join("a.toml"), experiment("my exp#1?x", "")).unwrap();
+        std::fs::create_dir_all(results.join("my exp#1?x")).unwrap();
+        std::fs::write(results.join("my exp#1?x/report.html"), "").unwrap();
+        let page = page(&entries(&exps, &results).unwrap());
+        assert!(page.contains("<a href=\"my%20exp%231%3Fx/report.html\">my exp#1?x</a>"), "{page}");
     }
 }

@@ -21,8 +21,15 @@ pub enum LiveDirError {
     Output(#[from] OutputError),
 }
 
+/// What the caller is told as a live run goes: that it started (every check passed), then
+/// how far it is, in time since its epoch.
+pub struct Watch<'a> {
+    pub started: &'a dyn Fn(),
+    pub progress: &'a dyn Fn(crate::time::Nanos),
+}
+
 /// Runs `e` live (read from `path`; `base_dir` resolves its relative paths) and writes its
-/// results directory `out` as a whole; `progress` is told the run's time as it goes.
+/// results directory `out` as a whole; `watch` is told when it starts and how far it is.
 pub fn live_to_dir(
     e: &ValidExperiment,
     path: &Path,
@@ -30,11 +37,13 @@ pub fn live_to_dir(
     out: &Path,
     opts: &LiveOptions,
     interrupted: &AtomicBool,
-    progress: &dyn Fn(crate::time::Nanos),
+    watch: Watch<'_>,
 ) -> Result<SummaryFile, LiveDirError> {
     live::check(e, path)?;
     let writer = ResultsWriter::begin(out)?;
-    let run = live::run(e, path, base_dir, writer.dir(), opts, interrupted, progress)?;
+    // Every check that can refuse the run before it starts has passed.
+    (watch.started)();
+    let run = live::run(e, path, base_dir, writer.dir(), opts, interrupted, watch.progress)?;
     for (name, h) in [
         ("timing/send-lateness.hgrm", &run.send_lateness),
         ("timing/check-lateness.hgrm", &run.check_lateness),

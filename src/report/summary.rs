@@ -159,7 +159,9 @@ impl SummaryFile {
         } else {
             let mut rows = vec![header(&format!("links ({})", links.len()))];
             for t in &self.totals {
-                rows.push(row(&Figures::from(t), format!("{} links", t.links), false));
+                // Marked when a suspicion was still open at the end on any of its links.
+                let censored = self.results.iter().any(|r| r.detector == t.detector && r.qos.censored.count > 0);
+                rows.push(row(&Figures::from(t), format!("{} links", t.links), censored));
             }
             render(rows)
         };

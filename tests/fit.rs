@@ -529,7 +529,7 @@ fn names_an_experiment_cannot_hold_become_distinct_node_ids() {
     let weak: Vec<&str> = report.links[0].notes.iter().filter(|n| n.weak).map(|n| n.text.as_str()).collect();
     assert!(!weak.is_empty());
     for text in weak {
-        let all = "monitor→monitor-2, x_y→monitor-2, x_y-2→monitor-2, x_y-3→monitor-2";
+        let all = "monitor-2→monitor, monitor-2→x_y, monitor-2→x_y-2, monitor-2→x_y-3";
         let question = e.question.as_deref().unwrap();
         assert_eq!(question.matches(&format!("{text} ({all})")).count(), 1, "{text}: {question}");
     }

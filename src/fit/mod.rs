@@ -213,9 +213,10 @@ pub fn fit_trace(path: &Path) -> Result<FitReport, FitError> {
     })
 }
 
+/// `monitor→target`, as `run` and `replay` name a link.
 fn link_name(monitor: &str, target: &str) -> String {
     // A trace without a `monitor` column: its monitor is `monitor` in the experiment too.
-    if monitor.is_empty() { format!("{target}→monitor") } else { format!("{target}→{monitor}") }
+    if monitor.is_empty() { format!("monitor→{target}") } else { format!("{monitor}→{target}") }
 }
 
 fn fit_link(

@@ -106,7 +106,7 @@ pub fn experiment_files(report: &FitReport, experiment: &Path) -> Result<Vec<(Pa
     let mut weak: Vec<(String, Vec<String>)> = Vec::new();
     for l in &report.links {
         for n in l.notes.iter().filter(|n| n.weak) {
-            let link = format!("{}→{}", ids[&l.target], ids[&l.monitor]);
+            let link = format!("{}→{}", ids[&l.monitor], ids[&l.target]);
             match weak.iter_mut().find(|(text, _)| *text == n.text) {
                 Some((_, links)) => links.push(link),
                 None => weak.push((n.text.clone(), vec![link])),

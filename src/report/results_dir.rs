@@ -497,8 +497,10 @@ fn keep_beside(moved: &Path, out: &Path) -> io::Result<PathBuf> {
         // anything else refuses it: no one's file is lost.
         match std::fs::rename(moved, &kept) {
             Ok(()) => return Ok(kept),
-            Err(e) if i == 100 => return Err(e),
-            Err(_) => continue,
+            // Taken since the look above (a race): the next name. (Mutation testing,
+            // equivalent but under that race: the guard as `false`.)
+            Err(e) if matches!(e.kind(), io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty) => {}
+            Err(e) => return Err(e),
         }
     }
     Err(io::Error::new(io::ErrorKind::AlreadyExists, "every kept name is taken"))
@@ -792,6 +794,18 @@ mod tests {
         // A later run's clean-up leaves them alone.
         staging::remove_leftovers(dir.path()).unwrap();
         assert!(dir.path().join("r.kept-2/summary.json").exists() && dir.path().join("r.kept-3").exists());
+        // A rename that fails for another reason is the error (not a hundred tries).
+        let gone = dir.path().join(format!("{}gone", staging::PREFIX));
+        assert_eq!(keep_beside(&gone, &out).unwrap_err().kind(), io::ErrorKind::NotFound);
+        // Every name taken: said so.
+        for i in 4..=100 {
+            std::fs::write(dir.path().join(format!("r.kept-{i}")), "").unwrap();
+        }
+        let moved = dir.path().join(format!("{}last", staging::PREFIX));
+        std::fs::create_dir(&moved).unwrap();
+        let e = keep_beside(&moved, &out).unwrap_err();
+        assert_eq!((e.kind(), e.to_string().as_str()), (io::ErrorKind::AlreadyExists, "every kept name is taken"));
+        assert!(moved.is_dir());
     }
 
     /// A new file through a `..` is written where the path leads, and no directory is made

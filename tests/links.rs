@@ -544,6 +544,13 @@ fn a_retransmission_timeout_far_below_the_round_trip_sends_a_copy_every_rto() {
         assert_eq!((r.issued, r.transmissions), (ops, ops * copies), "{r:?}");
         assert_eq!((r.retransmissions, r.spurious_retransmissions), (ops * (copies - 1), ops * (copies - 1)));
         assert_eq!((r.applications, r.acks_received), (ops * copies, ops * copies));
+        // The ground truth: issued (and sent at once) at i s.
+        let at: Vec<u64> = (0..ops).map(|i| i * 1_000_000_000).collect();
+        assert_eq!(o.ops.iter().map(|op| op.issued_at.0).collect::<Vec<_>>(), at);
+        assert_eq!(
+            o.ops.iter().map(|op| op.first_sent.map(|t| t.0)).collect::<Vec<_>>(),
+            at.iter().map(|&t| Some(t)).collect::<Vec<_>>()
+        );
         // Found spurious in the order sent: op i's copies k = 1 .. copies - 1, at i s + k µs.
         let expected: Vec<u64> =
             (0..ops).flat_map(|i| (1..copies).map(move |k| i * 1_000_000_000 + k * 1_000)).collect();

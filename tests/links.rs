@@ -295,6 +295,54 @@ fn reordering_is_real_without_the_reorder_buffer() {
     assert_eq!(r.extra_applications, 0);
 }
 
+/// Two nodes over 1–20 ms links with `loss` and `duplicate`, a crash-recovery of the server
+/// b (`crash` = (at, down)) and a cut of its ACKs to a (`cut` = (at, duration)), and the
+/// workload `w` (a client, b server, `protocol = "perfect"`) with the lines `workload`.
+fn with_breaks(
+    duration: &str,
+    loss: f64,
+    duplicate: f64,
+    crash: (&str, &str),
+    cut: (&str, &str),
+    workload: &str,
+) -> ValidExperiment {
+    let text = format!(
+        r#"
+        name = "breaks"
+        seed = 1
+        duration = "{duration}"
+        detectors = ["fixed:timeout=1s"]
+        [network]
+        delay = {{ dist = "uniform", min = "1ms", max = "20ms" }}
+        loss = {{ model = "bernoulli", p = {loss} }}
+        duplicate = {duplicate}
+        [[nodes]]
+        id = "a"
+        [[nodes]]
+        id = "b"
+        [[faults]]
+        kind = "crash"
+        node = "b"
+        at = "{}"
+        down = "{}"
+        [[faults]]
+        kind = "partition"
+        at = "{}"
+        duration = "{}"
+        from = ["b"]
+        to = ["a"]
+        [[workloads]]
+        name = "w"
+        client = "a"
+        server = "b"
+        protocol = "perfect"
+        {workload}
+        "#,
+        crash.0, crash.1, cut.0, cut.1
+    );
+    Experiment::from_toml("breaks.toml".as_ref(), &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
@@ -311,46 +359,17 @@ proptest! {
         persistent in any::<bool>(),
     ) {
         let dedup = if persistent { "persistent" } else { "session" };
-        let text = format!(
-            r#"
-            name = "breaks"
-            seed = 1
-            duration = "10m"
-            detectors = ["fixed:timeout=1s"]
-            [network]
-            delay = {{ dist = "uniform", min = "1ms", max = "20ms" }}
-            loss = {{ model = "bernoulli", p = {loss} }}
-            duplicate = {duplicate}
-            [[nodes]]
-            id = "a"
-            [[nodes]]
-            id = "b"
-            [[faults]]
-            kind = "crash"
-            node = "b"
-            at = "1m"
-            down = "3s"
-            [[faults]]
-            kind = "partition"
-            at = "3m"
-            duration = "20s"
-            from = ["b"]
-            to = ["a"]
-            [[workloads]]
-            name = "w"
-            client = "a"
-            server = "b"
-            protocol = "perfect"
-            operation = "transfer"
-            dedup = "{dedup}"
-            window = {window}
-            every = "100ms"
-            stop = "8m"
-            session_timeout = "5s"
-            rto = {{ policy = "fixed", timeout = "60ms" }}
-            "#
+        let e = with_breaks(
+            "10m",
+            loss,
+            duplicate,
+            ("1m", "3s"),
+            ("3m", "20s"),
+            &format!(
+                "operation = \"transfer\"\ndedup = \"{dedup}\"\nwindow = {window}\nevery = \"100ms\"\nstop = \"8m\"\n\
+                 session_timeout = \"5s\"\nrto = {{ policy = \"fixed\", timeout = \"60ms\" }}"
+            ),
         );
-        let e = Experiment::from_toml("breaks.toml".as_ref(), &text).unwrap();
         let o = run(&e, seed);
         let r = &o.report;
         prop_assert_eq!(r.session_breaks, 2);
@@ -610,43 +629,14 @@ proptest! {
         } else {
             format!("{{ policy = \"fixed\", timeout = \"{rto_us}us\" }}")
         };
-        let text = format!(
-            r#"
-            name = "bound"
-            seed = 1
-            duration = "20s"
-            detectors = ["fixed:timeout=1s"]
-            [network]
-            delay = {{ dist = "uniform", min = "1ms", max = "20ms" }}
-            loss = {{ model = "bernoulli", p = {loss} }}
-            duplicate = {duplicate}
-            [[nodes]]
-            id = "a"
-            [[nodes]]
-            id = "b"
-            [[faults]]
-            kind = "crash"
-            node = "b"
-            at = "5s"
-            down = "1s"
-            [[faults]]
-            kind = "partition"
-            at = "12s"
-            duration = "3s"
-            from = ["b"]
-            to = ["a"]
-            [[workloads]]
-            name = "w"
-            client = "a"
-            server = "b"
-            protocol = "perfect"
-            window = {window}
-            every = "{every_ms}ms"
-            session_timeout = "1s"
-            rto = {rto}
-            "#
+        let e = with_breaks(
+            "20s",
+            loss,
+            duplicate,
+            ("5s", "1s"),
+            ("12s", "3s"),
+            &format!("window = {window}\nevery = \"{every_ms}ms\"\nsession_timeout = \"1s\"\nrto = {rto}"),
         );
-        let e = Experiment::from_toml("bound.toml".as_ref(), &text).unwrap_or_else(|err| panic!("{err}\n{text}"));
         let r = run(&e, seed).report;
         prop_assert!(r.session_breaks >= 2, "{:?}", r);
         let bound = e.workloads[0].transmission_bound(e.duration, u128::from(r.session_breaks));

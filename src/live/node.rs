@@ -489,9 +489,10 @@ fn send_loop(
     let groups = if opts.spread { peers.len().div_ceil(SPREAD_GROUP).max(1) } else { 1 };
     let group_peers = |g: usize| (g * peers.len() / groups)..((g + 1) * peers.len() / groups);
     let mut slot = 0u64;
+    // Whether a refused send was reported on stderr (the first only).
+    let mut reported = false;
     // Sends slot `slot`'s heartbeat to `range` of the peers; `late`: the deadline each
     // datagram is measured against (none for `send-now`'s).
-    let mut reported = false;
     let mut send = |slot: u64, range: std::ops::Range<usize>, stats: &mut SendStats, late: Option<u64>| {
         let h = Heartbeat {
             cluster: opts.cluster,

@@ -495,6 +495,7 @@ impl<'a> Engine<'a> {
             flight.unmarked[i] = i as u32 + 1;
             self.spurious += 1;
             self.spurious_at.push(flight.sent_at[i]);
+            // (Mutation testing, equivalent: `i * 1`, since i, now marked, leads to i + 1.)
             i = flight.first_unmarked(i + 1);
         }
         if session != self.session || !self.in_flight.remove(&op) {

@@ -61,7 +61,9 @@ fn a_crash_declared_at_or_after_the_runs_end_is_refused() {
     case.refused(&trace, &["--end", "10s", "--crash", "b@10s"], &["--crash b@10s", "--end"]);
     // A pause as well: it would get an inverted view and no levels.
     case.refused(&trace, &["--pause", "b@700s..800s"], &["--pause b@700s..800s", "at or after the run's end"]);
-    case.refused(&trace, &["--pause", "a@1001ms..2s"], &["--pause a@1001ms..2s", "at or after the run's end"]);
+    case.refused(&trace, &["--pause", "@1001ms..2s"], &["--pause @1001ms..2s", "at or after the run's end"]);
+    // A node the trace does not have (this one's monitor is unnamed).
+    case.refused(&trace, &["--pause", "a@500ms..600ms"], &["--pause a@500ms..600ms: node `a` does not appear in"]);
     // Before the end it is fine, also with a recovery after the end.
     assert!(case.replay(&trace, &["--crash", "b@500ms"]).status.success());
     std::fs::remove_dir_all(case.out()).unwrap();

@@ -683,8 +683,8 @@ pub fn replay_from<R: std::io::Read>(
         }
     }
     // A paused node is a target or a monitor (the one unnamed monitor of a trace without a
-    // `monitor` column is ``): a name the trace lacks is a typo, which would turn the pause
-    // into unexplained mistakes.
+    // `monitor` column is named by the empty string): a name the trace lacks is a typo,
+    // which would turn the pause into unexplained mistakes.
     for c in &config.pauses {
         let unnamed_monitor = c.node.is_empty() && !reader.has_monitor();
         if !unnamed_monitor && reader.id_of(&c.node).is_none() {

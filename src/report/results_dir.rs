@@ -596,10 +596,7 @@ impl NewFile {
     pub fn create(path: &Path, flag: &'static str) -> Result<NewFile, OutputError> {
         // The parent resolved first: `sub/../f.csv` writes `f.csv` and makes no `sub`.
         let target = match path.file_name() {
-            Some(name)
-                if !path.as_os_str().as_encoded_bytes().ends_with(b"/")
-                    && !path.as_os_str().as_encoded_bytes().ends_with(b"/.") =>
-            {
+            Some(name) if !path.as_os_str().as_encoded_bytes().ends_with(b"/") && !super::ends_in_current_dir(path) => {
                 resolve(parent_dir(path)).join(name)
             }
             _ => {
